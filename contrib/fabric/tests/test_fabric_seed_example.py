@@ -53,8 +53,16 @@ def test_seed_example_two_new_failures_are_on_ffmpeg(
     engines = engine_health(report_from, report_to)
 
     assert list(engines) == ["ffmpeg", "resolve"]
-    assert engines["ffmpeg"] == {"jobs_delta": 10, "failures_delta": 2, "failure_rate_delta": 0.0143}
-    assert engines["resolve"] == {"jobs_delta": 2, "failures_delta": 0, "failure_rate_delta": -0.003}
+    assert engines["ffmpeg"] == {
+        "jobs_delta": 10,
+        "failures_delta": 2,
+        "failure_rate_delta": 0.0143,
+    }
+    assert engines["resolve"] == {
+        "jobs_delta": 2,
+        "failures_delta": 0,
+        "failure_rate_delta": -0.003,
+    }
 
 
 def test_seed_example_resolve_prores_gains_five_jobs(

@@ -68,9 +68,7 @@ def report_schema_errors(report: Any) -> list[str]:
     :param report: a decoded JSON value that should be a Fabric report.
     :returns: messages of the form ``"<json path>: <problem>"``, sorted.
     """
-    return sorted(
-        f"{error.json_path}: {error.message}" for error in _VALIDATOR.iter_errors(report)
-    )
+    return sorted(f"{error.json_path}: {error.message}" for error in _VALIDATOR.iter_errors(report))
 
 
 def validate_report(report: Any, *, source: str = "report") -> None:

@@ -234,9 +234,7 @@ def _rate(mapping: Mapping[str, Any], key: str, side: str, path: str) -> float:
     return number
 
 
-def _count_delta(
-    before: Mapping[str, Any], after: Mapping[str, Any], field: str, path: str
-) -> int:
+def _count_delta(before: Mapping[str, Any], after: Mapping[str, Any], field: str, path: str) -> int:
     """Return ``to - from`` of an integer field."""
     where = f"{path}.{field}"
     return _count(after, field, "to", where) - _count(before, field, "from", where)
