@@ -1,0 +1,189 @@
+"""``snapkit snapshots list|show|current|verify|prune``. Reads never trigger a fetch."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import click
+
+from snapkit import exitcodes
+from snapkit.cli.output import echo_json, echo_table, short
+
+
+@click.group()
+def snapshots() -> None:
+    """List, show, verify and prune snapshots. These commands never fetch data.
+
+    A REF is a snapshot id or a unique prefix of it, 'current', 'current~N' (N successful
+    snapshots back), 'latest' (newest of any status) or a date YYYY-MM-DD (the last successful
+    snapshot of that UTC day).
+    """
+
+
+def _date(value: str | None) -> _dt.datetime | None:
+    if value is None:
+        return None
+    from snapkit.contracts import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time") from None
+
+
+@snapshots.command("list")
+@click.option("--status", type=click.Choice(["success", "partial", "failed"]), multiple=True,
+              help="Only these statuses; repeatable.")
+@click.option("--namespace", help="Only this namespace.")
+@click.option("--since", help="Only snapshots created at or after this ISO date/time (UTC).")
+@click.option("--until", help="Only snapshots created before this ISO date/time (UTC).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None,
+                   since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+    """List snapshots, newest first."""
+    from snapkit.store import ListFilter
+
+    project = state.project()  # type: ignore[attr-defined]
+    filters = ListFilter(status=status, namespace=namespace, since=_date(since),  # type: ignore[arg-type]
+                         until=_date(until))
+    infos = project.snapshots(filters, limit)
+    pointer = project.store.read_pointer()
+    if as_json:
+        echo_json(infos)
+        return
+    if not infos:
+        click.echo("No snapshots yet. Run 'snapkit refresh'.")
+        return
+    current = pointer.snapshot_id if pointer else None
+    echo_table(
+        ("", "id", "created_at", "status", "records", "parts", "errors", "namespace"),
+        [("*" if i.id == current else "", short(i.id), i.created_at[:19] + "Z", i.status,
+          f"{i.record_count:,}", i.part_count, i.error_count, i.namespace) for i in infos],
+    )
+
+
+def _show(manifest: object, as_json: bool, age: float | None = None) -> None:
+    from snapkit.convert import to_json
+
+    if as_json:
+        data = to_json(manifest)
+        data["id"] = manifest.id  # type: ignore[attr-defined]
+        if age is not None:
+            data["age_seconds"] = round(age, 3)
+        echo_json(data)
+        return
+    m = manifest
+    click.echo(f"snapshot  {m.id}")  # type: ignore[attr-defined]
+    click.echo(f"status    {m.status}")  # type: ignore[attr-defined]
+    click.echo(f"created   {m.created_at}")  # type: ignore[attr-defined]
+    if age is not None:
+        click.echo(f"age       {_human(age)}")
+    click.echo(f"scope     {m.scope.namespace}"  # type: ignore[attr-defined]
+               + (f" / {m.scope.context}" if m.scope.context else "")  # type: ignore[attr-defined]
+               + (f" / {m.scope.container}" if m.scope.container else ""))  # type: ignore[attr-defined]
+    click.echo(f"versions  schema {m.schema_version}, "  # type: ignore[attr-defined]
+               f"calculation {m.calculation_version}")  # type: ignore[attr-defined]
+    for status in m.oracles:  # type: ignore[attr-defined]
+        click.echo(f"oracle    {status.key} v{status.version}: {status.status} ({status.source})")
+    for part in m.parts:  # type: ignore[attr-defined]
+        click.echo(f"table     {part.name}: {part.records:,} records, {part.bytes:,} bytes, "
+                   f"sha256 {part.sha256[:12]}")
+    for key in sorted(m.payloads):  # type: ignore[attr-defined]
+        click.echo(f"payload   {key}")
+    for error in m.errors:  # type: ignore[attr-defined]
+        click.echo(f"error     {error.code}: {error.message}")
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@snapshots.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.pass_obj
+def show(state: object, ref: str, as_json: bool) -> None:
+    """Show one snapshot's manifest: status, versions, oracles, tables, errors."""
+    project = state.project()  # type: ignore[attr-defined]
+    _show(project.resolve(ref), as_json)
+
+
+@snapshots.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with age_seconds).")
+@click.pass_obj
+def current(state: object, as_json: bool) -> None:
+    """Show the current snapshot (the last known good one) and its age.
+
+    Exits 3 with 'no snapshot yet' when nothing has been committed.
+    """
+    from snapkit.project import age_seconds
+
+    project = state.project()  # type: ignore[attr-defined]
+    manifest = project.current()
+    _show(manifest, as_json, age_seconds(manifest))
+
+
+@snapshots.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def verify(state: object, as_json: bool) -> None:
+    """Re-hash every manifest and part; exit 1 if anything does not match."""
+    project = state.project()  # type: ignore[attr-defined]
+    report = project.verify()
+    if as_json:
+        echo_json({"ok": report.ok, "snapshots": report.snapshots, "parts": report.parts,
+                   "pointer_recovered": report.pointer_recovered,
+                   "problems": report.problems})
+    else:
+        if report.pointer_recovered:
+            click.echo("warning: the current pointer was damaged and was recovered from "
+                       "the newest verified successful snapshot", err=True)
+        for problem in report.problems:
+            click.echo(f"{problem.kind} {problem.ref[:12]}: {problem.message}")
+        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        click.echo(f"verified {report.snapshots} snapshots and {report.parts} parts: {verdict}")
+    if not report.ok:
+        raise click.exceptions.Exit(exitcodes.FAILURE)
+
+
+@snapshots.command("prune")
+@click.option("--keep-last", type=click.IntRange(min=0), help="Keep the N newest snapshots.")
+@click.option("--keep-daily", type=click.IntRange(min=0),
+              help="Keep the newest snapshot of each of the last D days (UTC).")
+@click.option("--max-age", "max_age", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Remove snapshots older than DAYS unless another rule keeps them.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed and why.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def prune(state: object, keep_last: int | None, keep_daily: int | None,
+          max_age: float | None, dry_run: bool, as_json: bool) -> None:
+    """Remove old snapshots by a retention policy, and the parts no kept snapshot uses.
+
+    The current snapshot, the last success and the newest failed run are always kept.
+    """
+    from snapkit.errors import UsageError
+    from snapkit.store import RetentionPolicy
+
+    if keep_last is None and keep_daily is None and max_age is None:
+        raise UsageError("prune needs a policy",
+                         hint="give --keep-last, --keep-daily and/or --max-age")
+    project = state.project()  # type: ignore[attr-defined]
+    report = project.prune(RetentionPolicy(keep_last, keep_daily, max_age), dry_run=dry_run)
+    if as_json:
+        echo_json(report)
+        return
+    for d in report.decisions:
+        verb = "keep  " if d.keep else ("would remove" if dry_run else "remove")
+        click.echo(f"{verb} {short(d.snapshot_id)} {d.created_at[:19]}Z {d.status:<7} "
+                   + "; ".join(d.reasons))
+    action = "would remove" if dry_run else "removed"
+    click.echo(f"{action} {report.removed_snapshots} snapshot(s) and {report.removed_parts} "
+               f"part(s), {report.freed_bytes:,} bytes")

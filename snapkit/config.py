@@ -1,0 +1,315 @@
+"""Configuration: ``snapkit.toml`` or ``[tool.snapkit]`` in ``pyproject.toml``.
+
+The file is validated twice with JSON Schema: first against the kernel's schema (below), then,
+once plugins are loaded, each plugin's section against that plugin's settings schema. Every
+error names the file, the key path and what was expected. Secrets are never written in the
+file: a value ``{env = "NAME"}`` is read from the environment variable ``NAME``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from snapkit.contracts import Scope
+from snapkit.errors import ConfigError
+from snapkit.manager import PluginSelection
+
+CONFIG_FILE = "snapkit.toml"
+ENV_CONFIG = "SNAPKIT_CONFIG"
+
+_SECRET = {
+    "type": "object",
+    "properties": {"env": {"type": "string", "minLength": 1}},
+    "required": ["env"],
+    "additionalProperties": False,
+}
+_SETTINGS_BY_KEY = {"type": "object", "additionalProperties": {"type": "object"}}
+
+KERNEL_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "snapkit configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "plugins": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "array", "items": {"type": "string"}},
+                "blocked": {"type": "array", "items": {"type": "string"}},
+                "autoload": {"type": "boolean"},
+                "strict": {"type": "boolean"},
+            },
+        },
+        "store": {
+            "type": "object",
+            "properties": {"kind": {"type": "string"}},
+        },
+        "cache": {
+            "type": "object",
+            "properties": {"kind": {"type": "string"}},
+        },
+        "scope": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "namespace": {"type": "string"},
+                "context": {"type": "string"},
+                "container": {"type": "string"},
+                "filters": {"type": "object"},
+            },
+        },
+        "refresh": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "oracles": {"type": "array", "items": {"type": "string"}},
+                "concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+                "timeout": {"type": "number", "exclusiveMinimum": 0},
+                "deadline": {"type": "number", "exclusiveMinimum": 0},
+                "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                "backoff": {"type": "number", "minimum": 0},
+                "partial_moves_pointer": {"type": "boolean"},
+                "schema_version": {"type": "string"},
+                "calculation_version": {"type": "string"},
+                "lock_stale_after": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "serve": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "host": {"type": "string"},
+                "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "token": {"anyOf": [{"type": "string"}, _SECRET]},
+                "refresh_per_minute": {"type": "integer", "minimum": 1},
+            },
+        },
+        "oracles": _SETTINGS_BY_KEY,
+        "projections": _SETTINGS_BY_KEY,
+        "serializers": _SETTINGS_BY_KEY,
+        "datasets": _SETTINGS_BY_KEY,
+        "diff_sections": _SETTINGS_BY_KEY,
+        "commands": _SETTINGS_BY_KEY,
+    },
+}
+"""The kernel's JSON Schema of the configuration file."""
+
+SECTION_OF_KIND = {
+    "oracle": "oracles",
+    "projection": "projections",
+    "serializer": "serializers",
+    "dataset": "datasets",
+    "diff_section": "diff_sections",
+    "command": "commands",
+}
+
+
+@frozen
+class RefreshSettings:
+    """How refreshes run (``[refresh]``). Times are in seconds."""
+
+    oracles: tuple[str, ...] | None = None
+    concurrency: int = 4
+    timeout: float = 60.0
+    deadline: float = 1800.0
+    attempts: int = 3
+    backoff: float = 0.5
+    partial_moves_pointer: bool = False
+    schema_version: str = "1"
+    calculation_version: str = "1"
+    lock_stale_after: float = 1800.0
+
+
+@frozen
+class ServeSettings:
+    """The HTTP server (``[serve]``); ``token`` is the admin bearer token, if any."""
+
+    host: str = "127.0.0.1"
+    port: int = 8750
+    token: str | None = field(default=None, repr=False)
+    refresh_per_minute: int = 6
+
+
+@frozen
+class Config:
+    """A loaded, kernel-validated configuration.
+
+    :param source: the file it came from (``None`` for the embedded defaults).
+    :param root: the folder relative paths are resolved against.
+    """
+
+    source: Path | None
+    root: Path
+    plugins: PluginSelection = PluginSelection()
+    store_kind: str = "file"
+    store_settings: Mapping[str, Any] = field(factory=dict)
+    cache_kind: str | None = None
+    cache_settings: Mapping[str, Any] = field(factory=dict)
+    scope: Scope = Scope("default")
+    refresh: RefreshSettings = RefreshSettings()
+    serve: ServeSettings = ServeSettings()
+    settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(factory=dict)
+
+    @property
+    def where(self) -> str:
+        """How error messages name this configuration."""
+        return str(self.source) if self.source else "the default configuration"
+
+    def plugin_settings(self, kind: str, key: str) -> dict[str, Any]:
+        """Return the settings of plugin ``key`` of ``kind``, secrets resolved."""
+        if kind == "store":
+            raw: Mapping[str, Any] = self.store_settings
+            path = "store"
+        elif kind == "cache_backend":
+            raw, path = self.cache_settings, "cache"
+        else:
+            section = SECTION_OF_KIND.get(kind, kind)
+            raw = self.settings.get(section, {}).get(key, {})
+            path = f"{section}.{key}"
+        return resolve_secrets(raw, path, self.where)
+
+    def resolve_path(self, value: str | os.PathLike[str]) -> Path:
+        """Resolve a path from the config relative to the config's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+
+def resolve_secrets(value: Any, path: str, where: str) -> Any:
+    """Replace every ``{"env": NAME}`` in ``value`` by the environment variable's value."""
+    if isinstance(value, Mapping):
+        if set(value) == {"env"} and isinstance(value["env"], str):
+            name = value["env"]
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{where}: {path} names environment variable {name}, which is not set",
+                    hint=f"export {name}=... before running snapkit",
+                )
+            return os.environ[name]
+        return {k: resolve_secrets(v, f"{path}.{k}", where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_secrets(v, f"{path}[{i}]", where) for i, v in enumerate(value)]
+    return value
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """Return the config file to use: ``$SNAPKIT_CONFIG``, else ``snapkit.toml`` or a
+    ``pyproject.toml`` with ``[tool.snapkit]`` in the current folder; ``None`` if neither."""
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    folder = start or Path.cwd()
+    candidate = folder / CONFIG_FILE
+    if candidate.is_file():
+        return candidate
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return None
+        if "snapkit" in data.get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load and validate the configuration.
+
+    :param path: a ``snapkit.toml`` or ``pyproject.toml``; ``None`` looks for one with
+        :func:`find_config` and falls back to the embedded defaults.
+    :raises ConfigError: naming the file, the key path and what was expected.
+    """
+    source = Path(path) if path is not None else find_config()
+    if source is None:
+        return config_from_data({}, None, Path.cwd())
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {source} does not exist",
+                          hint="create one with 'snapkit init'") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    if source.name == "pyproject.toml":
+        data = data.get("tool", {}).get("snapkit", {})
+    return config_from_data(data, source, source.parent.resolve())
+
+
+def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -> Config:
+    """Validate a parsed configuration against the kernel schema and build a :class:`Config`."""
+    where = str(source) if source else "the default configuration"
+    validate_against(data, KERNEL_SCHEMA, where, "")
+    plugins = data.get("plugins", {})
+    store = dict(data.get("store", {}))
+    cache = dict(data.get("cache", {}))
+    scope = data.get("scope", {})
+    refresh = dict(data.get("refresh", {}))
+    if "oracles" in refresh:
+        refresh["oracles"] = tuple(refresh["oracles"])
+    serve = dict(data.get("serve", {}))
+    if "token" in serve:
+        serve["token"] = resolve_secrets(serve["token"], "serve.token", where)
+    settings = {section: data.get(section, {}) for section in SECTION_OF_KIND.values()}
+    return Config(
+        source=source,
+        root=root,
+        plugins=PluginSelection(
+            enabled=plugins.get("enabled"),
+            blocked=plugins.get("blocked", ()),
+            autoload=plugins.get("autoload", True),
+            strict=plugins.get("strict", False),
+        ),
+        store_kind=store.pop("kind", "file"),
+        store_settings=store,
+        cache_kind=cache.pop("kind", None),
+        cache_settings=cache,
+        scope=Scope(
+            namespace=scope.get("namespace", "default"),
+            context=scope.get("context"),
+            container=scope.get("container"),
+            filters=scope.get("filters", {}),
+        ),
+        refresh=RefreshSettings(**refresh),
+        serve=ServeSettings(**serve),
+        settings=settings,
+    )
+
+
+def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: str) -> None:
+    """Validate ``data`` with JSON Schema; raise :class:`ConfigError` naming the key path.
+
+    :param prefix: the key path of ``data`` inside the file (``"oracles.users"``), or ``""``.
+    """
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors) or errors[0]
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in error.absolute_path]
+    key = ".".join(parts) or "(top level)"
+    if error.validator == "additionalProperties" and not error.absolute_path:
+        key = prefix or "(top level)"
+    raise ConfigError(f"{where}: {key}: {_expected(error)}")
+
+
+def _expected(error: Any) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message}; check the spelling against 'snapkit init'"
+    if error.validator == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__}"
+    if error.validator == "required":
+        return error.message
+    return str(error.message)

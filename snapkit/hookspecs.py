@@ -1,0 +1,266 @@
+"""The hook specifications: every way a plugin extends snapkit (SPEC §3).
+
+There are two groups. *Registration hooks* have one form, ``snapkit_register_<kind>(register)``:
+the plugin calls ``register(descriptor)`` once per implementation, with a descriptor from
+:mod:`snapkit.descriptors`. *Event hooks* receive one ``event`` (from :mod:`snapkit.events`)
+and return nothing; they are the place for telemetry, logging and audit.
+
+Implement a hook by defining a function of the same name in your plugin module, optionally
+decorated with :data:`snapkit.hookimpl`. An implementation may take fewer arguments than the
+specification, never others. The hook reference (docs/hooks.md) is generated from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from snapkit.markers import hookspec
+
+Register = Callable[[Any], None]
+
+# -- registration hooks ------------------------------------------------------------------
+
+
+@hookspec
+def snapkit_register_oracles(register: Register) -> None:
+    """Register oracles: each loads one payload (a JSON value or a record stream) for a scope.
+
+    Call ``register(OracleDescriptor(...))`` once per oracle.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_oracles(register):
+            register(OracleDescriptor(key="users", factory=UsersOracle, records=True,
+                                      key_column="sourcedId"))
+    """
+
+
+@hookspec
+def snapkit_register_cache_backends(register: Register) -> None:
+    """Register cache backends: read-through storage of oracle results.
+
+    Call ``register(CacheBackendDescriptor(...))`` once per backend.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_cache_backends(register):
+            register(CacheBackendDescriptor(key="memory", factory=MemoryCache))
+    """
+
+
+@hookspec
+def snapkit_register_projections(register: Register) -> None:
+    """Register projections: views derived from a snapshot and the scope's filters.
+
+    Call ``register(ProjectionDescriptor(...))`` once per projection.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_projections(register):
+            register(ProjectionDescriptor(key="progress", factory=lambda s: derive_progress,
+                                          requires=["results", "line_items"]))
+    """
+
+
+@hookspec
+def snapkit_register_serializers(register: Register) -> None:
+    """Register serializers: turn rows into a file format (CSV, JSONL, ...) as a stream.
+
+    Call ``register(SerializerDescriptor(...))`` once per format.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_serializers(register):
+            register(SerializerDescriptor(key="tsv", extension="tsv", factory=TsvWriter))
+    """
+
+
+@hookspec
+def snapkit_register_datasets(register: Register) -> None:
+    """Register datasets: export units (a file built from projections) grouped into profiles.
+
+    Call ``register(DatasetDescriptor(...))`` once per dataset.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_datasets(register):
+            register(DatasetDescriptor(key="progress", file_name="progress.csv",
+                                       columns=["item", "rate"], requires=["progress"],
+                                       profiles=["dashboard"], factory=progress_rows))
+    """
+
+
+@hookspec
+def snapkit_register_stores(register: Register) -> None:
+    """Register snapshot stores: persist snapshots, keep the current pointer, prune, verify.
+
+    Call ``register(StoreDescriptor(...))`` once per store.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_stores(register):
+            register(StoreDescriptor(key="file", factory=FileStore.from_settings,
+                                     settings_schema=FILE_STORE_SCHEMA))
+    """
+
+
+@hookspec
+def snapkit_register_diff_sections(register: Register) -> None:
+    """Register diff sections: each computes one named section of a diff, deterministically.
+
+    Call ``register(DiffSectionDescriptor(...))`` once per section.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_diff_sections(register):
+            register(DiffSectionDescriptor(key="summary", factory=SummarySection, order=0))
+    """
+
+
+@hookspec
+def snapkit_register_commands(register: Register) -> None:
+    """Register CLI command groups, invoked as ``snapkit <key> ...``.
+
+    Call ``register(CommandDescriptor(...))``; the factory returns a click command and is
+    only called when that command runs.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_commands(register):
+            register(CommandDescriptor(key="oneroster", factory=lambda s: oneroster_group))
+    """
+
+
+# -- event hooks ---------------------------------------------------------------------------
+
+
+@hookspec
+def snapkit_refresh_started(event: Any) -> None:
+    """Called when a refresh holds the lock and starts its oracles (``RefreshStarted``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_refresh_started(event):
+            log.info("refresh %s started: %s", event.run_id, ",".join(event.oracles))
+    """
+
+
+@hookspec
+def snapkit_oracle_completed(event: Any) -> None:
+    """Called when an oracle call finishes, after its retries (``OracleCompleted``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_oracle_completed(event):
+            metrics.timing(f"oracle.{event.oracle}", event.duration_ms)
+    """
+
+
+@hookspec
+def snapkit_refresh_finished(event: Any) -> None:
+    """Called when a refresh committed a success or partial snapshot (``RefreshFinished``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_refresh_finished(event):
+            log.info("snapshot %s is %s", event.snapshot_id[:12], event.status)
+    """
+
+
+@hookspec
+def snapkit_refresh_failed(event: Any) -> None:
+    """Called when a refresh failed and recorded a failed snapshot (``RefreshFailed``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_refresh_failed(event):
+            alert("refresh failed: " + ", ".join(event.error_codes))
+    """
+
+
+@hookspec
+def snapkit_snapshot_committed(event: Any) -> None:
+    """Called when a snapshot is written to a store (``SnapshotCommitted``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_snapshot_committed(event):
+            audit.write(event.snapshot_id, event.status, event.generation)
+    """
+
+
+@hookspec
+def snapkit_projection_status(event: Any) -> None:
+    """Called after each projection is derived, with its status (``ProjectionStatusEvent``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_projection_status(event):
+            if event.status != "ready":
+                log.warning("%s is %s (%s)", event.projection, event.status, event.reason)
+    """
+
+
+@hookspec
+def snapkit_export_finished(event: Any) -> None:
+    """Called when an export is written or refused (``ExportFinished``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_export_finished(event):
+            metrics.count("export." + event.status)
+    """
+
+
+@hookspec
+def snapkit_diff_computed(event: Any) -> None:
+    """Called when a diff between two snapshots is computed (``DiffComputed``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_diff_computed(event):
+            log.info("diff %s..%s: %d changes", event.from_id[:8], event.to_id[:8],
+                     event.changes)
+    """
+
+
+REGISTRATION_HOOKS: dict[str, str] = {
+    "snapkit_register_oracles": "oracle",
+    "snapkit_register_cache_backends": "cache_backend",
+    "snapkit_register_projections": "projection",
+    "snapkit_register_serializers": "serializer",
+    "snapkit_register_datasets": "dataset",
+    "snapkit_register_stores": "store",
+    "snapkit_register_diff_sections": "diff_section",
+    "snapkit_register_commands": "command",
+}
+"""Each registration hook and the kind it registers."""
+
+EVENT_HOOKS: tuple[str, ...] = (
+    "snapkit_refresh_started",
+    "snapkit_oracle_completed",
+    "snapkit_refresh_finished",
+    "snapkit_refresh_failed",
+    "snapkit_snapshot_committed",
+    "snapkit_projection_status",
+    "snapkit_export_finished",
+    "snapkit_diff_computed",
+)
+"""The event hooks, in the order a refresh-then-read session meets them."""

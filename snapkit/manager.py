@@ -1,0 +1,422 @@
+"""The plugin manager: discovery through entry points, selection, registries, validation.
+
+It wraps a :class:`pluggy.PluginManager` in typed methods (as tox does) and keeps a record of
+every plugin it saw — loaded, broken or blocked — so that one broken plugin never takes down the
+rest and ``snapkit plugins list`` can show what happened.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as metadata
+import inspect
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, cast
+
+import pluggy
+from attrs import evolve, field, frozen
+
+from snapkit import hookspecs
+from snapkit.descriptors import (
+    KINDS,
+    CacheBackendDescriptor,
+    CommandDescriptor,
+    DatasetDescriptor,
+    Descriptor,
+    DiffSectionDescriptor,
+    OracleDescriptor,
+    ProjectionDescriptor,
+    SerializerDescriptor,
+    StoreDescriptor,
+)
+from snapkit.errors import PluginLoadError
+from snapkit.markers import PROJECT
+from snapkit.registry import Registry
+
+log = logging.getLogger("snapkit.plugins")
+
+ENTRY_POINT_GROUP = "snapkit"
+ENV_DISABLE_AUTOLOAD = "SNAPKIT_DISABLE_PLUGIN_AUTOLOAD"
+ENV_STRICT = "SNAPKIT_STRICT_PLUGINS"
+
+PluginStatus = Literal["ok", "load-error", "blocked"]
+_HOOK_NAMES = frozenset([*hookspecs.REGISTRATION_HOOKS, *hookspecs.EVENT_HOOKS])
+
+
+def normalize_name(name: str) -> str:
+    """Normalize a plugin or distribution name for comparison (PEP 503 style)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@frozen
+class PluginSelection:
+    """Which plugins to load: an exact set, a block list, autoload and strict mode.
+
+    Names may be entry-point names or distribution names; either is accepted.
+
+    :param enabled: the exact set to load, or ``None`` for every installed plugin.
+    :param blocked: plugins never to load, even if installed or enabled.
+    :param autoload: discover plugins through entry points (``SNAPKIT_DISABLE_PLUGIN_AUTOLOAD=1``
+        turns it off).
+    :param strict: a plugin that fails to load or register is an error, not a warning
+        (``SNAPKIT_STRICT_PLUGINS=1`` turns it on).
+    """
+
+    enabled: tuple[str, ...] | None = field(
+        default=None, converter=lambda v: None if v is None else tuple(v)
+    )
+    blocked: tuple[str, ...] = field(default=(), converter=tuple)
+    autoload: bool = True
+    strict: bool = False
+
+    def with_environment(self) -> PluginSelection:
+        """Return this selection with the environment variables applied on top."""
+        return evolve(
+            self,
+            autoload=self.autoload and not _env_flag(ENV_DISABLE_AUTOLOAD),
+            strict=self.strict or _env_flag(ENV_STRICT),
+        )
+
+
+@frozen
+class Problem:
+    """Something wrong with a plugin: the plugin's name, a code, and a message."""
+
+    plugin: str
+    code: str
+    message: str
+
+
+@frozen
+class PluginRecord:
+    """What the manager knows of one plugin, whether it loaded or not."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str | None
+    status: PluginStatus
+    error: str | None = None
+    hooks: tuple[str, ...] = ()
+    registrations: tuple[tuple[str, str], ...] = ()
+
+
+class _Pluggy(pluggy.PluginManager):
+    """pluggy, taking any ``snapkit_*`` function as a hook implementation (as pytest does)."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(PROJECT + "_"):
+            method = inspect.getattr_static(plugin, name, None)
+            if inspect.isfunction(method) or isinstance(method, staticmethod | classmethod):
+                return {}
+        return opts
+
+
+class PluginManager:
+    """Loads plugins and holds one registry per kind.
+
+    Typical use::
+
+        manager = PluginManager(PluginSelection())
+        manager.load_entry_points()
+        store_descriptor = manager.stores.get("file")
+    """
+
+    def __init__(self, selection: PluginSelection | None = None) -> None:
+        self.selection = (selection or PluginSelection()).with_environment()
+        self._pm = _Pluggy(PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._records: dict[str, PluginRecord] = {}
+        self._problems: list[Problem] = []
+        self._registries: dict[str, Registry[Any]] | None = None
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Discover and load plugins from the ``snapkit`` entry-point group.
+
+        Selection (exact set, block list) is applied before a plugin is imported. A plugin
+        that fails to import or register is recorded as ``load-error``; the rest keep working.
+        """
+        if not self.selection.autoload:
+            return
+        enabled = (
+            None
+            if self.selection.enabled is None
+            else {normalize_name(n) for n in self.selection.enabled}
+        )
+        blocked = {normalize_name(n) for n in self.selection.blocked}
+        seen: set[str] = set()
+        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        for ep in eps:
+            if ep.name in self._records:
+                continue
+            dist_name = ep.dist.name if ep.dist is not None else None
+            dist_version = ep.dist.version if ep.dist is not None else None
+            names = {normalize_name(ep.name)}
+            if dist_name:
+                names.add(normalize_name(dist_name))
+            seen |= names
+            reason = None
+            if names & blocked:
+                reason = "blocked by the configuration"
+            elif enabled is not None and not names & enabled:
+                reason = "not in the configured plugin set (plugins.enabled)"
+            if reason:
+                self._records[ep.name] = PluginRecord(
+                    ep.name, dist_name, dist_version, ep.value, "blocked", reason
+                )
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take down the rest
+                self._fail(ep.name, dist_name, dist_version, ep.value, "load-error", exc)
+                continue
+            self.register(plugin, name=ep.name, distribution=dist_name, version=dist_version,
+                          module=ep.value)
+        if enabled is not None:
+            for name in sorted(enabled - seen - {normalize_name(n) for n in self._records}):
+                self._problems.append(
+                    Problem(name, "not-installed",
+                            f"plugin {name!r} is named in plugins.enabled but is not installed")
+                )
+
+    def register(
+        self,
+        plugin: object,
+        name: str | None = None,
+        *,
+        distribution: str | None = None,
+        version: str | None = None,
+        module: str | None = None,
+    ) -> bool:
+        """Register a plugin object (a module, class or instance) directly.
+
+        Hosts and tests use this for inline plugins. Returns whether it was registered; on
+        failure the plugin is recorded as ``load-error`` with the reason.
+        """
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        module = module or getattr(plugin, "__name__", None)
+        unknown = self._unknown_hooks(plugin)
+        if unknown:
+            attr, suggestion = unknown[0]
+            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            message = f"unknown hook {attr!r}{hint}"
+            self._problems.append(Problem(name, "unknown-hook", message))
+            self._records[name] = PluginRecord(
+                name, distribution, version, module, "load-error", message
+            )
+            return False
+        try:
+            self._pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            message = " ".join(str(exc).split())
+            self._problems.append(Problem(name, "bad-signature", message))
+            self._records[name] = PluginRecord(
+                name, distribution, version, module, "load-error", message
+            )
+            return False
+        except ValueError as exc:
+            self._fail(name, distribution, version, module, "load-error", exc)
+            return False
+        hooks = tuple(sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()))
+        self._records[name] = PluginRecord(name, distribution, version, module, "ok", None, hooks)
+        self._registries = None
+        return True
+
+    def unregister(self, name: str) -> None:
+        """Remove a registered plugin by name (the testing kit uses this between tests)."""
+        plugin = self._pm.get_plugin(name)
+        if plugin is not None:
+            self._pm.unregister(plugin)
+        self._records.pop(name, None)
+        self._registries = None
+
+    def _fail(
+        self,
+        name: str,
+        distribution: str | None,
+        version: str | None,
+        module: str | None,
+        code: str,
+        exc: BaseException,
+    ) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("plugin %s failed to load: %s", name, message)
+        self._problems.append(Problem(name, code, message))
+        self._records[name] = PluginRecord(name, distribution, version, module, "load-error",
+                                           message)
+
+    def _unknown_hooks(self, plugin: object) -> list[tuple[str, str | None]]:
+        unknown = []
+        for attr in dir(plugin):
+            opts = self._pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                continue
+            hook_name = opts.get("specname") or attr
+            if hook_name not in _HOOK_NAMES:
+                close = difflib.get_close_matches(hook_name, sorted(_HOOK_NAMES), n=1)
+                unknown.append((hook_name, close[0] if close else None))
+        return unknown
+
+    # -- registries ------------------------------------------------------------------------
+
+    def _build_registries(self) -> dict[str, Registry[Any]]:
+        registries: dict[str, Registry[Any]] = {kind: Registry(kind) for kind in KINDS}
+        for name, plugin in sorted(self._pm.list_name_plugin(), key=lambda item: item[0]):
+            if plugin is None:
+                continue
+            collected: list[Descriptor] = []
+            try:
+                for caller in self._pm.get_hookcallers(plugin) or ():
+                    kind = hookspecs.REGISTRATION_HOOKS.get(caller.name)
+                    if kind is None:
+                        continue
+                    for impl in caller.get_hookimpls():
+                        if impl.plugin is plugin:
+                            self._call_register(impl, kind, collected)
+            except Exception as exc:  # a plugin failing to register is recorded, not fatal
+                record = self._records.get(name)
+                self._problems.append(
+                    Problem(name, "register-error", f"{type(exc).__name__}: {exc}")
+                )
+                if record is not None:
+                    self._records[name] = evolve(
+                        record, status="load-error", error=f"{type(exc).__name__}: {exc}"
+                    )
+                continue
+            for descriptor in collected:
+                duplicate = registries[descriptor.kind].add(descriptor, name)
+                if duplicate is not None:
+                    self._problems.append(Problem(name, "duplicate-key", duplicate.message))
+            record = self._records.get(name)
+            if record is not None:
+                self._records[name] = evolve(
+                    record, registrations=tuple((d.kind, d.key) for d in collected)
+                )
+        return registries
+
+    @staticmethod
+    def _call_register(impl: Any, kind: str, collected: list[Descriptor]) -> None:
+        expected = KINDS[kind]
+
+        def register(descriptor: Any) -> None:
+            if not isinstance(descriptor, expected):
+                raise TypeError(
+                    f"{impl.function.__name__} registered {type(descriptor).__name__}, "
+                    f"expected {expected.__name__}"
+                )
+            collected.append(descriptor)
+
+        impl.function(**{arg: register for arg in impl.argnames})
+
+    @property
+    def registries(self) -> dict[str, Registry[Any]]:
+        """Every registry by kind (built on first use, after all plugins are registered)."""
+        if self._registries is None:
+            self._problems = [p for p in self._problems
+                              if p.code not in {"register-error", "duplicate-key"}]
+            self._registries = self._build_registries()
+        return self._registries
+
+    def registry(self, kind: str) -> Registry[Any]:
+        """Return the registry of ``kind`` (``"oracle"``, ``"store"``, ...)."""
+        return self.registries[kind]
+
+    @property
+    def oracles(self) -> Registry[OracleDescriptor]:
+        """Registered oracles."""
+        return cast(Registry[OracleDescriptor], self.registries["oracle"])
+
+    @property
+    def cache_backends(self) -> Registry[CacheBackendDescriptor]:
+        """Registered cache backends."""
+        return cast(Registry[CacheBackendDescriptor], self.registries["cache_backend"])
+
+    @property
+    def projections(self) -> Registry[ProjectionDescriptor]:
+        """Registered projections."""
+        return cast(Registry[ProjectionDescriptor], self.registries["projection"])
+
+    @property
+    def serializers(self) -> Registry[SerializerDescriptor]:
+        """Registered serializers."""
+        return cast(Registry[SerializerDescriptor], self.registries["serializer"])
+
+    @property
+    def datasets(self) -> Registry[DatasetDescriptor]:
+        """Registered datasets."""
+        return cast(Registry[DatasetDescriptor], self.registries["dataset"])
+
+    @property
+    def stores(self) -> Registry[StoreDescriptor]:
+        """Registered snapshot stores."""
+        return cast(Registry[StoreDescriptor], self.registries["store"])
+
+    @property
+    def diff_sections(self) -> Registry[DiffSectionDescriptor]:
+        """Registered diff sections."""
+        return cast(Registry[DiffSectionDescriptor], self.registries["diff_section"])
+
+    @property
+    def commands(self) -> Registry[CommandDescriptor]:
+        """Registered CLI commands."""
+        return cast(Registry[CommandDescriptor], self.registries["command"])
+
+    # -- records, problems, events ---------------------------------------------------------
+
+    @property
+    def records(self) -> list[PluginRecord]:
+        """Every plugin seen, loaded or not, sorted by name."""
+        self.registries  # registration errors update the records
+        return [self._records[name] for name in sorted(self._records)]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Problems found while loading and registering plugins."""
+        self.registries
+        return list(self._problems)
+
+    def check_strict(self) -> None:
+        """In strict mode, raise :class:`PluginLoadError` if any plugin failed."""
+        if self.selection.strict and self.problems:
+            first = self.problems[0]
+            raise PluginLoadError(
+                f"plugin {first.plugin!r}: {first.message}",
+                hint="fix or block the plugin, or turn strict mode off",
+            )
+
+    def hook_order(self, hook_name: str) -> list[str]:
+        """Return the plugins implementing ``hook_name``, in the order pluggy calls them."""
+        caller = getattr(self._pm.hook, hook_name, None)
+        if caller is None:
+            return []
+        return [impl.plugin_name for impl in reversed(caller.get_hookimpls())]
+
+    def emit(self, hook_name: str, event: Any) -> None:
+        """Call an event hook; a failing event hook is logged, never raised."""
+        caller = getattr(self._pm.hook, hook_name)
+        try:
+            caller(event=event)
+        except Exception:
+            log.exception("event hook %s failed", hook_name)
+
+    def add_hookcall_monitoring(self, before: Any, after: Any) -> Any:
+        """Watch every hook call (the testing kit's recorder uses this)."""
+        return self._pm.add_hookcall_monitoring(before, after)
+
+    def plugin_names(self) -> Iterable[str]:
+        """Names of the registered (loaded) plugins."""
+        return [name for name, plugin in self._pm.list_name_plugin() if plugin is not None]
+
+    def settings_for(self, descriptor: Descriptor, settings: Mapping[str, Any] | None) -> Any:
+        """Build ``descriptor``'s implementation from settings (validated by the config)."""
+        return descriptor.factory(dict(settings or {}))

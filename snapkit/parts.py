@@ -1,0 +1,94 @@
+"""Parts: large payloads as streams of records in canonical JSON Lines.
+
+A part's bytes are one canonical JSON object per line, each ending in ``\\n``; its address is
+the SHA-256 of those bytes, whatever compression a store applies. Writing is streaming: records
+are encoded and handed to the store's writer in batches, so memory does not grow with the
+number of records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from snapkit.canonical import canonical_bytes
+from snapkit.contracts import PartRef
+from snapkit.errors import ContractError
+from snapkit.store import PartWriter, SnapshotStore
+
+BATCH = 2000
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+def encode_record(record: Any) -> bytes:
+    """Return one record as a canonical JSON line (with the trailing newline)."""
+    return canonical_bytes(record) + b"\n"
+
+
+def write_records(
+    writer: PartWriter,
+    records: Iterable[Any],
+    *,
+    check: Callable[[Any], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[str, int, int]:
+    """Stream ``records`` into ``writer``; return ``(sha256, bytes, records)``.
+
+    :param check: validates each record (raises to abort).
+    :param on_batch: called with the running record count after each batch.
+    :param should_stop: polled between batches; ``True`` aborts with ``InterruptedError``.
+    """
+    count = 0
+    batch: list[str] = []
+    append = batch.append
+    for record in records:
+        if not isinstance(record, dict):
+            raise ContractError(
+                f"record {count} is a {type(record).__name__}, not a JSON object",
+                hint="a record stream yields dicts",
+            )
+        if check is not None:
+            try:
+                check(record)
+            except ContractError as exc:
+                exc.message = f"record {count}: {exc.message}"
+                exc.args = (exc.message,)
+                raise
+        try:
+            append(_ENCODE(record))
+        except (TypeError, ValueError) as exc:
+            raise ContractError(f"record {count} is not canonical JSON: {exc}") from None
+        count += 1
+        if len(batch) >= BATCH:
+            _flush(writer, batch)
+            if on_batch is not None:
+                on_batch(count)
+            if should_stop is not None and should_stop():
+                raise InterruptedError("stopped")
+    if batch:
+        _flush(writer, batch)
+        if on_batch is not None:
+            on_batch(count)
+    sha, size = writer.close()
+    return sha, size, count
+
+
+def _flush(writer: PartWriter, batch: list[str]) -> None:
+    batch.append("")
+    try:
+        data = "\n".join(batch).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContractError("a record holds a lone surrogate character") from None
+    writer.write(data)
+    batch.clear()
+
+
+def iter_records(store: SnapshotStore, part: PartRef) -> Iterator[dict[str, Any]]:
+    """Yield the records of ``part`` from ``store``, in stored order, one at a time."""
+    loads = json.loads
+    for line in store.iter_part_lines(part.sha256):
+        yield loads(line)

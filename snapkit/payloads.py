@@ -1,0 +1,47 @@
+"""Validation of oracle payloads and records against their JSON Schema.
+
+Messages name where a value failed and which rule, never the value itself: payloads can hold
+personal data and error messages end up in logs and snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from snapkit.errors import PayloadValidationError
+
+Check = Callable[[Any], None]
+
+
+def make_check(schema: Mapping[str, Any] | None, what: str) -> Check | None:
+    """Return a function that raises :class:`PayloadValidationError` for invalid values.
+
+    :param schema: a JSON Schema (draft 2020-12), or ``None`` for no validation.
+    :param what: how messages name the value, e.g. ``"oracle 'users' record"``.
+    """
+    if schema is None:
+        return None
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    is_valid = validator.is_valid
+
+    def check(value: Any) -> None:
+        if is_valid(value):
+            return
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is None:  # pragma: no cover - is_valid and iter_errors agree
+            return
+        where = "$" + "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+        )
+        rule = error.validator
+        expected = error.validator_value if rule in {"type", "required", "enum"} else None
+        detail = f"{rule}={expected!r}" if expected is not None else str(rule)
+        raise PayloadValidationError(
+            f"{what} does not match its schema at {where} ({detail})",
+            hint="fix the source data or the oracle's payload schema",
+        )
+
+    return check

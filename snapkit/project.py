@@ -1,0 +1,195 @@
+"""The Python API: a configured project — config, plugins and store — and what it can do.
+
+Everything the CLI does goes through here, so hosts get the same behaviour::
+
+    from snapkit import open_project
+
+    project = open_project("snapkit.toml")
+    outcome = project.refresh()
+    current = project.current()          # never fetches
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from snapkit.config import SECTION_OF_KIND, Config, load_config, validate_against
+from snapkit.contracts import Scope, SnapshotInfo, SnapshotManifest, parse_time
+from snapkit.descriptors import OracleDescriptor
+from snapkit.errors import ConfigError, NoSnapshotError, SnapshotNotFoundError, UsageError
+from snapkit.manager import PluginManager
+from snapkit.store import ListFilter, PruneReport, RetentionPolicy, SnapshotStore, VerifyReport
+
+_RELATIVE = re.compile(r"^current(?:~(\d+))?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Project:
+    """A configuration with its plugins loaded and its store opened on first use."""
+
+    def __init__(self, config: Config, manager: PluginManager) -> None:
+        self.config = config
+        self.manager = manager
+        self._store: SnapshotStore | None = None
+
+    @classmethod
+    def load(cls, config: Config | str | Path | None = None,
+             manager: PluginManager | None = None) -> Project:
+        """Load the configuration and the plugins it selects, and check plugin settings."""
+        if not isinstance(config, Config):
+            config = load_config(config)
+        if manager is None:
+            manager = PluginManager(config.plugins)
+            manager.load_entry_points()
+        manager.check_strict()
+        project = cls(config, manager)
+        project.validate_settings()
+        return project
+
+    # -- settings --------------------------------------------------------------------------
+
+    def validate_settings(self) -> None:
+        """Check every plugin section of the config against that plugin's settings schema.
+
+        :raises ConfigError: naming the file, the key path and what was expected.
+        """
+        where = self.config.where
+        for kind, section in SECTION_OF_KIND.items():
+            registry = self.manager.registry(kind)
+            for key, value in self.config.settings.get(section, {}).items():
+                if key not in registry:
+                    import difflib
+
+                    close = difflib.get_close_matches(key, registry.keys(), n=1)
+                    raise ConfigError(
+                        f"{where}: {section}.{key}: no {kind} {key!r} is installed",
+                        hint=f"did you mean {close[0]!r}?" if close
+                        else "install or enable its plugin, or remove the section",
+                    )
+                schema = registry.get(key).settings_schema
+                if schema is not None:
+                    validate_against(value, schema, where, f"{section}.{key}")
+        store = self.manager.stores
+        if self.config.store_kind in store:
+            schema = store.get(self.config.store_kind).settings_schema
+            if schema is not None:
+                settings = dict(self.config.store_settings)
+                settings.setdefault("path", "snapkit-data")
+                validate_against(settings, schema, where, "store")
+
+    def oracle_settings(self, descriptor: OracleDescriptor) -> dict[str, Any]:
+        """Return an oracle's settings from the config, secrets resolved."""
+        return self.config.plugin_settings("oracle", descriptor.key)
+
+    # -- the store -------------------------------------------------------------------------
+
+    @property
+    def store(self) -> SnapshotStore:
+        """The configured snapshot store (built on first use)."""
+        if self._store is None:
+            descriptor = self.manager.stores.get(self.config.store_kind)
+            settings = dict(self.config.plugin_settings("store", descriptor.key))
+            path = settings.get("path", "snapkit-data")
+            settings["path"] = str(self.config.resolve_path(path))
+            self._store = descriptor.factory(settings)
+        return self._store
+
+    # -- refresh ---------------------------------------------------------------------------
+
+    def refresh(self, oracles: Sequence[str] | None = None, *, scope: Scope | None = None,
+                progress: Any = None, take_lock: bool = True) -> Any:
+        """Run a refresh and commit its snapshot; returns a :class:`RefreshOutcome`."""
+        from snapkit.refresh import run_refresh
+
+        return run_refresh(self.manager, self.store, scope or self.config.scope,
+                           self.config.refresh, self.oracle_settings, oracles=oracles,
+                           progress=progress, take_lock=take_lock)
+
+    # -- reads (never fetch) ---------------------------------------------------------------
+
+    def current(self) -> SnapshotManifest:
+        """Return the latest successful snapshot (the pointer's target).
+
+        :raises NoSnapshotError: if no snapshot has been committed yet.
+        """
+        manifest = self.store.latest_successful()
+        if manifest is None:
+            raise NoSnapshotError("no snapshot yet", hint="run 'snapkit refresh' first")
+        return manifest
+
+    def resolve(self, ref: str) -> SnapshotManifest:
+        """Find a snapshot by reference: an id or unique prefix, ``current``, ``current~N``
+        (N successful snapshots back), ``latest`` (any status) or a date ``YYYY-MM-DD`` (the
+        last successful snapshot of that UTC day)."""
+        ref = ref.strip()
+        match = _RELATIVE.match(ref)
+        if match:
+            back = int(match.group(1) or 0)
+            if back == 0:
+                return self.current()
+            listed = self.store.list(ListFilter(status=("success",)), limit=back + 1)
+            if len(listed) <= back:
+                raise SnapshotNotFoundError(
+                    f"{ref}: there are only {len(listed)} successful snapshots",
+                    hint="list them with 'snapkit snapshots list'",
+                )
+            return self.store.get(listed[back].id)
+        if ref == "latest":
+            manifest = self.store.latest()
+            if manifest is None:
+                raise NoSnapshotError("no snapshot yet", hint="run 'snapkit refresh' first")
+            return manifest
+        if _DATE.match(ref):
+            try:
+                day = _dt.datetime.strptime(ref, "%Y-%m-%d").replace(tzinfo=_dt.UTC)
+            except ValueError:
+                raise UsageError(f"{ref} is not a valid date") from None
+            listed = self.store.list(
+                ListFilter(status=("success",), since=day, until=day + _dt.timedelta(days=1)),
+                limit=1,
+            )
+            if not listed:
+                raise SnapshotNotFoundError(f"no successful snapshot on {ref} (UTC)")
+            return self.store.get(listed[0].id)
+        return self.store.get(ref)
+
+    def snapshots(self, filters: ListFilter | None = None, limit: int | None = None
+                  ) -> list[SnapshotInfo]:
+        """List snapshot metadata, newest first."""
+        return self.store.list(filters, limit)
+
+    def records(self, ref: str, table: str) -> Iterator[dict[str, Any]]:
+        """Yield the records of one table (part) of a snapshot, streaming."""
+        from snapkit.parts import iter_records
+
+        manifest = self.resolve(ref)
+        try:
+            part = manifest.part(table)
+        except KeyError:
+            names = ", ".join(p.name for p in manifest.parts) or "none"
+            raise UsageError(f"snapshot {manifest.id[:12]} has no table {table!r}",
+                             hint=f"its tables: {names}") from None
+        return iter_records(self.store, part)
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every manifest and part of the store."""
+        return self.store.verify()
+
+    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False) -> PruneReport:
+        """Apply a retention policy to the store."""
+        return self.store.prune(policy, dry_run=dry_run)
+
+
+def open_project(config: Config | str | Path | None = None) -> Project:
+    """Load a project from a config file (or the one found in the current folder)."""
+    return Project.load(config)
+
+
+def age_seconds(manifest: SnapshotManifest, now: _dt.datetime | None = None) -> float:
+    """Return how old a snapshot is, in seconds."""
+    now = now or _dt.datetime.now(_dt.UTC)
+    return (now - parse_time(manifest.created_at)).total_seconds()

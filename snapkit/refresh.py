@@ -1,0 +1,485 @@
+"""The refresh engine (SPEC §5): run oracles, validate, freeze, commit.
+
+One refresh: take the store's lease; plan the oracles in dependency order; run each level's
+oracles in parallel (bounded), each call with a timeout and retries on transient errors, the
+whole under a deadline; validate every payload and record; stream record payloads into staged
+parts; build the manifest; commit. Only a ``success`` (or, if configured, a ``partial``)
+snapshot moves the current pointer; a failure records a failed snapshot and leaves no parts.
+The CLI, the HTTP admin endpoint and the Python API all call :func:`run_refresh`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from attrs import frozen
+
+from snapkit import events
+from snapkit.config import RefreshSettings
+from snapkit.contracts import (
+    ErrorInfo,
+    OracleResult,
+    OracleStatus,
+    PartRef,
+    RunInfo,
+    Scope,
+    SnapshotManifest,
+    SnapshotStatus,
+    Timings,
+    utc_now,
+)
+from snapkit.descriptors import OracleDescriptor
+from snapkit.errors import (
+    ContractError,
+    OracleTimeoutError,
+    PayloadValidationError,
+    PointerConflictError,
+    SnapkitError,
+)
+from snapkit.manager import PluginManager
+from snapkit.parts import write_records
+from snapkit.payloads import make_check
+from snapkit.planning import closure, plan_levels
+from snapkit.retry import RetryPolicy, call_with_retries
+from snapkit.store import SnapshotStore, Transaction
+
+log = logging.getLogger("snapkit.refresh")
+
+
+@frozen
+class OracleInput:
+    """What a dependent oracle sees of an oracle it requires: its result envelope."""
+
+    result: OracleResult
+
+    @property
+    def payload(self) -> Any:
+        """The small payload (``None`` for a record stream)."""
+        return self.result.payload
+
+
+@frozen
+class OracleCall:
+    """Everything an oracle's ``load`` gets for one call.
+
+    :param scope: what the snapshot is of.
+    :param settings: the oracle's validated settings (secrets resolved).
+    :param inputs: results of the oracles it requires, by key.
+    :param request_token: identifies this refresh (for logs and cache attribution).
+    :param timeout: seconds this call may take; pass it on to network clients.
+    :param attempt: 1 for the first try, 2 for the first retry, ...
+    :param cancelled: set when the call timed out or the refresh is stopping; long loads
+        should check it and stop.
+    """
+
+    scope: Scope
+    settings: Mapping[str, Any]
+    inputs: Mapping[str, OracleInput]
+    request_token: str
+    timeout: float
+    attempt: int
+    cancelled: threading.Event
+
+
+@frozen
+class Progress:
+    """A progress update: an oracle's state and its record count so far."""
+
+    oracle: str
+    state: Literal["planned", "running", "retrying", "done", "failed", "skipped"]
+    records: int = 0
+    attempt: int = 1
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@frozen
+class RefreshOutcome:
+    """What a refresh produced."""
+
+    snapshot_id: str
+    status: SnapshotStatus
+    pointer_moved: bool
+    manifest: SnapshotManifest
+    duration_ms: float
+
+    @property
+    def errors(self) -> tuple[ErrorInfo, ...]:
+        """The snapshot's errors."""
+        return self.manifest.errors
+
+
+class _Timeout(Exception):
+    pass
+
+
+def run_refresh(
+    manager: PluginManager,
+    store: SnapshotStore,
+    scope: Scope,
+    settings: RefreshSettings,
+    oracle_settings: Callable[[OracleDescriptor], Mapping[str, Any]],
+    *,
+    oracles: Sequence[str] | None = None,
+    progress: ProgressFn | None = None,
+    take_lock: bool = True,
+    holder: str | None = None,
+) -> RefreshOutcome:
+    """Run one refresh and commit its snapshot.
+
+    :param oracles: keys to run (plus what they require); default: ``settings.oracles`` or
+        every registered oracle.
+    :param oracle_settings: returns the settings of an oracle (the config's section).
+    :param progress: receives :class:`Progress` updates (from worker threads).
+    :param take_lock: take the store's refresh lease (tests of the CAS turn it off).
+    :raises LockHeldError: if another refresh holds the lease.
+    :raises DependencyError, UnknownKeyError: if the oracle plan is invalid.
+    """
+    registry = manager.oracles
+    wanted = list(oracles or settings.oracles or registry.keys())
+    for key in wanted:
+        registry.get(key)
+    requires = {d.key: d.requires for d in registry}
+    keys = closure(requires, wanted)
+    descriptors = {key: registry.get(key) for key in sorted(keys)}
+    levels = plan_levels({key: d.requires for key, d in descriptors.items()})
+    run_id = uuid.uuid4().hex
+    holder = holder or f"refresh {run_id[:12]}"
+    lease = store.lock(holder, settings.lock_stale_after) if take_lock else None
+    try:
+        if lease is not None:
+            lease.__enter__()
+        return _Run(manager, store, scope, settings, oracle_settings, descriptors, levels,
+                    run_id, progress, lease).execute()
+    finally:
+        if lease is not None:
+            lease.__exit__(None, None, None)
+
+
+class _Run:
+    """The state of one refresh while it runs (kept out of the public API)."""
+
+    def __init__(
+        self,
+        manager: PluginManager,
+        store: SnapshotStore,
+        scope: Scope,
+        settings: RefreshSettings,
+        oracle_settings: Callable[[OracleDescriptor], Mapping[str, Any]],
+        descriptors: dict[str, OracleDescriptor],
+        levels: list[list[str]],
+        run_id: str,
+        progress: ProgressFn | None,
+        lease: Any,
+    ) -> None:
+        self.manager = manager
+        self.store = store
+        self.scope = scope
+        self.settings = settings
+        self.oracle_settings = oracle_settings
+        self.descriptors = descriptors
+        self.levels = levels
+        self.run_id = run_id
+        self.progress = progress or (lambda update: None)
+        self.lease = lease
+        self.results: dict[str, OracleResult] = {}
+        self.started = time.monotonic()
+        self.deadline = self.started + settings.deadline
+        self.stopping = threading.Event()
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def execute(self) -> RefreshOutcome:
+        started_at = utc_now()
+        self.manager.emit(
+            "snapkit_refresh_started",
+            events.RefreshStarted(self.run_id, self.scope.id, self.scope.namespace,
+                                  tuple(self.descriptors)),
+        )
+        for key in self.descriptors:
+            self.progress(Progress(key, "planned"))
+        pointer = self.store.read_pointer()
+        expected = pointer.generation if pointer is not None else 0
+        txn = self.store.begin()
+        try:
+            with ThreadPoolExecutor(max_workers=self.settings.concurrency,
+                                    thread_name_prefix="snapkit-oracle") as pool:
+                for level in self.levels:
+                    futures = {key: pool.submit(self._run_oracle, key, txn) for key in level}
+                    for key, future in futures.items():
+                        self.results[key] = future.result()
+                    if self.lease is not None:
+                        self.lease.heartbeat()
+            manifest = self._manifest(started_at)
+            move = manifest.status == "success" or (
+                manifest.status == "partial" and self.settings.partial_moves_pointer
+            )
+            try:
+                commit = txn.commit(manifest, move_pointer=move, expected_generation=expected)
+            except PointerConflictError:
+                raise
+        except BaseException:
+            self.stopping.set()
+            txn.abort()
+            raise
+        duration = (time.monotonic() - self.started) * 1000
+        self.manager.emit(
+            "snapkit_snapshot_committed",
+            events.SnapshotCommitted(commit.snapshot_id, manifest.status, self.store.key,
+                                     commit.pointer.generation if commit.pointer else None),
+        )
+        if manifest.status == "failed":
+            log.warning("refresh %s failed: snapshot %s recorded, pointer unchanged",
+                        self.run_id[:12], commit.snapshot_id[:12])
+            self.manager.emit(
+                "snapkit_refresh_failed",
+                events.RefreshFailed(self.run_id, commit.snapshot_id,
+                                     tuple(e.code for e in manifest.errors), duration),
+            )
+        else:
+            log.info("refresh %s committed snapshot %s (%s)", self.run_id[:12],
+                     commit.snapshot_id[:12], manifest.status)
+            self.manager.emit(
+                "snapkit_refresh_finished",
+                events.RefreshFinished(self.run_id, commit.snapshot_id, manifest.status,
+                                       duration, commit.pointer is not None),
+            )
+        return RefreshOutcome(commit.snapshot_id, manifest.status, commit.pointer is not None,
+                              manifest, duration)
+
+    # -- one oracle ------------------------------------------------------------------------
+
+    def _run_oracle(self, key: str, txn: Transaction) -> OracleResult:
+        descriptor = self.descriptors[key]
+        started_at, start = utc_now(), time.monotonic()
+        failed_inputs = [
+            need for need in descriptor.requires if self.results[need].status != "ok"
+        ]
+        attempts = 0
+        if failed_inputs:
+            error = ErrorInfo("dependency_failed",
+                              f"oracle {key!r} was not run: it requires "
+                              + ", ".join(repr(n) for n in failed_inputs)
+                              + ", which did not load", key)
+            result = self._failure(descriptor, error, started_at, start, 0)
+        elif self.remaining() <= 0:
+            error = ErrorInfo("deadline_exceeded",
+                              f"oracle {key!r} was not run: the refresh deadline "
+                              f"({self.settings.deadline:g} s) passed", key)
+            result = self._failure(descriptor, error, started_at, start, 0)
+        else:
+            counter = [0]
+
+            def attempt(n: int) -> tuple[Any, PartRef | None]:
+                counter[0] = n
+                if n > 1:
+                    self.progress(Progress(key, "retrying", 0, n))
+                return self._attempt(descriptor, txn, n)
+
+            try:
+                policy = RetryPolicy(attempts=self.settings.attempts, base=self.settings.backoff)
+                (payload, part), attempts = call_with_retries(
+                    attempt, policy, transient=descriptor.transient_errors,
+                    sleep=lambda s: not self.stopping.wait(s), remaining=self.remaining,
+                )
+                finished = time.monotonic()
+                result = OracleResult(
+                    key, descriptor.version, self.scope.id, self.run_id, "ok", "loaded",
+                    payload=payload, part=part,
+                    timings=Timings(started_at, utc_now(), (finished - start) * 1000, attempts),
+                )
+                self.progress(Progress(key, "done", part.records if part else 0, attempts))
+            except Exception as exc:
+                result = self._failure(descriptor, _error_info(key, exc), started_at, start,
+                                       counter[0])
+        timings = result.timings
+        self.manager.emit(
+            "snapkit_oracle_completed",
+            events.OracleCompleted(
+                self.run_id, key, result.status, result.source,
+                timings.attempts if timings else attempts,
+                timings.duration_ms if timings else 0.0,
+                result.part.records if result.part else None,
+                result.error.code if result.error else None,
+            ),
+        )
+        return result
+
+    def _failure(self, descriptor: OracleDescriptor, error: ErrorInfo, started_at: str,
+                 start: float, attempts: int) -> OracleResult:
+        optional = descriptor.optional
+        self.progress(Progress(descriptor.key, "skipped" if optional else "failed", 0, attempts))
+        timings = Timings(started_at, utc_now(), (time.monotonic() - start) * 1000, attempts)
+        return OracleResult(
+            descriptor.key, descriptor.version, self.scope.id, self.run_id,
+            "skipped_optional" if optional else "failed",
+            "skipped_optional" if optional else "error",
+            error=error, timings=timings,
+        )
+
+    def _attempt(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int
+                 ) -> tuple[Any, PartRef | None]:
+        """One try of one oracle, bounded by its timeout."""
+        timeout = min(self.settings.timeout, self.remaining())
+        if timeout <= 0:
+            raise OracleTimeoutError(f"oracle {descriptor.key!r}: refresh deadline passed")
+        cancelled = threading.Event()
+        outcome: dict[str, Any] = {}
+        writer_box: list[Any] = []
+
+        def work() -> None:
+            try:
+                outcome["value"] = self._load(descriptor, txn, attempt, timeout, cancelled,
+                                              writer_box)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"snapkit-{descriptor.key}", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            cancelled.set()
+            thread.join(1.0)
+            for writer in writer_box:
+                _abort_writer(writer)
+            raise OracleTimeoutError(
+                f"oracle {descriptor.key!r} did not finish within {timeout:g} s",
+                hint="raise refresh.timeout or check the source",
+            )
+        if "error" in outcome:
+            for writer in writer_box:
+                _abort_writer(writer)
+            raise outcome["error"]
+        value: tuple[Any, PartRef | None] = outcome["value"]
+        return value
+
+    def _load(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
+              timeout: float, cancelled: threading.Event, writer_box: list[Any]
+              ) -> tuple[Any, PartRef | None]:
+        oracle = descriptor.factory(dict(self.oracle_settings(descriptor)))
+        load = getattr(oracle, "load", oracle)
+        call = OracleCall(
+            scope=self.scope,
+            settings=self.oracle_settings(descriptor),
+            inputs={need: OracleInput(self.results[need]) for need in descriptor.requires},
+            request_token=self.run_id,
+            timeout=timeout,
+            attempt=attempt,
+            cancelled=cancelled,
+        )
+        payload = load(call)
+        what = f"oracle {descriptor.key!r}"
+        if not descriptor.records:
+            check = make_check(descriptor.payload_schema, f"{what} payload")
+            if check is not None:
+                check(payload)
+            return _plain_json(payload, what), None
+        if isinstance(payload, dict | str | bytes) or not hasattr(payload, "__iter__"):
+            raise ContractError(f"{what} declares records but returned "
+                                f"{type(payload).__name__}, not an iterable of records")
+        writer = txn.part_writer()
+        writer_box.append(writer)
+        check = make_check(descriptor.payload_schema, f"{what} record")
+
+        def on_batch(count: int) -> None:
+            self.progress(Progress(descriptor.key, "running", count, attempt))
+
+        sha, size, count = write_records(
+            writer, payload, check=check, on_batch=on_batch,
+            should_stop=lambda: cancelled.is_set() or self.stopping.is_set(),
+        )
+        writer_box.clear()
+        part = PartRef(descriptor.table, sha, count, size, descriptor.key, descriptor.key_column)
+        return None, part
+
+    # -- the manifest ----------------------------------------------------------------------
+
+    def _manifest(self, started_at: str) -> SnapshotManifest:
+        statuses = []
+        errors = []
+        payloads: dict[str, Any] = {}
+        parts: list[PartRef] = []
+        required_failed = False
+        for key in sorted(self.results):
+            result = self.results[key]
+            descriptor = self.descriptors[key]
+            statuses.append(OracleStatus(key, descriptor.version, result.status, result.source,
+                                         descriptor.optional, result.error))
+            if result.error is not None:
+                errors.append(result.error)
+                required_failed = required_failed or not descriptor.optional
+            elif result.part is not None:
+                parts.append(result.part)
+            else:
+                payloads[key] = result.payload
+        status: SnapshotStatus
+        if required_failed:
+            status = "failed"
+        elif errors:
+            status = "partial"
+        else:
+            status = "success"
+        if status == "failed":
+            payloads, parts = {}, []
+        finished_at = utc_now()
+        timings = {key: r.timings for key, r in self.results.items() if r.timings is not None}
+        return SnapshotManifest(
+            scope=self.scope,
+            schema_version=self.settings.schema_version,
+            calculation_version=self.settings.calculation_version,
+            status=status,
+            errors=tuple(errors),
+            oracles=tuple(statuses),
+            payloads=payloads,
+            parts=tuple(sorted(parts, key=lambda p: p.name)),
+            created_at=finished_at,
+            run=RunInfo(started_at, finished_at, (time.monotonic() - self.started) * 1000,
+                        timings),
+        )
+
+
+def _abort_writer(writer: Any) -> None:
+    abort = getattr(writer, "abort", None)
+    if abort is not None:
+        try:
+            abort()
+        except OSError:
+            log.warning("could not discard a staged part", exc_info=True)
+
+
+def _plain_json(payload: Any, what: str) -> Any:
+    """Check that a small payload is canonical JSON and return it as plain data."""
+    from snapkit.canonical import canonical_str, loads
+
+    return loads(canonical_str(payload)) if payload is not None else None
+
+
+def _error_info(key: str, exc: BaseException) -> ErrorInfo:
+    """Describe an oracle failure by type and message (never with payload values)."""
+    if isinstance(exc, OracleTimeoutError):
+        code = "oracle_timeout"
+    elif isinstance(exc, PayloadValidationError):
+        code = "validation_error"
+    elif isinstance(exc, ContractError):
+        code = "invalid_payload"
+    elif isinstance(exc, SnapkitError):
+        code = "oracle_error"
+    else:
+        code = "oracle_exception"
+    message = str(exc) if isinstance(exc, SnapkitError) else f"{type(exc).__name__}: {exc}"
+    return ErrorInfo(code, f"oracle {key!r}: {message}", key)
+
+
+def host_and_pid() -> str:
+    """Return ``host:pid`` for lease holders and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}"

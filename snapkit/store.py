@@ -1,0 +1,249 @@
+"""The snapshot store contract (SPEC §6): what every store plugin implements.
+
+A store persists manifests and parts, keeps the current pointer, lists, prunes, verifies and
+locks. Writes go through a :class:`Transaction`: parts are staged, then ``commit`` makes them
+durable, writes the manifest and — when asked — moves the pointer by compare-and-swap on its
+generation. ``abort`` leaves nothing behind. The conformance kit in
+:mod:`snapkit.testing.store_kit` checks every method's behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from attrs import field, frozen
+
+from snapkit.contracts import (
+    HistoryEntry,
+    Pointer,
+    SnapshotInfo,
+    SnapshotManifest,
+    SnapshotStatus,
+)
+
+
+@frozen
+class ListFilter:
+    """Filters for listing snapshots; every field is optional.
+
+    :param status: keep only these statuses.
+    :param namespace: keep only snapshots of this namespace.
+    :param scope_id: keep only snapshots of this scope.
+    :param since: keep snapshots created at or after this time (UTC).
+    :param until: keep snapshots created before this time (UTC).
+    """
+
+    status: tuple[SnapshotStatus, ...] = field(default=(), converter=tuple)
+    namespace: str | None = None
+    scope_id: str | None = None
+    since: _dt.datetime | None = None
+    until: _dt.datetime | None = None
+
+
+@frozen
+class RetentionPolicy:
+    """Which snapshots to keep, as data (like restic's ``forget`` flags).
+
+    A snapshot is kept if any rule keeps it; the pointer's target, the last successful
+    snapshot and the newest failed run are always kept.
+
+    :param keep_last: keep the N newest snapshots.
+    :param keep_daily: keep the newest snapshot of each of the last D days (UTC) that have one.
+    :param max_age_days: remove snapshots older than this many days unless another rule
+        keeps them; ``None`` means age alone never removes.
+    """
+
+    keep_last: int | None = None
+    keep_daily: int | None = None
+    max_age_days: float | None = None
+
+
+@frozen
+class RetentionDecision:
+    """Whether one snapshot is kept, and every reason why."""
+
+    snapshot_id: str
+    created_at: str
+    status: SnapshotStatus
+    keep: bool
+    reasons: tuple[str, ...]
+
+
+@frozen
+class PruneReport:
+    """What a prune did (or, for a dry run, would do)."""
+
+    dry_run: bool
+    decisions: tuple[RetentionDecision, ...]
+    removed_snapshots: int
+    removed_parts: int
+    freed_bytes: int
+
+
+@frozen
+class VerifyProblem:
+    """One thing ``verify`` found wrong: what kind of object, which, and what."""
+
+    kind: str
+    ref: str
+    message: str
+
+
+@frozen
+class VerifyReport:
+    """The result of re-hashing a store."""
+
+    snapshots: int
+    parts: int
+    problems: tuple[VerifyProblem, ...] = ()
+    pointer_recovered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when nothing is wrong."""
+        return not self.problems
+
+
+@frozen
+class LockInfo:
+    """Who holds a refresh lease: holder name, host, pid, and when it last renewed."""
+
+    holder: str
+    host: str
+    pid: int
+    acquired_at: str
+    heartbeat_at: str
+
+
+@frozen
+class CommitResult:
+    """What a commit did: the snapshot id and the new pointer, if it moved."""
+
+    snapshot_id: str
+    pointer: Pointer | None
+
+
+@runtime_checkable
+class PartWriter(Protocol):
+    """Receives the canonical JSON Lines bytes of one part, in order."""
+
+    def write(self, data: bytes) -> None:
+        """Append bytes to the part."""
+
+    def close(self) -> tuple[str, int]:
+        """Finish the part; return its SHA-256 (hex) and size in bytes (uncompressed)."""
+        ...
+
+    def abort(self) -> None:
+        """Discard this part (the engine calls it before retrying a failed stream)."""
+
+
+@runtime_checkable
+class Lease(Protocol):
+    """A held refresh lock. Renew it with :meth:`heartbeat`; leaving the ``with`` frees it."""
+
+    info: LockInfo
+
+    def heartbeat(self) -> None:
+        """Renew the lease so other processes do not take it over as stale."""
+
+    def __enter__(self) -> Lease: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Transaction(Protocol):
+    """One refresh's writes: staged parts, then a commit or an abort."""
+
+    def part_writer(self) -> PartWriter:
+        """Return a writer for a new part, staged until commit."""
+        ...
+
+    def commit(
+        self, manifest: SnapshotManifest, *, move_pointer: bool, expected_generation: int | None
+    ) -> CommitResult:
+        """Make the manifest and the staged parts it references durable; move the pointer
+        if asked. Staged parts the manifest does not reference are discarded.
+
+        The pointer moves only if its generation is still ``expected_generation`` (``0`` when
+        there was no pointer; ``None`` skips the check); otherwise
+        :class:`snapkit.errors.PointerConflictError` is raised and the pointer is untouched.
+        A failed snapshot is recorded with its errors and its staged parts are discarded.
+        """
+        ...
+
+    def abort(self) -> None:
+        """Discard everything staged; leave no files behind."""
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """Persists snapshots and the current pointer. See the module docstring."""
+
+    key: str
+
+    def begin(self) -> Transaction:
+        """Start a transaction for one refresh."""
+        ...
+
+    def read_pointer(self) -> Pointer | None:
+        """Return the current pointer (recovering a damaged one), or ``None``."""
+        ...
+
+    def get(self, ref: str) -> SnapshotManifest:
+        """Return the snapshot with this id or unique id prefix.
+
+        :raises SnapshotNotFoundError, AmbiguousSnapshotIdError, InvalidIdentifierError,
+            CorruptSnapshotError:
+        """
+        ...
+
+    def latest_successful(self) -> SnapshotManifest | None:
+        """Return the pointer's target (the last known good snapshot), or ``None``."""
+        ...
+
+    def latest(self) -> SnapshotManifest | None:
+        """Return the newest snapshot of any status, or ``None``."""
+        ...
+
+    def list(self, filters: ListFilter | None = None, limit: int | None = None
+             ) -> list[SnapshotInfo]:
+        """Return snapshot metadata, newest first, filtered and limited."""
+        ...
+
+    def history(self) -> Sequence[HistoryEntry]:
+        """Return the append-only history of pointer moves and failed runs, oldest first."""
+        ...
+
+    def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
+        """Return the snapshot that was current at ``when`` (UTC), or ``None``."""
+        ...
+
+    def open_part(self, sha256: str) -> AbstractContextManager[BinaryIO]:
+        """Open a stored part for reading its canonical JSON Lines bytes."""
+        ...
+
+    def iter_part_lines(self, sha256: str) -> Iterator[bytes]:
+        """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
+        ...
+
+    def lock(self, holder: str, stale_after: float) -> Lease:
+        """Take the refresh lease or raise :class:`snapkit.errors.LockHeldError`."""
+        ...
+
+    def lock_info(self) -> LockInfo | None:
+        """Return who holds the refresh lease, or ``None``."""
+        ...
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every manifest and part; report what does not match."""
+        ...
+
+    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
+              now: _dt.datetime | None = None) -> PruneReport:
+        """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
+        ...

@@ -1,0 +1,19 @@
+"""The testing kit for plugin authors (a pytest plugin, loaded automatically).
+
+Fixtures:
+
+- ``snapkit_manager``: a fresh :class:`snapkit.manager.PluginManager` with autoload off;
+- ``register_plugin``: registers a plugin object on that manager for one test;
+- ``hook_recorder``: records every hook call made through that manager.
+
+Helpers: :func:`assert_plugin_installed` (is a distribution's plugin discovered through entry
+points and loaded cleanly?) and, for store authors, the conformance kit in
+:mod:`snapkit.testing.store_kit`.
+"""
+
+from __future__ import annotations
+
+from snapkit.testing.helpers import assert_plugin_installed
+from snapkit.testing.recorder import HookCall, HookRecorder
+
+__all__ = ["HookCall", "HookRecorder", "assert_plugin_installed"]
