@@ -147,14 +147,14 @@ class Config:
 
     source: Path | None
     root: Path
-    plugins: PluginSelection = PluginSelection()
+    plugins: PluginSelection = field(factory=PluginSelection)
     store_kind: str = "file"
     store_settings: Mapping[str, Any] = field(factory=dict)
     cache_kind: str | None = None
     cache_settings: Mapping[str, Any] = field(factory=dict)
-    scope: Scope = Scope("default")
-    refresh: RefreshSettings = RefreshSettings()
-    serve: ServeSettings = ServeSettings()
+    scope: Scope = field(factory=lambda: Scope("default"))
+    refresh: RefreshSettings = field(factory=RefreshSettings)
+    serve: ServeSettings = field(factory=ServeSettings)
     settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(factory=dict)
 
     @property

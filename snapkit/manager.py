@@ -318,14 +318,17 @@ class PluginManager:
 
         impl.function(**{arg: register for arg in impl.argnames})
 
-    @property
-    def registries(self) -> dict[str, Registry[Any]]:
-        """Every registry by kind (built on first use, after all plugins are registered)."""
+    def _ensure_registries(self) -> dict[str, Registry[Any]]:
         if self._registries is None:
             self._problems = [p for p in self._problems
                               if p.code not in {"register-error", "duplicate-key"}]
             self._registries = self._build_registries()
         return self._registries
+
+    @property
+    def registries(self) -> dict[str, Registry[Any]]:
+        """Every registry by kind (built on first use, after all plugins are registered)."""
+        return self._ensure_registries()
 
     def registry(self, kind: str) -> Registry[Any]:
         """Return the registry of ``kind`` (``"oracle"``, ``"store"``, ...)."""
@@ -376,13 +379,13 @@ class PluginManager:
     @property
     def records(self) -> list[PluginRecord]:
         """Every plugin seen, loaded or not, sorted by name."""
-        self.registries  # registration errors update the records
+        self._ensure_registries()  # registration errors update the records
         return [self._records[name] for name in sorted(self._records)]
 
     @property
     def problems(self) -> list[Problem]:
         """Problems found while loading and registering plugins."""
-        self.registries
+        self._ensure_registries()
         return list(self._problems)
 
     def check_strict(self) -> None:

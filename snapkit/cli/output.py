@@ -64,7 +64,7 @@ class ProgressLines:
 
     def _line(self, oracle: str) -> str:
         state, records, attempt = self.state[oracle]
-        mark = {"done": "✔", "failed": "✘", "skipped": "–", "retrying": "↻"}.get(state, "…")
+        mark = {"done": "✔", "failed": "✘", "skipped": "-", "retrying": "↻"}.get(state, "…")
         count = f"{records:,} records" if records else ""
         retry = f" (attempt {attempt})" if attempt > 1 else ""
         return f"  {mark} {oracle:<24} {state:<9} {count}{retry}".rstrip()
