@@ -23,10 +23,12 @@ Register = Callable[[Any], None]
 
 
 @hookspec
-def snapkit_register_oracles(register: Register) -> None:
+def snapkit_register_oracles(register: Register, config: Any) -> None:
     """Register oracles: each loads one payload (a JSON value or a record stream) for a scope.
 
-    Call ``register(OracleDescriptor(...))`` once per oracle.
+    Call ``register(OracleDescriptor(...))`` once per oracle. ``config`` is the loaded
+    :class:`snapkit.config.Config` (or ``None`` when no configuration is loaded); a plugin
+    whose oracles are defined by configuration, such as the ``files`` plugin, reads it here.
 
     Example::
 

@@ -130,8 +130,9 @@ class PluginManager:
         store_descriptor = manager.stores.get("file")
     """
 
-    def __init__(self, selection: PluginSelection | None = None) -> None:
+    def __init__(self, selection: PluginSelection | None = None, config: Any = None) -> None:
         self.selection = (selection or PluginSelection()).with_environment()
+        self.config = config
         self._pm = _Pluggy(PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._records: dict[str, PluginRecord] = {}
@@ -282,7 +283,7 @@ class PluginManager:
                         continue
                     for impl in caller.get_hookimpls():
                         if impl.plugin is plugin:
-                            self._call_register(impl, kind, collected)
+                            self._call_register(impl, kind, collected, self.config)
             except Exception as exc:  # a plugin failing to register is recorded, not fatal
                 record = self._records.get(name)
                 self._problems.append(
@@ -305,7 +306,7 @@ class PluginManager:
         return registries
 
     @staticmethod
-    def _call_register(impl: Any, kind: str, collected: list[Descriptor]) -> None:
+    def _call_register(impl: Any, kind: str, collected: list[Descriptor], config: Any) -> None:
         expected = KINDS[kind]
 
         def register(descriptor: Any) -> None:
@@ -316,7 +317,8 @@ class PluginManager:
                 )
             collected.append(descriptor)
 
-        impl.function(**{arg: register for arg in impl.argnames})
+        available = {"register": register, "config": config}
+        impl.function(**{arg: available[arg] for arg in impl.argnames})
 
     def _ensure_registries(self) -> dict[str, Registry[Any]]:
         if self._registries is None:

@@ -43,7 +43,7 @@ class Project:
         if not isinstance(config, Config):
             config = load_config(config)
         if manager is None:
-            manager = PluginManager(config.plugins)
+            manager = PluginManager(config.plugins, config)
             manager.load_entry_points()
         manager.check_strict()
         project = cls(config, manager)

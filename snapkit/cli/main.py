@@ -56,7 +56,7 @@ class State:
         from snapkit.manager import PluginManager
 
         config = load_config(self.config_path)
-        manager = PluginManager(config.plugins)
+        manager = PluginManager(config.plugins, config)
         manager.load_entry_points()
         return manager
 
