@@ -163,6 +163,19 @@ class CommandDescriptor(Descriptor):
     kind: str = field(init=False, default="command")
 
 
+@frozen(kw_only=True)
+class DemoDescriptor(Descriptor):
+    """A demo scenario for ``snapkit demo``: a data source to refresh, change and refresh again.
+
+    ``factory(settings)`` returns a :class:`snapkit.demo.DemoScenario`; ``settings`` holds
+    ``size`` (how many records to start with). The scenario with the highest ``priority``
+    runs when the user names none.
+    """
+
+    kind: str = field(init=False, default="demo")
+    priority: int = 0
+
+
 KINDS: dict[str, type[Descriptor]] = {
     "oracle": OracleDescriptor,
     "cache_backend": CacheBackendDescriptor,
@@ -172,5 +185,6 @@ KINDS: dict[str, type[Descriptor]] = {
     "store": StoreDescriptor,
     "diff_section": DiffSectionDescriptor,
     "command": CommandDescriptor,
+    "demo": DemoDescriptor,
 }
 """Every kind by name, with the descriptor class its registration hook accepts."""

@@ -142,6 +142,22 @@ def snapkit_register_commands(register: Register) -> None:
     """
 
 
+@hookspec
+def snapkit_register_demos(register: Register) -> None:
+    """Register demo scenarios for ``snapkit demo``: a source that can be started, refreshed,
+    changed and refreshed again.
+
+    Call ``register(DemoDescriptor(...))``; the factory returns a
+    :class:`snapkit.demo.DemoScenario` and is only called when the demo runs.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_demos(register):
+            register(DemoDescriptor(key="files", factory=FilesDemo, priority=0))
+    """
+
+
 # -- event hooks ---------------------------------------------------------------------------
 
 
@@ -252,6 +268,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "snapkit_register_stores": "store",
     "snapkit_register_diff_sections": "diff_section",
     "snapkit_register_commands": "command",
+    "snapkit_register_demos": "demo",
 }
 """Each registration hook and the kind it registers."""
 
