@@ -173,7 +173,8 @@ class Config:
             section = SECTION_OF_KIND.get(kind, kind)
             raw = self.settings.get(section, {}).get(key, {})
             path = f"{section}.{key}"
-        return resolve_secrets(raw, path, self.where)
+        resolved: dict[str, Any] = resolve_secrets(raw, path, self.where)
+        return resolved
 
     def resolve_path(self, value: str | os.PathLike[str]) -> Path:
         """Resolve a path from the config relative to the config's folder."""
@@ -310,6 +311,4 @@ def _expected(error: Any) -> str:
         return f"{error.message}; check the spelling against 'snapkit init'"
     if error.validator == "type":
         return f"expected {error.validator_value}, got {type(error.instance).__name__}"
-    if error.validator == "required":
-        return error.message
     return str(error.message)

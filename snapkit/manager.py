@@ -55,6 +55,14 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _optional_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @frozen
 class PluginSelection:
     """Which plugins to load: an exact set, a block list, autoload and strict mode.
@@ -69,10 +77,8 @@ class PluginSelection:
         (``SNAPKIT_STRICT_PLUGINS=1`` turns it on).
     """
 
-    enabled: tuple[str, ...] | None = field(
-        default=None, converter=lambda v: None if v is None else tuple(v)
-    )
-    blocked: tuple[str, ...] = field(default=(), converter=tuple)
+    enabled: tuple[str, ...] | None = field(default=None, converter=_optional_names)
+    blocked: tuple[str, ...] = field(default=(), converter=_names)
     autoload: bool = True
     strict: bool = False
 
