@@ -1,0 +1,50 @@
+"""The files plugin's hooks: one oracle per ``[oracles.KEY]`` section with ``kind = "files"``,
+and the ``files`` demo scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from snapkit import hookimpl
+from snapkit.descriptors import DemoDescriptor, OracleDescriptor
+from snapkit.errors import TransientOracleError
+
+from snapkit_files import __version__
+from snapkit_files.oracle import FilesOracle, load_schema
+from snapkit_files.settings import SETTINGS_SCHEMA, infer_format
+
+
+@hookimpl
+def snapkit_register_oracles(register: Any, config: Any) -> None:
+    """Register an oracle for each files section of the configuration."""
+    if config is None:
+        return
+    root: Path = config.root
+    for key, section in sorted(config.settings.get("oracles", {}).items()):
+        if section.get("kind") != "files":
+            continue
+        fmt = infer_format(dict(section))
+        records = bool(section.get("records", fmt in {"jsonl", "csv"}))
+        register(OracleDescriptor(
+            key=key,
+            version=str(section.get("version", __version__)),
+            factory=lambda settings, root=root: FilesOracle(settings, root),
+            settings_schema=SETTINGS_SCHEMA,
+            description=f"{fmt} from {section.get('path') or 'a URL'}",
+            requires=section.get("requires", ()),
+            optional=bool(section.get("optional", False)),
+            payload_schema=load_schema(section.get("schema"), root, key),
+            records=records,
+            key_column=section.get("key_column"),
+            transient_errors=(TransientOracleError,),
+        ))
+
+
+@hookimpl
+def snapkit_register_demos(register: Any) -> None:
+    """Register the files demo: a product catalogue in CSV and JSON that changes overnight."""
+    from snapkit_files.demo import FilesDemo
+
+    register(DemoDescriptor(key="files", factory=FilesDemo, priority=0,
+                            description="a product catalogue in CSV and JSON files"))
