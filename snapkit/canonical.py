@@ -25,12 +25,29 @@ def canonical_str(value: Any) -> str:
     :raises ContractError: if the value holds NaN, infinity, a non-str key or a non-JSON type.
     """
     try:
+        _check_keys(value)
         return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise ContractError(
             f"value is not canonical JSON: {exc}",
             hint="use str keys and finite numbers only",
         ) from None
+
+
+def _check_keys(value: Any) -> None:
+    # json would silently turn 1, 1.5, True and None keys into strings: {1: x} and {"1": x}
+    # would then share bytes and id. Canonical JSON refuses them instead.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"keys must be str, not {type(key).__name__} ({key!r})")
+                if isinstance(child, dict | list | tuple):
+                    stack.append(child)
+        elif isinstance(item, list | tuple):
+            stack.extend(child for child in item if isinstance(child, dict | list | tuple))
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -3,7 +3,8 @@
 The file is validated twice with JSON Schema: first against the kernel's schema (below), then,
 once plugins are loaded, each plugin's section against that plugin's settings schema. Every
 error names the file, the key path and what was expected. Secrets are never written in the
-file: a value ``{env = "NAME"}`` is read from the environment variable ``NAME``.
+file: a value ``{env = "NAME"}`` is read from the environment variable ``NAME`` (and is
+validated as the string it stands for).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ class Config:
 def resolve_secrets(value: Any, path: str, where: str) -> Any:
     """Replace every ``{"env": NAME}`` in ``value`` by the environment variable's value."""
     if isinstance(value, Mapping):
-        if set(value) == {"env"} and isinstance(value["env"], str):
+        if _is_secret(value):
             name = value["env"]
             if name not in os.environ:
                 raise ConfigError(
@@ -249,7 +250,8 @@ def load_config(path: Path | str | None = None) -> Config:
 def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -> Config:
     """Validate a parsed configuration against the kernel schema and build a :class:`Config`."""
     where = str(source) if source else "the default configuration"
-    validate_against(data, KERNEL_SCHEMA, where, "")
+    if data:  # an empty configuration is valid; skipping it keeps jsonschema out of start-up
+        validate_against(data, KERNEL_SCHEMA, where, "")
     plugins = data.get("plugins", {})
     store = dict(data.get("store", {}))
     cache = dict(data.get("cache", {}))
@@ -294,6 +296,7 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(dict(schema))
+    data = _secrets_as_strings(data)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
@@ -304,6 +307,23 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     if error.validator == "additionalProperties" and not error.absolute_path:
         key = prefix or "(top level)"
     raise ConfigError(f"{where}: {key}: {_expected(error)}")
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+
+
+def _secrets_as_strings(value: Any) -> Any:
+    """Stand a string in for every ``{"env": NAME}`` so that schemas see what the plugin will
+    get: the variable's value if it is set, else a placeholder (a missing variable is reported
+    when the setting is used, by :func:`resolve_secrets`)."""
+    if _is_secret(value):
+        return os.environ.get(value["env"], f"${{{value['env']}}}")
+    if isinstance(value, Mapping):
+        return {k: _secrets_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_secrets_as_strings(v) for v in value]
+    return value
 
 
 def _expected(error: Any) -> str:

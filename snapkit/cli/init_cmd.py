@@ -59,10 +59,13 @@ namespace = "{namespace}"     # what the snapshots are of (letters, digits, . _ 
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, namespace: str, force: bool) -> None:
     """Write a commented starting snapkit.toml."""
-    from snapkit.errors import UsageError
+    from snapkit.errors import InvalidIdentifierError, UsageError
     from snapkit.identifiers import check_name
 
-    check_name(namespace, "namespace")
+    try:
+        check_name(namespace, "namespace")
+    except InvalidIdentifierError as exc:
+        raise UsageError(f"--namespace: {exc.message}", hint=exc.hint) from None
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="use --force to overwrite it")
     path.write_text(TEMPLATE.format(namespace=namespace), encoding="utf-8")
