@@ -1,0 +1,110 @@
+"""``prune`` for the file store: apply :func:`snapkit.retention.decide`, then remove files.
+
+Runs under the store's meta mutex, so no commit installs parts or moves the pointer while parts
+are being judged unreferenced. Snapshots the decisions drop lose their manifest; parts no kept
+manifest references are removed; the listing index is rewritten without the dropped snapshots.
+The history is append-only and keeps every line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import TYPE_CHECKING
+
+from snapkit.errors import (
+    CorruptSnapshotError,
+    InvalidIdentifierError,
+    SnapshotNotFoundError,
+    StoreError,
+)
+from snapkit.retention import decide
+from snapkit.store import PruneReport, RetentionPolicy
+
+from snapkit_file_store.atomic import fsync_dir
+from snapkit_file_store.paths import check_part_hash
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from snapkit_file_store.store import FileStore
+
+log = logging.getLogger(__name__)
+
+
+def prune_store(
+    store: FileStore, policy: RetentionPolicy, *, dry_run: bool, now: _dt.datetime
+) -> PruneReport:
+    """Decide what ``policy`` keeps in ``store`` and remove the rest (unless ``dry_run``)."""
+    layout = store.layout
+    with store._meta_mutex():
+        if store._index_out_of_step():
+            store._rebuild_index()
+        pointer = store._pointer_locked()
+        infos = store._index.newest_first()
+        decisions = decide(infos, policy, pointer.snapshot_id if pointer else None, now)
+        dropped = [d.snapshot_id for d in decisions if not d.keep]
+        kept = [d.snapshot_id for d in decisions if d.keep]
+
+        referenced: set[str] = set()
+        for snapshot_id in kept:
+            try:
+                manifest = store._manifests.load(snapshot_id).manifest
+            except SnapshotNotFoundError:
+                continue
+            except CorruptSnapshotError as exc:
+                raise StoreError(
+                    f"cannot prune: kept snapshot {snapshot_id} is damaged ({exc.message})",
+                    hint="run `snapkit snapshots verify` first; prune never guesses what a "
+                    "damaged snapshot references",
+                ) from None
+            referenced.update(ref.sha256 for ref in manifest.parts)
+
+        freed = 0
+        doomed_manifests: list[Path] = []
+        for snapshot_id in dropped:
+            path = layout.manifest(snapshot_id)
+            freed += _size(path)
+            doomed_manifests.append(path)
+        doomed_parts: list[Path] = []
+        for stem, path in layout.part_files():
+            try:
+                check_part_hash(stem)
+            except InvalidIdentifierError:
+                continue
+            if stem not in referenced:
+                freed += _size(path)
+                doomed_parts.append(path)
+
+        if not dry_run:
+            for path in doomed_manifests:
+                path.unlink(missing_ok=True)
+            for snapshot_id in dropped:
+                store._manifests.forget(snapshot_id)
+            if doomed_manifests:
+                fsync_dir(layout.snapshots)
+                keep = set(kept)
+                store._index.rewrite(
+                    info for info in reversed(infos) if info.id in keep
+                )
+            for path in doomed_parts:
+                path.unlink(missing_ok=True)
+            for directory in {path.parent for path in doomed_parts}:
+                fsync_dir(directory)
+            log.info("pruned %d snapshot(s) and %d part(s) from %s", len(dropped),
+                     len(doomed_parts), layout.root)
+
+    return PruneReport(
+        dry_run=dry_run,
+        decisions=decisions,
+        removed_snapshots=len(dropped),
+        removed_parts=len(doomed_parts),
+        freed_bytes=freed,
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -1,0 +1,481 @@
+"""The file store: snapshots in a private directory, the pointer moved by compare-and-swap.
+
+See :mod:`snapkit_file_store.paths` for the layout. Writers take a short inter-process mutex
+(``meta.lock``) around installing parts and the manifest, appending to the index and history,
+and the pointer's read-compare-write; readers take no lock (every file they read is replaced
+atomically or only appended to).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import filelock
+from snapkit.contracts import (
+    HistoryEntry,
+    Pointer,
+    SnapshotInfo,
+    SnapshotManifest,
+    parse_time,
+    utc_now,
+)
+from snapkit.errors import (
+    CorruptSnapshotError,
+    PointerConflictError,
+    SnapshotNotFoundError,
+    StoreError,
+)
+from snapkit.store import (
+    CommitResult,
+    ListFilter,
+    LockInfo,
+    PruneReport,
+    RetentionPolicy,
+    VerifyReport,
+)
+
+from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
+from snapkit_file_store.index import SnapshotIndex, info_of
+from snapkit_file_store.jsonlines import ContractLog
+from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
+from snapkit_file_store.manifests import LoadedManifest, ManifestFiles
+from snapkit_file_store.parts import hash_part_file, open_part_file
+from snapkit_file_store.paths import Layout, check_part_hash, host_tag
+from snapkit_file_store.pointer import StatKey, read_pointer_file, stat_key, write_pointer_file
+from snapkit_file_store.transaction import FileTransaction
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COMPRESSION_LEVEL = 3
+DEFAULT_MUTEX_TIMEOUT = 60.0
+DEFAULT_TEMP_GRACE = 3600.0
+_RECENT_NS = 200_000_000
+"""A pointer file changed this recently is re-read instead of trusting its stat alone."""
+
+
+class FileStore:
+    """A snapshot store in a local directory (SPEC §6, File store).
+
+    :param path: the store's directory; created with mode ``0700`` if missing.
+    :param compression_level: zstd level for parts (1-22).
+    :param mutex_timeout: seconds to wait for the short inter-process mutex before failing.
+    :param temp_grace: seconds after which temp leftovers of a live host process are removed
+        on open when no live lease holds them (leftovers of dead processes go at once).
+    """
+
+    key = "file"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+        mutex_timeout: float = DEFAULT_MUTEX_TIMEOUT,
+        temp_grace: float = DEFAULT_TEMP_GRACE,
+    ) -> None:
+        self.layout = Layout(Path(path).expanduser().absolute())
+        self.compression_level = compression_level
+        self._mutex_timeout = mutex_timeout
+        self._temp_grace = temp_grace
+        self._manifests = ManifestFiles(self.layout)
+        self._index = SnapshotIndex(self.layout)
+        self._history: ContractLog[HistoryEntry] = ContractLog(self.layout.history, HistoryEntry)
+        self._lease_file = LeaseFile(self.layout, mutex_timeout)
+        self._current: tuple[StatKey, Pointer, SnapshotManifest] | None = None
+        self._recovered_unreported = False
+        self._open()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> FileStore:
+        """Build a store from validated settings (see :data:`snapkit_file_store.plugin.SCHEMA`)."""
+        return cls(
+            settings["path"],
+            compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
+            mutex_timeout=float(settings.get("lock_timeout", DEFAULT_MUTEX_TIMEOUT)),
+            temp_grace=float(settings.get("temp_grace", DEFAULT_TEMP_GRACE)),
+        )
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.layout.root)!r})"
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        for directory in (self.layout.root, self.layout.parts, self.layout.snapshots,
+                          self.layout.tmp):
+            make_dir(directory)
+        self._clean_temp()
+        if self._index_out_of_step():
+            with self._meta_mutex():
+                if self._index_out_of_step():
+                    self._rebuild_index()
+
+    def _clean_temp(self) -> None:
+        """Remove temp leftovers whose maker is dead, or old ones no live lease holds."""
+        lease = live_lease(self._lease_file, self._temp_grace)
+        me = host_tag()
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.layout.tmp))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            fields = entry.name.split("-")
+            dead = (
+                len(fields) >= 4
+                and fields[1] == me
+                and fields[2].isdigit()
+                and not pid_alive(int(fields[2]))
+            )
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue
+            if dead or (lease is None and age > self._temp_grace):
+                log.info("removing temp leftover %s from an earlier run", entry.name)
+                remove_quietly(Path(entry.path))
+
+    def _index_out_of_step(self) -> bool:
+        return self._index.damaged or self._index.ids() != set(self.layout.manifest_ids())
+
+    def _rebuild_index(self) -> None:
+        """Rewrite the index from the manifests on disk (call under the meta mutex)."""
+        infos: list[SnapshotInfo] = []
+        for snapshot_id in self.layout.manifest_ids():
+            try:
+                loaded = self._manifests.load(snapshot_id)
+            except (CorruptSnapshotError, SnapshotNotFoundError):
+                continue
+            infos.append(info_of(loaded.manifest, loaded.size))
+        infos.sort(key=lambda info: (parse_time(info.created_at), info.id))
+        self._index.rewrite(infos)
+        log.warning("rebuilt the listing index of %s from %d manifests", self.layout.root,
+                    len(infos))
+
+    @contextmanager
+    def _meta_mutex(self) -> Iterator[None]:
+        lock = filelock.FileLock(self.layout.meta_lock, timeout=self._mutex_timeout,
+                                 mode=FILE_MODE)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(
+                f"could not take the store mutex {self.layout.meta_lock} within "
+                f"{self._mutex_timeout:g} s",
+                hint="another process is stuck inside a store write; check for hung processes",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def begin(self) -> FileTransaction:
+        """Start a transaction for one refresh."""
+        return FileTransaction(self)
+
+    def _commit_staged(
+        self,
+        staging: Path,
+        manifest: SnapshotManifest,
+        *,
+        move_pointer: bool,
+        expected_generation: int | None,
+    ) -> CommitResult:
+        moving = move_pointer and manifest.status != "failed"
+        with self._meta_mutex():
+            if manifest.status != "failed":
+                self._install_parts(staging, manifest)
+            loaded, written = self._manifests.install(manifest)
+            if written or loaded.manifest.id not in self._index.ids():
+                self._index.append(info_of(loaded.manifest, loaded.size))
+            snapshot_id = loaded.manifest.id
+            if not moving:
+                event = "refresh_failed" if manifest.status == "failed" else "snapshot_recorded"
+                self._history.append(
+                    HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
+                                 status=manifest.status, errors=manifest.errors)
+                )
+                return CommitResult(snapshot_id=snapshot_id, pointer=None)
+            try:
+                pointer = self._swap_pointer(loaded, expected_generation)
+            except PointerConflictError:
+                self._history.append(
+                    HistoryEntry(at=utc_now(), event="snapshot_recorded",
+                                 snapshot_id=snapshot_id, status=manifest.status)
+                )
+                raise
+            self._history.append(
+                HistoryEntry(at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
+                             status=manifest.status, generation=pointer.generation,
+                             errors=manifest.errors)
+            )
+        log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
+        return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
+
+    def _install_parts(self, staging: Path, manifest: SnapshotManifest) -> None:
+        """Move the manifest's staged parts into ``parts/``; each is stored once."""
+        touched: set[Path] = set()
+        for ref in manifest.parts:
+            target = self.layout.part(ref.sha256)
+            staged = staging / f"{ref.sha256}.zst"
+            if target.exists():
+                continue
+            if not staged.exists():
+                raise StoreError(
+                    f"snapshot part {ref.name!r} ({ref.sha256}) was not written in this "
+                    "transaction and is not in the store",
+                    hint="write every part through txn.part_writer() before commit",
+                )
+            make_dir(target.parent)
+            os.replace(staged, target)
+            touched.add(target.parent)
+        for directory in touched:
+            fsync_dir(directory)
+
+    def _swap_pointer(self, loaded: LoadedManifest, expected_generation: int | None) -> Pointer:
+        """Compare-and-swap the pointer to ``loaded`` (call under the meta mutex)."""
+        current = self._pointer_locked()
+        generation = current.generation if current else 0
+        if expected_generation is not None and expected_generation != generation:
+            raise PointerConflictError(
+                f"the current pointer is at generation {generation}, not {expected_generation}: "
+                "another commit moved it since it was read",
+                hint="the snapshot is recorded; re-read the pointer and refresh again if needed",
+            )
+        pointer = Pointer(
+            snapshot_id=loaded.manifest.id,
+            manifest_sha256=loaded.sha256,
+            generation=generation + 1,
+            updated_at=utc_now(),
+        )
+        try:
+            write_pointer_file(self.layout, pointer)
+        except OSError as exc:
+            # The rename may or may not have happened: look before deciding.
+            after = read_pointer_file(self.layout).pointer
+            if after is not None and after.snapshot_id == pointer.snapshot_id \
+                    and after.generation == pointer.generation:
+                log.warning("pointer write reported %s but the pointer names the snapshot; "
+                            "counting the commit as done", type(exc).__name__)
+                return after
+            raise StoreError(
+                f"could not move the current pointer of {self.layout.root}: {exc}",
+                hint="the snapshot is recorded; check disk space and permissions, then refresh",
+            ) from exc
+        return pointer
+
+    # -- the pointer and its recovery --------------------------------------------------------
+
+    def read_pointer(self) -> Pointer | None:
+        """Return the current pointer, recovering a damaged or missing one; ``None`` if none."""
+        read = read_pointer_file(self.layout)
+        if read.pointer is not None:
+            return read.pointer
+        if read.damage is None and not self._pointer_expected():
+            return None
+        with self._meta_mutex():
+            return self._pointer_locked()
+
+    def _pointer_expected(self) -> bool:
+        return any(entry.event == "pointer_moved" for entry in self._history.items())
+
+    def _pointer_locked(self) -> Pointer | None:
+        """Read the pointer under the meta mutex, recovering it if damaged or lost."""
+        read = read_pointer_file(self.layout)
+        if read.pointer is not None:
+            return read.pointer
+        if read.damage is None and not self._pointer_expected():
+            return None
+        reason = read.damage or "the pointer file is missing although the history moved it"
+        return self._recover_locked(reason)
+
+    def _recover_locked(self, reason: str) -> Pointer | None:
+        """Point at the newest verified good snapshot; record and log the recovery."""
+        entries = self._history.items()
+        candidates: list[str] = []
+        for entry in reversed(entries):
+            if entry.event == "pointer_moved" and entry.snapshot_id not in candidates:
+                candidates.append(entry.snapshot_id)
+        for info in self._index.newest_first():
+            if info.status == "success" and info.id not in candidates:
+                candidates.append(info.id)
+        last_generation = max((e.generation or 0 for e in entries), default=0)
+        for snapshot_id in candidates:
+            loaded = self._verified(snapshot_id)
+            if loaded is None:
+                continue
+            pointer = Pointer(
+                snapshot_id=snapshot_id,
+                manifest_sha256=loaded.sha256,
+                generation=last_generation + 1,
+                updated_at=utc_now(),
+            )
+            write_pointer_file(self.layout, pointer)
+            self._history.append(
+                HistoryEntry(at=pointer.updated_at, event="pointer_moved",
+                             snapshot_id=snapshot_id, status=loaded.manifest.status,
+                             generation=pointer.generation)
+            )
+            self._recovered_unreported = True
+            log.warning("current pointer of %s was unusable (%s); recovered it to the newest "
+                        "verified snapshot %s", self.layout.root, reason, snapshot_id)
+            return pointer
+        remove_quietly(self.layout.pointer)
+        self._recovered_unreported = True
+        log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left; "
+                    "the store has no current snapshot until the next refresh",
+                    self.layout.root, reason)
+        return None
+
+    def _verified(self, snapshot_id: str) -> LoadedManifest | None:
+        """The manifest, if it and every part it references re-hash correctly and it is good."""
+        try:
+            self._manifests.forget(snapshot_id)
+            loaded = self._manifests.load(snapshot_id)
+        except (CorruptSnapshotError, SnapshotNotFoundError):
+            return None
+        if loaded.manifest.status == "failed":
+            return None
+        for ref in loaded.manifest.parts:
+            try:
+                digest, _size = hash_part_file(self.layout.part(ref.sha256))
+            except (OSError, CorruptSnapshotError):
+                return None
+            if digest != ref.sha256:
+                return None
+        return loaded
+
+    def take_recovery_flag(self) -> bool:
+        """Return whether this handle recovered the pointer since last asked, and reset it."""
+        flag, self._recovered_unreported = self._recovered_unreported, False
+        return flag
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def latest_successful(self) -> SnapshotManifest | None:
+        """Return the pointer's target (the last known good snapshot), or ``None``.
+
+        Cached in memory, keyed on the pointer file's ``(mtime_ns, size, inode)``; a warm read
+        costs one ``stat``.
+        """
+        key = stat_key(self.layout)
+        cached = self._current
+        if cached is not None and key == cached[0]:
+            if time.time_ns() - key[0] > _RECENT_NS:
+                return cached[2]
+            read = read_pointer_file(self.layout)
+            if read.pointer == cached[1]:
+                return cached[2]
+        pointer = self.read_pointer()
+        if pointer is None:
+            self._current = None
+            return None
+        loaded = self._manifests.load(pointer.snapshot_id)
+        if loaded.sha256 != pointer.manifest_sha256:
+            raise CorruptSnapshotError(
+                f"the manifest of current snapshot {pointer.snapshot_id} does not match the "
+                "hash the pointer recorded",
+                hint="run `snapkit snapshots verify`",
+            )
+        new_key = stat_key(self.layout)
+        if new_key is not None:
+            self._current = (new_key, pointer, loaded.manifest)
+        return loaded.manifest
+
+    def latest(self) -> SnapshotManifest | None:
+        """Return the newest snapshot of any status, or ``None``."""
+        newest = self._index.newest_first()
+        return self.get(newest[0].id) if newest else None
+
+    def get(self, ref: str) -> SnapshotManifest:
+        """Return the snapshot with this id or unique id prefix.
+
+        :raises InvalidIdentifierError: if ``ref`` is not lowercase hex (e.g. ``../x``).
+        :raises SnapshotNotFoundError, AmbiguousSnapshotIdError, CorruptSnapshotError:
+        """
+        return self._manifests.load(self._manifests.resolve(ref)).manifest
+
+    def list(self, filters: ListFilter | None = None, limit: int | None = None
+             ) -> list[SnapshotInfo]:
+        """Return snapshot metadata, newest first, filtered and limited."""
+        return self._index.select(filters, limit)
+
+    def history(self) -> Sequence[HistoryEntry]:
+        """Return the append-only history of pointer moves and runs, oldest first."""
+        return tuple(self._history.items())
+
+    def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
+        """Return the snapshot that was current at ``when`` (naive means UTC), or ``None``.
+
+        :raises SnapshotNotFoundError: if that snapshot has since been pruned.
+        """
+        when = when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
+        target: str | None = None
+        for entry in self._history.items():
+            if entry.event != "pointer_moved":
+                continue
+            if parse_time(entry.at) > when:
+                break
+            target = entry.snapshot_id
+        return None if target is None else self.get(target)
+
+    @contextmanager
+    def open_part(self, sha256: str) -> Iterator[BinaryIO]:
+        """Open a stored part for streaming reads of its canonical JSON Lines bytes.
+
+        :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
+        :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
+        """
+        path = self.layout.part(check_part_hash(sha256))
+        try:
+            handle = open_part_file(path, sha256)
+        except FileNotFoundError:
+            raise CorruptSnapshotError(
+                f"part {sha256} is not in the store at {self.layout.root}",
+                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
+            ) from None
+        try:
+            yield handle
+        finally:
+            handle.close()
+
+    def iter_part_lines(self, sha256: str) -> Iterator[bytes]:
+        """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
+        with self.open_part(sha256) as handle:
+            yield from handle
+
+    # -- lease -------------------------------------------------------------------------------
+
+    def lock(self, holder: str, stale_after: float) -> FileLease:
+        """Take the refresh lease or raise :class:`snapkit.errors.LockHeldError`."""
+        return FileLease.take(self._lease_file, holder, stale_after)
+
+    def lock_info(self) -> LockInfo | None:
+        """Return who holds the refresh lease, or ``None``."""
+        current = self._lease_file.read()
+        return current[0] if current else None
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every manifest and part; check and if needed recover the pointer."""
+        from snapkit_file_store.verify import verify_store
+
+        return verify_store(self)
+
+    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
+              now: _dt.datetime | None = None) -> PruneReport:
+        """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
+        from snapkit_file_store.prune import prune_store
+
+        return prune_store(self, policy, dry_run=dry_run,
+                           now=now or _dt.datetime.now(_dt.UTC))
