@@ -78,7 +78,11 @@ class LazyGroup(click.Group):
     def _plugin_command(self, ctx: click.Context, name: str) -> click.Command | None:
         from snapkit.errors import UnknownKeyError
 
-        state = ctx.ensure_object(State) if ctx.obj is None else ctx.obj
+        # Commands are resolved before the group's callback runs: build the shared state
+        # from the group's parsed options now; the callback keeps it.
+        if not isinstance(ctx.obj, State):
+            ctx.obj = State(ctx.params.get("config"), bool(ctx.params.get("debug")))
+        state = ctx.obj
         try:
             registry = state.manager().commands
             descriptor = registry.get(name)
@@ -115,7 +119,8 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     Fetch data with oracle plugins, freeze it into immutable, verifiable snapshots, serve the
     last known good one, and show what changed. Start with 'snapkit demo'.
     """
-    ctx.obj = State(config, debug)
+    if not isinstance(ctx.obj, State):
+        ctx.obj = State(config, debug)
 
 
 def main(argv: list[str] | None = None) -> None:
