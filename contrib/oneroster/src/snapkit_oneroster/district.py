@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+
 from snapkit_oneroster.schema import TABLES, Kind, Table
 
 Row = tuple[Any, ...]
@@ -290,6 +291,11 @@ class District:
         rows = self._rows[table]
         for sourced_id in self.ids(table):
             yield render(t, rows[sourced_id], base_url)
+
+    def tables(self, base_url: str = "") -> dict[str, Iterator[dict[str, Any]]]:
+        """Every table, by name, as a lazy iterator of its REST records in sourcedId order
+        (the shape :func:`~snapkit_oneroster.bulk_csv.write_bulk_csv` takes)."""
+        return {name: self.records(name, base_url) for name in TABLES}
 
     # ------------------------------------------------------------------ building
 

@@ -721,7 +721,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif verb == "GET" and what == "bulk.zip":
             buffer = io.BytesIO()
             with state.lock:
-                write_bulk_zip(district_tables(state.district), buffer)
+                write_bulk_zip(state.district.tables(), buffer)
             self._send(
                 200,
                 buffer.getvalue(),
@@ -736,11 +736,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Answered(Exception):
     """The handler already sent a response."""
-
-
-def district_tables(district: District, base_url: str = "") -> dict[str, Any]:
-    """Every table of a district as lazily rendered records in sourcedId order."""
-    return {name: district.records(name, base_url) for name in TABLES}
 
 
 def _state_json(state: ServerState) -> dict[str, Any]:
