@@ -75,6 +75,8 @@ class ContractError(SnapkitError):
 class InvalidIdentifierError(ContractError):
     """An identifier (snapshot id, namespace, part name) is malformed or unsafe as a path."""
 
+    exit_code = exitcodes.USAGE
+
 
 class PayloadValidationError(ContractError):
     """An oracle payload or record does not match the oracle's JSON Schema."""

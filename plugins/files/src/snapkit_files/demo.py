@@ -30,7 +30,7 @@ namespace = "catalogue"
 kind = "files"
 path = "source/products.csv"
 key_column = "sku"
-schema = {{ type = "object", required = ["sku", "name", "price"] }}
+schema = { type = "object", required = ["sku", "name", "price"] }
 
 [oracles.settings]
 kind = "files"
