@@ -20,10 +20,9 @@ from snapkit.errors import (
     CorruptSnapshotError,
     SnapshotNotFoundError,
 )
-from snapkit.identifiers import check_id_prefix
 
 from snapkit_file_store.atomic import replace_atomic
-from snapkit_file_store.paths import Layout, writer_tag
+from snapkit_file_store.paths import Layout, check_prefix, writer_tag
 
 _CACHE_SIZE = 256
 
@@ -96,7 +95,7 @@ class ManifestFiles:
         :raises InvalidIdentifierError: if ``ref`` is not 1-64 lowercase hex digits.
         :raises SnapshotNotFoundError, AmbiguousSnapshotIdError:
         """
-        check_id_prefix(ref)
+        check_prefix(ref)
         if len(ref) == 64:
             if self._layout.manifest(ref).exists():
                 return ref

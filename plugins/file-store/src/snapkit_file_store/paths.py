@@ -26,16 +26,37 @@ from attrs import frozen
 from snapkit.errors import InvalidIdentifierError
 from snapkit.identifiers import check_snapshot_id
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PREFIX = re.compile(r"[0-9a-f]{1,64}")
 MANIFEST_SUFFIX = ".json"
 PART_SUFFIX = ".jsonl.zst"
 
 
 def check_part_hash(value: str) -> str:
     """Return ``value`` if it is a part hash (64 lowercase hex digits), else raise."""
-    if not isinstance(value, str) or not _SHA256.match(value):
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise InvalidIdentifierError(
             f"invalid part hash {value!r}", hint="a part hash is 64 lowercase hex digits"
+        )
+    return value
+
+
+def check_id(value: str) -> str:
+    """Return ``value`` if it is a full snapshot id (64 lowercase hex digits, nothing else)."""
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        check_snapshot_id(value)  # raises the kernel's error for most bad values
+        raise InvalidIdentifierError(
+            f"invalid snapshot id {value!r}", hint="a snapshot id is 64 lowercase hex digits"
+        )
+    return value
+
+
+def check_prefix(value: str) -> str:
+    """Return ``value`` if it is a snapshot id or prefix (1-64 lowercase hex digits only)."""
+    if not isinstance(value, str) or not _PREFIX.fullmatch(value):
+        raise InvalidIdentifierError(
+            f"invalid snapshot id or prefix {value!r}",
+            hint="give a snapshot id or a unique prefix of it (lowercase hex digits)",
         )
     return value
 
@@ -48,6 +69,11 @@ def host_tag() -> str:
 def writer_tag() -> str:
     """``<host tag>-<pid>``: who made a temp file, so cleanup can tell if its maker is dead."""
     return f"{host_tag()}-{os.getpid()}"
+
+
+def _is_manifest_name(name: str) -> bool:
+    stem = name[: -len(MANIFEST_SUFFIX)]
+    return name.endswith(MANIFEST_SUFFIX) and bool(_SHA256.fullmatch(stem))
 
 
 @frozen
@@ -108,7 +134,7 @@ class Layout:
 
     def manifest(self, snapshot_id: str) -> Path:
         """The manifest file of snapshot ``snapshot_id`` (validated)."""
-        check_snapshot_id(snapshot_id)
+        check_id(snapshot_id)
         return self.snapshots / f"{snapshot_id}{MANIFEST_SUFFIX}"
 
     def manifest_ids(self) -> list[str]:
@@ -117,13 +143,7 @@ class Layout:
             names = os.listdir(self.snapshots)
         except FileNotFoundError:
             return []
-        ids = []
-        for name in names:
-            if name.endswith(MANIFEST_SUFFIX):
-                stem = name[: -len(MANIFEST_SUFFIX)]
-                if _SHA256.match(stem):
-                    ids.append(stem)
-        return ids
+        return [name[: -len(MANIFEST_SUFFIX)] for name in names if _is_manifest_name(name)]
 
     def stray_manifest_names(self) -> list[str]:
         """Names in ``snapshots/`` that are not ``<id>.json``."""
@@ -131,11 +151,7 @@ class Layout:
             names = os.listdir(self.snapshots)
         except FileNotFoundError:
             return []
-        return sorted(
-            name
-            for name in names
-            if not (name.endswith(MANIFEST_SUFFIX) and _SHA256.match(name[: -len(MANIFEST_SUFFIX)]))
-        )
+        return sorted(name for name in names if not _is_manifest_name(name))
 
     def part_files(self) -> list[tuple[str, Path]]:
         """``(name stem, path)`` of every file under ``parts/``, sorted by name."""

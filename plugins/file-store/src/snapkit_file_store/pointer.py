@@ -11,11 +11,10 @@ import os
 from attrs import frozen
 from snapkit import convert
 from snapkit.contracts import Pointer
-from snapkit.errors import ContractError
-from snapkit.identifiers import is_snapshot_id
+from snapkit.errors import ContractError, InvalidIdentifierError
 
 from snapkit_file_store.atomic import replace_atomic
-from snapkit_file_store.paths import Layout, writer_tag
+from snapkit_file_store.paths import Layout, check_id, writer_tag
 
 StatKey = tuple[int, int, int]
 
@@ -56,7 +55,11 @@ def read_pointer_file(layout: Layout) -> PointerRead:
         pointer = convert.parse(data, Pointer)
     except ContractError:
         return PointerRead(None, "the pointer file cannot be parsed", key)
-    if not is_snapshot_id(pointer.snapshot_id) or pointer.generation < 1:
+    try:
+        check_id(pointer.snapshot_id)
+    except InvalidIdentifierError:
+        return PointerRead(None, "the pointer file names no valid snapshot", key)
+    if pointer.generation < 1:
         return PointerRead(None, "the pointer file names no valid snapshot", key)
     return PointerRead(pointer, None, key)
 

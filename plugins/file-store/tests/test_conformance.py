@@ -1,0 +1,21 @@
+"""The file store passes the whole store conformance kit."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import damage_manifest, damage_part, open_store
+from snapkit.testing.store_kit import StoreConformance
+
+
+class TestFileStoreConformance(StoreConformance):
+    @pytest.fixture
+    def make_store(self):
+        return open_store
+
+    @pytest.fixture
+    def damage_part(self):
+        return damage_part
+
+    @pytest.fixture
+    def damage_manifest(self):
+        return damage_manifest
