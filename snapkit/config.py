@@ -310,7 +310,8 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
 
 
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str)
+    return (isinstance(value, Mapping) and set(value) == {"env"}
+            and isinstance(value["env"], str) and bool(value["env"]))
 
 
 def _secrets_as_strings(value: Any) -> Any:

@@ -43,7 +43,7 @@ def test_strict_mode_raises_for_a_broken_plugin(fake_sites, monkeypatch, how):
         monkeypatch.setenv("SNAPKIT_STRICT_PLUGINS", "1")
     manager = PluginManager(PluginSelection(enabled=("fake-broken",), strict=how == "selection"))
     manager.load_entry_points()
-    with pytest.raises(PluginLoadError, match="fake-broken.*exploded on import"):
+    with pytest.raises(PluginLoadError, match=r"fake-broken.*exploded on import"):
         manager.check_strict()
 
 

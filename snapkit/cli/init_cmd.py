@@ -25,7 +25,7 @@ path = "snapkit-data"         # relative paths are relative to this file
 namespace = "{namespace}"     # what the snapshots are of (letters, digits, . _ -)
 # context = "class-123"
 # container = "unit-4"
-# filters = {{ completion_threshold = 80 }}
+# filters = { completion_threshold = 80 }
 
 [refresh]
 # oracles = []                # which oracles to run (plus what they require); default: all
@@ -68,5 +68,5 @@ def init(path: Path, namespace: str, force: bool) -> None:
         raise UsageError(f"--namespace: {exc.message}", hint=exc.hint) from None
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="use --force to overwrite it")
-    path.write_text(TEMPLATE.format(namespace=namespace), encoding="utf-8")
+    path.write_text(TEMPLATE.replace("{namespace}", namespace), encoding="utf-8")
     click.echo(f"Wrote {path}. Next: 'snapkit plugins list', then 'snapkit refresh'.")
