@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 from snapkit_oneroster.district import District
 from snapkit_oneroster.server import ServerHandle, serve
@@ -60,7 +59,9 @@ def make_client(
     """Build OAuth2 (default) or OAuth1 clients of the shared server; closed afterwards."""
     made: list[OneRosterClient] = []
 
-    def make(scheme: str = "oauth2", *, secret: str | None = None, **kwargs: Any) -> OneRosterClient:
+    def make(
+        scheme: str = "oauth2", *, secret: str | None = None, **kwargs: Any
+    ) -> OneRosterClient:
         kwargs.setdefault("retry", FAST_RETRY)
         kwargs.setdefault("sleep", sleeps)
         secret = server.client_secret if secret is None else secret

@@ -75,7 +75,14 @@ def test_agents_link_students_and_guardians_in_both_directions(district: Distric
 
 def test_gradebook_has_line_items_results_and_categories(district: District) -> None:
     item = next(district.records("lineItems"))
-    assert {"assignDate", "dueDate", "category", "class", "resultValueMin", "resultValueMax"} <= set(item)
+    assert {
+        "assignDate",
+        "dueDate",
+        "category",
+        "class",
+        "resultValueMin",
+        "resultValueMax",
+    } <= set(item)
     result = next(district.records("results"))
     assert {"score", "scoreStatus", "scoreDate", "student", "lineItem"} <= set(result)
     assert {c["title"] for c in district.records("categories")} >= {"Homework", "Quiz", "Test"}
@@ -134,7 +141,9 @@ def test_advance_day_changes_what_it_reports() -> None:
     for student in change.students_added:
         assert users[student]["role"] == "student"
         guardians = [a["sourcedId"] for a in users[student]["agents"]]
-        assert guardians and all(student in {a["sourcedId"] for a in users[g]["agents"]} for g in guardians)
+        assert guardians and all(
+            student in {a["sourcedId"] for a in users[g]["agents"]} for g in guardians
+        )
         assert any(e["user"]["sourcedId"] == student for e in enrollments)
     gone = set(change.students_withdrawn)
     assert not gone & set(users)

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 import httpx
 import tenacity
+
 from snapkit_oneroster.auth import OAuth1Signature, OAuth2ClientCredentials
 from snapkit_oneroster.errors import (
     AuthenticationError,
@@ -291,9 +292,9 @@ class OneRosterClient:
         self, path: str, params: dict[str, str], deadline: Deadline
     ) -> tuple[Any, httpx.Headers]:
         policy = self.retry
-        backoff = tenacity.wait_exponential_jitter(
-            initial=policy.initial, max=policy.maximum, jitter=policy.jitter
-        )
+        backoff = tenacity.wait_exponential(
+            multiplier=policy.initial, max=policy.maximum
+        ) + tenacity.wait_random(0, policy.jitter)
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
