@@ -92,6 +92,18 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "refresh_per_minute": {"type": "integer", "minimum": 1},
             },
         },
+        "search": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "index": {
+                    "type": "object",
+                    "description": "table -> fields to index at commit time",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                "index_dir": {"type": "string"},
+            },
+        },
         "oracles": _SETTINGS_BY_KEY,
         "projections": _SETTINGS_BY_KEY,
         "serializers": _SETTINGS_BY_KEY,
@@ -139,6 +151,14 @@ class ServeSettings:
 
 
 @frozen
+class SearchSettings:
+    """Search indexes (``[search]``): which table fields to index at commit time, and where."""
+
+    index: Mapping[str, tuple[str, ...]] = field(factory=dict)
+    index_dir: str = "snapkit-index"
+
+
+@frozen
 class Config:
     """A loaded, kernel-validated configuration.
 
@@ -156,6 +176,7 @@ class Config:
     scope: Scope = field(factory=lambda: Scope("default"))
     refresh: RefreshSettings = field(factory=RefreshSettings)
     serve: ServeSettings = field(factory=ServeSettings)
+    search: SearchSettings = field(factory=SearchSettings)
     settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(factory=dict)
 
     @property
@@ -284,6 +305,10 @@ def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -
         ),
         refresh=RefreshSettings(**refresh),
         serve=ServeSettings(**serve),
+        search=SearchSettings(
+            index={k: tuple(v) for k, v in data.get("search", {}).get("index", {}).items()},
+            index_dir=data.get("search", {}).get("index_dir", "snapkit-index"),
+        ),
         settings=settings,
     )
 

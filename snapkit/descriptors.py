@@ -176,6 +176,20 @@ class DemoDescriptor(Descriptor):
     priority: int = 0
 
 
+@frozen(kw_only=True)
+class SearchViewDescriptor(Descriptor):
+    """A search view: a named way to search one table and show related rows.
+
+    ``factory(settings)`` returns an object with ``accepts(record) -> bool`` (which rows of
+    ``table`` the view holds) and ``expand(rows, lookup) -> rows`` (adds related rows;
+    ``lookup(table, field, values)`` returns ``{value: [records]}`` from the same snapshot).
+    ``snapkit search KEY QUERY`` searches the view as if it were a table.
+    """
+
+    kind: str = field(init=False, default="search_view")
+    table: str
+
+
 KINDS: dict[str, type[Descriptor]] = {
     "oracle": OracleDescriptor,
     "cache_backend": CacheBackendDescriptor,
@@ -186,5 +200,6 @@ KINDS: dict[str, type[Descriptor]] = {
     "diff_section": DiffSectionDescriptor,
     "command": CommandDescriptor,
     "demo": DemoDescriptor,
+    "search_view": SearchViewDescriptor,
 }
 """Every kind by name, with the descriptor class its registration hook accepts."""

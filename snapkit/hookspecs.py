@@ -158,6 +158,21 @@ def snapkit_register_demos(register: Register) -> None:
     """
 
 
+@hookspec
+def snapkit_register_search_views(register: Register) -> None:
+    """Register search views: named searches over one table that add related rows.
+
+    Call ``register(SearchViewDescriptor(...))``.
+
+    Example::
+
+        @hookimpl
+        def snapkit_register_search_views(register):
+            register(SearchViewDescriptor(key="guardians", table="users",
+                                          factory=GuardiansView))
+    """
+
+
 # -- event hooks ---------------------------------------------------------------------------
 
 
@@ -269,6 +284,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "snapkit_register_diff_sections": "diff_section",
     "snapkit_register_commands": "command",
     "snapkit_register_demos": "demo",
+    "snapkit_register_search_views": "search_view",
 }
 """Each registration hook and the kind it registers."""
 

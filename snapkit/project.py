@@ -105,9 +105,14 @@ class Project:
         """Run a refresh and commit its snapshot; returns a :class:`RefreshOutcome`."""
         from snapkit.refresh import run_refresh
 
-        return run_refresh(self.manager, self.store, scope or self.config.scope,
-                           self.config.refresh, self.oracle_settings, oracles=oracles,
-                           progress=progress, take_lock=take_lock)
+        outcome = run_refresh(self.manager, self.store, scope or self.config.scope,
+                              self.config.refresh, self.oracle_settings, oracles=oracles,
+                              progress=progress, take_lock=take_lock)
+        if outcome.status != "failed" and self.config.search.index:
+            from snapkit.search_index import build_configured_indexes
+
+            build_configured_indexes(self, outcome.manifest)
+        return outcome
 
     # -- reads (never fetch) ---------------------------------------------------------------
 

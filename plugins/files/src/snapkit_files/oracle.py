@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from snapkit.errors import ConfigError, ContractError
-
 from snapkit_files.formats import parse_csv, parse_json, parse_jsonl
 from snapkit_files.settings import infer_format
 from snapkit_files.sources import open_lines

@@ -9,7 +9,6 @@ from typing import Any
 from snapkit import hookimpl
 from snapkit.descriptors import DemoDescriptor, OracleDescriptor
 from snapkit.errors import TransientOracleError
-
 from snapkit_files import __version__
 from snapkit_files.oracle import FilesOracle, load_schema
 from snapkit_files.settings import SETTINGS_SCHEMA, infer_format

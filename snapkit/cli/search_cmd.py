@@ -1,0 +1,64 @@
+"""``snapkit search TABLE QUERY``: find rows in a snapshot's table, streaming or indexed."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from snapkit.cli.output import echo_json, short
+
+
+@click.command()
+@click.argument("table")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--snapshot", "-s", "ref", default="current", show_default=True,
+              help="Which snapshot: an id or prefix, current, current~N, latest or a date.")
+@click.option("--ignore-case", "-i", is_flag=True, help="Compare case-insensitively.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Skip this many matching rows first.")
+@click.option("--no-index", is_flag=True, help="Always scan, even if an index covers the query.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def search(state: object, table: str, query: tuple[str, ...], ref: str, ignore_case: bool,
+           limit: int, offset: int, no_index: bool, as_json: bool) -> None:
+    """Find rows of TABLE matching QUERY, in table order. Never fetches.
+
+    \b
+    QUERY terms (all must match):
+      field=value    the field equals value
+      field^=value   the field starts with value
+      field~value    the field contains value
+      value          some field contains value
+    Quote values with spaces: name="Ada L". Dotted fields reach into objects.
+
+    TABLE is a table of the snapshot (see 'snapkit snapshots show') or a search view a
+    plugin registers, e.g. 'guardians' (each guardian with their children).
+    """
+    from snapkit.search import search_table, search_view
+
+    project = state.project()  # type: ignore[attr-defined]
+    text = " ".join(query)
+    views = project.manager.registry("search_view")
+    manifest = project.resolve(ref)
+    if table in views and table not in {p.name for p in manifest.parts}:
+        result = search_view(project, manifest.id, table, text, offset=offset, limit=limit,
+                             ignore_case=ignore_case)
+    else:
+        result = search_table(project, manifest.id, table, text, offset=offset, limit=limit,
+                              ignore_case=ignore_case, use_index=not no_index)
+    if as_json:
+        echo_json({
+            "snapshot_id": result.snapshot_id, "table": result.table, "query": result.query,
+            "offset": result.offset, "limit": result.limit, "more": result.more,
+            "scanned": result.scanned, "index": result.used_index,
+            "rows": list(result.rows),
+        })
+        return
+    for row in result.rows:
+        click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+    how = f"index on {result.used_index}" if result.used_index else f"scanned {result.scanned:,}"
+    more = "; more match (use --offset)" if result.more else ""
+    click.echo(f"{len(result.rows)} row(s) from {result.table} in snapshot "
+               f"{short(result.snapshot_id)} ({how}){more}", err=True)
