@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import damage_manifest, damage_part, open_store
+from filestore_support import damage_manifest, damage_part, open_store
 from snapkit.testing.store_kit import StoreConformance
 
 
