@@ -14,6 +14,25 @@ from snapkit.errors import PayloadValidationError
 Check = Callable[[Any], None]
 
 
+def fast_is_valid(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a compiled draft 2020-12 ``is_valid`` from the optional ``jsonschema-rs``
+    accelerator (``pip install snapkit[fast]``), or ``None`` if it is not installed.
+
+    It answers only valid/invalid; messages still come from :mod:`jsonschema`, so they are the
+    same with or without the accelerator.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    try:
+        compiled = jsonschema_rs.Draft202012Validator(dict(schema))
+    except Exception:  # a schema the accelerator cannot compile: use jsonschema alone
+        return None
+    is_valid: Callable[[Any], bool] = compiled.is_valid
+    return is_valid
+
+
 def make_check(schema: Mapping[str, Any] | None, what: str) -> Check | None:
     """Return a function that raises :class:`PayloadValidationError` for invalid values.
 
@@ -25,7 +44,7 @@ def make_check(schema: Mapping[str, Any] | None, what: str) -> Check | None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(dict(schema))
-    is_valid = validator.is_valid
+    is_valid = fast_is_valid(schema) or validator.is_valid
 
     def check(value: Any) -> None:
         if is_valid(value):
