@@ -83,7 +83,7 @@ def _schema_paths(schema: dict, prefix: str = "") -> list[str]:  # type: ignore[
             paths.append(f"{path}.<key>")
             continue
         if "properties" in sub:
-            paths += [f"[{path}]"] + _schema_paths(sub, f"{path}.")
+            paths += [f"[{path}]", *_schema_paths(sub, f"{path}.")]
         else:
             paths.append(path)
     return paths
