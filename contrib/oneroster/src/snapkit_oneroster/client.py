@@ -303,9 +303,6 @@ class OneRosterClient:
                 return min(float(retry_after), policy.max_retry_after)
             return float(backoff(state))
 
-        def out_of_time(state: tenacity.RetryCallState) -> bool:
-            return (state.upcoming_sleep or 0.0) >= deadline.remaining()
-
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.retries += 1
             exc = state.outcome.exception() if state.outcome else None
@@ -320,7 +317,7 @@ class OneRosterClient:
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientHTTPError),
-            stop=tenacity.stop_after_attempt(policy.attempts) | out_of_time,
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(policy.attempts), _StopAt(deadline)),
             wait=wait,
             sleep=self._sleep,
             before_sleep=before_sleep,
@@ -389,6 +386,16 @@ class OneRosterClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop retrying when the next wait would run past the deadline."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return (retry_state.upcoming_sleep or 0.0) >= self.deadline.remaining()
 
 
 def _collection(name: str) -> Collection:

@@ -61,7 +61,7 @@ _SUBJECTS = (
     ("Social Studies", "SOC"),
 )
 _GRADEBOOK_SUBJECTS = frozenset({"MATH"})
-_LEVELS = (
+_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Elementary", ("KG", "01", "02", "03", "04", "05")),
     ("Elementary", ("KG", "01", "02", "03", "04", "05")),
     ("Middle", ("06", "07", "08")),
@@ -314,10 +314,10 @@ class District:
         return district
 
     def _put(self, table: str, values: dict[str, Any]) -> str:
-        row = tuple(map(values.get, self._names[table]))
-        self._rows[table][row[0]] = row
+        sourced_id: str = values["sourcedId"]
+        self._rows[table][sourced_id] = tuple(map(values.get, self._names[table]))
         self._sorted.pop(table, None)
-        return row[0]
+        return sourced_id
 
     def _update(self, table: str, sourced_id: str, **changes: Any) -> None:
         index = self._index[table]
@@ -619,8 +619,9 @@ class _Builder:
         staff: list[dict[str, Any]],
     ) -> None:
         by_school_grade: dict[tuple[str, str], list[str]] = {}
-        for s in students:
-            by_school_grade.setdefault((s["orgs"][0], s["grades"][0]), []).append(s["sourcedId"])
+        for pupil in students:
+            key = (pupil["orgs"][0], pupil["grades"][0])
+            by_school_grade.setdefault(key, []).append(pupil["sourcedId"])
         teachers_by_school: dict[str, list[str]] = {}
         all_teachers = [t["sourcedId"] for t in staff if t["role"] == "teacher"]
         for t in staff:

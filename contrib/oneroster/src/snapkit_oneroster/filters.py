@@ -115,16 +115,17 @@ def _compare(actual: str, op: str, expected: str) -> bool:
         return actual == expected
     if op == "~":
         return expected.lower() in actual.lower()
-    left: float | str
-    right: float | str
     try:
-        left, right = float(actual), float(expected)
+        return _ordered(op, float(actual), float(expected))
     except ValueError:
-        left, right = actual, expected
+        return _ordered(op, actual, expected)
+
+
+def _ordered(op: str, left: Any, right: Any) -> bool:
     if op == ">":
-        return left > right
+        return bool(left > right)
     if op == ">=":
-        return left >= right
+        return bool(left >= right)
     if op == "<":
-        return left < right
-    return left <= right
+        return bool(left < right)
+    return bool(left <= right)

@@ -120,6 +120,7 @@ def _parse_float(text: str) -> float:
 def _ref(value: Any, ref_type: str) -> dict[str, str] | None:
     if value is None or value == "":
         return None
+    sourced_id: Any
     if isinstance(value, str):
         sourced_id = value.strip()
     elif isinstance(value, Mapping):

@@ -225,11 +225,11 @@ class ServerState:
 def _in_collection(district: District, collection: Collection, sourced_id: str) -> bool:
     t = collection.table
     if collection.role:
-        return district.value(t, sourced_id, "role") in collection.role
+        return bool(district.value(t, sourced_id, "role") in collection.role)
     if collection.org_type:
-        return district.value(t, sourced_id, "type") == collection.org_type
+        return bool(district.value(t, sourced_id, "type") == collection.org_type)
     if collection.session_type:
-        return district.value(t, sourced_id, "type") == collection.session_type
+        return bool(district.value(t, sourced_id, "type") == collection.session_type)
     return True
 
 
@@ -414,8 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def _origin(self) -> str:
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        return f"http://{host}"
+        host = self.headers.get("Host")
+        return f"http://{host}" if host else self.server.origin
 
     # ---- verbs
 
@@ -779,6 +779,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: ServerState) -> None:
         super().__init__(address, _Handler)
         self.state = state
+        self.origin = f"http://{address[0]}:{self.server_port}"
 
 
 # --------------------------------------------------------------------------- handle
@@ -794,8 +795,7 @@ class ServerHandle:
     def __init__(self, server: _Server, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
-        host, port = server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = server.origin
         self.state = server.state
 
     @property
