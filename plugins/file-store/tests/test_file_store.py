@@ -220,10 +220,11 @@ def test_damaged_index_is_rebuilt_from_manifests(
     lines = store.layout.index.read_bytes().splitlines(keepends=True)
     lines[1] = b"{garbage\n"
     store.layout.index.write_bytes(b"".join(lines))
+    reopened = open_store(store.layout.root)
     with caplog.at_level(logging.WARNING, logger="snapkit_file_store"):
-        reopened = open_store(store.layout.root)
+        listed = [i.id for i in reopened.list()]
     assert "rebuilt" in caplog.text
-    assert [i.id for i in reopened.list()] == list(reversed(ids))
+    assert listed == list(reversed(ids))
 
 
 def test_missing_index_is_rebuilt_from_manifests(store: FileStore) -> None:

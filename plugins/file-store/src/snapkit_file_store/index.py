@@ -8,8 +8,10 @@ damaged or disagrees with the manifests on disk it is rebuilt from them.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Iterable
 
+import attrs
 from snapkit import convert
 from snapkit.contracts import SnapshotInfo, SnapshotManifest, parse_time
 from snapkit.store import ListFilter
@@ -36,6 +38,24 @@ def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
     )
 
 
+def parse_info(line: bytes) -> SnapshotInfo:
+    """Parse one index line quickly (plain JSON into the attrs class, no converter).
+
+    :raises ContractError: if the line is not a SnapshotInfo.
+    """
+    try:
+        data = _DECODER.decode(line.decode("utf-8"))
+        if isinstance(data, dict) and data.keys() == _INFO_FIELDS:
+            return SnapshotInfo(**data)
+    except (ValueError, TypeError):
+        pass
+    return convert.parse(line, SnapshotInfo)
+
+
+_INFO_FIELDS = frozenset(attrs.fields_dict(SnapshotInfo))
+_DECODER = json.JSONDecoder()
+
+
 def _utc(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
 
@@ -45,7 +65,7 @@ class SnapshotIndex:
 
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
-        self._log: ContractLog[SnapshotInfo] = ContractLog(layout.index, SnapshotInfo)
+        self._log: ContractLog[SnapshotInfo] = ContractLog(layout.index, SnapshotInfo, parse_info)
         self._by_id: dict[str, tuple[_dt.datetime, int, SnapshotInfo]] = {}
         self._sorted: list[SnapshotInfo] | None = None
         self._seen = 0

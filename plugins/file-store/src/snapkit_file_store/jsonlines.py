@@ -25,9 +25,17 @@ T = TypeVar("T")
 class ContractLog(Generic[T]):
     """One append-only JSON Lines file of ``cls`` contracts, with an incremental read cache."""
 
-    def __init__(self, path: Path, cls: type[T]) -> None:
+    def __init__(
+        self, path: Path, cls: type[T], parse: Callable[[bytes], T] | None = None
+    ) -> None:
+        """Read and append ``cls`` items at ``path``.
+
+        :param parse: a faster parser for one line; it must raise :class:`ContractError` on a
+            bad line. Defaults to :func:`snapkit.convert.parse`.
+        """
         self.path = path
         self._cls = cls
+        self._parse: Callable[[bytes], T] = parse or (lambda line: convert.parse(line, cls))
         self._items: list[T] = []
         self._offset = 0
         self._inode: int | None = None
@@ -61,7 +69,7 @@ class ContractLog(Generic[T]):
             if not line.strip():
                 continue
             try:
-                item = convert.parse(line, self._cls)
+                item = self._parse(line)
             except ContractError:
                 self.damaged_lines += 1
                 continue

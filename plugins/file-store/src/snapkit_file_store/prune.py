@@ -41,7 +41,7 @@ def prune_store(
         if store._index_out_of_step():
             store._rebuild_index()
         pointer = store._pointer_locked()
-        infos = store._index.newest_first()
+        infos = store._checked_index(locked=True).newest_first()
         decisions = decide(infos, policy, pointer.snapshot_id if pointer else None, now)
         dropped = [d.snapshot_id for d in decisions if not d.keep]
         kept = [d.snapshot_id for d in decisions if d.keep]

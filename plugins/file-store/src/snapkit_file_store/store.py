@@ -90,6 +90,7 @@ class FileStore:
         self._lease_file = LeaseFile(self.layout, mutex_timeout)
         self._current: tuple[StatKey, Pointer, SnapshotManifest] | None = None
         self._recovered_unreported = False
+        self._index_checked = False
         self._open()
 
     @classmethod
@@ -112,10 +113,21 @@ class FileStore:
                           self.layout.tmp):
             make_dir(directory)
         self._clean_temp()
-        if self._index_out_of_step():
-            with self._meta_mutex():
-                if self._index_out_of_step():
-                    self._rebuild_index()
+
+    def _checked_index(self, *, locked: bool = False) -> SnapshotIndex:
+        """The listing index, checked against the manifests on first use by this handle.
+
+        :param locked: the caller holds the meta mutex already.
+        """
+        if not self._index_checked and self._index_out_of_step():
+            if locked:
+                self._rebuild_index()
+            else:
+                with self._meta_mutex():
+                    if self._index_out_of_step():
+                        self._rebuild_index()
+        self._index_checked = True
+        return self._index
 
     def _clean_temp(self) -> None:
         """Remove temp leftovers whose maker is dead, or old ones no live lease holds."""
@@ -305,7 +317,7 @@ class FileStore:
         for entry in reversed(entries):
             if entry.event == "pointer_moved" and entry.snapshot_id not in candidates:
                 candidates.append(entry.snapshot_id)
-        for info in self._index.newest_first():
+        for info in self._checked_index(locked=True).newest_first():
             if info.status == "success" and info.id not in candidates:
                 candidates.append(info.id)
         last_generation = max((e.generation or 0 for e in entries), default=0)
@@ -393,7 +405,7 @@ class FileStore:
 
     def latest(self) -> SnapshotManifest | None:
         """Return the newest snapshot of any status, or ``None``."""
-        newest = self._index.newest_first()
+        newest = self._checked_index().newest_first()
         return self.get(newest[0].id) if newest else None
 
     def get(self, ref: str) -> SnapshotManifest:
@@ -407,7 +419,7 @@ class FileStore:
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first, filtered and limited."""
-        return self._index.select(filters, limit)
+        return self._checked_index().select(filters, limit)
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first."""
