@@ -28,6 +28,7 @@ Typical use::
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -275,16 +276,21 @@ class DiffContext:
         """Yield the lines of ``part`` in batches, *without* their newlines.
 
         Reads the part in large chunks when the source can open it, which avoids a Python
-        call per line: the fast path of the table diff.
+        call per line: the fast path of the table diff. The bytes are checked against the
+        part's SHA-256 and size as they stream, whatever the store does, so a damaged part
+        ends the diff with :class:`CorruptSnapshotError` instead of a wrong answer.
         """
+        check = _PartCheck(part)
         opener = getattr(self.parts, "open_part", None)
         if opener is None:
             batch: list[bytes] = []
             for line in self.lines(part):
+                check.update(line)
                 batch.append(line.rstrip(b"\n"))
                 if len(batch) >= 50_000:
                     yield batch
                     batch = []
+            check.finish()
             if batch:
                 yield batch
             return
@@ -294,10 +300,12 @@ class DiffContext:
                 data = stream.read(chunk)
                 if not data:
                     break
+                check.update(data)
                 lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
                 rest = lines.pop()
                 if lines:
                     yield lines
+            check.finish()
             if rest:
                 yield [rest]
 
@@ -307,6 +315,27 @@ class DiffContext:
         if self.max_items is None or len(listed) <= self.max_items:
             return listed, False
         return listed[: self.max_items], True
+
+
+class _PartCheck:
+    """Hashes a part's bytes as they are read and compares them with its reference."""
+
+    def __init__(self, part: PartRef) -> None:
+        self.part = part
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        if self.size != self.part.bytes or self.hash.hexdigest() != self.part.sha256:
+            from snapkit.errors import CorruptSnapshotError
+
+            raise CorruptSnapshotError(
+                f"part {self.part.sha256[:12]} ({self.part.name}) does not match its SHA-256 "
+                "or size", hint="run 'snapkit snapshots verify'")
 
 
 # -- the engine ----------------------------------------------------------------------------------
