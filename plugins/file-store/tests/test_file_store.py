@@ -308,3 +308,15 @@ def test_part_writer_streams_to_disk_without_holding_the_part_in_memory(
     assert peak < size // 20
     assert (txn.staging / f"{sha}.zst").stat().st_size < size // 50
     txn.abort()
+
+
+def test_verify_adds_a_pointer_move_a_crash_left_out_of_the_history(store: FileStore) -> None:
+    commit(store, payload=1)
+    second = commit(store, payload=2)
+    lines = store.layout.history.read_bytes().splitlines(keepends=True)
+    store.layout.history.write_bytes(b"".join(lines[:-1]))
+    reopened = open_store(store.layout.root)
+    assert reopened.verify().ok
+    moves = [e for e in reopened.history() if e.event == "pointer_moved"]
+    assert [e.generation for e in moves] == [1, 2]
+    assert moves[-1].snapshot_id == second.snapshot_id

@@ -16,6 +16,8 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import filelock
 from attrs import frozen
@@ -76,9 +78,25 @@ class LeaseFile:
         self._layout = layout
         self._timeout = mutex_timeout
 
-    def mutex(self) -> filelock.BaseFileLock:
-        """The short mutex around read-compare-write of the lease file."""
-        return filelock.FileLock(self._layout.lease_lock, timeout=self._timeout, mode=FILE_MODE)
+    @contextmanager
+    def mutex(self) -> Iterator[None]:
+        """The short mutex around read-compare-write of the lease file.
+
+        :raises StoreError: if it cannot be taken within the mutex timeout.
+        """
+        lock = filelock.FileLock(self._layout.lease_lock, timeout=self._timeout, mode=FILE_MODE)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(
+                f"could not take the lease mutex {self._layout.lease_lock} within "
+                f"{self._timeout:g} s",
+                hint="another process is stuck inside a lock operation; check for hung processes",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def read(self) -> tuple[LockInfo, str] | None:
         """Return the lease on file and its token, or ``None`` (no lease, or unreadable)."""

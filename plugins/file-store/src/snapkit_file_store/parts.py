@@ -144,7 +144,7 @@ def open_part_file(path: Path, sha256: str) -> BinaryIO:
 
     Reading to the end raises :class:`CorruptSnapshotError` if the part is damaged.
     """
-    return io.BufferedReader(_PartReader(path, sha256), buffer_size=_CHUNK)  # type: ignore[return-value]
+    return io.BufferedReader(_PartReader(path, sha256), buffer_size=_CHUNK)
 
 
 def hash_part_file(path: Path) -> tuple[str, int]:

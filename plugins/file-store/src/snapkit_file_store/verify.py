@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from snapkit.canonical import sha256_hex
-from snapkit.contracts import SnapshotManifest
+from snapkit.contracts import HistoryEntry, SnapshotManifest, SnapshotStatus
 from snapkit.errors import CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
 
@@ -93,6 +93,21 @@ def verify_store(store: FileStore) -> VerifyReport:
     )
 
 
+def _repair_history(store: FileStore, status: SnapshotStatus) -> None:
+    """Add the pointer's last move to the history if a crash left it out."""
+    with store._meta_mutex():
+        pointer = read_pointer_file(store.layout).pointer
+        if pointer is None:
+            return
+        moves = [e.generation or 0 for e in store._history.items() if e.event == "pointer_moved"]
+        if pointer.generation > max(moves, default=0):
+            store._history.append(HistoryEntry(
+                at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
+                status=status, generation=pointer.generation))
+            log.warning("history of %s lacked the pointer move to generation %d; added it",
+                        store.layout.root, pointer.generation)
+
+
 def _check_pointer(
     store: FileStore,
     manifests: dict[str, tuple[SnapshotManifest, str]],
@@ -105,6 +120,7 @@ def _check_pointer(
         return store.take_recovery_flag()
     pointer = read.pointer
     entry = manifests.get(pointer.snapshot_id)
+    _repair_history(store, entry[0].status if entry else "success")
     if entry is None:
         problems.append(VerifyProblem(
             "pointer", pointer.snapshot_id,
