@@ -8,7 +8,6 @@ rest and ``snapkit plugins list`` can show what happened.
 from __future__ import annotations
 
 import difflib
-import importlib.metadata as metadata
 import inspect
 import logging
 import os
@@ -155,6 +154,8 @@ class PluginManager:
         """
         if not self.selection.autoload:
             return
+        import importlib.metadata as metadata  # not needed (nor imported) with autoload off
+
         enabled = (
             None
             if self.selection.enabled is None

@@ -8,7 +8,6 @@ needs it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from typing import Any
@@ -38,6 +37,8 @@ def _manager(state: Any) -> Any:
 
 
 def _hook_name(name: str) -> str:
+    import difflib
+
     from snapkit import hookspecs
     from snapkit.errors import UsageError
 
@@ -119,6 +120,8 @@ def list_plugins(state: object, as_json: bool, hook: str | None) -> None:
 
 
 def _check_names(manager: Any, names: tuple[str, ...]) -> None:
+    import difflib
+
     from snapkit.errors import UsageError
     from snapkit.manager import normalize_name
 
