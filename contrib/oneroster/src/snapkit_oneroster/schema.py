@@ -9,6 +9,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import attrs
 
@@ -291,3 +292,47 @@ def table_of(collection: str) -> Table:
     except KeyError:
         known = ", ".join(COLLECTIONS)
         raise KeyError(f"unknown OneRoster collection {collection!r}; known: {known}") from None
+
+
+_REF_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"sourcedId": {"type": "string", "minLength": 1}, "type": {"type": "string"}},
+    "required": ["sourcedId", "type"],
+    "additionalProperties": False,
+}
+
+_KIND_SCHEMAS: dict[Kind, dict[str, Any]] = {
+    Kind.TEXT: {"type": ["string", "null"]},
+    Kind.BOOL: {"type": ["boolean", "null"]},
+    Kind.FLOAT: {"type": ["number", "null"]},
+    Kind.REF: {"oneOf": [{"type": "null"}, _REF_SCHEMA]},
+    Kind.REFS: {"type": "array", "items": _REF_SCHEMA},
+    Kind.TEXTS: {"type": "array", "items": {"type": "string"}},
+    Kind.USER_IDS: {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "identifier": {"type": "string"}},
+            "required": ["type", "identifier"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def record_json_schema(table_name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one normalized record of a table.
+
+    Every field is present; ``sourcedId`` is a non-empty string; no other keys.
+    """
+    t = table(table_name)
+    properties = {f.name: dict(_KIND_SCHEMAS[f.kind]) for f in t.fields}
+    properties["sourcedId"] = {"type": "string", "minLength": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"OneRoster 1.1 {t.one} (normalized)",
+        "type": "object",
+        "properties": properties,
+        "required": list(t.field_names),
+        "additionalProperties": False,
+    }
