@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import threading
 from collections.abc import Iterable
 
 import attrs
@@ -70,6 +71,7 @@ class SnapshotIndex:
         self._sorted: list[SnapshotInfo] | None = None
         self._seen = 0
         self._resets = 0
+        self._lock = threading.Lock()
 
     def append(self, info: SnapshotInfo) -> None:
         """Record a new snapshot (call under the store's meta mutex)."""
@@ -100,10 +102,11 @@ class SnapshotIndex:
     def newest_first(self) -> list[SnapshotInfo]:
         """Every indexed snapshot, newest first (latest ``created_at``, then latest recorded)."""
         self._refresh()
-        if self._sorted is None:
-            ranked = sorted(self._by_id.values(), key=lambda e: (e[0], e[1]), reverse=True)
-            self._sorted = [entry[2] for entry in ranked]
-        return self._sorted
+        with self._lock:
+            if self._sorted is None:
+                ranked = sorted(self._by_id.values(), key=lambda e: (e[0], e[1]), reverse=True)
+                self._sorted = [entry[2] for entry in ranked]
+            return self._sorted
 
     def select(self, filters: ListFilter | None, limit: int | None) -> list[SnapshotInfo]:
         """Indexed snapshots matching ``filters``, newest first, at most ``limit``."""
@@ -132,6 +135,10 @@ class SnapshotIndex:
         return out
 
     def _refresh(self) -> None:
+        with self._lock:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
         items = self._log.items()
         if self._log.resets != self._resets:
             self._resets = self._log.resets

@@ -10,6 +10,7 @@ mid-append, is ignored until it is completed).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -40,6 +41,7 @@ class ContractLog(Generic[T]):
         self._offset = 0
         self._inode: int | None = None
         self.damaged_lines = 0
+        self._lock = threading.Lock()
         self.resets = 0
         """How many times the file was found replaced or shrunk and read again from the start."""
 
@@ -52,6 +54,10 @@ class ContractLog(Generic[T]):
 
         :param on_item: called for each newly parsed item, in file order.
         """
+        with self._lock:
+            return self._read_new(on_item)
+
+    def _read_new(self, on_item: Callable[[T], None] | None) -> list[T]:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:

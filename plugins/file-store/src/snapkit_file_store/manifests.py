@@ -8,6 +8,7 @@ the file's name, so a changed or damaged manifest is never served.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from attrs import frozen
@@ -63,6 +64,7 @@ class ManifestFiles:
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
         self._cache: OrderedDict[str, LoadedManifest] = OrderedDict()
+        self._lock = threading.Lock()
 
     def load(self, snapshot_id: str) -> LoadedManifest:
         """Load and check the manifest of a full snapshot id.
@@ -70,10 +72,11 @@ class ManifestFiles:
         :raises SnapshotNotFoundError: if there is no such manifest.
         :raises CorruptSnapshotError: if it does not parse or does not hash to its id.
         """
-        cached = self._cache.get(snapshot_id)
-        if cached is not None:
-            self._cache.move_to_end(snapshot_id)
-            return cached
+        with self._lock:
+            cached = self._cache.get(snapshot_id)
+            if cached is not None:
+                self._cache.move_to_end(snapshot_id)
+                return cached
         path = self._layout.manifest(snapshot_id)
         try:
             data = path.read_bytes()
@@ -84,10 +87,14 @@ class ManifestFiles:
             ) from None
         manifest = check_manifest_bytes(snapshot_id, data)
         loaded = LoadedManifest(manifest, sha256_hex(data), len(data))
-        self._cache[snapshot_id] = loaded
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._remember(snapshot_id, loaded)
         return loaded
+
+    def _remember(self, snapshot_id: str, loaded: LoadedManifest) -> None:
+        with self._lock:
+            self._cache[snapshot_id] = loaded
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def resolve(self, ref: str) -> str:
         """Return the full id of a snapshot id or unique prefix.
@@ -124,16 +131,17 @@ class ManifestFiles:
         path = self._layout.manifest(snapshot_id)
         if path.exists():
             try:
-                self._cache.pop(snapshot_id, None)
+                self.forget(snapshot_id)
                 return self.load(snapshot_id), False
             except CorruptSnapshotError:
                 pass  # a damaged copy: replace it with the good one below
         data = convert.dumps(manifest)
         replace_atomic(path, data, self._layout.tmp, writer_tag())
         loaded = LoadedManifest(manifest, sha256_hex(data), len(data))
-        self._cache[snapshot_id] = loaded
+        self._remember(snapshot_id, loaded)
         return loaded, True
 
     def forget(self, snapshot_id: str) -> None:
         """Drop a manifest from the in-memory cache (after it was removed)."""
-        self._cache.pop(snapshot_id, None)
+        with self._lock:
+            self._cache.pop(snapshot_id, None)

@@ -20,6 +20,8 @@ from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_file_store.atomic import FILE_MODE, temp_name
 
 _CHUNK = 1 << 16
+_READ_CHUNK = 1 << 14
+"""Compressed bytes fed to the decompressor at a time (bounds the output of one step)."""
 
 
 class ZstdPartWriter:
@@ -89,22 +91,23 @@ class _PartReader(io.RawIOBase):
         self._dobj = zstandard.ZstdDecompressor().decompressobj()
         self._hash = hashlib.sha256()
         self._size = 0
-        self._pending = b""
+        self._pending = memoryview(b"")
+        self._pos = 0
         self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending and not self._done:
+        while self._pos >= len(self._pending) and not self._done:
             self._fill()
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
+        count = min(len(buffer), len(self._pending) - self._pos)
+        buffer[:count] = self._pending[self._pos : self._pos + count]
+        self._pos += count
         return count
 
     def _fill(self) -> None:
-        chunk = self._raw.read(_CHUNK)
+        chunk = self._raw.read(_READ_CHUNK)
         if chunk:
             try:
                 out = self._dobj.decompress(chunk)
@@ -112,7 +115,8 @@ class _PartReader(io.RawIOBase):
                 raise self._corrupt(f"does not decompress ({exc})") from None
             self._hash.update(out)
             self._size += len(out)
-            self._pending = out
+            self._pending = memoryview(out)
+            self._pos = 0
             return
         self._done = True
         if not self._dobj.eof:
@@ -130,7 +134,6 @@ class _PartReader(io.RawIOBase):
         """Read to the end (checking completeness) and return the SHA-256 and size."""
         while not self._done:
             self._fill()
-            self._pending = b""
         return self._hash.hexdigest(), self._size
 
     def close(self) -> None:
