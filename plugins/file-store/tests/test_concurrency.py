@@ -134,3 +134,43 @@ def test_lock_of_a_sigkilled_holder_is_taken_over_with_a_warning(
         assert lease.info.holder == "successor"
         assert "killed-holder" in caplog.text  # type: ignore[attr-defined]
         assert "stale" in caplog.text  # type: ignore[attr-defined]
+
+
+def test_threads_reading_one_handle_while_another_commits_see_consistent_data(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    path = tmp_path / "store"
+    reader = FileStore(path)
+    writer = FileStore(path)
+    committed: list[str] = []
+    problems: list[str] = []
+    done = threading.Event()
+
+    def read_loop() -> None:
+        while not done.is_set():
+            current = reader.latest_successful()
+            listed = [info.id for info in reader.list()]
+            if len(set(listed)) != len(listed):
+                problems.append("duplicate ids in a listing")
+            if current is not None and current.id not in listed + committed:
+                problems.append("current snapshot not listed")
+            moves = [e.generation for e in reader.history() if e.event == "pointer_moved"]
+            if moves != list(range(1, len(moves) + 1)):
+                problems.append("history generations out of order")
+
+    threads = [threading.Thread(target=read_loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(40):
+            committed.append(commit(writer, payload=i).snapshot_id)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(30)
+    assert problems == []
+    current = reader.latest_successful()
+    assert current is not None and current.id == committed[-1]
+    assert len(reader.list()) == 40
