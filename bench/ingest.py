@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import USER_SCHEMA, report, run_child, table, users  # noqa: E402
+from _common import USER_SCHEMA, report, run_child, table, users
 
 
 def child_snapkit(n: int, folder: str, validate: bool) -> None:

@@ -366,8 +366,8 @@ class _Run:
     def _load(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
               timeout: float, cancelled: threading.Event, writer_box: list[Any]
               ) -> tuple[Any, PartRef | None]:
-        oracle = descriptor.factory(dict(self.oracle_settings(descriptor)))
-        load = getattr(oracle, "load", oracle)
+        oracle: Any = descriptor.factory(dict(self.oracle_settings(descriptor)))
+        load: Callable[[OracleCall], Any] = getattr(oracle, "load", oracle)
         call = OracleCall(
             scope=self.scope,
             settings=self.oracle_settings(descriptor),

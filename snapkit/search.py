@@ -30,6 +30,10 @@ from snapkit.errors import UsageError
 Op = Literal["=", "^=", "~"]
 
 
+def _rows(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(value)
+
+
 @frozen
 class Term:
     """One condition of a query: a field (or any field), an operator and a value."""
@@ -77,7 +81,7 @@ class SearchResult:
     query: str
     offset: int
     limit: int | None
-    rows: tuple[Mapping[str, Any], ...] = field(converter=tuple)
+    rows: tuple[Mapping[str, Any], ...] = field(converter=_rows)
     more: bool = False
     scanned: int = 0
     used_index: str | None = None
@@ -102,10 +106,11 @@ def parse_query(text: str, *, ignore_case: bool = False) -> Query:
 
 
 def _parse_term(word: str) -> Term:
-    for op in ("^=", "=", "~"):
+    ops: tuple[Op, ...] = ("^=", "=", "~")
+    for op in ops:
         name, sep, value = word.partition(op)
         if sep and name and all(c.isalnum() or c in "._-" for c in name):
-            return Term(name, op, value)  # type: ignore[arg-type]
+            return Term(name, op, value)
     return Term(None, "~", word)
 
 

@@ -10,7 +10,7 @@ generation. ``abort`` leaves nothing behind. The conformance kit in
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -25,6 +25,14 @@ from snapkit.contracts import (
 )
 
 
+def _statuses(value: Iterable[str]) -> tuple[SnapshotStatus, ...]:
+    statuses = tuple(value)
+    for status in statuses:
+        if status not in {"success", "partial", "failed"}:
+            raise ValueError(f"unknown snapshot status {status!r}")
+    return statuses  # type: ignore[return-value]
+
+
 @frozen
 class ListFilter:
     """Filters for listing snapshots; every field is optional.
@@ -36,7 +44,7 @@ class ListFilter:
     :param until: keep snapshots created before this time (UTC).
     """
 
-    status: tuple[SnapshotStatus, ...] = field(default=(), converter=tuple)
+    status: tuple[SnapshotStatus, ...] = field(default=(), converter=_statuses)
     namespace: str | None = None
     scope_id: str | None = None
     since: _dt.datetime | None = None

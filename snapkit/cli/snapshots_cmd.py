@@ -46,7 +46,7 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
     from snapkit.store import ListFilter
 
     project = state.project()  # type: ignore[attr-defined]
-    filters = ListFilter(status=status, namespace=namespace, since=_date(since),  # type: ignore[arg-type]
+    filters = ListFilter(status=status, namespace=namespace, since=_date(since),
                          until=_date(until))
     infos = project.snapshots(filters, limit)
     pointer = project.store.read_pointer()
