@@ -81,6 +81,13 @@ class Project:
                 settings.setdefault("path", "snapkit-data")
                 validate_against(settings, schema, where, "store")
 
+    def default_oracles(self) -> list[str]:
+        """The oracles a refresh runs when none are named: ``refresh.oracles`` if set, else
+        every oracle with a ``[oracles.KEY]`` section. Installing a plugin never adds to it."""
+        if self.config.refresh.oracles:
+            return list(self.config.refresh.oracles)
+        return sorted(self.config.settings.get("oracles", {}))
+
     def oracle_settings(self, descriptor: OracleDescriptor) -> dict[str, Any]:
         """Return an oracle's settings from the config, secrets resolved."""
         return self.config.plugin_settings("oracle", descriptor.key)
@@ -106,7 +113,8 @@ class Project:
         from snapkit.refresh import run_refresh
 
         outcome = run_refresh(self.manager, self.store, scope or self.config.scope,
-                              self.config.refresh, self.oracle_settings, oracles=oracles,
+                              self.config.refresh, self.oracle_settings,
+                              oracles=oracles or self.default_oracles(),
                               progress=progress, take_lock=take_lock)
         if outcome.status != "failed" and self.config.search.index:
             from snapkit.search_index import build_configured_indexes

@@ -43,6 +43,7 @@ from snapkit.errors import (
     PayloadValidationError,
     PointerConflictError,
     SnapkitError,
+    UsageError,
 )
 from snapkit.manager import PluginManager
 from snapkit.parts import write_records
@@ -136,8 +137,7 @@ def run_refresh(
 ) -> RefreshOutcome:
     """Run one refresh and commit its snapshot.
 
-    :param oracles: keys to run (plus what they require); default: ``settings.oracles`` or
-        every registered oracle.
+    :param oracles: keys to run (plus what they require); default: ``settings.oracles``.
     :param oracle_settings: returns the settings of an oracle (the config's section).
     :param progress: receives :class:`Progress` updates (from worker threads).
     :param take_lock: take the store's refresh lease (tests of the CAS turn it off).
@@ -145,7 +145,12 @@ def run_refresh(
     :raises DependencyError, UnknownKeyError: if the oracle plan is invalid.
     """
     registry = manager.oracles
-    wanted = list(oracles or settings.oracles or registry.keys())
+    wanted = list(oracles or settings.oracles or ())
+    if not wanted:
+        raise UsageError(
+            "no oracles to run",
+            hint="add [oracles.KEY] sections to the config or list keys in refresh.oracles",
+        )
     for key in wanted:
         registry.get(key)
     requires = {d.key: d.requires for d in registry}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,7 +58,8 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
         manager.load_entry_points()
         project = Project.load(config, manager)
         _say(f"    config: {config_path}")
-        _say(f"    store:  {project.config.resolve_path(project.config.store_settings.get('path', 'snapkit-data'))}")
+        store_path = project.config.store_settings.get("path", "snapkit-data")
+        _say(f"    store:  {project.config.resolve_path(store_path)}")
 
         _step(2, "Refresh: fetch everything and commit a snapshot")
         first = _refresh(project, quiet)
@@ -93,10 +96,10 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
     _say("    snapkit plugins list")
 
 
-def _refresh(project: object, quiet: bool) -> object:
+def _refresh(project: Any, quiet: bool) -> Any:
     progress = ProgressLines(enabled=not quiet)
     try:
-        outcome = project.refresh(progress=progress)  # type: ignore[attr-defined]
+        outcome = project.refresh(progress=progress)
     finally:
         progress.close()
     records = sum(p.records for p in outcome.manifest.parts)
@@ -107,38 +110,28 @@ def _refresh(project: object, quiet: bool) -> object:
     return outcome
 
 
-def _show_changes(project: object, first: object, second: object) -> None:
-    try:
-        from snapkit.diff import compute_diff
-    except ImportError:
-        compute_diff = None
-    a, b = first.manifest, second.manifest  # type: ignore[attr-defined]
-    if compute_diff is not None:
-        diff = compute_diff(project.manager, project.store, a, b)  # type: ignore[attr-defined]
-        for section in diff.sections:
-            _say(f"    {section.name:<12} +{section.added} added, -{section.removed} removed, "
-                 f"~{section.changed} changed")
-        return
-    parts_a = {p.name: p for p in a.parts}
-    for part in b.parts:
-        before = parts_a.get(part.name)
-        if before is None:
-            _say(f"    {part.name:<16} new table, {part.records:,} records")
-        elif before.sha256 == part.sha256:
-            _say(f"    {part.name:<16} unchanged ({part.records:,} records)")
-        else:
-            _say(f"    {part.name:<16} {before.records:,} -> {part.records:,} records (changed)")
+def _show_changes(project: Any, first: Any, second: Any) -> None:
+    from snapkit.cli.diff_cmd import render_text
+    from snapkit.diff import compute_diff
+
+    diff = compute_diff(project.manager, project.store, first.manifest, second.manifest,
+                        max_items=5)
+    for line in render_text(diff).splitlines():
+        _say("    " + line)
 
 
-def _show_searches(project: object, searches: list[object]) -> None:
-    try:
-        from snapkit.search import search_table
-    except ImportError:
-        for example in searches:
-            _say(f"    ({example.explain}: search is not available in this version)")  # type: ignore[attr-defined]
-        return
+def _show_searches(project: Any, searches: list[Any]) -> None:
+    from snapkit.search import search_table, search_view
+
+    views = project.manager.registry("search_view")
     for example in searches:
-        _say(f"    {example.explain}: search {example.table} '{example.query}'")  # type: ignore[attr-defined]
-        result = search_table(project, "current", example.table, example.query, limit=3)  # type: ignore[attr-defined]
+        _say(f"    {example.explain}:")
+        _say(f"      snapkit search {example.table} '{example.query}'")
+        if example.table in views:
+            result = search_view(project, "current", example.table, example.query, limit=3)
+        else:
+            result = search_table(project, "current", example.table, example.query, limit=3)
         for row in result.rows:
-            _say(f"      {row}")
+            _say("      " + json.dumps(row, ensure_ascii=False, sort_keys=True)[:160])
+        more = " (and more)" if result.more else ""
+        _say(f"      {len(result.rows)} shown{more}")

@@ -65,10 +65,14 @@ def make_project(
     """Build a project in ``folder`` with the installed store plugin and inline ``plugins``.
 
     Only the store's plugin is loaded from entry points (so other installed plugins cannot
-    interfere); ``config`` adds to the configuration (``refresh``, ``scope``, ...).
+    interfere); ``config`` adds to the configuration (``refresh``, ``scope``, ...). Unless
+    ``config`` names ``refresh.oracles``, a refresh runs every oracle of the inline plugins.
     """
     data: dict[str, Any] = {"store": {"kind": store, "path": str(folder / "store")}}
     data.update(config or {})
+    inline = [d.key for p in plugins if isinstance(p, OraclePlugin) for d in p.descriptors]
+    if inline and "oracles" not in data.get("refresh", {}):
+        data["refresh"] = {**data.get("refresh", {}), "oracles": inline}
     data.setdefault("plugins", {})
     cfg = config_from_data(data, None, folder)
     manager = PluginManager(PluginSelection(enabled=(f"{store}-store",)), cfg)
