@@ -1,0 +1,133 @@
+"""Registers the instructor dashboard (entry point ``instructor-dashboard``).
+
+Oracles ``dashboard_class`` (a payload), ``dashboard_roster``, ``dashboard_line_items`` and
+``dashboard_results`` (records); projections ``progress``, ``proficiency``,
+``student_support``, ``assessments`` and ``summary``; seven CSV datasets in the export profile
+``instructor_dashboard``. Importing this module is cheap: the OneRoster client loads when an
+oracle runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from snapkit.descriptors import OracleDescriptor, ProjectionDescriptor
+from snapkit.markers import hookimpl
+
+from snapkit_instructor_dashboard import keys
+from snapkit_instructor_dashboard.datasets import DATASETS
+from snapkit_instructor_dashboard.oracles import (
+    CLASS_SCHEMA,
+    LINE_ITEM_SCHEMA,
+    RESULT_SCHEMA,
+    ROSTER_SCHEMA,
+    SETTINGS_SCHEMA,
+    ClassOracle,
+    LineItemsOracle,
+    OneRosterSource,
+    ResultsOracle,
+    RosterOracle,
+)
+from snapkit_instructor_dashboard.projections import (
+    derive_assessments,
+    derive_proficiency,
+    derive_progress,
+    derive_student_support,
+    derive_summary,
+)
+
+VERSION = "0.1.0"
+
+Register = Callable[[Any], None]
+
+
+def _factory(kind: type, config: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """Build an oracle from its own settings, or from ``[oracles.dashboard_class]``'s."""
+
+    def factory(settings: Mapping[str, Any]) -> Any:
+        merged: dict[str, Any] = {}
+        if config is not None:
+            merged.update(config.plugin_settings("oracle", keys.CLASS))
+        merged.update(settings)
+        return kind(OneRosterSource(merged))
+
+    return factory
+
+
+def oracle_descriptors(config: Any = None) -> tuple[OracleDescriptor, ...]:
+    """The four oracles (``config`` supplies the shared settings section)."""
+    common = {"version": VERSION, "settings_schema": SETTINGS_SCHEMA}
+    return (
+        OracleDescriptor(key=keys.CLASS, factory=_factory(ClassOracle, config),
+                         payload_schema=CLASS_SCHEMA,
+                         description="the class record and grading category", **common),
+        OracleDescriptor(key=keys.ROSTER, factory=_factory(RosterOracle, config),
+                         records=True, key_column="sourcedId", payload_schema=ROSTER_SCHEMA,
+                         description="the class's students", **common),
+        OracleDescriptor(key=keys.LINE_ITEMS, factory=_factory(LineItemsOracle, config),
+                         records=True, key_column="sourcedId",
+                         payload_schema=LINE_ITEM_SCHEMA,
+                         description="the class's line items (in the category)", **common),
+        OracleDescriptor(key=keys.RESULTS, factory=_factory(ResultsOracle, config),
+                         records=True, key_column="sourcedId", payload_schema=RESULT_SCHEMA,
+                         description="results of those line items", **common),
+    )
+
+
+def _projection(key: str, derive: Callable[[Any], Any], description: str,
+                optional: tuple[str, ...] = ()) -> ProjectionDescriptor:
+    return ProjectionDescriptor(key=key, version=VERSION, factory=lambda settings: derive,
+                                requires=keys.GRADEBOOK, optional=optional,
+                                description=description)
+
+
+PROJECTIONS: tuple[ProjectionDescriptor, ...] = (
+    _projection(keys.PROGRESS, derive_progress,
+                "completion per line item and per student"),
+    _projection(keys.PROFICIENCY, derive_proficiency,
+                "mean score fraction and level per student"),
+    _projection(keys.STUDENT_SUPPORT, derive_student_support,
+                "support category and inactivity per student"),
+    _projection(keys.ASSESSMENTS, derive_assessments,
+                "score statistics and distribution per line item"),
+    _projection(keys.SUMMARY, derive_summary, "class, date, filters and course metrics",
+                optional=(keys.CLASS,)),
+)
+"""The five projections."""
+
+
+@hookimpl
+def snapkit_register_oracles(register: Register, config: Any) -> None:
+    """Register the four OneRoster oracles."""
+    for descriptor in oracle_descriptors(config):
+        register(descriptor)
+
+
+@hookimpl
+def snapkit_register_projections(register: Register) -> None:
+    """Register the five projections."""
+    for descriptor in PROJECTIONS:
+        register(descriptor)
+
+
+@hookimpl
+def snapkit_register_datasets(register: Register) -> None:
+    """Register the seven datasets of the ``instructor_dashboard`` profile."""
+    for descriptor in DATASETS:
+        register(descriptor)
+
+
+class ViewsPlugin:
+    """The projections and datasets alone, for hosts (and tests) that bring their own oracles
+    under the same keys: ``manager.register(ViewsPlugin())``."""
+
+    @hookimpl
+    def snapkit_register_projections(self, register: Register) -> None:
+        """Register the five projections."""
+        snapkit_register_projections(register)
+
+    @hookimpl
+    def snapkit_register_datasets(self, register: Register) -> None:
+        """Register the seven datasets."""
+        snapkit_register_datasets(register)

@@ -1,0 +1,252 @@
+"""The instructor-dashboard projections: pure functions of a :class:`ProjectionInputs`.
+
+Every one reads the shared gradebook index (:mod:`~snapkit_instructor_dashboard.gradebook`)
+and the scope's filters; values are plain JSON (numbers unrounded: views round them with
+:func:`snapkit.parity.format_cell`). Percentages are 0-100.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from snapkit.projection import ProjectionInputs
+
+from snapkit_instructor_dashboard.gradebook import (
+    Gradebook,
+    class_info,
+    gradebook,
+    is_inactive,
+    mean_fraction,
+    progress_pct,
+)
+
+CATEGORIES = ("excelling", "on_track", "struggling", "not_enough_information")
+"""Support categories, in the order summaries list them."""
+
+LEVELS = ("High", "Medium", "Low", "not enough data")
+"""Proficiency levels, in the order summaries list them."""
+
+BUCKETS = tuple(f"{low}-{low + 10}" for low in range(0, 100, 10))
+"""The ten score ranges of the assessment distribution (percent of the maximum score);
+each holds scores from its low end up to, not including, its high end; 100 is in 90-100."""
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return None if whole == 0 else 100.0 * part / whole
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+# -- progress ------------------------------------------------------------------------------
+
+
+def derive_progress(inputs: ProjectionInputs) -> dict[str, Any]:
+    """Per line item: students who completed it and the completion rate; per student: the
+    percent of counted line items completed and whether it reaches
+    ``filters.completion_threshold`` (default 80)."""
+    book = gradebook(inputs)
+    n = len(book.students)
+    threshold = book.filters["completion_threshold"]
+    per_student = []
+    reached = 0
+    for student in book.students:
+        pct = progress_pct(student, book)
+        met = pct is not None and pct >= threshold
+        reached += met
+        per_student.append({"student": student.id, "progress_pct": pct,
+                            "completed_items": student.completed_counted, "met_threshold": met})
+    return {
+        "as_of": book.as_of,
+        "completion_threshold": threshold,
+        "students": n,
+        "counted_line_items": book.counted_items,
+        "line_items": [
+            {"line_item": item.id, "title": item.title, "due_date": item.due_date,
+             "counted": item.counted, "students_completed": item.completed,
+             "completion_rate": _percent(item.completed, n)}
+            for item in book.line_items
+        ],
+        "students_completed": reached,
+        "completion_rate": _percent(reached, n),
+        "per_student": per_student,
+    }
+
+
+# -- proficiency ---------------------------------------------------------------------------
+
+
+def level_of(fraction: float | None, filters: Mapping[str, Any]) -> str:
+    """The proficiency level of a mean score fraction: Low up to ``proficiency_low_max``
+    (0.4), Medium up to ``proficiency_medium_max`` (0.8), High above; ``not enough data`` for
+    ``None``."""
+    if fraction is None:
+        return "not enough data"
+    if fraction <= filters["proficiency_low_max"]:
+        return "Low"
+    if fraction <= filters["proficiency_medium_max"]:
+        return "Medium"
+    return "High"
+
+
+def derive_proficiency(inputs: ProjectionInputs) -> dict[str, Any]:
+    """Per student: the mean score fraction and its level (``not enough data`` under
+    ``filters.min_scored_items`` (3) scored line items); the count per level."""
+    book = gradebook(inputs)
+    counts = dict.fromkeys(LEVELS, 0)
+    students = []
+    for student in book.students:
+        fraction = mean_fraction(student, book)
+        level = level_of(fraction, book.filters)
+        counts[level] += 1
+        students.append({"student": student.id, "scored_items": student.scored,
+                         "mean_fraction": fraction, "level": level})
+    return {"levels": counts, "students": students,
+            "min_scored_items": book.filters["min_scored_items"]}
+
+
+# -- student support -----------------------------------------------------------------------
+
+
+def category_of(progress: float | None, proficiency: float | None,
+                filters: Mapping[str, Any]) -> str:
+    """The support category of a student (percentages 0-100), evaluated in the order
+    excelling, struggling, on_track, falling back to on_track; ``not_enough_information``
+    when either measure is missing."""
+    if progress is None or proficiency is None:
+        return "not_enough_information"
+    if (progress >= filters["excelling_progress_at_least"]
+            and proficiency >= filters["excelling_proficiency_at_least"]):
+        return "excelling"
+    if (progress < filters["struggling_progress_below"]
+            and proficiency <= filters["struggling_proficiency_at_most"]):
+        return "struggling"
+    if (progress >= filters["on_track_progress_at_least"]
+            and proficiency >= filters["on_track_proficiency_at_least"]):
+        return "on_track"
+    return "on_track"
+
+
+def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
+    """Per student: progress, proficiency (percent), support category and the inactive flag
+    (last result older than ``filters.inactivity_days``, default 7); counts per category."""
+    book = gradebook(inputs)
+    counts = dict.fromkeys(CATEGORIES, 0)
+    inactive_count = 0
+    students = []
+    for student in book.students:
+        progress = progress_pct(student, book)
+        fraction = mean_fraction(student, book)
+        proficiency = None if fraction is None else 100.0 * fraction
+        category = category_of(progress, proficiency, book.filters)
+        inactive = is_inactive(student, book)
+        counts[category] += 1
+        inactive_count += inactive
+        students.append({"student": student.id, "name": student.name,
+                         "progress_pct": progress, "proficiency_pct": proficiency,
+                         "category": category, "inactive": inactive,
+                         "last_activity": student.last_activity})
+    n = len(book.students)
+    return {
+        "as_of": book.as_of,
+        "students": students,
+        "total": n,
+        "counts": counts,
+        "percentages": {c: _percent(counts[c], n) for c in CATEGORIES},
+        "inactive": inactive_count,
+        "inactive_percentage": _percent(inactive_count, n),
+        "thresholds": {name: book.filters[name] for name in sorted(book.filters)
+                       if name.startswith(("excelling_", "struggling_", "on_track_"))},
+        "inactivity_days": book.filters["inactivity_days"],
+    }
+
+
+# -- assessments ---------------------------------------------------------------------------
+
+
+def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
+    """Min, median, mean, max and population standard deviation of scores (percent), and
+    the count per :data:`BUCKETS` range; ``None`` statistics for no scores."""
+    buckets = [0] * len(BUCKETS)
+    for value in percents:
+        buckets[min(int(value // 10), 9)] += 1
+    if not percents:
+        stats: dict[str, Any] = dict.fromkeys(("min", "median", "mean", "max", "std_dev"))
+    else:
+        ordered = sorted(percents)
+        n = len(ordered)
+        middle = n // 2
+        median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        mean = math.fsum(ordered) / n
+        variance = math.fsum((x - mean) ** 2 for x in ordered) / n
+        stats = {"min": ordered[0], "median": median, "mean": mean, "max": ordered[-1],
+                 "std_dev": math.sqrt(variance)}
+    stats["buckets"] = [{"range": r, "count": c} for r, c in zip(BUCKETS, buckets)]
+    return stats
+
+
+def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
+    """Per line item: availability and due dates, students who completed it and who did
+    not, and the statistics of its scores (:func:`score_statistics`)."""
+    book = gradebook(inputs)
+    n = len(book.students)
+    items = []
+    for item in book.line_items:
+        entry: dict[str, Any] = {
+            "line_item": item.id, "title": item.title, "available_from": item.assign_date,
+            "due_date": item.due_date, "students_completed": item.completed,
+            "students_not_completed": n - item.completed, "scored": len(item.percents),
+        }
+        entry.update(score_statistics(item.percents))
+        items.append(entry)
+    return {"line_items": items}
+
+
+# -- summary -------------------------------------------------------------------------------
+
+
+def _metrics(book: Gradebook) -> list[dict[str, Any]]:
+    progress = [p for p in (progress_pct(s, book) for s in book.students) if p is not None]
+    fractions = [f for f in (mean_fraction(s, book) for s in book.students) if f is not None]
+    threshold = book.filters["completion_threshold"]
+    completed = sum(1 for p in progress if p >= threshold)
+    inactive = sum(1 for s in book.students if is_inactive(s, book))
+    n = len(book.students)
+    mean_fraction_all = _mean(fractions)
+    return [
+        {"metric": "students", "value": n, "unit": "count"},
+        {"metric": "line_items", "value": len(book.line_items), "unit": "count"},
+        {"metric": "line_items_due", "value": book.counted_items, "unit": "count"},
+        {"metric": "results", "value": book.results, "unit": "count"},
+        {"metric": "average_progress", "value": _mean(progress), "unit": "percent"},
+        {"metric": "average_proficiency",
+         "value": None if mean_fraction_all is None else 100.0 * mean_fraction_all,
+         "unit": "percent"},
+        {"metric": "students_completed", "value": completed, "unit": "count"},
+        {"metric": "completion_rate", "value": _percent(completed, n), "unit": "percent"},
+        {"metric": "inactive_students", "value": inactive, "unit": "count"},
+    ]
+
+
+def derive_summary(inputs: ProjectionInputs) -> dict[str, Any]:
+    """The class, the scope, the date the dashboard is computed for, the effective filters,
+    and the course summary metrics. Without the class record (an optional oracle) the
+    result is partial: the class fields are empty."""
+    book = gradebook(inputs)
+    info = class_info(inputs) or {}
+    container = info.get("container") or {}
+    return {
+        "snapshot_id": inputs.snapshot_id,
+        "namespace": inputs.scope.namespace,
+        "class_id": inputs.scope.context,
+        "class_title": info.get("title"),
+        "class_code": info.get("classCode"),
+        "grading_category_id": inputs.scope.container,
+        "grading_category_title": container.get("title"),
+        "as_of": book.as_of,
+        "filters": dict(sorted(book.filters.items())),
+        "metrics": _metrics(book),
+    }

@@ -1,0 +1,83 @@
+"""Fixtures of the instructor-dashboard tests.
+
+``small_class`` is a fixed class of twelve students and five line items (``data/small_class``)
+whose every number the tests state by hand; it is fed through inline oracles under the
+plugin's oracle keys, with the plugin's projections and datasets and the first-party
+serializers registered inline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import snapkit_serializers.plugin as serializers_plugin
+from snapkit.project import Project
+from snapkit.projection import ProjectionSet, derive_for_project
+from snapkit.testing.engine import OraclePlugin, make_project
+
+from snapkit_instructor_dashboard import keys
+from snapkit_instructor_dashboard.plugin import ViewsPlugin
+
+DATA = Path(__file__).parent / "data" / "small_class"
+
+
+def load(name: str) -> Any:
+    """One fixture file of the small class."""
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def fixture_oracles(skip: tuple[str, ...] = (), fail: tuple[str, ...] = ()) -> OraclePlugin:
+    """Inline oracles serving the small class; ``skip`` leaves oracles out, ``fail`` makes
+    them raise."""
+    plugin = OraclePlugin()
+
+    def serve(name: str, key: str) -> Callable[[Any], Any]:
+        def load_it(call: Any) -> Any:
+            if key in fail:
+                raise RuntimeError("source down")
+            return load(name)
+        return load_it
+
+    tables = {keys.ROSTER: "roster", keys.LINE_ITEMS: "line_items", keys.RESULTS: "results"}
+    if keys.CLASS not in skip:
+        plugin.add(keys.CLASS, serve("class", keys.CLASS))
+    for key, name in tables.items():
+        if key not in skip:
+            plugin.add(key, serve(name, key), records=True, key_column="sourcedId")
+    return plugin
+
+
+def small_project(folder: Path, *, filters: Mapping[str, Any] | None = None,
+                  skip: tuple[str, ...] = (), fail: tuple[str, ...] = ()) -> Project:
+    """A project over the small class: refresh it, then derive and export."""
+    scope = {"namespace": "district-7", "context": "class-alg1", "filters": dict(filters or {})}
+    return make_project(folder, fixture_oracles(skip, fail), ViewsPlugin(), serializers_plugin,
+                        config={"scope": scope})
+
+
+@pytest.fixture
+def make_small_project(tmp_path: Path) -> Callable[..., Project]:
+    """A factory of projects over the small class (see :func:`small_project`); each call
+    gets its own folder."""
+    counter = [0]
+
+    def make(**options: Any) -> Project:
+        counter[0] += 1
+        folder = tmp_path / f"project-{counter[0]}"
+        folder.mkdir()
+        return small_project(folder, **options)
+
+    return make
+
+
+@pytest.fixture
+def small_class(tmp_path: Path) -> tuple[Project, ProjectionSet]:
+    """The small class refreshed, with every projection derived."""
+    project = small_project(tmp_path)
+    outcome = project.refresh()
+    assert outcome.status == "success", outcome.errors
+    return project, derive_for_project(project, project.current())
