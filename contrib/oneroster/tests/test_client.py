@@ -80,8 +80,7 @@ def test_bad_secret_raises_authentication_error(make_client: MakeClient, scheme:
 def test_expired_token_is_fetched_again(make_client: MakeClient, server: ServerHandle) -> None:
     client = make_client()
     list(client.iter_records("orgs"))
-    with server.state.lock:
-        server.state._tokens.clear()  # every token the server issued is now unknown
+    server.state.revoke_tokens()
     assert len(list(client.iter_records("orgs"))) > 0
     assert client._http.auth.tokens_fetched == 2  # type: ignore[union-attr]
 

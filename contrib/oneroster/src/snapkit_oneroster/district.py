@@ -69,122 +69,23 @@ _LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _CATEGORIES = (("Homework", 10.0), ("Quiz", 20.0), ("Test", 100.0), ("Project", 50.0))
 _CATEGORY_CYCLE = (0, 1, 0, 2, 0, 1, 3, 2)
-_GIVEN = [
-    "Aaliyah",
-    "Aiden",
-    "Amara",
-    "Andre",
-    "Ava",
-    "Benjamin",
-    "Camila",
-    "Carlos",
-    "Chloe",
-    "Daniel",
-    "Diego",
-    "Elena",
-    "Elijah",
-    "Emma",
-    "Ethan",
-    "Fatima",
-    "Gabriel",
-    "Grace",
-    "Hana",
-    "Isaac",
-    "Isabella",
-    "Jamal",
-    "Jasmine",
-    "Jordan",
-    "Kai",
-    "Layla",
-    "Leo",
-    "Liam",
-    "Lucia",
-    "Malik",
-    "Maya",
-    "Mateo",
-    "Mia",
-    "Noah",
-    "Nora",
-    "Olivia",
-    "Omar",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Ryan",
-    "Sara",
-    "Sofia",
-    "Tariq",
-    "Theo",
-    "Uma",
-    "Valeria",
-    "Wei",
-    "Xavier",
-    "Yara",
-    "Yusuf",
-    "Zoe",
-]
-_FAMILY = [
-    "Adams",
-    "Ahmed",
-    "Alvarez",
-    "Baker",
-    "Bennett",
-    "Brooks",
-    "Chen",
-    "Clark",
-    "Cruz",
-    "Davis",
-    "Diaz",
-    "Edwards",
-    "Evans",
-    "Flores",
-    "Garcia",
-    "Gomez",
-    "Green",
-    "Hall",
-    "Harris",
-    "Hernandez",
-    "Hill",
-    "Huang",
-    "Jackson",
-    "Johnson",
-    "Kim",
-    "King",
-    "Lee",
-    "Lewis",
-    "Lopez",
-    "Martin",
-    "Martinez",
-    "Miller",
-    "Moore",
-    "Morales",
-    "Nguyen",
-    "Okafor",
-    "Ortiz",
-    "Patel",
-    "Perez",
-    "Phillips",
-    "Ramirez",
-    "Reed",
-    "Rivera",
-    "Roberts",
-    "Robinson",
-    "Sanchez",
-    "Scott",
-    "Singh",
-    "Smith",
-    "Taylor",
-    "Thomas",
-    "Torres",
-    "Turner",
-    "Walker",
-    "Washington",
-    "White",
-    "Williams",
-    "Wilson",
-    "Wright",
-    "Young",
-]
+_GIVEN = tuple(
+    (  # noqa: SIM905 (a word list reads better as text)
+        "Aaliyah Aiden Amara Andre Ava Benjamin Camila Carlos Chloe Daniel Diego Elena Elijah "
+        "Emma Ethan Fatima Gabriel Grace Hana Isaac Isabella Jamal Jasmine Jordan Kai Layla Leo "
+        "Liam Lucia Malik Maya Mateo Mia Noah Nora Olivia Omar Priya Quinn Rosa Ryan Sara Sofia "
+        "Tariq Theo Uma Valeria Wei Xavier Yara Yusuf Zoe"
+    ).split()
+)
+_FAMILY = tuple(
+    (  # noqa: SIM905 (a word list reads better as text)
+        "Adams Ahmed Alvarez Baker Bennett Brooks Chen Clark Cruz Davis Diaz Edwards Evans "
+        "Flores Garcia Gomez Green Hall Harris Hernandez Hill Huang Jackson Johnson Kim King "
+        "Lee Lewis Lopez Martin Martinez Miller Moore Morales Nguyen Okafor Ortiz Patel Perez "
+        "Phillips Ramirez Reed Rivera Roberts Robinson Sanchez Scott Singh Smith Taylor Thomas "
+        "Torres Turner Walker Washington White Williams Wilson Wright Young"
+    ).split()
+)
 _MAIL_HOSTS = ("example.com", "example.net", "example.org")
 
 

@@ -23,8 +23,6 @@ district as a OneRoster 1.1 CSV bulk export).
 from __future__ import annotations
 
 import base64
-import collections
-import hmac
 import io
 import json
 import logging
@@ -32,332 +30,28 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from snapkit_oneroster.auth import (
-    OAUTH1_METHODS,
-    parse_authorization_header,
-    sign,
-    signature_base_string,
-)
+from snapkit_oneroster.api import API_PREFIX, MAX_LIMIT, ApiError, answer, imsx_body
 from snapkit_oneroster.bulk_csv import write_bulk_zip
 from snapkit_oneroster.district import DayChange, District
-from snapkit_oneroster.faults import FaultCounter, Faults
-from snapkit_oneroster.filters import Filter, FilterSyntaxError, parse_filter
-from snapkit_oneroster.schema import COLLECTIONS, TABLES, Collection
+from snapkit_oneroster.faults import Faults
+from snapkit_oneroster.schema import TABLES
+from snapkit_oneroster.server_state import AUTH_MODES, ServerState
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/ims/oneroster/v1p1"
 TOKEN_PATH = "/token"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
-OAUTH1_WINDOW_SECONDS = 300
-AUTH_MODES = ("oauth2", "oauth1", "both")
 _ACCEPTS = {
     "oauth2": "OAuth 2.0 bearer tokens",
     "oauth1": "OAuth 1.0a signatures",
     "both": "OAuth 2.0 bearer tokens or OAuth 1.0a signatures",
 }
 
-
-class ApiError(Exception):
-    """An error answered with an ``imsx`` body."""
-
-    def __init__(self, status: HTTPStatus, code_minor: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.code_minor = code_minor
-        self.description = description
-
-
-def imsx_body(code_minor: str, description: str) -> dict[str, Any]:
-    """The OneRoster 1.1 ``imsx_StatusInfo`` error body."""
-    return {
-        "imsx_codeMajor": "failure",
-        "imsx_severity": "error",
-        "imsx_description": description,
-        "imsx_CodeMinor": {
-            "imsx_codeMinorField": [
-                {
-                    "imsx_codeMinorFieldName": "TargetEndSystem",
-                    "imsx_codeMinorFieldValue": code_minor,
-                }
-            ]
-        },
-    }
-
-
-# --------------------------------------------------------------------------- state
-
-
-class ServerState:
-    """Everything a running server knows: the district, credentials, tokens, faults."""
-
-    def __init__(
-        self,
-        district: District,
-        *,
-        auth: str,
-        client_id: str,
-        client_secret: str,
-        faults: Faults,
-        token_ttl: float,
-        max_limit: int,
-    ) -> None:
-        if auth not in AUTH_MODES:
-            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
-        self.district = district
-        self.auth = auth
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.token_ttl = token_ttl
-        self.max_limit = max_limit
-        self.faults = FaultCounter(faults)
-        self.lock = threading.RLock()
-        self.api_requests = 0
-        self._tokens: dict[str, float] = {}
-        self._nonces: dict[tuple[str, str], float] = {}
-        self._cache: collections.OrderedDict[tuple[Any, ...], list[str]] = collections.OrderedDict()
-
-    # ---- credentials
-
-    def credentials_match(self, client_id: str, client_secret: str) -> bool:
-        """Constant-time check of a client id and secret."""
-        ok_id = hmac.compare_digest(client_id.encode(), self.client_id.encode())
-        ok_secret = hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
-        return ok_id and ok_secret
-
-    def issue_token(self) -> str:
-        """A new bearer token, valid for ``token_ttl`` seconds."""
-        token = secrets.token_urlsafe(32)
-        with self.lock:
-            now = time.monotonic()
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + self.token_ttl
-        return token
-
-    def bearer_valid(self, token: str) -> bool:
-        """Whether a bearer token was issued here and has not expired."""
-        with self.lock:
-            expires = self._tokens.get(token)
-        return expires is not None and expires > time.monotonic()
-
-    def check_oauth1(
-        self, method: str, url: str, header: str, query: list[tuple[str, str]]
-    ) -> str | None:
-        """Verify an OAuth 1.0a signed request; the reason it fails, or ``None``."""
-        try:
-            oauth = parse_authorization_header(header)
-        except ValueError:
-            return "the Authorization header is not an OAuth 1.0a header"
-        required = (
-            "oauth_consumer_key",
-            "oauth_signature_method",
-            "oauth_timestamp",
-            "oauth_nonce",
-            "oauth_signature",
-        )
-        missing = [p for p in required if p not in oauth]
-        if missing:
-            return f"the OAuth 1.0a header lacks {', '.join(missing)}"
-        if oauth.get("oauth_version", "1.0") != "1.0":
-            return "oauth_version must be 1.0"
-        method_name = oauth["oauth_signature_method"]
-        if method_name not in OAUTH1_METHODS:
-            return f"oauth_signature_method must be one of {', '.join(OAUTH1_METHODS)}"
-        if not hmac.compare_digest(oauth["oauth_consumer_key"].encode(), self.client_id.encode()):
-            return "unknown oauth_consumer_key"
-        try:
-            stamp = int(oauth["oauth_timestamp"])
-        except ValueError:
-            return "oauth_timestamp is not an integer"
-        now = time.time()
-        if abs(now - stamp) > OAUTH1_WINDOW_SECONDS:
-            return f"oauth_timestamp is more than {OAUTH1_WINDOW_SECONDS} s from the server's clock"
-        params = query + [(k, v) for k, v in oauth.items() if k.startswith("oauth_")]
-        base = signature_base_string(method, url, params)
-        expected = sign(base, self.client_secret, method=method_name)
-        if not hmac.compare_digest(expected.encode(), oauth["oauth_signature"].encode()):
-            return "the OAuth 1.0a signature does not match"
-        key = (oauth["oauth_nonce"], oauth["oauth_timestamp"])
-        with self.lock:
-            self._nonces = {
-                k: t for k, t in self._nonces.items() if t > now - 2 * OAUTH1_WINDOW_SECONDS
-            }
-            if key in self._nonces:
-                return "oauth_nonce was already used"
-            self._nonces[key] = now
-        return None
-
-    # ---- district
-
-    def advance(self, days: int = 1) -> list[DayChange]:
-        """Advance the district ``days`` days."""
-        with self.lock:
-            changes = [self.district.advance_day() for _ in range(days)]
-            self._cache.clear()
-            return changes
-
-    def cached(self, key: tuple[Any, ...], compute: Callable[[], list[str]]) -> list[str]:
-        """A list of sourcedIds for a query, computed once per district version."""
-        key = (*key, self.district.version)
-        with self.lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        ids = compute()
-        with self.lock:
-            self._cache[key] = ids
-            while len(self._cache) > 64:
-                self._cache.popitem(last=False)
-        return ids
-
-
-# --------------------------------------------------------------------------- queries
-
-
-def _in_collection(district: District, collection: Collection, sourced_id: str) -> bool:
-    t = collection.table
-    if collection.role:
-        return bool(district.value(t, sourced_id, "role") in collection.role)
-    if collection.org_type:
-        return bool(district.value(t, sourced_id, "type") == collection.org_type)
-    if collection.session_type:
-        return bool(district.value(t, sourced_id, "type") == collection.session_type)
-    return True
-
-
-def _enrolled(district: District, field: str, value: str, role: str | None, want: str) -> list[str]:
-    """Enrollments where ``field`` is ``value`` (and the role is ``role``): their ``want`` ids."""
-    out = set()
-    for e in district.ids("enrollments"):
-        if district.value("enrollments", e, field) != value:
-            continue
-        if role is None or district.value("enrollments", e, "role") == role:
-            out.add(district.value("enrollments", e, want))
-    return sorted(out)
-
-
-def _users_of_school(district: District, school: str, role: str) -> list[str]:
-    return [
-        u
-        for u in district.ids("users")
-        if district.value("users", u, "role") == role
-        and school in district.value("users", u, "orgs")
-    ]
-
-
-def _where(district: District, table: str, field: str, value: str) -> list[str]:
-    return [i for i in district.ids(table) if district.value(table, i, field) == value]
-
-
-NESTED: dict[tuple[str, str], tuple[str, str, Callable[[District, str], list[str]]]] = {
-    ("classes", "students"): (
-        "classes",
-        "users",
-        lambda d, c: _enrolled(d, "class", c, "student", "user"),
-    ),
-    ("classes", "teachers"): (
-        "classes",
-        "users",
-        lambda d, c: _enrolled(d, "class", c, "teacher", "user"),
-    ),
-    ("classes", "lineItems"): (
-        "classes",
-        "lineItems",
-        lambda d, c: _where(d, "lineItems", "class", c),
-    ),
-    ("lineItems", "results"): (
-        "lineItems",
-        "results",
-        lambda d, i: _where(d, "results", "lineItem", i),
-    ),
-    ("schools", "classes"): ("orgs", "classes", lambda d, s: _where(d, "classes", "school", s)),
-    ("schools", "students"): ("orgs", "users", lambda d, s: _users_of_school(d, s, "student")),
-    ("schools", "teachers"): ("orgs", "users", lambda d, s: _users_of_school(d, s, "teacher")),
-    ("users", "classes"): ("users", "classes", lambda d, u: _enrolled(d, "user", u, None, "class")),
-    ("students", "classes"): (
-        "users",
-        "classes",
-        lambda d, u: _enrolled(d, "user", u, None, "class"),
-    ),
-    ("teachers", "classes"): (
-        "users",
-        "classes",
-        lambda d, u: _enrolled(d, "user", u, None, "class"),
-    ),
-}
-"""Nested collections: (parent collection, child) -> (parent table, child table, ids)."""
-
-
-def _sort_key(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return str(value.get("sourcedId", ""))
-    if isinstance(value, list):
-        return ",".join(_sort_key(v) for v in value)
-    return str(value)
-
-
-class _Query:
-    """The paging, sorting, filtering and projection parameters of a list request."""
-
-    def __init__(self, params: dict[str, list[str]], field_names: frozenset[str], max_limit: int):
-        def one(name: str) -> str | None:
-            values = params.get(name)
-            return values[-1] if values else None
-
-        self.limit = _int_param(one("limit"), "limit", DEFAULT_LIMIT, minimum=1)
-        self.limit = min(self.limit, max_limit)
-        self.offset = _int_param(one("offset"), "offset", 0, minimum=0)
-        self.sort = one("sort")
-        if self.sort is not None and self.sort not in field_names:
-            raise ApiError(
-                HTTPStatus.BAD_REQUEST, "invalid_sort_field", f"sort: unknown field {self.sort}"
-            )
-        order = (one("orderBy") or "asc").lower()
-        if order not in ("asc", "desc"):
-            raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_data", "orderBy must be asc or desc")
-        self.descending = order == "desc"
-        self.filter_text = one("filter")
-        self.filter: Filter | None = None
-        if self.filter_text:
-            try:
-                self.filter = parse_filter(self.filter_text, field_names)
-            except FilterSyntaxError as exc:
-                raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_filter_field", str(exc)) from None
-        fields = one("fields")
-        self.fields: frozenset[str] | None = None
-        if fields:
-            self.fields = frozenset(f.strip() for f in fields.split(",") if f.strip())
-            unknown = sorted(self.fields - field_names)
-            if unknown:
-                raise ApiError(
-                    HTTPStatus.BAD_REQUEST,
-                    "invalid_selection_field",
-                    f"fields: unknown field(s) {', '.join(unknown)}",
-                )
-
-
-def _int_param(text: str | None, name: str, default: int, *, minimum: int) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST, "invalid_data", f"{name} must be an integer"
-        ) from None
-    if value < minimum:
-        raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_data", f"{name} must be >= {minimum}")
-    return value
+__all__ = ["API_PREFIX", "AUTH_MODES", "MAX_LIMIT", "TOKEN_PATH", "ServerHandle", "serve"]
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -547,143 +241,14 @@ class _Handler(BaseHTTPRequestHandler):
         params: dict[str, list[str]] = {}
         for k, v in query:
             params.setdefault(k, []).append(v)
-        body, headers = self._resolve(segments, params)
-        truncate = faults.truncate_always or counter.take("truncate")
+        result = answer(
+            state, segments, params, origin=self._origin, path=urllib.parse.urlsplit(self.path).path
+        )
+        headers = dict(result.headers)
         if faults.omit_total_count:
             headers.pop("X-Total-Count", None)
-        self._json(200, body, headers=headers, truncate=truncate)
-
-    def _resolve(
-        self, segments: list[str], params: dict[str, list[str]]
-    ) -> tuple[Any, dict[str, str]]:
-        district = self.state.district
-        base_url = self._origin + API_PREFIX
-        if not segments or segments[0] not in COLLECTIONS:
-            raise ApiError(
-                HTTPStatus.NOT_FOUND,
-                "unknownobject",
-                f"unknown collection /{'/'.join(segments[:1])}",
-            )
-        collection = COLLECTIONS[segments[0]]
-        if len(segments) == 2:
-            with self.state.lock:
-                if district.row(collection.table, segments[1]) is None or not _in_collection(
-                    district, collection, segments[1]
-                ):
-                    raise ApiError(
-                        HTTPStatus.NOT_FOUND,
-                        "unknownobject",
-                        f"no {segments[0]} record with that sourcedId",
-                    )
-                record = district.record(collection.table, segments[1], base_url)
-            query = _Query(
-                params, frozenset(TABLES[collection.table].field_names), self.state.max_limit
-            )
-            if query.fields is not None:
-                record = {k: v for k, v in (record or {}).items() if k in query.fields}
-            return {TABLES[collection.table].one: record}, {}
-        if len(segments) == 1:
-            return self._list(collection.name, collection.table, None, collection, params, base_url)
-        if len(segments) == 3 and (segments[0], segments[2]) in NESTED:
-            parent_table, child_table, finder = NESTED[(segments[0], segments[2])]
-            with self.state.lock:
-                if district.row(parent_table, segments[1]) is None or not _in_collection(
-                    district, collection, segments[1]
-                ):
-                    raise ApiError(
-                        HTTPStatus.NOT_FOUND,
-                        "unknownobject",
-                        f"no {segments[0]} record with that sourcedId",
-                    )
-            child = COLLECTIONS.get(segments[2]) or COLLECTIONS[child_table]
-            return self._list(
-                "/".join(segments), child_table, (finder, segments[1]), child, params, base_url
-            )
-        raise ApiError(
-            HTTPStatus.NOT_FOUND, "unknownobject", f"unknown endpoint /{'/'.join(segments)}"
-        )
-
-    def _list(
-        self,
-        path: str,
-        table: str,
-        nested: tuple[Callable[[District, str], list[str]], str] | None,
-        collection: Collection,
-        params: dict[str, list[str]],
-        base_url: str,
-    ) -> tuple[Any, dict[str, str]]:
-        state = self.state
-        district = state.district
-        t = TABLES[table]
-        query = _Query(params, frozenset(t.field_names), state.max_limit)
-
-        def compute() -> list[str]:
-            with state.lock:
-                if nested is not None:
-                    finder, parent = nested
-                    ids = [
-                        i
-                        for i in finder(district, parent)
-                        if _in_collection(district, collection, i)
-                    ]
-                else:
-                    ids = [
-                        i for i in district.ids(table) if _in_collection(district, collection, i)
-                    ]
-                if query.filter is not None or (query.sort and query.sort != "sourcedId"):
-                    records = [(i, district.record(table, i, base_url) or {}) for i in ids]
-                    if query.filter is not None:
-                        records = [(i, r) for i, r in records if query.filter.matches(r)]
-                    if query.sort and query.sort != "sourcedId":
-                        records.sort(key=lambda pair: _sort_key(pair[1].get(query.sort or "")))
-                    ids = [i for i, _ in records]
-            if query.descending:
-                ids = ids[::-1]
-            cap = state.faults.faults.role_filter_cap
-            by_role = bool(collection.role) or (
-                query.filter is not None and "role" in query.filter.fields
-            )
-            if cap is not None and by_role:
-                ids = ids[:cap]
-            return ids
-
-        key = (
-            path,
-            query.filter_text,
-            query.sort,
-            query.descending,
-            state.faults.faults.role_filter_cap,
-        )
-        ids = state.cached(key, compute)
-        page_ids = ids[query.offset : query.offset + query.limit]
-        with state.lock:
-            records = [district.record(table, i, base_url) or {} for i in page_ids]
-        if query.fields is not None:
-            fields = query.fields
-            records = [{k: v for k, v in r.items() if k in fields} for r in records]
-        headers = {"X-Total-Count": str(len(ids))}
-        links = self._links(len(ids), query, params)
-        if links:
-            headers["Link"] = links
-        return {t.many: records}, headers
-
-    def _links(self, total: int, query: _Query, params: dict[str, list[str]]) -> str:
-        path = urllib.parse.urlsplit(self.path).path
-
-        def url(offset: int) -> str:
-            kept = [(k, v) for k, vs in params.items() if k not in ("limit", "offset") for v in vs]
-            qs = urllib.parse.urlencode(
-                [*kept, ("limit", str(query.limit)), ("offset", str(offset))]
-            )
-            return f"<{self._origin}{path}?{qs}>"
-
-        last = max(0, (total - 1) // query.limit * query.limit)
-        links = [f'{url(0)}; rel="first"', f'{url(last)}; rel="last"']
-        if query.offset + query.limit < total:
-            links.append(f'{url(query.offset + query.limit)}; rel="next"')
-        if query.offset > 0:
-            links.append(f'{url(max(0, query.offset - query.limit))}; rel="prev"')
-        return ", ".join(links)
+        truncate = faults.truncate_always or counter.take("truncate")
+        self._json(200, result.body, headers=headers, truncate=truncate)
 
     # ---- admin
 
@@ -696,11 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(self._body() or b"{}")
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
-                state.faults.reset(Faults.from_json(data))
+                faults = Faults.from_json(data)
             except ValueError as exc:
                 raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_data", f"faults: {exc}") from None
-            with state.lock:
-                state._cache.clear()
+            state.set_faults(faults)
             self._json(200, _state_json(state))
         elif verb == "POST" and what == "advance":
             try:
@@ -822,9 +386,7 @@ class ServerHandle:
 
     def set_faults(self, faults: Faults | None = None, **changes: Any) -> None:
         """Replace the faults (``Faults(**changes)`` when no object is given); counts restart."""
-        self.state.faults.reset(faults if faults is not None else Faults(**changes))
-        with self.state.lock:
-            self.state._cache.clear()
+        self.state.set_faults(faults if faults is not None else Faults(**changes))
 
     def advance_day(self, days: int = 1) -> list[DayChange]:
         """Advance the served district ``days`` days."""
