@@ -179,6 +179,15 @@ def test_get_record_returns_one_normalized_record(
     )
 
 
+def test_retry_after_beyond_the_deadline_stops_instead_of_waiting(
+    make_client: MakeClient, server: ServerHandle, sleeps
+) -> None:
+    server.set_faults(rate_limit=1, retry_after=600)
+    with pytest.raises(DeadlineExceededError, match="no time left"):
+        list(make_client(deadline=60.0).iter_records("orgs"))
+    assert sleeps.waits == []
+
+
 def test_deadline_stops_the_read(make_client: MakeClient) -> None:
     with pytest.raises(DeadlineExceededError, match="deadline"):
         list(make_client(deadline=0.0).iter_records("orgs"))
