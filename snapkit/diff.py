@@ -382,7 +382,7 @@ def compute_diff(
         context = DiffContext(a, b, store, max_items,
                               _settings_of(settings, descriptor.key))
         results.append(_run_section(descriptor.key, implementation, context))
-    diff = _canonical(Diff(a.id, b.id, tuple(results)))
+    diff = Diff(a.id, b.id, tuple(results))
     changes = sum(s.added + s.removed + s.changed for s in diff.sections)
     manager.emit(
         "snapkit_diff_computed",
@@ -453,11 +453,6 @@ def _run_section(key: str, implementation: Any, context: DiffContext) -> DiffSec
             raise DiffError(f"diff section {key!r}: {count} must be a non-negative integer")
     return evolve(section, name=key, truncated=bool(section.truncated),
                   data=normalize(section.data, key))
-
-
-def _canonical(diff: Diff) -> Diff:
-    """Round-trip a diff through canonical JSON so it holds exactly what its bytes say."""
-    return from_json(loads(canonical_bytes(to_json(diff))), Diff)
 
 
 # -- the JSON form -------------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 A part is canonical JSON Lines, so two rows are equal exactly when their line bytes are equal.
 The diff uses that in two passes and decodes only rows that differ:
 
-1. **Lines.** Each side's lines are split from large chunks (no Python call per line) and
-   compared as sets of byte strings: a line found on both sides is an unchanged row and is
-   never decoded. Tables too big for the memory budget are first partitioned to temporary
-   files by a hash of the line (the grace hash join), so each partition is compared on its
-   own and memory holds one partition at a time.
+1. **Lines.** Each side's lines are split from large chunks (no Python call per line);
+   ``a``'s lines are held as a set of byte strings and ``b``'s are streamed against it: a
+   line found on both sides is an unchanged row and is never decoded. When ``a`` is larger
+   than the memory budget, both tables are first partitioned to temporary files by a hash of
+   the line (the grace hash join), so each partition is compared on its own and memory holds
+   one partition of ``a`` at a time.
 2. **Keys.** The lines found on one side only are decoded to read their key. A key on both
    sides is a changed row (its fields are compared), a key only in ``a`` was removed, a key
    only in ``b`` added. This pass too spills to key-hashed partitions when it is large.
@@ -34,8 +35,12 @@ from snapkit.errors import DiffError
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "TableChanges", "diff_rows", "diff_tables"]
 
-DEFAULT_MEMORY_BUDGET = 48 * 1024 * 1024
-"""Bytes of row data held in memory at once before the diff partitions to disk."""
+DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024
+"""Bytes of table ``a``'s rows held in memory at once; a larger table is partitioned to disk.
+
+Held as a set of byte strings, rows take about 1.6 times their size, so the peak memory of a
+diff is about twice the budget.
+"""
 
 _MISSING = object()
 LineBatches = Callable[[], Iterable[list[bytes]]]
@@ -114,10 +119,11 @@ def diff_tables(
     :param lines_a: returns the batches of table ``a`` (called once).
     :param lines_b: returns the batches of table ``b`` (called once).
     :param key_column: the field identifying a row; every row must have it, uniquely.
-    :param size_hint: total bytes of both tables; above ``memory_budget`` the line pass is
+    :param size_hint: bytes of table ``a``; above ``memory_budget`` the line pass is
         partitioned to disk.
     :param max_items: the most keys/rows listed per kind of change.
-    :param memory_budget: bytes of row data held in memory at once.
+    :param memory_budget: bytes of ``a``'s rows held in memory at once (see
+        :data:`DEFAULT_MEMORY_BUDGET`).
     :param tmpdir: where partitions go (default: the system's temporary folder).
     :param name: the table's name, for error messages.
     :raises DiffError: when a row is not a JSON object, lacks the key column, or a key or row
@@ -199,28 +205,36 @@ def _read(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
 
 def _compare_lines(batches_a: Iterable[list[bytes]], batches_b: Iterable[list[bytes]],
                    collector: _Collector, name: str) -> None:
-    """Compare one partition: the lines on one side only go to the key pass."""
+    """Compare one partition: hold ``a``'s lines as a set, stream ``b``'s against it.
+
+    Every step is a set operation done in C; the lines on one side only go to the key pass.
+    """
     set_a: set[bytes] = set()
     count_a = 0
     for batch in batches_a:
         set_a.update(batch)
         count_a += len(batch)
     if len(set_a) != count_a:
-        raise DiffError(f"table {name!r} of snapshot a holds the same row twice",
-                        hint="a keyed table needs a unique key per row")
-    set_b: set[bytes] = set()
-    count_b = 0
+        raise _twice(name, "a")
+    only_b: set[bytes] = set()
+    listed_b = 0
     for batch in batches_b:
-        set_b.update(batch)
-        count_b += len(batch)
-    if len(set_b) != count_b:
-        raise DiffError(f"table {name!r} of snapshot b holds the same row twice",
-                        hint="a keyed table needs a unique key per row")
-    only_b = set_b - set_a
-    set_a -= set_b
-    del set_b
+        chunk = set(batch)
+        if len(chunk) != len(batch):
+            raise _twice(name, "b")
+        fresh = chunk.difference(set_a)
+        listed_b += len(fresh)
+        only_b |= fresh
+        set_a.difference_update(chunk)
+    if len(only_b) != listed_b:
+        raise _twice(name, "b")
     collector.add(set_a, "a")
     collector.add(only_b, "b")
+
+
+def _twice(name: str, side: str) -> DiffError:
+    return DiffError(f"table {name!r} of snapshot {side} holds the same row twice",
+                     hint="a keyed table needs a unique key per row")
 
 
 class _Collector:
@@ -267,7 +281,7 @@ class _Collector:
             lines.clear()
         self.pending_bytes = 0
 
-    def _key(self, line: bytes, side: str) -> tuple[str, Any, dict[str, Any]]:
+    def _key(self, line: bytes, side: str) -> tuple[Any, Any, dict[str, Any]]:
         try:
             row = json.loads(line)
         except ValueError:
@@ -280,7 +294,7 @@ class _Collector:
             raise DiffError(f"table {self.name!r} of snapshot {side} has a row without its "
                             f"key column {self.key_column!r}")
         key = row[self.key_column]
-        return canonical_str(key), key, row
+        return _identity(key), key, row
 
     def _groups(self) -> Iterator[tuple[list[bytes], list[bytes]]]:
         if self.folder is None:
@@ -300,13 +314,13 @@ class _Collector:
         removed = _Top(self.max_items)
         changed = _Top(self.max_items)
         for lines_a, lines_b in self._groups():
-            old: dict[str, tuple[Any, dict[str, Any]]] = {}
+            old: dict[Any, tuple[Any, dict[str, Any]]] = {}
             for line in lines_a:
                 ident, key, row = self._key(line, "a")
                 if ident in old:
                     raise self._duplicate("a")
                 old[ident] = (key, row)
-            seen: set[str] = set()
+            seen: set[Any] = set()
             for line in lines_b:
                 ident, key, row = self._key(line, "b")
                 if ident in seen:
@@ -337,6 +351,14 @@ class _Collector:
         if self.folder is not None:
             self.folder.cleanup()
             self.folder = None
+
+
+def _identity(key: Any) -> Any:
+    """A hashable identity of a key that tells JSON types apart (``1``, ``1.0``, ``true``)."""
+    kind = type(key)
+    if kind is str or kind is int or kind is float:
+        return (kind.__name__, key)
+    return ("json", canonical_str(key))
 
 
 class _Top:

@@ -366,7 +366,7 @@ def test_partitioned_table_diff_equals_the_in_memory_one(tmp_path: Path) -> None
     parts, a, b = _table_pair(2000)
     in_memory = diff_tables(_batches(parts, a), _batches(parts, b), "id")
     spilled = diff_tables(_batches(parts, a), _batches(parts, b), "id",
-                          size_hint=a.bytes + b.bytes, memory_budget=4096,
+                          size_hint=a.bytes, memory_budget=4096,
                           tmpdir=str(tmp_path))
     assert spilled == in_memory
     assert list(tmp_path.iterdir()) == []  # partitions are removed

@@ -60,7 +60,7 @@ class Rows:
         pa, pb = ctx.a.part("t"), ctx.b.part("t")
         result = diff_tables(lambda: ctx.line_batches(pa, chunk=97),
                              lambda: ctx.line_batches(pb, chunk=89), "id",
-                             size_hint=pa.bytes + pb.bytes, memory_budget=self.budget,
+                             size_hint=pa.bytes, memory_budget=self.budget,
                              max_items=ctx.max_items)
         return DiffSection("rows", result.added_count, result.removed_count,
                            result.changed_count, result.truncated,

@@ -15,7 +15,7 @@ keyed table of either snapshot, by name::
 ``removed`` (a whole table; its rows count as added or removed but are not listed), or
 ``incomparable`` (the two sides declare different key columns). Changed tables go through
 :func:`snapkit.tablediff.diff_tables`: only rows that differ are decoded, and memory stays
-within ``memory_mb`` of row data however large the table.
+about twice ``memory_mb`` (default 128) however large the table.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ TABLE_SETTINGS_SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "memory_mb": {"type": "integer", "minimum": 1,
-                      "description": "Row bytes held in memory before partitioning to disk."},
+                      "description": "MB of a table's rows held in memory before the diff "
+                                     "partitions to disk (peak memory is about twice this)."},
         "tmpdir": {"type": "string", "description": "Where partitions are written."},
     },
 }
@@ -96,7 +97,7 @@ class TableSection:
             return entry
         result = diff_tables(
             lambda: context.line_batches(before), lambda: context.line_batches(after),
-            str(after.key_column), size_hint=before.bytes + after.bytes,
+            str(after.key_column), size_hint=before.bytes,
             max_items=context.max_items, memory_budget=self.memory_budget,
             tmpdir=self.tmpdir, name=name,
         )

@@ -1,0 +1,257 @@
+"""Benchmark: snapkit's keyed table diff beside DuckDB and deepdiff, measured in the same run.
+
+Two tables of N rows (1% of rows changed, 0.5% removed, 0.5% added) are written as snapkit
+parts in a file store (zstd-compressed canonical JSON Lines), and the same rows as plain JSONL
+files. Each contender then runs in its own subprocess, so its peak RSS is its own:
+
+- **snapkit**: ``compute_diff`` with the ``table`` section, from the store's parts to the
+  decoded changes (keys added and removed, changed rows with their changed fields);
+- **duckdb**: one thread, a full outer join of the two JSONL files on the key that keeps the
+  rows whose columns differ, fetched into Python;
+- **deepdiff**: both JSONL files loaded into ``{id: row}`` dicts and compared with
+  ``DeepDiff`` (only at 100,000 rows or fewer: it is far slower).
+
+Usage::
+
+    python bench/diff.py                 # 100,000 and 1,000,000 rows
+    python bench/diff.py --rows 200000   # one size
+
+Needs the bench extras (never runtime dependencies of snapkit): ``duckdb``, ``deepdiff``,
+``psutil``, and the ``snapkit-file-store`` and ``snapkit-diff-sections`` plugins installed.
+Targets (SPEC §9 figures are ratios): at 1,000,000 rows within 2x of DuckDB's time and under
+300 MB peak RSS; at 100,000 rows at least 50x faster than deepdiff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+DEEPDIFF_MAX_ROWS = 100_000
+COLUMNS = {"id": "BIGINT", "name": "VARCHAR", "email": "VARCHAR", "score": "DOUBLE",
+           "visits": "BIGINT", "active": "BOOLEAN", "group": "VARCHAR"}
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def _row(i: int, rng: random.Random) -> dict[str, Any]:
+    return {"id": i, "name": f"user {i}", "email": f"user{i}@example.org",
+            "score": round(rng.random() * 100, 3), "visits": rng.randrange(1000),
+            "active": rng.random() < 0.8, "group": f"g{i % 50}"}
+
+
+def tables(rows: int, seed: int = 4) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return tables ``a`` and ``b``: ``b`` has 1% changed, 0.5% removed, 0.5% added rows."""
+    rng = random.Random(seed)
+    a = [_row(i, rng) for i in range(rows)]
+    picks = rng.sample(range(rows), rows // 100 + rows // 200)
+    changed, removed = set(picks[: rows // 100]), set(picks[rows // 100:])
+    b = []
+    for row in a:
+        if row["id"] in removed:
+            continue
+        if row["id"] in changed:
+            row = dict(row, score=row["score"] + 1.5)
+            if row["id"] % 3 == 0:
+                row["name"] = row["name"].upper()
+        b.append(row)
+    b.extend(_row(rows + i, rng) for i in range(rows // 200))
+    return a, b
+
+
+def prepare(rows: int, folder: Path) -> dict[str, Any]:
+    """Write both tables as snapkit parts in a file store and as JSONL files."""
+    from snapkit_file_store.store import FileStore
+
+    from snapkit.canonical import canonical_bytes
+    from snapkit.contracts import PartRef, Scope, SnapshotManifest
+    from snapkit.parts import write_records
+
+    store = FileStore.from_settings({"path": str(folder / "store"), "compression_level": 1})
+    ids = []
+    for name, table in zip(("a", "b"), tables(rows), strict=True):
+        with open(folder / f"{name}.jsonl", "wb") as file:
+            for start in range(0, len(table), 10_000):
+                file.write(b"".join(canonical_bytes(r) + b"\n"
+                                    for r in table[start:start + 10_000]))
+        pointer = store.read_pointer()
+        txn = store.begin()
+        sha, size, count = write_records(txn.part_writer(), table)
+        part = PartRef("users", sha, count, size, "users", "id")
+        manifest = SnapshotManifest(Scope("bench"), "1", "1", "success", parts=(part,),
+                                    payloads={"table": name})
+        txn.commit(manifest, move_pointer=True,
+                   expected_generation=pointer.generation if pointer else 0)
+        ids.append(manifest.id)
+        del table
+    return {"store": str(folder / "store"), "a": ids[0], "b": ids[1],
+            "jsonl_a": str(folder / "a.jsonl"), "jsonl_b": str(folder / "b.jsonl")}
+
+
+# -- contenders (each runs in its own process) ---------------------------------------------------
+
+
+def run_snapkit(job: dict[str, Any]) -> dict[str, Any]:
+    from snapkit_diff_sections import plugin
+    from snapkit_file_store.store import FileStore
+
+    from snapkit.diff import compute_diff
+    from snapkit.manager import PluginManager, PluginSelection
+
+    manager = PluginManager(PluginSelection(autoload=False))
+    manager.register(plugin, name="diff-sections")
+    store = FileStore.from_settings({"path": job["store"]})
+    a, b = store.get(job["a"]), store.get(job["b"])
+    started = time.perf_counter()
+    diff = compute_diff(manager, store, a, b, sections=["table"])
+    seconds = time.perf_counter() - started
+    (section,) = diff.sections
+    return {"seconds": seconds, "added": section.added, "removed": section.removed,
+            "changed": section.changed}
+
+
+def run_duckdb(job: dict[str, Any]) -> dict[str, Any]:
+    import duckdb
+
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS.items()) + "}"
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    fields = [c for c in COLUMNS if c != "id"]
+    differs = " OR ".join(f'a."{c}" IS DISTINCT FROM b."{c}"' for c in fields)
+    select = ", ".join(f'a."{c}" AS "a_{c}", b."{c}" AS "b_{c}"' for c in fields)
+    rows = con.execute(f"""
+        SELECT coalesce(a.id, b.id) AS id,
+               CASE WHEN a.id IS NULL THEN 'added' WHEN b.id IS NULL THEN 'removed'
+                    ELSE 'changed' END AS kind, {select}
+        FROM read_json('{job["jsonl_a"]}', format = 'newline_delimited',
+                       columns = {columns}) AS a
+        FULL OUTER JOIN read_json('{job["jsonl_b"]}', format = 'newline_delimited',
+                                  columns = {columns}) AS b
+        ON a.id = b.id
+        WHERE a.id IS NULL OR b.id IS NULL OR {differs}
+        ORDER BY id
+    """).fetchall()
+    seconds = time.perf_counter() - started
+    kinds = [row[1] for row in rows]
+    return {"seconds": seconds, "added": kinds.count("added"),
+            "removed": kinds.count("removed"), "changed": kinds.count("changed")}
+
+
+def run_deepdiff(job: dict[str, Any]) -> dict[str, Any]:
+    from deepdiff import DeepDiff
+
+    started = time.perf_counter()
+    tables = []
+    for name in ("jsonl_a", "jsonl_b"):
+        with open(job[name], "rb") as file:
+            tables.append({row["id"]: row for row in map(json.loads, file)})
+    result = DeepDiff(tables[0], tables[1])
+    seconds = time.perf_counter() - started
+    changed_rows = {path.split("]")[0] for path in result.get("values_changed", {})}
+    return {"seconds": seconds, "added": len(result.get("dictionary_item_added", ())),
+            "removed": len(result.get("dictionary_item_removed", ())),
+            "changed": len(changed_rows)}
+
+
+CONTENDERS = {"snapkit": run_snapkit, "duckdb": run_duckdb, "deepdiff": run_deepdiff}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB.
+
+    ``VmHWM`` is reset by ``exec`` while ``ru_maxrss`` keeps the high-water mark of the
+    process that forked us, so ``VmHWM`` is read where the system has it.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(name: str, job_file: str) -> None:
+    """Run one contender (or ``prepare``) and print its figures as JSON."""
+    import psutil
+
+    job = json.loads(Path(job_file).read_text())
+    if name == "prepare":
+        print(json.dumps(prepare(job["rows"], Path(job["folder"]))))
+        return
+    baseline = psutil.Process().memory_info().rss
+    figures = CONTENDERS[name](job)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    figures["baseline_rss_mb"] = baseline / 2**20
+    print(json.dumps(figures))
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def measure(name: str, job_file: Path) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", name, str(job_file)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench(rows: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="snapkit-bench-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        job_file = folder / "job.json"
+        job_file.write_text(json.dumps({"rows": rows, "folder": str(folder)}))
+        job = measure("prepare", job_file)  # in its own process: this one stays small
+        job_file.write_text(json.dumps(job))
+        print(f"\n{rows:,} rows per table (1% changed, 0.5% removed, 0.5% added); "
+              f"data prepared in {time.perf_counter() - started:.1f} s")
+        names = ["snapkit", "duckdb"] + (["deepdiff"] if rows <= DEEPDIFF_MAX_ROWS else [])
+        results = {name: measure(name, job_file) for name in names}
+    print(f"  {'contender':<22}{'wall s':>9}{'peak RSS MB':>13}{'  added/removed/changed'}")
+    for name, r in results.items():
+        label = {"snapkit": "snapkit table diff", "duckdb": "duckdb (1 thread)",
+                 "deepdiff": "deepdiff"}[name]
+        print(f"  {label:<22}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
+              f"  {r['added']}/{r['removed']}/{r['changed']}")
+    counts = {(r["added"], r["removed"], r["changed"]) for r in results.values()}
+    agree = "all contenders agree" if len(counts) == 1 else "COUNTS DISAGREE"
+    snap = results["snapkit"]
+    ratio = snap["seconds"] / results["duckdb"]["seconds"]
+    print(f"  snapkit / duckdb time: {ratio:.2f}x (target <= 2x); snapkit peak RSS "
+          f"{snap['peak_rss_mb']:.0f} MB (target < 300 MB at 1,000,000 rows); {agree}")
+    if "deepdiff" in results:
+        speedup = results["deepdiff"]["seconds"] / snap["seconds"]
+        print(f"  deepdiff / snapkit time: {speedup:.0f}x (target >= 50x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, action="append",
+                        help="rows per table; repeatable (default: 100000 and 1000000)")
+    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "JOB"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    for rows in args.rows or [100_000, 1_000_000]:
+        bench(rows)
+
+
+if __name__ == "__main__":
+    main()
