@@ -9,7 +9,7 @@ serializers registered inline.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,9 @@ def load(name: str) -> Any:
     return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def fixture_oracles(skip: tuple[str, ...] = (), fail: tuple[str, ...] = ()) -> OraclePlugin:
+def fixture_oracles(skip: tuple[str, ...] = (), fail: Collection[str] = ()) -> OraclePlugin:
     """Inline oracles serving the small class; ``skip`` leaves oracles out, ``fail`` makes
-    them raise."""
+    them raise (it is read at each call, so a test may add to a set it passed)."""
     plugin = OraclePlugin()
 
     def serve(name: str, key: str) -> Callable[[Any], Any]:
@@ -52,11 +52,12 @@ def fixture_oracles(skip: tuple[str, ...] = (), fail: tuple[str, ...] = ()) -> O
 
 
 def small_project(folder: Path, *, filters: Mapping[str, Any] | None = None,
-                  skip: tuple[str, ...] = (), fail: tuple[str, ...] = ()) -> Project:
+                  skip: tuple[str, ...] = (), fail: Collection[str] = (),
+                  oracles: OraclePlugin | None = None) -> Project:
     """A project over the small class: refresh it, then derive and export."""
     scope = {"namespace": "district-7", "context": "class-alg1", "filters": dict(filters or {})}
-    return make_project(folder, fixture_oracles(skip, fail), ViewsPlugin(), serializers_plugin,
-                        config={"scope": scope})
+    return make_project(folder, oracles or fixture_oracles(skip, fail), ViewsPlugin(),
+                        serializers_plugin, config={"scope": scope})
 
 
 @pytest.fixture
@@ -72,6 +73,17 @@ def make_small_project(tmp_path: Path) -> Callable[..., Project]:
         return small_project(folder, **options)
 
     return make
+
+
+@pytest.fixture
+def guarded_small_class(tmp_path: Path) -> tuple[Project, ProjectionSet, OraclePlugin, set[str]]:
+    """The small class refreshed and derived, with its oracle plugin (``calls`` counts loads)
+    and the set of oracle keys made to raise (empty until the test adds to it)."""
+    failing: set[str] = set()
+    oracles = fixture_oracles(fail=failing)
+    project = small_project(tmp_path, oracles=oracles)
+    assert project.refresh().status == "success"
+    return project, derive_for_project(project, project.current()), oracles, failing
 
 
 @pytest.fixture
