@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filestore_support import open_store
 
 from snapkit_file_store import FileStore
+from snapkit_file_store.testing import open_store
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from filestore_support import damage_manifest, damage_part, open_store
 from snapkit.testing.store_kit import StoreConformance
+
+from snapkit_file_store.testing import damage_manifest, damage_part, open_store
 
 
 class TestFileStoreConformance(StoreConformance):

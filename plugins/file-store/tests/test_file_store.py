@@ -11,7 +11,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from filestore_support import damage_part, open_store
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import PartRef
@@ -25,6 +24,7 @@ from snapkit.testing.store_kit import at, commit, manifest, record_lines, write_
 from snapkit_file_store import FileStore
 from snapkit_file_store import store as store_module
 from snapkit_file_store.paths import host_tag
+from snapkit_file_store.testing import damage_part, open_store
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
