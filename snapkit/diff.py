@@ -232,6 +232,10 @@ def _key_order(where: str) -> Callable[[Any], str]:
     return check
 
 
+def _plain_settings(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
 # -- the context sections get -------------------------------------------------------------------
 
 
@@ -250,7 +254,7 @@ class DiffContext:
     b: SnapshotManifest
     parts: PartSource
     max_items: int | None = None
-    settings: Mapping[str, Any] = field(factory=dict, converter=lambda v: dict(v or {}))
+    settings: Mapping[str, Any] = field(factory=dict, converter=_plain_settings)
 
     @property
     def from_id(self) -> str:
