@@ -17,7 +17,7 @@ _ID_PREFIX = re.compile(r"^[0-9a-f]{1,64}$")
 
 def check_name(value: str, what: str = "name") -> str:
     """Return ``value`` if it is a safe short name (letters, digits, ``. _ -``), else raise."""
-    if not isinstance(value, str) or not _NAME.match(value) or ".." in value:
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
         raise InvalidIdentifierError(
             f"invalid {what} {value!r}",
             hint="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -27,7 +27,7 @@ def check_name(value: str, what: str = "name") -> str:
 
 def check_snapshot_id(value: str) -> str:
     """Return ``value`` if it is a full snapshot id (64 lowercase hex digits), else raise."""
-    if not isinstance(value, str) or not _SNAPSHOT_ID.match(value):
+    if not isinstance(value, str) or not _SNAPSHOT_ID.fullmatch(value):
         raise InvalidIdentifierError(
             f"invalid snapshot id {value!r}", hint="a snapshot id is 64 lowercase hex digits"
         )
@@ -36,7 +36,7 @@ def check_snapshot_id(value: str) -> str:
 
 def check_id_prefix(value: str) -> str:
     """Return ``value`` if it can be a snapshot id prefix (1-64 lowercase hex digits)."""
-    if not isinstance(value, str) or not _ID_PREFIX.match(value):
+    if not isinstance(value, str) or not _ID_PREFIX.fullmatch(value):
         raise InvalidIdentifierError(
             f"invalid snapshot id or prefix {value!r}",
             hint="give a snapshot id or a unique prefix of it (lowercase hex digits)",
@@ -46,4 +46,4 @@ def check_id_prefix(value: str) -> str:
 
 def is_snapshot_id(value: str) -> bool:
     """Return whether ``value`` is a full snapshot id."""
-    return bool(_SNAPSHOT_ID.match(value))
+    return bool(_SNAPSHOT_ID.fullmatch(value))
