@@ -86,23 +86,68 @@ class MissingInputError(DerivationError):
                          hint="check inputs.has(key) before reading an optional oracle")
 
 
+class StoreReader:
+    """A :data:`PartReader` over a snapshot store: streams records one at a time, and reads a
+    whole part in one decoding pass when a projection asks for it as a table."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __call__(self, part: PartRef) -> Iterator[dict[str, Any]]:
+        from snapkit.parts import iter_records
+
+        return iter_records(self.store, part)
+
+    def read_all(self, part: PartRef) -> list[dict[str, Any]]:
+        """Every record of ``part`` as a list. A part is canonical JSON Lines (no raw line
+        break inside a record), so the lines joined by commas form one JSON array."""
+        import json
+
+        with self.store.open_part(part.sha256) as handle:
+            data = handle.read()
+        body = data[:-1] if data.endswith(b"\n") else data
+        records: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        return records
+
+
 def store_reader(store: Any) -> PartReader:
-    """Return a :data:`PartReader` over a snapshot store (streams, never loads a whole part)."""
-    from snapkit.parts import iter_records
+    """Return a :data:`PartReader` over a snapshot store."""
+    return StoreReader(store)
 
-    def read(part: PartRef) -> Iterator[dict[str, Any]]:
-        return iter_records(store, part)
 
-    return read
+class TableCache:
+    """Decoded parts kept between derivation runs, by SHA-256 (parts are content-addressed,
+    so an entry never goes stale). Optional: pass one to :func:`derive_all` when a host
+    derives the same snapshot repeatedly (incremental hydration, project then export).
+    Entries are read-only lists shared by every projection; ``max_parts`` bounds the count
+    (least recently used leave first)."""
+
+    def __init__(self, max_parts: int = 16) -> None:
+        self.max_parts = max_parts
+        self._tables: dict[str, list[dict[str, Any]]] = {}
+
+    def get(self, sha256: str) -> list[dict[str, Any]] | None:
+        """The decoded part, or ``None``."""
+        table = self._tables.pop(sha256, None)
+        if table is not None:
+            self._tables[sha256] = table
+        return table
+
+    def put(self, sha256: str, table: list[dict[str, Any]]) -> None:
+        """Keep a decoded part."""
+        self._tables[sha256] = table
+        while len(self._tables) > self.max_parts:
+            self._tables.pop(next(iter(self._tables)))
 
 
 class _Tables:
     """Record lists materialized once per derivation run and shared by its projections."""
 
-    def __init__(self, reader: PartReader | None) -> None:
+    def __init__(self, reader: PartReader | None, cache: TableCache | None = None) -> None:
         self.reader = reader
         self.tables: dict[str, list[dict[str, Any]]] = {}
         self.shared: dict[str, Any] = {}
+        self.cache = cache
 
     def records(self, part: PartRef) -> Iterator[dict[str, Any]]:
         cached = self.tables.get(part.sha256)
@@ -118,9 +163,14 @@ class _Tables:
 
     def table(self, part: PartRef) -> list[dict[str, Any]]:
         cached = self.tables.get(part.sha256)
+        if cached is None and self.cache is not None:
+            cached = self.cache.get(part.sha256)
         if cached is None:
-            cached = list(self.records(part))
-            self.tables[part.sha256] = cached
+            read_all = getattr(self.reader, "read_all", None)
+            cached = read_all(part) if read_all is not None else list(self.records(part))
+            if self.cache is not None:
+                self.cache.put(part.sha256, cached)
+        self.tables[part.sha256] = cached
         return cached
 
 
@@ -275,6 +325,7 @@ def derive_all(
     keys: Sequence[str] | None = None,
     filters: Mapping[str, Any] | None = None,
     settings: Callable[[ProjectionDescriptor], Mapping[str, Any]] | None = None,
+    cache: TableCache | None = None,
 ) -> ProjectionSet:
     """Derive every registered projection (or ``keys``) from a snapshot, each isolated.
 
@@ -285,6 +336,7 @@ def derive_all(
     :param keys: derive only these projections.
     :param filters: overrides of the scope's filters.
     :param settings: returns a projection's settings (default: none).
+    :param cache: keeps decoded parts between runs (see :class:`TableCache`).
     :raises UnknownKeyError: if a key in ``keys`` is not registered.
     """
     if reader is None and store is not None:
@@ -292,7 +344,7 @@ def derive_all(
     registry = manager.projections
     wanted = sorted(keys) if keys is not None else sorted(registry.keys())
     descriptors = [registry.get(key) for key in wanted]
-    tables = _Tables(reader)
+    tables = _Tables(reader, cache)
     payloads, parts = _available(manifest)
     effective = _effective_filters(manifest, filters)
     results = {}
@@ -405,10 +457,11 @@ def derive_for_project(
     *,
     keys: Sequence[str] | None = None,
     filters: Mapping[str, Any] | None = None,
+    cache: TableCache | None = None,
 ) -> ProjectionSet:
     """Derive projections for a :class:`snapkit.project.Project`: its store, its plugins and
     the ``[projections.<key>]`` settings of its config."""
     return derive_all(
         manifest, project.manager, store=project.store, keys=keys, filters=filters,
-        settings=lambda d: project.config.plugin_settings("projection", d.key),
+        settings=lambda d: project.config.plugin_settings("projection", d.key), cache=cache,
     )

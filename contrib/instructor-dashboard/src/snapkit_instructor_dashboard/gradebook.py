@@ -118,13 +118,6 @@ class Gradebook:
     filters: Mapping[str, Any]
 
 
-def _ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        ref = value.get("sourcedId")
-        return ref if isinstance(ref, str) else None
-    return value if isinstance(value, str) else None
-
-
 def _name(record: Mapping[str, Any]) -> str:
     parts = [record.get("givenName") or "", record.get("familyName") or ""]
     return " ".join(p for p in parts if p).strip()
@@ -162,32 +155,38 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         bounds.append((low, high - low))
 
     # The newest result per (student, line item): key -> (scoreDate, sourcedId, record).
-    newest: dict[tuple[int, int], tuple[str, str, Mapping[str, Any]]] = {}
+    newest: dict[int, tuple[str, str, Mapping[str, Any]]] = {}
+    n_items = len(items)
     latest_date = ""
+    find_student, find_item = student_index.get, item_index.get
     for record in inputs.table(RESULTS):
-        s = student_index.get(_ref(record.get("student")))  # type: ignore[arg-type]
-        i = item_index.get(_ref(record.get("lineItem")))  # type: ignore[arg-type]
+        student, item = record.get("student"), record.get("lineItem")
+        if type(student) is dict:
+            student = student.get("sourcedId")
+        if type(item) is dict:
+            item = item.get("sourcedId")
+        s, i = find_student(student), find_item(item)  # type: ignore[arg-type]
         if s is None or i is None:
             continue
-        when = _date(record.get("scoreDate")) or ""
+        when = (record.get("scoreDate") or "")[:10]
         if when > latest_date:
             latest_date = when
-        key = (s, i)
-        stamp = (when, record["sourcedId"])
+        key = s * n_items + i
         previous = newest.get(key)
-        if previous is None or stamp > previous[:2]:
+        if previous is None or (when, record["sourcedId"]) > previous[:2]:
             newest[key] = (when, record["sourcedId"], record)
 
     as_of = filters.get("as_of") or (latest_date or None)
     counted = [as_of is None or (_date(r.get("dueDate")) or "") <= as_of for r in items]
-    n_students, n_items = len(roster), len(items)
+    n_students = len(roster)
     completed_counted = [0] * n_students
     scored = [0] * n_students
     fraction_sum = [0.0] * n_students
     last: list[str | None] = [None] * n_students
     item_completed = [0] * n_items
     item_percents: list[list[float]] = [[] for _ in range(n_items)]
-    for (s, i), (when, _id, record) in newest.items():
+    for key, (when, _id, record) in newest.items():
+        s, i = divmod(key, n_items)
         if record.get("scoreStatus") in COMPLETED_STATUSES:
             if when and (last[s] is None or when > last[s]):  # type: ignore[operator]
                 last[s] = when
