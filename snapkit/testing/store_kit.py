@@ -19,13 +19,14 @@ writes, lock exclusion between handles, and a dead process's lease::
             return my_damage_part       # (store, sha256, how) -> None
 
         @pytest.fixture
-        def damage_manifest(self):      # optional
+        def damage_manifest(self):      # required for the verify tests
             return my_damage_manifest   # (store, snapshot_id) -> None
 
 ``damage_part(store, sha256, how)`` damages the stored part ``sha256`` in place: ``how`` is
 ``"flip"`` (flip one bit), ``"truncate"`` (cut it short) or ``"delete"``.
 ``damage_manifest(store, snapshot_id)`` changes one byte of a stored manifest. Without these
-hooks the verify-damage tests are skipped with a message saying which hook is missing.
+hooks the verify-damage tests fail with a message saying which hook is missing: a store
+passes the kit only when it shows that ``verify`` catches damage.
 
 Snapshots are built with :func:`manifest` and committed with :func:`commit`, which writes parts
 through ``txn.part_writer()`` as canonical JSON Lines, the way the engine does.
@@ -679,7 +680,8 @@ class StoreConformance:
         self, store: SnapshotStore, damage_part: DamagePart | None, how: str
     ) -> None:
         if damage_part is None:
-            pytest.skip("the store's tests supply no damage_part hook")
+            pytest.fail("supply a damage_part fixture: a store must show that verify "
+                        "detects damaged parts to pass the kit")
         good = commit(store, payload=1, records={"t": _rows(200)})
         sha = store.get(good.snapshot_id).part("t").sha256
         damage_part(store, sha, how)
@@ -693,7 +695,8 @@ class StoreConformance:
         self, store: SnapshotStore, damage_manifest: DamageManifest | None
     ) -> None:
         if damage_manifest is None:
-            pytest.skip("the store's tests supply no damage_manifest hook")
+            pytest.fail("supply a damage_manifest fixture: a store must show that verify "
+                        "detects damaged manifests to pass the kit")
         commit(store, payload=1)
         victim = commit(store, payload=2, move_pointer=False).snapshot_id
         damage_manifest(store, victim)
