@@ -15,7 +15,7 @@ writes, lock exclusion between handles, and a dead process's lease::
             return lambda path: MyStore(dsn=f"sqlite:///{path}/store.db")
 
         @pytest.fixture
-        def damage_part(self):          # optional: lets the kit check verify
+        def damage_part(self):          # required: lets the kit check verify
             return my_damage_part       # (store, sha256, how) -> None
 
         @pytest.fixture
