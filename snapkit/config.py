@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from snapkit.contracts import Scope
 from snapkit.errors import ConfigError
 from snapkit.manager import PluginSelection
+
+if TYPE_CHECKING:
+    from snapkit.contracts import Scope
 
 CONFIG_FILE = "snapkit.toml"
 ENV_CONFIG = "SNAPKIT_CONFIG"
@@ -173,11 +176,24 @@ class Config:
     store_settings: Mapping[str, Any] = field(factory=dict)
     cache_kind: str | None = None
     cache_settings: Mapping[str, Any] = field(factory=dict)
-    scope: Scope = field(factory=lambda: Scope("default"))
+    scope_data: Mapping[str, Any] = field(factory=dict)
     refresh: RefreshSettings = field(factory=RefreshSettings)
     serve: ServeSettings = field(factory=ServeSettings)
     search: SearchSettings = field(factory=SearchSettings)
     settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(factory=dict)
+
+    @cached_property
+    def scope(self) -> Scope:
+        """The configured scope (``[scope]``; namespace ``default`` if none is given)."""
+        from snapkit.contracts import Scope
+
+        data = self.scope_data
+        return Scope(
+            namespace=data.get("namespace", "default"),
+            context=data.get("context"),
+            container=data.get("container"),
+            filters=data.get("filters", {}),
+        )
 
     @property
     def where(self) -> str:
@@ -284,6 +300,14 @@ def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -
     if "token" in serve:
         serve["token"] = resolve_secrets(serve["token"], "serve.token", where)
     settings = {section: data.get(section, {}) for section in SECTION_OF_KIND.values()}
+    if "namespace" in scope:
+        from snapkit.errors import InvalidIdentifierError
+        from snapkit.identifiers import check_name
+
+        try:
+            check_name(scope["namespace"], "namespace")
+        except InvalidIdentifierError as exc:
+            raise ConfigError(f"{where}: scope.namespace: {exc}") from None
     return Config(
         source=source,
         root=root,
@@ -297,12 +321,7 @@ def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -
         store_settings=store,
         cache_kind=cache.pop("kind", None),
         cache_settings=cache,
-        scope=Scope(
-            namespace=scope.get("namespace", "default"),
-            context=scope.get("context"),
-            container=scope.get("container"),
-            filters=scope.get("filters", {}),
-        ),
+        scope_data=dict(scope),
         refresh=RefreshSettings(**refresh),
         serve=ServeSettings(**serve),
         search=SearchSettings(
