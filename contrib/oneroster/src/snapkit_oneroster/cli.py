@@ -1,7 +1,8 @@
-"""The ``oneroster`` command group: run the local server, write a CSV bulk export.
+"""The ``oneroster`` command group: run the local server, write a CSV bulk export, write the
+daily layout view of a snapshot.
 
-Mounted later as ``snapkit oneroster ...``; runs alone with
-``python -m snapkit_oneroster.cli serve``.
+Mounted as ``snapkit oneroster ...`` by the plugin; ``serve`` and ``export-csv`` also run
+alone with ``python -m snapkit_oneroster.cli``. ``layout`` needs a snapkit project.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ MAX_LIMIT = 10_000
 
 @click.group(name="oneroster")
 def oneroster() -> None:
-    """OneRoster 1.1 tools: a local server over a synthetic district, bulk CSV export."""
+    """OneRoster 1.1 tools: a local server over a synthetic district, bulk CSV export, and
+    the daily layout view (CSV + JSONL + status.json) of a snapshot."""
 
 
 @oneroster.command()
@@ -130,6 +132,42 @@ def export_csv(target: str, users: int, seed: int, days: int) -> None:
         district.advance_day()
     path = write_bulk_csv(district.tables(), target)
     click.echo(str(path))
+
+
+@oneroster.command("layout")
+@click.option("--snapshot", "-s", "ref", default="current", show_default=True,
+              help="Which snapshot: an id or prefix, current, current~N, latest or a date.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default="snapshots",
+              show_default=True, help="Root of the layout: OUT/{namespace}/{date}/oneroster/.")
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file, when not run as 'snapkit -c CONFIG oneroster layout'.")
+@click.pass_context
+def layout(ctx: click.Context, ref: str, out: str, config_path: str | None) -> None:
+    """Write a snapshot as seed 002's daily layout: status.json, CSV and JSONL per table.
+
+    A failed snapshot (e.g. '--snapshot latest' after a failed refresh) gets status.json
+    alone, with status 'failed' and its errors. Never fetches.
+    """
+    from snapkit_oneroster.layout import LayoutError, write_layout
+    from snapkit_oneroster.settings import SECTION
+
+    state = ctx.find_root().obj
+    if config_path is None and state is not None and hasattr(state, "project"):
+        project = state.project()
+    else:
+        from snapkit.project import Project
+
+        project = Project.load(config_path)
+    manifest = project.resolve(ref)
+    section = project.config.settings.get("oracles", {}).get(SECTION, {})
+    try:
+        report = write_layout(project.store, manifest, project.config.resolve_path(out),
+                              section)
+    except LayoutError as exc:
+        raise click.UsageError(str(exc)) from None
+    rows = sum(info["rows"] for name, info in report.files.items() if name.endswith(".csv"))
+    click.echo(f"{report.folder}: {report.status}, {len(report.files)} files, {rows:,} CSV rows "
+               f"(snapshot {manifest.id[:12]})")
 
 
 if __name__ == "__main__":  # pragma: no cover
