@@ -53,7 +53,13 @@ def export(state: Any, ref: str | None, profile: str, output: Path, scope: str |
     def settings(descriptor: Any) -> Any:
         return proj.config.plugin_settings(descriptor.kind, descriptor.key)
 
-    outcome = export_snapshot(bundle, profile, proj.manager, output, settings=settings)
+    from snapkit.errors import ExportError
+
+    try:
+        outcome = export_snapshot(bundle, profile, proj.manager, output, settings=settings)
+    except ExportError as exc:
+        click.echo(f"Error: export failed ({exc.reason}): {exc}", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
     parity = run_check(output, proj.manager, bundle=bundle, settings=settings) \
         if check_parity else None
     if as_json:

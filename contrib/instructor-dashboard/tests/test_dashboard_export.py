@@ -228,6 +228,13 @@ def test_refresh_a_class_from_the_oneroster_server_and_export_through_the_cli(
     value = json.loads(overridden.output)["projections"]["progress"]["value"]
     assert value["completion_threshold"] == 101 and value["students_completed"] == 0
 
+    refused = runner.invoke(cli, ["-c", str(config), "export", "--profile", PROFILE,
+                                  "-o", str(tmp_path / "refused.zip"),
+                                  "--filter", "inactivity_days=a week"])
+    assert refused.exit_code == 1
+    assert "export failed (required_projection_failed)" in refused.output
+    assert not (tmp_path / "refused.zip").exists()
+
 
 def test_a_grading_category_scope_narrows_the_line_items(oneroster, tmp_path: Path,
                                                          monkeypatch):
