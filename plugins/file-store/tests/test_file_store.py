@@ -320,3 +320,29 @@ def test_verify_adds_a_pointer_move_a_crash_left_out_of_the_history(store: FileS
     moves = [e for e in reopened.history() if e.event == "pointer_moved"]
     assert [e.generation for e in moves] == [1, 2]
     assert moves[-1].snapshot_id == second.snapshot_id
+
+
+def test_a_part_cut_short_never_reads_as_complete_through_buffered_lines(tmp_path):
+    """A truncated zstd frame must raise on line-by-line reads, not look like a shorter part."""
+    from snapkit.canonical import canonical_bytes
+    from snapkit.errors import CorruptSnapshotError
+    from snapkit_file_store.store import FileStore
+
+    store = FileStore(tmp_path / "store")
+    txn = store.begin()
+    writer = txn.part_writer()
+    lines = [canonical_bytes({"id": i, "pad": "x" * 50}) + b"\n" for i in range(20000)]
+    writer.write(b"".join(lines))
+    sha, _ = writer.close()
+    from snapkit.contracts import PartRef, Scope, SnapshotManifest
+
+    manifest = SnapshotManifest(scope=Scope("t"), schema_version="1", calculation_version="1",
+                                status="success",
+                                parts=(PartRef("t", sha, len(lines), sum(map(len, lines)), "t"),))
+    txn.commit(manifest, move_pointer=True, expected_generation=0)
+    stored = next(p for p in (tmp_path / "store").rglob(f"{sha}*") if p.is_file())
+    data = stored.read_bytes()
+    stored.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptSnapshotError):
+        for _ in store.iter_part_lines(sha):
+            pass

@@ -94,13 +94,22 @@ class _PartReader(io.RawIOBase):
         self._pending = memoryview(b"")
         self._pos = 0
         self._done = False
+        self._error: CorruptSnapshotError | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        # A damage error sticks: a buffered reader that already holds some bytes may drop
+        # the first raise, so every later read raises it again instead of reporting EOF.
+        if self._error is not None:
+            raise self._error
         while self._pos >= len(self._pending) and not self._done:
-            self._fill()
+            try:
+                self._fill()
+            except CorruptSnapshotError as exc:
+                self._error = exc
+                raise
         count = min(len(buffer), len(self._pending) - self._pos)
         buffer[:count] = self._pending[self._pos : self._pos + count]
         self._pos += count
