@@ -64,6 +64,10 @@ class ZstdPartWriter:
         os.replace(self._path, self._staging / f"{digest}.zst")
         return digest, self._size
 
+    def abort(self) -> None:
+        """Discard this part (the engine calls it before retrying a failed stream)."""
+        self.discard()
+
     def discard(self) -> None:
         """Close and remove an unfinished part (used by abort)."""
         if self._closed:
