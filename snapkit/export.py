@@ -212,7 +212,7 @@ def _guarded_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
 def _build_rows(descriptor: DatasetDescriptor, values: Mapping[str, Any],
                 settings: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     try:
-        implementation = descriptor.factory(dict(settings))
+        implementation: Any = descriptor.factory(dict(settings))
         rows_fn = getattr(implementation, "rows", implementation)
         produced: Iterable[Mapping[str, Any]] = rows_fn(values)
         return produced

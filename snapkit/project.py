@@ -188,6 +188,28 @@ class Project:
                              hint=f"its tables: {names}") from None
         return iter_records(self.store, part)
 
+    def diff(self, from_ref: str, to_ref: str, *, sections: Sequence[str] | None = None,
+             max_items: int | None = None) -> Any:
+        """What changed between two snapshots (references as :meth:`resolve` takes them);
+        returns a :class:`snapkit.contracts.Diff`. Never writes anything."""
+        from snapkit.diff import diff_project
+
+        return diff_project(self, from_ref, to_ref, sections=sections, max_items=max_items)
+
+    def search(self, table: str, query: str, *, ref: str = "current", offset: int = 0,
+               limit: int | None = 50, ignore_case: bool = False) -> Any:
+        """Find rows of a table (or a registered search view) in a snapshot; returns a
+        :class:`snapkit.search.SearchResult`. Never fetches."""
+        from snapkit import search
+
+        if table in self.manager.registry("search_view"):
+            manifest = self.resolve(ref)
+            if table not in {part.name for part in manifest.parts}:
+                return search.search_view(self, manifest.id, table, query, offset=offset,
+                                          limit=limit, ignore_case=ignore_case)
+        return search.search_table(self, ref, table, query, offset=offset, limit=limit,
+                                   ignore_case=ignore_case)
+
     def verify(self) -> VerifyReport:
         """Re-hash every manifest and part of the store."""
         return self.store.verify()

@@ -417,7 +417,7 @@ def _evaluate(
         tables=tables,
     )
     try:
-        implementation = descriptor.factory(dict(settings))
+        implementation: Any = descriptor.factory(dict(settings))
         derive_fn = getattr(implementation, "derive", implementation)
         value = derive_fn(inputs)
     except DerivationError as exc:
