@@ -62,7 +62,7 @@ def _check_store(folder: Path) -> tuple[str | None, int]:
     return current.id, rows
 
 
-def test_property_18_refresh_killed_at_random_moments_leaves_store_verifiable(tmp_path: Path) -> None:
+def test_property_18_killed_refresh_leaves_store_verifiable(tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     rng = random.Random(1234)
