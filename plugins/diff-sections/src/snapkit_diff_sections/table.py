@@ -27,17 +27,8 @@ from snapkit.contracts import DiffSection, PartRef, SnapshotManifest
 from snapkit.diff import DiffContext, delta
 from snapkit.tablediff import DEFAULT_MEMORY_BUDGET, diff_tables
 
-TABLE_SETTINGS_SCHEMA: Mapping[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "memory_mb": {"type": "integer", "minimum": 1,
-                      "description": "MB of a table's rows held in memory before the diff "
-                                     "partitions to disk (peak memory is about twice this)."},
-        "tmpdir": {"type": "string", "description": "Where partitions are written."},
-    },
-}
-"""JSON Schema of ``[diff_sections.table]``."""
+# Re-exported: the schema lives in a light module so the plugin module can register it cheaply.
+from snapkit_diff_sections.settings import TABLE_SETTINGS_SCHEMA as TABLE_SETTINGS_SCHEMA
 
 
 class TableSection:
