@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapkit import hookimpl
-from snapkit.contracts import Diff, DiffSection, SnapshotManifest
 from snapkit.descriptors import DiffSectionDescriptor, OracleDescriptor
 from snapkit.errors import DiffError, OracleError
 
@@ -37,6 +36,9 @@ from snapkit_fabric.report import (
 )
 from snapkit_fabric.schema import REPORT_SCHEMA
 from snapkit_fabric.sections import SECTIONS
+
+if TYPE_CHECKING:
+    from snapkit.contracts import Diff, DiffSection, SnapshotManifest
 
 __all__ = [
     "ORACLE_KEY",
@@ -195,6 +197,8 @@ class FabricSection:
 
     def compute(self, context: Any) -> DiffSection:
         """Compute the section from the two reports (``to - from``)."""
+        from snapkit.contracts import DiffSection  # here: listing plugins never computes
+
         old = report_of(context.a, "a")
         new = report_of(context.b, "b")
         try:

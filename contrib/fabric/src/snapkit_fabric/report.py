@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -117,6 +115,9 @@ def load_report_from_command(
     :raises FabricSnapshotError: when the command cannot start, times out, exits non-zero or
         prints something that is not a valid Fabric report.
     """
+    import shlex  # here, not at the top: listing plugins imports this module
+    import subprocess
+
     if isinstance(command, str) or not command:
         raise FabricSnapshotError(
             "a Fabric report command must be a non-empty list of arguments, "

@@ -9,11 +9,13 @@ level (``failure_summary``, ``generated_at`` and anything else pass through unto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
 from snapkit_fabric.errors import FabricSnapshotError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = ["REPORT_SCHEMA", "report_schema_errors", "validate_report"]
 
@@ -59,7 +61,16 @@ REPORT_SCHEMA: Final[Mapping[str, Any]] = {
     },
 }
 
-_VALIDATOR: Final = Draft202012Validator(REPORT_SCHEMA)
+
+@cache
+def _validator() -> Draft202012Validator:
+    """Return the validator of :data:`REPORT_SCHEMA`, built on first use.
+
+    jsonschema is slow to import, and listing plugins never validates a report.
+    """
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(REPORT_SCHEMA)
 
 
 def report_schema_errors(report: Any) -> list[str]:
@@ -68,7 +79,8 @@ def report_schema_errors(report: Any) -> list[str]:
     :param report: a decoded JSON value that should be a Fabric report.
     :returns: messages of the form ``"<json path>: <problem>"``, sorted.
     """
-    return sorted(f"{error.json_path}: {error.message}" for error in _VALIDATOR.iter_errors(report))
+    errors = _validator().iter_errors(report)
+    return sorted(f"{error.json_path}: {error.message}" for error in errors)
 
 
 def validate_report(report: Any, *, source: str = "report") -> None:
