@@ -19,7 +19,6 @@ from snapkit_instructor_dashboard.keys import (
     STUDENT_SUPPORT,
     SUMMARY,
 )
-from snapkit_instructor_dashboard.projections import CATEGORIES
 
 Rows = Iterator[Mapping[str, Any]]
 
@@ -51,6 +50,8 @@ def student_progress_rows(projections: Mapping[str, Any]) -> Rows:
 def student_support_summary_rows(projections: Mapping[str, Any]) -> Rows:
     """``category, student_count, percentage``: each category, then ``inactive`` (a flag
     that overlaps the categories)."""
+    from snapkit_instructor_dashboard.projections import CATEGORIES  # loads the kernel's engine
+
     support = projections[STUDENT_SUPPORT]
     for category in CATEGORIES:
         yield {"category": category, "student_count": support["counts"][category],

@@ -9,6 +9,7 @@ oracle runs.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,13 +29,6 @@ from snapkit_instructor_dashboard.oracles import (
     OneRosterSource,
     ResultsOracle,
     RosterOracle,
-)
-from snapkit_instructor_dashboard.projections import (
-    derive_assessments,
-    derive_proficiency,
-    derive_progress,
-    derive_student_support,
-    derive_summary,
 )
 
 VERSION = "0.1.0"
@@ -75,23 +69,38 @@ def oracle_descriptors(config: Any = None) -> tuple[OracleDescriptor, ...]:
     )
 
 
-def _projection(key: str, derive: Callable[[Any], Any], description: str,
+def _derive(name: str) -> Callable[[Mapping[str, Any]], Callable[[Any], Any]]:
+    """Return a projection factory that returns ``projections.<name>``.
+
+    The projections module loads when the factory is first called: it needs the kernel's
+    projection engine, which listing plugins never loads.
+    """
+
+    def factory(settings: Mapping[str, Any]) -> Callable[[Any], Any]:
+        derive: Callable[[Any], Any] = getattr(
+            importlib.import_module("snapkit_instructor_dashboard.projections"), name)
+        return derive
+
+    return factory
+
+
+def _projection(key: str, derive: str, description: str,
                 optional: tuple[str, ...] = ()) -> ProjectionDescriptor:
-    return ProjectionDescriptor(key=key, version=VERSION, factory=lambda settings: derive,
+    return ProjectionDescriptor(key=key, version=VERSION, factory=_derive(derive),
                                 requires=keys.GRADEBOOK, optional=optional,
                                 description=description)
 
 
 PROJECTIONS: tuple[ProjectionDescriptor, ...] = (
-    _projection(keys.PROGRESS, derive_progress,
+    _projection(keys.PROGRESS, "derive_progress",
                 "completion per line item and per student"),
-    _projection(keys.PROFICIENCY, derive_proficiency,
+    _projection(keys.PROFICIENCY, "derive_proficiency",
                 "mean score fraction and level per student"),
-    _projection(keys.STUDENT_SUPPORT, derive_student_support,
+    _projection(keys.STUDENT_SUPPORT, "derive_student_support",
                 "support category and inactivity per student"),
-    _projection(keys.ASSESSMENTS, derive_assessments,
+    _projection(keys.ASSESSMENTS, "derive_assessments",
                 "score statistics and distribution per line item"),
-    _projection(keys.SUMMARY, derive_summary, "class, date, filters and course metrics",
+    _projection(keys.SUMMARY, "derive_summary", "class, date, filters and course metrics",
                 optional=(keys.CLASS,)),
 )
 """The five projections."""
