@@ -1,5 +1,8 @@
 """The files plugin's hooks: one oracle per ``[oracles.KEY]`` section with ``kind = "files"``,
-and the ``files`` demo scenario."""
+and the ``files`` demo scenario.
+
+Importing this module is cheap: the oracle's modules load when a files section is configured.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from snapkit import hookimpl
 from snapkit.descriptors import DemoDescriptor, OracleDescriptor
 from snapkit.errors import TransientOracleError
 from snapkit_files import __version__
-from snapkit_files.oracle import FilesOracle, load_schema
 from snapkit_files.settings import SETTINGS_SCHEMA, infer_format
 
 
@@ -20,9 +22,14 @@ def snapkit_register_oracles(register: Any, config: Any) -> None:
     if config is None:
         return
     root: Path = config.root
-    for key, section in sorted(config.settings.get("oracles", {}).items()):
-        if section.get("kind") != "files":
-            continue
+    sections = [(key, section)
+                for key, section in sorted(config.settings.get("oracles", {}).items())
+                if section.get("kind") == "files"]
+    if not sections:
+        return
+    from snapkit_files.oracle import FilesOracle, load_schema
+
+    for key, section in sections:
         fmt = infer_format(dict(section))
         records = bool(section.get("records", fmt in {"jsonl", "csv"}))
         register(OracleDescriptor(
