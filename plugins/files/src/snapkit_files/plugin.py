@@ -50,7 +50,11 @@ def snapkit_register_oracles(register: Any, config: Any) -> None:
 @hookimpl
 def snapkit_register_demos(register: Any) -> None:
     """Register the files demo: a product catalogue in CSV and JSON that changes overnight."""
-    from snapkit_files.demo import FilesDemo
-
-    register(DemoDescriptor(key="files", factory=FilesDemo, priority=0,
+    register(DemoDescriptor(key="files", factory=_make_demo, priority=0,
                             description="a product catalogue in CSV and JSON files"))
+
+
+def _make_demo(settings: Any) -> Any:
+    from snapkit_files.demo import FilesDemo  # here: listing plugins never builds the demo
+
+    return FilesDemo(settings)
