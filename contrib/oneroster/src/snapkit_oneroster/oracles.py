@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from snapkit.errors import OracleError, TransientOracleError
-
 from snapkit_oneroster.errors import (
     DeadlineExceededError,
     OneRosterError,

@@ -27,7 +27,6 @@ from snapkit.descriptors import (
     SearchViewDescriptor,
 )
 from snapkit.markers import hookimpl
-
 from snapkit_oneroster import __version__
 from snapkit_oneroster.schema import record_json_schema
 from snapkit_oneroster.settings import SECTION, SETTINGS_SCHEMA, TABLE_KEYS, selected_tables

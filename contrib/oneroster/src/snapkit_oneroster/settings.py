@@ -124,7 +124,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "then": {"required": ["path"]},
     "else": {"required": ["base_url", "client_id", "client_secret"]},
 }
-"""The JSON Schema of ``[oracles.oneroster]`` (secrets are checked as the strings they stand for)."""
+"""The JSON Schema of ``[oracles.oneroster]`` (secrets checked as the strings they stand for)."""
 
 
 def selected_tables(section: Mapping[str, Any]) -> tuple[str, ...]:
