@@ -8,12 +8,16 @@ rest and ``snapkit plugins list`` can show what happened.
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
+import importlib.machinery
 import inspect
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import pluggy
 from attrs import evolve, field, frozen
@@ -60,6 +64,156 @@ def _optional_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
 
 def _names(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
+
+
+class EntryPointInfo(NamedTuple):
+    """One entry point of the ``snapkit`` group, with its distribution's name and version."""
+
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+
+
+_ENTRY_POINT_VALUE = re.compile(
+    r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
+)
+"""The pattern of an entry point's value (as :class:`importlib.metadata.EntryPoint` reads it)."""
+
+
+class _Unusual(Exception):
+    """The fast discovery met something only :mod:`importlib.metadata` handles exactly."""
+
+
+def _metadata_prepared(name: str) -> str:
+    """Normalize a distribution name as :mod:`importlib.metadata` does to deduplicate."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return None
+
+
+def _headers(info: str) -> tuple[str, str]:
+    """Return ``Name`` and ``Version`` of a distribution's ``METADATA`` (or ``PKG-INFO``)."""
+    text = _read(os.path.join(info, "METADATA")) or _read(os.path.join(info, "PKG-INFO"))
+    if not text:
+        raise _Unusual(info)
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t" or ":" not in line:
+            raise _Unusual(info)  # folded or malformed headers: let the email parser decide
+        key, _, value = line.partition(":")
+        if not key or key != key.strip() or " " in key:
+            raise _Unusual(info)
+        found.setdefault(key.lower(), value.lstrip(" \t"))
+    if not found.get("name") or not found.get("version"):
+        raise _Unusual(info)
+    return found["name"], found["version"]
+
+
+def _scan_entry_points(group: str) -> list[EntryPointInfo]:
+    """Find ``group``'s entry points in ``*.dist-info``/``*.egg-info`` folders on ``sys.path``.
+
+    The same distributions, in the same order, as :func:`importlib.metadata.entry_points`
+    (the first distribution of a name on ``sys.path`` wins), reading only the files needed.
+
+    :raises _Unusual: for anything beyond plain folders of metadata (zip files, eggs, other
+        distribution finders).
+    """
+    if any(getattr(finder, "find_distributions", None) is not None
+           and finder is not importlib.machinery.PathFinder for finder in sys.meta_path):
+        raise _Unusual("another distribution finder is installed")
+    found: list[EntryPointInfo] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        root = entry or "."
+        try:
+            children = os.listdir(root)
+        except OSError:
+            if os.path.exists(root):
+                raise _Unusual(root) from None  # a zip file: importlib.metadata reads it
+            continue
+        if os.path.basename(entry).lower().endswith(".egg"):
+            raise _Unusual(entry)
+        infos: dict[str, list[str]] = {}
+        for child in children:
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                normalized = _metadata_prepared(low.rpartition(".")[0].partition("-")[0])
+                infos.setdefault(normalized, []).append(child)
+        for child in (child for group_ in infos.values() for child in group_):
+            stem, ext = os.path.splitext(child)
+            if ext not in (".dist-info", ".egg-info"):
+                raise _Unusual(child)  # named by its metadata: importlib.metadata reads it
+            unique = _metadata_prepared(stem.partition("-")[0])
+            if unique in seen:
+                continue
+            seen.add(unique)
+            info = os.path.join(entry, child)
+            text = _read(os.path.join(info, "entry_points.txt"))
+            if not text:
+                continue
+            section = None
+            pairs = []
+            for line in map(str.strip, text.splitlines()):
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith("[") and line.endswith("]"):
+                    section = line.strip("[]")
+                    continue
+                if section is None:
+                    continue
+                if "=" not in line:
+                    raise _Unusual(info)
+                name, _, value = line.partition("=")
+                if section == group:
+                    pairs.append((name.strip(), value.strip()))
+            if pairs:
+                dist_name, dist_version = _headers(info)
+                found.extend(EntryPointInfo(name, value, dist_name, dist_version)
+                             for name, value in pairs)
+    return found
+
+
+def discover_entry_points(group: str = "snapkit") -> list[EntryPointInfo]:
+    """Return the entry points of ``group`` with their distributions' names and versions.
+
+    Installed distributions are plain folders on ``sys.path``; they are read directly, which
+    spares every command the import of :mod:`importlib.metadata` (and of :mod:`email`,
+    :mod:`zipfile`, ...). Anything else (zip files, eggs, other finders) goes through
+    :mod:`importlib.metadata`, with the same result.
+    """
+    try:
+        return _scan_entry_points(group)
+    except _Unusual:
+        pass
+    import importlib.metadata as metadata
+
+    return [
+        EntryPointInfo(ep.name, ep.value,
+                       ep.dist.name if ep.dist is not None else None,
+                       ep.dist.version if ep.dist is not None else None)
+        for ep in metadata.entry_points(group=group)
+    ]
+
+
+def load_entry_point(name: str, value: str, group: str = "snapkit") -> Any:
+    """Import the object an entry point names, as :meth:`importlib.metadata.EntryPoint.load`."""
+    match = _ENTRY_POINT_VALUE.match(value)
+    if match is None:  # let importlib.metadata raise its own error
+        import importlib.metadata as metadata
+
+        return metadata.EntryPoint(name, value, group).load()
+    module = importlib.import_module(match.group("module"))
+    attrs = filter(None, (match.group("attr") or "").split("."))
+    return functools.reduce(getattr, attrs, module)
 
 
 @frozen
@@ -154,8 +308,6 @@ class PluginManager:
         """
         if not self.selection.autoload:
             return
-        import importlib.metadata as metadata  # not needed (nor imported) with autoload off
-
         enabled = (
             None
             if self.selection.enabled is None
@@ -163,12 +315,12 @@ class PluginManager:
         )
         blocked = {normalize_name(n) for n in self.selection.blocked}
         seen: set[str] = set()
-        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        eps = sorted(discover_entry_points(ENTRY_POINT_GROUP), key=lambda ep: ep.name)
         for ep in eps:
             if ep.name in self._records:
                 continue
-            dist_name = ep.dist.name if ep.dist is not None else None
-            dist_version = ep.dist.version if ep.dist is not None else None
+            dist_name = ep.distribution
+            dist_version = ep.version
             names = {normalize_name(ep.name)}
             if dist_name:
                 names.add(normalize_name(dist_name))
@@ -184,7 +336,7 @@ class PluginManager:
                 )
                 continue
             try:
-                plugin = ep.load()
+                plugin = load_entry_point(ep.name, ep.value, ENTRY_POINT_GROUP)
             except Exception as exc:  # a broken plugin must not take down the rest
                 self._fail(ep.name, dist_name, dist_version, ep.value, "load-error", exc)
                 continue

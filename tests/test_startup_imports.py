@@ -67,3 +67,48 @@ def test_entry_module_imports_nothing_heavy(module: str) -> None:
     heavy = sorted(name for name in loaded
                    if any(name == h or name.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"importing {module} loads {heavy}; import them inside factories"
+
+
+# -- entry-point discovery without importlib.metadata ------------------------------------------
+
+
+def _reference(group: str) -> list[tuple[str, str, str | None, str | None]]:
+    import importlib.metadata as metadata
+
+    return [(ep.name, ep.value, ep.dist.name if ep.dist else None,
+             ep.dist.version if ep.dist else None)
+            for ep in metadata.entry_points(group=group)]
+
+
+@pytest.mark.parametrize("sites", [(), ("good",), ("broken", "problems", "tripwire")])
+@pytest.mark.parametrize("group", ["snapkit", "console_scripts", "pytest11"])
+def test_discovery_finds_what_importlib_metadata_finds(fake_sites, sites, group) -> None:
+    from snapkit.manager import discover_entry_points
+
+    fake_sites(*sites)
+    assert [tuple(ep) for ep in discover_entry_points(group)] == _reference(group)
+
+
+def test_discovery_reads_a_zip_on_sys_path_through_importlib_metadata(tmp_path, monkeypatch):
+    import zipfile
+
+    from snapkit.manager import discover_entry_points
+
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("snapkit_zipped-2.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: snapkit-zipped\nVersion: 2.0\n")
+        zf.writestr("snapkit_zipped-2.0.dist-info/entry_points.txt",
+                    "[snapkit]\nzipped = zipped_plugin\n")
+    monkeypatch.syspath_prepend(str(archive))
+    found = [tuple(ep) for ep in discover_entry_points("snapkit")]
+    assert ("zipped", "zipped_plugin", "snapkit-zipped", "2.0") in found
+    assert found == _reference("snapkit")
+
+
+def test_discovery_does_not_import_importlib_metadata() -> None:
+    code = ("import sys; from snapkit.manager import discover_entry_points; "
+            "discover_entry_points(); print('importlib.metadata' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert proc.stdout.strip() == "False"
