@@ -52,6 +52,11 @@ from snapkit_oneroster.schema import COLLECTIONS, TABLES, Collection, Table
 
 log = logging.getLogger(__name__)
 
+try:  # the optional accelerator (pip install 'snapkit-oneroster[fast]'): same values, faster
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    from json import loads as _loads
+
 DEFAULT_TIMEOUT = 60.0
 """Seconds one HTTP call may take."""
 
@@ -363,7 +368,7 @@ class OneRosterClient:
         log.debug("GET %s offset=%s -> %d", path, params.get("offset"), response.status_code)
         _raise_for_status(response, path)
         try:
-            return response.json(), response.headers
+            return _loads(response.content), response.headers
         except ValueError:
             raise ProtocolError(
                 f"GET {path}: the 200 response body is not valid JSON; the server or a proxy "
