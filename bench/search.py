@@ -1,0 +1,186 @@
+"""Benchmark: searching a 1,000,000-row users table, beside grep and DuckDB, in the same run.
+
+A users table of N rows (OneRoster users, normalized) is committed as a snapshot part in a
+file store, with an index on ``email``; the OneRoster plugin's layout view writes the same
+rows as ``users.csv``. Each contender then runs in its own subprocess, so its peak RSS is its
+own, looking for one email substring that matches a handful of rows:
+
+- **snapkit scan**: ``search_table(..., use_index=False)``, streaming the zstd part;
+- **grep -c**: on ``users.csv``;
+- **duckdb**: one thread, ``count(*)`` with ``LIKE`` over ``read_csv('users.csv')``;
+- **snapkit index**: 300 ``email=`` lookups through the index; p50 and p99.
+
+Throughput is the part's uncompressed JSON Lines bytes (snapkit) or the CSV's bytes (grep,
+DuckDB) over the wall time. Targets: streaming at least 150 MB/s and within 1.5x of DuckDB's
+time, peak RSS under 50 MB; indexed p99 under 20 ms.
+
+Usage::
+
+    python bench/search.py               # 1,000,000 rows
+    python bench/search.py --rows 100000
+
+Needs ``duckdb`` (a bench dependency, never a runtime one), ``snapkit-file-store`` and
+``snapkit-oneroster``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+NEEDLE = "2345@district"
+LOOKUPS = 300
+
+
+def _project(folder: Path, rows: int = 0) -> Any:
+    from snapkit_oneroster.normalize import normalize_record
+
+    from snapkit.testing.engine import OraclePlugin, make_project
+
+    def load(call: Any) -> Any:
+        from _common import users
+
+        return (normalize_record("users", record) for record in users(rows))
+
+    plugin = OraclePlugin().add("users", load, records=True, key_column="sourcedId")
+    return make_project(folder, plugin, config={"search": {"index": {"users": ["email"]},
+                                                           "index_dir": "index"},
+                                                "refresh": {"timeout": 3600}})
+
+
+def build(folder: Path, rows: int) -> dict[str, Any]:
+    """Commit the table (with its index) and write users.csv; return sizes."""
+    from snapkit_oneroster.layout import write_layout
+
+    project = _project(folder, rows)
+    started = time.perf_counter()
+    outcome = project.refresh()
+    if outcome.status != "success":
+        raise SystemExit(f"refresh {outcome.status}: {outcome.errors}")
+    report = write_layout(project.store, outcome.manifest, folder / "view")
+    part = outcome.manifest.part("users")
+    return {"seconds": time.perf_counter() - started, "part_bytes": part.bytes,
+            "csv": str(report.folder / "users.csv"),
+            "csv_bytes": (report.folder / "users.csv").stat().st_size}
+
+
+def peak_mb() -> float:
+    """This process's peak RSS in MB (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
+    """One contender, in this (child) process."""
+    result: dict[str, Any] = {}
+    if which == "snapkit":
+        from snapkit.search import search_table
+
+        project = _project(folder)
+        started = time.perf_counter()
+        found = search_table(project, "current", "users", f"email~{NEEDLE}", limit=None,
+                             use_index=False)
+        result = {"seconds": time.perf_counter() - started, "matches": len(found.rows),
+                  "rows": found.scanned}
+    elif which == "grep":
+        started = time.perf_counter()
+        # GNU time reports grep's own peak RSS (%M, KB) on stderr
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "grep", "-c", NEEDLE, csv_path],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        peak = int(done.stderr.strip().splitlines()[-1]) / 1024
+        return {"seconds": seconds, "matches": int(done.stdout.strip() or 0), "peak_mb": peak}
+    elif which == "duckdb":
+        import duckdb
+
+        connection = duckdb.connect()
+        connection.execute("SET threads TO 1")
+        started = time.perf_counter()
+        (count,) = connection.execute(
+            "SELECT count(*) FROM read_csv(?, header=true, all_varchar=true) "
+            "WHERE email LIKE ?", [csv_path, f"%{NEEDLE}%"]).fetchone() or (0,)
+        result = {"seconds": time.perf_counter() - started, "matches": int(count)}
+    elif which == "index":
+        from snapkit.search import search_table
+
+        project = _project(folder)
+        emails = [row["email"] for row in search_table(
+            project, "current", "users", "email^=a", limit=LOOKUPS * 3).rows]
+        random.Random(1).shuffle(emails)
+        times = []
+        for email in emails[:LOOKUPS]:
+            started = time.perf_counter()
+            found = search_table(project, "current", "users", f"email={email}", limit=20)
+            times.append((time.perf_counter() - started) * 1000)
+            assert found.used_index and found.rows
+        times.sort()
+        result = {"p50_ms": times[len(times) // 2],
+                  "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
+                  "lookups": len(times)}
+    result["peak_mb"] = peak_mb()
+    return result
+
+
+def run_child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--child", which, "--folder", str(folder),
+                           "--csv", csv_path], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child")
+    parser.add_argument("--folder", type=Path)
+    parser.add_argument("--csv", default="")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.folder, args.csv)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"building {args.rows:,} users (part + email index + users.csv)...")
+        sizes = build(folder, args.rows)
+        print(f"  built in {sizes['seconds']:.1f} s: part {sizes['part_bytes'] / 1e6:.0f} MB "
+              f"(JSON Lines), users.csv {sizes['csv_bytes'] / 1e6:.0f} MB")
+        results = {name: run_child(name, folder, sizes["csv"])
+                   for name in ("snapkit", "grep", "duckdb", "index")}
+    snap, grep, duck, index = (results[k] for k in ("snapkit", "grep", "duckdb", "index"))
+    print(f"\nquery: email~{NEEDLE} ({snap['matches']} matches; grep {grep['matches']}, "
+          f"duckdb {duck['matches']})")
+    print(f"{'':16}{'seconds':>9}{'MB/s':>9}{'rows/s':>13}{'peak RSS':>11}")
+    for name, result, size in (("snapkit scan", snap, sizes["part_bytes"]),
+                               ("grep -c", grep, sizes["csv_bytes"]),
+                               ("duckdb 1 thread", duck, sizes["csv_bytes"])):
+        seconds = result["seconds"]
+        print(f"{name:16}{seconds:9.2f}{size / seconds / 1e6:9.0f}{args.rows / seconds:13,.0f}"
+              f"{result['peak_mb']:8.0f} MB")
+    print(f"snapkit index   p50 {index['p50_ms']:.2f} ms, p99 {index['p99_ms']:.2f} ms over "
+          f"{index['lookups']} email= lookups (peak RSS {index['peak_mb']:.0f} MB)")
+    rate = sizes["part_bytes"] / snap["seconds"] / 1e6
+    ratio = snap["seconds"] / duck["seconds"]
+    print(f"\ntargets: scan >= 150 MB/s: {rate:.0f} ({'ok' if rate >= 150 else 'MISSED'}); "
+          f"<= 1.5x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.5 else 'MISSED'}); "
+          f"peak RSS < 50 MB: {snap['peak_mb']:.0f} ({'ok' if snap['peak_mb'] < 50 else 'MISSED'})"
+          f"; index p99 < 20 ms: {index['p99_ms']:.1f} "
+          f"({'ok' if index['p99_ms'] < 20 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
