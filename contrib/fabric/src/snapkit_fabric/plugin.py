@@ -28,12 +28,8 @@ from snapkit import hookimpl
 from snapkit.descriptors import DiffSectionDescriptor, OracleDescriptor
 from snapkit.errors import DiffError, OracleError
 
+from snapkit_fabric._defaults import DEFAULT_COMMAND_TIMEOUT
 from snapkit_fabric.errors import FabricDiffError, FabricSnapshotError
-from snapkit_fabric.report import (
-    DEFAULT_COMMAND_TIMEOUT,
-    load_report_from_command,
-    load_report_from_file,
-)
 from snapkit_fabric.schema import REPORT_SCHEMA
 from snapkit_fabric.sections import SECTIONS
 
@@ -126,6 +122,8 @@ class FabricReportOracle:
 
         :raises FabricSourceError: when the file or command does not give a valid report.
         """
+        from snapkit_fabric.report import load_report_from_command, load_report_from_file
+
         try:
             if self.path is not None:
                 return load_report_from_file(self.path)

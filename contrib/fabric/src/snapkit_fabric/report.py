@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from snapkit_fabric._defaults import DEFAULT_COMMAND_TIMEOUT
 from snapkit_fabric.errors import FabricSnapshotError
 from snapkit_fabric.schema import validate_report
 
@@ -24,9 +25,6 @@ __all__ = [
     "load_report_from_file",
     "parse_report",
 ]
-
-DEFAULT_COMMAND_TIMEOUT: Final[float] = 60.0
-"""Seconds a report command may run before it is killed."""
 
 _STDERR_TAIL: Final = 2000
 
