@@ -155,3 +155,29 @@ def test_indexes_are_built_once_per_part(tmp_path: Path) -> None:
     mtimes = [p.stat().st_mtime_ns for p in built]
     build_configured_indexes(project, project.current())
     assert [p.stat().st_mtime_ns for p in built] == mtimes
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=people, value=names, op=st.sampled_from(["=", "^=", "~"]),
+       field=st.sampled_from(["name", "tags", None]), case=st.booleans(),
+       offset=st.integers(0, 3), limit=st.integers(1, 5), block=st.integers(1, 64))
+def test_property_block_scan_equals_line_scan(rows: Any, value: str, op: str, field: Any,
+                                              case: bool, offset: int, limit: int,
+                                              block: int) -> None:
+    import io
+
+    import snapkit.search as search_module
+    from snapkit.canonical import canonical_bytes
+    from snapkit.search import scan, scan_stream
+
+    lines = [canonical_bytes({"id": f"r{i}", **row}) + b"\n" for i, row in enumerate(rows)]
+    text = f'{field}{op}"{value}"' if field else f'"{value or "a"}"'
+    query = parse_query(text, ignore_case=case)
+    expected = scan(iter(lines), query, offset=offset, limit=limit)
+    saved = search_module.BLOCK
+    search_module.BLOCK = block
+    try:
+        got = scan_stream(io.BytesIO(b"".join(lines)), query, offset=offset, limit=limit)
+    finally:
+        search_module.BLOCK = saved
+    assert got[:2] == expected[:2]
