@@ -341,24 +341,35 @@ class _Run:
         cancelled = threading.Event()
         outcome: dict[str, Any] = {}
         writer_box: list[Any] = []
+        # a record stream's timeout counts from its last batch: a stream that keeps
+        # delivering is not hung, however long the whole table takes
+        last_progress = [time.monotonic()]
 
         def work() -> None:
             try:
                 outcome["value"] = self._load(descriptor, txn, attempt, timeout, cancelled,
-                                              writer_box)
+                                              writer_box, last_progress)
             except BaseException as exc:
                 outcome["error"] = exc
 
         thread = threading.Thread(target=work, name=f"snapkit-{descriptor.key}", daemon=True)
         thread.start()
-        thread.join(timeout)
+        while True:
+            idle = time.monotonic() - last_progress[0]
+            wait = min(timeout - idle, self.remaining())
+            if wait <= 0:
+                break
+            thread.join(min(wait, 0.5))
+            if not thread.is_alive():
+                break
         if thread.is_alive():
             cancelled.set()
             thread.join(1.0)
             for writer in writer_box:
                 _abort_writer(writer)
+            what = "sent no records for" if descriptor.records else "did not finish within"
             raise OracleTimeoutError(
-                f"oracle {descriptor.key!r} did not finish within {timeout:g} s",
+                f"oracle {descriptor.key!r} {what} {timeout:g} s",
                 hint="raise refresh.timeout or check the source",
             )
         if "error" in outcome:
@@ -369,8 +380,8 @@ class _Run:
         return value
 
     def _load(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
-              timeout: float, cancelled: threading.Event, writer_box: list[Any]
-              ) -> tuple[Any, PartRef | None]:
+              timeout: float, cancelled: threading.Event, writer_box: list[Any],
+              last_progress: list[float]) -> tuple[Any, PartRef | None]:
         oracle: Any = descriptor.factory(dict(self.oracle_settings(descriptor)))
         load: Callable[[OracleCall], Any] = getattr(oracle, "load", oracle)
         call = OracleCall(
@@ -397,6 +408,7 @@ class _Run:
         check = make_check(descriptor.payload_schema, f"{what} record")
 
         def on_batch(count: int) -> None:
+            last_progress[0] = time.monotonic()
             self.progress(Progress(descriptor.key, "running", count, attempt))
 
         sha, size, count = write_records(

@@ -338,3 +338,37 @@ def test_oracle_returning_garbage_fails_with_a_typed_error(tmp_path: Any) -> Non
     assert outcome.status == "failed"
     assert {e.code for e in outcome.errors} == {"invalid_payload"}
     assert project.store.read_pointer() is None
+
+
+def test_a_record_stream_that_keeps_delivering_is_not_timed_out(tmp_path: Any) -> None:
+    import time as _time
+
+    def trickle(call: Any) -> Any:
+        for batch in range(6):
+            _time.sleep(0.1)
+            yield from ({"id": batch * 2000 + i} for i in range(2000))
+
+    plugin = OraclePlugin().add("slow_stream", trickle, records=True, key_column="id")
+    project = make_project(tmp_path, plugin, config={"refresh": {"timeout": 0.35}})
+    outcome = project.refresh()
+    assert outcome.status == "success"
+    assert outcome.manifest.part("slow_stream").records == 12000
+
+
+def test_a_record_stream_that_stalls_times_out(tmp_path: Any) -> None:
+    release = threading.Event()
+
+    def stall(call: Any) -> Any:
+        yield from ({"id": i} for i in range(2000))
+        release.wait(5)
+        yield {"id": -1}
+
+    plugin = OraclePlugin().add("stalls", stall, records=True, key_column="id")
+    project = make_project(tmp_path, plugin, config={"refresh": {"timeout": 0.3}})
+    try:
+        outcome = project.refresh()
+    finally:
+        release.set()
+    assert outcome.status == "failed"
+    assert outcome.errors[0].code == "oracle_timeout"
+    assert "sent no records" in outcome.errors[0].message
