@@ -7,7 +7,6 @@ rest and ``snapkit plugins list`` can show what happened.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import importlib.machinery
@@ -423,6 +422,8 @@ class PluginManager:
                 continue
             hook_name = opts.get("specname") or attr
             if hook_name not in _HOOK_NAMES:
+                import difflib  # only for a typo's suggestion
+
                 close = difflib.get_close_matches(hook_name, sorted(_HOOK_NAMES), n=1)
                 unknown.append((hook_name, close[0] if close else None))
         return unknown

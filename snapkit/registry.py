@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -64,6 +63,8 @@ class Registry(Generic[D]):
         try:
             return self._entries[key].descriptor
         except KeyError:
+            import difflib  # only for the error's suggestion
+
             close = difflib.get_close_matches(key, list(self._entries), n=1)
             hint = f"did you mean {close[0]!r}?" if close else None
             known = ", ".join(sorted(self._entries)) or "none"

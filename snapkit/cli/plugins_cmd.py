@@ -8,7 +8,6 @@ needs it.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -58,6 +57,8 @@ def _short_hook(name: str) -> str:
 
 
 def _echo_json(value: Any) -> None:
+    import json
+
     click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
