@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -14,6 +13,8 @@ import click
 
 def echo_json(value: Any) -> None:
     """Print a JSON document (contracts are converted first), keys sorted, indented."""
+    import json  # here: only --json output needs it
+
     from snapkit.convert import to_json
 
     click.echo(json.dumps(to_json(value), indent=2, sort_keys=True, ensure_ascii=False))
