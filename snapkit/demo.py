@@ -17,11 +17,32 @@ from attrs import frozen
 
 @frozen
 class SearchExample:
-    """A search the demo runs and explains."""
+    """A search the demo runs and explains.
+
+    ``columns`` are the (dotted) fields shown for each row found; a dotted field reaching
+    into a list shows every item's value, e.g. ``children.givenName``.
+    """
 
     table: str
     query: str
     explain: str
+    columns: tuple[str, ...] = ()
+
+
+def describe_row(row: Any, columns: Sequence[str]) -> str:
+    """One line for a found row: ``column=value`` for each column (all fields if none)."""
+    from snapkit.search import _values, as_text
+
+    if not columns:
+        import json
+
+        return json.dumps(row, ensure_ascii=False, sort_keys=True)
+    shown = []
+    for column in columns:
+        values = [text for value in _values(row, column)
+                  if (text := as_text(value)) is not None]
+        shown.append(f"{column}={', '.join(values) if values else '-'}")
+    return "  ".join(shown)
 
 
 @runtime_checkable

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -115,12 +114,13 @@ def _show_changes(project: Any, first: Any, second: Any) -> None:
     from snapkit.diff import compute_diff
 
     diff = compute_diff(project.manager, project.store, first.manifest, second.manifest,
-                        max_items=5)
+                        max_items=3)
     for line in render_text(diff).splitlines():
         _say("    " + line)
 
 
 def _show_searches(project: Any, searches: list[Any]) -> None:
+    from snapkit.demo import describe_row
     from snapkit.search import search_table, search_view
 
     views = project.manager.registry("search_view")
@@ -132,6 +132,6 @@ def _show_searches(project: Any, searches: list[Any]) -> None:
         else:
             result = search_table(project, "current", example.table, example.query, limit=3)
         for row in result.rows:
-            _say("      " + json.dumps(row, ensure_ascii=False, sort_keys=True)[:160])
+            _say("      " + describe_row(row, example.columns)[:200])
         more = " (and more)" if result.more else ""
         _say(f"      {len(result.rows)} shown{more}")

@@ -87,9 +87,11 @@ class OneRosterDemo:
         return [
             SearchExample("guardians", f"familyName={self.family}",
                           f"guardians named {self.family}, each with the children linked "
-                          "through agents"),
+                          "through agents",
+                          ("givenName", "familyName", "role", "children.givenName")),
             SearchExample("users", f"role=teacher familyName^={self.family[:3]}",
-                          f"teachers whose family name starts with {self.family[:3]!r}"),
+                          f"teachers whose family name starts with {self.family[:3]!r}",
+                          ("givenName", "familyName", "email")),
         ]
 
     def close(self) -> None:

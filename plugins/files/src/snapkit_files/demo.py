@@ -96,7 +96,8 @@ class FilesDemo:
 
     def searches(self) -> Sequence[SearchExample]:
         """Find lamps by name."""
-        return [SearchExample("products", "name~lamp", "products whose name contains 'lamp'")]
+        return [SearchExample("products", "name~lamp", "products whose name contains 'lamp'",
+                              ("sku", "name", "price"))]
 
     def close(self) -> None:
         """Nothing runs in the background."""
