@@ -326,6 +326,7 @@ def test_a_part_cut_short_never_reads_as_complete_through_buffered_lines(tmp_pat
     """A truncated zstd frame must raise on line-by-line reads, not look like a shorter part."""
     from snapkit.canonical import canonical_bytes
     from snapkit.errors import CorruptSnapshotError
+
     from snapkit_file_store.store import FileStore
 
     store = FileStore(tmp_path / "store")
