@@ -10,7 +10,6 @@ validated as the string it stands for).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -249,6 +248,8 @@ def find_config(start: Path | None = None) -> Path | None:
         return candidate
     pyproject = folder / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib
+
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError):
@@ -275,6 +276,8 @@ def load_config(path: Path | str | None = None) -> Config:
                           hint="create one with 'snapkit init'") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

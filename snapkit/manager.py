@@ -11,7 +11,6 @@ import functools
 import importlib
 import importlib.machinery
 import inspect
-import logging
 import os
 import re
 import sys
@@ -38,7 +37,12 @@ from snapkit.errors import PluginLoadError
 from snapkit.markers import PROJECT
 from snapkit.registry import Registry
 
-log = logging.getLogger("snapkit.plugins")
+
+def _log() -> Any:
+    """The plugins logger (``logging`` loads on first use, not at start-up)."""
+    import logging
+
+    return logging.getLogger("snapkit.plugins")
 
 ENTRY_POINT_GROUP = "snapkit"
 ENV_DISABLE_AUTOLOAD = "SNAPKIT_DISABLE_PLUGIN_AUTOLOAD"
@@ -288,9 +292,11 @@ class PluginManager:
         store_descriptor = manager.stores.get("file")
     """
 
-    def __init__(self, selection: PluginSelection | None = None, config: Any = None) -> None:
+    def __init__(self, selection: PluginSelection | None = None, config: Any = None, *,
+                 log_failures: bool = True) -> None:
         self.selection = (selection or PluginSelection()).with_environment()
         self.config = config
+        self.log_failures = log_failures
         self._pm = _Pluggy(PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._records: dict[str, PluginRecord] = {}
@@ -409,7 +415,8 @@ class PluginManager:
         exc: BaseException,
     ) -> None:
         message = f"{type(exc).__name__}: {exc}"
-        log.warning("plugin %s failed to load: %s", name, message)
+        if self.log_failures:
+            _log().warning("plugin %s failed to load: %s", name, message)
         self._problems.append(Problem(name, code, message))
         self._records[name] = PluginRecord(name, distribution, version, module, "load-error",
                                            message)
@@ -572,7 +579,7 @@ class PluginManager:
         try:
             caller(event=event)
         except Exception:
-            log.exception("event hook %s failed", hook_name)
+            _log().exception("event hook %s failed", hook_name)
 
     def add_hookcall_monitoring(self, before: Any, after: Any) -> Any:
         """Watch every hook call (the testing kit's recorder uses this)."""

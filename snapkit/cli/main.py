@@ -47,15 +47,18 @@ class State:
             self._project = Project.load(self.config_path)
         return self._project
 
-    def manager(self) -> Any:
-        """Load the config and plugins without checking plugin settings (for ``plugins``)."""
+    def manager(self, quiet: bool = False) -> Any:
+        """Load the config and plugins without checking plugin settings (for ``plugins``).
+
+        :param quiet: do not log plugins that fail to load (the caller reports them).
+        """
         if self._project is not None:
             return self._project.manager
         from snapkit.config import load_config
         from snapkit.manager import PluginManager
 
         config = load_config(self.config_path)
-        manager = PluginManager(config.plugins, config)
+        manager = PluginManager(config.plugins, config, log_failures=not quiet)
         manager.load_entry_points()
         return manager
 

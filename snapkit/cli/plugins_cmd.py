@@ -8,7 +8,6 @@ needs it.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
@@ -31,8 +30,7 @@ def plugins() -> None:
 
 def _manager(state: Any) -> Any:
     # The records already say which plugin failed and why; no need for log lines on stderr.
-    logging.getLogger("snapkit.plugins").addHandler(logging.NullHandler())
-    return state.manager()
+    return state.manager(quiet=True)
 
 
 def _hook_name(name: str) -> str:
