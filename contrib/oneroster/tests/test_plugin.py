@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import snapkit_oneroster.plugin as plugin
-from conftest import server_process
+from oneroster_server_process import server_process
 from snapkit_oneroster.bulk_csv import write_bulk_csv
 from snapkit_oneroster.district import District
 from snapkit_oneroster.layout import write_layout
