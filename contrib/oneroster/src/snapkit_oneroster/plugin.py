@@ -28,10 +28,16 @@ from snapkit.descriptors import (
 )
 from snapkit.markers import hookimpl
 from snapkit_oneroster import __version__
-from snapkit_oneroster.schema import record_json_schema
 from snapkit_oneroster.settings import SECTION, SETTINGS_SCHEMA, TABLE_KEYS, selected_tables
 
 Register = Callable[[Any], None]
+
+
+def _record_schema(table: str) -> dict[str, Any]:
+    """A table's record schema; the schema module loads only when oracles are registered."""
+    from snapkit_oneroster.schema import record_json_schema
+
+    return record_json_schema(table)
 
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -85,7 +91,7 @@ def oracle_descriptors(config: Any) -> list[OracleDescriptor]:
             factory=_table_factory(key, config),
             description=f"OneRoster {TABLE_KEYS[key]} over {source} (settings: "
             f"[oracles.{SECTION}])",
-            payload_schema=record_json_schema(TABLE_KEYS[key]),
+            payload_schema=_record_schema(TABLE_KEYS[key]),
             records=True,
             key_column="sourcedId",
         )
