@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from snapkit.canonical import canonical_bytes
-from snapkit.contracts import PartRef
-from snapkit.errors import ContractError
+from snapkit.contracts import PartRef, SnapshotManifest
+from snapkit.errors import ContractError, UsageError
 from snapkit.store import PartWriter, SnapshotStore
 
 BATCH = 2000
@@ -85,6 +85,19 @@ def _flush(writer: PartWriter, batch: list[str]) -> None:
         raise ContractError("a record holds a lone surrogate character") from None
     writer.write(data)
     batch.clear()
+
+
+def require_table(manifest: SnapshotManifest, table: str) -> PartRef:
+    """Return the part called ``table`` of a snapshot.
+
+    :raises UsageError: naming the snapshot's tables, if it has no such part.
+    """
+    try:
+        return manifest.part(table)
+    except KeyError:
+        names = ", ".join(p.name for p in manifest.parts) or "none"
+        raise UsageError(f"snapshot {manifest.id[:12]} has no table {table!r}",
+                         hint=f"its tables: {names}") from None
 
 
 def iter_records(store: SnapshotStore, part: PartRef) -> Iterator[dict[str, Any]]:

@@ -177,16 +177,9 @@ class Project:
 
     def records(self, ref: str, table: str) -> Iterator[dict[str, Any]]:
         """Yield the records of one table (part) of a snapshot, streaming."""
-        from snapkit.parts import iter_records
+        from snapkit.parts import iter_records, require_table
 
-        manifest = self.resolve(ref)
-        try:
-            part = manifest.part(table)
-        except KeyError:
-            names = ", ".join(p.name for p in manifest.parts) or "none"
-            raise UsageError(f"snapshot {manifest.id[:12]} has no table {table!r}",
-                             hint=f"its tables: {names}") from None
-        return iter_records(self.store, part)
+        return iter_records(self.store, require_table(self.resolve(ref), table))
 
     def diff(self, from_ref: str, to_ref: str, *, sections: Sequence[str] | None = None,
              max_items: int | None = None) -> Any:

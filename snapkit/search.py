@@ -285,13 +285,10 @@ def search_table(
     Uses an index built at commit time when one covers the query, else streams the part.
     """
     parsed = query if isinstance(query, Query) else parse_query(query, ignore_case=ignore_case)
+    from snapkit.parts import require_table
+
     manifest = project.resolve(ref)
-    try:
-        part = manifest.part(table)
-    except KeyError:
-        names = ", ".join(p.name for p in manifest.parts) or "none"
-        raise UsageError(f"snapshot {manifest.id[:12]} has no table {table!r}",
-                         hint=f"its tables: {names}") from None
+    part = require_table(manifest, table)
     text = query if isinstance(query, str) else " ".join(
         f"{t.field or ''}{t.op if t.field else ''}{t.value}" for t in parsed.terms)
     if use_index:

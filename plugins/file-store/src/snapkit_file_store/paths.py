@@ -24,10 +24,9 @@ from pathlib import Path
 
 from attrs import frozen
 from snapkit.errors import InvalidIdentifierError
-from snapkit.identifiers import check_snapshot_id
+from snapkit.identifiers import check_id_prefix, check_snapshot_id
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_PREFIX = re.compile(r"[0-9a-f]{1,64}")
 MANIFEST_SUFFIX = ".json"
 PART_SUFFIX = ".jsonl.zst"
 
@@ -43,22 +42,12 @@ def check_part_hash(value: str) -> str:
 
 def check_id(value: str) -> str:
     """Return ``value`` if it is a full snapshot id (64 lowercase hex digits, nothing else)."""
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        check_snapshot_id(value)  # raises the kernel's error for most bad values
-        raise InvalidIdentifierError(
-            f"invalid snapshot id {value!r}", hint="a snapshot id is 64 lowercase hex digits"
-        )
-    return value
+    return check_snapshot_id(value)
 
 
 def check_prefix(value: str) -> str:
     """Return ``value`` if it is a snapshot id or prefix (1-64 lowercase hex digits only)."""
-    if not isinstance(value, str) or not _PREFIX.fullmatch(value):
-        raise InvalidIdentifierError(
-            f"invalid snapshot id or prefix {value!r}",
-            hint="give a snapshot id or a unique prefix of it (lowercase hex digits)",
-        )
-    return value
+    return check_id_prefix(value)
 
 
 def host_tag() -> str:
