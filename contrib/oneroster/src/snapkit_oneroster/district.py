@@ -5,10 +5,17 @@ academic sessions, courses, classes, users (students, teachers, parents and guar
 administrators, aides; students and guardians linked through ``agents`` both ways),
 enrollments, and a gradebook (categories, line items, results) in which students fall into
 every support category an instructor dashboard shows: excelling, on track, struggling,
-inactive (no recent results) and not enough data (joined lately). The same seed and size
-always give the same records and sourcedIds. :meth:`District.advance_day` moves the district
-one school day on: students join and withdraw, emails change, line items come due and get
-results, some results are regraded.
+inactive (no recent results) and not enough data (joined lately). Profiles are dealt per class
+section (every section of five or more students has each profile, and from eight students on
+a late joiner), and each profile's results are shaped to land in its category under the
+instructor dashboard's default rules (progress = share of due line items completed,
+proficiency = mean score fraction): excelling students complete everything and average about
+94 %; on-track students complete everything and average about 72 %; struggling students hand
+in one line item in five (the rest are recorded ``not submitted`` with a score of 0), so their
+progress stays under 40 % and their proficiency around 10 %; inactive students stopped three
+weeks before day 0. The same seed and size always give the same records and sourcedIds.
+:meth:`District.advance_day` moves the district one school day on: students join and
+withdraw, emails change, line items come due and get results, some results are regraded.
 
 Records are kept as compact tuples and rendered to REST JSON on demand
 (:meth:`District.records`), so 50,000 users fit in little memory and generate in seconds.
@@ -48,6 +55,10 @@ REF_PATHS = {
 
 PROFILES = ("excelling", "on_track", "struggling", "inactive")
 """How a student works; with a late join date, any of them has 'not enough data'."""
+
+STRUGGLING_HAND_IN_EVERY = 5
+"""A struggling student hands in one line item in this many (which ones depends on the
+student); the others are recorded ``not submitted``, score 0."""
 
 _PROFILE_WEIGHTS = (20, 47, 22, 11)
 _LATE_JOIN_SHARE = 0.07
@@ -319,6 +330,13 @@ class _People:
         }
 
 
+def _hands_in(student: str, item_number: int) -> bool:
+    """Whether a struggling student hands in the class's ``item_number``-th line item: one in
+    :data:`STRUGGLING_HAND_IN_EVERY`, at an offset fixed by the student's sourcedId."""
+    offset = int(student[:8], 16) % STRUGGLING_HAND_IN_EVERY
+    return (item_number + offset) % STRUGGLING_HAND_IN_EVERY == 0
+
+
 def _grade_result(
     rng: random.Random,
     profile: str,
@@ -326,8 +344,10 @@ def _grade_result(
     due: dt.date,
     max_score: float,
     today: dt.date,
+    handed_in: bool = True,
 ) -> tuple[str, float | None, dt.date] | None:
-    """Whether and how a student scored on a line item that came due on ``due``."""
+    """Whether and how a student scored on a line item that came due on ``due``
+    (``handed_in`` matters to struggling students only: see :func:`_hands_in`)."""
     if due < joined:
         return None
     if profile == "inactive" and due > DAY_ZERO - dt.timedelta(days=_INACTIVE_AFTER_DAYS):
@@ -335,12 +355,12 @@ def _grade_result(
     score_date = min(today, due + dt.timedelta(days=rng.randrange(0, 3)))
     if rng.random() < 0.02:
         return "exempt", None, score_date
-    if profile == "struggling" and rng.random() < 0.15:
+    if profile == "struggling" and not handed_in:
         return "not submitted", 0.0, score_date
     mean, spread = {
         "excelling": (0.94, 0.04),
-        "on_track": (0.80, 0.07),
-        "struggling": (0.55, 0.12),
+        "on_track": (0.72, 0.08),
+        "struggling": (0.50, 0.12),
         "inactive": (0.72, 0.10),
     }[profile]
     frac = min(1.0, max(0.0, rng.gauss(mean, spread)))
@@ -479,19 +499,44 @@ class _Builder:
         self, schools: list[tuple[str, tuple[str, ...]]], n_student: int
     ) -> list[dict[str, Any]]:
         students = []
-        late = DAY_ZERO - dt.timedelta(days=10)
         for _ in range(n_student):
             school_id, grades = schools[self.rng.randrange(len(schools))]
             student = self.people.person("student")
             student["orgs"] = (school_id,)
             student["grades"] = (self.rng.choice(grades),)
-            sid = student["sourcedId"]
-            self.d._profile[sid] = self.rng.choices(PROFILES, _PROFILE_WEIGHTS)[0]
-            self.d._joined[sid] = (
-                late if self.rng.random() < _LATE_JOIN_SHARE else SCHOOL_YEAR_START
-            )
             students.append(student)
         return students
+
+    def _deal_profiles(self, section: list[str]) -> None:
+        """Give a section's students their profiles and join dates, dealt from a shuffled
+        deck in the proportions of :data:`PROFILES` (largest remainder): with five or more
+        students every profile is dealt; from eight students on, about 7 % (at least one)
+        join late, never the last on-time student of a profile."""
+        m = len(section)
+        total = sum(_PROFILE_WEIGHTS)
+        exact = [m * w / total for w in _PROFILE_WEIGHTS]
+        counts = [int(x) for x in exact]
+        by_remainder = sorted(range(len(exact)), key=lambda i: (counts[i] - exact[i], i))
+        for i in by_remainder[: m - sum(counts)]:
+            counts[i] += 1
+        if m > len(PROFILES):
+            for i, c in enumerate(counts):
+                if c == 0:
+                    counts[i] = 1
+                    counts[counts.index(max(counts))] -= 1
+        deck = [p for p, c in zip(PROFILES, counts, strict=True) for _ in range(c)]
+        self.rng.shuffle(deck)
+        on_time = dict(zip(PROFILES, counts, strict=True))
+        n_late = max(1, round(m * _LATE_JOIN_SHARE)) if m >= 8 else 0
+        late = DAY_ZERO - dt.timedelta(days=10)
+        for student, profile in zip(section, deck, strict=True):
+            self.d._profile[student] = profile
+            joined = SCHOOL_YEAR_START
+            if n_late and on_time[profile] > 1:
+                joined = late
+                on_time[profile] -= 1
+                n_late -= 1
+            self.d._joined[student] = joined
 
     def _guardians(self, students: list[dict[str, Any]], n_guardian: int) -> None:
         """Households: one or two guardians and one to three children each."""
@@ -534,6 +579,9 @@ class _Builder:
             teachers = teachers_by_school.get(school_id) or all_teachers
             for grade in grades:
                 roster = by_school_grade.get((school_id, grade), [])
+                n_sections = max(1, math.ceil(len(roster) / _SECTION_SIZE))
+                for s in range(n_sections):
+                    self._deal_profiles(roster[s::n_sections])
                 for subject, code in _SUBJECTS:
                     course_id = self.d._put(
                         "courses",
@@ -665,10 +713,17 @@ def _add_results(
     d: District, rng: random.Random, item: str, class_id: str, due: dt.date
 ) -> list[str]:
     max_score = d.value("lineItems", item, "resultValueMax")
+    item_number = d._class_items[class_id].index(item)
     added = []
     for student in sorted(d._class_students.get(class_id, ())):
         graded = _grade_result(
-            rng, d._profile[student], d._joined[student], due, max_score, d.today
+            rng,
+            d._profile[student],
+            d._joined[student],
+            due,
+            max_score,
+            d.today,
+            _hands_in(student, item_number),
         )
         if graded is None:
             continue
@@ -796,7 +851,14 @@ class _Advancer:
 
     def _regrade(self, n: int) -> list[str]:
         d = self.d
-        graded = [r for r in d.ids("results") if d.value("results", r, "score") is not None]
+        at, rows = d._index["results"], d._rows["results"]
+        score_at, item_at = at["score"], at["lineItem"]
+        item_max = {i: d.value("lineItems", i, "resultValueMax") for i in d.ids("lineItems")}
+        graded = [  # a regrade raises the score, so full marks cannot be regraded
+            r
+            for r in d.ids("results")
+            if (score := rows[r][score_at]) is not None and score < item_max[rows[r][item_at]]
+        ]
         chosen = sorted(set(self.rng.sample(graded, min(n, len(graded)))))
         for result in chosen:
             item = d.value("results", result, "lineItem")
