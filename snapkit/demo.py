@@ -3,16 +3,23 @@
 A scenario (see :class:`DemoScenario`) owns a data source: it starts it, writes the config
 that points oracles at it, and changes it between two refreshes. The runner does the
 snapkit part through the public :class:`snapkit.project.Project` API — refresh, refresh
-again, diff, search, verify — so the demo shows exactly what a host or an operator gets.
+again, diff, search, export, verify — so the demo shows exactly what a host or an operator
+gets. A scenario may ask for exports (:class:`DemoExport`, through the optional
+``exports`` method); each refreshes its own scope into ``<demo dir>/exports/store`` and
+writes ``<demo dir>/exports/<name>.zip``, and is skipped, saying so, when the plugin that
+provides its profile or oracles is not installed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from attrs import frozen
+from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from snapkit.contracts import Scope
 
 
 @frozen
@@ -45,9 +52,44 @@ def describe_row(row: Any, columns: Sequence[str]) -> str:
     return "  ".join(shown)
 
 
+@frozen
+class DemoExport:
+    """An export the demo runs after its searches (see :class:`ExportingScenario`).
+
+    The runner refreshes ``scope`` with ``oracles`` into a store of its own
+    (``<demo dir>/exports/store``, so the demo's own ``current`` snapshot stays the
+    source's), derives the projections, writes ``profile`` to
+    ``<demo dir>/exports/<name>.zip``, checks parity and prints the ZIP's path and files.
+
+    :param name: the ZIP's file stem (e.g. a class's sourcedId).
+    :param profile: the export profile.
+    :param scope: the scope to refresh (context, container, filters).
+    :param oracles: the oracles to refresh.
+    :param config: additions to the demo's config, merged in table by table (e.g. the
+        oracles' ``[oracles.KEY]`` settings). The store, ``[scope]`` and
+        ``[refresh] oracles`` come from the fields above.
+    :param explain: one line saying what is exported.
+    :param plugin: the distribution that provides the profile and oracles, named when they
+        are not installed (the step is then skipped).
+    """
+
+    name: str
+    profile: str
+    scope: Scope
+    oracles: tuple[str, ...]
+    config: Mapping[str, Any] = field(factory=dict)
+    explain: str = ""
+    plugin: str = ""
+
+
 @runtime_checkable
 class DemoScenario(Protocol):
-    """A demo data source (returned by a :class:`snapkit.descriptors.DemoDescriptor`)."""
+    """A demo data source (returned by a :class:`snapkit.descriptors.DemoDescriptor`).
+
+    A scenario may also implement ``exports(project) -> Sequence[DemoExport]``
+    (:class:`ExportingScenario`); the runner looks it up with ``getattr``, so scenarios
+    without exports need not define it.
+    """
 
     title: str
 
@@ -66,6 +108,50 @@ class DemoScenario(Protocol):
 
     def close(self) -> None:
         """Stop the source."""
+
+
+@runtime_checkable
+class ExportingScenario(Protocol):
+    """The optional part of a :class:`DemoScenario`: exports to show after the searches."""
+
+    def exports(self, project: Any) -> Sequence[DemoExport]:
+        """The exports to run, given the demo's project after its second refresh (read it,
+        e.g. its current snapshot, to choose what to export); empty for none."""
+        ...
+
+
+def scenario_exports(scenario: Any, project: Any) -> list[DemoExport]:
+    """The exports a scenario asks for (none when it has no ``exports`` method)."""
+    exports = getattr(scenario, "exports", None)
+    return list(exports(project)) if callable(exports) else []
+
+
+def export_config(base: Mapping[str, Any], export: DemoExport) -> dict[str, Any]:
+    """The configuration data an export refreshes with: the demo's ``base`` config without
+    its search indexes, ``export.config`` merged in table by table, a file store at
+    ``store`` (relative to the exports folder), the export's scope and oracles."""
+    data = _merged(base, export.config)
+    data.pop("search", None)
+    data["store"] = {**data.get("store", {}), "path": "store"}
+    scope = export.scope
+    data["scope"] = {k: v for k, v in (("namespace", scope.namespace),
+                                        ("context", scope.context),
+                                        ("container", scope.container)) if v is not None}
+    if scope.filters:
+        data["scope"]["filters"] = dict(scope.filters)
+    data["refresh"] = {**data.get("refresh", {}), "oracles": list(export.oracles)}
+    return data
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
+                and set(value) != {"env"}:
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 Say = Callable[[str], None]

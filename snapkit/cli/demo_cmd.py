@@ -1,4 +1,5 @@
-"""``snapkit demo``: refresh, change, refresh, diff, search, verify — on a scenario plugin."""
+"""``snapkit demo``: refresh, change, refresh, diff, search, export, verify — on a scenario
+plugin."""
 
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
 
     Starts a demo data source (the local OneRoster server when the OneRoster plugin is
     installed), refreshes it into a store under --dir, changes the source as a day would,
-    refreshes again, shows what changed, searches, verifies the store, and tells you what to
-    run next. The store stays in --dir for you to explore.
+    refreshes again, shows what changed, searches, exports one class's dashboard as a ZIP
+    (when the scenario and the instructor-dashboard plugin offer it), verifies the store, and
+    tells you what to run next. The store stays in --dir for you to explore.
     """
     from snapkit.config import load_config
-    from snapkit.demo import choose_scenario
+    from snapkit.demo import choose_scenario, scenario_exports
     from snapkit.manager import PluginManager
     from snapkit.project import Project
 
@@ -77,7 +79,13 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
             _step(6, "Search the current snapshot (streaming, no fetch)")
             _show_searches(project, searches)
 
-        _step(7, "Verify the store: re-hash every manifest and part")
+        exports = scenario_exports(source, project)
+        if exports:
+            _step(7, "Export: one scope's dashboard as a ZIP of CSV files")
+            for example in exports:
+                _run_export(config_path, folder / "exports", example)
+
+        _step(8 if exports else 7, "Verify the store: re-hash every manifest and part")
         report = project.verify()
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
         _say(f"    {report.snapshots} snapshots, {report.parts} parts: {verdict}")
@@ -135,3 +143,67 @@ def _show_searches(project: Any, searches: list[Any]) -> None:
             _say("      " + describe_row(row, example.columns)[:200])
         more = " (and more)" if result.more else ""
         _say(f"      {len(result.rows)} shown{more}")
+
+
+def _run_export(config_path: Path, folder: Path, example: Any) -> None:
+    """Refresh an export's scope into ``folder/store`` and write ``folder/<name>.zip``; skip,
+    saying so, when no installed plugin provides its profile or oracles."""
+    import tomllib
+
+    from snapkit.config import config_from_data
+    from snapkit.demo import export_config
+    from snapkit.export import SnapshotBundle, check_parity, export_snapshot, profiles
+    from snapkit.manager import PluginManager
+    from snapkit.project import Project
+    from snapkit.projection import derive_for_project
+
+    if example.explain:
+        _say(f"    {example.explain}")
+    base = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    config = config_from_data(export_config(base, example), folder / "snapkit.toml", folder)
+    manager = PluginManager(config.plugins, config)
+    manager.load_entry_points()
+    oracles = manager.registry("oracle")
+    missing = [key for key in example.oracles if key not in oracles]
+    absent = [] if example.profile in profiles(manager) else \
+        [f"export profile {example.profile!r}"]
+    if missing:
+        absent.append("oracles " + ", ".join(repr(key) for key in missing))
+    if absent:
+        plugin = f" (install {example.plugin})" if example.plugin else ""
+        _say(f"    skipped: no installed plugin provides {' or '.join(absent)}{plugin}")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    project = Project.load(config, manager)
+    outcome = project.refresh(scope=example.scope)
+    records = sum(p.records for p in outcome.manifest.parts)
+    _say(f"    snapshot {short(outcome.snapshot_id)} of {example.scope.context}: "
+         f"{outcome.status}, {records:,} records, {outcome.duration_ms / 1000:.1f} s")
+    for error in outcome.errors:
+        _say(f"    {error.code}: {error.message}")
+    if outcome.status == "failed":
+        _say("    skipped: the refresh failed")
+        return
+    derived = derive_for_project(project, outcome.manifest)
+    bundle = SnapshotBundle.from_projection_set(outcome.manifest, derived)
+
+    def settings(descriptor: Any) -> Any:
+        return project.config.plugin_settings(descriptor.kind, descriptor.key)
+
+    from snapkit.errors import ExportError
+
+    target = folder / f"{example.name}.zip"
+    try:
+        written = export_snapshot(bundle, example.profile, manager, target, settings=settings)
+    except ExportError as exc:
+        _say(f"    export failed ({exc.reason}): {exc}")
+        return
+    parity = check_parity(target, manager, bundle=bundle, settings=settings)
+    _say(f"    {example.profile} -> {written.path}: {written.status}, "
+         f"{len(written.manifest.resources)} files, {written.size:,} bytes, "
+         f"parity {'ok' if parity.ok else 'MISMATCH'}")
+    for resource in written.manifest.resources:
+        _say(f"      {resource.path:<38} {resource.rows:>7,} rows")
+    for omission in written.manifest.omitted:
+        _say(f"      {omission.dataset:<38} left out: {omission.reason}")
+    _say(f"    its snapshot is in {project.config.resolve_path('store')}")

@@ -2,8 +2,9 @@
 
 ``snapkit demo`` starts the local server (``--users`` users, 5,000 by default) on a free
 port in a background thread, refreshes the whole district into a store, advances the district
-a day, refreshes again, and searches guardians with their children. The client secret is
-random; the config names it through an environment variable, never in the file.
+a day, refreshes again, searches guardians with their children, and exports one class's
+instructor dashboard (when ``snapkit-instructor-dashboard`` is installed). The client secret
+is random; the config names it through an environment variable, never in the file.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from snapkit.demo import SearchExample
+from snapkit.demo import DemoExport, SearchExample
 
 SECRET_ENV = "SNAPKIT_DEMO_ONEROSTER_SECRET"
 """The environment variable the demo's config reads the client secret from."""
 
 SEED = 2025
+
+DASHBOARD_PROFILE = "instructor_dashboard"
+DASHBOARD_ORACLES = ("dashboard_class", "dashboard_roster", "dashboard_line_items",
+                     "dashboard_results")
+"""The instructor-dashboard plugin's export profile and oracles (the first one's settings
+serve all four), named by key: the demo works, skipping its export, without that plugin."""
 
 CONFIG = """\
 # Written by 'snapkit demo' (oneroster scenario): a synthetic district served on loopback.
@@ -93,6 +100,29 @@ class OneRosterDemo:
                           f"teachers whose family name starts with {self.family[:3]!r}",
                           ("givenName", "familyName", "email")),
         ]
+
+    def exports(self, project: Any) -> Sequence[DemoExport]:
+        """One class's instructor dashboard: the first class with a gradebook, refreshed
+        through the ``dashboard_*`` oracles against the same local server and exported with
+        the ``instructor_dashboard`` profile (both from ``snapkit-instructor-dashboard``,
+        named by key only, so this scenario does not import it)."""
+        from snapkit.contracts import Scope
+
+        district = self.server.district
+        items = district.ids("lineItems")
+        if not items:
+            return []
+        context = district.value("lineItems", items[0], "class")
+        settings = {"base_url": self.server.base_url, "auth": "oauth2",
+                    "token_url": self.server.token_url, "client_id": self.server.client_id,
+                    "client_secret": {"env": SECRET_ENV}, "page_size": 2000}
+        code = district.value("classes", context, "classCode")
+        return [DemoExport(
+            name=context, profile=DASHBOARD_PROFILE,
+            scope=Scope(project.config.scope.namespace, context),
+            oracles=DASHBOARD_ORACLES, config={"oracles": {DASHBOARD_ORACLES[0]: settings}},
+            explain=f"the instructor dashboard of class {code} ({context})",
+            plugin="snapkit-instructor-dashboard")]
 
     def close(self) -> None:
         """Stop the server."""
