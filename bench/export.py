@@ -16,7 +16,12 @@ ZIP 5 s):
 
 Peak RSS is the process's high-water mark (``resource.getrusage``). Run::
 
-    python bench/export.py [--students 5000] [--items 50] [--runs 5]
+    python bench/export.py [--students 5000] [--items 50] [--runs 5] [--breakdown]
+
+``--breakdown`` also times the steps on their own (validation, canonical JSON, hashing and
+compression; reading, decompressing and decoding parts; the dashboard's gradebook index, its
+projections, the canonical check of their values) and, for comparison, the encoding and
+decoding of the same results as a columnar payload (one record per line item).
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the steps of assembly and derivation on their own")
     args = parser.parse_args(argv)
 
     import snapkit_serializers.plugin as serializers_plugin
@@ -141,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: build_export(bundle, keys.PROFILE, project.manager))
             figures["ZIP export"].append(ms)
         parity = check_parity(zip_bytes, project.manager, bundle=bundle)
+        if args.breakdown:
+            parts = breakdown(data, project, manifest, args.runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"\n{'phase':<18} {'median':>9} {'max':>9} {'budget':>9} {'budget/max':>11}  "
@@ -156,7 +165,141 @@ def main(argv: list[str] | None = None) -> int:
           f"status {status}; parity {'ok' if parity.ok else 'MISMATCH'}")
     print(f"peak RSS: {peak_mb:,.0f} MB (includes the {len(data['results']):,} in-memory "
           "oracle records the benchmark generates)")
+    if args.breakdown:
+        print("\nwhere the time goes (medians; the steps timed on their own, outside the "
+              "engine):")
+        for group, steps in parts.items():
+            if group not in figures:
+                continue
+            total = statistics.median(figures[group])
+            known = sum(steps.values())
+            print(f"  {group} ({total:.0f} ms):")
+            for step, ms in steps.items():
+                print(f"    {step:<56} {ms:>6.0f} ms")
+            print(f"    {'the rest (store, threads, bookkeeping)':<56} {total - known:>6.0f} ms")
+        print("  a columnar results payload (one record per line item, aligned arrays):")
+        for step, ms in parts["columnar"].items():
+            print(f"    {step:<56} {ms:>6.0f} ms")
     return 0
+
+
+def _median_ms(fn: Callable[[], Any], runs: int) -> float:
+    return statistics.median(timed(fn)[0] for _ in range(runs))
+
+
+def breakdown(data: dict[str, Any], project: Any, manifest: Any,
+              runs: int) -> dict[str, dict[str, float]]:
+    """Time the steps of assembly and derivation on their own, on the same data: what the
+    engine spends per record (validation, canonical JSON, hashing and compression; reading,
+    decompressing and decoding parts) and what the dashboard spends (its gradebook index,
+    the projections over it, the canonical check of their values). Also the canonical
+    encoding and decoding of the same results as a columnar payload, for comparison."""
+    import hashlib
+    import json
+
+    import zstandard
+    from snapkit_instructor_dashboard import gradebook as gradebook_module
+    from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA
+
+    from snapkit.canonical import canonical_str
+    from snapkit.parts import _ENCODE
+    from snapkit.payloads import make_check
+    from snapkit.projection import StoreReader, TableCache, derive_for_project
+
+    results = data["results"]
+    check = make_check(RESULT_SCHEMA, "bench record")
+
+    def validate() -> None:
+        for record in results:
+            check(record)
+
+    def encode() -> bytes:
+        return ("\n".join(map(_ENCODE, results)) + "\n").encode("utf-8")
+
+    body = encode()
+    level = int(project.config.store_settings.get("compression_level", 3))
+
+    def hash_and_compress() -> None:
+        hashlib.sha256(body).hexdigest()
+        zstandard.ZstdCompressor(level=level, write_checksum=True).compress(body)
+
+    part_refs = [p for p in manifest.parts]
+
+    def read_parts() -> list[bytes]:
+        out = []
+        for part in part_refs:
+            with project.store.open_part(part.sha256) as handle:
+                out.append(handle.read())
+        return out
+
+    read_parts()
+
+    table_reader = StoreReader(project.store)
+
+    def read_tables() -> None:  # what derive_all does: read, decompress, decode
+        for part in part_refs:
+            table_reader.read_all(part)
+
+    cache = TableCache()
+    derived = derive_for_project(project, manifest, cache=cache)
+    index_ms: list[float] = []
+    build = gradebook_module.build_gradebook
+
+    def timed_build(inputs: Any) -> Any:
+        ms, book = timed(lambda: build(inputs))
+        index_ms.append(ms)
+        return book
+
+    gradebook_module.build_gradebook = timed_build  # type: ignore[assignment]
+    try:
+        warm = _median_ms(lambda: derive_for_project(project, manifest, cache=cache), runs)
+    finally:
+        gradebook_module.build_gradebook = build  # type: ignore[assignment]
+    index = statistics.median(index_ms)
+    canonical = _median_ms(
+        lambda: [canonical_str(r.value) for r in derived.results.values()], runs)
+
+    columns: dict[str, dict[str, Any]] = {}
+    for r in results:
+        item = columns.setdefault(r["lineItem"], {
+            "lineItem": r["lineItem"], "sourcedIds": [], "students": [], "scores": [],
+            "scoreStatuses": [], "scoreDates": []})
+        for name, field in (("sourcedIds", "sourcedId"), ("students", "student"),
+                            ("scores", "score"), ("scoreStatuses", "scoreStatus"),
+                            ("scoreDates", "scoreDate")):
+            item[name].append(r[field])
+    columnar = list(columns.values())
+
+    def encode_columnar() -> bytes:
+        return ("\n".join(map(_ENCODE, columnar)) + "\n").encode("utf-8")
+
+    columnar_body = encode_columnar()
+
+    def decode_columnar() -> None:
+        json.loads(b"[" + columnar_body[:-1].replace(b"\n", b",") + b"]")
+
+    return {
+        "snapshot assembly": {
+            f"validate {len(results):,} result records (payload schema)":
+                _median_ms(validate, runs),
+            "canonical JSON Lines of the results": _median_ms(encode, runs),
+            "SHA-256 and zstd of the results part": _median_ms(hash_and_compress, runs),
+        },
+        "derive_all (cold)": {
+            "read and decompress the parts": (read_ms := _median_ms(read_parts, runs)),
+            "decode the parts' JSON into records (orjson if installed)":
+                _median_ms(read_tables, runs) - read_ms,
+            "the dashboard's gradebook index (one pass over results)": index,
+            "the projections over the index": warm - index - canonical,
+            "canonical check of the projection values": canonical,
+        },
+        "columnar": {
+            f"canonical JSON Lines ({len(columnar)} records, "
+            f"{len(columnar_body) / 1e6:.1f} MB vs {len(body) / 1e6:.1f} MB)":
+                _median_ms(encode_columnar, runs),
+            "decode": _median_ms(decode_columnar, runs),
+        },
+    }
 
 
 if __name__ == "__main__":

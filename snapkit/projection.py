@@ -100,14 +100,44 @@ class StoreReader:
 
     def read_all(self, part: PartRef) -> list[dict[str, Any]]:
         """Every record of ``part`` as a list. A part is canonical JSON Lines (no raw line
-        break inside a record), so the lines joined by commas form one JSON array."""
-        import json
+        break inside a record), so the lines joined by commas form one JSON array.
 
+        With the optional ``orjson`` installed it decodes the array (about twice as fast),
+        unless the part holds a run of 19 or more digits: orjson reads integers beyond 64
+        bits as floats, where :mod:`json` keeps them exact, so such parts (and anything
+        orjson refuses) are decoded with :mod:`json`; the records are the same either way.
+        """
         with self.store.open_part(part.sha256) as handle:
             data = handle.read()
         body = data[:-1] if data.endswith(b"\n") else data
-        records: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        text = b"[" + body.replace(b"\n", b",") + b"]"
+        records: list[dict[str, Any]] = _decode_array(text)
         return records
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+"""With every digit mapped to 0, a run of 19 digits: a number orjson might read differently
+from :mod:`json` (an integer beyond 64 bits). Digits inside strings match too, which only
+costs the faster decoder. (A byte translation and a substring search: a regular expression
+takes longer than the decoding it guards.)"""
+
+
+def _decode_array(text: bytes) -> Any:
+    """Decode a JSON array with orjson when it is installed and safe (see
+    :meth:`StoreReader.read_all`), else with :mod:`json`."""
+    import json
+
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - exercised where orjson is not installed
+        return json.loads(text)
+    if text.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) < 0:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def store_reader(store: Any) -> PartReader:

@@ -154,27 +154,33 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         high = 100.0 if high is None else float(high)
         bounds.append((low, high - low))
 
-    # The newest result per (student, line item): key -> (scoreDate, sourcedId, record).
-    newest: dict[int, tuple[str, str, Mapping[str, Any]]] = {}
+    # The newest result per (student, line item), keyed by s * n_items + i. Most pairs have
+    # one result, so the first is stored as is and dates are compared only on a collision.
+    newest: dict[int, Mapping[str, Any]] = {}
     n_items = len(items)
     latest_date = ""
     find_student, find_item = student_index.get, item_index.get
+    keep = newest.setdefault
     for record in inputs.table(RESULTS):
         student, item = record.get("student"), record.get("lineItem")
         if type(student) is dict:
             student = student.get("sourcedId")
         if type(item) is dict:
             item = item.get("sourcedId")
-        s, i = find_student(student), find_item(item)  # type: ignore[arg-type]
-        if s is None or i is None:
+        s = find_student(student)  # type: ignore[arg-type]
+        if s is None:
             continue
-        when = (record.get("scoreDate") or "")[:10]
+        i = find_item(item)  # type: ignore[arg-type]
+        if i is None:
+            continue
+        when = record.get("scoreDate") or ""
         if when > latest_date:
-            latest_date = when
+            latest_date = when[:10]
         key = s * n_items + i
-        previous = newest.get(key)
-        if previous is None or (when, record["sourcedId"]) > previous[:2]:
-            newest[key] = (when, record["sourcedId"], record)
+        previous = keep(key, record)
+        if previous is not record and _newer(record, previous):
+            newest[key] = record
+    latest_date = latest_date[:10]
 
     as_of = filters.get("as_of") or (latest_date or None)
     counted = [as_of is None or (_date(r.get("dueDate")) or "") <= as_of for r in items]
@@ -185,21 +191,28 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     last: list[str | None] = [None] * n_students
     item_completed = [0] * n_items
     item_percents: list[list[float]] = [[] for _ in range(n_items)]
-    for key, (when, _id, record) in newest.items():
+    completed_statuses = COMPLETED_STATUSES
+    for key, record in newest.items():
         s, i = divmod(key, n_items)
-        if record.get("scoreStatus") in COMPLETED_STATUSES:
+        status = record.get("scoreStatus")
+        if status in completed_statuses:
+            when = (record.get("scoreDate") or "")[:10]
             if when and (last[s] is None or when > last[s]):  # type: ignore[operator]
                 last[s] = when
             item_completed[i] += 1
             if counted[i]:
                 completed_counted[s] += 1
         score = record.get("score")
-        if score is None or record.get("scoreStatus") == "exempt":
+        if score is None or status == "exempt":
             continue
         low, span = bounds[i]
         if span <= 0:
             continue
-        fraction = min(1.0, max(0.0, (float(score) - low) / span))
+        fraction = (float(score) - low) / span
+        if fraction <= 0.0:  # (-0.0 too, as max(0.0, fraction) gave 0.0)
+            fraction = 0.0
+        elif fraction > 1.0:
+            fraction = 1.0
         scored[s] += 1
         fraction_sum[s] += fraction
         item_percents[i].append(round(fraction * 100.0, 9))
@@ -216,6 +229,13 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         for i, record in enumerate(items)
     )
     return Gradebook(students, line_items, sum(counted), len(newest), as_of, filters)
+
+
+def _newer(record: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
+    """Whether ``record`` replaces ``than`` as a student's result for a line item: a newer
+    ``scoreDate`` (the day), then a greater sourcedId."""
+    return ((record.get("scoreDate") or "")[:10], record["sourcedId"]) > (
+        (than.get("scoreDate") or "")[:10], than["sourcedId"])
 
 
 def class_info(inputs: ProjectionInputs) -> Mapping[str, Any] | None:

@@ -7,6 +7,7 @@ and the scope's filters; values are plain JSON (numbers unrounded: views round t
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -170,18 +171,19 @@ def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
 def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
     """Min, median, mean, max and population standard deviation of scores (percent), and
     the count per :data:`BUCKETS` range; ``None`` statistics for no scores."""
-    buckets = [0] * len(BUCKETS)
-    for value in percents:
-        buckets[min(int(value // 10), 9)] += 1
-    if not percents:
+    ordered = sorted(percents)
+    # bucket k holds 10k <= value < 10k + 10 (value // 10 == k); the last one also 100
+    edges = [bisect.bisect_left(ordered, 10.0 * k) for k in range(len(BUCKETS))]
+    edges.append(len(ordered))
+    buckets = [edges[k + 1] - edges[k] for k in range(len(BUCKETS))]
+    if not ordered:
         stats: dict[str, Any] = dict.fromkeys(("min", "median", "mean", "max", "std_dev"))
     else:
-        ordered = sorted(percents)
         n = len(ordered)
         middle = n // 2
         median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
         mean = math.fsum(ordered) / n
-        variance = math.fsum((x - mean) ** 2 for x in ordered) / n
+        variance = math.fsum([(x - mean) ** 2 for x in ordered]) / n
         stats = {"min": ordered[0], "median": median, "mean": mean, "max": ordered[-1],
                  "std_dev": math.sqrt(variance)}
     stats["buckets"] = [{"range": r, "count": c} for r, c in zip(BUCKETS, buckets)]
