@@ -119,11 +119,13 @@ def main() -> None:
     if outcome.status != "success":
         raise SystemExit(f"refresh {outcome.status}: {outcome.errors}")
     stored = sum(p.records for p in outcome.manifest.parts)
-    summary = outcome.manifest.payloads["oneroster"]
+    from snapkit_oneroster.layout import run_metric
+
+    api_calls = run_metric(outcome.manifest, "api_calls")
     share = max(0.0, wall - http_seconds) / wall
     print(f"records            {stored:,} in {len(outcome.manifest.parts)} tables "
           f"(HTTP only read {records:,} in {calls} calls; refresh made "
-          f"{summary['api_calls']} calls)")
+          f"{api_calls} calls)")
     print(f"HTTP only          {http_seconds:6.2f} s  ({records / http_seconds:,.0f} records/s; "
           f"{http_cpu:.2f} s CPU in this process)")
     print(f"snapkit refresh    {wall:6.2f} s  ({stored / wall:,.0f} records/s; "

@@ -90,12 +90,18 @@ class ErrorInfo:
 
 @frozen
 class Timings:
-    """When an oracle call started and finished (ISO UTC) and how long it took."""
+    """When an oracle call started and finished (ISO UTC), how long it took, and the figures
+    the oracle reported about its run (API calls, retries, ...; see ``OracleCall.report``).
+
+    Timings live in the manifest's ``run``, which is not part of the snapshot id: the same
+    data gives the same id however many calls or retries it took.
+    """
 
     started_at: str
     finished_at: str
     duration_ms: float
     attempts: int = 1
+    metrics: Mapping[str, Any] = field(factory=dict, converter=_dict)
 
 
 @frozen

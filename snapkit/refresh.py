@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from attrs import frozen
+from attrs import field, frozen
 
 from snapkit import events
 from snapkit.config import RefreshSettings
@@ -79,6 +79,8 @@ class OracleCall:
     :param attempt: 1 for the first try, 2 for the first retry, ...
     :param cancelled: set when the call timed out or the refresh is stopping; long loads
         should check it and stop.
+    :param metrics: what :meth:`report` collected (kept in the run's timings, never in the
+        snapshot's content or id).
     """
 
     scope: Scope
@@ -88,6 +90,18 @@ class OracleCall:
     timeout: float
     attempt: int
     cancelled: threading.Event
+    metrics: dict[str, Any] = field(factory=dict)
+
+    def report(self, **figures: int | float | str | None) -> None:
+        """Record figures about this run (``api_calls=12, retries=1``): they go into the
+        manifest's ``run`` timings for this oracle, adding up over retries for numbers.
+        Never report payload values."""
+        for name, value in figures.items():
+            previous = self.metrics.get(name)
+            if isinstance(value, int | float) and isinstance(previous, int | float):
+                self.metrics[name] = previous + value
+            else:
+                self.metrics[name] = value
 
 
 @frozen
@@ -284,12 +298,13 @@ class _Run:
             result = self._failure(descriptor, error, started_at, start, 0)
         else:
             counter = [0]
+            metrics: dict[str, Any] = {}
 
             def attempt(n: int) -> tuple[Any, PartRef | None]:
                 counter[0] = n
                 if n > 1:
                     self.progress(Progress(key, "retrying", 0, n))
-                return self._attempt(descriptor, txn, n)
+                return self._attempt(descriptor, txn, n, metrics)
 
             try:
                 policy = RetryPolicy(attempts=self.settings.attempts, base=self.settings.backoff)
@@ -301,12 +316,13 @@ class _Run:
                 result = OracleResult(
                     key, descriptor.version, self.scope.id, self.run_id, "ok", "loaded",
                     payload=payload, part=part,
-                    timings=Timings(started_at, utc_now(), (finished - start) * 1000, attempts),
+                    timings=Timings(started_at, utc_now(), (finished - start) * 1000, attempts,
+                                    metrics),
                 )
                 self.progress(Progress(key, "done", part.records if part else 0, attempts))
             except Exception as exc:
                 result = self._failure(descriptor, _error_info(key, exc), started_at, start,
-                                       counter[0])
+                                       counter[0], metrics)
         timings = result.timings
         self.manager.emit(
             "snapkit_oracle_completed",
@@ -321,10 +337,12 @@ class _Run:
         return result
 
     def _failure(self, descriptor: OracleDescriptor, error: ErrorInfo, started_at: str,
-                 start: float, attempts: int) -> OracleResult:
+                 start: float, attempts: int, metrics: Mapping[str, Any] | None = None
+                 ) -> OracleResult:
         optional = descriptor.optional
         self.progress(Progress(descriptor.key, "skipped" if optional else "failed", 0, attempts))
-        timings = Timings(started_at, utc_now(), (time.monotonic() - start) * 1000, attempts)
+        timings = Timings(started_at, utc_now(), (time.monotonic() - start) * 1000, attempts,
+                          metrics or {})
         return OracleResult(
             descriptor.key, descriptor.version, self.scope.id, self.run_id,
             "skipped_optional" if optional else "failed",
@@ -332,8 +350,8 @@ class _Run:
             error=error, timings=timings,
         )
 
-    def _attempt(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int
-                 ) -> tuple[Any, PartRef | None]:
+    def _attempt(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
+                 metrics: dict[str, Any]) -> tuple[Any, PartRef | None]:
         """One try of one oracle, bounded by its timeout."""
         timeout = min(self.settings.timeout, self.remaining())
         if timeout <= 0:
@@ -348,7 +366,7 @@ class _Run:
         def work() -> None:
             try:
                 outcome["value"] = self._load(descriptor, txn, attempt, timeout, cancelled,
-                                              writer_box, last_progress)
+                                              writer_box, last_progress, metrics)
             except BaseException as exc:
                 outcome["error"] = exc
 
@@ -381,7 +399,8 @@ class _Run:
 
     def _load(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
               timeout: float, cancelled: threading.Event, writer_box: list[Any],
-              last_progress: list[float]) -> tuple[Any, PartRef | None]:
+              last_progress: list[float], metrics: dict[str, Any]
+              ) -> tuple[Any, PartRef | None]:
         oracle: Any = descriptor.factory(dict(self.oracle_settings(descriptor)))
         load: Callable[[OracleCall], Any] = getattr(oracle, "load", oracle)
         call = OracleCall(
@@ -392,6 +411,7 @@ class _Run:
             timeout=timeout,
             attempt=attempt,
             cancelled=cancelled,
+            metrics=metrics,
         )
         payload = load(call)
         what = f"oracle {descriptor.key!r}"

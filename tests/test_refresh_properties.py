@@ -372,3 +372,26 @@ def test_a_record_stream_that_stalls_times_out(tmp_path: Any) -> None:
     assert outcome.status == "failed"
     assert outcome.errors[0].code == "oracle_timeout"
     assert "sent no records" in outcome.errors[0].message
+
+
+def test_reported_run_figures_are_kept_in_the_run_and_leave_the_id_alone(tmp_path: Any
+                                                                         ) -> None:
+    calls = {"n": 0}
+
+    def counted(call: Any) -> Any:
+        calls["n"] += 1
+        call.report(api_calls=calls["n"] * 10, source_host="local")
+        if call.attempt == 1 and calls["n"] == 1:
+            raise TransientOracleError("busy")
+        return {"rows": 3}
+
+    plugin = OraclePlugin().add("counted", counted)
+    project = make_project(tmp_path, plugin, config={"refresh": {"backoff": 0.01}})
+    first = project.refresh()
+    metrics = first.manifest.run.timings["counted"].metrics
+    assert metrics == {"api_calls": 10 + 20, "source_host": "local"}
+    second = project.refresh()
+    assert second.manifest.run.timings["counted"].metrics["api_calls"] == 30
+    assert first.snapshot_id == second.snapshot_id
+    stored = project.store.get(first.snapshot_id)
+    assert stored.run is not None

@@ -32,7 +32,7 @@ from typing import IO, Any
 import attrs
 
 from snapkit_oneroster.schema import TABLES, Field
-from snapkit_oneroster.settings import SECTION, TABLE_KEYS, USER_VIEWS, csv_columns
+from snapkit_oneroster.settings import TABLE_KEYS, USER_VIEWS, csv_columns
 
 SOURCE_TYPE = "oneroster"
 """The ``{source}`` folder and ``source_type`` of this package's views."""
@@ -112,11 +112,18 @@ def _lines(store: Any, sha256: str) -> Iterator[bytes]:
     yield from store.iter_part_lines(sha256)
 
 
+def run_metric(manifest: Any, name: str) -> int:
+    """A figure the oracles reported about the run (e.g. ``api_calls``), added up over them."""
+    run = manifest.run
+    if run is None:
+        return 0
+    return sum(int(t.metrics.get(name) or 0) for t in run.timings.values())
+
+
 def status_document(manifest: Any, files: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
     """status.json for a snapshot, with exactly seed 002's keys."""
     run = manifest.run
-    summary = manifest.payloads.get(SECTION) if manifest.payloads else None
-    api_calls = summary.get("api_calls") if isinstance(summary, Mapping) else None
+    api_calls = run_metric(manifest, "api_calls")
     return {
         "district_id": manifest.scope.namespace,
         "snapshot_date": manifest.created_at[:10],
@@ -127,7 +134,7 @@ def status_document(manifest: Any, files: Mapping[str, Mapping[str, int]]) -> di
         "fetched_by_session": f"snapkit-{manifest.id[:12]}",
         "files": {name: dict(info) for name, info in sorted(files.items())},
         "fetch_stats": {
-            "total_api_calls": int(api_calls or 0),
+            "total_api_calls": api_calls,
             "total_records": sum(p.records for p in manifest.parts),
             "duration_seconds": round((run.duration_ms if run else 0.0) / 1000),
             "errors": [f"{e.code}: {e.message}" for e in manifest.errors],

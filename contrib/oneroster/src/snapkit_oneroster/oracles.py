@@ -34,27 +34,6 @@ from snapkit_oneroster.settings import TABLE_KEYS
 PREFETCH_PAGES = 2
 """Pages read ahead of the consumer."""
 
-_STATS_LOCK = threading.Lock()
-_RUN_STATS: dict[str, dict[str, tuple[int, int]]] = {}
-_KEEP_RUNS = 32
-
-
-def _record_stats(run: str, key: str, api_calls: int, retries: int) -> None:
-    with _STATS_LOCK:
-        run_stats = _RUN_STATS.setdefault(run, {})
-        calls, tries = run_stats.get(key, (0, 0))
-        run_stats[key] = (calls + api_calls, tries + retries)
-        while len(_RUN_STATS) > _KEEP_RUNS:
-            del _RUN_STATS[next(iter(_RUN_STATS))]
-
-
-def run_stats(run: str) -> dict[str, tuple[int, int]]:
-    """``{table key: (api calls, client retries)}`` of the table oracles of refresh ``run``
-    (attempts added up); empty when the tables came from CSV."""
-    with _STATS_LOCK:
-        return dict(_RUN_STATS.get(run, {}))
-
-
 def default_token_url(base_url: str) -> str:
     """The token endpoint assumed when none is configured: ``/token`` at the API's host."""
     parts = urlsplit(base_url)
@@ -169,8 +148,7 @@ class _Prefetcher:
         except BaseException as exc:  # handed to the consumer, which raises it
             self._put(("error", exc))
         finally:
-            _record_stats(self.call.request_token, self.key, self.client.api_calls,
-                          self.client.retries)
+            self.call.report(api_calls=self.client.api_calls, retries=self.client.retries)
             self.client.close()
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -200,8 +178,10 @@ class _Prefetcher:
 class SummaryOracle:
     """The ``oneroster`` oracle: what the table oracles it requires fetched.
 
-    Its payload: ``source``, record counts per table (from the parts), their total, and
-    the API calls and client retries of this refresh (``None`` for CSV).
+    Its payload: ``source``, record counts per table (from the parts) and their total --
+    content only, so the same data gives the same snapshot id. The API calls and retries of
+    each table oracle are in the manifest's ``run`` timings (``metrics``), which the id
+    leaves out.
     """
 
     def __init__(self, source: str) -> None:
@@ -214,11 +194,8 @@ class SummaryOracle:
             for key, given in sorted(call.inputs.items())
             if given.result.part is not None
         }
-        stats = run_stats(call.request_token) if self.source == "rest" else {}
         return {
             "source": self.source,
             "tables": tables,
             "records": sum(tables.values()),
-            "api_calls": sum(c for c, _ in stats.values()) if stats else None,
-            "retries": sum(r for _, r in stats.values()) if stats else None,
         }

@@ -46,8 +46,6 @@ SUMMARY_SCHEMA: dict[str, Any] = {
         "source": {"enum": ["rest", "csv"]},
         "tables": {"type": "object", "additionalProperties": {"type": "integer"}},
         "records": {"type": "integer", "minimum": 0},
-        "api_calls": {"type": ["integer", "null"]},
-        "retries": {"type": ["integer", "null"]},
     },
     "additionalProperties": False,
 }
