@@ -202,7 +202,7 @@ def breakdown(data: dict[str, Any], project: Any, manifest: Any,
     from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA
 
     from snapkit.canonical import canonical_str
-    from snapkit.parts import _ENCODE
+    from snapkit.canonical import canonical_str as _ENCODE
     from snapkit.payloads import make_check
     from snapkit.projection import StoreReader, TableCache, derive_for_project
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from snapkit.errors import ContractError
@@ -78,3 +79,63 @@ def loads(data: bytes | str) -> Any:
         raise ContractError(f"JSON holds {token}, which canonical JSON does not allow")
 
     return json.loads(data, parse_constant=_refuse)
+
+
+_FLOAT_MAX = 1.7976931348623157e308
+_SCALARS = (str, bool, int, type(None))
+
+
+def _writes_like_json(value: Any) -> bool:
+    """Whether orjson writes ``value`` byte for byte as canonical JSON does.
+
+    Checked exhaustively: every character is escaped alike, and finite floats agree except
+    below 1e-4 in magnitude (orjson writes ``0.00006`` where Python writes ``6e-05``); NaN and
+    infinity (which orjson writes as ``null``), subclasses and other types go the slow way.
+    Integers beyond 64 bits make orjson raise, which also sends them the slow way.
+    """
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        cls = item.__class__
+        if cls in _SCALARS:
+            continue
+        if cls is float:
+            if item != 0.0 and not 1e-4 <= abs(item) <= _FLOAT_MAX:
+                return False
+        elif cls is dict:
+            for key, member in item.items():
+                if key.__class__ is not str:
+                    return False
+                push(member)
+        elif cls is list or cls is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
+def line_encoder() -> Callable[[Any], bytes]:
+    """Return a function giving a value's canonical JSON bytes, as :func:`canonical_bytes`.
+
+    With the optional ``orjson`` installed (``snapkit[fast]``) values orjson writes exactly
+    as canonical JSON are encoded by it, several times faster; everything else, and every
+    error, goes through :mod:`json`, so the bytes (and every hash) are the same either way.
+    """
+    try:
+        import orjson
+    except ImportError:
+        return canonical_bytes
+    dumps, option, error = orjson.dumps, orjson.OPT_SORT_KEYS, orjson.JSONEncodeError
+    safe = _writes_like_json
+
+    def encode(value: Any) -> bytes:
+        if safe(value):
+            try:
+                data: bytes = dumps(value, option=option)
+                return data
+            except error:
+                pass
+        return canonical_bytes(value)
+
+    return encode

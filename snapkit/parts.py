@@ -12,15 +12,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from snapkit.canonical import canonical_bytes
+from snapkit.canonical import canonical_bytes, line_encoder
 from snapkit.contracts import PartRef, SnapshotManifest
 from snapkit.errors import ContractError, UsageError
 from snapkit.store import PartWriter, SnapshotStore
 
 BATCH = 2000
-_ENCODE = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
 
 
 def encode_record(record: Any) -> bytes:
@@ -43,8 +40,9 @@ def write_records(
     :param should_stop: polled between batches; ``True`` aborts with ``InterruptedError``.
     """
     count = 0
-    batch: list[str] = []
+    batch: list[bytes] = []
     append = batch.append
+    encode = line_encoder()
     for record in records:
         if not isinstance(record, dict):
             raise ContractError(
@@ -59,9 +57,9 @@ def write_records(
                 exc.args = (exc.message,)
                 raise
         try:
-            append(_ENCODE(record))
-        except (TypeError, ValueError) as exc:
-            raise ContractError(f"record {count} is not canonical JSON: {exc}") from None
+            append(encode(record))
+        except ContractError as exc:
+            raise ContractError(f"record {count} is not canonical JSON: {exc.message}") from None
         count += 1
         if len(batch) >= BATCH:
             _flush(writer, batch)
@@ -77,13 +75,9 @@ def write_records(
     return sha, size, count
 
 
-def _flush(writer: PartWriter, batch: list[str]) -> None:
-    batch.append("")
-    try:
-        data = "\n".join(batch).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ContractError("a record holds a lone surrogate character") from None
-    writer.write(data)
+def _flush(writer: PartWriter, batch: list[bytes]) -> None:
+    batch.append(b"")
+    writer.write(b"\n".join(batch))
     batch.clear()
 
 
