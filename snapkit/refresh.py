@@ -11,8 +11,6 @@ The CLI, the HTTP admin endpoint and the Python API all call :func:`run_refresh`
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -41,7 +39,6 @@ from snapkit.errors import (
     ContractError,
     OracleTimeoutError,
     PayloadValidationError,
-    PointerConflictError,
     SnapkitError,
     UsageError,
 )
@@ -131,10 +128,6 @@ class RefreshOutcome:
     def errors(self) -> tuple[ErrorInfo, ...]:
         """The snapshot's errors."""
         return self.manifest.errors
-
-
-class _Timeout(Exception):
-    pass
 
 
 def run_refresh(
@@ -243,10 +236,7 @@ class _Run:
             move = manifest.status == "success" or (
                 manifest.status == "partial" and self.settings.partial_moves_pointer
             )
-            try:
-                commit = txn.commit(manifest, move_pointer=move, expected_generation=expected)
-            except PointerConflictError:
-                raise
+            commit = txn.commit(manifest, move_pointer=move, expected_generation=expected)
         except BaseException:
             self.stopping.set()
             txn.abort()
@@ -401,11 +391,12 @@ class _Run:
               timeout: float, cancelled: threading.Event, writer_box: list[Any],
               last_progress: list[float], metrics: dict[str, Any]
               ) -> tuple[Any, PartRef | None]:
-        oracle: Any = descriptor.factory(dict(self.oracle_settings(descriptor)))
+        settings = self.oracle_settings(descriptor)
+        oracle: Any = descriptor.factory(dict(settings))
         load: Callable[[OracleCall], Any] = getattr(oracle, "load", oracle)
         call = OracleCall(
             scope=self.scope,
-            settings=self.oracle_settings(descriptor),
+            settings=settings,
             inputs={need: OracleInput(self.results[need]) for need in descriptor.requires},
             request_token=self.run_id,
             timeout=timeout,
@@ -419,7 +410,7 @@ class _Run:
             check = make_check(descriptor.payload_schema, f"{what} payload")
             if check is not None:
                 check(payload)
-            return _plain_json(payload, what), None
+            return _plain_json(payload), None
         if isinstance(payload, dict | str | bytes) or not hasattr(payload, "__iter__"):
             raise ContractError(f"{what} declares records but returned "
                                 f"{type(payload).__name__}, not an iterable of records")
@@ -494,7 +485,7 @@ def _abort_writer(writer: Any) -> None:
             log.warning("could not discard a staged part", exc_info=True)
 
 
-def _plain_json(payload: Any, what: str) -> Any:
+def _plain_json(payload: Any) -> Any:
     """Check that a small payload is canonical JSON and return it as plain data."""
     from snapkit.canonical import canonical_str, loads
 
@@ -515,8 +506,3 @@ def _error_info(key: str, exc: BaseException) -> ErrorInfo:
         code = "oracle_exception"
     message = str(exc) if isinstance(exc, SnapkitError) else f"{type(exc).__name__}: {exc}"
     return ErrorInfo(code, f"oracle {key!r}: {message}", key)
-
-
-def host_and_pid() -> str:
-    """Return ``host:pid`` for lease holders and logs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
