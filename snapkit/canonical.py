@@ -7,9 +7,12 @@ bytes, whatever order its mappings were built in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Callable
+import math
+import operator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from snapkit.errors import ContractError
@@ -38,9 +41,15 @@ def canonical_str(value: Any) -> str:
 def _check_keys(value: Any) -> None:
     # json would silently turn 1, 1.5, True and None keys into strings: {1: x} and {"1": x}
     # would then share bytes and id. Canonical JSON refuses them instead.
+    # A container met again is not walked again: a value that contains itself then reaches
+    # json's encoder, which refuses it as a circular reference.
     stack = [value]
+    seen: set[int] = set()
     while stack:
         item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
@@ -83,6 +92,25 @@ def loads(data: bytes | str) -> Any:
 
 _FLOAT_MAX = 1.7976931348623157e308
 _SCALARS = (str, bool, int, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_LEAF_TYPES = _SCALAR_TYPES | {float}
+_NOT_NONE = functools.partial(operator.is_not, None)
+_MAX_CONTAINERS = 1_000_000
+"""Containers :func:`_writes_like_json` walks before it gives up (and lets :mod:`json`, which
+detects cycles, take the value): a self-containing list would otherwise never end the walk."""
+
+
+def _floats_like_json(floats: Iterable[float]) -> bool:
+    """Whether orjson writes every one of ``floats`` as canonical JSON does: finite, and zero
+    or at least 1e-4 in magnitude (one pass of C-level builtins, no Python loop)."""
+    magnitudes = list(map(abs, floats))
+    try:
+        total = math.fsum(magnitudes)
+    except OverflowError:
+        return False
+    if not math.isfinite(total):  # a NaN or an infinity
+        return False
+    return min(filter(None, magnitudes), default=1.0) >= 1e-4
 
 
 def _writes_like_json(value: Any) -> bool:
@@ -91,10 +119,14 @@ def _writes_like_json(value: Any) -> bool:
     Checked exhaustively: every character is escaped alike, and finite floats agree except
     below 1e-4 in magnitude (orjson writes ``0.00006`` where Python writes ``6e-05``); NaN and
     infinity (which orjson writes as ``null``), subclasses and other types go the slow way.
-    Integers beyond 64 bits make orjson raise, which also sends them the slow way.
+    Integers beyond 64 bits make orjson raise, which also sends them the slow way. A list of
+    scalars is checked with builtins (its element types as a set) rather than item by item.
+    When this returns ``True`` the value is also valid canonical JSON (see
+    :func:`check_canonical`).
     """
     stack = [value]
     pop, push = stack.pop, stack.append
+    containers = 0
     while stack:
         item = pop()
         cls = item.__class__
@@ -103,16 +135,40 @@ def _writes_like_json(value: Any) -> bool:
         if cls is float:
             if item != 0.0 and not 1e-4 <= abs(item) <= _FLOAT_MAX:
                 return False
-        elif cls is dict:
+            continue
+        containers += 1
+        if containers > _MAX_CONTAINERS:
+            return False
+        if cls is dict:
             for key, member in item.items():
                 if key.__class__ is not str:
                     return False
                 push(member)
         elif cls is list or cls is tuple:
+            kinds = set(map(type, item))
+            if kinds <= _SCALAR_TYPES:
+                continue
+            if kinds <= _LEAF_TYPES:
+                floats = item if len(kinds) == 1 else (
+                    filter(_NOT_NONE, item) if kinds == {float, type(None)}
+                    else [x for x in item if x.__class__ is float])
+                if not _floats_like_json(floats):
+                    return False
+                continue
             stack.extend(item)
         else:
             return False
     return True
+
+
+def check_canonical(value: Any) -> None:
+    """Check that ``value`` is canonical JSON (as :func:`canonical_str` would accept it)
+    without encoding it when a walk of its types settles the question.
+
+    :raises ContractError: as :func:`canonical_str` does.
+    """
+    if not _writes_like_json(value):
+        canonical_str(value)
 
 
 def line_encoder() -> Callable[[Any], bytes]:

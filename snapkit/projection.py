@@ -36,7 +36,7 @@ from typing import Any
 from attrs import field, frozen
 
 from snapkit import events
-from snapkit.canonical import canonical_str
+from snapkit.canonical import check_canonical
 from snapkit.contracts import PartRef, ProjectionResult, Scope, SnapshotManifest
 from snapkit.descriptors import ProjectionDescriptor
 from snapkit.errors import ContractError, ProjectionError
@@ -457,7 +457,7 @@ def _evaluate(
                                 message=f"projection {key!r} raised {type(exc).__name__}"
                                         f"{_where(exc)}")
     try:
-        canonical_str(value)
+        check_canonical(value)
     except ContractError:
         return ProjectionResult(key, "failed", INVALID_VALUE, oracles=used,
                                 message=f"projection {key!r} returned a value that is not "

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snapkit.canonical import canonical_bytes, line_encoder
+from snapkit.canonical import canonical_bytes, canonical_str, check_canonical, line_encoder
 from snapkit.errors import ContractError
 
 encode = line_encoder()
@@ -55,3 +55,58 @@ def test_edge_values_encode_alike(value: Any) -> None:
 def test_values_canonical_json_refuses_are_refused_alike(value: Any) -> None:
     with pytest.raises(ContractError):
         encode(value)
+
+
+scalar_lists = st.lists(scalars | st.sampled_from([math.nan, math.inf, -math.inf, 1e-5, -0.0]),
+                        max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(scalar_lists)
+def test_property_lists_of_scalars_take_the_fast_check_correctly(value: list[Any]) -> None:
+    # lists of scalars are checked by their element types and float magnitudes at once
+    try:
+        expected = canonical_bytes(value)
+    except ContractError:
+        with pytest.raises(ContractError):
+            encode(value)
+        with pytest.raises(ContractError):
+            check_canonical(value)
+        return
+    assert encode(value) == expected
+    check_canonical(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values | st.lists(st.floats(), max_size=6) | st.dictionaries(st.text(max_size=3),
+                                                                       st.floats()))
+def test_property_check_canonical_accepts_what_canonical_str_accepts(value: Any) -> None:
+    try:
+        canonical_str(value)
+    except ContractError:
+        with pytest.raises(ContractError):
+            check_canonical(value)
+    else:
+        check_canonical(value)
+
+
+@pytest.mark.parametrize("value", [[1.0, None, math.nan], [None, 2.0, math.inf],
+                                   [1.5, 1e-5], [0.0, -0.0, 1e-4], ["a", 1, 2.5, True, None],
+                                   [1e308, 1e308, 1e308]])
+def test_mixed_scalar_lists_encode_alike(value: list[Any]) -> None:
+    try:
+        expected = canonical_bytes(value)
+    except ContractError:
+        with pytest.raises(ContractError):
+            encode(value)
+    else:
+        assert encode(value) == expected
+
+
+def test_a_value_that_contains_itself_is_refused_not_walked_forever() -> None:
+    looped: list[Any] = [1]
+    looped.append(looped)
+    with pytest.raises(ContractError):
+        check_canonical(looped)
+    with pytest.raises(ContractError):
+        encode({"x": looped})
