@@ -189,6 +189,30 @@ class Transaction(Protocol):
 
 
 @runtime_checkable
+class PartBlockReader(Protocol):
+    """Optional for stores: a part's bytes in large blocks, the SHA-256 check optional.
+
+    Scans (``snapkit search``) read parts through this method when a store has it, else
+    through :meth:`SnapshotStore.open_part`. The blocks joined are the part's canonical JSON
+    Lines bytes; their boundaries fall anywhere, even inside a line.
+
+    ``verify=True`` checks what ``open_part`` checks: the SHA-256 of the bytes against the
+    part's name, raising :class:`snapkit.errors.CorruptSnapshotError` at the end if it
+    differs. ``verify=False`` lets the store skip the SHA-256 only where its format has a
+    cheaper check that still catches damage (the file store: zstd's content checksum and a
+    complete frame); a damaged part must still raise by the end of the read. What it may miss
+    is a part replaced by another well-formed one; ``SnapshotStore.verify`` and checked reads
+    catch that. Both checks happen at the end: a read that stops early (a search that has
+    found its page) checks only what the format checks as it goes (with either setting).
+    The conformance kit checks both settings when a store has the method.
+    """
+
+    def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
+        """Yield a part's canonical JSON Lines bytes in blocks (see the class docstring)."""
+        ...
+
+
+@runtime_checkable
 class SnapshotStore(Protocol):
     """Persists snapshots and the current pointer. See the module docstring."""
 

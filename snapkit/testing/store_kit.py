@@ -30,6 +30,11 @@ passes the kit only when it shows that ``verify`` catches damage.
 
 Snapshots are built with :func:`manifest` and committed with :func:`commit`, which writes parts
 through ``txn.part_writer()`` as canonical JSON Lines, the way the engine does.
+
+A store that also offers the optional block reads (:class:`snapkit.store.PartBlockReader`,
+``iter_part_blocks(sha256, verify=...)``) is checked for them too: the blocks joined are the
+part with either ``verify`` setting, and a damaged part raises with either setting. A store
+without them skips those tests.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from snapkit.errors import (
 from snapkit.store import (
     CommitResult,
     ListFilter,
+    PartBlockReader,
     RetentionPolicy,
     SnapshotStore,
     Transaction,
@@ -371,6 +377,26 @@ class StoreConformance:
         for bad in ("../../etc/passwd", "A" * 64, "zz", ""):
             with pytest.raises(InvalidIdentifierError):
                 list(store.iter_part_lines(bad))
+
+    def test_part_reads_back_in_blocks_if_the_store_offers_block_reads(
+        self, store: SnapshotStore
+    ) -> None:
+        if not isinstance(store, PartBlockReader):
+            pytest.skip("the store has no iter_part_blocks (optional: PartBlockReader)")
+        rows = _rows(3000)
+        result = commit(store, records={"people": rows, "nothing": []})
+        snap = store.get(result.snapshot_id)
+        data = b"".join(record_lines(rows))
+        for verify in (True, False):
+            blocks = list(store.iter_part_blocks(snap.part("people").sha256, verify=verify))
+            assert all(isinstance(block, bytes) for block in blocks)
+            assert b"".join(blocks) == data
+            assert b"".join(store.iter_part_blocks(snap.part("nothing").sha256,
+                                                   verify=verify)) == b""
+            with pytest.raises(InvalidIdentifierError):
+                list(store.iter_part_blocks("../../etc/passwd", verify=verify))
+            with pytest.raises(StoreError):
+                list(store.iter_part_blocks("0" * 64, verify=verify))
 
     # -- identity --------------------------------------------------------------------------
 
@@ -690,6 +716,23 @@ class StoreConformance:
         assert any(p.ref == sha for p in report.problems), report.problems
         with pytest.raises(StoreError):
             list(store.iter_part_lines(sha))
+
+    @pytest.mark.parametrize("verify", [True, False])
+    @pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
+    def test_block_reads_of_a_damaged_part_raise_with_or_without_verify(
+        self, store: SnapshotStore, damage_part: DamagePart | None, how: str, verify: bool
+    ) -> None:
+        if not isinstance(store, PartBlockReader):
+            pytest.skip("the store has no iter_part_blocks (optional: PartBlockReader)")
+        if damage_part is None:
+            pytest.fail("supply a damage_part fixture: a store with block reads must show "
+                        "that they detect damaged parts")
+        good = commit(store, payload=1, records={"t": _rows(200)})
+        sha = store.get(good.snapshot_id).part("t").sha256
+        damage_part(store, sha, how)
+        with pytest.raises(StoreError):
+            for _block in store.iter_part_blocks(sha, verify=verify):
+                pass
 
     def test_verify_reports_a_damaged_manifest(
         self, store: SnapshotStore, damage_manifest: DamageManifest | None

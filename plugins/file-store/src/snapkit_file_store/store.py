@@ -46,7 +46,7 @@ from snapkit_file_store.index import SnapshotIndex, info_of
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
 from snapkit_file_store.manifests import LoadedManifest, ManifestFiles
-from snapkit_file_store.parts import hash_part_file, open_part_file
+from snapkit_file_store.parts import hash_part_file, open_part_file, part_file_blocks
 from snapkit_file_store.paths import Layout, check_part_hash, host_tag
 from snapkit_file_store.pointer import StatKey, read_pointer_file, stat_key, write_pointer_file
 from snapkit_file_store.transaction import FileTransaction
@@ -464,6 +464,34 @@ class FileStore:
         """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
         with self.open_part(sha256) as handle:
             yield from handle
+
+    def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
+        """Yield a part's canonical JSON Lines bytes in blocks, as they are decompressed.
+
+        Block boundaries fall anywhere, even inside a line; the blocks joined are the part.
+        ``verify=True`` checks the SHA-256 at the end, as :meth:`open_part` does.
+        ``verify=False`` skips it and relies on the zstd frame's content checksum (XXH64 of
+        the plain bytes, checked by zstd at the end of the frame) and on the frame being
+        complete: damage such as a flipped bit or a cut still raises, a part file swapped
+        for another well-formed one does not (``verify`` and checked reads catch that).
+        Scans such as ``snapkit search`` read this way.
+
+        :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
+        :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
+        """
+        path = self.layout.part(check_part_hash(sha256))
+        blocks = part_file_blocks(path, sha256, verify=verify)
+        try:
+            first = next(blocks, b"")
+        except FileNotFoundError:
+            raise CorruptSnapshotError(
+                f"part {sha256} is not in the store at {self.layout.root}",
+                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
+            ) from None
+        if not first:
+            return
+        yield first
+        yield from blocks
 
     # -- lease -------------------------------------------------------------------------------
 
