@@ -29,6 +29,7 @@ from snapkit_oneroster.errors import (
     RetriesExhaustedError,
     TransientHTTPError,
 )
+from snapkit_oneroster.normalize import iter_normalized
 from snapkit_oneroster.settings import TABLE_KEYS
 
 PREFETCH_PAGES = 2
@@ -141,9 +142,10 @@ class _Prefetcher:
 
     def _produce(self) -> None:
         try:
-            for page in self.client.iter_pages(self.table):
-                if self.stop.is_set() or not self._put(("page", page.records)):
+            for page in self.client.iter_pages(self.table, normalize=False):
+                if self.stop.is_set() or not self._put(("page", page)):
                     return
+                del page  # the consumer holds the only reference
             self._put(("end", None))
         except BaseException as exc:  # handed to the consumer, which raises it
             self._put(("error", exc))
@@ -169,7 +171,7 @@ class _Prefetcher:
                     if isinstance(value, OneRosterError):
                         raise snapkit_error(value, f"OneRoster {self.table}") from None
                     raise value
-                yield from value
+                yield from iter_normalized(self.table, value.records, offset=value.offset)
         finally:
             self.stop.set()
             thread.join(5.0)
