@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         LINE_ITEM_SCHEMA,
         RESULT_SCHEMA,
         ROSTER_SCHEMA,
+        group_results,
     )
     from snapkit_instructor_dashboard.plugin import ViewsPlugin
 
@@ -112,10 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     oracles = OraclePlugin()
     oracles.add(keys.CLASS, lambda call: data["class"], payload_schema=CLASS_SCHEMA)
     for key, name, schema in ((keys.ROSTER, "roster", ROSTER_SCHEMA),
-                              (keys.LINE_ITEMS, "line_items", LINE_ITEM_SCHEMA),
-                              (keys.RESULTS, "results", RESULT_SCHEMA)):
+                              (keys.LINE_ITEMS, "line_items", LINE_ITEM_SCHEMA)):
         oracles.add(key, lambda call, name=name: iter(data[name]), records=True,
                     key_column="sourcedId", payload_schema=schema)
+    # as the dashboard's results oracle serves them: a record per line item
+    grouped = group_results(data["results"])
+    oracles.add(keys.RESULTS, lambda call: iter(grouped), records=True, key_column="lineItem",
+                payload_schema=RESULT_SCHEMA)
     print(f"class: {args.students:,} students x {args.items} line items = "
           f"{len(data['results']):,} results; {args.runs} runs per phase; "
           f"Python {sys.version.split()[0]}")

@@ -20,6 +20,7 @@ from snapkit.projection import ProjectionSet, derive_for_project
 from snapkit.testing.engine import OraclePlugin, make_project
 
 from snapkit_instructor_dashboard import keys
+from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA, group_results
 from snapkit_instructor_dashboard.plugin import ViewsPlugin
 
 DATA = Path(__file__).parent / "data" / "small_class"
@@ -42,12 +43,16 @@ def fixture_oracles(skip: tuple[str, ...] = (), fail: Collection[str] = ()) -> O
             return load(name)
         return load_it
 
-    tables = {keys.ROSTER: "roster", keys.LINE_ITEMS: "line_items", keys.RESULTS: "results"}
+    tables = {keys.ROSTER: "roster", keys.LINE_ITEMS: "line_items"}
     if keys.CLASS not in skip:
         plugin.add(keys.CLASS, serve("class", keys.CLASS))
     for key, name in tables.items():
         if key not in skip:
             plugin.add(key, serve(name, key), records=True, key_column="sourcedId")
+    if keys.RESULTS not in skip:  # result records grouped by line item, as the oracle does
+        serve_results = serve("results", keys.RESULTS)
+        plugin.add(keys.RESULTS, lambda call: group_results(serve_results(call)),
+                   records=True, key_column="lineItem", payload_schema=RESULT_SCHEMA)
     return plugin
 
 
@@ -93,3 +98,9 @@ def small_class(tmp_path: Path) -> tuple[Project, ProjectionSet]:
     outcome = project.refresh()
     assert outcome.status == "success", outcome.errors
     return project, derive_for_project(project, project.current())
+
+
+@pytest.fixture
+def small_class_oracles() -> Callable[..., OraclePlugin]:
+    """:func:`fixture_oracles`, for tests that replace one oracle of the small class."""
+    return fixture_oracles

@@ -168,7 +168,7 @@ def test_summary_metrics_and_metadata(small_class):
         "students": ("12", "count"),
         "line_items": ("5", "count"),
         "line_items_due": ("4", "count"),
-        "results": ("39", "count"),  # 42 stored, 3 ignored
+        "results": ("39", "count"),  # 42 served, 41 stored (1 older), 2 ignored
         "average_progress": ("68.75", "percent"),  # 825 / 12
         "average_proficiency": ("64.6333", "percent"),  # mean of the 10 with 3+ scores
         "students_completed": ("5", "count"),
@@ -212,3 +212,75 @@ def test_a_failed_results_oracle_fails_every_projection_with_missing_required_or
     assert outcome.status == "failed"
     derived = derive_for_project(project, outcome.manifest)
     assert {r.reason for r in derived.results.values()} == {"missing_required_oracle"}
+
+
+def test_results_are_grouped_by_line_item_keeping_the_newer_of_two():
+    from snapkit_instructor_dashboard.oracles import group_results
+
+    table = group_results([
+        {"sourcedId": "r3", "lineItem": {"sourcedId": "li-2"}, "student": "s2", "score": 5.0,
+         "scoreStatus": "fully graded", "scoreDate": "2025-09-02"},
+        {"sourcedId": "r1", "lineItem": "li-1", "student": "s2", "score": 1.0,
+         "scoreStatus": "fully graded", "scoreDate": "2025-09-03T10:00:00Z"},
+        {"sourcedId": "r2", "lineItem": "li-1", "student": "s1", "score": None,
+         "scoreStatus": "exempt", "scoreDate": None},
+        {"sourcedId": "r0", "lineItem": "li-1", "student": "s2", "score": 9.0,
+         "scoreStatus": "fully graded", "scoreDate": "2025-09-03"},  # same day, lower id
+        {"sourcedId": "r4", "lineItem": "li-2", "student": "s2", "score": 7.0,
+         "scoreStatus": "fully graded", "scoreDate": "2025-09-01"},  # older
+    ])
+    assert table == [
+        {"lineItem": "li-1", "students": ["s1", "s2"], "scores": [None, 1.0],
+         "scoreStatuses": ["exempt", "fully graded"],
+         "scoreDates": [None, "2025-09-03T10:00:00Z"]},
+        {"lineItem": "li-2", "students": ["s2"], "scores": [5.0],
+         "scoreStatuses": ["fully graded"], "scoreDates": ["2025-09-02"]},
+    ]
+
+
+def _project_with_results(make_small_project, small_class_oracles, results):
+    from snapkit_instructor_dashboard import keys
+
+    plugin = small_class_oracles(skip=(keys.RESULTS,))
+    plugin.add(keys.RESULTS, lambda call: results, records=True, key_column="lineItem")
+    project = make_small_project(oracles=plugin)
+    assert project.refresh().status == "success"
+    return derive_for_project(project, project.current())
+
+
+@pytest.mark.parametrize("record", [
+    {"lineItem": "li-1", "students": ["stu-01", "stu-02"], "scores": [1.0],
+     "scoreStatuses": ["fully graded"] * 2, "scoreDates": ["2025-09-05"] * 2},
+    {"lineItem": "li-1", "students": ["stu-01", "stu-01"], "scores": [1.0, 2.0],
+     "scoreStatuses": ["fully graded"] * 2, "scoreDates": ["2025-09-05"] * 2},
+    {"lineItem": "li-1", "students": "stu-01", "scores": [1.0],
+     "scoreStatuses": ["fully graded"], "scoreDates": ["2025-09-05"]},
+])
+def test_malformed_results_records_fail_every_projection_with_invalid_results(
+        make_small_project, small_class_oracles, record):
+    derived = _project_with_results(make_small_project, small_class_oracles, [record])
+    assert {r.status for r in derived.results.values()} == {"failed"}
+    assert {r.reason for r in derived.results.values()} == {"invalid_results"}
+
+
+def test_a_student_missing_from_some_line_items_is_aligned_by_id(make_small_project,
+                                                                 small_class_oracles):
+    # stu-02 has no result for li-1, a student off the roster is ignored, order is by id
+    derived = _project_with_results(make_small_project, small_class_oracles, [
+        {"lineItem": "li-1", "students": ["stu-01", "stu-03", "zz-not-enrolled"],
+         "scores": [10.0, 5.0, 1.0], "scoreStatuses": ["fully graded"] * 3,
+         "scoreDates": ["2025-09-05", "2025-09-06", "2025-09-30"]},
+        {"lineItem": "li-2", "students": ["stu-01", "stu-02", "stu-03"],
+         "scores": [20.0, 10.0, None], "scoreStatuses": ["fully graded", "submitted", None],
+         "scoreDates": ["2025-09-10", "2025-09-11", None]},
+    ])
+    progress = {s["student"]: s["completed_items"]
+                for s in derived["progress"].value["per_student"]}
+    assert (progress["stu-01"], progress["stu-02"], progress["stu-03"]) == (2, 1, 1)
+    support = {s["student"]: s["last_activity"]
+               for s in derived["student_support"].value["students"]}
+    assert (support["stu-01"], support["stu-02"], support["stu-03"]) == (
+        "2025-09-10", "2025-09-11", "2025-09-06")
+    assert derived["summary"].value["as_of"] == "2025-09-11"  # the off-roster result is not
+    items = derived["assessments"].value["line_items"]
+    assert [(i["line_item"], i["scored"]) for i in items[:2]] == [("li-1", 2), ("li-2", 2)]

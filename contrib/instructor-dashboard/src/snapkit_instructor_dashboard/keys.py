@@ -9,7 +9,7 @@ ROSTER = "dashboard_roster"
 LINE_ITEMS = "dashboard_line_items"
 """Oracle: the class's line items, in the scope's category if it has one (records)."""
 RESULTS = "dashboard_results"
-"""Oracle: the results of those line items (records keyed by sourcedId)."""
+"""Oracle: the results of those line items (a record per line item, keyed by lineItem)."""
 
 ORACLES = (CLASS, ROSTER, LINE_ITEMS, RESULTS)
 GRADEBOOK = (ROSTER, LINE_ITEMS, RESULTS)

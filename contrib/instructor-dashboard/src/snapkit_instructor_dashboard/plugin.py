@@ -64,8 +64,9 @@ def oracle_descriptors(config: Any = None) -> tuple[OracleDescriptor, ...]:
                          payload_schema=LINE_ITEM_SCHEMA,
                          description="the class's line items (in the category)", **common),
         OracleDescriptor(key=keys.RESULTS, factory=_factory(ResultsOracle, config),
-                         records=True, key_column="sourcedId", payload_schema=RESULT_SCHEMA,
-                         description="results of those line items", **common),
+                         records=True, key_column="lineItem", payload_schema=RESULT_SCHEMA,
+                         description="results of those line items, a record per line item",
+                         **common),
     )
 
 

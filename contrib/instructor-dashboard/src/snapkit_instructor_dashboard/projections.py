@@ -8,20 +8,16 @@ and the scope's filters; values are plain JSON (numbers unrounded: views round t
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from snapkit.projection import ProjectionInputs
 
-from snapkit_instructor_dashboard.gradebook import (
-    Gradebook,
-    class_info,
-    gradebook,
-    is_inactive,
-    mean_fraction,
-    progress_pct,
-)
+from snapkit_instructor_dashboard.gradebook import Gradebook, class_info, gradebook
 
 CATEGORIES = ("excelling", "on_track", "struggling", "not_enough_information")
 """Support categories, in the order summaries list them."""
@@ -32,6 +28,10 @@ LEVELS = ("High", "Medium", "Low", "not enough data")
 BUCKETS = tuple(f"{low}-{low + 10}" for low in range(0, 100, 10))
 """The ten score ranges of the assessment distribution (percent of the maximum score);
 each holds scores from its low end up to, not including, its high end; 100 is in 90-100."""
+
+
+_NOT_NONE = functools.partial(operator.is_not, None)
+_EDGE = 1e-9
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -50,16 +50,16 @@ def derive_progress(inputs: ProjectionInputs) -> dict[str, Any]:
     percent of counted line items completed and whether it reaches
     ``filters.completion_threshold`` (default 80)."""
     book = gradebook(inputs)
-    n = len(book.students)
+    n = len(book.student_ids)
     threshold = book.filters["completion_threshold"]
-    per_student = []
-    reached = 0
-    for student in book.students:
-        pct = progress_pct(student, book)
-        met = pct is not None and pct >= threshold
-        reached += met
-        per_student.append({"student": student.id, "progress_pct": pct,
-                            "completed_items": student.completed_counted, "met_threshold": met})
+    met = [pct is not None and pct >= threshold for pct in book.progress]
+    reached = met.count(True)
+    per_student = [
+        {"student": student, "progress_pct": pct, "completed_items": completed,
+         "met_threshold": flag}
+        for student, pct, completed, flag in zip(book.student_ids, book.progress,
+                                                 book.completed, met)
+    ]
     return {
         "as_of": book.as_of,
         "completion_threshold": threshold,
@@ -97,14 +97,14 @@ def derive_proficiency(inputs: ProjectionInputs) -> dict[str, Any]:
     """Per student: the mean score fraction and its level (``not enough data`` under
     ``filters.min_scored_items`` (3) scored line items); the count per level."""
     book = gradebook(inputs)
-    counts = dict.fromkeys(LEVELS, 0)
-    students = []
-    for student in book.students:
-        fraction = mean_fraction(student, book)
-        level = level_of(fraction, book.filters)
-        counts[level] += 1
-        students.append({"student": student.id, "scored_items": student.scored,
-                         "mean_fraction": fraction, "level": level})
+    levels = [level_of(fraction, book.filters) for fraction in book.mean_fraction]
+    counts = {level: levels.count(level) for level in LEVELS}
+    students = [
+        {"student": student, "scored_items": scored, "mean_fraction": fraction,
+         "level": level}
+        for student, scored, fraction, level in zip(book.student_ids, book.scored,
+                                                    book.mean_fraction, levels)
+    ]
     return {"levels": counts, "students": students,
             "min_scored_items": book.filters["min_scored_items"]}
 
@@ -135,22 +135,20 @@ def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
     """Per student: progress, proficiency (percent), support category and the inactive flag
     (last result older than ``filters.inactivity_days``, default 7); counts per category."""
     book = gradebook(inputs)
-    counts = dict.fromkeys(CATEGORIES, 0)
-    inactive_count = 0
-    students = []
-    for student in book.students:
-        progress = progress_pct(student, book)
-        fraction = mean_fraction(student, book)
-        proficiency = None if fraction is None else 100.0 * fraction
-        category = category_of(progress, proficiency, book.filters)
-        inactive = is_inactive(student, book)
-        counts[category] += 1
-        inactive_count += inactive
-        students.append({"student": student.id, "name": student.name,
-                         "progress_pct": progress, "proficiency_pct": proficiency,
-                         "category": category, "inactive": inactive,
-                         "last_activity": student.last_activity})
-    n = len(book.students)
+    proficiency = [None if f is None else 100.0 * f for f in book.mean_fraction]
+    categories = [category_of(progress, percent, book.filters)
+                  for progress, percent in zip(book.progress, proficiency)]
+    counts = {category: categories.count(category) for category in CATEGORIES}
+    inactive_count = book.inactive.count(True)
+    students = [
+        {"student": student, "name": name, "progress_pct": progress,
+         "proficiency_pct": percent, "category": category, "inactive": inactive,
+         "last_activity": last}
+        for student, name, progress, percent, category, inactive, last in zip(
+            book.student_ids, book.names, book.progress, proficiency, categories,
+            book.inactive, book.last_activity)
+    ]
+    n = len(book.student_ids)
     return {
         "as_of": book.as_of,
         "students": students,
@@ -172,8 +170,10 @@ def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
     """Min, median, mean, max and population standard deviation of scores (percent), and
     the count per :data:`BUCKETS` range; ``None`` statistics for no scores."""
     ordered = sorted(percents)
-    # bucket k holds 10k <= value < 10k + 10 (value // 10 == k); the last one also 100
-    edges = [bisect.bisect_left(ordered, 10.0 * k) for k in range(len(BUCKETS))]
+    # bucket k holds 10k <= value < 10k + 10 (value // 10 == k); the last one also 100. An
+    # edge is taken 1e-9 low, so a percent a rounding error under a whole ten (6 / 20 * 100
+    # computed as 29.999999999999996) is in the bucket the score is.
+    edges = [bisect.bisect_left(ordered, 10.0 * k - _EDGE) for k in range(len(BUCKETS))]
     edges.append(len(ordered))
     buckets = [edges[k + 1] - edges[k] for k in range(len(BUCKETS))]
     if not ordered:
@@ -183,7 +183,8 @@ def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
         middle = n // 2
         median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
         mean = math.fsum(ordered) / n
-        variance = math.fsum([(x - mean) ** 2 for x in ordered]) / n
+        deviations = list(map(operator.sub, ordered, itertools.repeat(mean)))
+        variance = math.fsum(map(operator.mul, deviations, deviations)) / n
         stats = {"min": ordered[0], "median": median, "mean": mean, "max": ordered[-1],
                  "std_dev": math.sqrt(variance)}
     stats["buckets"] = [{"range": r, "count": c} for r, c in zip(BUCKETS, buckets)]
@@ -194,7 +195,7 @@ def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
     """Per line item: availability and due dates, students who completed it and who did
     not, and the statistics of its scores (:func:`score_statistics`)."""
     book = gradebook(inputs)
-    n = len(book.students)
+    n = len(book.student_ids)
     items = []
     for item in book.line_items:
         entry: dict[str, Any] = {
@@ -211,12 +212,12 @@ def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
 
 
 def _metrics(book: Gradebook) -> list[dict[str, Any]]:
-    progress = [p for p in (progress_pct(s, book) for s in book.students) if p is not None]
-    fractions = [f for f in (mean_fraction(s, book) for s in book.students) if f is not None]
+    progress = list(filter(_NOT_NONE, book.progress))
+    fractions = list(filter(_NOT_NONE, book.mean_fraction))
     threshold = book.filters["completion_threshold"]
     completed = sum(1 for p in progress if p >= threshold)
-    inactive = sum(1 for s in book.students if is_inactive(s, book))
-    n = len(book.students)
+    inactive = book.inactive.count(True)
+    n = len(book.student_ids)
     mean_fraction_all = _mean(fractions)
     return [
         {"metric": "students", "value": n, "unit": "count"},
