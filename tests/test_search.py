@@ -180,4 +180,4 @@ def test_property_block_scan_equals_line_scan(rows: Any, value: str, op: str, fi
         got = scan_stream(io.BytesIO(b"".join(lines)), query, offset=offset, limit=limit)
     finally:
         search_module.BLOCK = saved
-    assert got[:2] == expected[:2]
+    assert got == expected
