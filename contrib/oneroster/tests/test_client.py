@@ -248,6 +248,46 @@ def test_repeated_page_is_detected() -> None:
         list(client.iter_records("users"))
 
 
+def pages_of(records: list[dict], page_size: int) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler serving ``records`` by ``offset``/``limit``, with X-Total-Count."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return httpx.Response(200, json={"users": records[offset : offset + page_size]},
+                              headers={"X-Total-Count": str(len(records))})
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("ids", "position", "problem"),
+    [
+        ([1, 2, 3, 5, 4, 6], 4, "out of sourcedId order"),  # inside the second page
+        ([1, 2, 3, 3, 4, 5], 3, "out of sourcedId order"),  # repeated across pages
+        ([1, 3, 2, 4, 5, 6], 2, "out of sourcedId order"),  # inside the first page
+        ([1, 2, 3, 4, None, 6], 4, "no sourcedId string"),
+        ([1, 2, 3, 4, 5, 7.0], 5, "no sourcedId string"),
+    ],
+)
+def test_order_problems_name_the_position(ids: list, position: int, problem: str) -> None:
+    records = [user(n) if isinstance(n, int) else {**user(0), "sourcedId": n} for n in ids]
+    client = scripted(pages_of(records, 3), page_size=3)
+    with pytest.raises(ProtocolError, match=f"position {position} (is|has) {problem}"):
+        list(client.iter_records("users", normalize=False))
+
+
+def test_order_check_can_be_turned_off_but_sourced_ids_are_still_required() -> None:
+    records = [user(n) for n in (3, 2, 1, 1)]
+    client = scripted(pages_of(records, 2), page_size=2, check_order=False)
+    assert [r["sourcedId"] for r in client.iter_records("users")] == [
+        "u0003", "u0002", "u0001", "u0001"
+    ]
+    records[3] = {**records[3], "sourcedId": 7}
+    client = scripted(pages_of(records, 2), page_size=2, check_order=False)
+    with pytest.raises(ProtocolError, match="position 3 has no sourcedId string"):
+        list(client.iter_records("users"))
+
+
 def test_bad_boolean_names_the_field_not_the_value() -> None:
     client = scripted(
         lambda r: httpx.Response(200, json={"users": [user(1, enabledUser="secret-flag")]})

@@ -20,7 +20,9 @@ function the CSV bulk reader uses. Memory holds one page at a time.
 from __future__ import annotations
 
 import email.utils
+import itertools
 import logging
+import operator
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -47,7 +49,7 @@ from snapkit_oneroster.errors import (
     TransientHTTPError,
     TruncatedResponseError,
 )
-from snapkit_oneroster.normalize import normalize_record
+from snapkit_oneroster.normalize import normalize_record, normalize_records
 from snapkit_oneroster.schema import COLLECTIONS, TABLES, Collection, Table
 
 log = logging.getLogger(__name__)
@@ -232,11 +234,11 @@ class OneRosterClient:
                         "paging; the data changed during the read; run the read again"
                     )
             last_id = self._check_order(path, raw, offset, last_id)
-            records = [r for r in raw if not coll.role or r.get("role") in coll.role]
+            records = raw
+            if coll.role:
+                records = [r for r in raw if r.get("role") in coll.role]
             if normalize:
-                records = [
-                    normalize_record(t, r, position=offset + i) for i, r in enumerate(records)
-                ]
+                records = normalize_records(t, records, offset=offset)
             yield Page(collection, offset, records, len(raw), total)
             offset += len(raw)
             if not raw:
@@ -276,6 +278,19 @@ class OneRosterClient:
     def _check_order(
         self, path: str, raw: list[dict[str, Any]], offset: int, last_id: str | None
     ) -> str | None:
+        if not raw:
+            return last_id
+        ids = list(map(dict.get, raw, itertools.repeat("sourcedId")))
+        if all(map(str.__instancecheck__, ids)) and (
+            not self.check_order
+            or (
+                (last_id is None or last_id < ids[0])
+                and all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
+            )
+        ):
+            last: str = ids[-1]
+            return last
+        # something is wrong: find the first record at fault, to say which
         for i, record in enumerate(raw):
             sourced_id = record.get("sourcedId")
             if not isinstance(sourced_id, str):
@@ -413,7 +428,7 @@ def _collection(name: str) -> Collection:
 
 def _envelope(body: Any, t: Table, path: str) -> list[dict[str, Any]]:
     records = body.get(t.many) if isinstance(body, dict) else None
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+    if not isinstance(records, list) or not all(map(dict.__instancecheck__, records)):
         keys = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
         raise MissingEnvelopeError(
             f"GET {path}: the 200 response has no {t.many!r} list of records (got: {keys}); "
