@@ -102,15 +102,17 @@ detects cycles, take the value): a self-containing list would otherwise never en
 
 def _floats_like_json(floats: Iterable[float]) -> bool:
     """Whether orjson writes every one of ``floats`` as canonical JSON does: finite, and zero
-    or at least 1e-4 in magnitude (one pass of C-level builtins, no Python loop)."""
-    magnitudes = list(map(abs, floats))
-    try:
-        total = math.fsum(magnitudes)
-    except OverflowError:
+    or at least 1e-4 in magnitude (a few passes of C-level builtins, no Python loop)."""
+    values = list(floats)
+    if not values:
+        return True
+    # a plain sum is finite only if no value is NaN or infinite (an overflow to infinity
+    # of finite values only sends them the slow way)
+    if not math.isfinite(sum(values)):
         return False
-    if not math.isfinite(total):  # a NaN or an infinity
-        return False
-    return min(filter(None, magnitudes), default=1.0) >= 1e-4
+    if min(values) < 0.0:
+        values = list(map(abs, values))
+    return min(filter(None, values), default=1.0) >= 1e-4
 
 
 def _writes_like_json(value: Any) -> bool:
