@@ -127,8 +127,11 @@ class Gradebook:
     filters: Mapping[str, Any]
 
 
-def _name(record: Mapping[str, Any]) -> str:
-    return " ".join(filter(None, (record.get("givenName"), record.get("familyName")))).strip()
+def _names(records: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Display names: given name, then family name, either left out when empty."""
+    return tuple((f"{given} {family}" if given and family else given or family or "").strip()
+                 for given, family in ((r.get("givenName"), r.get("familyName"))
+                                       for r in records))
 
 
 def _date(value: Any) -> str | None:
@@ -366,7 +369,7 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     )
     return Gradebook(
         student_ids=tuple(record["sourcedId"] for record in by_name),
-        names=tuple(map(_name, by_name)), completed=shown(completed), scored=shown(scored),
+        names=_names(by_name), completed=shown(completed), scored=shown(scored),
         progress=shown(progress), mean_fraction=shown(mean_fraction),
         last_activity=shown(last), inactive=shown(inactive), line_items=line_items,
         counted_items=n_counted, results=results, as_of=as_of, filters=filters)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -183,10 +182,11 @@ def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
         middle = n // 2
         median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
         mean = math.fsum(ordered) / n
-        deviations = list(map(operator.sub, ordered, itertools.repeat(mean)))
-        variance = math.fsum(map(operator.mul, deviations, deviations)) / n
+        # the population standard deviation: the distance of the scores from the point
+        # with every coordinate at the mean, over sqrt(n) (one C-level pass)
+        std_dev = math.dist(ordered, [mean] * n) / math.sqrt(n)
         stats = {"min": ordered[0], "median": median, "mean": mean, "max": ordered[-1],
-                 "std_dev": math.sqrt(variance)}
+                 "std_dev": std_dev}
     stats["buckets"] = [{"range": r, "count": c} for r, c in zip(BUCKETS, buckets)]
     return stats
 
