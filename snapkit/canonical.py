@@ -145,6 +145,13 @@ def _writes_like_json(value: Any) -> bool:
             for key, member in item.items():
                 if key.__class__ is not str:
                     return False
+                kind = member.__class__
+                if kind in _SCALARS:  # (settled here: most members of a record are)
+                    continue
+                if kind is float:
+                    if member != 0.0 and not 1e-4 <= abs(member) <= _FLOAT_MAX:
+                        return False
+                    continue
                 push(member)
         elif cls is list or cls is tuple:
             kinds = set(map(type, item))
