@@ -508,7 +508,8 @@ def lookup_values(project: Any, manifest: Any, table: str, field_name: str,
                   values: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Return ``{value: [records]}`` for records of ``table`` whose field is one of ``values``.
 
-    One streaming pass over the table (or index lookups, when the field is indexed).
+    One streaming pass over the table: only lines holding one of the values (as canonical
+    JSON writes it) are decoded, found by one regular expression over whole blocks.
     """
     wanted = {str(v) for v in values}
     found: dict[str, list[dict[str, Any]]] = {value: [] for value in sorted(wanted)}
@@ -518,14 +519,60 @@ def lookup_values(project: Any, manifest: Any, table: str, field_name: str,
         part = manifest.part(table)
     except KeyError:
         return found
-    loads = json.loads
-    for line in project.store.iter_part_lines(part.sha256):
-        record = loads(line)
-        for value in _values(record, field_name):
-            text = as_text(value)
-            if text in wanted:
-                found[text].append(record)
+    needles = set()
+    for value in wanted:
+        try:
+            needles.add(json.dumps(value, ensure_ascii=False)[1:-1].encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: no line holds it as UTF-8
+            continue
+    if not needles:
+        return found
+    pattern = re.compile(b"|".join(re.escape(n) for n in sorted(needles, key=len,
+                                                                  reverse=True)))
+    decode = _decoder()
+    with closing(part_blocks(project.store, part.sha256, verify=False)) as blocks:
+        lines = _split_lines(blocks) if b"" in needles else _lines_holding(blocks, pattern)
+        for line in lines:
+            record = decode(line)
+            for value in _values(record, field_name):
+                text = as_text(value)
+                if text in wanted:
+                    found[text].append(record)
     return found
+
+
+def _lines_holding(blocks: Iterable[bytes], pattern: re.Pattern[bytes]) -> Iterator[bytes]:
+    """The lines of canonical JSON Lines given in blocks where ``pattern`` (which never
+    matches an empty string) matches, in order; a match never spans lines, as canonical JSON
+    holds no raw line break."""
+    pending: list[bytes] = []
+    for block in blocks:
+        lo = block.find(b"\n") + 1
+        if not lo:
+            if block:
+                pending.append(block)
+            continue
+        if pending:
+            pending.append(block[:lo])
+            line = b"".join(pending)
+            pending.clear()
+            if pattern.search(line):
+                yield line
+        else:
+            lo = 0
+        hi = block.rfind(b"\n") + 1
+        hit = pattern.search(block, lo, hi)
+        while hit is not None:
+            start = block.rfind(b"\n", lo, hit.start()) + 1 or lo
+            end = block.find(b"\n", hit.start(), hi) + 1
+            yield block[start:end]
+            hit = pattern.search(block, end, hi)
+        if hi < len(block):
+            pending.append(block[hi:])
+    if pending:
+        line = b"".join(pending)
+        if pattern.search(line):
+            yield line
 
 
 def search_view(

@@ -178,3 +178,30 @@ def test_a_scan_without_needles_decodes_every_line() -> None:
     assert query.needles() == []
     assert scan_blocks(split(data, [7, 300, 301]), query) == ([], False, 50)
     assert json.loads(canonical_bytes(table[0])) == table[0]
+
+
+leaves = st.one_of(texts, st.integers(-2, 12), st.booleans(), st.none())
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({
+    "name": leaves, "tags": st.lists(leaves, max_size=3),
+    "kids": st.lists(st.fixed_dictionaries({"ref": leaves}), max_size=2)}), max_size=25),
+    field=st.sampled_from(["name", "tags", "kids.ref", "id"]),
+    wanted=st.lists(st.one_of(texts, st.integers(-2, 12).map(str), st.just("true")),
+                    max_size=5))
+def test_property_lookup_values_finds_what_matching_every_record_finds(
+        tmp_path_factory: Any, rows: Any, field: str, wanted: list[str]) -> None:
+    from snapkit.search import _values, as_text, lookup_values
+
+    table = [{"id": f"r{i}", **row} for i, row in enumerate(rows)]
+    plugin = OraclePlugin().add("t", lambda call: iter(table), records=True, key_column="id")
+    project = make_project(tmp_path_factory.mktemp("lookup"), plugin)
+    project.refresh()
+    expected: dict[str, list[dict[str, Any]]] = {value: [] for value in sorted(set(wanted))}
+    for record in table:
+        for value in _values(record, field):
+            if as_text(value) in expected:
+                expected[str(as_text(value))].append(record)
+    got = lookup_values(project, project.current(), "t", field, wanted)
+    assert got == expected
