@@ -35,21 +35,24 @@ def write_records(
 ) -> tuple[str, int, int]:
     """Stream ``records`` into ``writer``; return ``(sha256, bytes, records)``.
 
-    :param check: validates each record (raises to abort).
+    :param check: validates each record (raises to abort); if it has an ``accepts``
+        predicate (as :class:`snapkit.payloads.RecordCheck` does), records it accepts are
+        not checked again.
     :param on_batch: called with the running record count after each batch.
     :param should_stop: polled between batches; ``True`` aborts with ``InterruptedError``.
     """
-    count = 0
+    count = -1
     batch: list[bytes] = []
     append = batch.append
     encode = line_encoder()
-    for record in records:
-        if not isinstance(record, dict):
+    accepts: Callable[[Any], bool] | None = getattr(check, "accepts", None)
+    for count, record in enumerate(records):  # the last count + 1 is the total
+        if record.__class__ is not dict and not isinstance(record, dict):
             raise ContractError(
                 f"record {count} is a {type(record).__name__}, not a JSON object",
                 hint="a record stream yields dicts",
             )
-        if check is not None:
+        if check is not None and (accepts is None or not accepts(record)):
             try:
                 check(record)
             except ContractError as exc:
@@ -60,13 +63,13 @@ def write_records(
             append(encode(record))
         except ContractError as exc:
             raise ContractError(f"record {count} is not canonical JSON: {exc.message}") from None
-        count += 1
         if len(batch) >= BATCH:
             _flush(writer, batch)
             if on_batch is not None:
-                on_batch(count)
+                on_batch(count + 1)
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
+    count += 1
     if batch:
         _flush(writer, batch)
         if on_batch is not None:
