@@ -36,7 +36,7 @@ from typing import Any
 from attrs import field, frozen
 
 from snapkit import events
-from snapkit.canonical import check_canonical
+from snapkit.canonical import check_canonical, content_id
 from snapkit.contracts import PartRef, ProjectionResult, Scope, SnapshotManifest
 from snapkit.descriptors import ProjectionDescriptor
 from snapkit.errors import ContractError, ProjectionError
@@ -151,14 +151,34 @@ def store_reader(store: Any) -> PartReader:
 
 class TableCache:
     """Decoded parts kept between derivation runs, by SHA-256 (parts are content-addressed,
-    so an entry never goes stale). Optional: pass one to :func:`derive_all` when a host
-    derives the same snapshot repeatedly (incremental hydration, project then export).
-    Entries are read-only lists shared by every projection; ``max_parts`` bounds the count
-    (least recently used leave first)."""
+    so an entry never goes stale), and the intermediates projections share through
+    :meth:`ProjectionInputs.shared`, by name, the parts and payloads of the oracles the
+    projection declared, and the filters (all of which they are a function of). Optional:
+    pass one to :func:`derive_all` when a host derives the same snapshot repeatedly
+    (incremental hydration, project then export). Entries are read-only and shared by every
+    projection; ``max_parts`` bounds each kind (least recently used leave first);
+    ``keep_shared=False`` keeps decoded parts only."""
 
-    def __init__(self, max_parts: int = 16) -> None:
+    def __init__(self, max_parts: int = 16, *, keep_shared: bool = True) -> None:
         self.max_parts = max_parts
+        self.keep_shared = keep_shared
         self._tables: dict[str, list[dict[str, Any]]] = {}
+        self._shared: dict[tuple[str, ...], Any] = {}
+
+    def get_shared(self, key: tuple[str, ...]) -> tuple[bool, Any]:
+        """``(True, value)`` for a kept intermediate, else ``(False, None)``."""
+        if key not in self._shared:
+            return False, None
+        value = self._shared[key] = self._shared.pop(key)
+        return True, value
+
+    def put_shared(self, key: tuple[str, ...], value: Any) -> None:
+        """Keep an intermediate (when ``keep_shared``)."""
+        if not self.keep_shared:
+            return
+        self._shared[key] = value
+        while len(self._shared) > self.max_parts:
+            self._shared.pop(next(iter(self._shared)))
 
     def get(self, sha256: str) -> list[dict[str, Any]] | None:
         """The decoded part, or ``None``."""
@@ -287,9 +307,33 @@ class ProjectionInputs:
         and encode every input and filter the value depends on. Treat the value as read-only.
         """
         store = self._tables.shared
-        if name not in store:
-            store[name] = compute(self)
-        return store[name]
+        if name in store:
+            return store[name]
+        cache = self._tables.cache
+        key = self._shared_key(name, compute) if cache is not None else None
+        if cache is not None and key is not None:
+            found, value = cache.get_shared(key)
+            if found:
+                store[name] = value
+                return value
+        value = store[name] = compute(self)
+        if cache is not None and key is not None:
+            cache.put_shared(key, value)
+        return value
+
+    def _shared_key(self, name: str, compute: Callable[..., Any]) -> tuple[str, ...] | None:
+        """What a shared intermediate is a function of: its name and computation, the
+        declared oracles' parts (by SHA-256) and payloads, and the filters; ``None`` when
+        those cannot be put in canonical form (the value is then not kept across runs)."""
+        try:
+            payloads = content_id(dict(self._payloads))
+            filters = content_id(dict(self.filters))
+        except ContractError:
+            return None
+        parts = ",".join(f"{key}={part.sha256}" for key, part in sorted(self._parts.items()))
+        code = (f"{getattr(compute, '__module__', '')}.{getattr(compute, '__qualname__', '')}"
+                f"#{id(getattr(compute, '__code__', compute))}")
+        return (name, code, parts, payloads, filters)
 
 
 @frozen

@@ -236,3 +236,53 @@ def test_an_unknown_projection_key_is_an_error(tmp_path: Path):
     project, manifest = refreshed(tmp_path, oracles())
     with pytest.raises(UnknownKeyError):
         derive_all(manifest, project.manager, store=project.store, keys=["nope"])
+
+
+def _index_counting(calls: list[int]) -> Callable[[Any], Any]:
+    def index(inputs: Any) -> dict[str, Any]:
+        def build(inputs: Any) -> int:
+            calls.append(1)
+            return len(inputs.table("users"))
+        return {"users": inputs.shared("test.index", build),
+                "threshold": inputs.filter("threshold", 50)}
+    return index
+
+
+def test_a_table_cache_keeps_shared_intermediates_between_runs_of_one_snapshot(
+        tmp_path: Path):
+    from snapkit.projection import TableCache
+
+    calls: list[int] = []
+    index = _index_counting(calls)
+    project, manifest = refreshed(tmp_path, oracles(), projection("a", index, ("users",)),
+                                  projection("b", index, ("users",)))
+    cache = TableCache()
+    first = derive_all(manifest, project.manager, store=project.store, cache=cache)
+    again = derive_all(manifest, project.manager, store=project.store, cache=cache)
+    assert first.results == again.results and first.value("a")["users"] == 2
+    assert len(calls) == 1  # once per run without a cache; once in all with one
+    derive_all(manifest, project.manager, store=project.store, cache=cache,
+               filters={"threshold": 10})  # other filters: computed anew
+    assert len(calls) == 2
+    derive_all(manifest, project.manager, store=project.store)
+    derive_all(manifest, project.manager, store=project.store,
+               cache=TableCache(keep_shared=False))
+    assert len(calls) == 4
+
+
+def test_a_kept_intermediate_is_not_reused_for_another_snapshot(tmp_path: Path):
+    from snapkit.projection import TableCache
+
+    calls: list[int] = []
+    users = [{"id": 1, "name": "A"}]
+    plugin = OraclePlugin()
+    plugin.add("users", lambda call: list(users), records=True, key_column="id")
+    project, first = refreshed(tmp_path, plugin, projection("a", _index_counting(calls),
+                                                            ("users",)))
+    users.append({"id": 2, "name": "B"})
+    second = project.refresh().manifest
+    cache = TableCache()
+    values = [derive_all(m, project.manager, store=project.store, cache=cache).value("a")
+              for m in (first, second, first)]
+    assert [v["users"] for v in values] == [1, 2, 1]
+    assert len(calls) == 2
