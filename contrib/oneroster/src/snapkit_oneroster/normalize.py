@@ -69,13 +69,11 @@ def iter_normalized(
     """
     t = table(table_or_name) if isinstance(table_or_name, str) else table_or_name
     fast = _compiled(t)
-    position = offset
-    for raw in raws:
+    for position, raw in enumerate(raws, offset):
         try:
             yield fast(raw)
         except (TypeError, ValueError):
             yield _reference(t, raw, position)
-        position += 1
 
 
 def _reference(t: Table, raw: Mapping[str, Any], position: int | None) -> dict[str, Any]:
