@@ -128,3 +128,19 @@ def test_a_block_read_closed_early_closes_its_file(store: FileStore) -> None:
     assert len(os.listdir("/proc/self/fd")) == before + 1
     blocks.close()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_written_part_is_exactly_one_zstd_frame(tmp_path) -> None:
+    # no empty trailing frame: the file ends where its one frame does
+    import zstandard
+
+    from snapkit_file_store.parts import ZstdPartWriter
+
+    writer = ZstdPartWriter(tmp_path, 3, "t")
+    writer.write(b'{"id":1}\n' * 1000)
+    digest, _ = writer.close()
+    data = (tmp_path / f"{digest}.zst").read_bytes()
+    assert zstandard.frame_content_size(data) in (-1, 9000)
+    reader = zstandard.ZstdDecompressor().decompressobj()
+    assert reader.decompress(data) == b'{"id":1}\n' * 1000
+    assert reader.eof and reader.unused_data == b""

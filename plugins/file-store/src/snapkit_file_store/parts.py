@@ -60,8 +60,7 @@ class ZstdPartWriter:
         if self._closed:
             raise StoreError("part writer is already closed")
         self._closed = True
-        self._stream.flush(zstandard.FLUSH_FRAME)
-        self._stream.close()
+        self._stream.close()  # ends the frame (a flush(FLUSH_FRAME) first adds an empty one)
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
