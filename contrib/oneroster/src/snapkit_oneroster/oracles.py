@@ -171,7 +171,10 @@ class _Prefetcher:
                     if isinstance(value, OneRosterError):
                         raise snapkit_error(value, f"OneRoster {self.table}") from None
                     raise value
-                yield from iter_normalized(self.table, value.records, offset=value.offset)
+                try:
+                    yield from iter_normalized(self.table, value.records, offset=value.offset)
+                except OneRosterError as exc:  # a record that cannot be normalized
+                    raise snapkit_error(exc, f"OneRoster {self.table}") from None
         finally:
             self.stop.set()
             thread.join(5.0)
