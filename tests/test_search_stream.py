@@ -139,11 +139,11 @@ def _damage_content(path: Path, plain: bytes) -> None:
     original = path.read_bytes()
     changed = plain.replace(b"user1@", b"user1!", 1)
     assert changed != plain
-    frame = zstandard.ZstdCompressor(write_checksum=True).compress(changed)
-    path.write_bytes(frame[:-4] + original[-17:-13])  # the data frame's checksum
     reader = zstandard.ZstdDecompressor().decompressobj()
     reader.decompress(original)
-    assert len(reader.unused_data) == 13  # the writer's closing empty frame
+    assert reader.unused_data == b""  # the part is one frame, ending in its checksum
+    frame = zstandard.ZstdCompressor(write_checksum=True).compress(changed)
+    path.write_bytes(frame[:-4] + original[-4:])  # the original content's checksum
 
 
 def test_a_search_read_detects_a_damaged_part_and_so_does_verify(users_project: Any) -> None:
