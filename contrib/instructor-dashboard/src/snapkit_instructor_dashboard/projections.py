@@ -8,15 +8,13 @@ and the scope's filters; values are plain JSON (numbers unrounded: views round t
 from __future__ import annotations
 
 import bisect
-import functools
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from snapkit.projection import ProjectionInputs
 
-from snapkit_instructor_dashboard.gradebook import Gradebook, class_info, gradebook
+from snapkit_instructor_dashboard.gradebook import _NOT_NONE, Gradebook, class_info, gradebook
 
 CATEGORIES = ("excelling", "on_track", "struggling", "not_enough_information")
 """Support categories, in the order summaries list them."""
@@ -29,7 +27,6 @@ BUCKETS = tuple(f"{low}-{low + 10}" for low in range(0, 100, 10))
 each holds scores from its low end up to, not including, its high end; 100 is in 90-100."""
 
 
-_NOT_NONE = functools.partial(operator.is_not, None)
 _EDGE = 1e-9
 
 
