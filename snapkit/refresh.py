@@ -10,13 +10,11 @@ The CLI, the HTTP admin endpoint and the Python API all call :func:`run_refresh`
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -44,6 +42,7 @@ from snapkit.errors import (
     SnapkitError,
     UsageError,
 )
+from snapkit.gcpace import FULL_COLLECTION_EVERY, spaced_collections
 from snapkit.manager import PluginManager
 from snapkit.parts import write_records
 from snapkit.payloads import make_check
@@ -226,7 +225,7 @@ class _Run:
         expected = pointer.generation if pointer is not None else 0
         txn = self.store.begin()
         try:
-            with _fewer_full_collections(), ThreadPoolExecutor(
+            with spaced_collections(old=FULL_COLLECTION_EVERY), ThreadPoolExecutor(
                     max_workers=self.settings.concurrency,
                     thread_name_prefix="snapkit-oracle") as pool:
                 for level in self.levels:
@@ -477,45 +476,6 @@ class _Run:
             run=RunInfo(started_at, finished_at, (time.monotonic() - self.started) * 1000,
                         timings),
         )
-
-
-FULL_COLLECTION_EVERY = 100
-"""While oracles run, the garbage collector's oldest generation is collected after this many
-collections of the middle one at the least (CPython's default is 10)."""
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] | None = None
-
-
-@contextlib.contextmanager
-def _fewer_full_collections() -> Iterator[None]:
-    """Collect the oldest generation less often while refreshes run.
-
-    Record streams decode pages of thousands of records at once; the collector promotes them
-    to the oldest generation as they are built, and CPython then runs a full collection (a
-    walk of every tracked object in the process) after every few pages -- a fifth of a large
-    refresh's CPU time, for records that reference counting frees anyway. Young collections
-    keep their pace, so cyclic garbage is still found; the thresholds are restored when the
-    last concurrent refresh ends, unless someone changed them meanwhile.
-    """
-    global _gc_users, _gc_saved
-    with _gc_lock:
-        if _gc_users == 0:
-            young, middle, old = gc.get_threshold()
-            _gc_saved = (young, middle, old)
-            gc.set_threshold(young, middle, max(old, FULL_COLLECTION_EVERY))
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_saved is not None:
-                young, middle, old = _gc_saved
-                if gc.get_threshold() == (young, middle, max(old, FULL_COLLECTION_EVERY)):
-                    gc.set_threshold(young, middle, old)
-                _gc_saved = None
 
 
 def _abort_writer(writer: Any) -> None:

@@ -215,7 +215,7 @@ def test_a_failed_results_oracle_fails_every_projection_with_missing_required_or
 
 
 def test_results_are_grouped_by_line_item_keeping_the_newer_of_two():
-    from snapkit_instructor_dashboard.oracles import group_results
+    from snapkit_instructor_dashboard.oracles import decode_dictionary, group_results
 
     table = group_results([
         {"sourcedId": "r3", "lineItem": {"sourcedId": "li-2"}, "student": "s2", "score": 5.0,
@@ -231,11 +231,20 @@ def test_results_are_grouped_by_line_item_keeping_the_newer_of_two():
     ])
     assert table == [
         {"lineItem": "li-1", "students": ["s1", "s2"], "scores": [None, 1.0],
-         "scoreStatuses": ["exempt", "fully graded"],
-         "scoreDates": [None, "2025-09-03T10:00:00Z"]},
+         "scoreStatus": {"values": ["exempt", "fully graded"], "codes": [0, 1]},
+         "scoreDate": {"values": [None, "2025-09-03"], "codes": [0, 1]}},
         {"lineItem": "li-2", "students": ["s2"], "scores": [5.0],
-         "scoreStatuses": ["fully graded"], "scoreDates": ["2025-09-02"]},
+         "scoreStatus": {"values": ["fully graded"], "codes": [0]},
+         "scoreDate": {"values": ["2025-09-02"], "codes": [0]}},
     ]
+    assert decode_dictionary(table[0]["scoreStatus"]) == ["exempt", "fully graded"]
+
+
+def _results(item, students, scores, statuses, dates):
+    from snapkit_instructor_dashboard.oracles import encode_dictionary
+
+    return {"lineItem": item, "students": students, "scores": scores,
+            "scoreStatus": encode_dictionary(statuses), "scoreDate": encode_dictionary(dates)}
 
 
 def _project_with_results(make_small_project, small_class_oracles, results):
@@ -249,13 +258,25 @@ def _project_with_results(make_small_project, small_class_oracles, results):
 
 
 @pytest.mark.parametrize("record", [
-    {"lineItem": "li-1", "students": ["stu-01", "stu-02"], "scores": [1.0],
-     "scoreStatuses": ["fully graded"] * 2, "scoreDates": ["2025-09-05"] * 2},
-    {"lineItem": "li-1", "students": ["stu-01", "stu-01"], "scores": [1.0, 2.0],
-     "scoreStatuses": ["fully graded"] * 2, "scoreDates": ["2025-09-05"] * 2},
-    {"lineItem": "li-1", "students": "stu-01", "scores": [1.0],
-     "scoreStatuses": ["fully graded"], "scoreDates": ["2025-09-05"]},
-])
+    _results("li-1", ["stu-01", "stu-02"], [1.0], ["fully graded"] * 2, ["2025-09-05"] * 2),
+    _results("li-1", ["stu-01", "stu-01"], [1.0, 2.0], ["fully graded"] * 2,
+             ["2025-09-05"] * 2),
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "students": "stu-01"},
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "scoreStatus": ["fully graded"]},
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "scoreStatus": {"values": ["fully graded"], "codes": [1]}},
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "scoreDate": {"values": ["2025-09-05"], "codes": [-1]}},
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "scoreDate": {"values": ["2025-09-05"], "codes": [0.5]}},
+    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
+        "scoreDate": {"values": ["2025-09-05"], "codes": [0, 0]}},
+    _results("li-1", ["stu-01"], [[1.0]], ["fully graded"], ["2025-09-05"]),
+], ids=["short scores", "student twice", "students not a list", "statuses not encoded",
+        "status code past the values", "negative day code", "fractional code",
+        "codes longer than students", "score not a number"])
 def test_malformed_results_records_fail_every_projection_with_invalid_results(
         make_small_project, small_class_oracles, record):
     derived = _project_with_results(make_small_project, small_class_oracles, [record])
@@ -267,12 +288,10 @@ def test_a_student_missing_from_some_line_items_is_aligned_by_id(make_small_proj
                                                                  small_class_oracles):
     # stu-02 has no result for li-1, a student off the roster is ignored, order is by id
     derived = _project_with_results(make_small_project, small_class_oracles, [
-        {"lineItem": "li-1", "students": ["stu-01", "stu-03", "zz-not-enrolled"],
-         "scores": [10.0, 5.0, 1.0], "scoreStatuses": ["fully graded"] * 3,
-         "scoreDates": ["2025-09-05", "2025-09-06", "2025-09-30"]},
-        {"lineItem": "li-2", "students": ["stu-01", "stu-02", "stu-03"],
-         "scores": [20.0, 10.0, None], "scoreStatuses": ["fully graded", "submitted", None],
-         "scoreDates": ["2025-09-10", "2025-09-11", None]},
+        _results("li-1", ["stu-01", "stu-03", "zz-not-enrolled"], [10.0, 5.0, 1.0],
+                 ["fully graded"] * 3, ["2025-09-05", "2025-09-06", "2025-09-30"]),
+        _results("li-2", ["stu-01", "stu-02", "stu-03"], [20.0, 10.0, None],
+                 ["fully graded", "submitted", None], ["2025-09-10", "2025-09-11", None]),
     ])
     progress = {s["student"]: s["completed_items"]
                 for s in derived["progress"].value["per_student"]}

@@ -28,12 +28,11 @@ time over the results table (one record per line item with aligned arrays: see
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
-import itertools
-import math
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -149,138 +148,111 @@ def gradebook(inputs: ProjectionInputs) -> Gradebook:
 
 
 _NOT_NONE = functools.partial(operator.is_not, None)
-_NUMBERS = frozenset({float, type(None)})
-
-Align = Callable[[list[Any], Any], Sequence[Any]]
-"""Lays a line item's aligned list out in class order (one entry per student), with a fill
-value for students without a result."""
 
 
 @frozen
 class _Column:
-    """One line item's results, restricted to students on the roster (aligned lists)."""
+    """One line item's results, restricted to students on the roster: their class
+    positions and their aligned columns (numpy arrays)."""
 
-    rows: list[int]
-    scores: list[Any]
-    statuses: list[Any]
-    dates: list[Any]
-
-
-_Mapping = tuple[Any, list[int], "list[int] | None"]
-"""A results record's students, their positions in class order, and which of them are on
-the roster (``None``: all)."""
+    rows: Any
+    scores: Any
+    status_values: list[Any]
+    status_codes: Any
+    day_values: list[Any]
+    day_codes: Any
 
 
-def _column(record: Mapping[str, Any], position: Mapping[str, int],
+_Mapping = tuple[Any, Any, "Any | None"]
+"""A results record's students, their positions in class order (an array), and which of
+them are on the roster (an array of indices; ``None``: all)."""
+
+
+def _invalid(item: Any, what: str, hint: str | None = None) -> DerivationError:
+    return DerivationError(f"the results of line item {item!r} {what}",
+                           reason="invalid_results", hint=hint)
+
+
+def _codes(np: Any, item: Any, name: str, column: Any, n: int) -> tuple[list[Any], Any]:
+    """A dictionary-encoded column's values and codes (checked: codes are integers that
+    index the values, one per student)."""
+    if not isinstance(column, dict) or not isinstance(column.get("values"), list) \
+            or not isinstance(column.get("codes"), list):
+        raise _invalid(item, f"have no dictionary-encoded {name}",
+                       hint=f'{name} must be {{"values": [...], "codes": [...]}}')
+    values, codes = column["values"], np.asarray(column["codes"])
+    if len(codes) != n:
+        raise _invalid(item, "are not aligned",
+                       hint="students, scores and the codes of scoreStatus and scoreDate "
+                            "must have equal lengths")
+    if n and (codes.ndim != 1 or codes.dtype.kind not in "iu" or codes.min() < 0
+              or codes.max() >= len(values)):
+        raise _invalid(item, f"have {name} codes that are not positions in its values")
+    return values, codes
+
+
+def _column(np: Any, record: Mapping[str, Any], position: Mapping[str, int],
             previous: _Mapping) -> tuple[_Column, _Mapping]:
     """The line item's column and the mapping of its students to class positions (most
     line items list the same students: the previous mapping is reused when the list is
     equal)."""
     item = record.get("lineItem")
-    arrays = [record.get(name) for name in ("students", "scores", "scoreStatuses",
-                                            "scoreDates")]
-    if not all(isinstance(a, list) for a in arrays) or len({len(a) for a in arrays}) != 1:
-        raise DerivationError(
-            f"the results of line item {item!r} are not four aligned arrays",
-            reason="invalid_results",
-            hint="students, scores, scoreStatuses and scoreDates must have equal lengths")
-    students, scores, statuses, dates = arrays
+    students, scores = record.get("students"), record.get("scores")
+    if not isinstance(students, list) or not isinstance(scores, list) \
+            or len(scores) != len(students):
+        raise _invalid(item, "are not aligned",
+                       hint="students and scores must be arrays of equal lengths")
+    n = len(students)
+    statuses, status_codes = _codes(np, item, "scoreStatus", record.get("scoreStatus"), n)
+    days, day_codes = _codes(np, item, "scoreDate", record.get("scoreDate"), n)
+    try:
+        numbers = np.array(scores, dtype=np.float64)  # (null: NaN)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is None or numbers.ndim != 1:
+        raise _invalid(item, "have a score that is not a number")
     if students == previous[0]:
         mapping = previous
     else:
         positions = list(map(position.get, students))
         keep = None
-        if type(None) in set(map(type, positions)):  # students not on the roster: ignored
-            keep = [k for k, row in enumerate(positions) if row is not None]
-        mapping = (students, positions, keep)  # type: ignore[assignment]
+        if None in positions:  # students not on the roster: ignored
+            keep = np.array([k for k, row in enumerate(positions) if row is not None],
+                            dtype=np.intp)
+            positions = [row for row in positions if row is not None]
+        rows = np.array(positions, dtype=np.intp)
+        if len(set(positions)) != len(positions):
+            raise _invalid(item, "list a student twice",
+                           hint="keep one result per student and line item")
+        mapping = (students, rows, keep)
     rows, keep = mapping[1], mapping[2]
     if keep is not None:
-        rows, scores, statuses, dates = ([seq[k] for k in keep]
-                                         for seq in (rows, scores, statuses, dates))
-    return _Column(rows, scores, statuses, dates), mapping
-
-
-def _aligner(rows: list[int], identity: list[int], item: str) -> Align:
-    """Return the :data:`Align` of a line item whose results are of the students at class
-    positions ``rows`` (``identity``: every student, in class order)."""
-    if rows == identity:
-        return lambda values, fill: values
-    absent = len(rows)
-    where = [absent] * len(identity)
-    for k, row in enumerate(rows):
-        if where[row] != absent:
-            raise DerivationError(f"line item {item!r} lists a student twice",
-                                  reason="invalid_results",
-                                  hint="keep one result per student and line item")
-        where[row] = k
-    if len(where) == 1:
-        return lambda values, fill: ([*values, fill][where[0]],)
-    gather = operator.itemgetter(*where)
-    return lambda values, fill: gather([*values, fill])
-
-
-def _positions(values: list[Any], wanted: Any) -> Iterator[int]:
-    """Yield the positions of ``wanted`` in ``values`` (``list.index`` scans in C: cheap
-    when ``wanted`` is rare and compares by identity or as a string)."""
-    k = -1
-    find = values.index
-    while True:
-        try:
-            k = find(wanted, k + 1)
-        except ValueError:
-            return
-        yield k
-
-
-def _percents(column: _Column, low: float, span: float) -> tuple[list[float], list[bool]]:
-    """Each result's score as a percent of the line item's range (``(score - low) * (100 /
-    span)``, unclamped), and whether it counts as scored (it has a score and is not exempt);
-    an unscored result's percent is 0.0."""
-    n = len(column.rows)
-    if span <= 0:
-        return [0.0] * n, [False] * n
-    scores = column.scores
-    kinds = set(map(type, scores))  # (None found by type: float == None is a slow compare)
-    scored = list(map(_NOT_NONE, scores)) if type(None) in kinds else [True] * n
-    scale = 100.0 / span
-    if low == 0.0 and scale == 1.0 and kinds <= _NUMBERS:  # scores out of 100: as they are
-        percents = scores.copy()
-        for k in _positions(scored, False):
-            percents[k] = 0.0
-    else:
-        percents = [0.0 if x is None else (x - low) * scale for x in scores]
-    for k in _positions(column.statuses, "exempt"):
-        percents[k] = 0.0
-        scored[k] = False
-    return percents, scored
-
-
-def _clamp(percents: list[float]) -> list[float]:
-    return [0.0 if p < 0.0 else 100.0 if p > 100.0 else p for p in percents]
+        numbers, status_codes, day_codes = numbers[keep], status_codes[keep], day_codes[keep]
+    return _Column(rows, numbers, statuses, status_codes, days, day_codes), mapping
 
 
 def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     """Build the gradebook index (see the module docstring for the rules).
 
-    Work is done a line item at a time with builtins over its aligned arrays, in *class
-    order* (students by sourcedId, the order the results oracle lists them in, so that
-    usually no reordering is needed); per-student figures come from those columns
-    transposed, and are put in display order at the end.
+    The results are laid out as line item x student matrices (numpy), students in *class
+    order* (by sourcedId, the order the results oracle lists them in); per-line-item
+    figures are rows, per-student figures columns, put in display order at the end. Sums
+    run over line items in their order, so the same snapshot gives the same figures.
     """
+    import numpy as np
+
     filters = settings_from(inputs.filters)
     by_name = sorted(inputs.table(ROSTER),
                      key=lambda r: (r.get("familyName") or "", r.get("givenName") or "",
                                     r["sourcedId"]))
     items = sorted(inputs.table(LINE_ITEMS), key=_item_order)
-    n_students = len(by_name)
+    n_students, n_items = len(by_name), len(items)
     class_ids = sorted(record["sourcedId"] for record in by_name)
     position = {student: s for s, student in enumerate(class_ids)}
-    identity = list(range(n_students))
     item_index = {record["sourcedId"]: i for i, record in enumerate(items)}
 
-    columns: list[_Column | None] = [None] * len(items)
-    latest = ""
-    previous: _Mapping = (None, [], None)
+    columns: list[_Column | None] = [None] * n_items
+    previous: _Mapping = (None, None, None)
     for record in inputs.table(RESULTS):
         i = item_index.get(record.get("lineItem"))
         if i is None:  # another class's (or category's) line item
@@ -288,79 +260,76 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         if columns[i] is not None:
             raise DerivationError(f"line item {items[i]['sourcedId']!r} has two results "
                                   "records", reason="invalid_results")
-        column, previous = _column(record, position, previous)
-        columns[i] = column
-        newest = max(filter(None, column.dates), default="")
-        if newest > latest:
-            latest = newest
-    as_of = filters.get("as_of") or (latest[:10] or None)
+        columns[i], previous = _column(np, record, position, previous)
 
+    # days as positions in the sorted list of every day the results name ("no day": -1)
+    days = sorted({day for column in columns if column is not None
+                   for day in column.day_values if isinstance(day, str) and day})
+    day_index = {day: k for k, day in enumerate(days)}
+    day_positions: list[Any] = [None] * n_items
+    latest = -1
+    for i, column in enumerate(columns):
+        if column is not None and len(column.rows):
+            lookup = np.array([day_index.get(d, -1) for d in column.day_values], np.intp)
+            day_positions[i] = lookup[column.day_codes]
+            latest = max(latest, int(day_positions[i].max()))
+    as_of = filters.get("as_of") or (days[latest] if latest >= 0 else None)
     counted = [as_of is None or (_date(r.get("dueDate")) or "") <= as_of for r in items]
-    completed_statuses = COMPLETED_STATUSES.__contains__
-    item_completed = [0] * len(items)
-    item_percents: list[tuple[float, ...]] = [()] * len(items)
-    done_columns: list[Sequence[bool]] = []
-    activity_columns: list[Sequence[str]] = []
-    percent_columns: list[Sequence[float]] = []
-    scored_columns: list[Sequence[bool]] = []
-    align: Align | None = None
-    aligned_rows: list[int] | None = None
+
+    done = np.zeros((n_items, n_students), dtype=bool)
+    scored = np.zeros((n_items, n_students), dtype=bool)
+    percents = np.zeros((n_items, n_students), dtype=np.float64)
+    activity = np.full((n_items, n_students), -1, dtype=np.intp)
+    item_completed = [0] * n_items
+    item_percents: list[tuple[float, ...]] = [()] * n_items
     results = 0
     for i, (record, column) in enumerate(zip(items, columns)):
-        if column is None or not column.rows:
+        if column is None or not len(column.rows):
             continue
         results += len(column.rows)
-        if align is None or column.rows is not aligned_rows:
-            align, aligned_rows = _aligner(column.rows, identity, record["sourcedId"]), \
-                column.rows
-        done = list(map(completed_statuses, column.statuses))
-        item_completed[i] = done.count(True)
-        if counted[i]:
-            done_columns.append(align(done, False))
-        dates = column.dates
-        if not all(dates):  # no date (None or "") is no activity
-            dates = [d or "" for d in dates]
-        activity_columns.append(align(list(map(operator.mul, dates, done)), ""))
+        rows = column.rows
+        status = column.status_values
+        completed_status = np.array([v in COMPLETED_STATUSES for v in status], dtype=bool)
+        exempt_status = np.array([v == "exempt" for v in status], dtype=bool)
+        item_done = completed_status[column.status_codes]
+        item_completed[i] = int(np.count_nonzero(item_done))
+        done[i, rows] = item_done
+        activity[i, rows] = np.where(item_done, day_positions[i], -1)
         low, high = record.get("resultValueMin"), record.get("resultValueMax")
         low = 0.0 if low is None else float(low)
         high = 100.0 if high is None else float(high)
-        percents, scored_flags = _percents(column, low, high - low)
-        ordered = sorted(itertools.compress(percents, scored_flags))
-        if ordered and (ordered[0] < 0.0 or ordered[-1] > 100.0):
-            percents, ordered = _clamp(percents), _clamp(ordered)  # (order is kept)
-        item_percents[i] = tuple(ordered)
-        percent_columns.append(align(percents, 0.0))
-        scored_columns.append(align(scored_flags, False))
+        if high - low <= 0:  # no score range: nothing is scored
+            continue
+        item_scored = ~np.isnan(column.scores) & ~exempt_status[column.status_codes]
+        percent = np.clip((column.scores - low) * (100.0 / (high - low)), 0.0, 100.0)
+        percent[~item_scored] = 0.0
+        scored[i, rows] = item_scored
+        percents[i, rows] = percent
+        item_percents[i] = tuple(np.sort(percent[item_scored]).tolist())
 
-    completed = (tuple(map(sum, zip(*done_columns))) if done_columns
-                 else (0,) * n_students)
-    last = (tuple(d[:10] or None for d in map(max, zip(*activity_columns)))
-            if activity_columns else (None,) * n_students)
-    scored = (tuple(map(sum, zip(*scored_columns))) if scored_columns
-              else (0,) * n_students)
-    sums = (tuple(map(math.fsum, zip(*percent_columns))) if percent_columns
-            else (0.0,) * n_students)
-    minimum = max(filters["min_scored_items"], 1)
-    mean_fraction = tuple(total / (100.0 * count) if count >= minimum else None
-                          for total, count in zip(sums, scored))
+    sums = np.zeros(n_students, dtype=np.float64)
+    for row in percents:  # (line item by line item: a fixed order of additions)
+        sums += row
+    completed_count = done[np.array(counted, dtype=bool)].sum(axis=0) if n_items \
+        else np.zeros(n_students, dtype=np.intp)
+    scored_count = scored.sum(axis=0)
+    last_day = activity.max(axis=0, initial=-1)
     n_counted = sum(counted)
-    progress = (tuple(100.0 * c / n_counted for c in completed) if n_counted
-                else (None,) * n_students)
-    inactive: tuple[bool, ...]
+    minimum = max(filters["min_scored_items"], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fractions = sums / (100.0 * scored_count)
+        progress = 100.0 * completed_count / n_counted if n_counted else None
     if as_of is None:
-        inactive = (False,) * n_students
+        inactive = np.zeros(n_students, dtype=bool)
     else:
         cutoff = (dt.date.fromisoformat(as_of)
                   - dt.timedelta(days=filters["inactivity_days"])).isoformat()
-        inactive = tuple(day is None or day < cutoff for day in last)
+        inactive = last_day < bisect.bisect_left(days, cutoff)  # (no activity: -1)
 
-    display = [position[record["sourcedId"]] for record in by_name]
-    if n_students > 1:
-        shown = operator.itemgetter(*display)
-    else:
-        def shown(values: Sequence[Any]) -> tuple[Any, ...]:
-            return tuple(values[s] for s in display)
-
+    display = np.array([position[record["sourcedId"]] for record in by_name], dtype=np.intp)
+    enough = (scored_count >= minimum)[display].tolist()
+    mean_fraction = tuple(f if ok else None
+                          for f, ok in zip(fractions[display].tolist(), enough))
     line_items = tuple(
         LineItem(record["sourcedId"], record.get("title") or record["sourcedId"],
                  record.get("assignDate"), record.get("dueDate"), counted[i],
@@ -369,10 +338,17 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     )
     return Gradebook(
         student_ids=tuple(record["sourcedId"] for record in by_name),
-        names=_names(by_name), completed=shown(completed), scored=shown(scored),
-        progress=shown(progress), mean_fraction=shown(mean_fraction),
-        last_activity=shown(last), inactive=shown(inactive), line_items=line_items,
-        counted_items=n_counted, results=results, as_of=as_of, filters=filters)
+        names=_names(by_name),
+        completed=tuple(completed_count[display].tolist()),
+        scored=tuple(scored_count[display].tolist()),
+        progress=(tuple(progress[display].tolist()) if progress is not None
+                  else (None,) * n_students),
+        mean_fraction=mean_fraction,
+        last_activity=tuple(days[k] if k >= 0 else None
+                            for k in last_day[display].tolist()),
+        inactive=tuple(inactive[display].tolist()),
+        line_items=line_items, counted_items=n_counted, results=results, as_of=as_of,
+        filters=filters)
 
 
 def class_info(inputs: ProjectionInputs) -> Mapping[str, Any] | None:
