@@ -2,9 +2,10 @@
 
 A deterministic class of 5,000 students x 50 line items (250,000 results) is served by inline
 oracles (as a cache hit would serve them: in memory, no network), with the instructor
-dashboard's projections, datasets and payload schemas. Three phases are timed, each several
-times, and printed beside seed 000's budgets (p95: assembly 700 ms, derivation 300 ms, CSV
-ZIP 5 s):
+dashboard's projections, datasets and payload schemas. Three phases are timed, each 20 times
+(``--runs``); their median, p95 (nearest rank) and max are printed beside seed 000's budgets,
+which are p95 figures (assembly 700 ms, derivation 300 ms, CSV ZIP 5 s), and the target is a
+p95 at least 3x under its budget:
 
 - snapshot assembly: a refresh from those oracle results to a committed snapshot in a file
   store (validation against the payload schemas, canonical JSON Lines, SHA-256, zstd, fsync);
@@ -21,7 +22,7 @@ ZIP 5 s):
 
 Peak RSS is the process's high-water mark (``resource.getrusage``). Run::
 
-    python bench/export.py [--students 5000] [--items 50] [--runs 5] [--breakdown]
+    python bench/export.py [--students 5000] [--items 50] [--runs 20] [--breakdown]
 
 ``--breakdown`` also times the steps on their own (validation, canonical JSON, hashing and
 compression; reading, decompressing and decoding parts; the dashboard's gradebook index, its
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import random
 import resource
 import statistics
@@ -83,6 +85,12 @@ def synthetic_class(students: int, items: int, seed: int = 0) -> dict[str, Any]:
     return {"class": klass, "roster": roster, "line_items": line_items, "results": results}
 
 
+def percentile(values: list[float], pct: float) -> float:
+    """The nearest-rank percentile (p95 of 20 runs: the 19th fastest)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--items", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--breakdown", action="store_true",
                         help="also time the steps of assembly and derivation on their own")
     args = parser.parse_args(argv)
@@ -165,15 +173,15 @@ def main(argv: list[str] | None = None) -> int:
             parts = breakdown(grouped, project, manifest, args.runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"\n{'phase':<24} {'median':>9} {'max':>9} {'budget':>9} {'budget/max':>11}  "
-          f"target (>= {TARGET_RATIO:g}x)")
+    print(f"\n{'phase':<24} {'median':>9} {'p95':>9} {'max':>9} {'budget':>9} "
+          f"{'budget/p95':>11}  target (>= {TARGET_RATIO:g}x)")
     for name, values in figures.items():
         budget = BUDGETS_MS[name]
-        worst = max(values)
-        ratio = budget / worst
+        p95 = percentile(values, 95)
+        ratio = budget / p95
         verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-        print(f"{name:<24} {statistics.median(values):>7.0f}ms {worst:>7.0f}ms "
-              f"{budget:>7.0f}ms {ratio:>10.2f}x  {verdict}")
+        print(f"{name:<24} {statistics.median(values):>7.0f}ms {p95:>7.0f}ms "
+              f"{max(values):>7.0f}ms {budget:>7.0f}ms {ratio:>10.2f}x  {verdict}")
     print(f"\nZIP: {len(zip_bytes):,} bytes, {len(export_manifest.resources)} files, "
           f"status {status}; parity {'ok' if parity.ok else 'MISMATCH'}")
     print(f"peak RSS: {peak_mb:,.0f} MB (includes the {n_results:,} result records the "

@@ -446,16 +446,19 @@ def derive_all(
     registry = manager.projections
     wanted = sorted(keys) if keys is not None else sorted(registry.keys())
     descriptors = [registry.get(key) for key in wanted]
-    tables = _Tables(reader, cache)
     payloads, parts = _available(manifest)
     effective = _effective_filters(manifest, filters)
     results = {}
     with spaced_collections(young=YOUNG_COLLECTION_EVERY):  # (see snapkit.gcpace)
+        tables = _Tables(reader, cache)
         for descriptor in descriptors:
             results[descriptor.key] = _derive_one(
                 manifest, descriptor, payloads, parts, tables, effective,
                 settings(descriptor) if settings is not None else {}, manager,
             )
+        # the records read are freed while collections are spaced: the collector's next
+        # young collection then walks only what survives the run, not every record
+        del tables
     return ProjectionSet(_snapshot_id(manifest), results, effective)
 
 

@@ -180,7 +180,11 @@ def _codes(np: Any, item: Any, name: str, column: Any, n: int) -> tuple[list[Any
             or not isinstance(column.get("codes"), list):
         raise _invalid(item, f"have no dictionary-encoded {name}",
                        hint=f'{name} must be {{"values": [...], "codes": [...]}}')
-    values, codes = column["values"], np.asarray(column["codes"])
+    values, listed = column["values"], column["codes"]
+    try:  # codes under 256, as one byte each (in C; anything else is refused)
+        codes = np.frombuffer(bytes(listed), dtype=np.uint8)
+    except (TypeError, ValueError):
+        codes = np.asarray(listed)
     if len(codes) != n:
         raise _invalid(item, "are not aligned",
                        hint="students, scores and the codes of scoreStatus and scoreDate "
