@@ -13,7 +13,7 @@ from snapkit.project import Project
 from snapkit.projection import derive_for_project
 from snapkit_oneroster.server import serve
 
-from snapkit_instructor_dashboard.projections import CATEGORIES
+from snapkit_instructor_dashboard.projections import CATEGORIES, rows
 
 SECRET = "district-secret"
 
@@ -72,6 +72,6 @@ def test_every_support_category_is_populated_in_each_refreshed_class(
             assert counts[category] >= 1, (context, counts)
         assert counts["struggling"] >= value["total"] // 10, (context, counts)
         assert 1 <= value["inactive"] < value["total"], (context, value["inactive"])
-        for student in value["students"]:
+        for student in rows(value["students"]):
             if student["category"] == "struggling":
                 assert student["progress_pct"] < 40 and student["proficiency_pct"] <= 40

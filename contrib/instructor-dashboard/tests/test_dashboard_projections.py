@@ -32,6 +32,8 @@ import pytest
 from snapkit.parity import format_cell
 from snapkit.projection import derive_for_project
 
+from snapkit_instructor_dashboard.projections import rows
+
 
 def cells(values: list[object]) -> list[str]:
     return [format_cell(v) for v in values]
@@ -51,7 +53,7 @@ def test_progress_counts_completions_per_line_item_and_per_student(small_class):
     assert cells([i["completion_rate"] for i in items]) == [
         "66.6667", "75", "58.3333", "75", "0"]
     assert [i["counted"] for i in items] == [True, True, True, True, False]
-    per_student = {s["student"]: s["progress_pct"] for s in value["per_student"]}
+    per_student = {s["student"]: s["progress_pct"] for s in rows(value["per_student"])}
     assert per_student == {"stu-01": 100, "stu-02": 100, "stu-03": 100, "stu-04": 75,
                            "stu-05": 50, "stu-06": 25, "stu-07": 75, "stu-08": 25,
                            "stu-09": 0, "stu-10": 75, "stu-11": 100, "stu-12": 100}
@@ -70,7 +72,7 @@ def test_completion_threshold_comes_from_the_scope_filters(make_small_project):
 def test_proficiency_levels_and_not_enough_data_under_three_scores(small_class):
     _, derived = small_class
     value = derived["proficiency"].value
-    by_student = {s["student"]: s for s in value["students"]}
+    by_student = {s["student"]: s for s in rows(value["students"])}
     assert format_cell(by_student["stu-01"]["mean_fraction"]) == "0.9425"
     assert format_cell(by_student["stu-12"]["mean_fraction"]) == "0.45"
     assert by_student["stu-08"]["scored_items"] == 1
@@ -85,8 +87,8 @@ def test_proficiency_levels_and_not_enough_data_under_three_scores(small_class):
 def test_student_support_categories_in_order_with_fallback_and_inactivity(small_class):
     _, derived = small_class
     value = derived["student_support"].value
-    rows = {s["student"]: (s["category"], s["inactive"]) for s in value["students"]}
-    assert rows == {
+    support = {s["student"]: (s["category"], s["inactive"]) for s in rows(value["students"])}
+    assert support == {
         "stu-01": ("excelling", False),
         "stu-02": ("excelling", False),
         "stu-03": ("on_track", False),
@@ -104,7 +106,7 @@ def test_student_support_categories_in_order_with_fallback_and_inactivity(small_
                                "not_enough_information": 2}
     assert value["inactive"] == 3
     assert cells(list(value["percentages"].values())) == ["25", "50", "8.3333", "16.6667"]
-    names = [s["name"] for s in value["students"]]
+    names = value["students"]["name"]
     assert names[:3] == ["Ada Adams", "Ben Baker", "Cai Chen"]  # by family name
 
 
@@ -114,10 +116,10 @@ def test_support_thresholds_and_inactivity_window_come_from_filters(make_small_p
         "inactivity_days": 10})
     project.refresh()
     value = derive_for_project(project, project.current())["student_support"].value
-    rows = {s["student"]: (s["category"], s["inactive"]) for s in value["students"]}
-    assert rows["stu-05"] == ("struggling", False)  # 50 < 60 and 15 <= 20
-    assert rows["stu-07"] == ("on_track", False)  # 9 days is within 10
-    assert rows["stu-06"] == ("struggling", True)
+    support = {s["student"]: (s["category"], s["inactive"]) for s in rows(value["students"])}
+    assert support["stu-05"] == ("struggling", False)  # 50 < 60 and 15 <= 20
+    assert support["stu-07"] == ("on_track", False)  # 9 days is within 10
+    assert support["stu-06"] == ("struggling", True)
     assert value["thresholds"]["struggling_progress_below"] == 60
 
 
@@ -192,7 +194,7 @@ def test_an_explicit_as_of_date_moves_the_counted_items_and_inactivity(make_smal
     project.refresh()
     derived = derive_for_project(project, project.current())
     assert derived["progress"].value["counted_line_items"] == 2  # Quiz 1, Homework 1
-    assert derived["student_support"].value["students"][0]["inactive"] is False
+    assert derived["student_support"].value["students"]["inactive"][0] is False
 
 
 @pytest.mark.parametrize("bad", [{"inactivity_days": "seven"}, {"as_of": "yesterday"},
@@ -294,10 +296,10 @@ def test_a_student_missing_from_some_line_items_is_aligned_by_id(make_small_proj
                  ["fully graded", "submitted", None], ["2025-09-10", "2025-09-11", None]),
     ])
     progress = {s["student"]: s["completed_items"]
-                for s in derived["progress"].value["per_student"]}
+                for s in rows(derived["progress"].value["per_student"])}
     assert (progress["stu-01"], progress["stu-02"], progress["stu-03"]) == (2, 1, 1)
     support = {s["student"]: s["last_activity"]
-               for s in derived["student_support"].value["students"]}
+               for s in rows(derived["student_support"].value["students"])}
     assert (support["stu-01"], support["stu-02"], support["stu-03"]) == (
         "2025-09-10", "2025-09-11", "2025-09-06")
     assert derived["summary"].value["as_of"] == "2025-09-11"  # the off-roster result is not

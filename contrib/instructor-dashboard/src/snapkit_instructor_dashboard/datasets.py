@@ -60,14 +60,17 @@ def student_support_summary_rows(projections: Mapping[str, Any]) -> Rows:
            "percentage": support["inactive_percentage"]}
 
 
+_SUPPORT_LIST_COLUMNS = ("student_id", "student_name", "progress_pct", "proficiency_pct",
+                         "support_category", "inactive")
+
+
 def student_support_list_rows(projections: Mapping[str, Any]) -> Rows:
     """``student_id, student_name, progress_pct, proficiency_pct, support_category,
     inactive``: one row per student on the roster."""
-    for student in projections[STUDENT_SUPPORT]["students"]:
-        yield {"student_id": student["student"], "student_name": student["name"],
-               "progress_pct": student["progress_pct"],
-               "proficiency_pct": student["proficiency_pct"],
-               "support_category": student["category"], "inactive": student["inactive"]}
+    students = projections[STUDENT_SUPPORT]["students"]
+    for row in zip(students["student"], students["name"], students["progress_pct"],
+                   students["proficiency_pct"], students["category"], students["inactive"]):
+        yield dict(zip(_SUPPORT_LIST_COLUMNS, row))
 
 
 def assessment_scores_distribution_rows(projections: Mapping[str, Any]) -> Rows:
@@ -110,9 +113,7 @@ DATASETS: tuple[DatasetDescriptor, ...] = (
              STUDENT_SUPPORT, student_support_summary_rows, "fail_closed",
              "students per support category"),
     _dataset("student_support_list",
-             ("student_id", "student_name", "progress_pct", "proficiency_pct",
-              "support_category", "inactive"),
-             STUDENT_SUPPORT, student_support_list_rows, "fail_closed",
+             _SUPPORT_LIST_COLUMNS, STUDENT_SUPPORT, student_support_list_rows, "fail_closed",
              "every student with progress, proficiency and support category"),
     _dataset("assessment_scores_distribution",
              ("assessment_name", "score_range", "student_count"), ASSESSMENTS,

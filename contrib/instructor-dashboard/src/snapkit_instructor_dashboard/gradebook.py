@@ -98,8 +98,19 @@ class LineItem:
     due_date: str | None
     counted: bool
     completed: int
-    percents: tuple[float, ...]
-    """The percent (of the score range) of every scored result, ascending."""
+    scored: int
+    """Results with a score that counts (see the module docstring)."""
+    min: float | None
+    median: float | None
+    mean: float | None
+    max: float | None
+    std_dev: float | None
+    """The population standard deviation. The statistics are of the scored results'
+    percents, ``None`` without any."""
+    buckets: tuple[int, ...]
+    """Scored results per ten-point range of percent: bucket *k* holds ``10k <= percent <
+    10k + 10`` (100 is in the last); a percent a rounding error (1e-9) under a multiple of
+    ten is taken as that multiple (6 / 20 * 100 computes as 29.999999999999996)."""
 
 
 @frozen
@@ -149,6 +160,9 @@ def gradebook(inputs: ProjectionInputs) -> Gradebook:
 
 _NOT_NONE = functools.partial(operator.is_not, None)
 
+BUCKET_EDGES = tuple(10.0 * k - 1e-9 for k in range(1, 10))
+"""The low ends of score buckets 1-9 (see :attr:`LineItem.buckets`)."""
+
 
 @frozen
 class _Column:
@@ -156,6 +170,9 @@ class _Column:
     positions and their aligned columns (numpy arrays)."""
 
     rows: Any
+    """Class positions (an array), or ``slice(None)`` when they are every student's in
+    class order (the usual case: assignment without a gather)."""
+    n: int
     scores: Any
     status_values: list[Any]
     status_codes: Any
@@ -224,15 +241,17 @@ def _column(np: Any, record: Mapping[str, Any], position: Mapping[str, int],
             keep = np.array([k for k, row in enumerate(positions) if row is not None],
                             dtype=np.intp)
             positions = [row for row in positions if row is not None]
-        rows = np.array(positions, dtype=np.intp)
         if len(set(positions)) != len(positions):
             raise _invalid(item, "list a student twice",
                            hint="keep one result per student and line item")
+        every = len(positions) == len(position) and positions == list(range(len(positions)))
+        rows = slice(None) if every else np.array(positions, dtype=np.intp)
         mapping = (students, rows, keep)
     rows, keep = mapping[1], mapping[2]
     if keep is not None:
         numbers, status_codes, day_codes = numbers[keep], status_codes[keep], day_codes[keep]
-    return _Column(rows, numbers, statuses, status_codes, days, day_codes), mapping
+    return _Column(rows, len(numbers), numbers, statuses, status_codes, days,
+                   day_codes), mapping
 
 
 def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
@@ -273,7 +292,7 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     day_positions: list[Any] = [None] * n_items
     latest = -1
     for i, column in enumerate(columns):
-        if column is not None and len(column.rows):
+        if column is not None and column.n:
             lookup = np.array([day_index.get(d, -1) for d in column.day_values], np.intp)
             day_positions[i] = lookup[column.day_codes]
             latest = max(latest, int(day_positions[i].max()))
@@ -285,12 +304,11 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     percents = np.zeros((n_items, n_students), dtype=np.float64)
     activity = np.full((n_items, n_students), -1, dtype=np.intp)
     item_completed = [0] * n_items
-    item_percents: list[tuple[float, ...]] = [()] * n_items
     results = 0
     for i, (record, column) in enumerate(zip(items, columns)):
-        if column is None or not len(column.rows):
+        if column is None or not column.n:
             continue
-        results += len(column.rows)
+        results += column.n
         rows = column.rows
         status = column.status_values
         completed_status = np.array([v in COMPLETED_STATUSES for v in status], dtype=bool)
@@ -309,7 +327,6 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         percent[~item_scored] = 0.0
         scored[i, rows] = item_scored
         percents[i, rows] = percent
-        item_percents[i] = tuple(np.sort(percent[item_scored]).tolist())
 
     sums = np.zeros(n_students, dtype=np.float64)
     for row in percents:  # (line item by line item: a fixed order of additions)
@@ -337,8 +354,9 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     line_items = tuple(
         LineItem(record["sourcedId"], record.get("title") or record["sourcedId"],
                  record.get("assignDate"), record.get("dueDate"), counted[i],
-                 item_completed[i], item_percents[i])
-        for i, record in enumerate(items)
+                 item_completed[i], *statistics)
+        for i, (record, statistics) in enumerate(zip(items, _statistics(np, percents,
+                                                                         scored)))
     )
     return Gradebook(
         student_ids=tuple(record["sourcedId"] for record in by_name),
@@ -353,6 +371,38 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         inactive=tuple(inactive[display].tolist()),
         line_items=line_items, counted_items=n_counted, results=results, as_of=as_of,
         filters=filters)
+
+
+def _statistics(np: Any, percents: Any, scored: Any) -> list[tuple[Any, ...]]:
+    """Per line item (a row of the matrices): the scored count, min, median, mean, max,
+    population standard deviation and buckets of its scored percents, for
+    :class:`LineItem` (vectorized over the line items, a median by partition per row)."""
+    n_items = percents.shape[0]
+    counts = scored.sum(axis=1)
+    index = np.searchsorted(np.array(BUCKET_EDGES), percents[scored], side="right")
+    buckets = np.bincount(np.nonzero(scored)[0] * 10 + index,
+                          minlength=n_items * 10).reshape(n_items, 10)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = percents.sum(axis=1) / counts  # (an unscored result's percent is 0)
+        deviations = np.where(scored, percents - means[:, None], 0.0)
+        std_devs = np.sqrt((deviations * deviations).sum(axis=1) / counts)
+    lows = np.where(scored, percents, np.inf).min(axis=1, initial=np.inf)
+    highs = np.where(scored, percents, -np.inf).max(axis=1, initial=-np.inf)
+    medians: list[float | None] = []
+    for row, mask, n in zip(percents, scored, counts.tolist()):
+        if not n:
+            medians.append(None)
+            continue
+        middle = [(n - 1) // 2, n // 2]
+        low, high = np.partition(row[mask], middle)[middle].tolist()
+        medians.append((low + high) / 2)
+    return [
+        (n, low, median, mean, high, std, tuple(counts_))
+        if n else (0, None, None, None, None, None, tuple(counts_))
+        for n, low, median, mean, high, std, counts_ in zip(
+            counts.tolist(), lows.tolist(), medians, means.tolist(), highs.tolist(),
+            std_devs.tolist(), buckets.tolist())
+    ]
 
 
 def class_info(inputs: ProjectionInputs) -> Mapping[str, Any] | None:

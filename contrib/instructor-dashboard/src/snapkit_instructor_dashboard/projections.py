@@ -3,11 +3,16 @@
 Every one reads the shared gradebook index (:mod:`~snapkit_instructor_dashboard.gradebook`)
 and the scope's filters; values are plain JSON (numbers unrounded: views round them with
 :func:`snapkit.parity.format_cell`). Percentages are 0-100.
+
+Per-student tables (``progress.per_student``, ``proficiency.students``,
+``student_support.students``) are *columnar*: an object of equal-length arrays, one per
+column, the students in display order (family name, given name, sourcedId). A class's tables
+are then a few arrays rather than thousands of objects repeating their keys; :func:`rows`
+turns one into row objects.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,7 +32,11 @@ BUCKETS = tuple(f"{low}-{low + 10}" for low in range(0, 100, 10))
 each holds scores from its low end up to, not including, its high end; 100 is in 90-100."""
 
 
-_EDGE = 1e-9
+def rows(table: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The rows of a columnar table: ``{"a": [1, 2], "b": [3, 4]}`` gives ``[{"a": 1, "b":
+    3}, {"a": 2, "b": 4}]``."""
+    names = tuple(table)
+    return [dict(zip(names, values)) for values in zip(*table.values())]
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -42,20 +51,16 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def derive_progress(inputs: ProjectionInputs) -> dict[str, Any]:
-    """Per line item: students who completed it and the completion rate; per student: the
-    percent of counted line items completed and whether it reaches
-    ``filters.completion_threshold`` (default 80)."""
+    """Per line item: students who completed it and the completion rate; per student
+    (columnar, ``per_student``): the percent of counted line items completed, their count,
+    and whether it reaches ``filters.completion_threshold`` (default 80)."""
     book = gradebook(inputs)
     n = len(book.student_ids)
     threshold = book.filters["completion_threshold"]
     met = [pct is not None and pct >= threshold for pct in book.progress]
     reached = met.count(True)
-    per_student = [
-        {"student": student, "progress_pct": pct, "completed_items": completed,
-         "met_threshold": flag}
-        for student, pct, completed, flag in zip(book.student_ids, book.progress,
-                                                 book.completed, met)
-    ]
+    per_student = {"student": list(book.student_ids), "progress_pct": list(book.progress),
+                   "completed_items": list(book.completed), "met_threshold": met}
     return {
         "as_of": book.as_of,
         "completion_threshold": threshold,
@@ -90,17 +95,14 @@ def level_of(fraction: float | None, filters: Mapping[str, Any]) -> str:
 
 
 def derive_proficiency(inputs: ProjectionInputs) -> dict[str, Any]:
-    """Per student: the mean score fraction and its level (``not enough data`` under
-    ``filters.min_scored_items`` (3) scored line items); the count per level."""
+    """Per student (columnar, ``students``): the scored line items, the mean score
+    fraction and its level (``not enough data`` under ``filters.min_scored_items`` (3)
+    scored line items); the count per level."""
     book = gradebook(inputs)
     levels = [level_of(fraction, book.filters) for fraction in book.mean_fraction]
     counts = {level: levels.count(level) for level in LEVELS}
-    students = [
-        {"student": student, "scored_items": scored, "mean_fraction": fraction,
-         "level": level}
-        for student, scored, fraction, level in zip(book.student_ids, book.scored,
-                                                    book.mean_fraction, levels)
-    ]
+    students = {"student": list(book.student_ids), "scored_items": list(book.scored),
+                "mean_fraction": list(book.mean_fraction), "level": levels}
     return {"levels": counts, "students": students,
             "min_scored_items": book.filters["min_scored_items"]}
 
@@ -128,22 +130,20 @@ def category_of(progress: float | None, proficiency: float | None,
 
 
 def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
-    """Per student: progress, proficiency (percent), support category and the inactive flag
-    (last result older than ``filters.inactivity_days``, default 7); counts per category."""
+    """Per student (columnar, ``students``): name, progress, proficiency (percent),
+    support category, the inactive flag (last activity older than
+    ``filters.inactivity_days``, default 7) and the last activity's date; counts per
+    category."""
     book = gradebook(inputs)
     proficiency = [None if f is None else 100.0 * f for f in book.mean_fraction]
     categories = [category_of(progress, percent, book.filters)
                   for progress, percent in zip(book.progress, proficiency)]
     counts = {category: categories.count(category) for category in CATEGORIES}
     inactive_count = book.inactive.count(True)
-    students = [
-        {"student": student, "name": name, "progress_pct": progress,
-         "proficiency_pct": percent, "category": category, "inactive": inactive,
-         "last_activity": last}
-        for student, name, progress, percent, category, inactive, last in zip(
-            book.student_ids, book.names, book.progress, proficiency, categories,
-            book.inactive, book.last_activity)
-    ]
+    students = {"student": list(book.student_ids), "name": list(book.names),
+                "progress_pct": list(book.progress), "proficiency_pct": proficiency,
+                "category": categories, "inactive": list(book.inactive),
+                "last_activity": list(book.last_activity)}
     n = len(book.student_ids)
     return {
         "as_of": book.as_of,
@@ -162,47 +162,22 @@ def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
 # -- assessments ---------------------------------------------------------------------------
 
 
-def score_statistics(percents: Sequence[float]) -> dict[str, Any]:
-    """Min, median, mean, max and population standard deviation of scores (percent), and
-    the count per :data:`BUCKETS` range; ``None`` statistics for no scores."""
-    ordered = sorted(percents)
-    # bucket k holds 10k <= value < 10k + 10 (value // 10 == k); the last one also 100. An
-    # edge is taken 1e-9 low, so a percent a rounding error under a whole ten (6 / 20 * 100
-    # computed as 29.999999999999996) is in the bucket the score is.
-    edges = [bisect.bisect_left(ordered, 10.0 * k - _EDGE) for k in range(len(BUCKETS))]
-    edges.append(len(ordered))
-    buckets = [edges[k + 1] - edges[k] for k in range(len(BUCKETS))]
-    if not ordered:
-        stats: dict[str, Any] = dict.fromkeys(("min", "median", "mean", "max", "std_dev"))
-    else:
-        n = len(ordered)
-        middle = n // 2
-        median = ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-        mean = math.fsum(ordered) / n
-        # the population standard deviation: the distance of the scores from the point
-        # with every coordinate at the mean, over sqrt(n) (one C-level pass)
-        std_dev = math.dist(ordered, [mean] * n) / math.sqrt(n)
-        stats = {"min": ordered[0], "median": median, "mean": mean, "max": ordered[-1],
-                 "std_dev": std_dev}
-    stats["buckets"] = [{"range": r, "count": c} for r, c in zip(BUCKETS, buckets)]
-    return stats
-
-
 def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
     """Per line item: availability and due dates, students who completed it and who did
-    not, and the statistics of its scores (:func:`score_statistics`)."""
+    not, and the statistics of its scored results' percents: min, median, mean, max,
+    population standard deviation, and the count per :data:`BUCKETS` range (see
+    :class:`~snapkit_instructor_dashboard.gradebook.LineItem`)."""
     book = gradebook(inputs)
     n = len(book.student_ids)
-    items = []
-    for item in book.line_items:
-        entry: dict[str, Any] = {
-            "line_item": item.id, "title": item.title, "available_from": item.assign_date,
-            "due_date": item.due_date, "students_completed": item.completed,
-            "students_not_completed": n - item.completed, "scored": len(item.percents),
-        }
-        entry.update(score_statistics(item.percents))
-        items.append(entry)
-    return {"line_items": items}
+    return {"line_items": [
+        {"line_item": item.id, "title": item.title, "available_from": item.assign_date,
+         "due_date": item.due_date, "students_completed": item.completed,
+         "students_not_completed": n - item.completed, "scored": item.scored,
+         "min": item.min, "median": item.median, "mean": item.mean, "max": item.max,
+         "std_dev": item.std_dev,
+         "buckets": [{"range": r, "count": c} for r, c in zip(BUCKETS, item.buckets)]}
+        for item in book.line_items
+    ]}
 
 
 # -- summary -------------------------------------------------------------------------------
