@@ -379,9 +379,9 @@ def _statistics(np: Any, percents: Any, scored: Any) -> list[tuple[Any, ...]]:
     :class:`LineItem` (vectorized over the line items, a median by partition per row)."""
     n_items = percents.shape[0]
     counts = scored.sum(axis=1)
-    index = np.searchsorted(np.array(BUCKET_EDGES), percents[scored], side="right")
-    buckets = np.bincount(np.nonzero(scored)[0] * 10 + index,
-                          minlength=n_items * 10).reshape(n_items, 10)
+    # per line item, the scored percents under each bucket's low end; buckets are the steps
+    below = [np.count_nonzero((percents < edge) & scored, axis=1) for edge in BUCKET_EDGES]
+    buckets = np.diff(np.stack([np.zeros_like(counts), *below, counts], axis=1), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = percents.sum(axis=1) / counts  # (an unscored result's percent is 0)
         deviations = np.where(scored, percents - means[:, None], 0.0)
