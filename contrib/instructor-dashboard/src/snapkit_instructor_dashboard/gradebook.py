@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import functools
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -155,10 +153,9 @@ def _item_order(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 def gradebook(inputs: ProjectionInputs) -> Gradebook:
     """Return the gradebook index of the snapshot, built once per run and shared."""
-    return inputs.shared("instructor_dashboard.gradebook", build_gradebook)
+    book: Gradebook = inputs.shared("instructor_dashboard.gradebook", build_gradebook)
+    return book
 
-
-_NOT_NONE = functools.partial(operator.is_not, None)
 
 BUCKET_EDGES = tuple(10.0 * k - 1e-9 for k in range(1, 10))
 """The low ends of score buckets 1-9 (see :attr:`LineItem.buckets`)."""
@@ -377,7 +374,6 @@ def _statistics(np: Any, percents: Any, scored: Any) -> list[tuple[Any, ...]]:
     """Per line item (a row of the matrices): the scored count, min, median, mean, max,
     population standard deviation and buckets of its scored percents, for
     :class:`LineItem` (vectorized over the line items, a median by partition per row)."""
-    n_items = percents.shape[0]
     counts = scored.sum(axis=1)
     # per line item, the scored percents under each bucket's low end; buckets are the steps
     below = [np.count_nonzero((percents < edge) & scored, axis=1) for edge in BUCKET_EDGES]

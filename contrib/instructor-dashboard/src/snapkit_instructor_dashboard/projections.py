@@ -19,7 +19,7 @@ from typing import Any
 
 from snapkit.projection import ProjectionInputs
 
-from snapkit_instructor_dashboard.gradebook import _NOT_NONE, Gradebook, class_info, gradebook
+from snapkit_instructor_dashboard.gradebook import Gradebook, class_info, gradebook
 
 CATEGORIES = ("excelling", "on_track", "struggling", "not_enough_information")
 """Support categories, in the order summaries list them."""
@@ -184,8 +184,8 @@ def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
 
 
 def _metrics(book: Gradebook) -> list[dict[str, Any]]:
-    progress = list(filter(_NOT_NONE, book.progress))
-    fractions = list(filter(_NOT_NONE, book.mean_fraction))
+    progress: list[float] = [p for p in book.progress if p is not None]
+    fractions: list[float] = [f for f in book.mean_fraction if f is not None]
     threshold = book.filters["completion_threshold"]
     completed = sum(1 for p in progress if p >= threshold)
     inactive = book.inactive.count(True)
