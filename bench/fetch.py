@@ -139,7 +139,7 @@ class Run:
 
 def http_only(info: dict[str, Any]) -> tuple[int, int]:
     """Read every table with bare httpx, under the refresh's garbage-collector thresholds."""
-    from snapkit.refresh import FULL_COLLECTION_EVERY
+    from snapkit.gcpace import FULL_COLLECTION_EVERY
 
     saved = gc.get_threshold()
     gc.set_threshold(saved[0], saved[1], max(saved[2], FULL_COLLECTION_EVERY))

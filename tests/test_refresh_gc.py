@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from snapkit.refresh import FULL_COLLECTION_EVERY
+from snapkit.gcpace import FULL_COLLECTION_EVERY
 from snapkit.testing.engine import OraclePlugin, make_project
 
 ORIGINAL = (701, 11, 12)
