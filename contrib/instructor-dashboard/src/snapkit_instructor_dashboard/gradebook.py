@@ -1,8 +1,10 @@
 """The gradebook index every instructor-dashboard projection builds on, and its filters.
 
-The index is built once per derivation run (through ``inputs.shared``), a line item at a
-time over the results table (one record per line item with aligned arrays: see
-:func:`snapkit_instructor_dashboard.oracles.group_results`). Its rules, in one place:
+The index is built once per derivation run (through ``inputs.shared``) from the results
+table (one record per line item with aligned, dictionary-encoded columns: see
+:func:`snapkit_instructor_dashboard.oracles.group_results`), laid out as line item x student
+matrices with numpy (imported on the first build, so that loading the plugin stays cheap).
+Its rules, in one place:
 
 - **students**: the roster (active student enrollments of the class), sorted by family name,
   given name, then sourcedId;
@@ -178,8 +180,8 @@ class _Column:
 
 
 _Mapping = tuple[Any, Any, "Any | None"]
-"""A results record's students, their positions in class order (an array), and which of
-them are on the roster (an array of indices; ``None``: all)."""
+"""A results record's students, their rows in class order (as :attr:`_Column.rows`), and
+which of them are on the roster (an array of indices; ``None``: all)."""
 
 
 def _invalid(item: Any, what: str, hint: str | None = None) -> DerivationError:
