@@ -51,22 +51,22 @@ def _factory(kind: type, config: Any) -> Callable[[Mapping[str, Any]], Any]:
 
 def oracle_descriptors(config: Any = None) -> tuple[OracleDescriptor, ...]:
     """The four oracles (``config`` supplies the shared settings section)."""
-    common = {"version": VERSION, "settings_schema": SETTINGS_SCHEMA}
+
+    def oracle(key: str, kind: Any, schema: Mapping[str, Any], description: str,
+               key_column: str | None = None) -> OracleDescriptor:
+        return OracleDescriptor(key=key, factory=_factory(kind, config), version=VERSION,
+                                settings_schema=SETTINGS_SCHEMA, payload_schema=schema,
+                                records=key_column is not None, key_column=key_column,
+                                description=description)
+
     return (
-        OracleDescriptor(key=keys.CLASS, factory=_factory(ClassOracle, config),
-                         payload_schema=CLASS_SCHEMA,
-                         description="the class record and grading category", **common),
-        OracleDescriptor(key=keys.ROSTER, factory=_factory(RosterOracle, config),
-                         records=True, key_column="sourcedId", payload_schema=ROSTER_SCHEMA,
-                         description="the class's students", **common),
-        OracleDescriptor(key=keys.LINE_ITEMS, factory=_factory(LineItemsOracle, config),
-                         records=True, key_column="sourcedId",
-                         payload_schema=LINE_ITEM_SCHEMA,
-                         description="the class's line items (in the category)", **common),
-        OracleDescriptor(key=keys.RESULTS, factory=_factory(ResultsOracle, config),
-                         records=True, key_column="lineItem", payload_schema=RESULT_SCHEMA,
-                         description="results of those line items, a record per line item",
-                         **common),
+        oracle(keys.CLASS, ClassOracle, CLASS_SCHEMA, "the class record and grading category"),
+        oracle(keys.ROSTER, RosterOracle, ROSTER_SCHEMA, "the class's students",
+               key_column="sourcedId"),
+        oracle(keys.LINE_ITEMS, LineItemsOracle, LINE_ITEM_SCHEMA,
+               "the class's line items (in the category)", key_column="sourcedId"),
+        oracle(keys.RESULTS, ResultsOracle, RESULT_SCHEMA,
+               "results of those line items, a record per line item", key_column="lineItem"),
     )
 
 
