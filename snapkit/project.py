@@ -22,7 +22,14 @@ from snapkit.contracts import Scope, SnapshotInfo, SnapshotManifest, parse_time
 from snapkit.descriptors import OracleDescriptor
 from snapkit.errors import ConfigError, NoSnapshotError, SnapshotNotFoundError, UsageError
 from snapkit.manager import PluginManager
-from snapkit.store import ListFilter, PruneReport, RetentionPolicy, SnapshotStore, VerifyReport
+from snapkit.store import (
+    ListFilter,
+    PruneReport,
+    RetentionPolicy,
+    SnapshotStore,
+    StoreLocation,
+    VerifyReport,
+)
 
 _RELATIVE = re.compile(r"^current(?:~(\d+))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -105,6 +112,22 @@ class Project:
             self._store = descriptor.factory(settings)
         return self._store
 
+    def missing_store_location(self) -> str | None:
+        """Where the store would be, if it says it does not exist yet; else ``None``.
+
+        Only stores with the optional :class:`snapkit.store.StoreLocation` can say so.
+        "No snapshot yet" messages name this location, so a mistyped store path shows.
+        """
+        store = self.store
+        if isinstance(store, StoreLocation) and not store.exists():
+            return store.location
+        return None
+
+    def _no_snapshot_yet(self) -> NoSnapshotError:
+        missing = self.missing_store_location()
+        where = f" in {missing} (the store does not exist yet)" if missing else ""
+        return NoSnapshotError(f"no snapshot yet{where}", hint="run 'snapkit refresh' first")
+
     # -- refresh ---------------------------------------------------------------------------
 
     def refresh(self, oracles: Sequence[str] | None = None, *, scope: Scope | None = None,
@@ -127,11 +150,12 @@ class Project:
     def current(self) -> SnapshotManifest:
         """Return the latest successful snapshot (the pointer's target).
 
-        :raises NoSnapshotError: if no snapshot has been committed yet.
+        :raises NoSnapshotError: if no snapshot has been committed yet (naming the store's
+            location when the store does not exist, see :meth:`missing_store_location`).
         """
         manifest = self.store.latest_successful()
         if manifest is None:
-            raise NoSnapshotError("no snapshot yet", hint="run 'snapkit refresh' first")
+            raise self._no_snapshot_yet()
         return manifest
 
     def resolve(self, ref: str) -> SnapshotManifest:
@@ -154,7 +178,7 @@ class Project:
         if ref == "latest":
             manifest = self.store.latest()
             if manifest is None:
-                raise NoSnapshotError("no snapshot yet", hint="run 'snapkit refresh' first")
+                raise self._no_snapshot_yet()
             return manifest
         if _DATE.match(ref):
             try:

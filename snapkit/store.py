@@ -213,6 +213,30 @@ class PartBlockReader(Protocol):
 
 
 @runtime_checkable
+class StoreLocation(Protocol):
+    """Optional for stores: where the store lives, and whether it has been created yet.
+
+    A store should create nothing when it is opened or read: a store that does not exist yet
+    reads as an empty one, and its first write (``begin``, ``lock``, a commit) creates it.
+    ``exists()`` says whether it has been created; ``location`` names where it lives (a
+    directory, a URL without credentials) for people to read. When a store has both, the
+    "no snapshots yet" messages of ``snapkit`` name the location of a store that does not
+    exist, so an operator who mistyped its path sees it. Stores without them keep the plain
+    messages. The conformance kit checks, when a store has them, that reads leave
+    ``exists()`` false and that the first commit makes it true.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages (never a secret)."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether the store has been created (by its first write)."""
+        ...
+
+
+@runtime_checkable
 class SnapshotStore(Protocol):
     """Persists snapshots and the current pointer. See the module docstring."""
 

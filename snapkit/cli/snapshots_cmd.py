@@ -54,7 +54,9 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
         echo_json(infos)
         return
     if not infos:
-        click.echo("No snapshots yet. Run 'snapkit refresh'.")
+        missing = project.missing_store_location()
+        where = f" in {missing} (the store does not exist yet)" if missing else ""
+        click.echo(f"No snapshots yet{where}. Run 'snapkit refresh'.")
         return
     current = pointer.snapshot_id if pointer else None
     echo_table(
@@ -149,6 +151,9 @@ def verify(state: object, as_json: bool) -> None:
         for problem in report.problems:
             click.echo(f"{problem.kind} {problem.ref[:12]}: {problem.message}")
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        missing = project.missing_store_location()
+        if missing:
+            verdict += f" (the store {missing} does not exist yet)"
         click.echo(f"verified {report.snapshots} snapshots and {report.parts} parts: {verdict}")
     if not report.ok:
         raise click.exceptions.Exit(exitcodes.FAILURE)

@@ -1,8 +1,9 @@
 """The conformance kit every snapshot store passes (SPEC §6), first-party or third-party.
 
 Subclass :class:`StoreConformance` in a test module (its name must start with ``Test``) and
-supply a ``make_store`` fixture: a function that opens the store at a given directory, creating
-it if needed. Calling it twice with the same directory must open the *same* store (a second
+supply a ``make_store`` fixture: a function that opens the store at a given directory, which
+does not exist yet for a fresh store (the store's first write creates what it needs). Calling
+it twice with the same directory must open the *same* store (a second
 handle, as another process would), because the kit checks what one handle sees of another's
 writes, lock exclusion between handles, and a dead process's lease::
 
@@ -34,7 +35,10 @@ through ``txn.part_writer()`` as canonical JSON Lines, the way the engine does.
 A store that also offers the optional block reads (:class:`snapkit.store.PartBlockReader`,
 ``iter_part_blocks(sha256, verify=...)``) is checked for them too: the blocks joined are the
 part with either ``verify`` setting, and a damaged part raises with either setting. A store
-without them skips those tests.
+without them skips those tests. A store that also says where it lives and whether it exists
+(:class:`snapkit.store.StoreLocation`, ``location`` and ``exists()``) is checked for what
+``snapkit`` relies on: a fresh store does not exist, every read leaves it so and sees an empty
+store, and the first commit creates it.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from snapkit.store import (
     PartBlockReader,
     RetentionPolicy,
     SnapshotStore,
+    StoreLocation,
     Transaction,
 )
 
@@ -235,6 +240,31 @@ class StoreConformance:
         assert store.list() == []
         assert list(store.history()) == []
         assert store.as_of(_dt.datetime.now(_dt.UTC)) is None
+
+    def test_reads_leave_a_store_not_created_yet_uncreated_if_it_says_where_it_is(
+        self, store: SnapshotStore
+    ) -> None:
+        if not isinstance(store, StoreLocation):
+            pytest.skip("the store has no location and exists() (optional: StoreLocation)")
+        assert isinstance(store.location, str) and store.location
+        assert not store.exists(), "a store must not exist before its first write"
+        assert store.read_pointer() is None
+        assert store.latest_successful() is None
+        assert store.latest() is None
+        assert store.list() == []
+        assert list(store.history()) == []
+        assert store.as_of(_dt.datetime.now(_dt.UTC)) is None
+        assert store.lock_info() is None
+        with pytest.raises(SnapshotNotFoundError):
+            store.get("ab" * 32)
+        with pytest.raises(StoreError):
+            list(store.iter_part_lines("0" * 64))
+        report = store.verify()
+        assert report.ok and report.snapshots == 0 and report.parts == 0
+        assert store.prune(RetentionPolicy(keep_last=1), dry_run=True, now=NOW).decisions == ()
+        assert not store.exists(), "reads must not create the store"
+        commit(store, payload=1)
+        assert store.exists()
 
     # -- commits and the pointer -----------------------------------------------------------
 
