@@ -52,7 +52,9 @@ def only_line(text: str) -> str:
 def test_reads_before_any_refresh_say_no_snapshot_yet_and_exit_3(folder: Path) -> None:
     done = run(folder, "snapshots", "current")
     assert done.returncode == 3
-    assert only_line(done.stderr) == "Error: no snapshot yet; run 'snapkit refresh' first"
+    assert only_line(done.stderr) == (
+        f"Error: no snapshot yet in {folder / 'store'} (the store does not exist yet); "
+        "run 'snapkit refresh' first")
 
 
 def test_refresh_success_then_failure_keeps_the_pointer(folder: Path) -> None:

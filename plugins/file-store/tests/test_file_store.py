@@ -190,6 +190,7 @@ def _dead_pid() -> int:
 
 
 def test_temp_leftovers_of_a_dead_process_are_removed_on_open(store: FileStore) -> None:
+    commit(store, payload=1)
     dead = store.layout.tmp / f"txn-{host_tag()}-{_dead_pid()}-0a0a0a"
     dead.mkdir()
     (dead / "part-x").write_bytes(b"junk")
@@ -203,6 +204,7 @@ def test_temp_leftovers_of_a_dead_process_are_removed_on_open(store: FileStore) 
 def test_old_temp_leftovers_are_removed_on_open_when_no_lease_holds_them(
     store: FileStore,
 ) -> None:
+    commit(store, payload=1)
     old = store.layout.tmp / f"write-{host_tag()}-{os.getpid()}-0c0c0c"
     old.write_bytes(b"junk")
     os.utime(old, (1, 1))

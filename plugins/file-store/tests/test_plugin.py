@@ -39,7 +39,8 @@ def test_factory_builds_a_store_from_valid_settings(tmp_path: Path) -> None:
     assert isinstance(store, FileStore)
     assert isinstance(store, SnapshotStore)
     assert store.compression_level == 9
-    assert (tmp_path / "s").is_dir()
+    assert store.location == str(tmp_path / "s")
+    assert not (tmp_path / "s").exists()  # created by the first write, not by opening
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ SCHEMA: Mapping[str, Any] = {
         "path": {
             "type": "string",
             "minLength": 1,
-            "description": "the store's directory; created with mode 0700 if missing",
+            "description": "the store's directory; created with mode 0700 by the first "
+            "write (a refresh) if missing, never by reads",
         },
         "compression_level": {
             "type": "integer",

@@ -3,7 +3,8 @@
 Runs under the store's meta mutex, so no commit installs parts or moves the pointer while parts
 are being judged unreferenced. Snapshots the decisions drop lose their manifest; parts no kept
 manifest references are removed; the listing index is rewritten without the dropped snapshots.
-The history is append-only and keeps every line.
+The history is append-only and keeps every line. A store that does not exist yet has nothing to
+prune: the report is empty and nothing is created.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def prune_store(
 ) -> PruneReport:
     """Decide what ``policy`` keeps in ``store`` and remove the rest (unless ``dry_run``)."""
     layout = store.layout
+    if not store.exists():
+        return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),
+                           removed_snapshots=0, removed_parts=0, freed_bytes=0)
     with store._meta_mutex():
         if store._index_out_of_step():
             store._rebuild_index()

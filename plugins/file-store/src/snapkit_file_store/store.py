@@ -4,6 +4,10 @@ See :mod:`snapkit_file_store.paths` for the layout. Writers take a short inter-p
 (``meta.lock``) around installing parts and the manifest, appending to the index and history,
 and the pointer's read-compare-write; readers take no lock (every file they read is replaced
 atomically or only appended to).
+
+Opening a store and reading it never create anything: a directory that does not exist yet reads
+as an empty store. The first write (a transaction, the refresh lease, a commit, a pointer
+recovery) creates the directories, mode ``0700``, each creation made durable in its parent.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ _RECENT_NS = 200_000_000
 class FileStore:
     """A snapshot store in a local directory (SPEC §6, File store).
 
-    :param path: the store's directory; created with mode ``0700`` if missing.
+    :param path: the store's directory. If it does not exist, the store reads as empty and
+        the first write creates it with mode ``0700``; opening and reading create nothing.
     :param compression_level: zstd level for parts (1-22).
     :param mutex_timeout: seconds to wait for the short inter-process mutex before failing.
     :param temp_grace: seconds after which temp leftovers of a live host process are removed
@@ -91,7 +96,12 @@ class FileStore:
         self._current: tuple[StatKey, Pointer, SnapshotManifest] | None = None
         self._recovered_unreported = False
         self._index_checked = False
-        self._open()
+        if self.layout.root.exists() and not self.layout.root.is_dir():
+            raise StoreError(
+                f"the file store path {self.layout.root} is not a directory",
+                hint="point [store] path at a directory, or at a path that does not exist yet",
+            )
+        self._clean_temp()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> FileStore:
@@ -106,13 +116,25 @@ class FileStore:
     def __repr__(self) -> str:
         return f"FileStore({str(self.layout.root)!r})"
 
-    # -- opening -----------------------------------------------------------------------------
+    # -- where the store is, and creating it --------------------------------------------------
 
-    def _open(self) -> None:
+    @property
+    def location(self) -> str:
+        """The store's absolute directory, for messages (:class:`snapkit.store.StoreLocation`)."""
+        return str(self.layout.root)
+
+    def exists(self) -> bool:
+        """Whether the store's directory exists (``False`` until the first write creates it)."""
+        return self.layout.root.is_dir()
+
+    def _create(self) -> None:
+        """Create the store's directories that are missing (mode ``0700``, parents fsynced).
+
+        Every write calls it first; reads never do.
+        """
         for directory in (self.layout.root, self.layout.parts, self.layout.snapshots,
                           self.layout.tmp):
             make_dir(directory)
-        self._clean_temp()
 
     def _checked_index(self, *, locked: bool = False) -> SnapshotIndex:
         """The listing index, checked against the manifests on first use by this handle.
@@ -173,6 +195,8 @@ class FileStore:
 
     @contextmanager
     def _meta_mutex(self) -> Iterator[None]:
+        """The short inter-process mutex around store writes (creates the store if missing)."""
+        self._create()  # filelock would create a missing directory itself, with the umask's mode
         lock = filelock.FileLock(self.layout.meta_lock, timeout=self._mutex_timeout,
                                  mode=FILE_MODE)
         try:
@@ -191,7 +215,8 @@ class FileStore:
     # -- writing -----------------------------------------------------------------------------
 
     def begin(self) -> FileTransaction:
-        """Start a transaction for one refresh."""
+        """Start a transaction for one refresh (creates the store if it does not exist yet)."""
+        self._create()
         return FileTransaction(self)
 
     def _commit_staged(
@@ -496,7 +521,11 @@ class FileStore:
     # -- lease -------------------------------------------------------------------------------
 
     def lock(self, holder: str, stale_after: float) -> FileLease:
-        """Take the refresh lease or raise :class:`snapkit.errors.LockHeldError`."""
+        """Take the refresh lease or raise :class:`snapkit.errors.LockHeldError`.
+
+        Creates the store if it does not exist yet.
+        """
+        self._create()
         return FileLease.take(self._lease_file, holder, stale_after)
 
     def lock_info(self) -> LockInfo | None:

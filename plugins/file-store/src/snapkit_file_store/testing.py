@@ -14,7 +14,7 @@ from snapkit_file_store import FileStore
 
 
 def open_store(path: Path) -> FileStore:
-    """Open (creating if needed) the file store at ``path``."""
+    """Open the file store at ``path`` (a missing directory is created by the first write)."""
     return FileStore(path)
 
 
