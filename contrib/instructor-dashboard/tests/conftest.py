@@ -104,3 +104,38 @@ def small_class(tmp_path: Path) -> tuple[Project, ProjectionSet]:
 def small_class_oracles() -> Callable[..., OraclePlugin]:
     """:func:`fixture_oracles`, for tests that replace one oracle of the small class."""
     return fixture_oracles
+
+
+@pytest.fixture
+def write_dashboard_config() -> Callable[..., Path]:
+    """Write a ``snapkit.toml`` in a folder for the dashboard's four oracles against a local
+    OneRoster server (the client secret read from the environment variable ``secret_env``);
+    returns its path."""
+
+    def write(folder: Path, server: Any, *, namespace: str, secret_env: str,
+              context: str | None = None) -> Path:
+        config = folder / "snapkit.toml"
+        scope_context = f'context = "{context}"\n' if context else ""
+        config.write_text(f"""
+[plugins]
+enabled = ["file-store", "serializers", "instructor-dashboard"]
+
+[store]
+path = "store"
+
+[scope]
+namespace = "{namespace}"
+{scope_context}
+[refresh]
+oracles = ["dashboard_class", "dashboard_roster", "dashboard_line_items", "dashboard_results"]
+
+[oracles.dashboard_class]
+base_url = "{server.base_url}"
+token_url = "{server.token_url}"
+client_id = "{server.client_id}"
+client_secret = {{ env = "{secret_env}" }}
+""", encoding="utf-8")
+        return config
+
+    return write
+

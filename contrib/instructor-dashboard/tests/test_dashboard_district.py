@@ -29,34 +29,11 @@ def gradebook_classes(server: Any) -> list[str]:
     return sorted({district.value("lineItems", i, "class") for i in district.ids("lineItems")})
 
 
-def write_config(folder: Path, server: Any) -> Path:
-    config = folder / "snapkit.toml"
-    config.write_text(f"""
-[plugins]
-enabled = ["file-store", "serializers", "instructor-dashboard"]
-
-[store]
-path = "store"
-
-[scope]
-namespace = "district-3"
-
-[refresh]
-oracles = ["dashboard_class", "dashboard_roster", "dashboard_line_items", "dashboard_results"]
-
-[oracles.dashboard_class]
-base_url = "{server.base_url}"
-token_url = "{server.token_url}"
-client_id = "{server.client_id}"
-client_secret = {{ env = "DISTRICT_SECRET" }}
-""", encoding="utf-8")
-    return config
-
-
 def test_every_support_category_is_populated_in_each_refreshed_class(
-        district_server, tmp_path: Path, monkeypatch):
+        district_server, tmp_path: Path, monkeypatch, write_dashboard_config):
     monkeypatch.setenv("DISTRICT_SECRET", SECRET)
-    project = Project.load(write_config(tmp_path, district_server))
+    project = Project.load(write_dashboard_config(
+        tmp_path, district_server, namespace="district-3", secret_env="DISTRICT_SECRET"))
     classes = gradebook_classes(district_server)
     assert len(classes) >= 10
     for context in classes[:3]:

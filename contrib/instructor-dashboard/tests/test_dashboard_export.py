@@ -163,33 +163,19 @@ def first_gradebook_class(server: Any) -> tuple[str, str]:
             district.value("lineItems", first_item, "category"))
 
 
-def write_config(folder: Path, server: Any, context: str) -> Path:
-    config = folder / "snapkit.toml"
-    config.write_text(f"""
-[plugins]
-enabled = ["file-store", "serializers", "instructor-dashboard"]
+@pytest.fixture
+def write_config(write_dashboard_config: Any) -> Any:
+    """``write_config(folder, server, context)``: the config of one class's dashboard."""
+    def write(folder: Path, server: Any, context: str) -> Path:
+        path: Path = write_dashboard_config(folder, server, namespace="district-1",
+                                            secret_env="DASHBOARD_SECRET", context=context)
+        return path
 
-[store]
-path = "store"
-
-[scope]
-namespace = "district-1"
-context = "{context}"
-
-[refresh]
-oracles = ["dashboard_class", "dashboard_roster", "dashboard_line_items", "dashboard_results"]
-
-[oracles.dashboard_class]
-base_url = "{server.base_url}"
-token_url = "{server.token_url}"
-client_id = "{server.client_id}"
-client_secret = {{ env = "DASHBOARD_SECRET" }}
-""", encoding="utf-8")
-    return config
+    return write
 
 
 def test_refresh_a_class_from_the_oneroster_server_and_export_through_the_cli(
-        oneroster, tmp_path: Path, monkeypatch):
+        oneroster, tmp_path: Path, monkeypatch, write_config):
     monkeypatch.setenv("DASHBOARD_SECRET", "dashboard-secret")
     context, _ = first_gradebook_class(oneroster)
     config = write_config(tmp_path, oneroster, context)
@@ -237,7 +223,7 @@ def test_refresh_a_class_from_the_oneroster_server_and_export_through_the_cli(
 
 
 def test_a_grading_category_scope_narrows_the_line_items(oneroster, tmp_path: Path,
-                                                         monkeypatch):
+                                                         monkeypatch, write_config):
     from snapkit.project import Project
 
     monkeypatch.setenv("DASHBOARD_SECRET", "dashboard-secret")
@@ -257,7 +243,7 @@ def test_a_grading_category_scope_narrows_the_line_items(oneroster, tmp_path: Pa
 
 
 def test_a_wrong_secret_fails_the_refresh_and_no_export_is_possible(oneroster, tmp_path: Path,
-                                                                    monkeypatch):
+                                                                    monkeypatch, write_config):
     monkeypatch.setenv("DASHBOARD_SECRET", "wrong")
     context, _ = first_gradebook_class(oneroster)
     config = write_config(tmp_path, oneroster, context)
