@@ -405,6 +405,7 @@ def export_snapshot(
 
 
 def _write_out(data: bytes, out: str | os.PathLike[str] | BinaryIO) -> str | None:
+    target: Path | None = None
     try:
         if isinstance(out, str | os.PathLike):
             target = Path(out)
@@ -423,8 +424,16 @@ def _write_out(data: bytes, out: str | os.PathLike[str] | BinaryIO) -> str | Non
         out.write(data)
         return None
     except OSError as exc:
-        raise ExportError(f"the ZIP could not be written: {exc.strerror or type(exc).__name__}",
-                          reason="zip_error") from exc
+        cause = exc.strerror or type(exc).__name__
+        if target is None:
+            raise ExportError(f"the ZIP could not be written: {cause}",
+                              reason="zip_error") from exc
+        folder = target.parent
+        hint = ("create the folder, or give another output path" if not folder.is_dir()
+                else "check the folder's permissions and free space, or give another output "
+                     "path")
+        raise ExportError(f"the ZIP could not be written to {target}: {cause}",
+                          reason="zip_error", hint=hint) from exc
 
 
 # -- parity ----------------------------------------------------------------------------------

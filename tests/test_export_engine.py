@@ -269,6 +269,9 @@ def test_a_zip_that_cannot_be_written_fails_with_zip_error(tmp_path: Path):
     with pytest.raises(ExportError) as caught:
         export_snapshot(bundle(), "report", manager, tmp_path / "missing-dir" / "x.zip")
     assert caught.value.reason == "zip_error"
+    # the message names the file and what to do
+    assert str(tmp_path / "missing-dir" / "x.zip") in caught.value.message
+    assert "create the folder" in (caught.value.hint or "")
     recorder.close()
     assert [e.reason for e in recorder.events("snapkit_export_finished")] == ["zip_error"] * 2
     # the service keeps working: the next export succeeds

@@ -87,6 +87,9 @@ def project(state: Any, ref: str | None, scope: str | None, filter_pairs: tuple[
                    [(r.key, r.status, r.reason or "", ",".join(r.oracles))
                     for r in derived.results.values()])
         for result in derived.results.values():
+            if result.status in {"failed", "unavailable"} and result.message:
+                click.echo(f"  {result.key}: {result.message}")
+        for result in derived.results.values():
             if result.status in {"ready", "partial"}:
                 click.echo(f"\n{result.key}:")
                 click.echo(json.dumps(result.value, indent=2, sort_keys=True,

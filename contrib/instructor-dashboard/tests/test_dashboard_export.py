@@ -213,6 +213,10 @@ def test_refresh_a_class_from_the_oneroster_server_and_export_through_the_cli(
                                      "--filter", "completion_threshold=101", "--json"])
     value = json.loads(overridden.output)["projections"]["progress"]["value"]
     assert value["completion_threshold"] == 101 and value["students_completed"] == 0
+    bad_date = runner.invoke(cli, ["-c", str(config), "project", "-p", "summary",
+                                   "--filter", "as_of=yesterday"])
+    assert bad_date.exit_code == 1  # the table, then what is wrong with each failed one
+    assert "summary: filter 'as_of' must be an ISO date (YYYY-MM-DD)" in bad_date.output
 
     refused = runner.invoke(cli, ["-c", str(config), "export", "--profile", PROFILE,
                                   "-o", str(tmp_path / "refused.zip"),
