@@ -411,11 +411,13 @@ def derive(
     :param manager: if given, ``snapkit_projection_status`` is emitted through it.
     :returns: the result; this function never raises for a projection's own failure.
     """
-    tables = _Tables(reader)
     payloads, parts = _available(manifest)
-    with spaced_collections(young=YOUNG_COLLECTION_EVERY):
-        return _derive_one(manifest, descriptor, payloads, parts, tables,
-                           _effective_filters(manifest, filters), settings or {}, manager)
+    with spaced_collections(young=YOUNG_COLLECTION_EVERY):  # (as derive_all)
+        tables = _Tables(reader)
+        result = _derive_one(manifest, descriptor, payloads, parts, tables,
+                             _effective_filters(manifest, filters), settings or {}, manager)
+        del tables
+    return result
 
 
 def derive_all(
