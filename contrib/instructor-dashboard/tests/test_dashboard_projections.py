@@ -305,3 +305,14 @@ def test_a_student_missing_from_some_line_items_is_aligned_by_id(make_small_proj
     assert derived["summary"].value["as_of"] == "2025-09-11"  # the off-roster result is not
     items = derived["assessments"].value["line_items"]
     assert [(i["line_item"], i["scored"]) for i in items[:2]] == [("li-1", 2), ("li-2", 2)]
+
+
+def test_dates_given_as_timestamps_count_by_their_day(make_small_project, small_class_oracles):
+    derived = _project_with_results(make_small_project, small_class_oracles, [
+        _results("li-1", ["stu-01", "stu-02"], [10.0, 5.0], ["fully graded"] * 2,
+                 ["2025-09-05T23:59:00Z", "2025-09-06T08:00:00.000Z"]),
+    ])
+    support = {s["student"]: s["last_activity"]
+               for s in rows(derived["student_support"].value["students"])}
+    assert (support["stu-01"], support["stu-02"]) == ("2025-09-05", "2025-09-06")
+    assert derived["summary"].value["as_of"] == "2025-09-06"

@@ -284,15 +284,17 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
                                   "records", reason="invalid_results")
         columns[i], previous = _column(np, record, position, previous)
 
-    # days as positions in the sorted list of every day the results name ("no day": -1)
-    days = sorted({day for column in columns if column is not None
-                   for day in column.day_values if isinstance(day, str) and day})
+    # days (a date's first ten characters) as positions in the sorted list of every day the
+    # results name ("no day": -1)
+    days = sorted({_date(value) for column in columns if column is not None
+                   for value in column.day_values} - {None})
     day_index = {day: k for k, day in enumerate(days)}
     day_positions: list[Any] = [None] * n_items
     latest = -1
     for i, column in enumerate(columns):
         if column is not None and column.n:
-            lookup = np.array([day_index.get(d, -1) for d in column.day_values], np.intp)
+            lookup = np.array([day_index.get(_date(value), -1) for value in column.day_values],
+                              np.intp)
             day_positions[i] = lookup[column.day_codes]
             latest = max(latest, int(day_positions[i].max()))
     as_of = filters.get("as_of") or (days[latest] if latest >= 0 else None)
