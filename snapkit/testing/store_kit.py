@@ -234,12 +234,7 @@ class StoreConformance:
         txn.abort()
 
     def test_empty_store_has_no_current_snapshot(self, store: SnapshotStore) -> None:
-        assert store.read_pointer() is None
-        assert store.latest_successful() is None
-        assert store.latest() is None
-        assert store.list() == []
-        assert list(store.history()) == []
-        assert store.as_of(_dt.datetime.now(_dt.UTC)) is None
+        _assert_reads_as_empty(store)
 
     def test_reads_leave_a_store_not_created_yet_uncreated_if_it_says_where_it_is(
         self, store: SnapshotStore
@@ -248,12 +243,7 @@ class StoreConformance:
             pytest.skip("the store has no location and exists() (optional: StoreLocation)")
         assert isinstance(store.location, str) and store.location
         assert not store.exists(), "a store must not exist before its first write"
-        assert store.read_pointer() is None
-        assert store.latest_successful() is None
-        assert store.latest() is None
-        assert store.list() == []
-        assert list(store.history()) == []
-        assert store.as_of(_dt.datetime.now(_dt.UTC)) is None
+        _assert_reads_as_empty(store)
         assert store.lock_info() is None
         with pytest.raises(SnapshotNotFoundError):
             store.get("ab" * 32)
@@ -795,3 +785,13 @@ def _wait_past(moment: _dt.datetime) -> _dt.datetime:
     while _dt.datetime.now(_dt.UTC) <= moment + _dt.timedelta(microseconds=2):
         time.sleep(0.0005)
     return moment
+
+
+def _assert_reads_as_empty(store: SnapshotStore) -> None:
+    """Every read of ``store`` answers as a store without snapshots does."""
+    assert store.read_pointer() is None
+    assert store.latest_successful() is None
+    assert store.latest() is None
+    assert store.list() == []
+    assert list(store.history()) == []
+    assert store.as_of(_dt.datetime.now(_dt.UTC)) is None
