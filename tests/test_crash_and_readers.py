@@ -39,6 +39,7 @@ WRITER = textwrap.dedent('''
     plugin.add("users", users, records=True, key_column="id")
     plugin.add("meta", lambda call: {"rows": 20000})
     project = make_project(folder, plugin)
+    print("ready", flush=True)
     while True:
         project.refresh()
         print("committed", flush=True)
@@ -62,15 +63,39 @@ def _check_store(folder: Path) -> tuple[str | None, int]:
     return current.id, rows
 
 
+def _start_writer(script: Path, folder: Path, first_day: int) -> subprocess.Popen[bytes]:
+    """Start a writer and return once it has loaded (imports are not part of a refresh)."""
+    process = subprocess.Popen([sys.executable, str(script), str(folder), str(first_day)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"ready\n"
+    return process
+
+
+def _refresh_seconds(script: Path, folder: Path) -> float:
+    """How long one refresh takes on this machine now (its load decides the kill window)."""
+    process = _start_writer(script, folder, 10_000)
+    try:
+        assert process.stdout is not None
+        started = time.monotonic()
+        assert process.stdout.readline() == b"committed\n"
+        return time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_property_18_killed_refresh_leaves_store_verifiable(tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
+    # Kill points spread over about two refreshes, measured here so that a loaded machine
+    # (slower refreshes) still sees kills before, inside and after commits.
+    window = 2.0 * _refresh_seconds(script, tmp_path / "calibration")
     rng = random.Random(1234)
     seen_ids = set()
     for kill in range(KILLS):
-        process = subprocess.Popen([sys.executable, str(script), str(tmp_path), str(kill * 7)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.1, 0.9))
+        process = _start_writer(script, tmp_path, kill * 7)
+        time.sleep(rng.uniform(0.02, window))
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         stderr = process.stderr.read().decode() if process.stderr else ""
@@ -88,6 +113,7 @@ def test_readers_during_refreshes_never_see_errors_or_partial_snapshots(tmp_path
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert writer.stdout is not None
+        assert writer.stdout.readline() == b"ready\n"
         writer.stdout.readline()  # wait for the first commit
         reader = make_project(tmp_path)
         ids: set[str] = set()
