@@ -28,7 +28,7 @@ def canonical(records: list[dict]) -> bytes:
 @pytest.fixture(scope="module")
 def bulk_zip(server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bulk") / "export.zip"
-    path.write_bytes(httpx.get(server.url + "/__admin/bulk.zip").content)
+    path.write_bytes(httpx.get(server.url + "/__admin/bulk.zip", timeout=60).content)
     return path
 
 
