@@ -25,6 +25,22 @@ from snapkit.contracts import (
 )
 
 
+def pointer_trail(history: Iterable[HistoryEntry]) -> list[str]:
+    """The snapshots the current pointer named, oldest first, from a store's history.
+
+    One id per ``pointer_moved`` entry, in history order, with consecutive moves to the same
+    snapshot counted once (refreshing the same data twice moves the pointer twice, to one
+    snapshot). ``current~N`` is ``trail[-1 - N]``: refresh A, then B, then A again, and the
+    trail is ``[A, B, A]``, so ``current~1`` is B. A snapshot not in the trail never became
+    current.
+    """
+    trail: list[str] = []
+    for entry in history:
+        if entry.event == "pointer_moved" and (not trail or trail[-1] != entry.snapshot_id):
+            trail.append(entry.snapshot_id)
+    return trail
+
+
 def _statuses(value: Iterable[str]) -> tuple[SnapshotStatus, ...]:
     statuses = tuple(value)
     for status in statuses:
@@ -181,6 +197,11 @@ class Transaction(Protocol):
         there was no pointer; ``None`` skips the check); otherwise
         :class:`snapkit.errors.PointerConflictError` is raised and the pointer is untouched.
         A failed snapshot is recorded with its errors and its staged parts are discarded.
+
+        A commit never leaves the snapshot referencing a stored part that does not verify: a
+        part staged now whose stored copy is damaged or missing is written again; a damaged
+        stored part the transaction did not stage makes the commit raise
+        :class:`snapkit.errors.StoreError` (nothing recorded, the pointer untouched).
         """
         ...
 
@@ -268,11 +289,21 @@ class SnapshotStore(Protocol):
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
-        """Return snapshot metadata, newest first, filtered and limited."""
+        """Return snapshot metadata, newest first, filtered and limited.
+
+        Each row's ``became_current`` says whether a pointer move in :meth:`history` named the
+        snapshot (``False`` for a success that lost the compare-and-swap or was committed
+        without moving the pointer, and for every failed run).
+        """
         ...
 
     def history(self) -> Sequence[HistoryEntry]:
-        """Return the append-only history of pointer moves and failed runs, oldest first."""
+        """Return the append-only history of pointer moves and failed runs, oldest first.
+
+        Entries are in the order they happened: the ``pointer_moved`` entries are the
+        pointer's moves in order, with increasing generations, so :func:`pointer_trail` of the
+        history ends with the pointer's target.
+        """
         ...
 
     def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
