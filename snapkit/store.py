@@ -25,20 +25,54 @@ from snapkit.contracts import (
 )
 
 
-def pointer_trail(history: Iterable[HistoryEntry]) -> list[str]:
-    """The snapshots the current pointer named, oldest first, from a store's history.
+@frozen
+class PointerTrail:
+    """The snapshots the current pointer named, oldest first, as the history tells it.
 
-    One id per ``pointer_moved`` entry, in history order, with consecutive moves to the same
-    snapshot counted once (refreshing the same data twice moves the pointer twice, to one
-    snapshot). ``current~N`` is ``trail[-1 - N]``: refresh A, then B, then A again, and the
-    trail is ``[A, B, A]``, so ``current~1`` is B. A snapshot not in the trail never became
-    current.
+    :param ids: one id per pointer move, consecutive moves to the same snapshot counted once
+        (refreshing the same data twice moves the pointer twice, to one snapshot); only the
+        unbroken run of moves that ends at the pointer's target.
+    :param whole: ``False`` when moves are missing before that run (history lines lost or
+        damaged, or the history restarted after it was lost): what came earlier is unknown.
     """
-    trail: list[str] = []
-    for entry in history:
-        if entry.event == "pointer_moved" and (not trail or trail[-1] != entry.snapshot_id):
-            trail.append(entry.snapshot_id)
-    return trail
+
+    ids: tuple[str, ...]
+    whole: bool
+
+    def back(self, n: int) -> str | None:
+        """The snapshot the pointer named ``n`` moves back, or ``None`` if unknown."""
+        return self.ids[-1 - n] if 0 <= n < len(self.ids) else None
+
+
+def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = None
+                  ) -> PointerTrail:
+    """Follow the pointer back through a store's history of moves (see :class:`PointerTrail`).
+
+    ``current~N`` is ``trail.back(N)``: refresh A, then B, then A again, and the ids are
+    ``(A, B, A)``, so ``current~1`` is B. Moves count from the newest back while their
+    generations step down by one. ``pointer``, when given, is where the run must end: a
+    pointer one generation past the last move (a crash between the pointer's write and the
+    history's append) adds its own move; one that disagrees otherwise leaves only itself.
+    """
+    moves = [(entry.generation or 0, entry.snapshot_id) for entry in history
+             if entry.event == "pointer_moved"]
+    whole = True
+    if pointer is not None:
+        own = (pointer.generation, pointer.snapshot_id)
+        if not moves or (moves[-1] != own and moves[-1][0] + 1 != pointer.generation):
+            whole = not moves and pointer.generation == 1
+            moves = [own]
+        elif moves[-1] != own:
+            moves.append(own)
+    start = len(moves) - 1
+    while start > 0 and moves[start - 1][0] == moves[start][0] - 1:
+        start -= 1
+    whole = whole and (not moves or (start == 0 and moves[0][0] == 1))
+    ids: list[str] = []
+    for _generation, snapshot_id in moves[max(start, 0):]:
+        if not ids or ids[-1] != snapshot_id:
+            ids.append(snapshot_id)
+    return PointerTrail(ids=tuple(ids), whole=whole)
 
 
 def _statuses(value: Iterable[str]) -> tuple[SnapshotStatus, ...]:
@@ -292,8 +326,9 @@ class SnapshotStore(Protocol):
         """Return snapshot metadata, newest first, filtered and limited.
 
         Each row's ``became_current`` says whether a pointer move in :meth:`history` named the
-        snapshot (``False`` for a success that lost the compare-and-swap or was committed
-        without moving the pointer, and for every failed run).
+        snapshot: ``False`` for a success that lost the compare-and-swap or was committed
+        without moving the pointer, and for every failed run; ``None`` (unknown) for a
+        snapshot not in the trail when the history is not whole (see :class:`PointerTrail`).
         """
         ...
 
@@ -301,8 +336,8 @@ class SnapshotStore(Protocol):
         """Return the append-only history of pointer moves and failed runs, oldest first.
 
         Entries are in the order they happened: the ``pointer_moved`` entries are the
-        pointer's moves in order, with increasing generations, so :func:`pointer_trail` of the
-        history ends with the pointer's target.
+        pointer's moves in order, each one generation past the one before, so
+        :func:`pointer_trail` of the history ends with the pointer's target.
         """
         ...
 

@@ -101,7 +101,6 @@ class FileStore:
         self.last_recovery: str | None = None
         """What the last pointer recovery by this handle did, for reports."""
         self._index_checked = False
-        self._ever_current: tuple[int, int, frozenset[str]] | None = None
         if self.layout.root.exists() and not self.layout.root.is_dir():
             raise StoreError(
                 f"the file store path {self.layout.root} is not a directory",
@@ -570,18 +569,12 @@ class FileStore:
         ``became_current`` comes from the history: whether any pointer move named the snapshot.
         """
         rows = self._checked_index().select(filters, limit)
-        ever = self._ever_current_ids()
-        return [attrs.evolve(info, became_current=info.id in ever) for info in rows]
-
-    def _ever_current_ids(self) -> frozenset[str]:
-        """Ids of every snapshot a pointer move in the history named (cached per length)."""
-        items = self._history.items()
-        cached = self._ever_current
-        if cached is not None and cached[0] == self._history.resets and cached[1] == len(items):
-            return cached[2]
-        ever = frozenset(pointer_trail(items))
-        self._ever_current = (self._history.resets, len(items), ever)
-        return ever
+        trail = pointer_trail(self._history.items(), read_pointer_file(self.layout).pointer)
+        ever = set(trail.ids)
+        unknown: bool | None = None if not trail.whole else False
+        return [attrs.evolve(info, became_current=True if info.id in ever
+                             else (False if info.status == "failed" else unknown))
+                for info in rows]
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first.
