@@ -155,8 +155,7 @@ class SnapshotIndex:
             self._seen = 0
             self._sorted = None
         for seq in range(self._seen, len(items)):
-            info = items[seq]
-            if info.id not in self._by_id:
-                self._by_id[info.id] = (parse_time(info.created_at), seq, info)
-                self._sorted = None
+            info = items[seq]  # a later line of the same id (a manifest written again) wins
+            self._by_id[info.id] = (parse_time(info.created_at), seq, info)
+            self._sorted = None
         self._seen = len(items)

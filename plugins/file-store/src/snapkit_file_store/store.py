@@ -18,9 +18,9 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import attrs
 import filelock
@@ -29,6 +29,7 @@ from snapkit.contracts import (
     Pointer,
     SnapshotInfo,
     SnapshotManifest,
+    SnapshotStatus,
     parse_time,
     utc_now,
 )
@@ -262,7 +263,8 @@ class FileStore:
                 self._index.append(info_of(loaded.manifest, loaded.size))
             snapshot_id = loaded.manifest.id
             if not moving:
-                event = "refresh_failed" if manifest.status == "failed" else "snapshot_recorded"
+                event: Literal["refresh_failed", "snapshot_recorded"] = (
+                    "refresh_failed" if manifest.status == "failed" else "snapshot_recorded")
                 self._history.append(
                     HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
                                  status=manifest.status, errors=manifest.errors)
@@ -356,6 +358,8 @@ class FileStore:
         """Compare-and-swap the pointer to ``loaded`` (call under the meta mutex)."""
         current = self._pointer_locked()
         generation = current.generation if current else 0
+        if current is not None:
+            self._heal_history_locked(current)
         if expected_generation is not None and expected_generation != generation:
             raise PointerConflictError(
                 f"the current pointer is at generation {generation}, not {expected_generation}: "
@@ -413,6 +417,27 @@ class FileStore:
         if loaded.manifest.status == "failed":
             return None, f"{what}, a failed snapshot"
         return loaded, None
+
+    def _heal_history_locked(self, pointer: Pointer) -> int:
+        """Add the pointer's move to the history if a crash left it out (under the mutex).
+
+        A crash between the pointer's write and the history's append loses exactly that move;
+        it is added (with the pointer's own time) before anything else is appended, so the
+        history keeps every move in order. Returns the generation of the history's last move
+        before this call.
+        """
+        moves = [e.generation or 0 for e in self._history.items() if e.event == "pointer_moved"]
+        last = max(moves, default=0)
+        if pointer.generation > last:
+            status: SnapshotStatus = "success"
+            with suppress(CorruptSnapshotError, SnapshotNotFoundError):
+                status = self._manifests.load(pointer.snapshot_id).manifest.status
+            self._history.append(HistoryEntry(
+                at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
+                status=status, generation=pointer.generation))
+            log.warning("history of %s lacked the pointer move to generation %d; added it",
+                        self.layout.root, pointer.generation)
+        return last
 
     def _pointer_expected(self) -> bool:
         return any(entry.event == "pointer_moved" for entry in self._history.items())

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 from snapkit import convert
 from snapkit.canonical import sha256_hex
-from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest, SnapshotStatus
+from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
 
@@ -181,14 +181,13 @@ def _pointer_locked(
     if pointer is None:
         if read.damage is None and not store._pointer_expected():
             return []  # no snapshot was ever current
-        reason = read.damage or "the pointer file is missing although the history moved it"
-        return [_recover(store, "current", reason)]
+        return [_recover(store, "current", read.damage
+                         or "the pointer file is missing although the history moved it")]
     problems: list[VerifyProblem] = []
     entry = manifests.get(pointer.snapshot_id)
     if entry is None:
         entry = _reread_manifest(layout, pointer.snapshot_id, listed, problems)
-    problems.extend(_repair_history_locked(store, pointer,
-                                           entry.manifest.status if entry else "success"))
+    problems.extend(_repair_history_locked(store, pointer))
     reason: str | None = None
     last = _last_move(store)
     if entry is None:
@@ -256,25 +255,15 @@ def _reread_manifest(
         return None
 
 
-def _repair_history_locked(
-    store: FileStore, pointer: Pointer, status: SnapshotStatus
-) -> list[VerifyProblem]:
+def _repair_history_locked(store: FileStore, pointer: Pointer) -> list[VerifyProblem]:
     """Add the pointer's last move to the history if it is missing (under the mutex).
 
     A crash between the pointer's write and the history's append loses exactly that one
-    move: it is added with a warning. A pointer more than one generation past the history's
-    last move means history lines were lost: that is reported too.
+    move: it is added with a warning (the line added is the one lost). A pointer more than one
+    generation past the history's last move means history lines were lost: that is reported.
     """
-    moves = [e.generation or 0 for e in store._history.items() if e.event == "pointer_moved"]
-    last = max(moves, default=0)
-    if pointer.generation <= last:
-        return []
-    store._history.append(HistoryEntry(
-        at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
-        status=status, generation=pointer.generation))
-    log.warning("history of %s lacked the pointer move to generation %d; added it",
-                store.layout.root, pointer.generation)
-    if pointer.generation == last + 1:
+    last = store._heal_history_locked(pointer)
+    if pointer.generation <= last + 1:
         return []
     lost = (f"generation {last + 1}" if pointer.generation == last + 2
             else f"generations {last + 1}-{pointer.generation - 1}")
