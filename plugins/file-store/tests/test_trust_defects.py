@@ -57,7 +57,7 @@ def test_a_commit_refuses_to_reference_a_damaged_part_it_did_not_write(
 ) -> None:
     good = commit(store, payload=1, records={"t": [{"id": 1}, {"id": 2}]})
     ref = store.get(good.snapshot_id).part("t")
-    damage_part(store, ref.sha256, "flip")
+    damage_part(store, ref.sha256, "truncate")
     txn = store.begin()
     with pytest.raises(CorruptSnapshotError, match="does not verify"):
         txn.commit(manifest(payload=2, parts=[ref]), move_pointer=True,
