@@ -72,6 +72,11 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
     )
 
 
+def _ref(ref: str) -> str:
+    """A problem's ref for a line: hex ids shortened, names (``history.jsonl``) kept whole."""
+    return ref[:12] if len(ref) > 12 and all(c in "0123456789abcdef" for c in ref) else ref
+
+
 def _status(info: Any) -> str:
     if info.status != "failed" and info.became_current is False:
         return f"{info.status} (never current)"
@@ -161,7 +166,7 @@ def verify(state: object, as_json: bool) -> None:
             click.echo("warning: the current pointer could not stand and was recovered to "
                        "its last verified target (see the pointer problem)", err=True)
         for problem in report.problems:
-            click.echo(f"{problem.kind} {problem.ref[:12]}: {problem.message}")
+            click.echo(f"{problem.kind} {_ref(problem.ref)}: {problem.message}")
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
         missing = project.missing_store_location()
         if missing:

@@ -187,3 +187,25 @@ def test_a_pointer_whose_only_snapshot_lost_its_manifest_fails_loudly(folder: Pa
     refresh(folder, users("a"))  # the documented repair: refresh
     assert snapkit(folder, "snapshots", "verify").code == 0
     assert snapkit(folder, "snapshots", "current", "--json").json()["id"] == a
+
+
+def test_a_date_names_the_last_snapshot_of_that_day_that_became_current(folder: Path) -> None:
+    a = refresh(folder, users("a"))["snapshot_id"]
+    with pytest.raises(PointerConflictError):
+        commit(_store(folder), payload="late", expected_generation=0)
+    today = snapkit(folder, "snapshots", "show", "current", "--json").json()["created_at"][:10]
+    assert snapkit(folder, "snapshots", "show", today, "--json").json()["id"] == a
+
+
+def test_verify_names_store_files_whole_in_its_lines(folder: Path) -> None:
+    refresh(folder, users("a"))
+    refresh(folder, users("b"))
+    history = _store(folder).layout.history
+    data = bytearray(history.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    history.write_bytes(bytes(data))
+    done = snapkit(folder, "snapshots", "verify")
+    assert done.code == 1
+    assert "history history.jsonl: 1 damaged line(s) (line 1): set aside in " \
+        "history-damaged.jsonl" in done.stdout
+    assert snapkit(folder, "snapshots", "verify").code == 0
