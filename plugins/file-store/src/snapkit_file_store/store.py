@@ -594,8 +594,9 @@ class FileStore:
         ``became_current`` comes from the history: whether any pointer move named the snapshot.
         """
         rows = self._checked_index().select(filters, limit)
-        trail = pointer_trail(self._history.items(), read_pointer_file(self.layout).pointer)
-        ever = set(trail.ids)
+        history = self._history.items()
+        trail = pointer_trail(history, read_pointer_file(self.layout).pointer)
+        ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
         unknown: bool | None = None if not trail.whole else False
         return [attrs.evolve(info, became_current=True if info.id in ever
                              else (False if info.status == "failed" else unknown))
