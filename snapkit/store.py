@@ -152,7 +152,13 @@ class VerifyProblem:
 
 @frozen
 class VerifyReport:
-    """The result of re-hashing a store."""
+    """The result of re-hashing a store.
+
+    What ``verify`` repaired from verified data (a pointer recovered to its rightful target,
+    damaged history lines set aside, a listing rebuilt) is reported as a problem too, saying
+    what was done, so the run that found it is not ``ok`` and the next one is.
+    ``pointer_recovered`` says the pointer was moved by a recovery.
+    """
 
     snapshots: int
     parts: int
@@ -362,7 +368,8 @@ class SnapshotStore(Protocol):
         ...
 
     def verify(self) -> VerifyReport:
-        """Re-hash every manifest and part; report what does not match."""
+        """Re-hash every manifest and part; check the pointer against the manifests and the
+        history; report what does not match (see :class:`VerifyReport`)."""
         ...
 
     def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
