@@ -88,7 +88,8 @@ def verify_store(store: FileStore) -> VerifyReport:
         if ref.sha256 not in parts.present
     ]
     if store.exists():  # verify never creates a store
-        with store._meta_mutex():  # briefly: small reads and repairs, no hashing
+        with store._meta_mutex():  # briefly: small reads and repairs (a pointer recovery
+            # re-hashes the parts of the snapshots it considers)
             problems.extend(_missing_parts_locked(layout, suspects))
             problems.extend(_history_locked(store))
             problems.extend(_pointer_locked(store, set(manifest_ids), manifests, parts))
