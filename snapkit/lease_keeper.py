@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from snapkit.errors import StoreError
+from snapkit.errors import LockHeldError, StoreError
 from snapkit.store import Lease
 
 log = logging.getLogger("snapkit.refresh")
@@ -64,9 +64,18 @@ class LeaseKeeper:
         self.check()
 
     def check(self) -> None:
-        """Raise the error of a failed renewal, if any."""
-        if self._error is not None:
-            raise self._error
+        """Raise if a renewal failed: :class:`LockHeldError` when another holder took the
+        lease, else the store's error."""
+        error = self._error
+        if error is None:
+            return
+        if isinstance(error, LockHeldError):
+            raise LockHeldError(
+                f"{error.message}; this refresh stopped and committed nothing",
+                hint="another refresh judged this one stale: check for one, or raise "
+                "refresh.lock_stale_after above the longest oracle call",
+            ) from error
+        raise error
 
     def _beat(self) -> None:
         with self._lock:
