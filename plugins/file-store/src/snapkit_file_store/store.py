@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -29,7 +29,6 @@ from snapkit.contracts import (
     Pointer,
     SnapshotInfo,
     SnapshotManifest,
-    SnapshotStatus,
     parse_time,
     utc_now,
 )
@@ -423,18 +422,19 @@ class FileStore:
 
         A crash between the pointer's write and the history's append loses exactly that move;
         it is added (with the pointer's own time) before anything else is appended, so the
-        history keeps every move in order. Returns the generation of the history's last move
+        history keeps every move in order. A pointer whose manifest cannot be served is not
+        such a move and is not added. Returns the generation of the history's last move
         before this call.
         """
         moves = [e.generation or 0 for e in self._history.items() if e.event == "pointer_moved"]
         last = max(moves, default=0)
         if pointer.generation > last:
-            status: SnapshotStatus = "success"
-            with suppress(CorruptSnapshotError, SnapshotNotFoundError):
-                status = self._manifests.load(pointer.snapshot_id).manifest.status
+            loaded, _problem = self._target_of(pointer)
+            if loaded is None:
+                return last  # not a move that happened: the pointer is damaged (recovered)
             self._history.append(HistoryEntry(
                 at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
-                status=status, generation=pointer.generation))
+                status=loaded.manifest.status, generation=pointer.generation))
             log.warning("history of %s lacked the pointer move to generation %d; added it",
                         self.layout.root, pointer.generation)
         return last

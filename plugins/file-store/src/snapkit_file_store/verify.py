@@ -188,20 +188,21 @@ def _pointer_locked(
     entry = manifests.get(pointer.snapshot_id)
     if entry is None:
         entry = _reread_manifest(layout, pointer.snapshot_id, listed, problems)
-    problems.extend(_repair_history_locked(store, pointer))
     reason: str | None = None
-    last = _last_move(store)
     if entry is None:
         reason = "it names a snapshot whose manifest is missing or damaged"
     elif entry.manifest.status == "failed":
         reason = "it names a failed snapshot"
     elif entry.sha256 != pointer.manifest_sha256:
         reason = "it records a manifest hash that does not match the stored manifest"
-    elif last is not None and (last.snapshot_id, last.generation) != (
-            pointer.snapshot_id, pointer.generation):
-        reason = (f"it names generation {pointer.generation}, but the history's last pointer "
-                  f"move is to snapshot {last.snapshot_id} at generation {last.generation}: "
-                  "the pointer file was moved back or replaced")
+    else:  # a pointer that can be served: it must agree with the history
+        problems.extend(_repair_history_locked(store, pointer))
+        last = _last_move(store)
+        if last is not None and (last.snapshot_id, last.generation) != (
+                pointer.snapshot_id, pointer.generation):
+            reason = (f"it names generation {pointer.generation}, but the history's last "
+                      f"pointer move is to snapshot {last.snapshot_id} at generation "
+                      f"{last.generation}: the pointer file was moved back or replaced")
     if reason is not None:
         problems.append(_recover(store, pointer.snapshot_id, reason, keep_if_none=True))
         return problems
