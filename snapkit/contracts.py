@@ -213,7 +213,13 @@ class SnapshotManifest:
 
 @frozen
 class SnapshotInfo:
-    """A snapshot's metadata as listings show it (seed 003's SnapshotMetadata, extended)."""
+    """A snapshot's metadata as listings show it (seed 003's SnapshotMetadata, extended).
+
+    ``became_current`` says whether the current pointer has ever named the snapshot (per the
+    store's history): ``False`` for a failed run, a ``partial`` that did not move the pointer
+    or a ``success`` that lost the compare-and-swap to another commit; ``None`` when the
+    lister did not say (metadata written before the field existed).
+    """
 
     id: str
     created_at: str
@@ -226,6 +232,7 @@ class SnapshotInfo:
     error_count: int
     part_count: int
     record_count: int
+    became_current: bool | None = None
 
 
 @frozen

@@ -24,11 +24,13 @@ from snapkit.errors import ConfigError, NoSnapshotError, SnapshotNotFoundError, 
 from snapkit.manager import PluginManager
 from snapkit.store import (
     ListFilter,
+    PointerTrail,
     PruneReport,
     RetentionPolicy,
     SnapshotStore,
     StoreLocation,
     VerifyReport,
+    pointer_trail,
 )
 
 _RELATIVE = re.compile(r"^current(?:~(\d+))?$")
@@ -160,21 +162,17 @@ class Project:
 
     def resolve(self, ref: str) -> SnapshotManifest:
         """Find a snapshot by reference: an id or unique prefix, ``current``, ``current~N``
-        (N successful snapshots back), ``latest`` (any status) or a date ``YYYY-MM-DD`` (the
-        last successful snapshot of that UTC day)."""
+        (the snapshot the current pointer named N moves back, per the store's history; moves
+        in a row to the same snapshot count once), ``latest`` (any status) or a date
+        ``YYYY-MM-DD`` (the last snapshot of that UTC day that became current)."""
         ref = ref.strip()
         match = _RELATIVE.match(ref)
         if match:
             back = int(match.group(1) or 0)
+            current = self.current()
             if back == 0:
-                return self.current()
-            listed = self.store.list(ListFilter(status=("success",)), limit=back + 1)
-            if len(listed) <= back:
-                raise SnapshotNotFoundError(
-                    f"{ref}: there are only {len(listed)} successful snapshots",
-                    hint="list them with 'snapkit snapshots list'",
-                )
-            return self.store.get(listed[back].id)
+                return current
+            return self._pointer_back(ref, current, back)
         if ref == "latest":
             manifest = self.store.latest()
             if manifest is None:
@@ -186,13 +184,36 @@ class Project:
             except ValueError:
                 raise UsageError(f"{ref} is not a valid date") from None
             listed = self.store.list(
-                ListFilter(status=("success",), since=day, until=day + _dt.timedelta(days=1)),
-                limit=1,
-            )
-            if not listed:
-                raise SnapshotNotFoundError(f"no successful snapshot on {ref} (UTC)")
-            return self.store.get(listed[0].id)
+                ListFilter(status=("success",), since=day, until=day + _dt.timedelta(days=1)))
+            became = [info for info in listed if info.became_current is not False]
+            if not became:
+                raise SnapshotNotFoundError(
+                    f"no snapshot of {ref} (UTC) became current",
+                    hint="list them with 'snapkit snapshots list'")
+            return self.store.get(became[0].id)
         return self.store.get(ref)
+
+    def _pointer_back(self, ref: str, current: SnapshotManifest, back: int
+                      ) -> SnapshotManifest:
+        """The snapshot the pointer named ``back`` moves before ``current``."""
+        trail = pointer_trail(self.store.history(), self.store.read_pointer())
+        if not trail.ids or trail.ids[-1] != current.id:
+            trail = PointerTrail(ids=(current.id,), whole=False)
+        target = trail.back(back)
+        if target is None:
+            lost = "" if trail.whole else "; the history before them was lost or damaged"
+            raise SnapshotNotFoundError(
+                f"{ref}: the current pointer has named only {len(trail.ids)} snapshot(s) "
+                f"that the history records{lost}",
+                hint="list them with 'snapkit snapshots list'",
+            )
+        try:
+            return self.store.get(target)
+        except SnapshotNotFoundError:
+            raise SnapshotNotFoundError(
+                f"{ref} is snapshot {target}, which is no longer in the store (pruned)",
+                hint="list what is kept with 'snapkit snapshots list'",
+            ) from None
 
     def snapshots(self, filters: ListFilter | None = None, limit: int | None = None
                   ) -> list[SnapshotInfo]:

@@ -43,6 +43,7 @@ from snapkit.errors import (
     UsageError,
 )
 from snapkit.gcpace import FULL_COLLECTION_EVERY, spaced_collections
+from snapkit.lease_keeper import LeaseKeeper
 from snapkit.manager import PluginManager
 from snapkit.parts import write_records
 from snapkit.payloads import make_check
@@ -171,8 +172,15 @@ def run_refresh(
     try:
         if lease is not None:
             lease.__enter__()
-        return _Run(manager, store, scope, settings, oracle_settings, descriptors, levels,
-                    run_id, progress, lease).execute()
+        run = _Run(manager, store, scope, settings, oracle_settings, descriptors, levels,
+                   run_id, progress, None)
+        if lease is None:
+            return run.execute()
+        # a timer renews the lease while oracles run; a lost lease stops the run before commit
+        with LeaseKeeper.for_stale_after(lease, settings.lock_stale_after,
+                                         run.stopping.set) as keeper:
+            run.lease = keeper
+            return run.execute()
     finally:
         if lease is not None:
             lease.__exit__(None, None, None)

@@ -25,6 +25,56 @@ from snapkit.contracts import (
 )
 
 
+@frozen
+class PointerTrail:
+    """The snapshots the current pointer named, oldest first, as the history tells it.
+
+    :param ids: one id per pointer move, consecutive moves to the same snapshot counted once
+        (refreshing the same data twice moves the pointer twice, to one snapshot); only the
+        unbroken run of moves that ends at the pointer's target.
+    :param whole: ``False`` when moves are missing before that run (history lines lost or
+        damaged, or the history restarted after it was lost): what came earlier is unknown.
+    """
+
+    ids: tuple[str, ...]
+    whole: bool
+
+    def back(self, n: int) -> str | None:
+        """The snapshot the pointer named ``n`` moves back, or ``None`` if unknown."""
+        return self.ids[-1 - n] if 0 <= n < len(self.ids) else None
+
+
+def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = None
+                  ) -> PointerTrail:
+    """Follow the pointer back through a store's history of moves (see :class:`PointerTrail`).
+
+    ``current~N`` is ``trail.back(N)``: refresh A, then B, then A again, and the ids are
+    ``(A, B, A)``, so ``current~1`` is B. Moves count from the newest back while their
+    generations step down by one. ``pointer``, when given, is where the run must end: a
+    pointer one generation past the last move (a crash between the pointer's write and the
+    history's append) adds its own move; one that disagrees otherwise leaves only itself.
+    """
+    moves = [(entry.generation or 0, entry.snapshot_id) for entry in history
+             if entry.event == "pointer_moved"]
+    whole = True
+    if pointer is not None:
+        own = (pointer.generation, pointer.snapshot_id)
+        if not moves or (moves[-1] != own and moves[-1][0] + 1 != pointer.generation):
+            whole = not moves and pointer.generation == 1
+            moves = [own]
+        elif moves[-1] != own:
+            moves.append(own)
+    start = len(moves) - 1
+    while start > 0 and moves[start - 1][0] == moves[start][0] - 1:
+        start -= 1
+    whole = whole and (not moves or (start == 0 and moves[0][0] == 1))
+    ids: list[str] = []
+    for _generation, snapshot_id in moves[max(start, 0):]:
+        if not ids or ids[-1] != snapshot_id:
+            ids.append(snapshot_id)
+    return PointerTrail(ids=tuple(ids), whole=whole)
+
+
 def _statuses(value: Iterable[str]) -> tuple[SnapshotStatus, ...]:
     statuses = tuple(value)
     for status in statuses:
@@ -102,7 +152,13 @@ class VerifyProblem:
 
 @frozen
 class VerifyReport:
-    """The result of re-hashing a store."""
+    """The result of re-hashing a store.
+
+    What ``verify`` repaired from verified data (a pointer recovered to its rightful target,
+    damaged history lines set aside, a listing rebuilt) is reported as a problem too, saying
+    what was done, so the run that found it is not ``ok`` and the next one is.
+    ``pointer_recovered`` says the pointer was moved by a recovery.
+    """
 
     snapshots: int
     parts: int
@@ -181,6 +237,11 @@ class Transaction(Protocol):
         there was no pointer; ``None`` skips the check); otherwise
         :class:`snapkit.errors.PointerConflictError` is raised and the pointer is untouched.
         A failed snapshot is recorded with its errors and its staged parts are discarded.
+
+        A commit never leaves the snapshot referencing a stored part that does not verify: a
+        part staged now whose stored copy is damaged or missing is written again; a damaged
+        stored part the transaction did not stage makes the commit raise
+        :class:`snapkit.errors.StoreError` (nothing recorded, the pointer untouched).
         """
         ...
 
@@ -268,11 +329,22 @@ class SnapshotStore(Protocol):
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
-        """Return snapshot metadata, newest first, filtered and limited."""
+        """Return snapshot metadata, newest first, filtered and limited.
+
+        Each row's ``became_current`` says whether a pointer move in :meth:`history` named the
+        snapshot: ``False`` for a success that lost the compare-and-swap or was committed
+        without moving the pointer, and for every failed run; ``None`` (unknown) for a
+        snapshot not in the trail when the history is not whole (see :class:`PointerTrail`).
+        """
         ...
 
     def history(self) -> Sequence[HistoryEntry]:
-        """Return the append-only history of pointer moves and failed runs, oldest first."""
+        """Return the append-only history of pointer moves and failed runs, oldest first.
+
+        Entries are in the order they happened: the ``pointer_moved`` entries are the
+        pointer's moves in order, each one generation past the one before, so
+        :func:`pointer_trail` of the history ends with the pointer's target.
+        """
         ...
 
     def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
@@ -296,7 +368,8 @@ class SnapshotStore(Protocol):
         ...
 
     def verify(self) -> VerifyReport:
-        """Re-hash every manifest and part; report what does not match."""
+        """Re-hash every manifest and part; check the pointer against the manifests and the
+        history; report what does not match (see :class:`VerifyReport`)."""
         ...
 
     def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,

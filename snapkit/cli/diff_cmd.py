@@ -31,9 +31,9 @@ def diff(state: Any, from_ref: str, to_ref: str, sections: tuple[str, ...], fmt:
          as_json: bool, max_items: int | None) -> None:
     """Show what changed from snapshot A to snapshot B. Never fetches or writes anything.
 
-    A and B are each a snapshot id or a unique prefix of it, 'current', 'current~N' (N
-    successful snapshots back), 'latest' or a date YYYY-MM-DD (the last successful snapshot
-    of that UTC day). Deltas are B - A.
+    A and B are each a snapshot id or a unique prefix of it, 'current', 'current~N' (the
+    snapshot the current pointer named N moves back), 'latest' or a date YYYY-MM-DD (the last
+    snapshot of that UTC day that became current). Deltas are B - A.
 
     \b
     Examples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 import click
 
@@ -14,9 +15,9 @@ from snapkit.cli.output import echo_json, echo_table, short
 def snapshots() -> None:
     """List, show, verify and prune snapshots. These commands never fetch data.
 
-    A REF is a snapshot id or a unique prefix of it, 'current', 'current~N' (N successful
-    snapshots back), 'latest' (newest of any status) or a date YYYY-MM-DD (the last successful
-    snapshot of that UTC day).
+    A REF is a snapshot id or a unique prefix of it, 'current', 'current~N' (the snapshot the
+    current pointer named N moves back), 'latest' (newest of any status) or a date YYYY-MM-DD
+    (the last snapshot of that UTC day that became current).
     """
 
 
@@ -42,7 +43,12 @@ def _date(value: str | None) -> _dt.datetime | None:
 @click.pass_obj
 def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None,
                    since: str | None, until: str | None, limit: int, as_json: bool) -> None:
-    """List snapshots, newest first."""
+    """List snapshots, newest first.
+
+    A success or partial snapshot the current pointer never named (it lost the race to
+    another commit, or was not allowed to move the pointer) shows as '(never current)';
+    --json gives it as "became_current": false.
+    """
     from snapkit.store import ListFilter
 
     project = state.project()  # type: ignore[attr-defined]
@@ -61,9 +67,20 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
     current = pointer.snapshot_id if pointer else None
     echo_table(
         ("", "id", "created_at", "status", "records", "parts", "errors", "namespace"),
-        [("*" if i.id == current else "", short(i.id), i.created_at[:19] + "Z", i.status,
+        [("*" if i.id == current else "", short(i.id), i.created_at[:19] + "Z", _status(i),
           f"{i.record_count:,}", i.part_count, i.error_count, i.namespace) for i in infos],
     )
+
+
+def _ref(ref: str) -> str:
+    """A problem's ref for a line: hex ids shortened, names (``history.jsonl``) kept whole."""
+    return ref[:12] if len(ref) > 12 and all(c in "0123456789abcdef" for c in ref) else ref
+
+
+def _status(info: Any) -> str:
+    if info.status != "failed" and info.became_current is False:
+        return f"{info.status} (never current)"
+    return str(info.status)
 
 
 def _show(manifest: object, as_json: bool, age: float | None = None) -> None:
@@ -146,10 +163,10 @@ def verify(state: object, as_json: bool) -> None:
                    "problems": report.problems})
     else:
         if report.pointer_recovered:
-            click.echo("warning: the current pointer was damaged and was recovered from "
-                       "the newest verified successful snapshot", err=True)
+            click.echo("warning: the current pointer could not stand and was recovered to "
+                       "its last verified target (see the pointer problem)", err=True)
         for problem in report.problems:
-            click.echo(f"{problem.kind} {problem.ref[:12]}: {problem.message}")
+            click.echo(f"{problem.kind} {_ref(problem.ref)}: {problem.message}")
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
         missing = project.missing_store_location()
         if missing:

@@ -39,6 +39,13 @@ without them skips those tests. A store that also says where it lives and whethe
 (:class:`snapkit.store.StoreLocation`, ``location`` and ``exists()``) is checked for what
 ``snapkit`` relies on: a fresh store does not exist, every read leaves it so and sees an empty
 store, and the first commit creates it.
+
+The kit also checks the trust guarantees every store gives (issue 11): a commit that stages a
+part whose stored copy is damaged writes it again, and one that references a damaged stored
+part it did not stage refuses (the pointer never names a part that does not verify); listings
+say which snapshots never became current (``SnapshotInfo.became_current``); the history keeps
+the pointer's moves in order, each one generation on, so ``current~N`` can follow it
+(:func:`snapkit.store.pointer_trail`).
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ from snapkit.store import (
     SnapshotStore,
     StoreLocation,
     Transaction,
+    pointer_trail,
 )
 
 MakeStore = Callable[[Path], SnapshotStore]
@@ -765,6 +773,69 @@ class StoreConformance:
         damage_manifest(store, victim)
         report = store.verify()
         assert any(p.ref == victim for p in report.problems), report.problems
+
+    # -- trust: parts that do not verify, never-current snapshots, the pointer's history ------
+
+    @pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
+    def test_a_commit_that_stages_a_damaged_part_again_rewrites_it(
+        self, store: SnapshotStore, damage_part: DamagePart | None, how: str
+    ) -> None:
+        if damage_part is None:
+            pytest.fail("supply a damage_part fixture: a store must show that a commit "
+                        "rewrites a damaged part it stages again")
+        rows = _rows(120)
+        first = commit(store, payload=1, records={"t": rows})
+        sha = store.get(first.snapshot_id).part("t").sha256
+        damage_part(store, sha, how)
+        again = commit(store, payload=1, records={"t": rows})
+        assert again.snapshot_id == first.snapshot_id and again.pointer is not None
+        report = store.verify()
+        assert report.ok, report.problems
+        assert list(store.iter_part_lines(sha)) == record_lines(rows)
+
+    def test_a_commit_refuses_a_damaged_stored_part_it_did_not_stage(
+        self, store: SnapshotStore, damage_part: DamagePart | None
+    ) -> None:
+        if damage_part is None:
+            pytest.fail("supply a damage_part fixture: a store must show that a commit never "
+                        "points at a part that does not verify")
+        first = commit(store, payload=1, records={"t": _rows(120)})
+        ref = store.get(first.snapshot_id).part("t")
+        damage_part(store, ref.sha256, "truncate")
+        txn = store.begin()
+        try:
+            with pytest.raises(StoreError):
+                txn.commit(manifest(payload=2, parts=[ref]), move_pointer=True,
+                           expected_generation=1)
+        finally:
+            txn.abort()
+        assert store.read_pointer() == first.pointer
+        assert [i.id for i in store.list()] == [first.snapshot_id]
+
+    def test_list_marks_snapshots_that_never_became_current(self, store: SnapshotStore) -> None:
+        moved = commit(store, payload=1).snapshot_id
+        with pytest.raises(PointerConflictError):
+            commit(store, payload=2, expected_generation=0)
+        lost = next(i.id for i in store.list() if i.id != moved)
+        kept_back = commit(store, payload=3, move_pointer=False).snapshot_id
+        held = commit(store, payload=4, status="partial", move_pointer=False).snapshot_id
+        failed = commit(store, payload=5, status="failed").snapshot_id
+        became = {i.id: i.became_current for i in store.list()}
+        assert became == {moved: True, lost: False, kept_back: False, held: False,
+                          failed: False}
+        commit(store, payload=3)  # the same snapshot, now moving the pointer
+        assert {i.id: i.became_current for i in store.list()}[kept_back] is True
+
+    def test_history_keeps_the_pointer_s_moves_in_order(self, store: SnapshotStore) -> None:
+        a = commit(store, payload="A").snapshot_id
+        b = commit(store, payload="B").snapshot_id
+        commit(store, payload="lost", expected_generation=None, move_pointer=False)
+        assert commit(store, payload="A").snapshot_id == a
+        moves = [e for e in store.history() if e.event == "pointer_moved"]
+        assert [(e.snapshot_id, e.generation) for e in moves] == [(a, 1), (b, 2), (a, 3)]
+        trail = pointer_trail(store.history(), store.read_pointer())
+        assert trail.ids == (a, b, a) and trail.whole
+        assert trail.back(1) == b and trail.back(3) is None
 
     # -- durability across handles ---------------------------------------------------------
 

@@ -132,14 +132,19 @@ def test_damaged_pointer_is_recovered_with_a_warning(
     assert reader.verify().ok
 
 
-def test_missing_pointer_is_recovered_and_verify_says_so(store: FileStore) -> None:
+def test_missing_pointer_is_recovered_and_verify_reports_it_then_passes(
+    store: FileStore,
+) -> None:
     first = commit(store, payload=1)
     store.layout.pointer.unlink()
     report = open_store(store.layout.root).verify()
     assert report.pointer_recovered
-    assert report.ok
+    assert [p.kind for p in report.problems] == ["pointer"]
+    assert "recovered it to snapshot " + first.snapshot_id in report.problems[0].message
     pointer = store.read_pointer()
     assert pointer is not None and pointer.snapshot_id == first.snapshot_id
+    again = store.verify()
+    assert again.ok and not again.pointer_recovered
 
 
 def test_recovery_skips_a_snapshot_whose_part_is_damaged(store: FileStore) -> None:

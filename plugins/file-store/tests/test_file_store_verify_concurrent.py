@@ -143,6 +143,8 @@ def test_a_prune_while_verify_re_hashes_parts_is_no_problem(
 
 # -- real damage is still reported ------------------------------------------------------------
 
+PARTS_LOST = "names a snapshot with 1 missing or damaged part(s); refresh to write them again"
+
 def test_a_deleted_part_is_reported_as_before(store: FileStore) -> None:
     old, current = _old_and_current(store)
     old_part = store.get(old).part("t").sha256
@@ -152,20 +154,22 @@ def test_a_deleted_part_is_reported_as_before(store: FileStore) -> None:
     assert sorted(_problems(open_store(store.layout.root))) == sorted([
         ("part", old_part, f"is missing; snapshot {old} references it as 't'"),
         ("part", current_part, f"is missing; snapshot {current} references it as 'u'"),
-        ("pointer", current, "names a snapshot with 1 missing or damaged part(s)"),
+        ("pointer", current, PARTS_LOST),
     ])
 
 
-def test_a_damaged_manifest_of_the_current_snapshot_is_reported_as_before(
+def test_a_damaged_manifest_of_the_current_snapshot_is_reported_and_the_pointer_recovered(
     store: FileStore,
 ) -> None:
-    _old, current = _old_and_current(store)
+    old, current = _old_and_current(store)
     damage_manifest(store, current)
     problems = _problems(open_store(store.layout.root))
     assert [(kind, ref) for kind, ref, _message in problems] == [
         ("manifest", current), ("pointer", current)]
     assert "it was changed or damaged" in problems[0][2]
-    assert problems[1][2] == "names a snapshot whose manifest is missing or damaged"
+    assert problems[1][2] == (
+        "it names a snapshot whose manifest is missing or damaged; recovered it to snapshot "
+        f"{old}, the last verified pointer target")
 
 
 def test_a_part_deleted_while_a_commit_runs_during_verify_is_still_reported(
@@ -187,7 +191,7 @@ def test_a_part_deleted_between_listing_and_re_hashing_is_reported(
     _when_first_part_is_hashed(monkeypatch, lambda: damage_part(store, part, "delete"))
     assert _problems(store) == [
         ("part", part, f"is missing; snapshot {current} references it as 'u'"),
-        ("pointer", current, "names a snapshot with 1 missing or damaged part(s)"),
+        ("pointer", current, PARTS_LOST),
     ]
 
 
@@ -204,13 +208,13 @@ def test_a_snapshot_committed_during_verify_with_its_part_lost_is_reported(
 
     _when_parts_are_listed(monkeypatch, commit_then_lose_its_part, before=False)
     assert _problems(store) == [
-        ("pointer", lost[0], "names a snapshot with 1 missing or damaged part(s)")]
+        ("pointer", lost[0], PARTS_LOST)]
 
 
 def test_a_snapshot_committed_during_verify_with_a_damaged_manifest_is_reported(
     store: FileStore, other: FileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commit(store, payload=1)
+    first = commit(store, payload=1).snapshot_id
     damaged: list[str] = []
 
     def commit_then_damage_its_manifest() -> None:
@@ -221,4 +225,6 @@ def test_a_snapshot_committed_during_verify_with_a_damaged_manifest_is_reported(
     problems = store.verify().problems
     assert [(p.kind, p.ref) for p in problems] == [
         ("manifest", damaged[0]), ("pointer", damaged[0])]
-    assert problems[1].message == "names a snapshot whose manifest is missing or damaged"
+    assert problems[1].message == (
+        "it names a snapshot whose manifest is missing or damaged; recovered it to snapshot "
+        f"{first}, the last verified pointer target")

@@ -1,8 +1,11 @@
 """The listing index: one :class:`SnapshotInfo` line per recorded snapshot.
 
 Listing reads this file instead of opening every manifest, so ``list`` stays fast with 10,000
-snapshots. It is append-only; ``prune`` rewrites it without the removed snapshots; when it is
-damaged or disagrees with the manifests on disk it is rebuilt from them.
+snapshots. It is derived data: append-only, each line checked (see
+:mod:`snapkit_file_store.jsonlines`); ``prune`` rewrites it without the removed snapshots; when
+a line is damaged, has no check (an index written before checks existed), the file ends torn,
+or its ids disagree with the manifests on disk, it is rebuilt from the manifests before it is
+used, and ``verify`` compares every line with the manifest it describes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from snapkit.contracts import SnapshotInfo, SnapshotManifest, parse_time
 from snapkit.store import ListFilter
 
 from snapkit_file_store.atomic import replace_atomic
-from snapkit_file_store.jsonlines import ContractLog
+from snapkit_file_store.jsonlines import ContractLog, checked_line
 from snapkit_file_store.paths import Layout, writer_tag
 
 
@@ -79,14 +82,20 @@ class SnapshotIndex:
 
     def rewrite(self, infos: Iterable[SnapshotInfo]) -> None:
         """Replace the whole index with ``infos`` (call under the store's meta mutex)."""
-        data = b"".join(convert.dumps(info) + b"\n" for info in infos)
+        data = b"".join(checked_line(info) for info in infos)
         replace_atomic(self._layout.index, data, self._layout.tmp, writer_tag())
 
     @property
     def damaged(self) -> bool:
-        """Whether a line of the index could not be read."""
+        """Whether a line of the index could not be read or does not match its check."""
         self._refresh()
         return self._log.damaged_lines > 0
+
+    @property
+    def unchecked(self) -> bool:
+        """Whether the index has lines without a check, or a torn last line."""
+        self._refresh()
+        return self._log.unchecked_lines > 0 or self._log.torn_tail
 
     def ids(self) -> set[str]:
         """Ids of every indexed snapshot."""
@@ -146,8 +155,7 @@ class SnapshotIndex:
             self._seen = 0
             self._sorted = None
         for seq in range(self._seen, len(items)):
-            info = items[seq]
-            if info.id not in self._by_id:
-                self._by_id[info.id] = (parse_time(info.created_at), seq, info)
-                self._sorted = None
+            info = items[seq]  # a later line of the same id (a manifest written again) wins
+            self._by_id[info.id] = (parse_time(info.created_at), seq, info)
+            self._sorted = None
         self._seen = len(items)

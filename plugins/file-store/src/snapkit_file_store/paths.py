@@ -6,6 +6,7 @@ Layout under the store's root (mode ``0700``; every file ``0600``)::
     snapshots/<id>.json            manifests (canonical JSON), named by snapshot id
     current.json                   the current pointer
     history.jsonl                  append-only history of pointer moves and runs
+    history-damaged.jsonl          damaged history lines ``verify`` set aside (if any)
     index.jsonl                    append-only listing index (rebuilt from manifests if damaged)
     lease.json                     the refresh lease (holder, host, pid, times)
     tmp/                           staging directories and temp files; never read as data
@@ -95,6 +96,11 @@ class Layout:
     def history(self) -> Path:
         """The history file (JSON Lines)."""
         return self.root / "history.jsonl"
+
+    @property
+    def history_damaged(self) -> Path:
+        """Where ``verify`` keeps the damaged lines it took out of the history."""
+        return self.root / "history-damaged.jsonl"
 
     @property
     def index(self) -> Path:

@@ -13,14 +13,16 @@ recovery) creates the directories, mode ``0700``, each creation made durable in 
 from __future__ import annotations
 
 import datetime as _dt
+import filecmp
 import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
+import attrs
 import filelock
 from snapkit.contracts import (
     HistoryEntry,
@@ -43,6 +45,7 @@ from snapkit.store import (
     PruneReport,
     RetentionPolicy,
     VerifyReport,
+    pointer_trail,
 )
 
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
@@ -95,6 +98,8 @@ class FileStore:
         self._lease_file = LeaseFile(self.layout, mutex_timeout)
         self._current: tuple[StatKey, Pointer, SnapshotManifest] | None = None
         self._recovered_unreported = False
+        self.last_recovery: str | None = None
+        """What the last pointer recovery by this handle did, for reports."""
         self._index_checked = False
         if self.layout.root.exists() and not self.layout.root.is_dir():
             raise StoreError(
@@ -177,10 +182,28 @@ class FileStore:
                 remove_quietly(Path(entry.path))
 
     def _index_out_of_step(self) -> bool:
-        return self._index.damaged or self._index.ids() != set(self.layout.manifest_ids())
+        """Whether the index is damaged, unchecked, or disagrees with the manifests on disk.
+
+        A manifest missing from the index counts only if it loads (a damaged manifest is
+        never listed, so it does not make every reader rebuild the index).
+        """
+        if self._index.damaged or self._index.unchecked:
+            return True
+        indexed = self._index.ids()
+        on_disk = set(self.layout.manifest_ids())
+        if indexed - on_disk:
+            return True
+        for snapshot_id in on_disk - indexed:
+            try:
+                self._manifests.load(snapshot_id)
+            except (CorruptSnapshotError, SnapshotNotFoundError):
+                continue
+            return True
+        return False
 
     def _rebuild_index(self) -> None:
         """Rewrite the index from the manifests on disk (call under the meta mutex)."""
+        upgrade = not self._index.damaged and self._index.unchecked
         infos: list[SnapshotInfo] = []
         for snapshot_id in self.layout.manifest_ids():
             try:
@@ -190,8 +213,9 @@ class FileStore:
             infos.append(info_of(loaded.manifest, loaded.size))
         infos.sort(key=lambda info: (parse_time(info.created_at), info.id))
         self._index.rewrite(infos)
-        log.warning("rebuilt the listing index of %s from %d manifests", self.layout.root,
-                    len(infos))
+        log.log(logging.INFO if upgrade else logging.WARNING,
+                "rebuilt the listing index of %s from %d manifests", self.layout.root,
+                len(infos))
 
     @contextmanager
     def _meta_mutex(self) -> Iterator[None]:
@@ -228,15 +252,18 @@ class FileStore:
         expected_generation: int | None,
     ) -> CommitResult:
         moving = move_pointer and manifest.status != "failed"
+        checked = {} if manifest.status == "failed" else self._check_stored_parts(staging,
+                                                                                  manifest)
         with self._meta_mutex():
             if manifest.status != "failed":
-                self._install_parts(staging, manifest)
+                self._install_parts(staging, manifest, checked)
             loaded, written = self._manifests.install(manifest)
             if written or loaded.manifest.id not in self._index.ids():
                 self._index.append(info_of(loaded.manifest, loaded.size))
             snapshot_id = loaded.manifest.id
             if not moving:
-                event = "refresh_failed" if manifest.status == "failed" else "snapshot_recorded"
+                event: Literal["refresh_failed", "snapshot_recorded"] = (
+                    "refresh_failed" if manifest.status == "failed" else "snapshot_recorded")
                 self._history.append(
                     HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
                                  status=manifest.status, errors=manifest.errors)
@@ -258,15 +285,63 @@ class FileStore:
         log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
         return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
 
-    def _install_parts(self, staging: Path, manifest: SnapshotManifest) -> None:
-        """Move the manifest's staged parts into ``parts/``; each is stored once."""
+    def _check_stored_parts(
+        self, staging: Path, manifest: SnapshotManifest
+    ) -> dict[str, tuple[StatKey, bool]]:
+        """Whether each part the manifest references that is stored already verifies.
+
+        Runs before the meta mutex is taken (re-hashing a large part takes a while); the
+        result is keyed on the stored file's stat, and looked at again under the mutex only if
+        the file changed meanwhile. A stored copy that is byte-identical to the part staged
+        now verifies without hashing.
+        """
+        checked: dict[str, tuple[StatKey, bool]] = {}
+        for ref in manifest.parts:
+            target = self.layout.part(ref.sha256)
+            key = _file_key(target)
+            if key is not None:
+                checked[ref.sha256] = (key, self._stored_part_ok(
+                    target, ref.sha256, staging / f"{ref.sha256}.zst"))
+        return checked
+
+    @staticmethod
+    def _stored_part_ok(target: Path, sha256: str, staged: Path) -> bool:
+        try:
+            if staged.exists() and filecmp.cmp(staged, target, shallow=False):
+                return True
+            digest, _size = hash_part_file(target)
+        except (OSError, CorruptSnapshotError):
+            return False
+        return digest == sha256
+
+    def _install_parts(self, staging: Path, manifest: SnapshotManifest,
+                       checked: Mapping[str, tuple[StatKey, bool]]) -> None:
+        """Move the manifest's staged parts into ``parts/``; each is stored once.
+
+        A part already stored is kept if it verifies; a stored copy that does not verify is
+        replaced by the part staged now. A commit never references a stored part that does
+        not verify: if the damaged part was not staged in this transaction, it refuses.
+        """
         touched: set[Path] = set()
         for ref in manifest.parts:
             target = self.layout.part(ref.sha256)
             staged = staging / f"{ref.sha256}.zst"
-            if target.exists():
-                continue
-            if not staged.exists():
+            key = _file_key(target)
+            if key is not None:
+                before = checked.get(ref.sha256)
+                ok = before[1] if before is not None and before[0] == key \
+                    else self._stored_part_ok(target, ref.sha256, staged)
+                if ok:
+                    continue
+                if not staged.exists():
+                    raise CorruptSnapshotError(
+                        f"stored part {ref.name!r} ({ref.sha256}) does not verify and was not "
+                        "written in this transaction: the snapshot would reference a damaged part",
+                        hint="refresh to write the part again; run `snapkit snapshots verify`",
+                    )
+                log.warning("stored part %s (%r) did not verify; replacing it with the copy "
+                            "this refresh wrote", ref.sha256, ref.name)
+            elif not staged.exists():
                 raise StoreError(
                     f"snapshot part {ref.name!r} ({ref.sha256}) was not written in this "
                     "transaction and is not in the store",
@@ -282,6 +357,8 @@ class FileStore:
         """Compare-and-swap the pointer to ``loaded`` (call under the meta mutex)."""
         current = self._pointer_locked()
         generation = current.generation if current else 0
+        if current is not None:
+            self._heal_history_locked(current)
         if expected_generation is not None and expected_generation != generation:
             raise PointerConflictError(
                 f"the current pointer is at generation {generation}, not {expected_generation}: "
@@ -322,6 +399,46 @@ class FileStore:
         with self._meta_mutex():
             return self._pointer_locked()
 
+    def _target_of(self, pointer: Pointer, *, reload: bool = False
+                   ) -> tuple[LoadedManifest | None, str | None]:
+        """The manifest the pointer names, or ``None`` and why it cannot be served."""
+        what = f"it names snapshot {pointer.snapshot_id}"
+        if reload:
+            self._manifests.forget(pointer.snapshot_id)
+        try:
+            loaded = self._manifests.load(pointer.snapshot_id)
+        except SnapshotNotFoundError:
+            return None, f"{what}, whose manifest is missing"
+        except CorruptSnapshotError:
+            return None, f"{what}, whose manifest is damaged"
+        if loaded.sha256 != pointer.manifest_sha256:
+            return None, f"{what} with a manifest hash that does not match the stored manifest"
+        if loaded.manifest.status == "failed":
+            return None, f"{what}, a failed snapshot"
+        return loaded, None
+
+    def _heal_history_locked(self, pointer: Pointer) -> int:
+        """Add the pointer's move to the history if a crash left it out (under the mutex).
+
+        A crash between the pointer's write and the history's append loses exactly that move;
+        it is added (with the pointer's own time) before anything else is appended, so the
+        history keeps every move in order. A pointer whose manifest cannot be served is not
+        such a move and is not added. Returns the generation of the history's last move
+        before this call.
+        """
+        moves = [e.generation or 0 for e in self._history.items() if e.event == "pointer_moved"]
+        last = max(moves, default=0)
+        if pointer.generation > last:
+            loaded, _problem = self._target_of(pointer)
+            if loaded is None:
+                return last  # not a move that happened: the pointer is damaged (recovered)
+            self._history.append(HistoryEntry(
+                at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
+                status=loaded.manifest.status, generation=pointer.generation))
+            log.warning("history of %s lacked the pointer move to generation %d; added it",
+                        self.layout.root, pointer.generation)
+        return last
+
     def _pointer_expected(self) -> bool:
         return any(entry.event == "pointer_moved" for entry in self._history.items())
 
@@ -335,8 +452,16 @@ class FileStore:
         reason = read.damage or "the pointer file is missing although the history moved it"
         return self._recover_locked(reason)
 
-    def _recover_locked(self, reason: str) -> Pointer | None:
-        """Point at the newest verified good snapshot; record and log the recovery."""
+    def _recover_locked(self, reason: str, *, keep_if_none: bool = False) -> Pointer | None:
+        """Point at the pointer's rightful target; record and log the recovery.
+
+        The rightful target is the snapshot of the last pointer move in the history whose
+        manifest and parts verify, else (no such move) the newest verified good snapshot.
+        With none, the pointer file is removed (the store has no current snapshot until the
+        next refresh), unless ``keep_if_none``: then it is left as it is and ``None`` is
+        returned (a well-formed pointer whose target is damaged keeps naming it, so reads
+        fail loudly until a refresh writes it again).
+        """
         entries = self._history.items()
         candidates: list[str] = []
         for entry in reversed(entries):
@@ -363,11 +488,18 @@ class FileStore:
                              generation=pointer.generation)
             )
             self._recovered_unreported = True
-            log.warning("current pointer of %s was unusable (%s); recovered it to the newest "
-                        "verified snapshot %s", self.layout.root, reason, snapshot_id)
+            self.last_recovery = (f"the current pointer was unusable ({reason}); recovered it "
+                                  f"to snapshot {snapshot_id}, the last verified pointer target")
+            log.warning("current pointer of %s was unusable (%s); recovered it to snapshot %s, "
+                        "the last verified pointer target", self.layout.root, reason,
+                        snapshot_id)
             return pointer
+        if keep_if_none:
+            return None
         remove_quietly(self.layout.pointer)
         self._recovered_unreported = True
+        self.last_recovery = (f"the current pointer was unusable ({reason}) and no verified "
+                              "snapshot is left; it was removed")
         log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left; "
                     "the store has no current snapshot until the next refresh",
                     self.layout.root, reason)
@@ -416,13 +548,27 @@ class FileStore:
         if pointer is None:
             self._current = None
             return None
-        loaded = self._manifests.load(pointer.snapshot_id)
-        if loaded.sha256 != pointer.manifest_sha256:
-            raise CorruptSnapshotError(
-                f"the manifest of current snapshot {pointer.snapshot_id} does not match the "
-                "hash the pointer recorded",
-                hint="run `snapkit snapshots verify`",
-            )
+        loaded, problem = self._target_of(pointer)
+        if loaded is None:
+            with self._meta_mutex():  # look again as it is now, then recover if still bad
+                pointer = self._pointer_locked()
+                if pointer is not None:
+                    loaded, problem = self._target_of(pointer, reload=True)
+                    if loaded is None:
+                        reason = problem or "its target cannot be read"
+                        recovered = self._recover_locked(reason, keep_if_none=True)
+                        if recovered is None:
+                            raise CorruptSnapshotError(
+                                f"the current pointer cannot be served: {reason}, and no "
+                                "verified snapshot is left to recover to",
+                                hint="run `snapkit snapshots verify`, then `snapkit refresh` "
+                                "to write a good snapshot",
+                            )
+                        pointer = recovered
+                        loaded = self._verified(pointer.snapshot_id)
+            if pointer is None or loaded is None:
+                self._current = None
+                return None
         new_key = stat_key(self.layout)
         if new_key is not None:
             self._current = (new_key, pointer, loaded.manifest)
@@ -443,11 +589,25 @@ class FileStore:
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
-        """Return snapshot metadata, newest first, filtered and limited."""
-        return self._checked_index().select(filters, limit)
+        """Return snapshot metadata, newest first, filtered and limited.
+
+        ``became_current`` comes from the history: whether any pointer move named the snapshot.
+        """
+        rows = self._checked_index().select(filters, limit)
+        history = self._history.items()
+        trail = pointer_trail(history, read_pointer_file(self.layout).pointer)
+        ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
+        unknown: bool | None = None if not trail.whole else False
+        return [attrs.evolve(info, became_current=True if info.id in ever
+                             else (False if info.status == "failed" else unknown))
+                for info in rows]
 
     def history(self) -> Sequence[HistoryEntry]:
-        """Return the append-only history of pointer moves and runs, oldest first."""
+        """Return the append-only history of pointer moves and runs, oldest first.
+
+        Lines that are damaged (do not parse or match their check) are left out; ``verify``
+        reports them and sets them aside.
+        """
         return tuple(self._history.items())
 
     def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
@@ -548,3 +708,12 @@ class FileStore:
 
         return prune_store(self, policy, dry_run=dry_run,
                            now=now or _dt.datetime.now(_dt.UTC))
+
+
+def _file_key(path: Path) -> StatKey | None:
+    """``(mtime_ns, size, inode)`` of a file, or ``None`` if it is missing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

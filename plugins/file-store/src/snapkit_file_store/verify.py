@@ -2,9 +2,18 @@
 
 Every manifest is re-parsed and its id recomputed from its content; every stored part is
 decompressed and re-hashed; every part a recorded (not failed) snapshot references must be
-present; the pointer must name a verified good snapshot. A damaged or lost pointer is recovered
-to the newest verified good snapshot, with a warning and ``pointer_recovered=True``. The staging
-area and temp files are not data and are ignored.
+present; the pointer must name a verified good snapshot and agree with the history's last
+pointer move; every history line must match its check; the listing index must describe exactly
+the manifests on disk. The staging area and temp files are not data and are ignored.
+
+What can be repaired from verified data is repaired, and reported as a problem saying what was
+done (so this verify exits 1 and the next one passes): a pointer that is damaged, lost, names a
+missing, damaged or failed manifest, records the wrong manifest hash, or disagrees with the
+history is recovered to its rightful target (the last pointer move in the history whose
+manifest and parts verify, else the newest verified good snapshot), with
+``pointer_recovered=True``; damaged history lines are set aside in ``history-damaged.jsonl``;
+a damaged or disagreeing listing index is rebuilt from the manifests. Damaged or missing parts
+and manifests are reported only: a refresh that produces the same data writes them again.
 
 Listing and re-hashing take no lock, so a long verify never holds up a refresh; commits and
 prunes may run meanwhile. What they can make look wrong is looked at again under the store's
@@ -21,14 +30,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import frozen
+from snapkit import convert
 from snapkit.canonical import sha256_hex
-from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest, SnapshotStatus
-from snapkit.errors import CorruptSnapshotError, InvalidIdentifierError
+from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
+from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
 
+from snapkit_file_store.atomic import append_line, replace_atomic
+from snapkit_file_store.index import info_of
+from snapkit_file_store.jsonlines import unwrap_line
 from snapkit_file_store.manifests import check_manifest_bytes
 from snapkit_file_store.parts import hash_part_file
-from snapkit_file_store.paths import Layout, check_part_hash
+from snapkit_file_store.paths import Layout, check_part_hash, writer_tag
 from snapkit_file_store.pointer import read_pointer_file
 
 if TYPE_CHECKING:
@@ -43,6 +56,7 @@ class _Manifest:
 
     manifest: SnapshotManifest
     sha256: str
+    size: int
 
 
 @frozen
@@ -60,7 +74,7 @@ class _Parts:
 
 
 def verify_store(store: FileStore) -> VerifyReport:
-    """Re-hash every manifest and part of ``store`` and check its pointer."""
+    """Re-hash every manifest and part of ``store``; check its pointer, history and index."""
     layout = store.layout
     problems: list[VerifyProblem] = []
     manifest_ids, manifests = _read_manifests(layout, problems)
@@ -73,21 +87,14 @@ def verify_store(store: FileStore) -> VerifyReport:
         for ref in entry.manifest.parts
         if ref.sha256 not in parts.present
     ]
-    has_pointer = read_pointer_file(layout).pointer is not None
-    if not has_pointer:
-        store.read_pointer()  # recovers a damaged or lost pointer, under the mutex
-    if suspects or has_pointer:
-        with store._meta_mutex():  # briefly: existence checks and small reads, no hashing
+    if store.exists():  # verify never creates a store
+        with store._meta_mutex():  # briefly: small reads and repairs (a pointer recovery
+            # re-hashes the parts of the snapshots it considers)
             problems.extend(_missing_parts_locked(layout, suspects))
-            if has_pointer:
-                problems.extend(_check_pointer_locked(store, set(manifest_ids), manifests,
-                                                      parts))
+            problems.extend(_history_locked(store))
+            problems.extend(_pointer_locked(store, set(manifest_ids), manifests, parts))
+            problems.extend(_index_locked(store, manifests))
     recovered = store.take_recovery_flag()
-
-    if store._index_out_of_step():
-        with store._meta_mutex():
-            if store._index_out_of_step():
-                store._rebuild_index()
     return VerifyReport(
         snapshots=len(manifest_ids),
         parts=len(parts.files),
@@ -108,7 +115,7 @@ def _read_manifests(
         try:
             data = layout.manifest(snapshot_id).read_bytes()
             manifests[snapshot_id] = _Manifest(check_manifest_bytes(snapshot_id, data),
-                                               sha256_hex(data))
+                                               sha256_hex(data), len(data))
         except FileNotFoundError:
             continue  # pruned while we looked
         except CorruptSnapshotError as exc:
@@ -160,36 +167,46 @@ def _missing_parts_locked(
     ]
 
 
-def _check_pointer_locked(
+def _pointer_locked(
     store: FileStore, listed: set[str], manifests: dict[str, _Manifest], parts: _Parts
 ) -> list[VerifyProblem]:
-    """Check the pointer as it is now (call under the meta mutex).
+    """Check the pointer as it is now, and recover it if it cannot stand (under the mutex).
 
     A pointer that names a snapshot committed after the listing has its manifest read now;
     that snapshot's parts count as good if they re-hashed in the listing, or, when they were
     not listed yet, if they are present now (their content is checked by the next verify).
     """
     layout = store.layout
-    pointer = read_pointer_file(layout).pointer
+    read = read_pointer_file(layout)
+    pointer = read.pointer
     if pointer is None:
-        return []  # damaged or removed since it was read: the next read recovers it
+        if read.damage is None and not store._pointer_expected():
+            return []  # no snapshot was ever current
+        return [_recover(store, "current", read.damage
+                         or "the pointer file is missing although the history moved it")]
     problems: list[VerifyProblem] = []
     entry = manifests.get(pointer.snapshot_id)
     if entry is None:
         entry = _reread_manifest(layout, pointer.snapshot_id, listed, problems)
-    _repair_history_locked(store, pointer, entry.manifest.status if entry else "success")
+    reason: str | None = None
     if entry is None:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id,
-            "names a snapshot whose manifest is missing or damaged"))
+        reason = "it names a snapshot whose manifest is missing or damaged"
+    elif entry.manifest.status == "failed":
+        reason = "it names a failed snapshot"
+    elif entry.sha256 != pointer.manifest_sha256:
+        reason = "it records a manifest hash that does not match the stored manifest"
+    else:  # a pointer that can be served: it must agree with the history
+        problems.extend(_repair_history_locked(store, pointer))
+        last = _last_move(store)
+        if last is not None and (last.snapshot_id, last.generation) != (
+                pointer.snapshot_id, pointer.generation):
+            reason = (f"it names generation {pointer.generation}, but the history's last "
+                      f"pointer move is to snapshot {last.snapshot_id} at generation "
+                      f"{last.generation}: the pointer file was moved back or replaced")
+    if reason is not None:
+        problems.append(_recover(store, pointer.snapshot_id, reason, keep_if_none=True))
         return problems
-    if entry.manifest.status == "failed":
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id, "names a failed snapshot"))
-    if entry.sha256 != pointer.manifest_sha256:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id,
-            "records a manifest hash that does not match the stored manifest"))
+    assert entry is not None
     bad = [
         ref.sha256 for ref in entry.manifest.parts
         if ref.sha256 not in parts.good
@@ -198,8 +215,27 @@ def _check_pointer_locked(
     if bad:
         problems.append(VerifyProblem(
             "pointer", pointer.snapshot_id,
-            f"names a snapshot with {len(bad)} missing or damaged part(s)"))
+            f"names a snapshot with {len(bad)} missing or damaged part(s); refresh to write "
+            "them again"))
     return problems
+
+
+def _recover(store: FileStore, ref: str, reason: str, *, keep_if_none: bool = False
+             ) -> VerifyProblem:
+    """Recover the pointer (under the mutex) and describe what was wrong and what was done."""
+    pointer = store._recover_locked(reason, keep_if_none=keep_if_none)
+    if pointer is not None:
+        done = f"recovered it to snapshot {pointer.snapshot_id}, the last verified pointer target"
+    elif keep_if_none:
+        done = "no verified snapshot is left to recover to; refresh to write a good one"
+    else:
+        done = "no verified snapshot is left, so it was removed; refresh to write a good one"
+    return VerifyProblem("pointer", ref, f"{reason}; {done}")
+
+
+def _last_move(store: FileStore) -> HistoryEntry | None:
+    moves = [e for e in store._history.items() if e.event == "pointer_moved"]
+    return moves[-1] if moves else None
 
 
 def _reread_manifest(
@@ -212,7 +248,7 @@ def _reread_manifest(
     """
     try:
         data = layout.manifest(snapshot_id).read_bytes()
-        return _Manifest(check_manifest_bytes(snapshot_id, data), sha256_hex(data))
+        return _Manifest(check_manifest_bytes(snapshot_id, data), sha256_hex(data), len(data))
     except FileNotFoundError:
         return None
     except CorruptSnapshotError as exc:
@@ -221,12 +257,103 @@ def _reread_manifest(
         return None
 
 
-def _repair_history_locked(store: FileStore, pointer: Pointer, status: SnapshotStatus) -> None:
-    """Add the pointer's last move to the history if a crash left it out (under the mutex)."""
-    moves = [e.generation or 0 for e in store._history.items() if e.event == "pointer_moved"]
-    if pointer.generation > max(moves, default=0):
-        store._history.append(HistoryEntry(
-            at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
-            status=status, generation=pointer.generation))
-        log.warning("history of %s lacked the pointer move to generation %d; added it",
-                    store.layout.root, pointer.generation)
+def _repair_history_locked(store: FileStore, pointer: Pointer) -> list[VerifyProblem]:
+    """Add the pointer's last move to the history if it is missing (under the mutex).
+
+    A crash between the pointer's write and the history's append loses exactly that one
+    move: it is added with a warning (the line added is the one lost). A pointer more than one
+    generation past the history's last move means history lines were lost: that is reported.
+    """
+    last = store._heal_history_locked(pointer)
+    if pointer.generation <= last + 1:
+        return []
+    lost = (f"generation {last + 1}" if pointer.generation == last + 2
+            else f"generations {last + 1}-{pointer.generation - 1}")
+    return [VerifyProblem(
+        "history", "history.jsonl",
+        f"lacks the pointer moves of {lost} (the pointer is at generation "
+        f"{pointer.generation}): lines were lost; added the current pointer's move")]
+
+
+def _history_locked(store: FileStore) -> list[VerifyProblem]:
+    """Set damaged history lines aside (under the mutex) and report them.
+
+    Lines that do not parse or do not match their check, and a torn last line, move to
+    ``history-damaged.jsonl`` (appended, so nothing is lost); the history keeps the good
+    lines in their order.
+    """
+    history = store._history
+    history.items()
+    if not (history.damaged_lines or history.torn_tail):
+        return []
+    layout = store.layout
+    try:
+        data = layout.history.read_bytes()
+    except FileNotFoundError:
+        return []
+    good: list[bytes] = []
+    bad: list[bytes] = []
+    numbers: list[int] = []
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        if not line.strip():
+            continue
+        if not line.endswith(b"\n") or not _history_line_ok(line):
+            bad.append(line if line.endswith(b"\n") else line + b"\n")
+            numbers.append(number)
+        else:
+            good.append(line)
+    if not bad:
+        return []
+    for line in bad:
+        append_line(layout.history_damaged, line)
+    replace_atomic(layout.history, b"".join(good), layout.tmp, writer_tag())
+    history.items()
+    shown = ", ".join(str(n) for n in numbers[:10]) + (", ..." if len(numbers) > 10 else "")
+    log.warning("set aside %d damaged line(s) of the history of %s in %s", len(bad),
+                layout.root, layout.history_damaged.name)
+    return [VerifyProblem(
+        "history", "history.jsonl",
+        f"{len(bad)} damaged line(s) (line {shown}): set aside in "
+        f"{layout.history_damaged.name}; the history keeps its {len(good)} good line(s)")]
+
+
+def _history_line_ok(line: bytes) -> bool:
+    try:
+        body, _checked = unwrap_line(line)
+        convert.parse(body, HistoryEntry)
+    except ContractError:
+        return False
+    return True
+
+
+def _index_locked(store: FileStore, manifests: dict[str, _Manifest]) -> list[VerifyProblem]:
+    """Compare the listing index with the manifests (under the mutex); rebuild it if wrong.
+
+    Only manifests that verified count; a snapshot committed after the listing is checked by
+    the next verify, and one pruned since is not counted as missing.
+    """
+    index = store._index
+    layout = store.layout
+    what: list[str] = []
+    if index.damaged:
+        what.append("has damaged lines")
+    indexed = index.ids()
+    on_disk = set(layout.manifest_ids())
+    extra = indexed - on_disk
+    lacking = [sid for sid in manifests if sid in on_disk and sid not in indexed]
+    wrong = [
+        sid for sid, entry in manifests.items()
+        if sid in indexed and index.get(sid) != info_of(entry.manifest, entry.size)
+    ]
+    if extra:
+        what.append(f"lists {len(extra)} snapshot(s) that have no manifest")
+    if lacking:
+        what.append(f"lacks {len(lacking)} snapshot(s)")
+    if wrong:
+        what.append(f"describes {len(wrong)} snapshot(s) unlike their manifests")
+    if what or index.unchecked:
+        store._rebuild_index()
+    if not what:
+        return []
+    return [VerifyProblem("index", "index.jsonl",
+                          "; ".join(what) + ": rebuilt it from the manifests")]
