@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,17 +15,28 @@ RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 @contextmanager
 def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: float,
                headers: Mapping[str, str]) -> Iterator[Iterator[str]]:
-    """Open a source and yield an iterator of its text lines (with line endings)."""
+    """Open a source and yield an iterator of its text lines (with line endings).
+
+    A UTF-8 byte-order mark at the start is dropped (it would otherwise glue itself to the
+    first field name); bytes the ``encoding`` cannot decode are an :class:`OracleError`
+    naming the line and the ``encoding`` setting.
+    """
     if path is not None:
         try:
-            handle = path.open("r", encoding=encoding, newline="")
+            codecs.lookup(encoding)
+        except LookupError:
+            raise OracleError(f"unknown encoding {encoding!r} for {path.name}",
+                              hint="set the oracle's 'encoding' to a Python codec name, "
+                                   "e.g. \"utf-8\" or \"latin-1\"") from None
+        try:
+            handle = path.open("r", encoding=_sig(encoding), newline="")
         except FileNotFoundError:
             raise OracleError(f"file {path} does not exist",
                               hint="check the oracle's 'path' setting") from None
         except OSError as exc:
             raise OracleError(f"cannot read {path}: {exc.strerror}") from None
         with handle:
-            yield iter(handle)
+            yield _decoded(handle, path, encoding)
         return
     assert url is not None
     import httpx
@@ -40,8 +52,55 @@ def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: fl
         raise TransientOracleError(f"{_safe(url)}: {type(exc).__name__}") from None
 
 
+def _sig(encoding: str) -> str:
+    """``utf-8-sig`` for UTF-8 (it drops a leading byte-order mark), else ``encoding``."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _decoded(lines: Iterator[str], path: Path, encoding: str) -> Iterator[str]:
+    try:
+        yield from lines
+    except UnicodeDecodeError as exc:
+        line = _bad_line(path, encoding)
+        at = f" on line {line}" if line else ""
+        raise OracleError(
+            f"{path.name} is not {encoding} text: byte 0x{exc.object[exc.start]:02x}{at} "
+            "cannot be decoded",
+            hint="set the oracle's 'encoding' setting to the file's encoding "
+                 "(e.g. encoding = \"latin-1\" or \"cp1252\")",
+        ) from None
+
+
+def _bad_line(path: Path, encoding: str) -> int | None:
+    """The line (from 1) holding the first byte ``encoding`` cannot decode, if found."""
+    decoder = codecs.getincrementaldecoder(_sig(encoding))()
+    newlines = 0
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                for start in range(0, len(chunk), 4096):
+                    piece = chunk[start:start + 4096]
+                    try:
+                        text = decoder.decode(piece)
+                    except UnicodeDecodeError as exc:
+                        good = piece[:exc.start]
+                        return newlines + _count_newlines(good, encoding) + 1
+                    newlines += text.count("\n")
+    except OSError:
+        return None
+    return None
+
+
+def _count_newlines(data: bytes, encoding: str) -> int:
+    return codecs.decode(data, _sig(encoding), errors="replace").count("\n")
+
+
 def _decode_lines(lines: Iterator[str]) -> Iterator[str]:
+    first = True
     for line in lines:
+        if first:
+            line = line.removeprefix("\ufeff")
+            first = False
         yield line + "\n"
 
 
