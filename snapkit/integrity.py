@@ -26,9 +26,10 @@ def check_keys(records: Iterable[Any], table: str, key_column: str) -> Iterator[
     Keys are told apart as a diff tells them apart: ``1``, ``1.0``, ``"1"`` and ``true`` are
     four keys. Memory: one entry per distinct key.
     """
-    strings: dict[str, int] = {}
-    integers: dict[int, int] = {}
-    others: dict[str, int] = {}
+    # one table per key type, so that 1 and "1" differ without a tuple per key
+    strings: dict[Any, int] = {}
+    integers: dict[Any, int] = {}
+    others: dict[Any, int] = {}
     for position, record in enumerate(records):
         if isinstance(record, dict):
             key = record.get(key_column)
