@@ -361,6 +361,7 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(dict(schema))
+    secrets = _secret_values(data)
     data = _secrets_as_strings(data)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
@@ -371,7 +372,23 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     key = ".".join(parts) or "(top level)"
     if error.validator == "additionalProperties" and not error.absolute_path:
         key = prefix or "(top level)"
-    raise ConfigError(f"{where}: {key}: {_expected(error)}")
+    message = _expected(error)
+    for value, name in sorted(secrets.items(), key=lambda item: -len(item[0])):
+        message = message.replace(value, f"${{{name}}}")  # a message never shows a secret
+    raise ConfigError(f"{where}: {key}: {message}")
+
+
+def _secret_values(value: Any) -> dict[str, str]:
+    """The values of the environment variables ``value`` reads secrets from, by value."""
+    if _is_secret(value):
+        found = os.environ.get(value["env"], "")
+        return {found: value["env"]} if found else {}
+    items = value.values() if isinstance(value, Mapping) else (
+        value if isinstance(value, list) else ())
+    secrets: dict[str, str] = {}
+    for item in items:
+        secrets.update(_secret_values(item))
+    return secrets
 
 
 def _is_secret(value: Any) -> bool:

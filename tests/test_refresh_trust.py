@@ -364,3 +364,27 @@ def test_the_query_parser_reads_non_ascii_field_names() -> None:
         assert (term.field, term.op, term.value) == (name, "=", "x")
     (term,) = parse_query("http://a/?q=1").terms
     assert term.field is None
+
+
+def test_a_secret_that_fails_its_settings_schema_is_not_shown(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_URL", "ftp://admin:hunter2@example.com/users.csv")
+    (folder / "snapkit.toml").write_text(CONFIG.replace('path = "users.csv"',
+                                                        'url = { env = "USERS_URL" }'))
+    done = snapkit(folder, "refresh")
+    assert done.code == 2, done
+    assert "oracles.users.url" in done.err and "${USERS_URL}" in done.err
+    assert "hunter2" not in done.err
+
+
+def test_a_failing_diff_section_is_named_by_type_never_by_its_message() -> None:
+    from snapkit.diff import _run_section
+    from snapkit.errors import DiffError
+
+    def compute(context: Any) -> Any:
+        raise ValueError("grace@example.com changed")
+
+    with pytest.raises(DiffError) as caught:
+        _run_section("people", compute, None)  # type: ignore[arg-type]
+    assert str(caught.value).startswith("diff section 'people' failed: ValueError raised in ")
+    assert "grace@example.com" not in str(caught.value)
