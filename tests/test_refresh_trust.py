@@ -388,3 +388,36 @@ def test_a_failing_diff_section_is_named_by_type_never_by_its_message() -> None:
         _run_section("people", compute, None)  # type: ignore[arg-type]
     assert str(caught.value).startswith("diff section 'people' failed: ValueError raised in ")
     assert "grace@example.com" not in str(caught.value)
+
+
+@pytest.fixture
+def http_folder(folder: Path) -> Any:
+    """``folder`` served over HTTP on a loopback port (the files oracle's ``url`` source)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_csv_over_http_is_decoded_strictly_and_without_its_byte_order_mark(
+        http_folder: Any) -> None:
+    folder, base = http_folder
+    (folder / "snapkit.toml").write_text(CONFIG.replace('path = "users.csv"',
+                                                        f'url = "{base}/users.csv"'))
+    write_users(folder, PEOPLE, prefix="\ufeff")
+    assert snapkit(folder, "refresh").code == 0
+    assert "Grace Hopper" in snapkit(folder, "search", "users", "id=2").out
+    (folder / "users.csv").write_bytes("id,name\n1,Ada\n2,Jos\u00e9\n".encode("latin-1"))
+    done = snapkit(folder, "refresh", "--json")
+    assert done.code == 1, done
+    message = done.json()["errors"][0]["message"]
+    assert "users.csv is not utf-8 text: byte 0xe9 on line 3 cannot be decoded" in message
+    assert "'encoding' setting" in message

@@ -21,13 +21,13 @@ def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: fl
     first field name); bytes the ``encoding`` cannot decode are an :class:`OracleError`
     naming the line and the ``encoding`` setting.
     """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise OracleError(f"unknown encoding {encoding!r}",
+                          hint="set the oracle's 'encoding' to a Python codec name, "
+                               "e.g. \"utf-8\" or \"latin-1\"") from None
     if path is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise OracleError(f"unknown encoding {encoding!r} for {path.name}",
-                              hint="set the oracle's 'encoding' to a Python codec name, "
-                                   "e.g. \"utf-8\" or \"latin-1\"") from None
         try:
             handle = path.open("r", encoding=_sig(encoding), newline="")
         except FileNotFoundError:
@@ -45,7 +45,7 @@ def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: fl
         with httpx.Client(timeout=timeout, follow_redirects=True) as client, \
                 client.stream("GET", url, headers=dict(headers)) as response:
             _check(response, url)
-            yield _decode_lines(response.iter_lines())
+            yield _url_lines(response.iter_bytes(), _safe(url), encoding)
     except httpx.TimeoutException:
         raise TransientOracleError(f"{_safe(url)} timed out after {timeout:g} s") from None
     except httpx.TransportError as exc:
@@ -61,14 +61,8 @@ def _decoded(lines: Iterator[str], path: Path, encoding: str) -> Iterator[str]:
     try:
         yield from lines
     except UnicodeDecodeError as exc:
-        line = _bad_line(path, encoding)
-        at = f" on line {line}" if line else ""
-        raise OracleError(
-            f"{path.name} is not {encoding} text: byte 0x{exc.object[exc.start]:02x}{at} "
-            "cannot be decoded",
-            hint="set the oracle's 'encoding' setting to the file's encoding "
-                 "(e.g. encoding = \"latin-1\" or \"cp1252\")",
-        ) from None
+        raise _not_decodable(path.name, encoding, exc.object[exc.start:exc.start + 1],
+                             _bad_line(path, encoding)) from None
 
 
 def _bad_line(path: Path, encoding: str) -> int | None:
@@ -95,13 +89,43 @@ def _count_newlines(data: bytes, encoding: str) -> int:
     return codecs.decode(data, _sig(encoding), errors="replace").count("\n")
 
 
-def _decode_lines(lines: Iterator[str]) -> Iterator[str]:
-    first = True
-    for line in lines:
-        if first:
-            line = line.removeprefix("\ufeff")
-            first = False
-        yield line + "\n"
+def _url_lines(chunks: Iterator[bytes], source: str, encoding: str) -> Iterator[str]:
+    """Decode a response body strictly with ``encoding`` (never replacing bytes it cannot
+    decode) and yield its lines, each ending in ``\\n``."""
+    decoder = codecs.getincrementaldecoder(_sig(encoding))()
+    pending = ""
+    lines_done = 0
+    for chunk in _with_end(chunks):
+        try:
+            text = decoder.decode(chunk or b"", final=chunk is None)
+        except UnicodeDecodeError as exc:
+            good = codecs.decode((chunk or b"")[:max(exc.start, 0)], _sig(encoding),
+                                 errors="replace")
+            line = lines_done + pending.count("\n") + good.count("\n") + 1
+            raise _not_decodable(source, encoding, (chunk or b"\0")[max(exc.start, 0):][:1],
+                                 line) from None
+        pending += text
+        *lines, pending = pending.split("\n")
+        for line_text in lines:
+            lines_done += 1
+            yield line_text + "\n"
+    if pending:
+        yield pending + "\n"
+
+
+def _with_end(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
+    yield from chunks
+    yield None
+
+
+def _not_decodable(source: str, encoding: str, byte: bytes, line: int | None) -> OracleError:
+    at = f" on line {line}" if line else ""
+    value = f"0x{byte[0]:02x}" if byte else "a byte"
+    return OracleError(
+        f"{source} is not {encoding} text: byte {value}{at} cannot be decoded",
+        hint="set the oracle's 'encoding' setting to the source's encoding "
+             "(e.g. encoding = \"latin-1\" or \"cp1252\")",
+    )
 
 
 def _check(response: object, url: str) -> None:
