@@ -97,6 +97,7 @@ def check_shrink(table: str, key: str, before: int | None, after: int, max_shrin
     if problem is not None:
         raise IntegrityError(
             problem, reason="table_shrank",
-            hint=f"if the source really lost them, add {key!r} to refresh.allow_shrink in the "
-                 "config for one refresh (the threshold is refresh.max_shrink)",
+            hint=f"if the source really lost them, run 'snapkit refresh --allow-shrink {key}' "
+                 f"once, or add {key!r} to refresh.allow_shrink (the threshold is "
+                 "refresh.max_shrink)",
         )

@@ -240,6 +240,7 @@ def test_an_empty_answer_does_not_replace_a_full_table(folder: Path) -> None:
     assert error["code"] == "table_shrank"
     assert "table 'users' would go from 250 records to none" in error["message"]
     assert "refresh.allow_shrink" in error["message"]
+    assert "snapkit refresh --allow-shrink users" in error["message"]
     assert current_id(folder) == good
 
 
@@ -275,6 +276,22 @@ def test_allow_shrink_lets_a_table_empty(folder: Path) -> None:
     done = snapkit(folder, "refresh", "--json")
     assert done.code == 0, done
     assert done.json()["parts"][0]["records"] == 0
+
+
+def test_allow_shrink_on_the_command_line_lets_one_refresh_empty_a_table(folder: Path) -> None:
+    write_users(folder, many(250))
+    assert snapkit(folder, "refresh").code == 0
+    write_users(folder, [])
+    done = snapkit(folder, "refresh", "--allow-shrink", "users", "--json")
+    assert done.code == 0, done
+    assert done.json()["parts"][0]["records"] == 0
+    write_users(folder, many(250))
+    assert snapkit(folder, "refresh").code == 0
+    write_users(folder, [])
+    assert snapkit(folder, "refresh").code == 1  # the config is unchanged
+    wrong = snapkit(folder, "refresh", "--allow-shrink", "userz")
+    assert wrong.code == 2
+    assert wrong.err.startswith("Error: --allow-shrink: no oracle with key 'userz'")
 
 
 def test_allow_shrink_naming_no_oracle_is_a_config_error(folder: Path) -> None:
