@@ -438,3 +438,12 @@ def test_a_csv_over_http_is_decoded_strictly_and_without_its_byte_order_mark(
     message = done.json()["errors"][0]["message"]
     assert "users.csv is not utf-8 text: byte 0xe9 on line 3 cannot be decoded" in message
     assert "'encoding' setting" in message
+
+
+def test_json_lines_with_a_byte_order_mark_load(folder: Path) -> None:
+    (folder / "snapkit.toml").write_text(CONFIG.replace("users.csv", "users.jsonl"))
+    (folder / "users.jsonl").write_text('\ufeff{"id": 1, "name": "Ada"}\n{"id": 2}\n',
+                                        encoding="utf-8")
+    done = snapkit(folder, "refresh", "--json")
+    assert done.code == 0, done
+    assert done.json()["parts"][0]["records"] == 2
