@@ -53,7 +53,7 @@ def _check_keys(value: Any) -> None:
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    raise TypeError(f"keys must be str, not {type(key).__name__} ({key!r})")
+                    raise TypeError(f"keys must be str, not {type(key).__name__}")
                 if isinstance(child, dict | list | tuple):
                     stack.append(child)
         elif isinstance(item, list | tuple):

@@ -82,6 +82,8 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "schema_version": {"type": "string"},
                 "calculation_version": {"type": "string"},
                 "lock_stale_after": {"type": "number", "exclusiveMinimum": 0},
+                "max_shrink": {"type": "number", "minimum": 0, "maximum": 1},
+                "allow_shrink": {"type": "array", "items": {"type": "string"}},
             },
         },
         "serve": {
@@ -128,7 +130,12 @@ SECTION_OF_KIND = {
 
 @frozen
 class RefreshSettings:
-    """How refreshes run (``[refresh]``). Times are in seconds."""
+    """How refreshes run (``[refresh]``). Times are in seconds.
+
+    :param max_shrink: the largest fraction (0 to 1) of its records a table may lose from
+        the current snapshot to the next; a table that loses more fails its oracle.
+    :param allow_shrink: oracle keys whose tables may shrink by any amount (even to empty).
+    """
 
     oracles: tuple[str, ...] | None = None
     concurrency: int = 4
@@ -140,6 +147,8 @@ class RefreshSettings:
     schema_version: str = "1"
     calculation_version: str = "1"
     lock_stale_after: float = 1800.0
+    max_shrink: float = 0.5
+    allow_shrink: tuple[str, ...] = ()
 
 
 @frozen
@@ -252,7 +261,7 @@ def find_config(start: Path | None = None) -> Path | None:
 
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError):  # unreadable, not UTF-8, or not TOML: not a config
             return None
         if "snapkit" in data.get("tool", {}):
             return pyproject
@@ -270,12 +279,20 @@ def load_config(path: Path | str | None = None) -> Config:
     if source is None:
         return config_from_data({}, None, Path.cwd())
     try:
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {source} does not exist",
                           hint="create one with 'snapkit init'") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
+            hint="TOML files are UTF-8; save the file as UTF-8",
+        ) from None
     import tomllib
 
     try:
@@ -297,8 +314,9 @@ def config_from_data(data: Mapping[str, Any], source: Path | None, root: Path) -
     cache = dict(data.get("cache", {}))
     scope = data.get("scope", {})
     refresh = dict(data.get("refresh", {}))
-    if "oracles" in refresh:
-        refresh["oracles"] = tuple(refresh["oracles"])
+    for listed in ("oracles", "allow_shrink"):
+        if listed in refresh:
+            refresh[listed] = tuple(refresh[listed])
     serve = dict(data.get("serve", {}))
     if "token" in serve:
         serve["token"] = resolve_secrets(serve["token"], "serve.token", where)
@@ -343,6 +361,7 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(dict(schema))
+    secrets = _secret_values(data)
     data = _secrets_as_strings(data)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
@@ -353,7 +372,23 @@ def validate_against(data: Any, schema: Mapping[str, Any], where: str, prefix: s
     key = ".".join(parts) or "(top level)"
     if error.validator == "additionalProperties" and not error.absolute_path:
         key = prefix or "(top level)"
-    raise ConfigError(f"{where}: {key}: {_expected(error)}")
+    message = _expected(error)
+    for value, name in sorted(secrets.items(), key=lambda item: -len(item[0])):
+        message = message.replace(value, f"${{{name}}}")  # a message never shows a secret
+    raise ConfigError(f"{where}: {key}: {message}")
+
+
+def _secret_values(value: Any) -> dict[str, str]:
+    """The values of the environment variables ``value`` reads secrets from, by value."""
+    if _is_secret(value):
+        found = os.environ.get(value["env"], "")
+        return {found: value["env"]} if found else {}
+    items = value.values() if isinstance(value, Mapping) else (
+        value if isinstance(value, list) else ())
+    secrets: dict[str, str] = {}
+    for item in items:
+        secrets.update(_secret_values(item))
+    return secrets
 
 
 def _is_secret(value: Any) -> bool:

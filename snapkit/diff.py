@@ -447,7 +447,9 @@ def _run_section(key: str, implementation: Any, context: DiffContext) -> DiffSec
     except SnapkitError:
         raise
     except Exception as exc:
-        raise DiffError(f"diff section {key!r} failed: {type(exc).__name__}: {exc}") from exc
+        from snapkit.errors import describe_exception  # never the message: it can quote rows
+
+        raise DiffError(f"diff section {key!r} failed: {describe_exception(exc)}") from exc
     if not isinstance(section, DiffSection):
         raise DiffError(f"diff section {key!r} returned {type(section).__name__}, "
                         "not a DiffSection")

@@ -82,6 +82,20 @@ class PayloadValidationError(ContractError):
     """An oracle payload or record does not match the oracle's JSON Schema."""
 
 
+class PayloadSchemaError(ContractError):
+    """An oracle's payload schema is not a valid JSON Schema, so nothing can be checked."""
+
+
+class IntegrityError(ContractError):
+    """A table's records break its integrity: a missing or repeated key, or a table that
+    shrank past the allowed threshold. ``reason`` is the error code a snapshot records
+    (``missing_key``, ``duplicate_key``, ``table_shrank``)."""
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
 # -- stores --------------------------------------------------------------------------------
 
 
@@ -166,3 +180,30 @@ class ExportError(SnapkitError):
     def __init__(self, message: str, *, reason: str = "export_error", hint: str | None = None):
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Describe an exception without its message when the message could hold data values.
+
+    A :class:`SnapkitError` message is ours (it never holds values); an ``OSError`` keeps its
+    ``strerror``; a ``UnicodeDecodeError`` keeps the codec, the byte and its position. Any other
+    exception (a ``KeyError('ada@example.com')``, a ``jsonschema`` error quoting the instance)
+    is named by its type and where it was raised, never by its text.
+    """
+    if isinstance(exc, SnapkitError):
+        return str(exc)
+    name = type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start:exc.start + 1].hex() if exc.object else "?"
+        return (f"{name}: the bytes are not {exc.encoding} text "
+                f"(byte 0x{byte} at position {exc.start}: {exc.reason})")
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{name}: {exc.strerror}"
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if frames:
+        last = frames[-1]
+        where = f"{last.filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{last.lineno}"
+        return f"{name} raised in {last.name} ({where}); its message is not shown, it may hold data"
+    return f"{name} (its message is not shown, it may hold data)"

@@ -172,9 +172,10 @@ def _plan(descriptor: DatasetDescriptor, projections: Mapping[str, ProjectionRes
         if status == "partial" and not closed:
             partial_reason = partial_reason or "required_projection_partial"
             continue
+        why = f" ({result.message})" if result is not None and result.message else ""
         return _Plan(False, reason=f"required_projection_{status}",
                      message=f"dataset {descriptor.key!r}: required projection {key!r} "
-                             f"is {status}")
+                             f"is {status}{why}")
     for key in descriptor.optional:
         result = projections.get(key)
         if result is None or result.status not in {"ready", "partial"}:

@@ -33,7 +33,7 @@ from snapkit.descriptors import (
     SerializerDescriptor,
     StoreDescriptor,
 )
-from snapkit.errors import PluginLoadError
+from snapkit.errors import ConfigError, PluginLoadError
 from snapkit.markers import PROJECT
 from snapkit.registry import Registry
 
@@ -453,9 +453,10 @@ class PluginManager:
                             self._call_register(impl, kind, collected, self.config)
             except Exception as exc:  # a plugin failing to register is recorded, not fatal
                 record = self._records.get(name)
-                self._problems.append(
-                    Problem(name, "register-error", f"{type(exc).__name__}: {exc}")
-                )
+                # a plugin rejecting its section of the config (a missing schema file...)
+                # is a config problem the commands report as such (see check_strict)
+                code = "config-error" if isinstance(exc, ConfigError) else "register-error"
+                self._problems.append(Problem(name, code, f"{type(exc).__name__}: {exc}"))
                 if record is not None:
                     self._records[name] = evolve(
                         record, status="load-error", error=f"{type(exc).__name__}: {exc}"
@@ -490,7 +491,8 @@ class PluginManager:
     def _ensure_registries(self) -> dict[str, Registry[Any]]:
         if self._registries is None:
             self._problems = [p for p in self._problems
-                              if p.code not in {"register-error", "duplicate-key"}]
+                              if p.code not in {"register-error", "config-error",
+                                                "duplicate-key"}]
             self._registries = self._build_registries()
         return self._registries
 
@@ -558,7 +560,12 @@ class PluginManager:
         return list(self._problems)
 
     def check_strict(self) -> None:
-        """In strict mode, raise :class:`PluginLoadError` if any plugin failed."""
+        """Raise :class:`ConfigError` if a plugin rejected its section of the configuration
+        (always), and, in strict mode, :class:`PluginLoadError` if any plugin failed."""
+        for problem in self.problems:
+            if problem.code == "config-error":
+                message = problem.message.removeprefix("ConfigError: ")
+                raise ConfigError(message, hint=None)
         if self.selection.strict and self.problems:
             first = self.problems[0]
             raise PluginLoadError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from snapkit.errors import PayloadValidationError
+from snapkit.errors import PayloadSchemaError, PayloadValidationError
 
 Check = Callable[[Any], None]
 
@@ -46,6 +46,15 @@ class RecordCheck:
     def __init__(self, schema: Mapping[str, Any], what: str) -> None:
         import jsonschema
 
+        try:
+            jsonschema.Draft202012Validator.check_schema(dict(schema))
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise PayloadSchemaError(
+                f"{what} schema is not a valid JSON Schema ({exc.message} at "
+                f"{where})",
+                hint="fix the schema; 'snapkit plugins validate' checks every oracle's schema",
+            ) from None
         self._validator = jsonschema.Draft202012Validator(dict(schema))
         self._what = what
         self.accepts: Callable[[Any], bool] = (
@@ -74,6 +83,9 @@ class RecordCheck:
 
 def make_check(schema: Mapping[str, Any] | None, what: str) -> RecordCheck | None:
     """Return a function that raises :class:`PayloadValidationError` for invalid values.
+
+    :raises PayloadSchemaError: if ``schema`` is not a valid JSON Schema (checked here, so
+        that no validator error, which quotes the value it checked, is ever raised).
 
     :param schema: a JSON Schema (draft 2020-12), or ``None`` for no validation.
     :param what: how messages name the value, e.g. ``"oracle 'users' record"``.

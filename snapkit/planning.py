@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from snapkit import exitcodes
 from snapkit.errors import PluginError
 
 
 class DependencyError(PluginError):
-    """Oracles require an unknown oracle or form a cycle."""
+    """Oracles require an unknown oracle or form a cycle: a configuration problem (exit 2)."""
+
+    exit_code = exitcodes.USAGE
 
 
 def find_unknown(requires: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:

@@ -39,7 +39,7 @@ from snapkit import events
 from snapkit.canonical import check_canonical, content_id
 from snapkit.contracts import PartRef, ProjectionResult, Scope, SnapshotManifest
 from snapkit.descriptors import ProjectionDescriptor
-from snapkit.errors import ContractError, ProjectionError
+from snapkit.errors import ContractError, ProjectionError, SnapkitError
 from snapkit.gcpace import YOUNG_COLLECTION_EVERY, spaced_collections
 
 log = logging.getLogger("snapkit.projection")
@@ -530,6 +530,9 @@ def _evaluate(
         value = derive_fn(inputs)
     except DerivationError as exc:
         return ProjectionResult(key, "failed", exc.reason, oracles=used, message=exc.message)
+    except SnapkitError as exc:  # ours (a damaged part...): its message holds no values
+        return ProjectionResult(key, "failed", DERIVATION_ERROR, oracles=used,
+                                message=f"projection {key!r}: {exc}")
     except Exception as exc:  # isolation: one projection failing never stops the others
         return ProjectionResult(key, "failed", DERIVATION_ERROR, oracles=used,
                                 message=f"projection {key!r} raised {type(exc).__name__}"

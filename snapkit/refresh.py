@@ -36,13 +36,19 @@ from snapkit.contracts import (
 )
 from snapkit.descriptors import OracleDescriptor
 from snapkit.errors import (
+    ConfigError,
     ContractError,
+    IntegrityError,
     OracleTimeoutError,
+    PayloadSchemaError,
     PayloadValidationError,
     SnapkitError,
+    UnknownKeyError,
     UsageError,
+    describe_exception,
 )
 from snapkit.gcpace import FULL_COLLECTION_EVERY, spaced_collections
+from snapkit.integrity import check_keys, check_shrink
 from snapkit.lease_keeper import LeaseKeeper
 from snapkit.manager import PluginManager
 from snapkit.parts import write_records
@@ -160,10 +166,10 @@ def run_refresh(
             "no oracles to run",
             hint="add [oracles.KEY] sections to the config or list keys in refresh.oracles",
         )
-    for key in wanted:
-        registry.get(key)
+    _check_keys_named(registry, settings, wanted)
     requires = {d.key: d.requires for d in registry}
     keys = closure(requires, wanted)
+    plan_levels({key: requires[key] for key in keys if key in requires})  # unknown, cycles
     descriptors = {key: registry.get(key) for key in sorted(keys)}
     levels = plan_levels({key: d.requires for key, d in descriptors.items()})
     run_id = uuid.uuid4().hex
@@ -184,6 +190,24 @@ def run_refresh(
     finally:
         if lease is not None:
             lease.__exit__(None, None, None)
+
+
+def _check_keys_named(registry: Any, settings: RefreshSettings, wanted: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for a key in ``refresh.oracles`` or ``refresh.allow_shrink``
+    that names no registered oracle, :class:`UsageError` for another unknown wanted key."""
+    for setting, keys in (("oracles", settings.oracles or ()),
+                          ("allow_shrink", settings.allow_shrink)):
+        for index, key in enumerate(keys):
+            try:
+                registry.get(key)
+            except UnknownKeyError as exc:
+                raise ConfigError(f"refresh.{setting}[{index}]: {exc.message}",
+                                  hint=exc.hint) from None
+    for key in wanted:
+        try:
+            registry.get(key)
+        except UnknownKeyError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
 
 
 class _Run:
@@ -216,6 +240,7 @@ class _Run:
         self.started = time.monotonic()
         self.deadline = self.started + settings.deadline
         self.stopping = threading.Event()
+        self.previous_counts: dict[str, int] = {}
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -231,6 +256,7 @@ class _Run:
             self.progress(Progress(key, "planned"))
         pointer = self.store.read_pointer()
         expected = pointer.generation if pointer is not None else 0
+        self.previous_counts = self._current_counts()
         txn = self.store.begin()
         try:
             with spaced_collections(old=FULL_COLLECTION_EVERY), ThreadPoolExecutor(
@@ -275,6 +301,18 @@ class _Run:
             )
         return RefreshOutcome(commit.snapshot_id, manifest.status, commit.pointer is not None,
                               manifest, duration)
+
+    def _current_counts(self) -> dict[str, int]:
+        """Record counts by table in the current snapshot (what a shrink compares with)."""
+        try:
+            current = self.store.latest_successful()
+        except SnapkitError as exc:  # a damaged store must not block the refresh that heals it
+            log.warning("refresh %s: no shrink check, the current snapshot cannot be read "
+                        "(%s)", self.run_id[:12], type(exc).__name__)
+            return {}
+        if current is None:
+            return {}
+        return {part.name: part.records for part in current.parts}
 
     # -- one oracle ------------------------------------------------------------------------
 
@@ -424,6 +462,8 @@ class _Run:
         if isinstance(payload, dict | str | bytes) or not hasattr(payload, "__iter__"):
             raise ContractError(f"{what} declares records but returned "
                                 f"{type(payload).__name__}, not an iterable of records")
+        if descriptor.key_column is not None:
+            payload = check_keys(payload, descriptor.table, descriptor.key_column)
         writer = txn.part_writer()
         writer_box.append(writer)
         check = make_check(descriptor.payload_schema, f"{what} record")
@@ -437,6 +477,10 @@ class _Run:
             should_stop=lambda: cancelled.is_set() or self.stopping.is_set(),
         )
         writer_box.clear()
+        if descriptor.key not in self.settings.allow_shrink:
+            before = self.previous_counts.get(descriptor.table)
+            check_shrink(descriptor.table, descriptor.key, before, count,
+                         self.settings.max_shrink)
         part = PartRef(descriptor.table, sha, count, size, descriptor.key, descriptor.key_column)
         return None, part
 
@@ -503,16 +547,20 @@ def _plain_json(payload: Any) -> Any:
 
 
 def _error_info(key: str, exc: BaseException) -> ErrorInfo:
-    """Describe an oracle failure by type and message (never with payload values)."""
+    """Describe an oracle failure by type and message, never with payload values: a message
+    that is not snapkit's own is left out (:func:`snapkit.errors.describe_exception`)."""
     if isinstance(exc, OracleTimeoutError):
         code = "oracle_timeout"
+    elif isinstance(exc, IntegrityError):
+        code = exc.reason
     elif isinstance(exc, PayloadValidationError):
         code = "validation_error"
+    elif isinstance(exc, PayloadSchemaError):
+        code = "invalid_schema"
     elif isinstance(exc, ContractError):
         code = "invalid_payload"
     elif isinstance(exc, SnapkitError):
         code = "oracle_error"
     else:
         code = "oracle_exception"
-    message = str(exc) if isinstance(exc, SnapkitError) else f"{type(exc).__name__}: {exc}"
-    return ErrorInfo(code, f"oracle {key!r}: {message}", key)
+    return ErrorInfo(code, f"oracle {key!r}: {describe_exception(exc)}", key)

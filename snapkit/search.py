@@ -164,9 +164,17 @@ def _parse_term(word: str) -> Term:
     ops: tuple[Op, ...] = ("^=", "=", "~")
     for op in ops:
         name, sep, value = word.partition(op)
-        if sep and name and all(c.isalnum() or c in "._-" for c in name):
+        if sep and name and all(map(_field_char, name)):
             return Term(name, op, value)
     return Term(None, "~", word)
+
+
+def _field_char(char: str) -> bool:
+    """Whether ``char`` may be part of a field name: a letter, a combining mark or a digit of
+    any script (``naïve``, decomposed or not; ``名前``), or ``.``, ``_``, ``-``."""
+    import unicodedata
+
+    return char in "._-" or unicodedata.category(char)[0] in "LMN"
 
 
 def _values(record: Any, path: str | None) -> Iterator[Any]:

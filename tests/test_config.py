@@ -217,7 +217,9 @@ def test_plugin_settings_missing_required_key(fake_sites, tmp_path):
 def test_a_secret_is_validated_as_the_string_it_stands_for(fake_sites, tmp_path, monkeypatch):
     fake_sites("good")
     monkeypatch.setenv("FAKE_USERS_TOKEN", "abc")  # the schema wants at least 4 characters
-    with pytest.raises(ConfigError, match=r"oracles\.fake-users\.token: 'abc' is too short"):
+    # ... and the message names the variable, never the secret itself
+    with pytest.raises(ConfigError,
+                       match=r"oracles\.fake-users\.token: '\$\{FAKE_USERS_TOKEN\}' is too short"):
         _project(tmp_path, '[oracles.fake-users]\npath = "p"\n'
                            'token = { env = "FAKE_USERS_TOKEN" }\n')
 

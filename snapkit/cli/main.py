@@ -140,14 +140,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:
-        from snapkit.errors import SnapkitError
+        from snapkit.errors import SnapkitError, describe_exception
 
         if debug:
             raise
         if isinstance(exc, SnapkitError):
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} "
+        # never the message of a foreign exception: it can quote record values
+        click.echo(f"Error: unexpected {describe_exception(exc)} "
                    "(run with --debug for the traceback)", err=True)
         sys.exit(exitcodes.FAILURE)
     sys.exit(result if isinstance(result, int) else exitcodes.OK)

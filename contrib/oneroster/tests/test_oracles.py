@@ -29,7 +29,7 @@ def scripted_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         return httpx.Response(200, json={"users": users[offset : offset + page_size]},
                               headers={"X-Total-Count": str(len(users))})
 
-    def make_client(settings: Any, timeout: float) -> OneRosterClient:
+    def make_client(settings: Any, timeout: float, cancelled: Any = None) -> OneRosterClient:
         return OneRosterClient(
             "http://oneroster.test/ims/oneroster/v1p1", httpx.Auth(), page_size=page_size,
             transport=httpx.MockTransport(handler),

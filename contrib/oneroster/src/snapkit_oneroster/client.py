@@ -220,9 +220,23 @@ class OneRosterClient:
         offset = 0
         announced: int | None = None
         last_id: str | None = None
+        pages = 0
         while True:
             params = {"limit": str(self.page_size), "offset": str(offset), "sort": "sourcedId"}
-            body, headers = self._get(path, params, deadline)
+            try:
+                body, headers = self._get(path, params, deadline)
+            except DeadlineExceededError as exc:
+                if not pages:
+                    raise
+                told = f"of {announced} announced" if announced is not None else (
+                    "and no X-Total-Count")
+                raise DeadlineExceededError(
+                    f"{path}: the deadline of {deadline.seconds:g} s passed after {pages} "
+                    f"pages ({offset} records {told}) while the server still sent full pages; "
+                    "it may be paging without end (a server that ignores offset), or the "
+                    "collection is too big to read within the deadline: raise it"
+                ) from exc
+            pages += 1
             raw = _envelope(body, t, path)
             total = _total_count(headers, path)
             if total is not None:
@@ -363,11 +377,17 @@ class OneRosterClient:
     def _get_once(
         self, path: str, params: dict[str, str], deadline: Deadline
     ) -> tuple[Any, httpx.Headers]:
-        timeout = min(self.timeout, deadline.check(f"GET {path}"))
+        left = deadline.check(f"GET {path}")
+        timeout = min(self.timeout, left)
         self.api_calls += 1
         try:
             response = self._http.get(path, params=params, timeout=timeout)
         except httpx.TimeoutException as exc:
+            if left < self.timeout:  # the deadline, not the per-call timeout, cut it short
+                raise DeadlineExceededError(
+                    f"GET {path}: the deadline of {deadline.seconds:g} s passed while waiting "
+                    "for an answer; raise the deadline or check why the server is slow"
+                ) from exc
             raise ConnectionFailedError(
                 f"GET {path}: no answer within {timeout:g} s; the server is slow or down"
             ) from exc

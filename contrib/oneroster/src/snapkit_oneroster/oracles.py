@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,25 +43,44 @@ def default_token_url(base_url: str) -> str:
 
 
 def snapkit_error(exc: OneRosterError, what: str) -> OracleError:
-    """The snapkit error for a failure of this package (transient ones are retried)."""
+    """The snapkit error for a failure of this package.
+
+    The client's retries (``retry`` in ``[oracles.oneroster]``, per page, so a retry resumes
+    where the read stopped) are the only retries of a table: a transient failure that
+    outlasts them is permanent for the engine, which does not retry the table on top (that
+    multiplied the tries: 3 x 3 per page against a dead server). A bare transient error,
+    raised outside the client's retries, is still the engine's to retry.
+    """
     message = f"{what}: {exc}"
-    if isinstance(exc, RetriesExhaustedError | TransientHTTPError):
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(exc, RetriesExhaustedError):
-            retry_after = exc.last_error.retry_after
-        return TransientOracleError(message, retry_after=retry_after)
+    if isinstance(exc, RetriesExhaustedError):
+        return OracleError(message, hint="raise retry.attempts in [oracles.oneroster] to "
+                                         "try longer")
+    if isinstance(exc, TransientHTTPError):
+        return TransientOracleError(message, retry_after=exc.retry_after)
     if isinstance(exc, DeadlineExceededError):
-        return OracleError(message, hint="raise deadline in [oracles.oneroster]")
+        return OracleError(message, hint="raise deadline in [oracles.oneroster] and "
+                                         "timeout in [refresh] (the smaller one applies)")
     return OracleError(message)
 
 
-def make_client(settings: Mapping[str, Any], timeout: float) -> Any:
+def make_client(settings: Mapping[str, Any], timeout: float,
+                cancelled: threading.Event | None = None) -> Any:
     """A :class:`~snapkit_oneroster.client.OneRosterClient` from ``[oracles.oneroster]``
-    settings (secrets resolved), its per-call timeout and deadline bounded by ``timeout``."""
+    settings (secrets resolved), its per-call timeout and deadline bounded by ``timeout``
+    (the engine's, which its refresh deadline bounds in turn); a wait between retries ends
+    the read when ``cancelled`` is set (the engine gave up on the call)."""
     from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 
     retry = RetryPolicy(**dict(settings.get("retry") or {}))
+
+    def sleep(seconds: float) -> None:
+        if cancelled is None:
+            time.sleep(seconds)
+        elif cancelled.wait(seconds):
+            raise InterruptedError("the refresh stopped waiting for this table")
+
     options: dict[str, Any] = {
+        "sleep": sleep,
         "page_size": int(settings.get("page_size", 1000)),
         "timeout": min(float(settings.get("timeout", 60.0)), timeout),
         "deadline": min(float(settings.get("deadline", 1800.0)), timeout),
@@ -114,7 +134,7 @@ class TableOracle:
 
     def _from_rest(self, call: Any) -> Iterator[dict[str, Any]]:
         try:
-            client = make_client(self.settings, call.timeout)
+            client = make_client(self.settings, call.timeout, call.cancelled)
         except OneRosterError as exc:
             raise snapkit_error(exc, f"OneRoster {self.table}") from None
         return _Prefetcher(client, self.table, call, self.key).records()

@@ -64,12 +64,19 @@ def load_schema(value: Any, root: Path, key: str) -> Mapping[str, Any] | None:
     if value is None or isinstance(value, Mapping):
         return value
     path = root / Path(str(value))
+    where = f"oracles.{key}.schema"
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"oracles.{key}.schema: {path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"oracles.{key}.schema: cannot read {path}: {exc}") from None
+        raise ConfigError(f"{where}: the schema file {path} does not exist",
+                          hint="fix the path (relative to the config file's folder)") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the schema file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: the schema file {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: the schema file {path} is not JSON ({exc.msg} at line "
+                          f"{exc.lineno})") from None
     if not isinstance(schema, dict):
-        raise ConfigError(f"oracles.{key}.schema: {path} does not hold a JSON object")
+        raise ConfigError(f"{where}: the schema file {path} does not hold a JSON object")
     return schema
