@@ -175,7 +175,7 @@ class Dashboard:
         kind = fixed.random()
         low_year = random.Random(f"{self.seed}:{district}:{index}:{year}")
         active = max(0, base + low_year.randint(-4, 3))
-        goals = fixed.randint(0, 7)
+        goals = fixed.randint(0, 9)
         new_members = add_new = 0
         levels = [0, 0, 0, 0, 0, 0]
         trained = [0, 0]
