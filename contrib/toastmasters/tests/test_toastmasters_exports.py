@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from snapkit.errors import OracleError
+from toastmasters_helpers import FIXTURES, collect_fixtures, fixture
+
 from snapkit_toastmasters.collect import Collected
 from snapkit_toastmasters.columns import normalize_heading
 from snapkit_toastmasters.errors import (
@@ -16,9 +19,6 @@ from snapkit_toastmasters.errors import (
 from snapkit_toastmasters.exportcsv import parse_export
 from snapkit_toastmasters.normalize import CLUB_FIELDS
 from snapkit_toastmasters.reports import load_report
-from toastmasters_helpers import FIXTURES, collect_fixtures, fixture
-
-from snapkit.errors import OracleError
 
 NAMES = ("Speakers", "Early", "Horizons", "Capitol", "Summit", "Riverside")
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import snapkit_serializers.plugin as serializers
+from snapkit.export import SnapshotBundle, check_parity, export_snapshot
+from snapkit.projection import derive_for_project
+from toastmasters_helpers import tm_project
+
 from snapkit_toastmasters.generator import Dashboard
 from snapkit_toastmasters.projections import progress
 from snapkit_toastmasters.server import ServerHandle, serve
-from toastmasters_helpers import tm_project
-
-from snapkit.export import SnapshotBundle, check_parity, export_snapshot
-from snapkit.projection import derive_for_project
 
 
 @pytest.fixture(scope="module")

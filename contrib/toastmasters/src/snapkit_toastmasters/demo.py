@@ -80,7 +80,8 @@ class ToastmastersDemo:
         section = dict(project.config.settings["oracles"]["toastmasters"])
         return [DemoExport(
             name="toastmasters", profile="toastmasters",
-            scope=Scope(project.config.scope.namespace, filters={"member_threshold": 15}),
+            scope=Scope(project.config.scope.namespace, "all-districts",
+                        filters={"member_threshold": 15}),
             oracles=("toastmasters",), config={"oracles": {"toastmasters": section}},
             explain="district ranking and club health, clubs under 15 members at risk",
             plugin="snapkit-toastmasters")]

@@ -255,7 +255,9 @@ class ServerHandle:
         self._server = server
         self._thread = thread
         self.state = server.state
-        self.url = f"http://{server.server_address[0]}:{server.server_port}"
+        host = server.server_address[0]
+        self.url = f"http://{host if isinstance(host, str) else host.decode()}:" \
+            f"{server.server_port}"
 
     @property
     def base_url(self) -> str:
