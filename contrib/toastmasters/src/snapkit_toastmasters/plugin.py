@@ -2,11 +2,11 @@
 
 What it registers:
 
-- with an ``[oracles.toastmasters]`` section in the config: ``tm_metadata`` (the collector:
-  fetches every export, checks it, returns the metadata), one record oracle per table
-  (``tm_districts``, ``tm_divisions``, ``tm_areas``, ``tm_clubs``,
-  ``tm_district_statistics``) and ``toastmasters``, which requires them all -- so that one
-  section makes ``snapkit refresh`` fetch every configured district;
+- ``tm_metadata`` (the collector: fetches every export, checks it, returns the metadata), one
+  record oracle per table (``tm_districts``, ``tm_divisions``, ``tm_areas``, ``tm_clubs``,
+  ``tm_district_statistics``) and ``toastmasters``, which requires them all -- so that an
+  ``[oracles.toastmasters]`` section makes ``snapkit refresh`` fetch every configured
+  district;
 - the projections ``district_ranking`` and ``club_health``, and the datasets of the
   ``toastmasters`` export profile;
 - the ``snapkit toastmasters`` command group (``serve``);
@@ -39,9 +39,15 @@ Register = Callable[[Any], None]
 
 def _metadata_factory(config: Any) -> Callable[[Mapping[str, Any]], Any]:
     def factory(settings: Mapping[str, Any]) -> Any:
+        from snapkit.errors import OracleError
+
         from snapkit_toastmasters.baseline import current_as_of
         from snapkit_toastmasters.oracles import MetadataOracle
 
+        if config is None or SECTION not in config.settings.get("oracles", {}):
+            raise OracleError(f"{METADATA!r} has no settings",
+                              hint=f"add an [oracles.{SECTION}] section with base_url, "
+                              "districts and program_year")
         return MetadataOracle(config.plugin_settings("oracle", SECTION),
                               baseline=lambda: current_as_of(config))
 
@@ -64,9 +70,10 @@ def _summary_factory(settings: Mapping[str, Any]) -> Any:
 
 
 def oracle_descriptors(config: Any) -> list[OracleDescriptor]:
-    """The oracles an ``[oracles.toastmasters]`` section defines (none without one)."""
-    if config is None or SECTION not in config.settings.get("oracles", {}):
-        return []
+    """The collector, the table oracles and ``toastmasters``; they read the
+    ``[oracles.toastmasters]`` section of ``config`` (the loaded configuration, or ``None``)
+    when they run. A refresh runs them when that section exists (``snapkit refresh`` runs
+    every oracle with a section) or when ``refresh.oracles`` names them."""
     found = [OracleDescriptor(
         key=METADATA, version=__version__, factory=_metadata_factory(config),
         payload_schema=METADATA_SCHEMA,
@@ -90,7 +97,7 @@ def oracle_descriptors(config: Any) -> list[OracleDescriptor]:
 
 @hookimpl
 def snapkit_register_oracles(register: Register, config: Any) -> None:
-    """Register the collector, the table oracles and ``toastmasters``, when configured."""
+    """Register the collector, the table oracles and ``toastmasters``."""
     for descriptor in oracle_descriptors(config):
         register(descriptor)
 
