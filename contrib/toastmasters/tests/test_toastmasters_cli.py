@@ -84,3 +84,13 @@ def test_demo_scenario_refreshes_two_months_diffs_searches_and_exports(tmp_path:
                              capture_output=True, text=True, timeout=60)
     assert current.returncode == 0, current.stderr
     assert all(r["status"] == "suspended" for r in json.loads(current.stdout)["rows"])
+
+
+def test_serve_refuses_a_program_year_it_cannot_read() -> None:
+    from click.testing import CliRunner
+
+    from snapkit_toastmasters.cli import toastmasters
+
+    result = CliRunner().invoke(toastmasters, ["serve", "--program-year", "2026"])
+    assert result.exit_code == 2
+    assert "write it as 2026-2027" in result.output

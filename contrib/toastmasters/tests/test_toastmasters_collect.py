@@ -113,3 +113,28 @@ def test_the_local_dashboard_is_deterministic() -> None:
     assert render_report(one, "club_performance", "61") != render_report(
         two, "club_performance", "61")
     assert Dashboard.generate(2, 30, seed=5).expected_tables() != one.expected_tables()
+
+
+def test_a_heading_used_twice_and_a_club_listed_twice_are_refused() -> None:
+    from snapkit_toastmasters.errors import ExportFormatError
+
+    data = fixture("closed_year", "district_summary").replace(b'"Low Clubs"', b'"Total Clubs"')
+    with pytest.raises(ExportFormatError, match="line 1: column 'Total Clubs' appears 2 times"):
+        collect_fixtures("closed_year", "2025-2026", district_summary=data)
+    lines = fixture("closed_year", "district_performance").split(b"\r\n")
+    twice = b"\r\n".join([*lines[:3], lines[2], *lines[3:]])
+    with pytest.raises(ExportFormatError, match="line 4: club 5678 is listed twice "
+                                                r"\(first on line 3\)"):
+        collect_fixtures("closed_year", "2025-2026", district_performance=twice)
+
+
+def test_the_handoff_keeps_a_bounded_number_of_refreshes() -> None:
+    from snapkit_toastmasters.collect import Collected
+    from snapkit_toastmasters.oracles import Handoff
+
+    handoff = Handoff(keep=2)
+    for token in ("a", "b", "c"):
+        handoff.put(token, Collected({}, {}, 0))
+    assert len(handoff) == 2 and handoff.get("a") is None and handoff.get("c") is not None
+    handoff.release("c")
+    assert handoff.get("c") is None

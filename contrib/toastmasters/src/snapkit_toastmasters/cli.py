@@ -46,6 +46,10 @@ def serve(host: str, port: int, districts: str, clubs: int, program_year: str, m
     ids = [d.strip() for d in districts.split(",") if d.strip()]
     if not ids:
         raise click.UsageError("--districts names no district")
+    first, _, second = program_year.partition("-")
+    if not (first.isdigit() and second.isdigit() and len(first) == 4
+            and int(second) == int(first) + 1):
+        raise click.BadParameter("write it as 2026-2027", param_hint="--program-year")
     dashboard = Dashboard.generate(ids, clubs, program_year=program_year,
                                    month=MONTH_NAMES.index(month), seed=seed)
     faults = Faults(server_errors=server_errors, truncate=truncate,
