@@ -192,3 +192,16 @@ def test_reads_never_fetch(tmp_path: Path, small: ServerHandle) -> None:
     derive_for_project(project, current)
     project.search("clubs", "status=low")
     assert small.requests == requests
+
+
+def test_an_empty_district_fails_the_refresh_with_the_reason(tmp_path: Path) -> None:
+    from snapkit.errors import NoSnapshotError
+
+    with serve(Dashboard({"61": 5, "62": 0})) as server:
+        project = tm_project(tmp_path, server)
+        outcome = project.refresh()
+    assert outcome.status == "failed"
+    message = " ".join(e.message for e in outcome.errors)
+    assert "district 62, club performance report, line 2: the report lists no clubs" in message
+    with pytest.raises(NoSnapshotError):
+        project.current()
