@@ -297,12 +297,14 @@ class Assembler:
             queue: asyncio.Queue[OracleResult | BaseException | None] = asyncio.Queue()
             cancelled = threading.Event()
 
+            def deliver(result: OracleResult) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, result)
+
             def work() -> None:
                 try:
                     self.load(action.scope, action.token, action.oracles,
-                              {r.oracle: r for r in action.inputs},
-                              lambda r: loop.call_soon_threadsafe(queue.put_nowait, r),
-                              parts, cancelled=cancelled)
+                              {r.oracle: r for r in action.inputs}, deliver, parts,
+                              cancelled=cancelled)
                     loop.call_soon_threadsafe(queue.put_nowait, None)
                 except BaseException as exc:  # handed to the event loop below
                     loop.call_soon_threadsafe(queue.put_nowait, exc)

@@ -82,6 +82,7 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "schema_version": {"type": "string"},
                 "calculation_version": {"type": "string"},
                 "lock_stale_after": {"type": "number", "exclusiveMinimum": 0},
+                "use_cache": {"type": "boolean"},
             },
         },
         "serve": {
@@ -140,6 +141,9 @@ class RefreshSettings:
     schema_version: str = "1"
     calculation_version: str = "1"
     lock_stale_after: float = 1800.0
+    use_cache: bool = False
+    """Read and warm the ``[cache]`` during refresh (default off: a committed snapshot's
+    oracles are loaded fresh)."""
 
 
 @frozen

@@ -282,7 +282,7 @@ class CoordinatorDriver:
         try:
             async for result in self.runner(action):
                 done.add(result.oracle)
-                self._event(lambda state, now, r=result: co.handle_oracle_result(state, r, now))
+                self._result(result)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -294,9 +294,14 @@ class CoordinatorDriver:
                 error = ErrorInfo("runner_error", f"oracle {key!r} was not loaded: the runner "
                                   f"raised {type(exc).__name__}", key)
                 versions = self.versions([key])
-                result = OracleResult(key, versions.get(key, ""), action.scope.id,
-                                      action.token, "failed", "error", error=error)
-                self._event(lambda state, now, r=result: co.handle_oracle_result(state, r, now))
+                self._result(OracleResult(key, versions.get(key, ""), action.scope.id,
+                                          action.token, "failed", "error", error=error))
+
+    def _result(self, result: OracleResult) -> None:
+        def event(state: co.SessionState, now: float) -> co.Transition:
+            return co.handle_oracle_result(state, result, now)
+
+        self._event(event)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

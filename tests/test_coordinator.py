@@ -144,7 +144,7 @@ def test_fr005_the_cache_is_consulted_before_missing_oracles_load():
 def test_fr006_stale_completions_are_still_written_to_the_cache():
     state, a = start(session(build_timeout=5))
     state, _ = co.handle_timeout(state, a, 5.0)
-    state, b = start(state, B, 6.0)
+    state, _b = start(state, B, 6.0)
     state, plan = co.handle_oracle_result(state, loaded(a, A, "class"), 7.0)
     assert of_type(plan, co.WriteCache) == [co.WriteCache(A, loaded(a, A, "class"))]
     assert ui(plan) == []
@@ -359,7 +359,7 @@ def test_ac002_a_stale_completion_changes_nothing_in_the_ui():
         await spin()
         return shown, old, new
 
-    shown, old, new = asyncio.run(scenario())
+    shown, _old, new = asyncio.run(scenario())
     applied = [u for u in shown if isinstance(u, co.ApplyResult)]
     assert {u.token for u in applied} == {new}
     assert all(u.result.payload["class"] == "class-b" for u in applied)
@@ -451,7 +451,7 @@ def test_ac007_stubbed_components_exercise_token_guards_queue_and_stale_handling
     cache = StubCache()
 
     async def scenario():
-        d, shown, timers = driver(runner, cache, build_timeout=60)
+        d, shown, _timers = driver(runner, cache, build_timeout=60)
         a = d.request(A, ORACLES)
         b = d.request(B, ORACLES)
         c = d.request(C, ORACLES)  # replaces B in the queue

@@ -240,8 +240,15 @@ class CacheConformance:
 
     def test_misses_on_different_keys_load_each(self, cache: CacheBackend) -> None:
         calls: list[str] = []
+
+        def loader_of(key: str) -> Callable[[], bytes]:
+            def load() -> bytes:
+                calls.append(key)
+                return key.encode()
+            return load
+
         for key in ("a", "b", "a"):
-            cache.get_or_load(key, lambda key=key: calls.append(key) or key.encode(), group="g")
+            cache.get_or_load(key, loader_of(key), group="g")
         assert calls == ["a", "b"]
 
     def test_a_failing_load_propagates_and_caches_nothing(self, cache: CacheBackend) -> None:

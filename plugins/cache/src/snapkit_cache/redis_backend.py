@@ -51,7 +51,8 @@ return value
 """
 
 _PUT = """
-local p, key, value, ttl, group, capacity = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local p, key, value, ttl, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local capacity = tonumber(ARGV[6])
 redis.call('SET', p .. ':v:' .. key, value, 'PX', ttl)
 redis.call('ZADD', p .. ':lru', redis.call('INCR', p .. ':clock'), key)
 redis.call('SADD', p .. ':g:' .. group, key)
