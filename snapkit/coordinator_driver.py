@@ -86,11 +86,14 @@ class LoopTimers:
 
 
 class _VirtualHandle:
-    def __init__(self) -> None:
+    def __init__(self, timers: VirtualTimers) -> None:
         self.cancelled = False
+        self._timers = timers
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._timers._cancelled += 1
 
 
 class VirtualTimers:
@@ -100,12 +103,18 @@ class VirtualTimers:
         self._now = start
         self._due: list[tuple[float, int, _VirtualHandle, Callable[[], None]]] = []
         self._order = itertools.count()
+        self._cancelled = 0
 
     def now(self) -> float:
         return self._now
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> TimerHandle:
-        handle = _VirtualHandle()
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._due):
+            # drop cancelled timers, so a long session does not keep every one it ever set
+            self._due = [entry for entry in self._due if not entry[2].cancelled]
+            heapq.heapify(self._due)
+            self._cancelled = 0
+        handle = _VirtualHandle(self)
         heapq.heappush(self._due, (self._now + seconds, next(self._order), handle, callback))
         return handle
 
@@ -115,7 +124,10 @@ class VirtualTimers:
         while self._due and self._due[0][0] <= target:
             when, _, handle, callback = heapq.heappop(self._due)
             self._now = when
-            if not handle.cancelled:
+            if handle.cancelled:
+                self._cancelled -= 1
+            else:
+                handle.cancelled = True  # fired: a later cancel() changes nothing
                 callback()
         self._now = target
 
