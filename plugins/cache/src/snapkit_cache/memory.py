@@ -36,7 +36,7 @@ class MemoryCache:
                                                        timer=timer)
         self._group_of: dict[str, str] = {}
         self._groups: dict[str, set[str]] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._loading: dict[str, Future[bytes | None]] = {}
 
     @classmethod
