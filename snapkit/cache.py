@@ -23,6 +23,7 @@ module (FR-010).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from snapkit.manager import PluginManager
 
 ENTRY_FORMAT = "snapkit.cache-entry/1"
+
+log = logging.getLogger("snapkit.cache")
 
 # -- errors --------------------------------------------------------------------------------
 
@@ -181,12 +184,20 @@ class OracleCache:
         hits: dict[str, CacheHit] = {}
         for oracle in sorted(oracles):
             version = oracles[oracle]
-            raw = self.backend.get(cache_key(scope, oracle, version))
-            if raw is not None:
+            key = cache_key(scope, oracle, version)
+            raw = self.backend.get(key)
+            if raw is None:
+                continue
+            try:
                 hit = decode_entry(raw, token)
-                if (hit.result.oracle, hit.result.version, hit.result.scope_id) == (
-                        oracle, version, scope.id):
-                    hits[oracle] = hit
+            except CacheValueError as exc:  # a damaged or foreign entry is a miss
+                log.warning("oracle cache (%s): dropping an unreadable entry for oracle %r: %s",
+                            self.kind, oracle, exc.message)
+                self.backend.delete(key)
+                continue
+            if (hit.result.oracle, hit.result.version, hit.result.scope_id) == (
+                    oracle, version, scope.id):
+                hits[oracle] = hit
         return hits
 
     def write(self, scope: Scope, result: OracleResult, part_data: bytes | None = None
@@ -284,9 +295,13 @@ def decode_entry(raw: bytes, token: str | None = None) -> CacheHit:
     if not isinstance(header, dict) or header.get("format") != ENTRY_FORMAT:
         raise CacheValueError("a cache entry has an unknown format",
                               hint="clear the cache after upgrading snapkit")
-    part = PartRef(**header["part"]) if header["part"] else None
-    result = OracleResult(header["oracle"], header["version"], header["scope_id"], token,
-                          "ok", "cache", payload=header["payload"], part=part)
+    try:
+        part = PartRef(**header["part"]) if header["part"] else None
+        result = OracleResult(header["oracle"], header["version"], header["scope_id"], token,
+                              "ok", "cache", payload=header["payload"], part=part)
+    except (KeyError, TypeError, ValueError):
+        raise CacheValueError("a cache entry lacks fields this version needs",
+                              hint="clear the cache after upgrading snapkit") from None
     return CacheHit(result, rest if part is not None else None)
 
 

@@ -276,3 +276,19 @@ def test_refresh_with_use_cache_rebuilds_a_cached_record_stream(tmp_path):
     assert report.ok and report.parts == 1  # the cached part's bytes hash to its address
     (part,) = outcome.manifest.parts
     assert part.records == 5
+
+
+def test_an_unreadable_cache_entry_is_dropped_and_counts_as_a_miss(tmp_path, caplog):
+    from snapkit.cache import cache_key
+
+    plugin = oracles()
+    proj = project(tmp_path, plugin)
+    assembler = Assembler.from_project(proj)
+    assembler.get_or_build(SCOPE, "t1", ["klass"])
+    version = proj.manager.oracles.get("klass").version
+    key = cache_key(SCOPE, "klass", version)
+    assembler.cache.backend.put(key, b"not an entry", group="g")
+    bundle = assembler.get_or_build(SCOPE, "t2", ["klass"])
+    assert bundle.sources == {"klass": "loaded"} and plugin.calls["klass"] == 2
+    assert "dropping an unreadable entry for oracle 'klass'" in caplog.text
+    assert assembler.cache.backend.get(key) is not None  # rewritten by the fresh load
