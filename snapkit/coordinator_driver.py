@@ -192,7 +192,11 @@ class CoordinatorDriver:
         Call it from the event loop's thread.
 
         :raises TransitionError: if ``oracles`` is empty.
+        :raises UnknownKeyError: (from ``versions``) naming an oracle no plugin registers;
+            the session is unchanged.
         """
+        oracles = tuple(oracles)
+        self.versions(oracles)
         transition = co.request_scope_change(self._state, scope, oracles, self.timers.now())
         token = transition.state.intent
         assert token is not None

@@ -292,3 +292,22 @@ def test_an_unreadable_cache_entry_is_dropped_and_counts_as_a_miss(tmp_path, cap
     assert bundle.sources == {"klass": "loaded"} and plugin.calls["klass"] == 2
     assert "dropping an unreadable entry for oracle 'klass'" in caplog.text
     assert assembler.cache.backend.get(key) is not None  # rewritten by the fresh load
+
+
+def test_the_driver_refuses_an_unknown_oracle_before_changing_the_session(tmp_path):
+    import asyncio
+
+    from snapkit.coordinator_driver import CoordinatorDriver
+    from snapkit.errors import UnknownKeyError
+
+    assembler = Assembler.from_project(project(tmp_path, oracles()))
+
+    async def scenario():
+        driver = CoordinatorDriver(assembler.runner(), cache=assembler.cache,
+                                   versions=assembler.versions)
+        with pytest.raises(UnknownKeyError):
+            driver.request(SCOPE, ["klass", "nope"])
+        return driver.state
+
+    state = asyncio.run(scenario())
+    assert state.phase == "idle" and state.counter == 0
