@@ -311,3 +311,16 @@ def test_the_driver_refuses_an_unknown_oracle_before_changing_the_session(tmp_pa
 
     state = asyncio.run(scenario())
     assert state.phase == "idle" and state.counter == 0
+
+
+def test_a_project_with_an_unknown_or_misconfigured_cache_does_not_load(tmp_path):
+    from snapkit.project import Project
+
+    proj = project(tmp_path, oracles(), cache={"kind": "memcached"})
+    with pytest.raises(UnknownCacheBackendError, match="kind = 'memcached'"):
+        Project.load(proj.config, proj.manager)
+    proj = project(tmp_path, oracles(), cache={"kind": "memory", "capacity": "many"})
+    with pytest.raises(ConfigError, match=r"cache\.capacity: expected integer"):
+        Project.load(proj.config, proj.manager)
+    assert Project.load(project(tmp_path, oracles()).config,
+                        project(tmp_path, oracles()).manager) is not None
