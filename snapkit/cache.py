@@ -312,9 +312,13 @@ def cache_problem(manager: PluginManager, kind: str | None) -> str | None:
     """Say what is wrong with ``[cache] kind``, or ``None`` (no cache configured is fine)."""
     if kind is None or kind in manager.cache_backends:
         return None
-    known = ", ".join(sorted(manager.cache_backends.keys())) or "none installed"
-    return (f"[cache] kind = {kind!r}: no cache backend {kind!r} is installed "
-            f"(installed: {known}); install snapkit-cache or fix the kind")
+    known = sorted(manager.cache_backends.keys())
+    if known:
+        what = (f"installed: {', '.join(known)}; use one of them or install the plugin that "
+                f"provides {kind!r}")
+    else:
+        what = "none is installed; install snapkit-cache (memory, redis) or remove [cache]"
+    return f"[cache] kind = {kind!r}: no cache backend {kind!r} is installed ({what})"
 
 
 def validate_cache_config(config: Config, manager: PluginManager) -> None:
