@@ -84,6 +84,7 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "lock_stale_after": {"type": "number", "exclusiveMinimum": 0},
                 "max_shrink": {"type": "number", "minimum": 0, "maximum": 1},
                 "allow_shrink": {"type": "array", "items": {"type": "string"}},
+                "use_cache": {"type": "boolean"},
             },
         },
         "serve": {
@@ -149,6 +150,9 @@ class RefreshSettings:
     lock_stale_after: float = 1800.0
     max_shrink: float = 0.5
     allow_shrink: tuple[str, ...] = ()
+    use_cache: bool = False
+    """Read and warm the ``[cache]`` during refresh (default off: a committed snapshot's
+    oracles are loaded fresh)."""
 
 
 @frozen

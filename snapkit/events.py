@@ -96,3 +96,34 @@ class DiffComputed:
     sections: tuple[str, ...]
     changes: int
     duration_ms: float
+
+
+# The coordinator's telemetry events (seed 001) are defined beside the coordinator and
+# re-exported here, with every other event hook's event.
+from snapkit.coordinator_events import (  # noqa: E402
+    ScopeCacheConsulted,
+    ScopeRequestCompleted,
+    ScopeRequestQueued,
+    ScopeRequestQueueReplaced,
+    ScopeRequestStarted,
+    ScopeRequestTimedOut,
+    ScopeResultDiscarded,
+)
+
+__all__ = [
+    "DiffComputed",
+    "ExportFinished",
+    "OracleCompleted",
+    "ProjectionStatusEvent",
+    "RefreshFailed",
+    "RefreshFinished",
+    "RefreshStarted",
+    "ScopeCacheConsulted",
+    "ScopeRequestCompleted",
+    "ScopeRequestQueueReplaced",
+    "ScopeRequestQueued",
+    "ScopeRequestStarted",
+    "ScopeRequestTimedOut",
+    "ScopeResultDiscarded",
+    "SnapshotCommitted",
+]

@@ -299,3 +299,116 @@ EVENT_HOOKS: tuple[str, ...] = (
     "snapkit_diff_computed",
 )
 """The event hooks, in the order a refresh-then-read session meets them."""
+
+
+# -- coordinator event hooks (seed 001 telemetry) ------------------------------------------
+# Events from :mod:`snapkit.coordinator_events`: session id, tokens, scope identities, oracle
+# keys, counts and milliseconds only. The coordinator's driver calls them.
+
+
+@hookspec
+def snapkit_scope_request_started(event: Any) -> None:
+    """Called when a scope request becomes a session's one in-flight build
+    (``ScopeRequestStarted``; ``queue_wait_ms`` is how long it waited in the queue).
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_request_started(event):
+            metrics.count("dashboard.request.started")
+            metrics.timing("dashboard.request.queue_wait", event.queue_wait_ms)
+    """
+
+
+@hookspec
+def snapkit_scope_request_queued(event: Any) -> None:
+    """Called when a scope request waits behind the in-flight build in an empty queue
+    (``ScopeRequestQueued``).
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_request_queued(event):
+            metrics.count("dashboard.request.queued")
+    """
+
+
+@hookspec
+def snapkit_scope_request_queue_replaced(event: Any) -> None:
+    """Called when a newer scope request replaces the queued one: latest intent wins
+    (``ScopeRequestQueueReplaced``; ``replaced`` is the dropped request's token).
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_request_queue_replaced(event):
+            metrics.count("dashboard.request.queue_replaced")  # queue pressure
+    """
+
+
+@hookspec
+def snapkit_scope_cache_consulted(event: Any) -> None:
+    """Called when the cache answered a build's lookup (``ScopeCacheConsulted``):
+    ``outcome`` is ``full_hit``, ``partial_hit`` or ``miss``, with hit and miss counts.
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_cache_consulted(event):
+            metrics.count("dashboard.cache." + event.outcome)
+    """
+
+
+@hookspec
+def snapkit_scope_request_completed(event: Any) -> None:
+    """Called when every oracle of a build resolved (``ScopeRequestCompleted``): counts by
+    source, time to the first ready oracle and to the last, and whether it reached the UI.
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_request_completed(event):
+            metrics.timing("dashboard.request.complete", event.duration_ms)
+            if event.first_ready_ms is not None:
+                metrics.timing("dashboard.request.first_ready", event.first_ready_ms)
+    """
+
+
+@hookspec
+def snapkit_scope_result_discarded(event: Any) -> None:
+    """Called when an oracle result does not reach the UI (``ScopeResultDiscarded``):
+    ``reason`` is ``superseded``, ``stale``, ``duplicate`` or ``forgotten``; ``written`` says
+    whether it still warmed the cache.
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_result_discarded(event):
+            metrics.count("dashboard.result.discarded." + event.reason)
+    """
+
+
+@hookspec
+def snapkit_scope_request_timeout(event: Any) -> None:
+    """Called when a build ran past the hard timeout (``ScopeRequestTimedOut``): the oracles
+    still missing get the timeout fallback and the session takes the next request.
+
+    Example::
+
+        @hookimpl
+        def snapkit_scope_request_timeout(event):
+            log.warning("request %s timed out; missing %s", event.token, event.missing)
+    """
+
+
+EVENT_HOOKS = (
+    *EVENT_HOOKS,
+    "snapkit_scope_request_started",
+    "snapkit_scope_request_queued",
+    "snapkit_scope_request_queue_replaced",
+    "snapkit_scope_cache_consulted",
+    "snapkit_scope_request_completed",
+    "snapkit_scope_result_discarded",
+    "snapkit_scope_request_timeout",
+)
+"""The event hooks, with the coordinator's telemetry hooks last."""

@@ -89,6 +89,10 @@ class Project:
                 settings = dict(self.config.store_settings)
                 settings.setdefault("path", "snapkit-data")
                 validate_against(settings, schema, where, "store")
+        if self.config.cache_kind is not None:  # [cache]: an installed kind, valid settings
+            from snapkit.cache import validate_cache_config
+
+            validate_cache_config(self.config, self.manager)
 
     def default_oracles(self) -> list[str]:
         """The oracles a refresh runs when none are named: ``refresh.oracles`` if set, else

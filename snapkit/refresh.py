@@ -149,6 +149,7 @@ def run_refresh(
     progress: ProgressFn | None = None,
     take_lock: bool = True,
     holder: str | None = None,
+    cache: Any = None,
 ) -> RefreshOutcome:
     """Run one refresh and commit its snapshot.
 
@@ -156,6 +157,8 @@ def run_refresh(
     :param oracle_settings: returns the settings of an oracle (the config's section).
     :param progress: receives :class:`Progress` updates (from worker threads).
     :param take_lock: take the store's refresh lease (tests of the CAS turn it off).
+    :param cache: an :class:`snapkit.cache.OracleCache` to read and warm, used only when
+        ``settings.use_cache`` is true (default: the config's ``[cache]``, if any).
     :raises LockHeldError: if another refresh holds the lease.
     :raises DependencyError, UnknownKeyError: if the oracle plan is invalid.
     """
@@ -175,11 +178,17 @@ def run_refresh(
     run_id = uuid.uuid4().hex
     holder = holder or f"refresh {run_id[:12]}"
     lease = store.lock(holder, settings.lock_stale_after) if take_lock else None
+    own_cache = None
+    if settings.use_cache and cache is None and manager.config is not None:
+        from snapkit.cache import open_cache
+
+        cache = own_cache = open_cache(manager.config, manager)
     try:
         if lease is not None:
             lease.__enter__()
         run = _Run(manager, store, scope, settings, oracle_settings, descriptors, levels,
                    run_id, progress, None)
+        run.cache = cache if settings.use_cache else None
         if lease is None:
             return run.execute()
         # a timer renews the lease while oracles run; a lost lease stops the run before commit
@@ -190,6 +199,8 @@ def run_refresh(
     finally:
         if lease is not None:
             lease.__exit__(None, None, None)
+        if own_cache is not None:
+            own_cache.close()
 
 
 def _check_keys_named(registry: Any, settings: RefreshSettings, wanted: Sequence[str]) -> None:
@@ -241,6 +252,7 @@ class _Run:
         self.deadline = self.started + settings.deadline
         self.stopping = threading.Event()
         self.previous_counts: dict[str, int] = {}
+        self.cache: Any = None  # an OracleCache when refresh.use_cache is on
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -329,6 +341,8 @@ class _Run:
                               + ", ".join(repr(n) for n in failed_inputs)
                               + ", which did not load", key)
             result = self._failure(descriptor, error, started_at, start, 0)
+        elif self.cache is not None and (cached := self._from_cache(descriptor, txn)):
+            result = cached
         elif self.remaining() <= 0:
             error = ErrorInfo("deadline_exceeded",
                               f"oracle {key!r} was not run: the refresh deadline "
@@ -358,6 +372,8 @@ class _Run:
                                     metrics),
                 )
                 self.progress(Progress(key, "done", part.records if part else 0, attempts))
+                if self.cache is not None and part is None:
+                    self._to_cache(result)
             except Exception as exc:
                 result = self._failure(descriptor, _error_info(key, exc), started_at, start,
                                        counter[0], metrics)
@@ -373,6 +389,40 @@ class _Run:
             ),
         )
         return result
+
+    def _from_cache(self, descriptor: OracleDescriptor, txn: Transaction) -> OracleResult | None:
+        """``refresh.use_cache``: the oracle's cached result (a record stream's bytes written
+        into this snapshot's transaction), or ``None``; a cache error counts as a miss."""
+        from snapkit.cache import CacheError
+
+        try:
+            hit = self.cache.lookup(self.scope, {descriptor.key: descriptor.version},
+                                    self.run_id).get(descriptor.key)
+        except CacheError as exc:
+            log.warning("refresh %s: cache lookup failed: %s", self.run_id[:12], exc)
+            return None
+        if hit is None:
+            return None
+        if hit.result.part is not None:
+            if hit.part_data is None:
+                return None
+            writer = txn.part_writer()
+            writer.write(hit.part_data)
+            sha, _size = writer.close()
+            if sha != hit.result.part.sha256:
+                return None
+        self.progress(Progress(descriptor.key, "done",
+                               hit.result.part.records if hit.result.part else 0, 0))
+        result: OracleResult = hit.result
+        return result
+
+    def _to_cache(self, result: OracleResult) -> None:
+        from snapkit.cache import CacheError
+
+        try:
+            self.cache.write(self.scope, result)
+        except CacheError as exc:
+            log.warning("refresh %s: cache write failed: %s", self.run_id[:12], exc)
 
     def _failure(self, descriptor: OracleDescriptor, error: ErrorInfo, started_at: str,
                  start: float, attempts: int, metrics: Mapping[str, Any] | None = None

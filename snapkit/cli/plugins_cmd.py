@@ -143,6 +143,25 @@ LOAD_FAILURES = frozenset({"load-error", "register-error"})
 """Problem codes of plugins that failed to import or register: errors only in strict mode."""
 
 
+def _cache_problems(manager: Any) -> list[Any]:
+    """``[cache]``: an unknown kind, or settings its backend's schema refuses."""
+    config = manager.config
+    if config is None or config.cache_kind is None:
+        return []
+    from snapkit.cache import cache_problem, validate_cache_config
+    from snapkit.errors import ConfigError
+    from snapkit.manager import Problem
+
+    problem = cache_problem(manager, config.cache_kind)
+    if problem is not None:
+        return [Problem("config", "unknown-cache-backend", problem)]
+    try:
+        validate_cache_config(config, manager)
+    except ConfigError as exc:
+        return [Problem("config", "invalid-cache-settings", str(exc))]
+    return []
+
+
 @plugins.command("validate")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -162,6 +181,8 @@ def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool)
     manager = _manager(state)
     _check_names(manager, names)
     problems = validate_plugins(manager, names)
+    if not names:
+        problems += _cache_problems(manager)
     strict = strict or manager.selection.strict
     counted = problems if strict else [p for p in problems if p.code not in LOAD_FAILURES]
     if as_json:

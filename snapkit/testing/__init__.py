@@ -7,8 +7,10 @@ Fixtures:
 - ``hook_recorder``: records every hook call made through that manager.
 
 Helpers: :func:`assert_plugin_installed` (is a distribution's plugin discovered through entry
-points and loaded cleanly?) and, for store authors, the conformance kit in
-:mod:`snapkit.testing.store_kit`.
+points and loaded cleanly?); for store authors, the conformance kit in
+:mod:`snapkit.testing.store_kit`; for cache backend authors, the one in
+:mod:`snapkit.testing.cache_kit`; for hosts driving the coordinator, the stubs in
+:mod:`snapkit.testing.coordinator_stubs`.
 """
 
 from __future__ import annotations
