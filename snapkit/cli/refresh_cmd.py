@@ -35,6 +35,7 @@ def refresh(state: object, oracles: tuple[str, ...], as_json: bool, quiet: bool)
             "duration_ms": round(outcome.duration_ms, 1),
             "errors": outcome.errors,
             "parts": outcome.manifest.parts,
+            "warnings": list(outcome.warnings),
         })
     else:
         moved = "current pointer moved" if outcome.pointer_moved else "current pointer unchanged"
@@ -44,6 +45,8 @@ def refresh(state: object, oracles: tuple[str, ...], as_json: bool, quiet: bool)
                    f"{outcome.duration_ms / 1000:.1f} s); {moved}")
         for error in outcome.errors:
             click.echo(f"  {error.code}: {error.message}", err=True)
+        for warning in outcome.warnings:
+            click.echo(f"warning: {warning}", err=True)
     code = {"success": exitcodes.OK, "partial": exitcodes.PARTIAL}.get(
         outcome.status, exitcodes.FAILURE)
     if code:
