@@ -80,8 +80,9 @@ from snapkit.search import Query, as_text, part_blocks
 FORMAT = "snapkit-search-index/2"
 """The format this module writes and reads (in each file's metadata)."""
 
-BUCKET = 512
-"""Entries per checked bucket: a lookup hashes one or two buckets."""
+BUCKET = 256
+"""Entries per checked bucket: a lookup hashes one or two buckets, and opening an index
+reads one bucket listing per this many entries."""
 
 ROW_DIGEST = 8
 """Bytes of BLAKE2b kept per row (a damaged row passes with odds of 2**-64)."""
@@ -137,11 +138,19 @@ def _entry(key: bytes, offset: int, digest: bytes) -> bytes:
     return len(key).to_bytes(4, "big") + key + offset.to_bytes(8, "big") + digest
 
 
-def _bucket_digest(number: int, entries: Iterable[tuple[bytes, int, bytes]]) -> bytes:
-    hasher = hashlib.sha256(number.to_bytes(8, "big"))
-    for key, offset, digest in entries:
-        hasher.update(_entry(key, offset, digest))
-    return hasher.digest()
+def _bucket_digest(number: int, body: bytes) -> bytes:
+    return hashlib.sha256(number.to_bytes(8, "big") + body).digest()
+
+
+def _parse(body: bytes) -> Iterator[tuple[bytes, int, bytes]]:
+    """The ``(key, offset, digest)`` entries packed in a bucket's body (see :func:`_entry`)."""
+    position, end = 0, len(body)
+    while position < end:
+        size = int.from_bytes(body[position:position + 4], "big")
+        key_end = position + 4 + size
+        yield (body[position + 4:key_end], int.from_bytes(body[key_end:key_end + 8], "big"),
+               body[key_end + 8:key_end + 8 + ROW_DIGEST])
+        position = key_end + 8 + ROW_DIGEST
 
 
 def _root(meta: dict[str, str], buckets: Iterable[tuple[bytes, int, bytes]]) -> str:
@@ -190,9 +199,7 @@ def _write(target: Path, store: Any, sha256: str, field: str) -> str:
         connection.execute("CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         connection.execute("CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, first_key BLOB "
                            "NOT NULL, entries INTEGER NOT NULL, digest BLOB NOT NULL)")
-        connection.execute("CREATE TABLE entries(bucket INTEGER NOT NULL, key BLOB NOT NULL, "
-                           "offset INTEGER NOT NULL, digest BLOB NOT NULL, "
-                           "PRIMARY KEY (bucket, key, offset)) WITHOUT ROWID")
+        connection.execute("CREATE TABLE bodies(bucket INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         connection.execute("CREATE TEMP TABLE scratch(key BLOB, offset INTEGER, digest BLOB)")
         connection.executemany("INSERT INTO temp.scratch VALUES (?, ?, ?)",
                                _keyed_rows(store, sha256, field, counts))
@@ -202,10 +209,9 @@ def _write(target: Path, store: Any, sha256: str, field: str) -> str:
             "SELECT key, offset, digest FROM temp.scratch ORDER BY key, offset")
         while chunk := sorted_entries.fetchmany(BUCKET):
             number = len(buckets)
-            connection.executemany("INSERT INTO entries VALUES (?, ?, ?, ?)",
-                                   ((number, k, o, d) for k, o, d in chunk))
-            digest = _bucket_digest(number, chunk)
-            buckets.append((chunk[0][0], len(chunk), digest))
+            body = b"".join(_entry(key, offset, digest) for key, offset, digest in chunk)
+            connection.execute("INSERT INTO bodies VALUES (?, ?)", (number, body))
+            buckets.append((chunk[0][0], len(chunk), _bucket_digest(number, body)))
             total += len(chunk)
         connection.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)",
                                ((n, *b) for n, b in enumerate(buckets)))
@@ -348,41 +354,35 @@ class Index:
         self.close()
 
     def _read(self, low: int, high: int) -> Iterator[tuple[bytes, int, bytes]]:
-        """The entries of buckets ``low..high``, each bucket checked before it is used (a
-        bucket whose entries are lost does not match its count)."""
+        """The entries of buckets ``low..high``, each bucket's body checked against its
+        digest (and its first key and size) before it is used."""
+        expected = low
         try:
-            if not self.buckets:
-                (count,) = self._connection.execute("SELECT count(*) FROM entries").fetchone()
-                if count:
-                    raise IndexDamaged("has entries in buckets it does not list")
-                return
-            cursor = self._connection.execute(
-                "SELECT bucket, key, offset, digest FROM entries WHERE bucket BETWEEN ? AND ? "
-                "ORDER BY bucket, key, offset", (low, high))
-            current: list[tuple[bytes, int, bytes]] = []
-            number = low
-            for bucket, key, offset, digest in cursor:
-                if bucket != number:
-                    yield from self._checked(number, current)
-                    current, number = [], number + 1
-                    if bucket != number:
-                        raise IndexDamaged(f"bucket {number} has lost its entries")
-                current.append((bytes(key), offset, bytes(digest)))
-            yield from self._checked(number, current)
-            if number != high:
-                raise IndexDamaged(f"bucket {number + 1} has lost its entries")
+            rows = self._connection.execute(
+                "SELECT bucket, body FROM bodies WHERE bucket BETWEEN ? AND ? ORDER BY bucket",
+                (low, high))
+            for number, body in rows:
+                if number != expected:
+                    raise IndexDamaged(f"has lost bucket {expected}")
+                expected += 1
+                yield from self._entries(number, body)
         except sqlite3.Error as exc:
             raise IndexDamaged(f"cannot be read ({exc})") from None
+        if expected != high + 1:
+            raise IndexDamaged(f"has lost bucket {expected}")
 
-    def _checked(self, number: int, entries: list[tuple[bytes, int, bytes]]
-                 ) -> list[tuple[bytes, int, bytes]]:
-        if number >= len(self.buckets):
-            raise IndexDamaged(f"has entries in bucket {number}, which it does not list")
-        first, count, digest = self.buckets[number]
-        if (len(entries) != count or entries[0][0] != first
-                or _bucket_digest(number, entries) != digest):
+    def _entries(self, number: int, body: object) -> Iterator[tuple[bytes, int, bytes]]:
+        """A bucket's entries, once its body matches its digest (then it is the body that
+        was built: its size and order need no further check)."""
+        first, _, digest = self.buckets[number]
+        if not isinstance(body, bytes) or _bucket_digest(number, body) != digest:
             raise IndexDamaged(f"bucket {number} does not match its digest")
-        return entries
+        entries = _parse(body)
+        entry = next(entries, None)
+        if entry is None or entry[0] != first:
+            raise IndexDamaged(f"bucket {number} does not match its listing")
+        yield entry
+        yield from entries
 
     def lookup(self, text: str, prefix: bool) -> list[tuple[int, bytes]]:
         """``(offset, row digest)`` of the rows with a value equal to (or starting with)
@@ -397,16 +397,27 @@ class Index:
                 first_keys[high + 1] <= key or (prefix and first_keys[high + 1].startswith(key))):
             high += 1
         found = {}
-        for found_key, offset, digest in self._read(low, high):
-            if found_key == key or (prefix and found_key.startswith(key)):
-                found[offset] = digest
+        entries = self._read(low, high)
+        with closing(entries):
+            for found_key, offset, digest in entries:
+                if found_key == key or (prefix and found_key.startswith(key)):
+                    found[offset] = digest
+                elif found_key > key:
+                    break  # sorted: nothing further matches
         return sorted(found.items())
 
     def check_all(self) -> None:
         """Check every bucket (what ``verify`` and a refresh do)."""
+        try:
+            (bodies,) = self._connection.execute("SELECT count(*) FROM bodies").fetchone()
+        except sqlite3.Error as exc:
+            raise IndexDamaged(f"cannot be read ({exc})") from None
+        if bodies != len(self.buckets):
+            raise IndexDamaged(f"holds {bodies} buckets where it lists {len(self.buckets)}")
         total = 0
-        for _ in self._read(0, max(len(self.buckets) - 1, 0)):
-            total += 1
+        for low in range(0, len(self.buckets), 256):
+            for _ in self._read(low, min(low + 256, len(self.buckets)) - 1):
+                total += 1
         if total != self.entries:
             raise IndexDamaged(f"holds {total} entries where it lists {self.entries}")
 
