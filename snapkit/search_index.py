@@ -12,25 +12,28 @@ file per (part, field) rather than one per part: fields come and go with the con
 the part stays, each file is built, replaced and checked on its own, and a damaged file
 costs one field only.
 
-**Why the answers can be trusted.** Entries are grouped in buckets of :data:`BUCKET` in
-sorted order. Each bucket has a SHA-256 over its entries (in order) and its first key; a
-root SHA-256 over the index's metadata (format, the part's SHA-256, the field, counts) and
-every bucket's first key, size and digest is stored in the metadata. Opening an index
-reads the small bucket table and checks the root (a few thousand rows for a million
-entries, about a millisecond), and a lookup checks the digest of every bucket it reads. So
-a changed, lost or moved entry, a changed key (which would hide rows from ``=``), a
-truncated or foreign file (another part's or field's: the root covers both names) is found
-at the first lookup that could be affected, never answered from; a file that is not SQLite
-fails to open. This is cheaper than hashing the whole file on each open (which costs as
-much as the scan the index avoids, and the CLI opens a new process per search) and as
-strong for the entries a lookup uses. Row digests were taken at build time from a part
-read whose SHA-256 was checked, so a returned row is byte for byte the verified part's,
-even though the lookup stops reading the part early.
+**Why the answers can be trusted.** Entries are packed, in sorted order, in buckets of
+:data:`BUCKET` (table ``bodies``: one BLOB per bucket; table ``buckets``: each bucket's
+first key, size and SHA-256). A root SHA-256 over the index's metadata (format, the part's
+SHA-256, the field, counts) and every bucket's first key, size and digest is stored in the
+metadata. Opening an index reads the bucket listing and checks the root (one row per 256
+entries: a few milliseconds for a million), and a lookup checks the SHA-256 of every bucket
+body it reads (one hash call per bucket, in C). So a changed, lost or moved entry, a changed
+key (which would hide rows from ``=``), a truncated or foreign file (another part's or
+field's: the root covers both names) is found at the first lookup that could be affected,
+never answered from; a file that is not SQLite fails to open. This is cheaper than hashing
+the whole file on each open (which costs as much as the scan the index avoids, and the CLI
+opens a new process per search), needs no cache keyed on mtimes, and is as strong for the
+entries a lookup uses. ``PRAGMA integrity_check`` is not used: it passes a well-formed file
+holding wrong values. Row digests were taken at build time from a part read whose SHA-256
+was checked, so a returned row is byte for byte the verified part's, even though the lookup
+stops reading the part early.
 
 **What it costs.** Parts are one zstd frame, which cannot be read from the middle: a
 lookup decompresses the part up to its last wanted row (on average half of it for one
-random row; the limit stops it early). The index itself is small: about 40-60 bytes per
-entry, against a full copy of every row per field before.
+random row; the limit stops it early). The index itself is small: about 45 bytes an entry
+(the value, 20 bytes of position and digest, SQLite's pages), against a full copy of every
+row per field in the format before.
 
 **Building.** An index is built into a scratch file beside its final name
 (``.<field>.<host>.<pid>.<random>.tmp``, SQLite's journal off), synced, then renamed over
@@ -353,7 +356,7 @@ class Index:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read(self, low: int, high: int) -> Iterator[tuple[bytes, int, bytes]]:
+    def _read(self, low: int, high: int) -> Generator[tuple[bytes, int, bytes], None, None]:
         """The entries of buckets ``low..high``, each bucket's body checked against its
         digest (and its first key and size) before it is used."""
         expected = low
@@ -581,7 +584,9 @@ def verify_indexes(project: Any) -> list[Any]:
     from snapkit.store import VerifyProblem
 
     folder = index_folder(project)
-    parts = _stored_parts(project)
+    if not project.config.search.index and not folder.is_dir():
+        return []
+    parts = _stored_parts(project) if folder.is_dir() else {}
     problems: list[VerifyProblem] = []
     repair = "; run 'snapkit search --reindex' to rebuild it"
     for sha256, path in _index_files(folder):

@@ -430,3 +430,22 @@ def test_a_pruned_part_s_index_goes_with_it(tmp_path: Path, data: Any, capsys: A
 def test_search_without_a_query_is_a_usage_error(project: Any, capsys: Any) -> None:
     code, _, err = run_cli(capsys, "search", "people")
     assert code == 2 and "needs a TABLE and a QUERY" in err
+
+
+def test_a_part_swapped_for_another_well_formed_one_fails_the_search_loudly(
+        project: Any, capsys: Any) -> None:
+    """The index's row digests catch what a scan without the SHA-256 cannot: a part file
+    replaced by another complete zstd frame. The search then fails; it never answers."""
+    import zstandard
+
+    part = project.current().part("people")
+    swapped = [dict(p) for p in PEOPLE]
+    swapped[17]["name"] = "Someone Else"
+    lines = b"".join(canonical_bytes(p) + b"\n" for p in swapped)
+    path = project.store.layout.part(part.sha256)
+    path.chmod(0o644)
+    path.write_bytes(zstandard.ZstdCompressor(write_checksum=True).compress(lines))
+
+    code, out, err = run_cli(capsys, "search", "people", "email=user17@example.org")
+    assert code != 0 and out == ""
+    assert "SHA-256" in err
