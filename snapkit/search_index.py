@@ -77,6 +77,7 @@ from typing import Any
 from attrs import frozen
 
 from snapkit.contracts import PartRef
+from snapkit.errors import InvalidIdentifierError
 from snapkit.identifiers import check_name
 from snapkit.search import Query, as_text, part_blocks
 
@@ -102,7 +103,11 @@ class IndexDamaged(Exception):  # a state a search recovers from (hence not ...E
     """An index file that cannot be used: damaged, truncated, foreign or unreadable.
 
     The message names what is wrong (never a value); :func:`describe` adds the file.
+    :func:`indexed_search` sets ``field`` and ``path``.
     """
+
+    field: str | None = None
+    path: Path | None = None
 
 
 @frozen
@@ -484,7 +489,7 @@ def indexed_search(project: Any, part: PartRef, query: Query, *, offset: int,
             continue
         try:
             path = index_path(folder, part.sha256, term.field)
-        except Exception:  # a field name that cannot name a file has no index
+        except InvalidIdentifierError:  # a field name that cannot name a file has no index
             continue
         try:
             if not path.exists():
@@ -510,8 +515,7 @@ def indexed_search(project: Any, part: PartRef, query: Query, *, offset: int,
                     matched += 1
             return rows, False, len(candidates), term.field
         except IndexDamaged as exc:
-            exc.field = term.field  # type: ignore[attr-defined]
-            exc.path = path  # type: ignore[attr-defined]
+            exc.field, exc.path = term.field, path
             raise
     return None
 
@@ -690,7 +694,7 @@ def reindex(project: Any, ref: str = "current", table: str | None = None) -> lis
         field = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else ""
         try:
             index_path(folder, sha256, field)
-        except Exception:  # not the name of an index file
+        except InvalidIdentifierError:  # not the name of an index file
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -712,8 +716,8 @@ def repair_after(project: Any, part: PartRef, damage: IndexDamaged) -> str:
     """
     from snapkit.errors import CorruptSnapshotError
 
-    field: str = getattr(damage, "field", "?")
-    path: Path = getattr(damage, "path", index_folder(project))
+    field = damage.field or "?"
+    path = damage.path or index_folder(project)
     message = describe(path, part.name, field, damage)
     try:
         build_index(project.store, index_folder(project), part.sha256, field)
