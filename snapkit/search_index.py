@@ -652,6 +652,8 @@ def remove_orphan_indexes(project: Any) -> list[str]:
     """Remove the indexes of parts no stored snapshot uses (after a prune), and leftovers
     (stale scratch, the earlier format's files) beside the others; return what was removed."""
     folder = index_folder(project)
+    if not folder.is_dir():
+        return []
     stored = _stored_parts(project)
     done = []
     for part_folder in sorted({path.parent for _, path in _index_files(folder)}):

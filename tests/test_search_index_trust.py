@@ -349,7 +349,7 @@ def test_scratch_of_a_killed_build_is_removed_by_the_next_build(tmp_path: Path) 
     child = subprocess.Popen([sys.executable, "-c", STUCK_BUILD, str(tmp_path / "idx"),
                               str(marker)])
     try:
-        for _ in range(600):
+        for _ in range(1200):  # waits for the child (up to 2 min on a busy machine)
             if marker.exists() or child.poll() is not None:
                 break
             time.sleep(0.1)
