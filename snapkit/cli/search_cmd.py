@@ -20,8 +20,9 @@ from snapkit.cli.output import echo_json, short
               help="Skip this many matching rows first.")
 @click.option("--no-index", is_flag=True, help="Always scan, even if an index covers the query.")
 @click.option("--reindex", is_flag=True,
-              help="Rebuild the search indexes (of TABLE only, if given) first, and remove "
-                   "those of pruned parts; QUERY is then optional.")
+              help="First rebuild every search index, build the missing ones [search] index "
+                   "asks for (of TABLE only, if given) and remove those of pruned parts; "
+                   "QUERY is then optional.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
