@@ -16,6 +16,7 @@ from snapkit.errors import (
     ConfigError,
     ContractError,
     ExportError,
+    InvalidIdentifierError,
     LockHeldError,
     NoSnapshotError,
     SnapkitError,
@@ -103,6 +104,12 @@ def from_snapkit_error(exc: SnapkitError) -> ApiError:
     """The API error answering a snapkit error (its message and hint, a code from its type)."""
     status = error_status(exc)
     code = "no_snapshot" if isinstance(exc, NoSnapshotError) else _code(exc)
+    if isinstance(exc, InvalidIdentifierError):
+        code = "bad_ref"
+    elif isinstance(exc, AmbiguousSnapshotIdError):
+        code = "ambiguous_ref"
+    elif isinstance(exc, UsageError):
+        code = "bad_request"
     if isinstance(exc, ExportError):
         code = exc.reason
     extra: dict[str, Any] = {}

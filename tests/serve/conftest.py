@@ -9,6 +9,8 @@
   two snapshots, a diff, guardians with their children. ``district_store.config`` is its
   ``snapkit.toml``; ``district_store.source`` the OneRoster server handle (faults, days).
   ``district_store.env`` is the environment a server on it needs (pass it to ``served``).
+- ``server_starter`` (session): :func:`start_server`, for a module-scoped server;
+  ``admin_token``: the token servers get by default.
 - ``empty_store``: a config whose store has no snapshot yet.
 """
 
@@ -95,6 +97,19 @@ def start_server(config: Path, log_path: Path, *, token: str | None = TOKEN,
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"snapkit serve did not answer within {timeout} s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server_starter() -> Callable[..., Served]:
+    """:func:`start_server` itself, for module-scoped servers (test modules cannot import
+    this conftest: several test folders on sys.path have one)."""
+    return start_server
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    """The admin token the ``served`` servers get (through ``$SNAPKIT_SERVE_TOKEN``)."""
+    return TOKEN
 
 
 @pytest.fixture
