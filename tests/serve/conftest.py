@@ -132,9 +132,11 @@ class DistrictStore:
     """A OneRoster district refreshed into a file store (see the module docstring)."""
 
     def __init__(self, folder: Path, config: Path, source: Any, demo: Any,
-                 env: dict[str, str]) -> None:
+                 env: dict[str, str], dashboard_config: Path) -> None:
         self.folder = folder
         self.config = config
+        self.dashboard_config = dashboard_config
+        """One class's instructor dashboard (the ``instructor_dashboard`` export profile)."""
         self.source = source
         self.demo = demo
         self.env = env
@@ -171,9 +173,48 @@ def district_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distric
         second = project.refresh()
         assert second.status == "success", second.errors
         env = {SECRET_ENV: os.environ[SECRET_ENV]}
-        yield DistrictStore(folder, config, demo.server, demo, env)
+        dashboard = _dashboard_store(folder / "dashboard", config, demo, project)
+        yield DistrictStore(folder, config, demo.server, demo, env, dashboard)
     finally:
         demo.close()
+
+
+def _dashboard_store(folder: Path, config: Path, demo: Any, project: Any) -> Path:
+    """Refresh the demo's export scope (one class's dashboard) into ``folder``; its config."""
+    import tomllib
+
+    from snapkit.demo import export_config
+    from snapkit.project import Project
+
+    (example,) = demo.exports(project)
+    base = tomllib.loads(config.read_text(encoding="utf-8"))
+    folder.mkdir()
+    target = folder / "snapkit.toml"
+    target.write_text(_toml(export_config(base, example)), encoding="utf-8")
+    outcome = Project.load(target).refresh()
+    assert outcome.status == "success", outcome.errors
+    return target
+
+
+def _toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Write a config mapping as TOML (the value types snapkit configs use)."""
+    import json
+
+    def value(item: Any) -> str:
+        if isinstance(item, dict):
+            return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in item.items()) + " }"
+        if isinstance(item, list | tuple):
+            return "[" + ", ".join(value(v) for v in item) + "]"
+        return json.dumps(item)
+
+    plain = {k: v for k, v in data.items() if not isinstance(v, dict) or set(v) == {"env"}}
+    tables = {k: v for k, v in data.items() if k not in plain}
+    lines = [f"[{prefix}]"] if prefix and plain else []
+    lines += [f"{key} = {value(item)}" for key, item in plain.items()]
+    text = "\n".join(lines) + ("\n\n" if lines else "")
+    for key, table in tables.items():
+        text += _toml(table, f"{prefix}.{key}" if prefix else key)
+    return text
 
 
 @pytest.fixture
