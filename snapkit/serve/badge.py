@@ -73,6 +73,10 @@ def decide(now: _dt.datetime, current: Dated | None, status: Mapping[str, Any]) 
                      "Create the first snapshot to search and compare.")
     age = (now - parse_time(current.created_at)).total_seconds()
     detail = f"Snapshot {current.id[:12]}, created {format_time(current.created_at)}"
+    parts = getattr(current, "parts", None)
+    if parts is not None:
+        records = sum(int(part.records) for part in parts)
+        detail = f"{records:,} records in {len(parts)} tables; {detail[0].lower()}{detail[1:]}"
     text = f"Snapshot: {age_text(age)}"
     if age < DAY:
         return Badge("fresh", "green", text, detail)

@@ -23,9 +23,11 @@ def value_text(value: Any) -> str:
 
 
 def signed(value: Any) -> str:
-    """A delta with its sign: ``+3``, ``-1.5``, ``0``; empty when there is none."""
+    """A delta with its sign: ``+3``, ``-1.5``, ``±0``; empty when there is none."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return ""
+    if value == 0:
+        return "±0"
     return f"+{value}" if value > 0 else str(value)
 
 

@@ -1,6 +1,6 @@
-"""Helpers for the pages' tests: a real project, refreshes at chosen times, a real uvicorn
-server on a free loopback port, and headless Chromium (Debian's ``chromium`` and
-``chromium-driver``, driven by Selenium; nothing is downloaded).
+"""Helpers for the pages' tests: a real project, refreshes at chosen times, and headless
+Chromium (Debian's ``chromium`` and ``chromium-driver``, driven by Selenium; nothing is
+downloaded). The servers are real ``snapkit serve`` processes from ``conftest.py``.
 
 The project snapshots two sources through real refreshes: a ``scores`` table read by the
 ``files`` oracle from a JSON Lines file the test rewrites (so a score changes by a known
@@ -17,23 +17,15 @@ import datetime as _dt
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
-TOKEN = "pages-test-admin-token-0123456789abcdef"
-"""The admin token of the served test projects (over 32 characters)."""
-TOKEN_ENV = "SNAPKIT_PAGES_TEST_TOKEN"
 SECRET_ENV = "SNAPKIT_PAGES_TEST_ONEROSTER_SECRET"
 SECRET = "pages-test-oneroster-secret"
 
@@ -61,9 +53,6 @@ tables = ["users", "orgs"]
 
 [search]
 index = {{ users = ["familyName", "email"] }}
-
-[serve]
-token = {{ env = "{token_env}" }}
 """
 
 SCORES = [
@@ -88,7 +77,7 @@ class TestProject:
         (folder / "source").mkdir(parents=True, exist_ok=True)
         self.config.write_text(CONFIG.format(
             base_url=oneroster.base_url, token_url=oneroster.token_url,
-            client_id=oneroster.client_id, secret_env=SECRET_ENV, token_env=TOKEN_ENV),
+            client_id=oneroster.client_id, secret_env=SECRET_ENV),
             encoding="utf-8")
         self.scores_file = folder / "source" / "scores.jsonl"
         self.write_scores(SCORES)
@@ -124,58 +113,10 @@ class TestProject:
 
 @contextlib.contextmanager
 def environment() -> Iterator[None]:
-    """The secrets the test config names, set in this process (the server inherits them)."""
+    """The secret the test config names, set in this process (servers inherit it)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(TOKEN_ENV, TOKEN)
         patch.setenv(SECRET_ENV, SECRET)
         yield
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-LAUNCH = """\
-import sys, uvicorn
-from snapkit import open_project
-from snapkit.serve import create_app
-uvicorn.run(create_app(open_project(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning")
-"""
-
-
-@contextlib.contextmanager
-def served(config: Path, *, wait: float = 60.0) -> Iterator[str]:
-    """A real uvicorn process serving ``config`` on a free loopback port; yields its base
-    URL once it answers, and stops it afterwards."""
-    port = free_port()
-    log = config.parent / f"uvicorn-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-c", LAUNCH, str(config), str(port)],
-                                   stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited: {log.read_text('utf-8')[-2000:]}")
-            try:
-                httpx.get(base + "/static/snapkit.css", timeout=2.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the server did not answer in time") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def chromium() -> Any:

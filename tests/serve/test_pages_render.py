@@ -81,6 +81,7 @@ def test_status_page_shows_the_badge_counts_and_which_snapshot(client: TestClien
     assert f"Answer from snapshot <code title=\"{current}\">{current[:12]}</code>" in html
     assert '<th scope="row">scores</th><td class="num">3</td>' in html
     assert '<th scope="row">users</th>' in html
+    assert "155 records in 3 tables; snapshot " in html
     assert 'id="refresh-button"' in html and ">Refresh</button>" in html
     assert '<script src="/static/snapkit.js" defer></script>' in html
 
@@ -189,8 +190,10 @@ def test_diff_shows_the_changed_score_with_its_delta(client: TestClient,
     assert page.status_code == 200
     html = page.text
     assert f"From snapshot <code title=\"{first}\">" in html
-    assert ('<tr><th scope="row"><code>r-001</code></th><td>score</td><td class="before">71'
-            '</td><td class="after">80</td><td class="num"><span class="delta delta-up">+9')\
+    assert ('<tr><th scope="row"><code>r-001</code></th><td data-label="Field">score</td>'
+            '<td data-label="Before" class="before">71'
+            '</td><td data-label="After" class="after">80</td><td data-label="Change" class="num">'
+            '<span class="delta delta-up">+9')\
         in html
     assert 'id="section-table"' in html and 'id="section-summary"' in html
 

@@ -47,8 +47,10 @@
 
   function render(run) {
     progress.hidden = false;
-    summary.textContent = "Run " + run.run_id + ": " + run.state;
     var keys = Object.keys(run.oracles || {}).sort();
+    var done = keys.filter(function (k) { return run.oracles[k].state === "done"; }).length;
+    summary.textContent = done + " of " + keys.length + " oracles done" +
+      (run.state === "running" ? "" : "; the refresh " + (run.state === "failed" ? "failed" : "ended"));
     list.textContent = "";
     keys.forEach(function (key) {
       var info = run.oracles[key];
@@ -76,7 +78,7 @@
       setBadge("green", "landed", "New snapshot ready");
       detail.textContent = "Snapshot " + (run.snapshot_id || "").slice(0, 12) + " landed; updating the page.";
     } else {
-      setBadge("red", "failed", "Refresh failed");
+      setBadge("red", "ended", "Refresh failed");
       detail.textContent = run.error ? run.error.reason + ": " + run.error.message : "The refresh failed.";
     }
     window.setTimeout(function () { window.location.reload(); }, 300);
