@@ -233,3 +233,19 @@ def test_every_age_is_measured_from_now(world: dict[str, Any]) -> None:
     created = [parse_time(world["project"].resolve(i).created_at) for i in world["ids"]]
     now = _dt.datetime.now(_dt.UTC)
     assert [round((now - c).total_seconds() / 3600) for c in created] == [240, 72, 2]
+
+
+def test_templates_and_static_files_ship_with_the_package() -> None:
+    """Every template and static file matches a package-data pattern of pyproject.toml."""
+    import fnmatch
+    import tomllib
+
+    package = Path(pages.__file__).parent.parent
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text("utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["snapkit"]
+    files = [p for folder in ("templates", "static")
+             for p in (package / "serve" / folder).rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
