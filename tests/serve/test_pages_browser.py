@@ -96,12 +96,11 @@ def fresh(oneroster: ServerHandle, tmp_path: Path) -> Iterator[TestProject]:
 
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, WAIT, poll_frequency=0.1,
-                         ignored_exceptions=(NoSuchElementException,
-                                             StaleElementReferenceException)
+                         ignored_exceptions=(WebDriverException,)  # e.g. while reloading
                          ).until(condition, message)
 
 
@@ -111,20 +110,28 @@ def by_id(driver: Any, element_id: str) -> Any:
     return driver.find_element(By.ID, element_id)
 
 
-def badge_of(driver: Any) -> tuple[str, str, str]:
-    """The badge as the user sees it: its colour, its words, and its painted background."""
-    badge = by_id(driver, "badge")
-    return (badge.get_attribute("data-colour"), by_id(driver, "badge-text").text,
-            badge.value_of_css_property("background-color"))
+BADGE = """
+const badge = document.getElementById("badge");
+if (!badge) { return null; }
+return [badge.dataset.colour, document.getElementById("badge-text").textContent.trim(),
+        getComputedStyle(badge).backgroundColor, badge.dataset.state];
+"""
 
 
-BACKGROUNDS = {"green": "rgba(218, 251, 225, 1)", "yellow": "rgba(255, 248, 197, 1)",
-               "red": "rgba(255, 235, 233, 1)", "blue": "rgba(221, 244, 255, 1)"}
+def badge_of(driver: Any) -> list[str] | None:
+    """The badge as the user sees it: its colour, its words, its painted background and its
+    state, read in one go (the page may be reloading)."""
+    return driver.execute_script(BADGE)  # type: ignore[no-any-return]
 
 
-def badge_reads(driver: Any, colour: str, text: str) -> bool:
+BACKGROUNDS = {"green": "rgb(218, 251, 225)", "yellow": "rgb(255, 248, 197)",
+               "red": "rgb(255, 235, 233)", "blue": "rgb(221, 244, 255)"}
+
+
+def badge_reads(driver: Any, colour: str, text: str, state: str | None = None) -> bool:
     seen = badge_of(driver)
-    return seen[0] == colour and seen[1].startswith(text) and seen[2] == BACKGROUNDS[colour]
+    return (seen is not None and seen[0] == colour and seen[1].startswith(text)
+            and seen[2] == BACKGROUNDS[colour] and (state is None or seen[3] == state))
 
 
 def shown_snapshot(driver: Any) -> str:
@@ -204,7 +211,7 @@ def test_refresh_confirms_shows_progress_then_the_new_snapshot(
     shots.take(driver, "status-blue-fetching",
                 ready=lambda d: badge_reads(d, "blue", "Fetching: "))
     oneroster.set_faults()
-    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now"),
+    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
              "the new snapshot never showed")
     new = fresh.project().current().id
     assert new != old
@@ -220,8 +227,7 @@ def test_failing_source_shows_the_reason_and_retry(
     base = served(fresh.config).url
     driver.get(base + "/")
     confirm_refresh(driver, admin_token)
-    wait_for(driver, lambda d: badge_reads(d, "red", "Refresh failed")
-             and by_id(d, "badge").get_attribute("data-state") == "failed",
+    wait_for(driver, lambda d: badge_reads(d, "red", "Refresh failed", "failed"),
              "the failure never showed")
     detail = by_id(driver, "badge-detail").text
     assert "scores" in detail and "scores.jsonl" in detail
@@ -232,7 +238,7 @@ def test_failing_source_shows_the_reason_and_retry(
     # The source is back: Retry lands a new snapshot.
     fresh.scores_file.write_text(saved.replace('"score": 64', '"score": 66'), "utf-8")
     confirm_refresh(driver, admin_token)
-    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now"),
+    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
              "the retried snapshot never showed")
     assert shown_snapshot(driver) == fresh.project().current().id != good
 
