@@ -26,6 +26,17 @@ def serve(state: Any, host: str | None, port: int | None, log_level: str) -> Non
     it must be at least 32 characters. Without one the server starts and the admin refresh
     answers 503. Needs the serve extra: pip install 'snapkit[serve]'.
     """
+    project = state.project()
+    run_server(project, host, port, log_level)
+
+
+def run_server(project: Any, host: str | None = None, port: int | None = None,
+               log_level: str = "info") -> None:
+    """Serve ``project`` with uvicorn until interrupted (``snapkit serve``, ``demo --serve``).
+
+    :raises UsageError: if the serve extra is missing or the address cannot be bound.
+    :raises ConfigError: if the admin token is shorter than 32 characters.
+    """
     import socket
 
     try:
@@ -44,7 +55,6 @@ def serve(state: Any, host: str | None, port: int | None, log_level: str) -> Non
     logger = logging.getLogger("snapkit")
     logger.addHandler(handler)
     logger.setLevel(log_level.upper())
-    project = state.project()
     app = create_app(project)
     settings = project.config.serve
     host = host or settings.host

@@ -147,11 +147,18 @@ class DistrictStore:
 
         return Project.load(self.config)
 
-    def copy(self, target: Path) -> Path:
+    def copy(self, target: Path, *, fail_fast: bool = False) -> Path:
         """A copy of the config and store in ``target`` (for tests that refresh it); returns
-        the copy's config path. It uses the same OneRoster server."""
+        the copy's config path. It uses the same OneRoster server. ``fail_fast``: no retries
+        (neither the client's nor the engine's), for tests of a failing source."""
         shutil.copytree(self.folder, target, ignore=shutil.ignore_patterns("*.log"))
-        return target / "snapkit.toml"
+        config = target / "snapkit.toml"
+        if fail_fast:
+            text = config.read_text(encoding="utf-8")
+            text = text.replace("page_size = 2000\n",
+                                "page_size = 2000\nretry = { attempts = 1 }\n")
+            config.write_text(text + "\n[refresh]\nattempts = 1\n", encoding="utf-8")
+        return config
 
 
 @pytest.fixture(scope="session")

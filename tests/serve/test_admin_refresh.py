@@ -192,7 +192,7 @@ def test_a_lease_held_by_another_process_gets_409_with_its_holder(served, distri
 
 def test_a_failing_refresh_reports_its_reason_and_reads_keep_the_last_snapshot(
         served, district_store, tmp_path, admin_token):
-    config = district_store.copy(tmp_path / "copy")
+    config = district_store.copy(tmp_path / "copy", fail_fast=True)
     server = served(config, env=district_store.env)
     before = district_store.project().current().id
     district_store.source.set_faults(server_errors_always=True)
