@@ -218,6 +218,27 @@ def test_refresh_confirms_shows_progress_then_the_new_snapshot(
     assert shown_snapshot(driver) == new
 
 
+def test_a_refresh_started_elsewhere_shows_live_and_the_page_updates_when_it_lands(
+        driver: Any, fresh: TestProject, oneroster: ServerHandle,
+        served: Callable[..., Any], admin_token: str) -> None:
+    old = fresh.refresh_ago(days=2)
+    fresh.set_score("r-002", 99)
+    base = served(fresh.config).url
+    oneroster.set_faults(delay=1.0)
+    started = httpx.post(base + "/api/admin/refresh", timeout=30,
+                         headers={"Authorization": f"Bearer {admin_token}"})
+    assert started.status_code == 202, started.text
+    driver.get(base + "/")  # opened while the refresh runs: no button to press
+    assert badge_reads(driver, "blue", "Fetching: ", "fetching"), badge_of(driver)
+    assert driver.find_elements("css selector", "#refresh-button") == []
+    wait_for(driver, lambda d: d.find_elements("css selector", "#progress-list li"),
+             "no progress per oracle")
+    oneroster.set_faults()
+    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
+             "the page did not update when the snapshot landed")
+    assert shown_snapshot(driver) == fresh.project().current().id != old
+
+
 def test_failing_source_shows_the_reason_and_retry(
         driver: Any, fresh: TestProject, shots: Screenshots, served: Callable[..., Any],
         admin_token: str) -> None:
