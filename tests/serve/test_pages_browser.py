@@ -141,16 +141,22 @@ def shown_snapshot(driver: Any) -> str:
                .get_attribute("title"))
 
 
-def confirm_refresh(driver: Any, token: str) -> None:
-    """Open the confirmation by its button, type the token, and confirm (as a user does)."""
+def confirm_refresh(driver: Any, token: str, *, keyboard: bool = False) -> None:
+    """Open the confirmation by its button, type the token, and confirm (as a user does:
+    with the confirm button, or with Enter in the token field)."""
+    from selenium.webdriver.common.keys import Keys
+
     wait_for(driver, lambda d: by_id(d, "refresh-button").is_displayed(), "no Refresh button")
     by_id(driver, "refresh-button").click()
     wait_for(driver, lambda d: by_id(d, "refresh-dialog").is_displayed(), "no confirmation")
     field = by_id(driver, "refresh-token")
     assert driver.switch_to.active_element == field  # the token field has the focus
     field.clear()
-    field.send_keys(token)
-    by_id(driver, "refresh-confirm").click()
+    if keyboard:
+        field.send_keys(token, Keys.ENTER)
+    else:
+        field.send_keys(token)
+        by_id(driver, "refresh-confirm").click()
 
 
 def refresh_status(base: str) -> dict[str, Any]:
@@ -201,7 +207,7 @@ def test_refresh_confirms_shows_progress_then_the_new_snapshot(
     by_id(driver, "refresh-cancel").click()
     # The right token starts it; the source answers slowly, so it is seen running.
     oneroster.set_faults(delay=1.0)
-    confirm_refresh(driver, admin_token)
+    confirm_refresh(driver, admin_token, keyboard=True)
     wait_for(driver, lambda d: badge_reads(d, "blue", "Fetching: "), "never fetching")
     wait_for(driver, lambda d: d.find_elements("css selector", "#progress-list li"),
              "no progress per oracle")

@@ -173,13 +173,12 @@
       dialog.showModal();
       token.focus();
     });
+    document.getElementById("refresh-cancel").addEventListener("click", function () {
+      dialog.close();
+      button.focus();
+    });
     form.addEventListener("submit", function (event) {
-      var submitter = event.submitter;
-      if (submitter && submitter.value === "cancel") {
-        dialog.close();
-        button.focus();
-        return;
-      }
+      // The one submit button (or Enter in the token field) confirms.
       event.preventDefault();
       if (!token.value) { problem.textContent = "Enter the admin token."; token.focus(); return; }
       start();
