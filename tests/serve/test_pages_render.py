@@ -249,3 +249,16 @@ def test_templates_and_static_files_ship_with_the_package() -> None:
     for path in files:
         relative = path.relative_to(package).as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+def test_pages_mounted_in_a_host_app_link_under_its_prefix(world: dict[str, Any]) -> None:
+    from snapkit.serve import create_app
+
+    host = Starlette(routes=[Mount("/snapkit", app=create_app(world["project"]))])
+    client = TestClient(host)
+    page = client.get("/snapkit/")
+    assert page.status_code == 200
+    assert 'href="/snapkit/static/snapkit.css"' in page.text
+    assert 'href="/snapkit/search"' in page.text and 'data-root="/snapkit"' in page.text
+    assert client.get("/snapkit/static/snapkit.js").status_code == 200
+    assert client.get("/snapkit/history").status_code == 200
