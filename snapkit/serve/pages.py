@@ -175,11 +175,21 @@ class Pages:
 
         now = _now()
         current = self._current()
-        listed = self.state.project.snapshots(limit=200)
+        project = self.state.project
+        listed = project.snapshots(limit=200)
         rows = []
+        explained = 0
         for index, info in enumerate(listed):
             older = next((o for o in listed[index + 1:] if o.status == "success"), None)
+            errors = ""
+            if info.error_count and explained < 20:  # what went wrong, for the newest few
+                explained += 1
+                try:
+                    errors = "; ".join(e.message for e in project.store.get(info.id).errors)
+                except SnapkitError:
+                    errors = ""
             rows.append({
+                "errors": errors,
                 "info": info, "current": current is not None and info.id == current.id,
                 "age": _badge.age_text((now - parse_time(info.created_at)).total_seconds()),
                 "previous": older.id if older else None,

@@ -262,6 +262,14 @@ def test_failing_source_shows_the_reason_and_retry(
     assert "still answer from the last good snapshot" in driver.page_source
     assert shown_snapshot(driver) == good
     shots.take(driver, "status-red-failed")
+    # View details: the failed snapshot in the history, with what went wrong.
+    driver.find_element("partial link text", "View details").click()
+    failed = wait_for(driver, lambda d: d.find_element(
+        "css selector", "#snapshots tbody tr:first-child"), "no history")
+    assert "failed" in failed.text and "scores.jsonl" in failed.text
+    assert "current" not in failed.text
+    shots.take(driver, "history-after-failure")
+    driver.get(base + "/")
     # The source is back: Retry lands a new snapshot.
     fresh.scores_file.write_text(saved.replace('"score": 64', '"score": 66'), "utf-8")
     confirm_refresh(driver, admin_token)

@@ -118,6 +118,7 @@ def test_status_page_after_a_failure_names_the_reason_and_offers_retry(
     assert 'data-colour="red"' in page.text and "Refresh failed" in page.text
     assert "oracle_error: oracle &#39;scores&#39;: no such file" in page.text
     assert ">Retry</button>" in page.text
+    assert f'href="/history#snapshot-{"ab" * 6}"' in page.text
     assert "still answer from the last good snapshot" in page.text
 
 
