@@ -44,13 +44,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(project: Project, *, settings: ServeSettings | None = None,
-               **_: Any) -> Starlette:
+               isolate_refresh: bool | None = None, **_: Any) -> Starlette:
     """Build the ASGI app serving ``project``.
 
     :param project: the project to serve; every read comes from its store.
     :param settings: the ``[serve]`` settings; the project's config by default. The admin
         token is ``settings.token``, else ``$SNAPKIT_SERVE_TOKEN``, else none (the admin
         endpoint then answers 503).
+    :param isolate_refresh: run admin refreshes in their own process (the default when the
+        project has a config file; see :class:`snapkit.serve.runs.RefreshRuns`).
     :raises ConfigError: if the admin token is shorter than 32 characters.
     """
     from snapkit.serve import api, pages
@@ -61,9 +63,10 @@ def create_app(project: Project, *, settings: ServeSettings | None = None,
 
     settings = settings or project.config.serve
     token = resolve_token(settings.token, where=project.config.where)
-    state = ServeState(project=project, runs=RefreshRuns(project), settings=settings,
-                       token=token, limiter=SlidingWindowLimiter(settings.refresh_per_minute),
-                       current=CurrentCache())
+    runs = RefreshRuns(project, isolate=isolate_refresh)
+    limiter = SlidingWindowLimiter(settings.refresh_per_minute)
+    state = ServeState(project=project, runs=runs, settings=settings, token=token,
+                       limiter=limiter, current=CurrentCache())
     routes = [
         *api.routes(state),
         *pages.routes(state),

@@ -97,9 +97,12 @@ class Run:
 
     def progress(self, update: Any) -> None:
         """Take a :class:`snapkit.refresh.Progress` update (called from worker threads)."""
+        self.update(update.oracle, update.state, update.records, update.attempt)
+
+    def update(self, oracle: str, state: str, records: int, attempt: int) -> None:
+        """Record an oracle's state and record count so far."""
         with self._lock:
-            self.oracles[update.oracle] = {"state": update.state, "records": update.records,
-                                           "attempt": update.attempt}
+            self.oracles[oracle] = {"state": state, "records": records, "attempt": attempt}
         self._changed()
 
     def finish(self, state: str, *, snapshot_id: str | None = None,
@@ -159,10 +162,18 @@ class Run:
 
 
 class RefreshRuns:
-    """The refresh runs of one server process (at most one at a time)."""
+    """The refresh runs of one server process (at most one at a time).
 
-    def __init__(self, project: Project) -> None:
+    :param isolate: run each refresh in its own process
+        (:mod:`snapkit.serve.refresh_worker`, loading the project's config file), so that its
+        CPU work never holds this process's interpreter lock while reads are answered. By
+        default, when the project has a config file; a project built in memory (a host's
+        :class:`snapkit.config.Config`, plugins registered by hand) refreshes in a thread.
+    """
+
+    def __init__(self, project: Project, *, isolate: bool | None = None) -> None:
         self.project = project
+        self.isolate = project.config.source is not None if isolate is None else isolate
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._newest: Run | None = None
@@ -195,6 +206,53 @@ class RefreshRuns:
 
     def _execute(self, run: Run) -> None:
         log.info("admin refresh %s started by %s", run.run_id[:12], run.client)
+        if self.isolate:
+            self._execute_process(run)
+        else:
+            self._execute_thread(run)
+        log.info("admin refresh %s ended: %s", run.run_id[:12], run.state)
+
+    def _execute_process(self, run: Run) -> None:
+        import json
+        import subprocess
+        import sys
+
+        command = [sys.executable, "-m", "snapkit.serve.refresh_worker",
+                   str(self.project.config.source)]
+        ended = False
+        try:
+            with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as worker:
+                assert worker.stdout is not None
+                for line in worker.stdout:
+                    message = json.loads(line)
+                    if "progress" in message:
+                        p = message["progress"]
+                        run.update(p["oracle"], p["state"], p["records"], p["attempt"])
+                    elif "outcome" in message:
+                        o = message["outcome"]
+                        first = o["errors"][0] if o["errors"] else None
+                        error = {"reason": first["code"], "message": first["message"]} \
+                            if first else None
+                        run.finish(o["status"], snapshot_id=o["snapshot_id"],
+                                   pointer_moved=o["pointer_moved"], error=error)
+                        ended = True
+                    elif "error" in message:
+                        e = message["error"]
+                        reason = "refresh_running" if e["type"] == "LockHeldError" \
+                            else _snake(e["type"])
+                        run.finish("failed", error={"reason": reason, "message": e["message"]})
+                        ended = True
+                code = worker.wait()
+        except (OSError, ValueError) as exc:
+            log.error("admin refresh %s: the refresh process failed: %s", run.run_id[:12],
+                      type(exc).__name__)
+            code = -1
+        if not ended:
+            run.finish("failed", error={"reason": "worker_exited",
+                                        "message": f"the refresh process exited with {code} "
+                                                   "before it reported an outcome"})
+
+    def _execute_thread(self, run: Run) -> None:
         try:
             outcome = self.project.refresh(progress=run.progress)
         except SnapkitError as exc:
@@ -212,7 +270,6 @@ class RefreshRuns:
                 error = {"reason": first.code, "message": first.message}
             run.finish(outcome.status, snapshot_id=outcome.snapshot_id,
                        pointer_moved=outcome.pointer_moved, error=error)
-        log.info("admin refresh %s ended: %s", run.run_id[:12], run.state)
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, if this server started it (and still remembers it)."""
@@ -306,7 +363,11 @@ def _stale(info: Any, stale_after: float) -> bool:
 
 def _code(exc: SnapkitError) -> str:
     """A snake_case reason code from an error's class (``NoSnapshotError`` -> ``no_snapshot``)."""
+    return _snake(type(exc).__name__)
+
+
+def _snake(name: str) -> str:
     import re
 
-    name = type(exc).__name__.removesuffix("Error") or "error"
+    name = name.removesuffix("Error") or "error"
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
