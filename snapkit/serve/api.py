@@ -76,6 +76,39 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
         yield b"".join(buffer)
 
 
+def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterator[bytes]:
+    """Lines ``offset`` to ``offset + limit`` of a part read in blocks: skipped lines are
+    counted with ``bytes.count``, never split one by one."""
+    skip, left = offset, limit
+    tail = b""
+    for block in blocks:
+        if skip:
+            newlines = block.count(b"\n")
+            if newlines < skip:
+                skip -= newlines
+                continue
+            cut = -1
+            for _ in range(skip):
+                cut = block.index(b"\n", cut + 1)
+            block, skip = block[cut + 1:], 0
+        data = tail + block
+        end = len(data)
+        newlines = data.count(b"\n")
+        if newlines >= left:
+            end = -1
+            for _ in range(left):
+                end = data.index(b"\n", end + 1)
+            yield data[:end + 1]
+            return
+        last = data.rfind(b"\n") + 1
+        if last:
+            yield data[:last]
+        left -= newlines
+        tail = data[last:]
+    if tail:
+        yield tail
+
+
 class _Api:
     """The route handlers, sharing the server's state."""
 
@@ -87,6 +120,8 @@ class _Api:
     # -- helpers ---------------------------------------------------------------------------
 
     def _resolve(self, ref: str) -> SnapshotManifest:
+        if ref == "current":  # the cached manifest, checked against the pointer
+            return self.state.current.get(self.project)[0]
         manifest: SnapshotManifest = self.project.resolve(ref)
         return manifest
 
@@ -156,7 +191,7 @@ class _Api:
                          "current": current}, headers=params.etag_headers(manifest.id))
 
     async def records(self, request: Request) -> Response:
-        from snapkit.store import SnapshotStore
+        from snapkit.store import PartBlockReader, SnapshotStore
 
         manifest = await self._snapshot(request)
         table = params.name(request.path_params.get("table"), "table")
@@ -175,6 +210,9 @@ class _Api:
 
         def lines() -> Iterator[bytes]:
             if offset >= part.records:
+                return
+            if isinstance(store, PartBlockReader):
+                yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
                 return
             selected = itertools.islice(store.iter_part_lines(part.sha256), offset,
                                         offset + limit)
