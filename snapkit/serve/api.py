@@ -224,7 +224,8 @@ class _Api:
 
     async def projections(self, request: Request) -> Response:
         manifest = await self._snapshot(request)
-        keys = [params.name(k, "projection") for k in request.query_params.getlist("projection")]
+        keys = [str(params.name(k, "projection"))
+                for k in request.query_params.getlist("projection")]
         filters = params.filters(request)
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
@@ -286,7 +287,8 @@ class _Api:
     async def diff(self, request: Request) -> Response:
         from_ref = params.ref(params.text(request, "from"), "from")
         to_ref = params.ref(params.text(request, "to"), "to")
-        sections = [params.name(s, "section") for s in request.query_params.getlist("section")]
+        sections = [str(params.name(s, "section"))
+                    for s in request.query_params.getlist("section")]
         max_items = params.integer(request, "max_items", None, minimum=0)
         a, b = await run_in_threadpool(lambda: (self._resolve(from_ref), self._resolve(to_ref)))
         etag = f"{a.id}..{b.id}"
@@ -297,7 +299,7 @@ class _Api:
             from snapkit.diff import diff_bytes, diff_project
 
             result = diff_project(self.project, a.id, b.id,
-                                  sections=[s for s in sections if s] or None,
+                                  sections=sections or None,
                                   max_items=max_items)
             return diff_bytes(result)
 
