@@ -10,8 +10,10 @@ the same process never blocks a read), and never fetches. Answers about a snapsh
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import io
 import itertools
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,10 @@ LIST_LIMIT = 20
 LIST_MAX = 1000
 SEARCH_LIMIT = 20
 SEARCH_MAX = 1000
+POINTER_RECHECK = 0.05
+"""``GET /api/current`` re-reads the store's pointer when its last read is older than this
+(seconds): a busy server answers most requests from memory, at most this late after a
+commit."""
 
 
 def routes(state: ServeState) -> list[BaseRoute]:
@@ -57,10 +63,15 @@ def routes(state: ServeState) -> list[BaseRoute]:
     ]
 
 
-def _age(created_at: str) -> float:
+@functools.lru_cache(maxsize=256)
+def _created(created_at: str) -> float:
     from snapkit.contracts import parse_time
 
-    return round((_dt.datetime.now(_dt.UTC) - parse_time(created_at)).total_seconds(), 3)
+    return parse_time(created_at).timestamp()
+
+
+def _age(created_at: str) -> float:
+    return round(time.time() - _created(created_at), 3)
 
 
 def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
@@ -140,7 +151,10 @@ class _Api:
         return Response(self._openapi, media_type="application/json")
 
     async def current(self, request: Request) -> Response:
-        manifest, body = await run_in_threadpool(self.state.current.get, self.project)
+        cached = self.state.current.recent(POINTER_RECHECK)
+        if cached is None:
+            cached = await run_in_threadpool(self.state.current.get, self.project)
+        manifest, body = cached
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
         return JSONBody({**body, "age_seconds": _age(manifest.created_at), "current": True},

@@ -10,6 +10,7 @@ pointer file, not a manifest.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from snapkit.contracts import SnapshotInfo, SnapshotManifest
@@ -57,12 +58,25 @@ def info(item: SnapshotInfo, current_id: str | None) -> dict[str, Any]:
 
 
 class CurrentCache:
-    """The current snapshot's summary, rebuilt only when the store's pointer moves."""
+    """The current snapshot's summary, rebuilt only when the store's pointer moves.
+
+    :meth:`get` reads the pointer (blocking: in a worker thread); :meth:`recent` answers
+    without any I/O when the pointer was read less than ``max_age`` seconds ago, so a busy
+    server checks it a few times a second instead of once per request.
+    """
 
     def __init__(self) -> None:
         self._key: tuple[str, int] | None = None
         self._value: tuple[SnapshotManifest, dict[str, Any]] | None = None
+        self._checked = float("-inf")
         self._lock = threading.Lock()
+
+    def recent(self, max_age: float) -> tuple[SnapshotManifest, dict[str, Any]] | None:
+        """The value :meth:`get` gave, if it checked the pointer within ``max_age`` s."""
+        with self._lock:
+            if self._value is not None and time.monotonic() - self._checked < max_age:
+                return self._value
+        return None
 
     def get(self, project: Any) -> tuple[SnapshotManifest, dict[str, Any]]:
         """The current manifest and its summary (blocking: call it in a worker thread).
@@ -70,6 +84,7 @@ class CurrentCache:
         :raises NoSnapshotError: when no snapshot is current yet.
         """
         store = project.store
+        checked = time.monotonic()
         pointer = store.read_pointer()
         if pointer is None:
             project.current()  # raises the project's "no snapshot yet" error, with its hint
@@ -77,9 +92,10 @@ class CurrentCache:
         key = (pointer.snapshot_id, pointer.generation)
         with self._lock:
             if self._key == key and self._value is not None:
+                self._checked = max(self._checked, checked)
                 return self._value
         manifest = store.get(pointer.snapshot_id)
         value = (manifest, summary(manifest))
         with self._lock:
-            self._key, self._value = key, value
+            self._key, self._value, self._checked = key, value, checked
         return value
