@@ -48,13 +48,17 @@ def driver() -> Iterator[Any]:
 def shots(tmp_path_factory: pytest.TempPathFactory,
           request: pytest.FixtureRequest) -> Iterator[Screenshots]:
     taken = Screenshots(screenshot_folder(tmp_path_factory))
-    yield taken
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    line = f"page screenshots ({len(taken.written)}) in {taken.folder}"
-    if reporter is not None:
-        reporter.write_line(line)
-    else:  # pragma: no cover - pytest always has one
-        print(line)
+
+    def report() -> None:  # at the end of the run, when output is no longer captured
+        line = f"page screenshots ({len(taken.written)}) in {taken.folder}"
+        if reporter is not None:
+            reporter.write_line(line)
+        else:  # pragma: no cover - pytest always has one
+            print(line)
+
+    request.config.add_cleanup(report)
+    yield taken
 
 
 @pytest.fixture(scope="module")
