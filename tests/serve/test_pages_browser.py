@@ -360,3 +360,27 @@ def test_pages_are_labelled_and_keyboard_reachable(driver: Any, world: dict[str,
         assert driver.find_element("css selector", "main h1").text
         driver.find_element("tag name", "body").send_keys(Keys.TAB)
         assert driver.switch_to.active_element.text == "Skip to content", path
+
+
+def test_reading_works_without_javascript(driver: Any, world: dict[str, Any],
+                                          district: District) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        driver.get(world["base"] + "/")
+        assert by_id(driver, "badge-text").text == "Snapshot: 2 hours ago"
+        assert not by_id(driver, "refresh-button").is_displayed()  # refreshing needs the script
+        assert "Refreshing needs JavaScript" in driver.find_element(By.TAG_NAME, "main").text
+        driver.get(world["base"] + "/search")
+        Select(by_id(driver, "search-in")).select_by_visible_text("Teachers")
+        driver.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
+        wait_for(driver, lambda d: by_id(d, "results"), "the form did not submit")
+        teachers = sum(1 for u in district.records("users") if u.get("role") == "teacher")
+        shown = driver.find_elements(By.CSS_SELECTOR, "#results li.result")
+        assert len(shown) == min(teachers, 25)
+        driver.get(world["base"] + f"/diff?from={world['ids'][0]}&to=current")
+        assert "+9" in by_id(driver, "section-table").text
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
