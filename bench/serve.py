@@ -172,11 +172,16 @@ class RefreshKeeper(threading.Thread):
         return bool(_get(self.base + "/api/refresh")["running"])
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """The server's resident set now and its peak so far, in MB."""
+    return _peak_rss_mb(pid, "VmRSS"), _peak_rss_mb(pid)
 
 
 def main() -> None:
@@ -240,17 +245,19 @@ def main() -> None:
                      str(args.seconds), json.dumps(paths[route])],
                     capture_output=True, text=True, check=True)
                 results[clients, route] = {**json.loads(done.stdout.strip().splitlines()[-1]),
-                                           "during": during and keeper.running()}
+                                           "during": during and keeper.running(),
+                                           "rss": _rss_mb(server.pid)}
         keeper.stop.set()
         rss = _peak_rss_mb(server.pid)
         print(f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>6}  {'/static':>7}  refresh running")
+              f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running")
         for clients in args.clients:
             static_rps = results[clients, "static"]["rps"]
             for route in ROUTES:
                 r = results[clients, route]
                 print(f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
                       f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
+                      f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
                       f"{'yes' if r['during'] else 'NO'}")
         print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: "
               f"{keeper.runs}")

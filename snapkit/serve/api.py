@@ -14,10 +14,11 @@ import functools
 import io
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
+import anyio
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -40,6 +41,9 @@ LIST_LIMIT = 20
 LIST_MAX = 1000
 SEARCH_LIMIT = 20
 SEARCH_MAX = 1000
+PART_READERS = 8
+"""At most this many records pages are read (decompressed) at once; more wait their turn.
+Each reader holds a decompression window, so this bounds the server's memory."""
 POINTER_RECHECK = 0.05
 """``GET /api/current`` re-reads the store's pointer when its last read is older than this
 (seconds): a busy server answers most requests from memory, at most this late after a
@@ -127,6 +131,7 @@ class _Api:
         self.state = state
         self.project = state.project
         self._openapi: bytes | None = None
+        self._part_readers = anyio.Semaphore(PART_READERS)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -232,9 +237,14 @@ class _Api:
                                         offset + limit)
             yield from _chunks(iter(selected))
 
+        async def body() -> AsyncIterator[bytes]:
+            async with self._part_readers:
+                async for chunk in iterate_in_threadpool(lines()):
+                    yield chunk
+
         headers = {**params.etag_headers(manifest.id), "X-Snapkit-Snapshot": manifest.id,
                    "X-Total-Count": str(part.records)}
-        return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
+        return StreamingResponse(body(), media_type="application/x-ndjson", headers=headers)
 
     async def projections(self, request: Request) -> Response:
         manifest = await self._snapshot(request)
