@@ -412,7 +412,8 @@ def document() -> dict[str, Any]:
                           "404": _error("no run with this id on this server")}}},
         "/api/refresh/runs/{run_id}/events": {"get": {
             "summary": "A refresh run's progress as server-sent events: 'progress' with the "
-                       "run on every change, then 'done' with the run when it ends",
+                       "run on every change (at most ten a second), then 'done' with the run "
+                       "when it ends",
             "parameters": [{"name": "run_id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"200": {"description": "the event stream",
