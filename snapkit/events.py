@@ -98,6 +98,28 @@ class DiffComputed:
     duration_ms: float
 
 
+@frozen
+class AdminRefreshAttempted:
+    """Someone called the HTTP admin refresh endpoint (``POST /api/admin/refresh``).
+
+    :param client: the caller's address (``host:port`` as the server saw it).
+    :param outcome: ``started`` (202), ``no_token`` (401), ``wrong_token`` (403),
+        ``rate_limited`` (429), ``refresh_running`` (409), ``disabled`` (503: no token is
+        configured) or ``error`` (the refresh could not start).
+    :param status_code: the HTTP status answered.
+    :param run_id: the started run's id (``started`` only).
+    :param holder: who holds the refresh when the outcome is ``refresh_running``.
+    The token itself is never part of the event, right or wrong.
+    """
+
+    client: str
+    outcome: str
+    status_code: int
+    at: str
+    run_id: str | None = None
+    holder: str | None = None
+
+
 # The coordinator's telemetry events (seed 001) are defined beside the coordinator and
 # re-exported here, with every other event hook's event.
 from snapkit.coordinator_events import (  # noqa: E402
@@ -111,6 +133,7 @@ from snapkit.coordinator_events import (  # noqa: E402
 )
 
 __all__ = [
+    "AdminRefreshAttempted",
     "DiffComputed",
     "ExportFinished",
     "OracleCompleted",

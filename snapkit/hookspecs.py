@@ -274,6 +274,21 @@ def snapkit_diff_computed(event: Any) -> None:
     """
 
 
+@hookspec
+def snapkit_admin_refresh_attempted(event: Any) -> None:
+    """Called on every call of the HTTP admin refresh endpoint, whatever its outcome
+    (``AdminRefreshAttempted``: the client address, the outcome and HTTP status, the run id
+    when a refresh started, the holder when one was already running). The event never holds
+    the token, right or wrong, nor any record: it is safe to write to an audit log.
+
+    Example::
+
+        @hookimpl
+        def snapkit_admin_refresh_attempted(event):
+            audit.write("admin refresh", event.client, event.outcome, event.status_code)
+    """
+
+
 REGISTRATION_HOOKS: dict[str, str] = {
     "snapkit_register_oracles": "oracle",
     "snapkit_register_cache_backends": "cache_backend",
@@ -297,6 +312,7 @@ EVENT_HOOKS: tuple[str, ...] = (
     "snapkit_projection_status",
     "snapkit_export_finished",
     "snapkit_diff_computed",
+    "snapkit_admin_refresh_attempted",
 )
 """The event hooks, in the order a refresh-then-read session meets them."""
 

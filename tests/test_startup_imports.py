@@ -112,3 +112,30 @@ def test_discovery_does_not_import_importlib_metadata() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=120)
     assert proc.stdout.strip() == "False"
+
+
+# -- the HTTP server stays out of start-up ------------------------------------------------------
+
+SERVER_MODULES = ("starlette", "uvicorn", "jinja2", "anyio", "snapkit.serve")
+
+
+def _loaded_after(code: str) -> list[str]:
+    script = f"import sys\n{code}\nprint(repr(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    names: list[str] = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    return names
+
+
+@pytest.mark.parametrize("code", [
+    "import snapkit",
+    "from snapkit.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
+    "from snapkit.cli.main import main\ntry:\n    main(['serve', '--help'])\n"
+    "except SystemExit:\n    pass",
+], ids=["import snapkit", "snapkit --help", "snapkit serve --help"])
+def test_the_server_is_imported_only_when_it_serves(code: str) -> None:
+    loaded = _loaded_after(code)
+    server = sorted(name for name in loaded
+                    if any(name == m or name.startswith(m + ".") for m in SERVER_MODULES))
+    assert server == [], f"{code!r} loads {server}; import them in the serve command's body"

@@ -28,15 +28,22 @@ def _step(number: int, text: str) -> None:
 @click.option("--scenario", metavar="KEY",
               help="Which demo scenario to run (default: the richest one installed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--serve", "serve", is_flag=True,
+              help="Then serve the demo store over HTTP (pages and API) until Ctrl-C, with "
+                   "the demo's data source still running so Refresh works.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
+              help="The port of --serve.")
 @click.pass_obj
-def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bool) -> None:
+def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bool,
+         serve: bool, port: int) -> None:
     """Run the guided demo end to end.
 
     Starts a demo data source (the local OneRoster server when the OneRoster plugin is
     installed), refreshes it into a store under --dir, changes the source as a day would,
     refreshes again, shows what changed, searches, exports one class's dashboard as a ZIP
     (when the scenario and the instructor-dashboard plugin offer it), verifies the store, and
-    tells you what to run next. The store stays in --dir for you to explore.
+    tells you what to run next, including how to open the pages on the demo store ('snapkit
+    serve'); --serve starts them right away. The store stays in --dir for you to explore.
     """
     from snapkit.config import load_config
     from snapkit.demo import choose_scenario, scenario_exports
@@ -89,18 +96,27 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
         report = project.verify()
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
         _say(f"    {report.snapshots} snapshots, {report.parts} parts: {verdict}")
+        elapsed = time.monotonic() - started
+        c = f"-c {config_path}"
+        click.echo(click.style(f"\nDone in {elapsed:.1f} s. Try next:", bold=True))
+        _say(f"    snapkit {c} snapshots list")
+        _say(f"    snapkit {c} snapshots current")
+        _say(f"    snapkit {c} diff current~1 current")
+        if searches:
+            _say(f"    snapkit {c} search {searches[0].table} '{searches[0].query}'")
+        _say(f"    snapkit {c} snapshots verify")
+        _say("    snapkit plugins list")
+        _say("  Open the pages (status, search, history, diff) on the demo store:")
+        _say(f"    snapkit {c} serve --port {port}")
+        _say(f"    then browse http://127.0.0.1:{port}/  (or run 'snapkit demo --serve')")
+        if serve:
+            from snapkit.cli.serve_cmd import run_server
+
+            _say(f"\nServing the demo store on http://127.0.0.1:{port}/ (Ctrl-C stops it; "
+                 "the demo's data source runs meanwhile, so Refresh works)")
+            run_server(project, "127.0.0.1", port)
     finally:
         source.close()
-    elapsed = time.monotonic() - started
-    c = f"-c {config_path}"
-    click.echo(click.style(f"\nDone in {elapsed:.1f} s. Try next:", bold=True))
-    _say(f"    snapkit {c} snapshots list")
-    _say(f"    snapkit {c} snapshots current")
-    _say(f"    snapkit {c} diff current~1 current")
-    if searches:
-        _say(f"    snapkit {c} search {searches[0].table} '{searches[0].query}'")
-    _say(f"    snapkit {c} snapshots verify")
-    _say("    snapkit plugins list")
 
 
 def _refresh(project: Any, quiet: bool) -> Any:

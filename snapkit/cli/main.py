@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "search": ("snapkit.cli.search_cmd", "search", "Find rows in a snapshot's tables."),
     "project": ("snapkit.cli.project_cmd", "project", "Derive projections from a snapshot."),
     "export": ("snapkit.cli.export_cmd", "export", "Export a snapshot as a ZIP of datasets."),
+    "serve": ("snapkit.cli.serve_cmd", "serve",
+              "Serve the read API, admin refresh and pages over HTTP."),
     "demo": ("snapkit.cli.demo_cmd", "demo", "Run the guided demo end to end."),
 }
 

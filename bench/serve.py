@@ -1,0 +1,283 @@
+"""Benchmark: ``snapkit serve`` under concurrent readers while a refresh runs.
+
+A OneRoster district of N users (50,000 by default) is refreshed once into a store; then one
+server process (``create_app`` under uvicorn, as ``snapkit serve`` runs it) serves it, with
+one extra route: ``/bench-static/current.json``, a static JSON file of the same bytes as
+``GET /api/current``, served by Starlette's ``StaticFiles`` -- the peer measured in the same
+run, by the same server. While the clients read, a refresh of the whole district runs in the
+server through ``POST /api/admin/refresh`` (a new one starts as soon as one ends), so every
+figure is "during a refresh".
+
+For each of 64 and 256 concurrent clients, for a fixed time each (``--seconds``):
+
+- ``current``: ``GET /api/current``;
+- ``records``: ``GET /api/snapshots/current/tables/users/records?offset=..&limit=50``;
+- ``search``: ``GET /api/search?table=users&q=email=..`` (answered by the email index);
+- ``static``: ``GET /bench-static/current.json``.
+
+It prints requests/s, p50 and p99 latency (ms) and errors per route, each route's requests/s
+over the static file's, and the server's peak RSS. Targets: ``current`` p99 under 10 ms at
+64 clients, and at least half the static file's requests/s.
+
+The clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own process (one
+connection per client), so that the load generator costs little beside the server.
+
+Usage::
+
+    python bench/serve.py                      # 50,000 users, 5 s per measurement
+    python bench/serve.py --users 5000 --seconds 3
+
+Needs ``snapkit[serve]``, ``snapkit-oneroster`` and ``snapkit-file-store`` installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+TOKEN = "bench-admin-token-" + "0" * 32
+ROUTES = ("current", "records", "search", "static")
+
+
+# -- the server (child process) ------------------------------------------------------------------
+
+
+def serve_child(config: str, static_dir: str) -> None:
+    """Run the app with the static peer route on a free port; print the port."""
+    import uvicorn
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    from snapkit.project import Project
+    from snapkit.serve import create_app
+
+    app = create_app(Project.load(config))
+    app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                  access_log=False)).run(sockets=[sock])
+
+
+# -- the clients (child process) -------------------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lowered = head.lower()
+    match = re.search(rb"content-length: *(\d+)", lowered)
+    if match:
+        await reader.readexactly(int(match.group(1)))
+    elif b"transfer-encoding: chunked" in lowered:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _client(port: int, paths: list[str], until: float, latencies: list[float],
+                  errors: list[int], index: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    n = index
+    try:
+        while time.perf_counter() < until:
+            path = paths[n % len(paths)]
+            n += 1
+            start = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            status = await _read_response(reader)
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+def clients_child(port: int, clients: int, seconds: float, paths_json: str) -> None:
+    """Run ``clients`` connections for ``seconds``; print requests/s, p50, p99, errors."""
+    paths = json.loads(paths_json)
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def main() -> float:
+        until = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(_client(port, paths, until, latencies, errors, i)
+                               for i in range(clients)))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    ordered = sorted(latencies)
+    print(json.dumps({
+        "requests": len(ordered), "rps": len(ordered) / elapsed,
+        "p50_ms": 1000 * statistics.median(ordered) if ordered else None,
+        "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))] if ordered else None,
+        "errors": len(errors),
+    }))
+
+
+# -- the bench -------------------------------------------------------------------------------------
+
+
+def _get(url: str, **headers: str) -> Any:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+class RefreshKeeper(threading.Thread):
+    """Keeps a refresh running in the server: starts one whenever none runs."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(daemon=True)
+        self.base = base
+        self.stop = threading.Event()
+        self.runs = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            request = urllib.request.Request(self.base + "/api/admin/refresh", method="POST",
+                                             headers={"Authorization": f"Bearer {TOKEN}"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    status_url = json.loads(answer.read())["status_url"]
+                self.runs += 1
+            except urllib.error.HTTPError as exc:  # 409: one runs already; 429: wait
+                exc.close()
+                self.stop.wait(1.0)
+                continue
+            while not self.stop.is_set():
+                if _get(self.base + status_url)["state"] != "running":
+                    break
+                self.stop.wait(0.5)
+
+    def running(self) -> bool:
+        return bool(_get(self.base + "/api/refresh")["running"])
+
+
+def _peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """The server's resident set now and its peak so far, in MB."""
+    return _peak_rss_mb(pid, "VmRSS"), _peak_rss_mb(pid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
+    args = parser.parse_args()
+
+    from snapkit_oneroster.demo import OneRosterDemo
+
+    from snapkit.project import Project
+
+    folder = Path(tempfile.mkdtemp(prefix="snapkit-bench-serve-"))
+    demo = OneRosterDemo({"size": args.users})
+    config = folder / "snapkit.toml"
+    config.write_text(demo.start(folder).replace("page_size = 2000", "page_size = 10000")
+                      + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n',
+                      encoding="utf-8")
+    server = None
+    try:
+        print(f"district of {args.users:,} users: first refresh ...", flush=True)
+        project = Project.load(config)
+        outcome = project.refresh()
+        users = project.current().part("users").records
+        email = next(project.records("current", "users"))["email"]
+        print(f"  snapshot {outcome.snapshot_id[:12]}: {users:,} users, "
+              f"{outcome.duration_ms / 1000:.1f} s", flush=True)
+        static = folder / "static"
+        static.mkdir()
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--child-server", str(config), str(static)],
+            stdout=subprocess.PIPE, text=True, env={**os.environ})
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                body = urllib.request.urlopen(base + "/api/current", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        (static / "current.json").write_bytes(body)
+        paths = {
+            "current": ["/api/current"],
+            "records": [f"/api/snapshots/current/tables/users/records?offset={k}&limit=50"
+                        for k in range(0, min(users, 10_000), 997)],
+            "search": [f"/api/search?table=users&q=email%3D{email}"],
+            "static": ["/bench-static/current.json"],
+        }
+        keeper = RefreshKeeper(base)
+        keeper.start()
+        while not keeper.running():
+            time.sleep(0.1)
+        results: dict[tuple[int, str], dict[str, Any]] = {}
+        for clients in args.clients:
+            for route in ROUTES:
+                during = keeper.running()
+                done = subprocess.run(
+                    [sys.executable, __file__, "--child-clients", str(port), str(clients),
+                     str(args.seconds), json.dumps(paths[route])],
+                    capture_output=True, text=True, check=True)
+                results[clients, route] = {**json.loads(done.stdout.strip().splitlines()[-1]),
+                                           "during": during and keeper.running(),
+                                           "rss": _rss_mb(server.pid)}
+        keeper.stop.set()
+        rss = _peak_rss_mb(server.pid)
+        print(f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running")
+        for clients in args.clients:
+            static_rps = results[clients, "static"]["rps"]
+            for route in ROUTES:
+                r = results[clients, route]
+                print(f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
+                      f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
+                      f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
+                      f"{'yes' if r['during'] else 'NO'}")
+        print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: "
+              f"{keeper.runs}")
+        first = args.clients[0]
+        current = results[first, "current"]
+        ratio = current["rps"] / results[first, "static"]["rps"]
+        print(f"target: current p99 < 10 ms at {first} clients: {current['p99_ms']:.2f} ms "
+              f"({'met' if current['p99_ms'] < 10 else 'MISSED'}); current >= 0.5x static "
+              f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        demo.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-server":
+        serve_child(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child-clients":
+        clients_child(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+    else:
+        main()

@@ -1,0 +1,421 @@
+"""The read API (JSON under ``/api``) and its OpenAPI document (``/openapi.json``).
+
+Every route reads the store through the project, in a worker thread (a refresh running in
+the same process never blocks a read), and never fetches. Answers about a snapshot carry
+``ETag: "<snapshot id>"`` and answer ``If-None-Match`` with 304. Errors are JSON
+(:mod:`snapkit.serve.errors`). The routes of the refresh status and the admin refresh are in
+:mod:`snapkit.serve.api_refresh`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import io
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from snapkit.serve import api_params as params
+from snapkit.serve.api_refresh import refresh_routes
+from snapkit.serve.api_views import info, summary
+from snapkit.serve.errors import ApiError, JSONBody
+
+if TYPE_CHECKING:
+    from snapkit.contracts import SnapshotManifest
+    from snapkit.serve.state import ServeState
+
+CHUNK = 64 * 1024
+"""Streamed answers are sent in chunks of about this many bytes."""
+
+RECORDS_LIMIT = 1000
+RECORDS_MAX = 100_000
+LIST_LIMIT = 20
+LIST_MAX = 1000
+SEARCH_LIMIT = 20
+SEARCH_MAX = 1000
+PART_READERS = 8
+"""At most this many records pages are read (decompressed) at once; more wait their turn.
+Each reader holds a decompression window, so this bounds the server's memory."""
+POINTER_RECHECK = 0.05
+"""``GET /api/current`` re-reads the store's pointer when its last read is older than this
+(seconds): a busy server answers most requests from memory, at most this late after a
+commit."""
+
+
+def routes(state: ServeState) -> list[BaseRoute]:
+    """The API's routes (the app adds the pages' routes beside them)."""
+    api = _Api(state)
+    return [
+        Route("/openapi.json", api.openapi, methods=["GET"]),
+        Route("/api/current", api.current, methods=["GET"]),
+        Route("/api/snapshots", api.snapshots, methods=["GET"]),
+        Route("/api/snapshots/{ref}", api.snapshot, methods=["GET"]),
+        Route("/api/snapshots/{ref}/tables/{table}/records", api.records, methods=["GET"]),
+        Route("/api/snapshots/{ref}/projections", api.projections, methods=["GET"]),
+        Route("/api/snapshots/{ref}/export", api.export, methods=["GET"]),
+        Route("/api/diff", api.diff, methods=["GET"]),
+        Route("/api/search", api.search, methods=["GET"]),
+        *refresh_routes(state),
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _created(created_at: str) -> float:
+    from snapkit.contracts import parse_time
+
+    return parse_time(created_at).timestamp()
+
+
+def _age(created_at: str) -> float:
+    return round(time.time() - _created(created_at), 3)
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
+    buffer: list[bytes] = []
+    size = 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= CHUNK:
+            yield b"".join(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield b"".join(buffer)
+
+
+def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterator[bytes]:
+    """Lines ``offset`` to ``offset + limit`` of a part read in blocks: skipped lines are
+    counted with ``bytes.count``, never split one by one."""
+    skip, left = offset, limit
+    tail = b""
+    for block in blocks:
+        if skip:
+            newlines = block.count(b"\n")
+            if newlines < skip:
+                skip -= newlines
+                continue
+            cut = -1
+            for _ in range(skip):
+                cut = block.index(b"\n", cut + 1)
+            block, skip = block[cut + 1:], 0
+        data = tail + block
+        end = len(data)
+        newlines = data.count(b"\n")
+        if newlines >= left:
+            end = -1
+            for _ in range(left):
+                end = data.index(b"\n", end + 1)
+            yield data[:end + 1]
+            return
+        last = data.rfind(b"\n") + 1
+        if last:
+            yield data[:last]
+        left -= newlines
+        tail = data[last:]
+    if tail:
+        yield tail
+
+
+class _Api:
+    """The route handlers, sharing the server's state."""
+
+    def __init__(self, state: ServeState) -> None:
+        self.state = state
+        self.project = state.project
+        self._openapi: bytes | None = None
+        self._part_readers = anyio.Semaphore(PART_READERS)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _resolve(self, ref: str) -> SnapshotManifest:
+        if ref == "current":  # the cached manifest, checked against the pointer
+            return self.state.current.get(self.project)[0]
+        manifest: SnapshotManifest = self.project.resolve(ref)
+        return manifest
+
+    async def _snapshot(self, request: Request, name: str = "ref") -> SnapshotManifest:
+        ref = params.ref(request.path_params.get(name), name)
+        return await run_in_threadpool(self._resolve, ref)
+
+    # -- routes ----------------------------------------------------------------------------
+
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            from snapkit.serve.errors import json_bytes
+            from snapkit.serve.openapi import document
+
+            self._openapi = json_bytes(document())
+        return Response(self._openapi, media_type="application/json")
+
+    async def current(self, request: Request) -> Response:
+        cached = self.state.current.recent(POINTER_RECHECK)
+        if cached is None:
+            cached = await run_in_threadpool(self.state.current.get, self.project)
+        manifest, body = cached
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+        return JSONBody({**body, "age_seconds": _age(manifest.created_at), "current": True},
+                        headers=params.etag_headers(manifest.id))
+
+    async def snapshots(self, request: Request) -> Response:
+        from snapkit.store import ListFilter
+
+        statuses = request.query_params.getlist("status")
+        for status in statuses:
+            if status not in {"success", "partial", "failed"}:
+                raise ApiError(400, "bad_parameter",
+                               "status must be success, partial or failed")
+        since = _time(params.text(request, "since"), "since")
+        until = _time(params.text(request, "until"), "until")
+        namespace = params.text(request, "namespace", max_length=200)
+        limit = params.integer(request, "limit", LIST_LIMIT, minimum=1, maximum=LIST_MAX)
+        assert limit is not None
+        cursor = _cursor(params.text(request, "cursor"))
+        if cursor is not None:
+            moment = _cursor_time(cursor)
+            until = moment + _dt.timedelta(microseconds=1) if until is None \
+                else min(until, moment + _dt.timedelta(microseconds=1))
+        filters = ListFilter(status=tuple(statuses), namespace=namespace, since=since,
+                             until=until)
+
+        def read() -> tuple[list[Any], str | None]:
+            want = None if cursor is not None else limit + 1
+            listed = self.project.snapshots(filters, want)
+            if cursor is not None:
+                listed = [i for i in listed if (i.created_at, i.id) < cursor]
+            pointer = self.project.store.read_pointer()
+            return listed, pointer.snapshot_id if pointer else None
+
+        listed, current_id = await run_in_threadpool(read)
+        page, more = listed[:limit], len(listed) > limit
+        next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
+        return JSONBody({"snapshots": [info(i, current_id) for i in page],
+                         "current_id": current_id, "next_cursor": next_cursor})
+
+    async def snapshot(self, request: Request) -> Response:
+        manifest = await self._snapshot(request)
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+        pointer = await run_in_threadpool(self.project.store.read_pointer)
+        current = pointer is not None and pointer.snapshot_id == manifest.id
+        return JSONBody({**summary(manifest), "age_seconds": _age(manifest.created_at),
+                         "current": current}, headers=params.etag_headers(manifest.id))
+
+    async def records(self, request: Request) -> Response:
+        from snapkit.store import PartBlockReader, SnapshotStore
+
+        manifest = await self._snapshot(request)
+        table = params.name(request.path_params.get("table"), "table")
+        offset = params.integer(request, "offset", 0, minimum=0)
+        limit = params.integer(request, "limit", RECORDS_LIMIT, minimum=1, maximum=RECORDS_MAX)
+        assert offset is not None and limit is not None
+        part = next((p for p in manifest.parts if p.name == table), None)
+        if part is None:
+            raise ApiError(404, "unknown_table",
+                           f"snapshot {manifest.id[:12]} has no table {table!r}",
+                           hint="its tables: "
+                                + (", ".join(p.name for p in manifest.parts) or "none"))
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+        store: SnapshotStore = self.project.store
+
+        def lines() -> Iterator[bytes]:
+            if offset >= part.records:
+                return
+            if isinstance(store, PartBlockReader):
+                yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
+                return
+            selected = itertools.islice(store.iter_part_lines(part.sha256), offset,
+                                        offset + limit)
+            yield from _chunks(iter(selected))
+
+        async def body() -> AsyncIterator[bytes]:
+            async with self._part_readers:
+                async for chunk in iterate_in_threadpool(lines()):
+                    yield chunk
+
+        headers = {**params.etag_headers(manifest.id), "X-Snapkit-Snapshot": manifest.id,
+                   "X-Total-Count": str(part.records)}
+        return StreamingResponse(body(), media_type="application/x-ndjson", headers=headers)
+
+    async def projections(self, request: Request) -> Response:
+        manifest = await self._snapshot(request)
+        keys = [str(params.name(k, "projection"))
+                for k in request.query_params.getlist("projection")]
+        filters = params.filters(request)
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+
+        def derive() -> Any:
+            from snapkit.convert import to_json
+            from snapkit.projection import derive_for_project
+
+            registry = self.project.manager.registry("projection")
+            for key in keys:
+                if key not in registry:
+                    known = ", ".join(sorted(registry.keys())) or "none"
+                    raise ApiError(404, "unknown_projection", f"no projection {key!r}",
+                                   hint=f"known projections: {known}")
+            derived = derive_for_project(self.project, manifest, keys=keys or None,
+                                         filters=filters)
+            return {"snapshot_id": manifest.id, "filters": to_json(derived.filters),
+                    "projections": {key: to_json(result)
+                                    for key, result in derived.results.items()}}
+
+        body = await run_in_threadpool(derive)
+        return JSONBody(body, headers=params.etag_headers(manifest.id))
+
+    async def export(self, request: Request) -> Response:
+        manifest = await self._snapshot(request)
+        profile = params.name(params.text(request, "profile"), "profile", required=False)
+        filters = params.filters(request)
+        if profile is None:
+            from snapkit.export import profiles
+
+            known = ", ".join(profiles(self.project.manager)) or "none"
+            raise ApiError(400, "missing_parameter", "profile is required",
+                           hint=f"known profiles: {known}")
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+
+        def build() -> tuple[bytes, Any]:
+            from snapkit.export import SnapshotBundle, export_snapshot
+            from snapkit.projection import derive_for_project
+
+            derived = derive_for_project(self.project, manifest, filters=filters)
+            bundle = SnapshotBundle.from_projection_set(manifest, derived)
+            out = io.BytesIO()
+
+            def settings(descriptor: Any) -> Any:
+                return self.project.config.plugin_settings(descriptor.kind, descriptor.key)
+
+            outcome = export_snapshot(bundle, profile, self.project.manager, out,
+                                      settings=settings)
+            return out.getvalue(), outcome
+
+        data, outcome = await run_in_threadpool(build)
+        name = f"{profile}-{manifest.id[:12]}.zip"
+        headers = {**params.etag_headers(manifest.id),
+                   "Content-Disposition": f'attachment; filename="{name}"',
+                   "X-Export-Status": outcome.status, "X-Export-Sha256": outcome.sha256}
+        return Response(data, media_type="application/zip", headers=headers)
+
+    async def diff(self, request: Request) -> Response:
+        from_ref = params.ref(params.text(request, "from"), "from")
+        to_ref = params.ref(params.text(request, "to"), "to")
+        sections = [str(params.name(s, "section"))
+                    for s in request.query_params.getlist("section")]
+        max_items = params.integer(request, "max_items", None, minimum=0)
+        a, b = await run_in_threadpool(lambda: (self._resolve(from_ref), self._resolve(to_ref)))
+        etag = f"{a.id}..{b.id}"
+        if params.fresh(request, etag):
+            return params.not_modified(etag)
+
+        def compute() -> bytes:
+            from snapkit.diff import diff_bytes, diff_project
+
+            result = diff_project(self.project, a.id, b.id,
+                                  sections=sections or None,
+                                  max_items=max_items)
+            return diff_bytes(result)
+
+        data = await run_in_threadpool(compute)
+        blocks = (data[i:i + CHUNK] for i in range(0, len(data), CHUNK))
+        return StreamingResponse(blocks, media_type="application/json",
+                                 headers=params.etag_headers(etag))
+
+    async def search(self, request: Request) -> Response:
+        table = params.name(params.text(request, "table"), "table")
+        assert table is not None
+        query = params.text(request, "q", required=True)
+        ref = params.ref(params.text(request, "snapshot") or "current", "snapshot")
+        offset = params.integer(request, "offset", 0, minimum=0)
+        limit = params.integer(request, "limit", SEARCH_LIMIT, minimum=1, maximum=SEARCH_MAX)
+        ignore_case = params.boolean(request, "ignore_case", False)
+        use_index = params.boolean(request, "index", True)
+        assert offset is not None and limit is not None and query is not None
+        manifest = await run_in_threadpool(self._resolve, ref)
+        if params.fresh(request, manifest.id):
+            return params.not_modified(manifest.id)
+
+        def find() -> Any:
+            from snapkit.search import search_table, search_view
+
+            views = self.project.manager.registry("search_view")
+            tables = {p.name for p in manifest.parts}
+            if table not in tables and table not in views:
+                known = ", ".join(sorted(tables | set(views.keys()))) or "none"
+                raise ApiError(404, "unknown_table",
+                               f"snapshot {manifest.id[:12]} has no table or search view "
+                               f"{table!r}", hint=f"search one of: {known}")
+            if table in views and table not in tables:
+                return search_view(self.project, manifest.id, table, query, offset=offset,
+                                   limit=limit, ignore_case=ignore_case)
+            return search_table(self.project, manifest.id, table, query, offset=offset,
+                                limit=limit, ignore_case=ignore_case, use_index=use_index)
+
+        result = await run_in_threadpool(find)
+        body = {"snapshot_id": result.snapshot_id, "table": result.table,
+                "query": result.query, "offset": result.offset, "limit": result.limit,
+                "more": result.more, "scanned": result.scanned, "index": result.used_index,
+                "rows": list(result.rows)}
+        return JSONBody(body, headers=params.etag_headers(manifest.id))
+
+
+# -- list cursors ----------------------------------------------------------------------------
+
+
+def _time(value: str | None, name: str) -> _dt.datetime | None:
+    if value is None:
+        return None
+    from snapkit.contracts import parse_time
+
+    try:
+        return parse_time(value)
+    except (ValueError, TypeError):
+        raise ApiError(400, "bad_parameter", f"{name} is not an ISO date or time") from None
+
+
+def _encode_cursor(created_at: str, snapshot_id: str) -> str:
+    import base64
+
+    raw = f"{created_at}|{snapshot_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _cursor(value: str | None) -> tuple[str, str] | None:
+    """Decode a list cursor (the created_at and id of the last snapshot of a page)."""
+    if value is None:
+        return None
+    import base64
+    import binascii
+
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
+                       hint="pass next_cursor from the previous page unchanged") from None
+    created_at, sep, snapshot_id = raw.partition("|")
+    if not sep or not params.REF.match(snapshot_id):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
+                       hint="pass next_cursor from the previous page unchanged")
+    _cursor_time((created_at, snapshot_id))
+    return created_at, snapshot_id
+
+
+def _cursor_time(cursor: tuple[str, str]) -> _dt.datetime:
+    from snapkit.contracts import parse_time
+
+    try:
+        return parse_time(cursor[0])
+    except (ValueError, TypeError):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
+                       hint="pass next_cursor from the previous page unchanged") from None
