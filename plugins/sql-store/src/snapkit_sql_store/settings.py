@@ -51,11 +51,10 @@ def conninfo_of(settings: Mapping[str, Any]) -> tuple[str, str, str | None]:
     try:
         conninfo = pg_conninfo.make_conninfo(str(settings.get("dsn", "")), **extra)
         parts = pg_conninfo.conninfo_to_dict(conninfo)
-    except Exception as exc:  # psycopg.ProgrammingError: the dsn does not parse
+    except Exception:  # psycopg.ProgrammingError (its text may quote the password: not shown)
         raise ConfigError(
             "store.dsn is not a PostgreSQL connection string or URL",
-            hint="use e.g. 'postgresql://user@host:5432/dbname' or 'host=... dbname=...'; "
-            f"({type(exc).__name__})",
+            hint="use e.g. 'postgresql://user@host:5432/dbname' or 'host=... dbname=...'",
         ) from None
     user = parts.get("user")
     host = parts.get("host") or "localhost"
