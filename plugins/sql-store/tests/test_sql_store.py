@@ -25,6 +25,11 @@ def _rows(count: int, tag: str = "r") -> list[dict[str, object]]:
     return [{"id": f"{tag}{i}", "n": i, "name": f"row {i}"} for i in range(count)]
 
 
+def _wide_rows(count: int) -> list[dict[str, object]]:
+    """Rows of about 1 KiB each (few records, many bytes: quick to encode)."""
+    return [{"id": i, "pad": f"{i:08d}" * 128} for i in range(count)]
+
+
 def _count(store: SqlStore, table: str) -> int:
     with store.backend.read() as db:
         row = db.one(f"SELECT count(*) FROM {{p}}{table}")
@@ -102,7 +107,7 @@ def test_sqlite_file_that_is_not_a_database_gives_a_one_line_error(tmp_path: Pat
 
 def test_a_large_part_spans_many_chunk_rows_and_reads_back(store: SqlStore) -> None:
     store.compression_level = 0  # plain bytes: the chunk count follows the size exactly
-    rows = _rows(60_000)
+    rows = _wide_rows(2600)
     result = commit(store, records={"big": rows})
     ref = store.get(result.snapshot_id).part("big")
     assert ref.bytes > 2 * CHUNK_BYTES
@@ -121,8 +126,8 @@ def test_a_flipped_bit_in_a_middle_chunk_is_caught_by_every_read(
     store: SqlStore, level: int, verify: bool
 ) -> None:
     store.compression_level = level
-    rows = _rows(60_000) if level == 0 else [{"id": i, "blob": os.urandom(64).hex()}
-                                              for i in range(40_000)]
+    rows = _wide_rows(2600) if level == 0 else [{"id": i, "blob": os.urandom(512).hex()}
+                                                 for i in range(2600)]
     result = commit(store, records={"big": rows})
     sha = store.get(result.snapshot_id).part("big").sha256
     damage_part(store, sha, "flip")
