@@ -128,7 +128,7 @@ def test_postgresql_config_with_the_dsn_from_the_environment_reaches_the_server(
 
 
 def test_a_dsn_that_does_not_parse_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="store.dsn"):
+    with pytest.raises(ConfigError, match=r"store\.dsn"):
         _registered()["postgresql"].factory({"dsn": "postgresql://h/db?nonsense=1"})
 
 

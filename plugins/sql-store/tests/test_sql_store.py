@@ -11,8 +11,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from snapkit.contracts import PartRef
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
 from snapkit.testing.store_kit import commit, record_lines, write_part
+from snapkit.testing.store_kit import manifest as make_manifest
 
 from snapkit_sql_store import open_sqlite
 from snapkit_sql_store.codec import CHUNK_BYTES
@@ -150,7 +152,7 @@ def test_part_writes_and_reads_stream_without_holding_the_part_in_memory(
         writer = txn.part_writer()
         for _ in range(48):
             writer.write(block)
-        sha, size = writer.close()
+        _sha, size = writer.close()
         _now, write_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         txn.abort()
@@ -161,8 +163,6 @@ def test_part_writes_and_reads_stream_without_holding_the_part_in_memory(
 
     txn = store.begin()
     ref = write_part(txn, "blob", [{"x": block.hex()} for _ in range(12)], chunk=1)
-    from snapkit.testing.store_kit import manifest as make_manifest
-
     txn.commit(make_manifest(parts=[ref]), move_pointer=True, expected_generation=0)
     tracemalloc.start()
     try:
@@ -182,8 +182,6 @@ def test_abort_and_commit_leave_no_staged_chunks(store: SqlStore) -> None:
     txn = store.begin()
     kept = write_part(txn, "kept", _rows(50, "kept"))
     write_part(txn, "unused", _rows(50, "unused"))  # staged, not in the manifest
-    from snapkit.testing.store_kit import manifest as make_manifest
-
     txn.commit(make_manifest(parts=[kept]), move_pointer=True, expected_generation=0)
     with store.backend.read() as db:
         blobs = {r[0] for r in db.all("SELECT DISTINCT blob_id FROM {p}part_chunks")}
@@ -221,11 +219,8 @@ def test_a_live_writers_staging_is_left_alone(store: SqlStore) -> None:
     writer.write(b"".join(record_lines(_rows(100))))
     other_txn = store.begin()  # cleans only what dead or old writers left
     other_txn.abort()
-    sha, _size = writer.close()
-    from snapkit.testing.store_kit import manifest as make_manifest
-    from snapkit.contracts import PartRef
-
-    ref = PartRef(name="t", sha256=sha, records=100, bytes=_size, oracle="t")
+    sha, size = writer.close()
+    ref = PartRef(name="t", sha256=sha, records=100, bytes=size, oracle="t")
     result = txn.commit(make_manifest(parts=[ref]), move_pointer=True, expected_generation=0)
     assert list(store.iter_part_lines(sha)) == record_lines(_rows(100))
     assert result.pointer is not None
@@ -251,8 +246,6 @@ def test_commit_refuses_to_point_at_a_damaged_part_it_did_not_write(store: SqlSt
     ref = store.get(first.snapshot_id).part("t")
     damage_part(store, ref.sha256, "truncate")
     txn = store.begin()
-    from snapkit.testing.store_kit import manifest as make_manifest
-
     with pytest.raises(StoreError, match="stored damaged"):
         txn.commit(make_manifest(payload=2, parts=[ref]), move_pointer=True,
                    expected_generation=1)
@@ -260,9 +253,6 @@ def test_commit_refuses_to_point_at_a_damaged_part_it_did_not_write(store: SqlSt
 
 
 def test_commit_refuses_a_manifest_that_references_an_unknown_part(store: SqlStore) -> None:
-    from snapkit.contracts import PartRef
-    from snapkit.testing.store_kit import manifest as make_manifest
-
     txn = store.begin()
     ghost = PartRef(name="ghost", sha256="ab" * 32, records=1, bytes=3, oracle="ghost")
     with pytest.raises(StoreError, match="not written in this transaction"):

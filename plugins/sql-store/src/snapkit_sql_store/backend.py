@@ -44,7 +44,7 @@ class Db(Protocol):
         ...
 
 
-class CommitOutcomeUnknown(Exception):  # noqa: N818 - a state, not a failure to report as is
+class CommitOutcomeUnknown(Exception):
     """The database reported an error at ``COMMIT``: the transaction may or may not be in."""
 
     def __init__(self, cause: BaseException) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _RollBack(Exception):  # noqa: N818 - control flow: ends a dry run's transaction
+class _RollBack(Exception):
     def __init__(self, report: PruneReport) -> None:
         super().__init__("dry run")
         self.report = report

@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from attrs import frozen
 from snapkit import convert
@@ -308,7 +308,8 @@ class SqlStore:
                             snapshot_id=snapshot_id, status=manifest.status,
                             generation=pointer.generation, errors=manifest.errors))
                 else:
-                    event = "refresh_failed" if failed else "snapshot_recorded"
+                    event: Literal["refresh_failed", "snapshot_recorded"] = (
+                        "refresh_failed" if failed else "snapshot_recorded")
                     self._append_history(db, HistoryEntry(
                         at=utc_now(), event=event, snapshot_id=snapshot_id,
                         status=manifest.status, errors=manifest.errors))
@@ -793,7 +794,7 @@ class SqlStore:
 
     # -- parts -------------------------------------------------------------------------------
 
-    def _part_rows(self, shas: list[str]) -> dict[str, PartRow]:
+    def _part_rows(self, shas: Sequence[str]) -> dict[str, PartRow]:
         out: dict[str, PartRow] = {}
         if not shas or not self._readable():
             return out
@@ -842,7 +843,7 @@ class SqlStore:
         raw = BlockStream(iter_blocks(self.backend, row, verify=True))
         handle = io.BufferedReader(raw, buffer_size=1 << 16)
         try:
-            yield handle  # type: ignore[misc]
+            yield handle
         finally:
             handle.close()
 

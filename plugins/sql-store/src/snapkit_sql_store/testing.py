@@ -24,7 +24,7 @@ from snapkit.store import SnapshotStore
 from snapkit_sql_store.store import SqlStore
 
 TEST_USER = "snapkit"
-TEST_PASSWORD = "kit-secret"  # noqa: S105 - a throwaway cluster's password
+TEST_PASSWORD = "kit-secret"
 TEST_DB = "snapkit"
 
 

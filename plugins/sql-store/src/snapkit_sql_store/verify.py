@@ -165,12 +165,12 @@ def _check_pointer(
     rows = store._part_rows(unchecked)
     bad = 0
     for sha256 in unchecked:
-        row = rows.get(sha256)
-        if row is None:
+        part = rows.get(sha256)
+        if part is None:
             bad += 1
             continue
         try:
-            hash_part(store.backend, row)
+            hash_part(store.backend, part)
         except CorruptSnapshotError:
             bad += 1
     if bad:
