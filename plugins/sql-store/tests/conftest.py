@@ -57,8 +57,10 @@ def open_sqlite_at(handles: Callable[[SqlStore], SqlStore]) -> Callable[[Path], 
 def open_pg_at(
     pg_server: PostgresServer, handles: Callable[[SqlStore], SqlStore]
 ) -> Callable[[Path], SqlStore]:
-    """``open(path)``: the PostgreSQL store in a schema named after ``path``."""
-    return lambda path: handles(open_postgresql(pg_server.dsn(), schema=schema_for(path)))
+    """``open(path)``: the PostgreSQL store in a schema named after ``path`` (over the
+    server's socket; the tests of credentials use its TCP port)."""
+    return lambda path: handles(open_postgresql(pg_server.socket_dsn(),
+                                                schema=schema_for(path)))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,17 +1,20 @@
 """SIGKILL of a refresh at random moments, on SQLite and PostgreSQL.
 
 A forked child runs real refreshes (the engine: lease, heartbeats, a streamed part, the commit)
-of a small oracle in a loop; the parent kills it at a random moment, 50 times per store, so the
-kills land all over the refresh and commit path. After every kill the store verifies, and the
-pointer names a successful snapshot whose parts read back whole (or nothing, before the first
-commit). At the end the next transaction has removed every staged part the killed refreshes
-left.
+of a small oracle in a loop; the parent kills it at a random moment within about one refresh's
+duration (learnt as it goes, so a busy machine still spreads the kills over the whole refresh),
+50 times per store, so the kills land all over the refresh and commit path; every fourth child
+is let commit once first, so commits do land between kills. After every kill the store
+verifies, and the pointer names a successful snapshot whose parts read back whole (or nothing,
+before the first commit). At the end the next transaction has removed every staged part the
+killed refreshes left.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import time
 import traceback
@@ -28,7 +31,7 @@ from snapkit.testing.engine import OraclePlugin
 from snapkit_sql_store.store import SqlStore
 
 KILLS = 50
-ROWS = 1500
+ROWS = 500
 
 
 _DAY = [0]
@@ -55,14 +58,20 @@ def _project(store_settings: dict[str, Any], folder: Path) -> Project:
     return Project(config, manager)
 
 
-def _refresh_until_killed(project: Project, day: int) -> None:
+def _refresh_until_killed(project: Project, day: int, done_fd: int) -> None:
     _DAY[0] = day
     try:
         while True:
             project.refresh()
+            os.write(done_fd, b"c")  # tell the parent a commit landed
     except BaseException:
         traceback.print_exc()
         os._exit(1)
+
+
+def _wait_for_commit(read_fd: int, timeout: float = 60.0) -> bool:
+    ready, _w, _x = select.select([read_fd], [], [], timeout)
+    return bool(ready) and os.read(read_fd, 1) == b"c"
 
 
 def _check(store: SqlStore) -> str | None:
@@ -96,13 +105,23 @@ def test_refreshes_killed_at_random_moments_leave_the_store_verified(
     probe.close()
     rng = random.Random(20261206)
     seen: set[str] = set()
+    refresh_seconds = 0.1  # learnt below: how long one refresh takes on this machine now
+    project = _project(settings, tmp_path)  # its store opens in each child, never here
     for kill in range(KILLS):
-        project = _project(settings, tmp_path)
+        read_fd, write_fd = os.pipe()
+        started = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _refresh_until_killed(project, kill * 100)
-        time.sleep(rng.uniform(0.0, 0.3))
+            os.close(read_fd)
+            _refresh_until_killed(project, kill * 100, write_fd)
+        os.close(write_fd)
+        if kill % 4 == 0:  # every fourth run: let one commit land, then kill the next one
+            assert _wait_for_commit(read_fd), "no refresh committed within 60 s"
+            refresh_seconds = time.monotonic() - started
+        # a random moment within about one refresh: before, inside or after its commit
+        time.sleep(rng.uniform(0.0, 1.3 * refresh_seconds))
         os.kill(pid, signal.SIGKILL)
+        os.close(read_fd)
         _pid, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
             "the refresh failed by itself before it was killed (its traceback is above)")

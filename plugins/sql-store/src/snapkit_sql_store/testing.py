@@ -153,6 +153,10 @@ class PostgresServer:
         secret = f":{password}" if password is not None else ""
         return f"postgresql://{user}{secret}@127.0.0.1:{self.port}/{dbname}"
 
+    def socket_dsn(self, *, user: str = TEST_USER, dbname: str = TEST_DB) -> str:
+        """A connection string to this server over its Unix socket (trusted: no password)."""
+        return f"host={self.root} port={self.port} user={user} dbname={dbname}"
+
     def settings(self, **extra: Any) -> dict[str, Any]:
         """``postgresql`` store settings for this server."""
         return {"dsn": self.dsn(), **extra}
