@@ -278,8 +278,10 @@ def main() -> None:
         server.stop()
 
     size = results[0][1]["size"]
+    load = os.getloadavg()[0]
     print(f"stores: {args.commits} commits, {args.reads} warm current reads, a part of "
-          f"{size / MB:.0f} MB of canonical JSON Lines ({sys.version.split()[0]})")
+          f"{size / MB:.0f} MB of canonical JSON Lines ({sys.version.split()[0]}, load "
+          f"{load:.1f} on {os.cpu_count()} cores)")
     rows = []
     for name, got, raw in results:
         rows += [
@@ -287,6 +289,8 @@ def main() -> None:
              f"{got['commit_p50'] / raw['commit_p50']:.1f}x raw", ""),
             ("", "commit p99 (ms)", ms(got["commit_p99"]), ms(raw["commit_p99"]),
              f"{got['commit_p99'] / raw['commit_p99']:.1f}x raw", ""),
+            ("", "current read p50 (ms)", ms(got["read_p50"]), ms(raw["read_p50"]),
+             f"{got['read_p50'] / raw['read_p50']:.1f}x raw", ""),
             ("", "current read p99 (ms)", ms(got["read_p99"]), ms(raw["read_p99"]),
              f"{got['read_p99'] / raw['read_p99']:.1f}x raw",
              "< 2 ms" if name == "postgresql" else ""),

@@ -82,8 +82,9 @@ POSTGRESQL_SCHEMA: Mapping[str, Any] = {
             "description": "the schema holding the store's tables; created by the first "
             "write, so several stores can share one database",
         },
-        "pool_size": {"type": "integer", "minimum": 1, "maximum": 64, "default": 4,
-                      "description": "most connections one process opens"},
+        "pool_size": {"type": "integer", "minimum": 2, "maximum": 64, "default": 4,
+                      "description": "most connections one process opens (at least 2: a "
+                      "pointer recovery reads parts while it holds one)"},
         "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10,
                             "description": "seconds to wait for a connection"},
         **_COMMON,
