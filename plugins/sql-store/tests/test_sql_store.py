@@ -384,3 +384,31 @@ def test_a_commit_whose_answer_is_lost_and_that_did_not_happen_raises_and_leaves
     assert len(store.list()) == 1
     assert _count(store, "part_chunks") == 0 and _count(store, "uploads") == 0
     assert store.verify().ok
+
+
+@pytest.mark.parametrize("expected", ["read", None])
+def test_a_lost_answer_counts_as_done_from_the_history_when_the_pointer_moved_on_since(
+    store: SqlStore, open_at, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    expected: str | None,
+) -> None:
+    commit(store, payload=1)
+    other = open_at(tmp_path / "store")
+    backend = store.backend
+    real = backend._commit  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def lossy_then_overtaken(conn: object) -> None:
+        calls.append(1)
+        real(conn)
+        if len(calls) == 1:
+            commit(other, payload="overtakes")  # moves the pointer on before we look
+            raise _connection_lost(store)
+
+    monkeypatch.setattr(backend, "_commit", lossy_then_overtaken)
+    kwargs = {} if expected == "read" else {"expected_generation": None}
+    result = commit(store, payload=2, **kwargs)
+    assert result.pointer is not None and result.pointer.generation == 2
+    assert result.pointer.snapshot_id == result.snapshot_id
+    pointer = store.read_pointer()
+    assert pointer is not None and pointer.generation == 3
+    assert store.verify().ok

@@ -289,6 +289,7 @@ class SqlStore:
         snapshot_id = manifest.id
         conflict: PointerConflictError | None = None
         pointer: Pointer | None = None
+        started = utc_now()
         try:
             with self.backend.write() as db:
                 used = self._install_parts(db, refs, staged, replace)
@@ -318,7 +319,7 @@ class SqlStore:
                         db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
                     db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
         except CommitOutcomeUnknown as exc:
-            return self._settle_unknown(exc, manifest, moving, expected_generation)
+            return self._settle_unknown(exc, manifest, moving, expected_generation, started)
         if conflict is not None:
             raise conflict
         if pointer is not None:
@@ -471,8 +472,14 @@ class SqlStore:
         manifest: SnapshotManifest,
         moving: bool,
         expected_generation: int | None,
+        started: str,
     ) -> CommitResult:
-        """Decide a commit whose ``COMMIT`` got no answer, from what the store holds now."""
+        """Decide a commit whose ``COMMIT`` got no answer, from what the store holds now.
+
+        The pointer naming the snapshot (at the expected generation) settles it; so does a
+        history row moving the pointer to it (at that generation, or, without one, since the
+        commit started), when another commit has moved the pointer on since.
+        """
         snapshot_id = manifest.id
         log.warning("the commit of snapshot %s got no answer (%s); reading the store again",
                     snapshot_id, exc)
@@ -485,12 +492,11 @@ class SqlStore:
                     log.warning("the pointer names snapshot %s: counting the commit as done",
                                 snapshot_id)
                     return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
-                if expected_generation is not None:
-                    moved = self._history_move(snapshot_id, expected_generation + 1)
-                    if moved is not None:
-                        log.warning("the history moved the pointer to snapshot %s (since moved "
-                                    "on): counting the commit as done", snapshot_id)
-                        return CommitResult(snapshot_id=snapshot_id, pointer=moved)
+                moved = self._history_move(snapshot_id, expected_generation, started)
+                if moved is not None:
+                    log.warning("the history moved the pointer to snapshot %s (since moved "
+                                "on): counting the commit as done", snapshot_id)
+                    return CommitResult(snapshot_id=snapshot_id, pointer=moved)
             elif self._manifest_sha(snapshot_id) is not None:
                 log.warning("snapshot %s is recorded: counting the commit as done", snapshot_id)
                 return CommitResult(snapshot_id=snapshot_id, pointer=None)
@@ -506,15 +512,25 @@ class SqlStore:
             hint="the pointer did not move; refresh again",
         ) from exc
 
-    def _history_move(self, snapshot_id: str, generation: int) -> Pointer | None:
+    def _history_move(
+        self, snapshot_id: str, expected_generation: int | None, started: str
+    ) -> Pointer | None:
+        """The pointer move to ``snapshot_id`` this commit made, if the history has it."""
+        sql = ("SELECT h.at, m.sha256, h.generation FROM {p}history h JOIN {p}manifests m "
+               "ON m.snapshot_id = h.snapshot_id WHERE h.event = 'pointer_moved' "
+               "AND h.snapshot_id = ? ")
+        if expected_generation is not None:
+            sql += "AND h.generation = ?"
+            params: tuple[Any, ...] = (snapshot_id, expected_generation + 1)
+        else:
+            sql += "AND h.at_us >= ? ORDER BY h.generation DESC LIMIT 1"
+            params = (snapshot_id, micros(started))
         with self.backend.read() as db:
-            row = db.one("SELECT h.at, m.sha256 FROM {p}history h JOIN {p}manifests m "
-                         "ON m.snapshot_id = h.snapshot_id WHERE h.event = 'pointer_moved' "
-                         "AND h.generation = ? AND h.snapshot_id = ?", (generation, snapshot_id))
+            row = db.one(sql, params)
         if row is None:
             return None
         return Pointer(snapshot_id=snapshot_id, manifest_sha256=str(row[1]),
-                       generation=generation, updated_at=str(row[0]))
+                       generation=int(row[2]), updated_at=str(row[0]))
 
     # -- the pointer and its recovery --------------------------------------------------------
 
