@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -412,3 +413,39 @@ def test_a_lost_answer_counts_as_done_from_the_history_when_the_pointer_moved_on
     pointer = store.read_pointer()
     assert pointer is not None and pointer.generation == 3
     assert store.verify().ok
+
+
+def test_part_writers_in_parallel_threads_stage_into_one_commit(store: SqlStore) -> None:
+    import threading
+
+    txn = store.begin()
+    refs: dict[str, PartRef] = {}
+
+    def stream(name: str) -> None:
+        refs[name] = write_part(txn, name, _wide_rows(1500) if name == "a" else _rows(4000, name))
+
+    threads = [threading.Thread(target=stream, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = txn.commit(make_manifest(parts=[refs[n] for n in ("a", "b", "c")]),
+                        move_pointer=True, expected_generation=0)
+    assert result.pointer is not None
+    assert list(store.iter_part_lines(refs["b"].sha256)) == record_lines(_rows(4000, "b"))
+    assert _count(store, "uploads") == 0
+    assert store.verify().ok
+
+
+def test_a_lease_heartbeat_from_a_timer_thread_renews_it(store: SqlStore) -> None:
+    import threading
+
+    with store.lock("timed", 3600.0) as lease:
+        first = lease.info.heartbeat_at
+        time.sleep(0.002)
+        beat = threading.Timer(0.0, lease.heartbeat)
+        beat.start()
+        beat.join()
+        info = store.lock_info()
+        assert info is not None and info.holder == "timed" and info.heartbeat_at > first
+    assert store.lock_info() is None
