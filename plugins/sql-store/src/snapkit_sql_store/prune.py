@@ -33,7 +33,7 @@ def prune_store(
     store: SqlStore, policy: RetentionPolicy, *, dry_run: bool, now: _dt.datetime
 ) -> PruneReport:
     """Decide what ``policy`` keeps in ``store`` and remove the rest (unless ``dry_run``)."""
-    from snapkit_sql_store.store import INFO_COLUMNS, info_row
+    from snapkit_sql_store.rows import INFO_COLUMNS, info_row
 
     if not store.exists():
         return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),

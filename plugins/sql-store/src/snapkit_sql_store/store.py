@@ -1,9 +1,10 @@
 """The SQL store: snapshots in insert-only tables, the pointer moved by compare-and-swap.
 
 One class serves SQLite and PostgreSQL; a :class:`snapkit_sql_store.backend.Backend` supplies
-the connections and the dialect. Opening a store and reading it create nothing: a database
-without the store's tables reads as an empty store. The first write (a transaction, the lease,
-a commit) creates and migrates them.
+the connections and the dialect. Commits live in :mod:`snapkit_sql_store.commit`, rows and
+their checks in :mod:`snapkit_sql_store.rows`. Opening a store and reading it create nothing:
+a database without the store's tables reads as an empty store. The first write (a
+transaction, the lease, a commit) creates and migrates them.
 
 A commit is one database transaction: it installs the staged parts it references, records the
 manifest, moves the pointer with ``UPDATE ... WHERE generation = ?`` (or inserts the first
@@ -16,19 +17,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
-from attrs import frozen
-from snapkit import convert
-from snapkit.canonical import content_id, sha256_hex
+from snapkit.canonical import sha256_hex
 from snapkit.contracts import (
-    ErrorInfo,
     HistoryEntry,
     Pointer,
     SnapshotInfo,
@@ -38,14 +35,10 @@ from snapkit.contracts import (
 )
 from snapkit.errors import (
     AmbiguousSnapshotIdError,
-    ContractError,
     CorruptSnapshotError,
-    InvalidIdentifierError,
-    PointerConflictError,
     SnapshotNotFoundError,
-    StoreError,
 )
-from snapkit.identifiers import check_id_prefix, is_snapshot_id
+from snapkit.identifiers import check_id_prefix
 from snapkit.store import (
     CommitResult,
     ListFilter,
@@ -55,7 +48,7 @@ from snapkit.store import (
     VerifyReport,
 )
 
-from snapkit_sql_store.backend import Backend, CommitOutcomeUnknown, Db, host_name, pid_alive
+from snapkit_sql_store.backend import Backend, Db, host_name, pid_alive
 from snapkit_sql_store.lease import SqlLease, read_lease, stale_reason
 from snapkit_sql_store.parts import (
     PART_COLUMNS,
@@ -66,6 +59,18 @@ from snapkit_sql_store.parts import (
     iter_blocks,
     part_row,
 )
+from snapkit_sql_store.rows import (
+    INFO_COLUMNS,
+    LoadedManifest,
+    PointerRead,
+    append_history,
+    check_manifest_bytes,
+    check_part_hash,
+    history_entry,
+    info_row,
+    micros,
+    pointer_of,
+)
 from snapkit_sql_store.schema import LATEST
 
 log = logging.getLogger(__name__)
@@ -73,93 +78,6 @@ log = logging.getLogger(__name__)
 DEFAULT_COMPRESSION_LEVEL = 3
 DEFAULT_UPLOAD_GRACE = 3600.0
 _CACHE_SIZE = 256
-_SHA256_CHARS = frozenset("0123456789abcdef")
-
-INFO_COLUMNS = ("snapshot_id, created_at, status, schema_version, calculation_version, "
-                "namespace, scope_id, size_bytes, error_count, part_count, record_count")
-
-
-def check_part_hash(value: str) -> str:
-    """Return ``value`` if it is a part hash (64 lowercase hex digits), else raise."""
-    if not isinstance(value, str) or not is_snapshot_id(value):
-        raise InvalidIdentifierError(
-            f"invalid part hash {value!r}", hint="a part hash is 64 lowercase hex digits"
-        )
-    return value
-
-
-def micros(value: str | _dt.datetime) -> int:
-    """Microseconds since the epoch of an ISO time (or a datetime; naive means UTC)."""
-    when = parse_time(value) if isinstance(value, str) else value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.UTC)
-    delta = when - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
-    """The listing metadata of a manifest (as the file store computes it)."""
-    return SnapshotInfo(
-        id=manifest.id,
-        created_at=manifest.created_at,
-        status=manifest.status,
-        schema_version=manifest.schema_version,
-        calculation_version=manifest.calculation_version,
-        namespace=manifest.scope.namespace,
-        scope_id=manifest.scope.id,
-        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
-        error_count=len(manifest.errors),
-        part_count=len(manifest.parts),
-        record_count=sum(part.records for part in manifest.parts),
-    )
-
-
-def info_row(row: Sequence[Any]) -> SnapshotInfo:
-    """A :class:`SnapshotInfo` from a row of :data:`INFO_COLUMNS`."""
-    return SnapshotInfo(
-        id=str(row[0]), created_at=str(row[1]), status=row[2], schema_version=str(row[3]),
-        calculation_version=str(row[4]), namespace=str(row[5]), scope_id=str(row[6]),
-        size_bytes=int(row[7]), error_count=int(row[8]), part_count=int(row[9]),
-        record_count=int(row[10]),
-    )
-
-
-def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:
-    """Parse manifest bytes and check they hash to ``snapshot_id``.
-
-    :raises CorruptSnapshotError: if the bytes do not parse or hash to another id.
-    """
-    try:
-        manifest = convert.parse(data, SnapshotManifest)
-    except ContractError as exc:
-        raise CorruptSnapshotError(
-            f"manifest of snapshot {snapshot_id} cannot be read: {exc.message}",
-            hint="run `snapkit snapshots verify`; the row was damaged or written by another tool",
-        ) from None
-    computed = content_id(convert.identity_json(manifest))
-    if computed != snapshot_id:
-        raise CorruptSnapshotError(
-            f"manifest of snapshot {snapshot_id} hashes to {computed}: it was changed or damaged",
-            hint="run `snapkit snapshots verify` and refresh to write a good snapshot",
-        )
-    return manifest
-
-
-@frozen
-class LoadedManifest:
-    """A manifest read from its row, with the SHA-256 and size of its bytes."""
-
-    manifest: SnapshotManifest
-    sha256: str
-    size: int
-
-
-@frozen
-class PointerRead:
-    """The pointer row as read: the pointer, or why it cannot be used (``None``: no row)."""
-
-    pointer: Pointer | None
-    damage: str | None
 
 
 class SqlStore:
@@ -279,258 +197,12 @@ class SqlStore:
         move_pointer: bool,
         expected_generation: int | None,
     ) -> CommitResult:
-        """Record ``manifest`` with its staged parts and move the pointer if asked (see the
-        module docstring). Called by :class:`SqlTransaction`."""
-        failed = manifest.status == "failed"
-        moving = move_pointer and not failed
-        refs = {} if failed else {ref.sha256: ref for ref in manifest.parts}
-        replace = self._damaged_stored_copies(refs, staged)
-        body = convert.dumps(manifest)
-        snapshot_id = manifest.id
-        conflict: PointerConflictError | None = None
-        pointer: Pointer | None = None
-        started = utc_now()
-        try:
-            with self.backend.write() as db:
-                used = self._install_parts(db, refs, staged, replace)
-                stored_sha = self._install_manifest(db, manifest, body)
-                if moving:
-                    try:
-                        pointer = self._swap_pointer(db, snapshot_id, stored_sha,
-                                                     expected_generation)
-                    except PointerConflictError as exc:
-                        conflict = exc
-                        self._append_history(db, HistoryEntry(
-                            at=utc_now(), event="snapshot_recorded", snapshot_id=snapshot_id,
-                            status=manifest.status))
-                    else:
-                        self._append_history(db, HistoryEntry(
-                            at=pointer.updated_at, event="pointer_moved",
-                            snapshot_id=snapshot_id, status=manifest.status,
-                            generation=pointer.generation, errors=manifest.errors))
-                else:
-                    event: Literal["refresh_failed", "snapshot_recorded"] = (
-                        "refresh_failed" if failed else "snapshot_recorded")
-                    self._append_history(db, HistoryEntry(
-                        at=utc_now(), event=event, snapshot_id=snapshot_id,
-                        status=manifest.status, errors=manifest.errors))
-                for blob_id in blob_ids:
-                    if blob_id not in used:
-                        db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
-                    db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
-        except CommitOutcomeUnknown as exc:
-            return self._settle_unknown(exc, manifest, moving, expected_generation, started)
-        if conflict is not None:
-            raise conflict
-        if pointer is not None:
-            log.info("snapshot %s is now current (generation %d)", snapshot_id,
-                     pointer.generation)
-        return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
+        """Record ``manifest`` with its staged parts and move the pointer if asked (see
+        :mod:`snapkit_sql_store.commit`). Called by :class:`SqlTransaction`."""
+        from snapkit_sql_store.commit import commit_staged
 
-    def _damaged_stored_copies(
-        self, refs: dict[str, Any], staged: dict[str, PartRow]
-    ) -> dict[str, int]:
-        """Re-hash the parts the manifest references that are stored already.
-
-        :returns: part hash -> blob id of each damaged stored copy this transaction staged a
-            good copy of (the commit replaces them).
-        :raises StoreError: if a stored copy is damaged and this transaction has no other.
-        """
-        replace: dict[str, int] = {}
-        if not refs:
-            return replace
-        rows = self._part_rows(list(refs))
-        for sha, row in rows.items():
-            try:
-                hash_part(self.backend, row)
-            except CorruptSnapshotError as exc:
-                if sha not in staged:
-                    raise StoreError(
-                        f"snapshot part {refs[sha].name!r} ({sha}) is stored damaged and was "
-                        "not written in this transaction",
-                        hint="the pointer did not move; refresh again so the part is written "
-                        "anew (`snapkit snapshots verify` lists the damage)",
-                    ) from exc
-                log.warning("stored part %s is damaged (%s); replacing it with the copy this "
-                            "commit wrote", sha, exc.message)
-                replace[sha] = row.blob_id
-        return replace
-
-    def _install_parts(
-        self, db: Db, refs: dict[str, Any], staged: dict[str, PartRow], replace: dict[str, int]
-    ) -> set[int]:
-        """Insert a ``parts`` row for each referenced staged part not stored yet.
-
-        :returns: the blob ids now named by a part (the others are deleted by the commit).
-        """
-        used: set[int] = set()
-        stored_at = utc_now()
-        for sha, ref in refs.items():
-            old = replace.get(sha)
-            if old is not None:
-                db.execute("DELETE FROM {p}parts WHERE sha256 = ? AND blob_id = ?", (sha, old))
-                db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (old,))
-            part = staged.get(sha)
-            if part is not None:
-                inserted = db.execute(
-                    f"INSERT INTO {{p}}parts ({PART_COLUMNS}, stored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                    (sha, part.blob_id, part.codec, part.size, part.stored_bytes, part.chunks,
-                     stored_at))
-                if inserted == 1:
-                    used.add(part.blob_id)
-                    continue
-            if db.one("SELECT 1 FROM {p}parts WHERE sha256 = ?", (sha,)) is None:
-                raise StoreError(
-                    f"snapshot part {ref.name!r} ({sha}) was not written in this transaction "
-                    "and is not in the store",
-                    hint="write every part through txn.part_writer() before commit",
-                )
-        return used
-
-    def _install_manifest(self, db: Db, manifest: SnapshotManifest, body: bytes) -> str:
-        """Insert the manifest row unless a good copy is there; return the stored SHA-256.
-
-        The same content gives the same id: the first capture time stands. A damaged stored
-        copy is replaced by this one.
-        """
-        snapshot_id = manifest.id
-        sha = sha256_hex(body)
-        info = info_of(manifest, len(body))
-        columns = (f"{INFO_COLUMNS}, body, sha256, size, created_us")
-        values = (info.id, info.created_at, info.status, info.schema_version,
-                  info.calculation_version, info.namespace, info.scope_id, info.size_bytes,
-                  info.error_count, info.part_count, info.record_count, body, sha, len(body),
-                  micros(info.created_at))
-        insert = (f"INSERT INTO {{p}}manifests ({columns}) VALUES "
-                  f"({', '.join('?' * len(values))}) ON CONFLICT (snapshot_id) DO NOTHING")
-        stored_sha = sha
-        if db.execute(insert, values) != 1:
-            row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
-                         (snapshot_id,))
-            assert row is not None
-            try:
-                check_manifest_bytes(snapshot_id, bytes(row[0]))
-                if sha256_hex(bytes(row[0])) != row[1]:
-                    raise CorruptSnapshotError("its recorded SHA-256 does not match its bytes")
-                stored_sha = str(row[1])
-            except CorruptSnapshotError:
-                log.warning("stored manifest of %s is damaged; replacing it", snapshot_id)
-                db.execute("DELETE FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
-                db.execute(insert, values)
-                self._forget(snapshot_id)
-        for sha256 in {ref.sha256 for ref in manifest.parts}:
-            db.execute("INSERT INTO {p}snapshot_parts (snapshot_id, sha256) VALUES (?, ?) "
-                       "ON CONFLICT (snapshot_id, sha256) DO NOTHING", (snapshot_id, sha256))
-        return stored_sha
-
-    def _swap_pointer(
-        self, db: Db, snapshot_id: str, manifest_sha: str, expected_generation: int | None
-    ) -> Pointer:
-        """Compare-and-swap the pointer inside the commit's transaction.
-
-        :raises PointerConflictError: if the generation is not ``expected_generation``.
-        """
-        expected = expected_generation
-        if expected is None:
-            row = db.one(f"SELECT generation FROM {{p}}pointer WHERE id = 1"
-                         f"{self.backend.for_update}")
-            expected = int(row[0]) if row else 0
-        pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=manifest_sha,
-                          generation=expected + 1, updated_at=utc_now())
-        if expected == 0:
-            changed = db.execute(
-                "INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, generation, "
-                "updated_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at))
-        else:
-            changed = db.execute(
-                "UPDATE {p}pointer SET snapshot_id = ?, manifest_sha256 = ?, generation = ?, "
-                "updated_at = ? WHERE id = 1 AND generation = ?",
-                (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at, expected))
-        if changed != 1:
-            row = db.one("SELECT generation FROM {p}pointer WHERE id = 1")
-            now = int(row[0]) if row else 0
-            raise PointerConflictError(
-                f"the current pointer is at generation {now}, not {expected}: another commit "
-                "moved it since it was read",
-                hint="the snapshot is recorded; re-read the pointer and refresh again if needed",
-            )
-        return pointer
-
-    def _append_history(self, db: Db, entry: HistoryEntry) -> None:
-        errors = json.dumps(convert.to_json(entry.errors), sort_keys=True,
-                            separators=(",", ":"))
-        db.execute("INSERT INTO {p}history (at, at_us, event, snapshot_id, status, generation, "
-                   "errors) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (entry.at, micros(entry.at), entry.event, entry.snapshot_id, entry.status,
-                    entry.generation, errors))
-
-    def _settle_unknown(
-        self,
-        exc: CommitOutcomeUnknown,
-        manifest: SnapshotManifest,
-        moving: bool,
-        expected_generation: int | None,
-        started: str,
-    ) -> CommitResult:
-        """Decide a commit whose ``COMMIT`` got no answer, from what the store holds now.
-
-        The pointer naming the snapshot (at the expected generation) settles it; so does a
-        history row moving the pointer to it (at that generation, or, without one, since the
-        commit started), when another commit has moved the pointer on since.
-        """
-        snapshot_id = manifest.id
-        log.warning("the commit of snapshot %s got no answer (%s); reading the store again",
-                    snapshot_id, exc)
-        try:
-            if moving:
-                pointer = self._read_row().pointer
-                if pointer is not None and pointer.snapshot_id == snapshot_id and (
-                        expected_generation is None
-                        or pointer.generation == expected_generation + 1):
-                    log.warning("the pointer names snapshot %s: counting the commit as done",
-                                snapshot_id)
-                    return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
-                moved = self._history_move(snapshot_id, expected_generation, started)
-                if moved is not None:
-                    log.warning("the history moved the pointer to snapshot %s (since moved "
-                                "on): counting the commit as done", snapshot_id)
-                    return CommitResult(snapshot_id=snapshot_id, pointer=moved)
-            elif self._manifest_sha(snapshot_id) is not None:
-                log.warning("snapshot %s is recorded: counting the commit as done", snapshot_id)
-                return CommitResult(snapshot_id=snapshot_id, pointer=None)
-        except StoreError as again:
-            raise StoreError(
-                f"the commit of snapshot {snapshot_id} to {self.location} got no answer "
-                f"({exc}) and the store cannot be read now ({again.message})",
-                hint="when the database is back, `snapkit snapshots current` shows whether it "
-                "is current; refresh again if not",
-            ) from exc
-        raise StoreError(
-            f"the commit of snapshot {snapshot_id} to {self.location} did not happen ({exc})",
-            hint="the pointer did not move; refresh again",
-        ) from exc
-
-    def _history_move(
-        self, snapshot_id: str, expected_generation: int | None, started: str
-    ) -> Pointer | None:
-        """The pointer move to ``snapshot_id`` this commit made, if the history has it."""
-        sql = ("SELECT h.at, m.sha256, h.generation FROM {p}history h JOIN {p}manifests m "
-               "ON m.snapshot_id = h.snapshot_id WHERE h.event = 'pointer_moved' "
-               "AND h.snapshot_id = ? ")
-        if expected_generation is not None:
-            sql += "AND h.generation = ?"
-            params: tuple[Any, ...] = (snapshot_id, expected_generation + 1)
-        else:
-            sql += "AND h.at_us >= ? ORDER BY h.generation DESC LIMIT 1"
-            params = (snapshot_id, micros(started))
-        with self.backend.read() as db:
-            row = db.one(sql, params)
-        if row is None:
-            return None
-        return Pointer(snapshot_id=snapshot_id, manifest_sha256=str(row[1]),
-                       generation=int(row[2]), updated_at=str(row[0]))
+        return commit_staged(self, staged, blob_ids, manifest, move_pointer=move_pointer,
+                             expected_generation=expected_generation)
 
     # -- the pointer and its recovery --------------------------------------------------------
 
@@ -538,7 +210,7 @@ class SqlStore:
         with self.backend.read() as db:
             row = db.one("SELECT snapshot_id, manifest_sha256, generation, updated_at "
                          "FROM {p}pointer WHERE id = 1")
-        return _pointer_of(row)
+        return pointer_of(row)
 
     def read_pointer(self) -> Pointer | None:
         """Return the current pointer, recovering a damaged or missing one; ``None`` if none."""
@@ -560,7 +232,7 @@ class SqlStore:
     def _recover(self, reason: str) -> Pointer | None:
         """Point at the newest verified good snapshot; record and log the recovery."""
         with self.backend.write(exclusive=True) as db:
-            read = _pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, "
+            read = pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, "
                                       "updated_at FROM {p}pointer WHERE id = 1"))
             if read.pointer is not None:
                 return read.pointer
@@ -588,7 +260,7 @@ class SqlStore:
                 db.execute("INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, "
                            "generation, updated_at) VALUES (1, ?, ?, ?, ?)",
                            (snapshot_id, loaded.sha256, pointer.generation, pointer.updated_at))
-                self._append_history(db, HistoryEntry(
+                append_history(db, HistoryEntry(
                     at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
                     status=loaded.manifest.status, generation=pointer.generation))
                 self._recovered_unreported = True
@@ -789,7 +461,7 @@ class SqlStore:
                 return self._history[1]
             rows = db.all("SELECT at, event, snapshot_id, status, generation, errors "
                           "FROM {p}history ORDER BY seq")
-        entries = tuple(_history_entry(r) for r in rows)
+        entries = tuple(history_entry(r) for r in rows)
         self._history = (len(entries), entries)
         return entries
 
@@ -899,24 +571,3 @@ class SqlStore:
 
         return prune_store(self, policy, dry_run=dry_run,
                            now=now or _dt.datetime.now(_dt.UTC))
-
-
-def _pointer_of(row: Sequence[Any] | None) -> PointerRead:
-    if row is None:
-        return PointerRead(None, None)
-    snapshot_id, manifest_sha, generation, updated_at = row
-    if (not isinstance(snapshot_id, str) or not is_snapshot_id(snapshot_id)
-            or not isinstance(manifest_sha, str) or len(manifest_sha) != 64
-            or not set(manifest_sha) <= _SHA256_CHARS
-            or not isinstance(generation, int) or generation < 1):
-        return PointerRead(None, "the pointer row names no valid snapshot")
-    return PointerRead(Pointer(snapshot_id=snapshot_id, manifest_sha256=manifest_sha,
-                               generation=int(generation), updated_at=str(updated_at)), None)
-
-
-def _history_entry(row: Sequence[Any]) -> HistoryEntry:
-    at, event, snapshot_id, status, generation, errors = row
-    parsed = convert.from_json(json.loads(errors), tuple[ErrorInfo, ...]) if errors else ()
-    return HistoryEntry(at=str(at), event=event, snapshot_id=str(snapshot_id), status=status,
-                        generation=None if generation is None else int(generation),
-                        errors=parsed)

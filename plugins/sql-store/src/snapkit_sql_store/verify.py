@@ -33,7 +33,7 @@ _PAGE = 200
 
 def verify_store(store: SqlStore) -> VerifyReport:
     """Re-hash every manifest and part of ``store`` and check its pointer and history."""
-    from snapkit_sql_store.store import check_manifest_bytes
+    from snapkit_sql_store.rows import check_manifest_bytes
 
     if not store.exists():
         return VerifyReport(snapshots=0, parts=0)
@@ -132,7 +132,7 @@ def _check_pointer(
     store: SqlStore, manifests: dict[str, tuple[SnapshotManifest, str]], good: set[str]
 ) -> list[VerifyProblem]:
     """Check the pointer as it is now, and the history's last move against it."""
-    from snapkit_sql_store.store import check_manifest_bytes
+    from snapkit_sql_store.rows import check_manifest_bytes
 
     pointer = store._read_row().pointer
     if pointer is None:
