@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,8 @@ class Project:
             schema = store.get(self.config.store_kind).settings_schema
             if schema is not None:
                 settings = dict(self.config.store_settings)
-                settings.setdefault("path", "snapkit-data")
+                if _takes_path(schema):
+                    settings.setdefault("path", "snapkit-data")
                 validate_against(settings, schema, where, "store")
         if self.config.cache_kind is not None:  # [cache]: an installed kind, valid settings
             from snapkit.cache import validate_cache_config
@@ -113,8 +114,9 @@ class Project:
         if self._store is None:
             descriptor = self.manager.stores.get(self.config.store_kind)
             settings = dict(self.config.plugin_settings("store", descriptor.key))
-            path = settings.get("path", "snapkit-data")
-            settings["path"] = str(self.config.resolve_path(path))
+            if _takes_path(descriptor.settings_schema):
+                path = settings.get("path", "snapkit-data")
+                settings["path"] = str(self.config.resolve_path(path))
             self._store = descriptor.factory(settings)
         return self._store
 
@@ -290,3 +292,10 @@ def age_seconds(manifest: SnapshotManifest, now: _dt.datetime | None = None) -> 
     """Return how old a snapshot is, in seconds."""
     now = now or _dt.datetime.now(_dt.UTC)
     return (now - parse_time(manifest.created_at)).total_seconds()
+
+
+def _takes_path(schema: Mapping[str, Any] | None) -> bool:
+    """Whether a store's settings have a ``path`` (a file or folder, resolved against the
+    config's folder and defaulting to ``snapkit-data``); a store without a settings schema is
+    assumed to. A database server's store (``postgresql``) has none and gets none."""
+    return schema is None or "path" in schema.get("properties", {})
