@@ -358,8 +358,6 @@ def test_a_csv_that_is_not_utf8_names_the_encoding_setting_and_line(folder: Path
     assert snapkit(folder, "refresh").code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="search_index._paths names index files after the field "
-                   "and rejects non-ASCII names; the index rewrite (issue 11, defect 1) fixes it")
 def test_search_accepts_non_ascii_field_names(folder: Path) -> None:
     (folder / "users.csv").write_text("id,naïve,名前\n1,yes,アダ\n2,no,グレース\n",
                                       encoding="utf-8")

@@ -209,7 +209,7 @@ def test_diff_defaults_to_the_previous_and_the_current_snapshot(
 @pytest.mark.parametrize(("params", "status", "words"), [
     ({"from": "0000000000", "to": "current"}, 404, "0000000000"),
     ({"from": "../etc", "to": "current"}, 400, ""),
-    ({"from": "current~9", "to": "current"}, 404, "only 3 successful snapshots"),
+    ({"from": "current~9", "to": "current"}, 404, "has named only 3 snapshot(s)"),
     ({"from": "current"}, 400, "Choose both snapshots"),
 ])
 def test_bad_diff_references_get_a_friendly_message(client: TestClient, params: dict[str, str],

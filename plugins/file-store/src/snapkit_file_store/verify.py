@@ -347,11 +347,20 @@ def _index_locked(store: FileStore, manifests: dict[str, _Manifest]) -> list[Ver
     ]
     if extra:
         what.append(f"lists {len(extra)} snapshot(s) that have no manifest")
+    # A commit killed after its manifest landed and before its listing line did leaves a
+    # manifest that nothing names yet (every finished commit adds a history line): listing it
+    # finishes that commit, it is not damage. A missing line of a recorded snapshot is.
+    recorded = {entry.snapshot_id for entry in store._history.items()}
+    interrupted = [sid for sid in lacking if sid not in recorded]
+    lacking = [sid for sid in lacking if sid in recorded]
+    if interrupted:
+        log.info("listed %d snapshot(s) of %s whose commit was interrupted before it listed "
+                 "them", len(interrupted), layout.root)
     if lacking:
         what.append(f"lacks {len(lacking)} snapshot(s)")
     if wrong:
         what.append(f"describes {len(wrong)} snapshot(s) unlike their manifests")
-    if what or index.unchecked:
+    if what or interrupted or index.unchecked:
         store._rebuild_index()
     if not what:
         return []
