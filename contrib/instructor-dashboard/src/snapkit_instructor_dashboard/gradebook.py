@@ -36,8 +36,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
-from snapkit.projection import DerivationError, ProjectionInputs
 
+from snapkit.projection import DerivationError, ProjectionInputs
 from snapkit_instructor_dashboard.keys import CLASS, LINE_ITEMS, RESULTS, ROSTER
 
 COMPLETED_STATUSES = frozenset({"fully graded", "partially graded", "submitted"})

@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Generator, Iterable
 
 import httpx
+
 from snapkit_oneroster.errors import AuthenticationError, ConnectionFailedError
 
 OAUTH1_METHODS = {"HMAC-SHA256": hashlib.sha256, "HMAC-SHA1": hashlib.sha1}

@@ -21,7 +21,6 @@ from snapkit.errors import (
 )
 from snapkit.retention import decide
 from snapkit.store import PruneReport, RetentionPolicy
-
 from snapkit_file_store.atomic import fsync_dir
 from snapkit_file_store.paths import check_part_hash
 

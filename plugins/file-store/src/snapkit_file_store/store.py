@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 import filelock
+
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -47,7 +48,6 @@ from snapkit.store import (
     VerifyReport,
     pointer_trail,
 )
-
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.index import SnapshotIndex, info_of
 from snapkit_file_store.jsonlines import ContractLog

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
-
 from snapkit_file_store.atomic import make_dir, remove_quietly, temp_name
 from snapkit_file_store.parts import ZstdPartWriter
 from snapkit_file_store.paths import writer_tag

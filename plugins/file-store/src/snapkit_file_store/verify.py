@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
-
 from snapkit_file_store.atomic import append_line, replace_atomic
 from snapkit_file_store.index import info_of
 from snapkit_file_store.jsonlines import unwrap_line
