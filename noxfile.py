@@ -65,12 +65,12 @@ def distributions(session: nox.Session) -> None:
     folders = sorted(p.parent for p in [*Path("plugins").glob("*/pyproject.toml"),
                                         *Path("contrib").glob("*/pyproject.toml")])
     chosen = [f for f in folders if not session.posargs or f.name in session.posargs]
-    wheelhouse = Path(session.create_tmp()) / "wheelhouse"
+    wheelhouse = Path(session.create_tmp()).resolve() / "wheelhouse"
     session.install("pip")
     session.run("pip", "wheel", "--no-deps", "-q", "-w", str(wheelhouse), ".",
                 *map(str, folders))
     for folder in chosen:
-        env = Path(session.create_tmp()) / f"venv-{folder.name}"
+        env = Path(session.create_tmp()).resolve() / f"venv-{folder.name}"
         session.run("python", "-m", "venv", "--clear", str(env))
         python = str(env / "bin" / "python")
         project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
