@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -19,16 +21,64 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the kernel, plugins, tests and benchmarks."""
+    """ruff over the kernel, every plugin distribution, tests and benchmarks.
+
+    One configuration for all of them: the root pyproject.toml's [tool.ruff].
+    """
     session.install("ruff")
-    session.run("ruff", "check", "snapkit", "plugins", "contrib", "tests", "bench")
+    session.run("ruff", "check", "snapkit", "plugins", "contrib", "tests", "bench", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def format(session: nox.Session) -> None:
+    """ruff format, not enforced yet: ``nox -s format -- --check`` only reports.
+
+    Plain ``nox -s format`` rewrites the files.
+    """
+    session.install("ruff")
+    session.run("ruff", "format", *(session.posargs or []), "snapkit", "plugins", "contrib",
+                "tests", "bench", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the kernel."""
-    session.install("-e", ".", "mypy", "types-jsonschema", "pytest", "hypothesis")
-    session.run("mypy", "snapkit")
+    """mypy --strict over the kernel and every plugin distribution.
+
+    The files and settings are the root pyproject's [tool.mypy]; every distribution is
+    installed so that their imports of each other are checked too.
+    """
+    session.install("-r", "requirements.txt", "mypy", "types-jsonschema", "pytest",
+                    "hypothesis")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def distributions(session: nox.Session) -> None:
+    """Each distribution installed alone, running its own tests.
+
+    Wheels of every distribution of the repository go into a
+    local wheelhouse (none of them is on the package index), then each is installed with its
+    test extra into a fresh environment, taking from the wheelhouse only what it declares,
+    and runs its own tests. ``nox -s distributions -- files`` limits it to named folders."""
+    from pathlib import Path
+
+    folders = sorted(p.parent for p in [*Path("plugins").glob("*/pyproject.toml"),
+                                        *Path("contrib").glob("*/pyproject.toml")])
+    chosen = [f for f in folders if not session.posargs or f.name in session.posargs]
+    wheelhouse = Path(session.create_tmp()).resolve() / "wheelhouse"
+    session.install("pip")
+    session.run("pip", "wheel", "--no-deps", "-q", "-w", str(wheelhouse), ".",
+                *map(str, folders))
+    for folder in chosen:
+        env = Path(session.create_tmp()).resolve() / f"venv-{folder.name}"
+        session.run("python", "-m", "venv", "--clear", str(env))
+        python = str(env / "bin" / "python")
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+        session.run(python, "-m", "pip", "install", "-q", "--find-links", str(wheelhouse),
+                    f"{project}[test]", "pytest-timeout", external=True)
+        with session.chdir(folder):
+            session.run(python, "-m", "pytest", "-q", "-p", "no:randomly", "tests",
+                        external=True)
 
 
 @nox.session(python=PYTHON)

@@ -71,11 +71,10 @@ def tables(rows: int, seed: int = 4) -> tuple[list[dict[str, Any]], list[dict[st
 
 def prepare(rows: int, folder: Path) -> dict[str, Any]:
     """Write both tables as snapkit parts in a file store and as JSONL files."""
-    from snapkit_file_store.store import FileStore
-
     from snapkit.canonical import canonical_bytes
     from snapkit.contracts import PartRef, Scope, SnapshotManifest
     from snapkit.parts import write_records
+    from snapkit_file_store.store import FileStore
 
     store = FileStore.from_settings({"path": str(folder / "store"), "compression_level": 1})
     ids = []
@@ -102,11 +101,10 @@ def prepare(rows: int, folder: Path) -> dict[str, Any]:
 
 
 def run_snapkit(job: dict[str, Any]) -> dict[str, Any]:
-    from snapkit_diff_sections import plugin
-    from snapkit_file_store.store import FileStore
-
     from snapkit.diff import compute_diff
     from snapkit.manager import PluginManager, PluginSelection
+    from snapkit_diff_sections import plugin
+    from snapkit_file_store.store import FileStore
 
     manager = PluginManager(PluginSelection(autoload=False))
     manager.register(plugin, name="diff-sections")

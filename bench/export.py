@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import snapkit_serializers.plugin as serializers_plugin
+    from snapkit.contracts import Scope
+    from snapkit.export import SnapshotBundle, build_export, check_parity
+    from snapkit.projection import TableCache, derive_for_project
+    from snapkit.testing.engine import OraclePlugin, make_project
     from snapkit_instructor_dashboard import keys
     from snapkit_instructor_dashboard.oracles import (
         CLASS_SCHEMA,
@@ -117,11 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         group_results,
     )
     from snapkit_instructor_dashboard.plugin import ViewsPlugin
-
-    from snapkit.contracts import Scope
-    from snapkit.export import SnapshotBundle, build_export, check_parity
-    from snapkit.projection import TableCache, derive_for_project
-    from snapkit.testing.engine import OraclePlugin, make_project
 
     data = synthetic_class(args.students, args.items)
     oracles = OraclePlugin()
@@ -220,12 +219,12 @@ def breakdown(table: list[dict[str, Any]], project: Any, manifest: Any,
     import hashlib
 
     import zstandard
-    from snapkit_instructor_dashboard import gradebook as gradebook_module
-    from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA
 
     from snapkit.canonical import check_canonical, line_encoder
     from snapkit.payloads import make_check
     from snapkit.projection import StoreReader, TableCache, derive_for_project
+    from snapkit_instructor_dashboard import gradebook as gradebook_module
+    from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA
 
     check = make_check(RESULT_SCHEMA, "bench record")
     encode_line = line_encoder()

@@ -99,6 +99,7 @@ def read_tables(info: dict[str, Any], pages: int | None) -> tuple[int, int]:
     """Read every table (or its first ``pages`` pages) with bare httpx, 4 tables at a time;
     return (records, calls)."""
     import httpx
+
     from snapkit_oneroster.schema import TABLES
 
     loads = json_decoder()
@@ -161,7 +162,6 @@ def timed(process: subprocess.Popen[str], work: Callable[[], Any]) -> tuple[Run,
 def refresh(info: dict[str, Any], folder: Path) -> Any:
     """A project refreshing ``[oracles.oneroster]`` from the server, ready to run."""
     import snapkit_oneroster.plugin as plugin
-
     from snapkit.testing.engine import make_project
 
     section = {"base_url": info["base_url"], "client_id": info["client_id"],

@@ -41,10 +41,9 @@ def main() -> None:
     parser.add_argument("--part-mb", type=int, default=200)
     args = parser.parse_args()
 
-    from snapkit_file_store.store import FileStore
-
     from snapkit.contracts import Scope, SnapshotManifest
     from snapkit.parts import encode_record
+    from snapkit_file_store.store import FileStore
 
     folder = Path(tempfile.mkdtemp(prefix="snapkit-reads-"))
     store = FileStore(folder / "store")

@@ -51,9 +51,8 @@ LOOKUPS = 300
 
 
 def _project(folder: Path, rows: int = 0) -> Any:
-    from snapkit_oneroster.normalize import normalize_record
-
     from snapkit.testing.engine import OraclePlugin, make_project
+    from snapkit_oneroster.normalize import normalize_record
 
     def load(call: Any) -> Any:
         from _common import users

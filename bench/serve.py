@@ -191,9 +191,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
     args = parser.parse_args()
 
-    from snapkit_oneroster.demo import OneRosterDemo
-
     from snapkit.project import Project
+    from snapkit_oneroster.demo import OneRosterDemo
 
     folder = Path(tempfile.mkdtemp(prefix="snapkit-bench-serve-"))
     demo = OneRosterDemo({"size": args.users})

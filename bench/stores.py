@@ -247,11 +247,10 @@ def main() -> None:
     if args.full:
         args.commits, args.part_mb = 1000, 300
 
+    from snapkit.parts import encode_record
     from snapkit_file_store import FileStore
     from snapkit_sql_store import open_postgresql, open_sqlite
     from snapkit_sql_store.testing import PostgresServer
-
-    from snapkit.parts import encode_record
 
     chunk = b"".join(encode_record(r) for r in users(20_000))
     repeats = max(1, args.part_mb * 1_000_000 // len(chunk))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from snapkit.markers import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Project", "__version__", "hookimpl", "open_project"]
 

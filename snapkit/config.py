@@ -415,7 +415,43 @@ def _secrets_as_strings(value: Any) -> Any:
 
 def _expected(error: Any) -> str:
     if error.validator == "additionalProperties":
-        return f"{error.message}; check the spelling against 'snapkit init'"
+        return f"{error.message}; {_spelling_hint(error)}"
     if error.validator == "type":
         return f"expected {error.validator_value}, got {type(error.instance).__name__}"
     return str(error.message)
+
+
+def _spelling_hint(error: Any) -> str:
+    """"did you mean" the closest allowed name to an unexpected one, else where to look."""
+    import difflib
+
+    allowed = list(error.schema.get("properties", {}))
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    for name in instance:
+        if name in allowed:
+            continue
+        close = difflib.get_close_matches(str(name), allowed, n=1)
+        if close:
+            return f"did you mean {close[0]!r} for {name!r}?"
+    return "check the spelling against 'snapkit init'"
+
+
+def schema_problems(data: Any, schema: Mapping[str, Any], where: str, prefix: str) -> list[str]:
+    """Every way ``data`` fails ``schema``, each worded as :func:`validate_against` words one
+    (``"snapkit.toml: store.path: expected string, got int"``), secrets masked."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    secrets = _secret_values(data)
+    errors = sorted(validator.iter_errors(_secrets_as_strings(data)),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    messages = []
+    for error in errors:
+        parts = [prefix] if prefix else []
+        if not (error.validator == "additionalProperties" and not error.absolute_path):
+            parts += [str(p) for p in error.absolute_path]
+        message = _expected(error)
+        for value, name in sorted(secrets.items(), key=lambda item: -len(item[0])):
+            message = message.replace(value, f"${{{name}}}")
+        messages.append(f"{where}: {'.'.join(parts) or '(top level)'}: {message}")
+    return messages

@@ -38,7 +38,7 @@ class SearchExample:
 
 def describe_row(row: Any, columns: Sequence[str]) -> str:
     """One line for a found row: ``column=value`` for each column (all fields if none)."""
-    from snapkit.search import _values, as_text
+    from snapkit.search_core import _values, as_text
 
     if not columns:
         import json

@@ -383,7 +383,7 @@ class PluginManager:
         try:
             self._pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
-            message = " ".join(str(exc).split())
+            message = " ".join(str(exc).split()) + self._allowed_arguments(plugin)
             self._problems.append(Problem(name, "bad-signature", message))
             self._records[name] = PluginRecord(
                 name, distribution, version, module, "load-error", message
@@ -396,6 +396,27 @@ class PluginManager:
         self._records[name] = PluginRecord(name, distribution, version, module, "ok", None, hooks)
         self._registries = None
         return True
+
+    def _allowed_arguments(self, plugin: object) -> str:
+        """"; snapkit_X accepts: a, b" for each hook of ``plugin`` asking for an argument its
+        specification does not offer (a hook may take any subset of its arguments)."""
+        import inspect
+
+        notes = []
+        for attr in sorted(dir(plugin)):
+            caller = getattr(self._pm.hook, attr, None) if attr.startswith("snapkit_") else None
+            spec = getattr(caller, "spec", None)
+            function = getattr(plugin, attr, None)
+            if spec is None or not callable(function):
+                continue
+            try:
+                wanted = [p for p in inspect.signature(function).parameters if p != "self"]
+            except (TypeError, ValueError):
+                continue
+            if set(wanted) - set(spec.argnames):
+                allowed = ", ".join(spec.argnames) or "no arguments"
+                notes.append(f"{attr} accepts: {allowed}")
+        return "; " + "; ".join(notes) if notes else ""
 
     def unregister(self, name: str) -> None:
         """Remove a registered plugin by name (the testing kit uses this between tests)."""

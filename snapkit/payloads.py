@@ -16,7 +16,7 @@ Check = Callable[[Any], None]
 
 def fast_is_valid(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     """Return a compiled draft 2020-12 ``is_valid`` from the optional ``jsonschema-rs``
-    accelerator (``pip install snapkit[fast]``), or ``None`` if it is not installed.
+    accelerator (``pip install snapkit-core[fast]``), or ``None`` if it is not installed.
 
     It answers only valid/invalid; messages still come from :mod:`jsonschema`, so they are the
     same with or without the accelerator.

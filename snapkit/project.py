@@ -71,18 +71,24 @@ class Project:
             registry = self.manager.registry(kind)
             for key, value in self.config.settings.get(section, {}).items():
                 if key not in registry:
-                    import difflib
+                    from snapkit.config_check import missing_key_hint
 
-                    close = difflib.get_close_matches(key, registry.keys(), n=1)
                     raise ConfigError(
                         f"{where}: {section}.{key}: no {kind} {key!r} is installed",
-                        hint=f"did you mean {close[0]!r}?" if close
-                        else "install or enable its plugin, or remove the section",
+                        hint=missing_key_hint(self.manager, key, registry.keys()),
                     )
                 schema = registry.get(key).settings_schema
                 if schema is not None:
                     validate_against(value, schema, where, f"{section}.{key}")
         store = self.manager.stores
+        if self.config.store_kind not in store and (store.keys()
+                                                    or self.config.store_kind != "file"):
+            from snapkit.config_check import missing_key_hint
+
+            raise ConfigError(f"{where}: store.kind: no store {self.config.store_kind!r} is "
+                              "installed",
+                              hint=missing_key_hint(self.manager, self.config.store_kind,
+                                                    store.keys()))
         if self.config.store_kind in store:
             schema = store.get(self.config.store_kind).settings_schema
             if schema is not None:

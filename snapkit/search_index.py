@@ -81,7 +81,7 @@ from attrs import frozen
 from snapkit.contracts import PartRef
 from snapkit.errors import InvalidIdentifierError
 from snapkit.identifiers import check_name
-from snapkit.search import Query, as_text, part_blocks
+from snapkit.search_core import Query, as_text, part_blocks
 
 FORMAT = "snapkit-search-index/2"
 """The format this module writes and reads (in each file's metadata)."""
@@ -178,7 +178,7 @@ def _keyed_rows(store: Any, sha256: str, field: str, counts: list[int]
                 ) -> Iterator[tuple[bytes, int, bytes]]:
     """``(key, offset, digest)`` for each value of ``field`` in each row of the part, read
     with its SHA-256 checked (a damaged part raises at the end, before any rename)."""
-    from snapkit.search import _decoder, _split_lines, _values
+    from snapkit.search_core import _decoder, _split_lines, _values
 
     decode = _decoder()
     offset = 0
@@ -482,7 +482,7 @@ def indexed_search(project: Any, part: PartRef, query: Query, *, offset: int,
     :raises IndexDamaged: with ``field`` and ``path`` attributes, if the index of a term is
         damaged, or missing though ``[search] index`` asks for it.
     """
-    from snapkit.search import _decoder
+    from snapkit.search_core import _decoder
 
     folder = index_folder(project)
     configured = set(project.config.search.index.get(part.name, ()))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-import snapkit_cache.plugin as cache_plugin
 
+import snapkit_cache.plugin as cache_plugin
 from snapkit.assemble import Assembler
 from snapkit.cache import OracleCache, UnknownCacheBackendError, open_cache
 from snapkit.config import config_from_data

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import snapkit_serializers.plugin as serializers_plugin
 
+import snapkit_serializers.plugin as serializers_plugin
 from snapkit.descriptors import DatasetDescriptor, ProjectionDescriptor
 from snapkit.errors import ExportError
 from snapkit.export import SnapshotBundle, build_export

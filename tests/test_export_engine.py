@@ -13,8 +13,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-import snapkit_serializers.plugin as serializers_plugin
 
+import snapkit_serializers.plugin as serializers_plugin
 from snapkit.contracts import ProjectionResult, Scope, SnapshotManifest
 from snapkit.descriptors import DatasetDescriptor, SerializerDescriptor
 from snapkit.errors import ExportError

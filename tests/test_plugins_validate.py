@@ -54,7 +54,7 @@ def test_cli_validate_text_report_lists_every_problem(snapkit_cli):
     for plugin, code, fragment in EXPECTED:
         line = next(x for x in run.stdout.splitlines() if x.startswith(f"{plugin}: {code}: "))
         assert fragment in line
-    assert run.stdout.splitlines()[-1].endswith(f"{len(EXPECTED)} problem(s) to fix")
+    assert run.stdout.splitlines()[-1].endswith(f"{len(EXPECTED)} problems to fix")
     assert "Traceback" not in run.stderr
 
 

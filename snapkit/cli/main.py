@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("snapkit.cli.serve_cmd", "serve",
               "Serve the read API, admin refresh and pages over HTTP."),
     "demo": ("snapkit.cli.demo_cmd", "demo", "Run the guided demo end to end."),
+    "new": ("snapkit.cli.new_cmd", "new", "Start a plugin package from a template."),
 }
 
 

@@ -162,6 +162,23 @@ def _cache_problems(manager: Any) -> list[Any]:
     return []
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _summary(manager: Any, problems: list[Any], counted: list[Any]) -> str:
+    """One line: plugins loaded, and either "no problems" or how many and which count."""
+    loaded = _count(sum(1 for r in manager.records if r.status == "ok"), "plugin")
+    if not problems:
+        return f"{loaded} loaded, config checked: no problems"
+    ignored = len(problems) - len(counted)
+    tail = (f" ({_count(ignored, 'load failure')} not counted without --strict)"
+            if ignored else "")
+    if not counted:
+        return f"{loaded} loaded, config checked: no problems to fix{tail}"
+    return f"{loaded} loaded, config checked: {_count(len(counted), 'problem')} to fix{tail}"
+
+
 @plugins.command("validate")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -169,8 +186,9 @@ def _cache_problems(manager: Any) -> list[Any]:
               help="Exit 1 also when a plugin failed to import or register.")
 @click.pass_obj
 def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool) -> None:
-    """Check plugins: hooks against the specs (unknown names, signatures), duplicate keys,
-    settings and payload schemas, oracle dependencies (unknown, cycles).
+    """Check plugins and the config: hooks against the specs (unknown names, signatures),
+    duplicate keys, settings and payload schemas, oracle dependencies (unknown, cycles), and
+    each plugin section of the config (and the store) against its plugin's settings schema.
 
     NAMES limits the report to those plugins (entry-point or distribution names). Exits 1 when
     problems are found. A plugin that failed to import or register is reported; it makes the
@@ -182,6 +200,10 @@ def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool)
     _check_names(manager, names)
     problems = validate_plugins(manager, names)
     if not names:
+        from snapkit.config_check import config_problems
+
+        if manager.config is not None:
+            problems += config_problems(manager.config, manager)
         problems += _cache_problems(manager)
     strict = strict or manager.selection.strict
     counted = problems if strict else [p for p in problems if p.code not in LOAD_FAILURES]
@@ -195,8 +217,6 @@ def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool)
     else:
         for p in problems:
             click.echo(f"{p.plugin}: {p.code}: {p.message}")
-        loaded = sum(1 for r in manager.records if r.status == "ok")
-        verdict = "ok" if not counted else f"{len(counted)} problem(s) to fix"
-        click.echo(f"{loaded} plugin(s) loaded, {len(problems)} problem(s) reported: {verdict}")
+        click.echo(_summary(manager, problems, counted))
     if counted:
         raise click.exceptions.Exit(exitcodes.FAILURE)

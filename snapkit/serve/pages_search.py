@@ -16,7 +16,7 @@ from typing import Any
 from attrs import frozen
 
 from snapkit.errors import UsageError
-from snapkit.search import as_text
+from snapkit.search_core import as_text
 
 DEFAULT_LIMIT = 25
 """Rows per page of results."""

@@ -164,9 +164,8 @@ class DistrictStore:
 @pytest.fixture(scope="session")
 def district_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictStore]:
     """Two snapshots of a small district, its OneRoster server kept running."""
-    from snapkit_oneroster.demo import SECRET_ENV, OneRosterDemo
-
     from snapkit.project import Project
+    from snapkit_oneroster.demo import SECRET_ENV, OneRosterDemo
 
     folder = tmp_path_factory.mktemp("district")
     demo = OneRosterDemo({"size": USERS})

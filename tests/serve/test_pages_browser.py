@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from snapkit_oneroster.district import District
 from snapkit_oneroster.relations import build_households
 from snapkit_oneroster.server import ServerHandle, serve

@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapkit_oneroster.district import District
-from snapkit_oneroster.relations import build_households
-from snapkit_oneroster.server import serve
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -20,6 +17,9 @@ from starlette.testclient import TestClient
 
 from snapkit.serve import pages
 from snapkit.serve.state import ServeState
+from snapkit_oneroster.district import District
+from snapkit_oneroster.relations import build_households
+from snapkit_oneroster.server import serve
 
 sys.path.insert(0, str(Path(__file__).parent))
 from browser import SECRET, TestProject, environment

@@ -25,9 +25,8 @@ USERS = 50_000
 def big_district(tmp_path_factory) -> Iterator[tuple[Path, object, dict[str, str]]]:
     """The 50,000-user district on a local OneRoster server; a store whose first snapshot
     holds only its orgs (quick to take), so the admin refresh is the full district."""
-    from snapkit_oneroster.demo import SECRET_ENV, OneRosterDemo
-
     from snapkit.project import Project
+    from snapkit_oneroster.demo import SECRET_ENV, OneRosterDemo
 
     folder = tmp_path_factory.mktemp("district50k")
     demo = OneRosterDemo({"size": USERS})

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from snapkit.contracts import Scope, SnapshotManifest
 from snapkit.diff import MemoryParts, compute_diff, diff_bytes
 from snapkit.errors import DiffError, OracleError
 from snapkit.manager import PluginManager, PluginSelection
 from snapkit.testing import assert_plugin_installed
 from snapkit.testing.engine import make_project
-
 from snapkit_fabric import FabricDiffError, FabricSnapshotError
 from snapkit_fabric import plugin as fabric
 from snapkit_fabric.plugin import FabricReportOracle, fabric_diff, report_of

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import snapkit_serializers.plugin as serializers_plugin
 from snapkit.project import Project
 from snapkit.projection import ProjectionSet, derive_for_project
 from snapkit.testing.engine import OraclePlugin, make_project
-
 from snapkit_instructor_dashboard import keys
 from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA, group_results
 from snapkit_instructor_dashboard.plugin import ViewsPlugin

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from snapkit.contracts import Scope
 from snapkit.project import Project
 from snapkit.projection import derive_for_project
-from snapkit_oneroster.server import serve
-
 from snapkit_instructor_dashboard.projections import CATEGORIES, rows
+from snapkit_oneroster.server import serve
 
 SECRET = "district-secret"
 

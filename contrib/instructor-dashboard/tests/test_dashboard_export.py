@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from snapkit.cli.main import cli
 from snapkit.contracts import Scope
 from snapkit.errors import NoSnapshotError

@@ -29,9 +29,9 @@ another class (both dated 09-25, which must not move the as-of date).
 from __future__ import annotations
 
 import pytest
+
 from snapkit.parity import format_cell
 from snapkit.projection import derive_for_project
-
 from snapkit_instructor_dashboard.projections import rows
 
 

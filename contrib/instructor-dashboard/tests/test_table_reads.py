@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from snapkit.projection import StoreReader
 from snapkit.testing.engine import OraclePlugin, make_project
 
@@ -39,6 +40,7 @@ def test_a_part_read_as_a_table_equals_the_streamed_records(tmp_path: Path, reco
 def test_a_table_read_refuses_a_part_replaced_by_another_well_formed_one(tmp_path: Path):
     # zstd's own checksum cannot see this: the file is a sound frame of other records
     import zstandard
+
     from snapkit.errors import CorruptSnapshotError
 
     oracles = OraclePlugin()

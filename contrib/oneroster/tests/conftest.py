@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 from snapkit_oneroster.district import District
 from snapkit_oneroster.server import ServerHandle, serve

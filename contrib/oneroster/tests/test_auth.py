@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.parse
 
 import httpx
+
 from snapkit_oneroster.auth import (
     OAuth1Signature,
     base_string_uri,

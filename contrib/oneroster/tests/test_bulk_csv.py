@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from snapkit_oneroster.bulk_csv import BulkReader, write_bulk_csv
 from snapkit_oneroster.client import OneRosterClient
 from snapkit_oneroster.district import District

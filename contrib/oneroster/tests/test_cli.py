@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import httpx
 from click.testing import CliRunner
+
 from snapkit_oneroster.bulk_csv import BulkReader
 from snapkit_oneroster.cli import oneroster
 

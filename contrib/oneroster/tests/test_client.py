@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+
 from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 from snapkit_oneroster.district import District
 from snapkit_oneroster.errors import (

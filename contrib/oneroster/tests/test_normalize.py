@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from snapkit_oneroster.district import District
 from snapkit_oneroster.errors import RecordFormatError
 from snapkit_oneroster.normalize import (

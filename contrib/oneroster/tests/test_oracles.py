@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+
 import snapkit_oneroster.oracles as oracles
 import snapkit_oneroster.plugin as plugin
+from snapkit.testing.engine import make_project
 from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 from snapkit_oneroster.normalize import normalize_record
-
-from snapkit.testing.engine import make_project
 
 
 def user(n: int, **fields: Any) -> dict[str, Any]:

@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import snapkit_oneroster.plugin as plugin
 from oneroster_server_process import server_process
+
+import snapkit_oneroster.plugin as plugin
+from snapkit.project import Project
+from snapkit.search import search_view
+from snapkit.testing.engine import make_project
 from snapkit_oneroster.bulk_csv import write_bulk_csv
 from snapkit_oneroster.district import District
 from snapkit_oneroster.layout import run_metric, write_layout
@@ -18,10 +22,6 @@ from snapkit_oneroster.normalize import normalize_record
 from snapkit_oneroster.relations import build_households
 from snapkit_oneroster.server import ServerHandle
 from snapkit_oneroster.settings import TABLE_KEYS
-
-from snapkit.project import Project
-from snapkit.search import search_view
-from snapkit.testing.engine import make_project
 
 NO_WAIT = {"attempts": 3, "initial": 0.0, "maximum": 0.0, "jitter": 0.0}
 SECRET_ENV = "SNAPKIT_TEST_ONEROSTER_SECRET"

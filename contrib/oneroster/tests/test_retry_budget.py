@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-import snapkit_oneroster.plugin as plugin
 from click.testing import CliRunner
+
+import snapkit_oneroster.plugin as plugin
+from snapkit.cli.main import main
+from snapkit.testing.engine import make_project
 from snapkit_oneroster.client import OneRosterClient, RetryPolicy
 from snapkit_oneroster.errors import DeadlineExceededError
 from snapkit_oneroster.server import ServerHandle
-
-from snapkit.cli.main import main
-from snapkit.testing.engine import make_project
 
 NO_WAIT = {"attempts": 3, "initial": 0.0, "maximum": 0.0, "jitter": 0.0}
 

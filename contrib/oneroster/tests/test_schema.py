@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+
 from snapkit_oneroster.district import District
 from snapkit_oneroster.normalize import normalize_record
 from snapkit_oneroster.schema import COLLECTIONS, TABLES, record_json_schema, table_of

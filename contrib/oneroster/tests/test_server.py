@@ -9,6 +9,7 @@ import zipfile
 
 import httpx
 import pytest
+
 from snapkit_oneroster.auth import OAuth1Signature, percent_encode, sign, signature_base_string
 from snapkit_oneroster.district import District
 from snapkit_oneroster.server import ServerHandle, serve

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from snapkit.errors import TransientOracleError
 from toastmasters_helpers import collect_fixtures, fixture, tm_project
 
+from snapkit.errors import TransientOracleError
 from snapkit_toastmasters.collect import Request, collect
 from snapkit_toastmasters.columns import KINDS
 from snapkit_toastmasters.errors import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from snapkit.errors import OracleError
 from toastmasters_helpers import FIXTURES, collect_fixtures, fixture
 
+from snapkit.errors import OracleError
 from snapkit_toastmasters.collect import Collected
 from snapkit_toastmasters.columns import normalize_heading
 from snapkit_toastmasters.errors import (

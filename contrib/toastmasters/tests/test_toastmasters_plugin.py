@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+import snapkit_toastmasters.plugin as plugin
 from snapkit.errors import ConfigError
 from snapkit.manager import PluginManager, PluginSelection
 from snapkit.testing.engine import make_project
-
-import snapkit_toastmasters.plugin as plugin
 from snapkit_toastmasters.settings import METADATA, SECTION, TABLE_ORACLES
 
 

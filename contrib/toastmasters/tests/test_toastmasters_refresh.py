@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from snapkit.diff import compute_diff, diff_bytes
 from toastmasters_helpers import part_checksum, tm_project
 
+from snapkit.diff import compute_diff, diff_bytes
 from snapkit_toastmasters.generator import Dashboard
 from snapkit_toastmasters.oracles import HANDOFF
 from snapkit_toastmasters.server import ServerHandle, serve

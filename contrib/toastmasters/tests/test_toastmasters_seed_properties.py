@@ -13,14 +13,14 @@ from typing import Any
 
 import jsonschema
 import pytest
-from snapkit.contracts import parse_time
-from snapkit.diff import compute_diff
-from snapkit.project import Project
-from snapkit.testing.engine import make_project
 from toastmasters_helpers import section, tm_project
 
 import snapkit_toastmasters.oracles as oracles
 import snapkit_toastmasters.plugin as plugin
+from snapkit.contracts import parse_time
+from snapkit.diff import compute_diff
+from snapkit.project import Project
+from snapkit.testing.engine import make_project
 from snapkit_toastmasters.collect import Collected
 from snapkit_toastmasters.generator import Dashboard
 from snapkit_toastmasters.schema import TABLE_SCHEMAS

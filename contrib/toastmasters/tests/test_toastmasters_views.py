@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toastmasters_helpers import tm_project
+
 import snapkit_serializers.plugin as serializers
 from snapkit.export import SnapshotBundle, check_parity, export_snapshot
 from snapkit.projection import derive_for_project
-from toastmasters_helpers import tm_project
-
 from snapkit_toastmasters.generator import Dashboard
 from snapkit_toastmasters.projections import progress
 from snapkit_toastmasters.server import ServerHandle, serve

@@ -8,11 +8,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import snapkit_toastmasters.plugin as plugin
 from snapkit.canonical import canonical_bytes
 from snapkit.project import Project
 from snapkit.testing.engine import make_project
-
-import snapkit_toastmasters.plugin as plugin
 from snapkit_toastmasters.collect import Collected, Request, collect
 from snapkit_toastmasters.server import ServerHandle
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from snapkit.testing.cache_kit import CacheConformance
 
+from snapkit.testing.cache_kit import CacheConformance
 from snapkit_cache.memory import MemoryCache
 from snapkit_cache.redis_backend import RedisCache
 from snapkit_cache.testing import FakeClock

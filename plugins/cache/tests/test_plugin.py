@@ -7,11 +7,11 @@ from importlib.metadata import entry_points
 
 import jsonschema
 import pytest
+
 from snapkit.cache import CacheBackend
 from snapkit.descriptors import CacheBackendDescriptor
 from snapkit.testing import assert_plugin_installed
 from snapkit.validation import check_schema
-
 from snapkit_cache import plugin
 from snapkit_cache.memory import MemoryCache
 from snapkit_cache.redis_backend import RedisCache

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 import redis
-from snapkit.cache import CacheUnavailableError
 
+from snapkit.cache import CacheUnavailableError
 from snapkit_cache.redis_backend import RedisCache
 from snapkit_cache.testing import RedisServer, free_port
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from snapkit.contracts import PartRef, Scope, SnapshotManifest
 from snapkit.diff import MemoryParts, compute_diff, diff_bytes
 from snapkit.manager import PluginManager, PluginSelection
 from snapkit.testing import assert_plugin_installed
-
 from snapkit_diff_sections import json_changes, plugin
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from attrs import frozen
 from click.testing import CliRunner
+
 from snapkit.cli.main import cli
 from snapkit.errors import SnapkitError
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from snapkit.errors import LockHeldError, PointerConflictError
 from snapkit.testing.store_kit import commit
-
 from snapkit_file_store import FileStore
 
 WORKERS = 8

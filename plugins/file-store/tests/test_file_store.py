@@ -11,6 +11,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import PartRef
@@ -20,7 +21,6 @@ from snapkit.errors import (
     StoreError,
 )
 from snapkit.testing.store_kit import at, commit, manifest, record_lines, write_part
-
 from snapkit_file_store import FileStore
 from snapkit_file_store import store as store_module
 from snapkit_file_store.paths import host_tag
@@ -333,7 +333,6 @@ def test_a_part_cut_short_never_reads_as_complete_through_buffered_lines(tmp_pat
     """A truncated zstd frame must raise on line-by-line reads, not look like a shorter part."""
     from snapkit.canonical import canonical_bytes
     from snapkit.errors import CorruptSnapshotError
-
     from snapkit_file_store.store import FileStore
 
     store = FileStore(tmp_path / "store")

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from snapkit.cli.main import main
 from snapkit.errors import CorruptSnapshotError, NoSnapshotError, SnapshotNotFoundError, StoreError
 from snapkit.store import ListFilter, RetentionPolicy, StoreLocation
 from snapkit.testing.engine import OraclePlugin, make_project
 from snapkit.testing.store_kit import commit
-
 from snapkit_file_store import FileStore
 from snapkit_file_store import atomic as atomic_module
 

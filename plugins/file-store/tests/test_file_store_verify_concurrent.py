@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from snapkit.store import RetentionPolicy
 from snapkit.testing.store_kit import at, commit
-
 from snapkit_file_store import FileStore
 from snapkit_file_store import verify as verify_module
 from snapkit_file_store.paths import Layout

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import zstandard
+
 from snapkit.errors import CorruptSnapshotError
 from snapkit.store import PartBlockReader
 from snapkit.testing.store_kit import commit, record_lines
-
 from snapkit_file_store import FileStore
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from snapkit.descriptors import StoreDescriptor
 from snapkit.store import SnapshotStore
-
 from snapkit_file_store import FileStore, plugin
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
+
 from snapkit.contracts import SnapshotInfo
 from snapkit.retention import decide
 from snapkit.store import RetentionPolicy

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from snapkit.errors import CorruptSnapshotError, PointerConflictError
-from snapkit.testing.store_kit import commit, manifest, write_part
 from store_cli import make_folder, refresh, search_all, snapkit, users
 
+from snapkit.errors import CorruptSnapshotError, PointerConflictError
+from snapkit.testing.store_kit import commit, manifest, write_part
 from snapkit_file_store import FileStore
 from snapkit_file_store.testing import damage_part, open_store
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from snapkit.errors import ContractError
 from snapkit.testing import assert_plugin_installed
-
 from snapkit_serializers.csv_format import CsvSerializer
 from snapkit_serializers.jsonl_format import JsonLinesSerializer
 from snapkit_serializers.plugin import make_csv, make_jsonl

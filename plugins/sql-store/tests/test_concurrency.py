@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from snapkit.errors import LockHeldError, PointerConflictError
 from snapkit.testing.store_kit import commit
-
 from snapkit_sql_store.store import SqlStore
 
 WORKERS = 8

@@ -27,7 +27,6 @@ from snapkit.manager import PluginManager, PluginSelection
 from snapkit.parts import iter_records
 from snapkit.project import Project
 from snapkit.testing.engine import OraclePlugin
-
 from snapkit_sql_store.store import SqlStore
 
 KILLS = 50

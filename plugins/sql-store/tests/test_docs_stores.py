@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from snapkit.descriptors import StoreDescriptor
 
+from snapkit.descriptors import StoreDescriptor
 from snapkit_sql_store import plugin
 from snapkit_sql_store.testing import PostgresServer
 

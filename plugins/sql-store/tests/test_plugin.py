@@ -11,13 +11,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from snapkit.config import load_config
 from snapkit.descriptors import StoreDescriptor
 from snapkit.errors import ConfigError
 from snapkit.project import Project
 from snapkit.store import SnapshotStore, StoreLocation
 from snapkit.testing.store_kit import commit
-
 from snapkit_sql_store import plugin
 from snapkit_sql_store.backend import StoreConnectionError
 from snapkit_sql_store.store import SqlStore

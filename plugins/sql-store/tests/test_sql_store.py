@@ -12,11 +12,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+
 from snapkit.contracts import PartRef
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
 from snapkit.testing.store_kit import commit, record_lines, write_part
 from snapkit.testing.store_kit import manifest as make_manifest
-
 from snapkit_sql_store import open_sqlite
 from snapkit_sql_store.codec import CHUNK_BYTES
 from snapkit_sql_store.schema import LATEST

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from snapkit import hookimpl
 from snapkit.descriptors import DiffSectionDescriptor, OracleDescriptor
 from snapkit.errors import DiffError, OracleError
-
 from snapkit_fabric._defaults import DEFAULT_COMMAND_TIMEOUT
 from snapkit_fabric.errors import FabricDiffError, FabricSnapshotError
 from snapkit_fabric.schema import REPORT_SCHEMA

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from snapkit.descriptors import DatasetDescriptor, FailurePolicy
-
 from snapkit_instructor_dashboard.keys import (
     ASSESSMENTS,
     PROFILE,

@@ -36,8 +36,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
-from snapkit.projection import DerivationError, ProjectionInputs
 
+from snapkit.projection import DerivationError, ProjectionInputs
 from snapkit_instructor_dashboard.keys import CLASS, LINE_ITEMS, RESULTS, ROSTER
 
 COMPLETED_STATUSES = frozenset({"fully graded", "partially graded", "submitted"})
@@ -286,9 +286,10 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
 
     # days (a date's first ten characters) as positions in the sorted list of every day the
     # results name ("no day": -1)
-    days = sorted({_date(value) for column in columns if column is not None
-                   for value in column.day_values} - {None})
-    day_index = {day: k for k, day in enumerate(days)}
+    named = {_date(value) for column in columns if column is not None
+             for value in column.day_values}
+    days = sorted(day for day in named if day is not None)
+    day_index: dict[str | None, int] = {day: k for k, day in enumerate(days)}
     day_positions: list[Any] = [None] * n_items
     latest = -1
     for i, column in enumerate(columns):

@@ -15,7 +15,6 @@ from typing import Any
 
 from snapkit.descriptors import OracleDescriptor, ProjectionDescriptor
 from snapkit.markers import hookimpl
-
 from snapkit_instructor_dashboard import keys
 from snapkit_instructor_dashboard.datasets import DATASETS
 from snapkit_instructor_dashboard.oracles import (

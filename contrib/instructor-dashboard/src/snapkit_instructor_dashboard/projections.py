@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from snapkit.projection import ProjectionInputs
-
 from snapkit_instructor_dashboard.gradebook import Gradebook, class_info, gradebook
 
 CATEGORIES = ("excelling", "on_track", "struggling", "not_enough_information")

@@ -54,10 +54,15 @@ from snapkit_oneroster.schema import COLLECTIONS, TABLES, Collection, Table
 
 log = logging.getLogger(__name__)
 
+_loads: Callable[[bytes | str], Any]
 try:  # the optional accelerator (pip install 'snapkit-oneroster[fast]'): same values, faster
-    from orjson import loads as _loads
+    from orjson import loads as _orjson_loads
+
+    _loads = _orjson_loads
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
-    from json import loads as _loads
+    from json import loads as _json_loads
+
+    _loads = _json_loads
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one HTTP call may take."""
@@ -294,7 +299,7 @@ class OneRosterClient:
     ) -> str | None:
         if not raw:
             return last_id
-        ids = list(map(dict.get, raw, itertools.repeat("sourcedId")))
+        ids: list[Any] = list(map(dict.get, raw, itertools.repeat("sourcedId")))
         if all(map(str.__instancecheck__, ids)) and (
             not self.check_order
             or (

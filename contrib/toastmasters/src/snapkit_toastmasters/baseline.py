@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from snapkit.errors import SnapkitError
-
 from snapkit_toastmasters.collect import baseline_of
 from snapkit_toastmasters.errors import BaselineError
 from snapkit_toastmasters.settings import METADATA

@@ -10,7 +10,6 @@ is permanent and fails the refresh.
 from __future__ import annotations
 
 from snapkit.errors import OracleError, TransientOracleError
-
 from snapkit_toastmasters.settings import REPORT_TITLES
 
 

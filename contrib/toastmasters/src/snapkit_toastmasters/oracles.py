@@ -19,7 +19,6 @@ from typing import Any
 
 from snapkit.contracts import utc_now
 from snapkit.errors import OracleError
-
 from snapkit_toastmasters.collect import Collected, Request, collect
 
 KEPT_RUNS = 4

@@ -28,7 +28,6 @@ from snapkit.descriptors import (
     ProjectionDescriptor,
 )
 from snapkit.markers import hookimpl
-
 from snapkit_toastmasters import __version__
 from snapkit_toastmasters.datasets import DATASETS
 from snapkit_toastmasters.schema import KEY_COLUMNS, METADATA_SCHEMA, SUMMARY_SCHEMA, TABLE_SCHEMAS
@@ -40,7 +39,6 @@ Register = Callable[[Any], None]
 def _metadata_factory(config: Any) -> Callable[[Mapping[str, Any]], Any]:
     def factory(settings: Mapping[str, Any]) -> Any:
         from snapkit.errors import OracleError
-
         from snapkit_toastmasters.baseline import current_as_of
         from snapkit_toastmasters.oracles import MetadataOracle
 

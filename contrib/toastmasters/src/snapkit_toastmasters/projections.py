@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from snapkit.projection import DerivationError, ProjectionInputs
-
 from snapkit_toastmasters.columns import LEVELS
 from snapkit_toastmasters.datasets import HEALTH_COLUMNS, RANKING_COLUMNS
 

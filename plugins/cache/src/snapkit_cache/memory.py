@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from cachetools import TTLCache
+
 from snapkit.cache import Loaded, Loader, require_bytes
 
 DEFAULT_TTL = 300.0

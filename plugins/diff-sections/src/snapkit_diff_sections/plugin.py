@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from snapkit import hookimpl
 from snapkit.descriptors import DiffSectionDescriptor
 from snapkit.hookspecs import Register
-
 from snapkit_diff_sections.settings import TABLE_SETTINGS_SCHEMA
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Iterable
 
 import attrs
+
 from snapkit import convert
 from snapkit.contracts import SnapshotInfo, SnapshotManifest, parse_time
 from snapkit.store import ListFilter
-
 from snapkit_file_store.atomic import replace_atomic
 from snapkit_file_store.jsonlines import ContractLog, checked_line
 from snapkit_file_store.paths import Layout, writer_tag

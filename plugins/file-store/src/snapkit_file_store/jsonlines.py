@@ -24,7 +24,6 @@ from typing import Generic, TypeVar
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.errors import ContractError
-
 from snapkit_file_store.atomic import append_line
 
 T = TypeVar("T")

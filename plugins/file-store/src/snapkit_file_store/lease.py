@@ -21,11 +21,11 @@ from contextlib import contextmanager
 
 import filelock
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.contracts import parse_time, utc_now
 from snapkit.errors import ContractError, LockHeldError, StoreError
 from snapkit.store import LockInfo
-
 from snapkit_file_store.atomic import FILE_MODE, remove_quietly, replace_atomic
 from snapkit_file_store.paths import Layout, writer_tag
 

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.canonical import content_id, sha256_hex
 from snapkit.contracts import SnapshotManifest
@@ -21,7 +22,6 @@ from snapkit.errors import (
     CorruptSnapshotError,
     SnapshotNotFoundError,
 )
-
 from snapkit_file_store.atomic import replace_atomic
 from snapkit_file_store.paths import Layout, check_prefix, writer_tag
 

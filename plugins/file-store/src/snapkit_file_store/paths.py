@@ -24,6 +24,7 @@ import socket
 from pathlib import Path
 
 from attrs import frozen
+
 from snapkit.errors import InvalidIdentifierError
 from snapkit.identifiers import check_id_prefix, check_snapshot_id
 

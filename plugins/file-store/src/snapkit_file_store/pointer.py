@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.contracts import Pointer
 from snapkit.errors import ContractError, InvalidIdentifierError
-
 from snapkit_file_store.atomic import replace_atomic
 from snapkit_file_store.paths import Layout, check_id, writer_tag
 

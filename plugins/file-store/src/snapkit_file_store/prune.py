@@ -21,31 +21,30 @@ from snapkit.errors import (
 )
 from snapkit.retention import decide
 from snapkit.store import PruneReport, RetentionPolicy
-
 from snapkit_file_store.atomic import fsync_dir
 from snapkit_file_store.paths import check_part_hash
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from snapkit_file_store.store import FileStore
+    from snapkit_file_store.internals import StoreInternals
 
 log = logging.getLogger(__name__)
 
 
 def prune_store(
-    store: FileStore, policy: RetentionPolicy, *, dry_run: bool, now: _dt.datetime
+    store: StoreInternals, policy: RetentionPolicy, *, dry_run: bool, now: _dt.datetime
 ) -> PruneReport:
     """Decide what ``policy`` keeps in ``store`` and remove the rest (unless ``dry_run``)."""
     layout = store.layout
     if not store.exists():
         return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),
                            removed_snapshots=0, removed_parts=0, freed_bytes=0)
-    with store._meta_mutex():
-        if store._index_out_of_step():
-            store._rebuild_index()
-        pointer = store._pointer_locked()
-        infos = store._checked_index(locked=True).newest_first()
+    with store.meta_mutex():
+        if store.index_out_of_step():
+            store.rebuild_index()
+        pointer = store.pointer_locked()
+        infos = store.checked_index(locked=True).newest_first()
         decisions = decide(infos, policy, pointer.snapshot_id if pointer else None, now)
         dropped = [d.snapshot_id for d in decisions if not d.keep]
         kept = [d.snapshot_id for d in decisions if d.keep]
@@ -53,7 +52,7 @@ def prune_store(
         referenced: set[str] = set()
         for snapshot_id in kept:
             try:
-                manifest = store._manifests.load(snapshot_id).manifest
+                manifest = store.manifest_files.load(snapshot_id).manifest
             except SnapshotNotFoundError:
                 continue
             except CorruptSnapshotError as exc:
@@ -84,11 +83,11 @@ def prune_store(
             for path in doomed_manifests:
                 path.unlink(missing_ok=True)
             for snapshot_id in dropped:
-                store._manifests.forget(snapshot_id)
+                store.manifest_files.forget(snapshot_id)
             if doomed_manifests:
                 fsync_dir(layout.snapshots)
                 keep = set(kept)
-                store._index.rewrite(
+                store.snapshot_index.rewrite(
                     info for info in reversed(infos) if info.id in keep
                 )
             for path in doomed_parts:

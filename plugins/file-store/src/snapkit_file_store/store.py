@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 import filelock
+
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -47,7 +48,6 @@ from snapkit.store import (
     VerifyReport,
     pointer_trail,
 )
-
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.index import SnapshotIndex, info_of
 from snapkit_file_store.jsonlines import ContractLog
@@ -92,9 +92,9 @@ class FileStore:
         self.compression_level = compression_level
         self._mutex_timeout = mutex_timeout
         self._temp_grace = temp_grace
-        self._manifests = ManifestFiles(self.layout)
-        self._index = SnapshotIndex(self.layout)
-        self._history: ContractLog[HistoryEntry] = ContractLog(self.layout.history, HistoryEntry)
+        self.manifest_files = ManifestFiles(self.layout)
+        self.snapshot_index = SnapshotIndex(self.layout)
+        self.history_log: ContractLog[HistoryEntry] = ContractLog(self.layout.history, HistoryEntry)
         self._lease_file = LeaseFile(self.layout, mutex_timeout)
         self._current: tuple[StatKey, Pointer, SnapshotManifest] | None = None
         self._recovered_unreported = False
@@ -141,20 +141,20 @@ class FileStore:
                           self.layout.tmp):
             make_dir(directory)
 
-    def _checked_index(self, *, locked: bool = False) -> SnapshotIndex:
+    def checked_index(self, *, locked: bool = False) -> SnapshotIndex:
         """The listing index, checked against the manifests on first use by this handle.
 
         :param locked: the caller holds the meta mutex already.
         """
-        if not self._index_checked and self._index_out_of_step():
+        if not self._index_checked and self.index_out_of_step():
             if locked:
-                self._rebuild_index()
+                self.rebuild_index()
             else:
-                with self._meta_mutex():
-                    if self._index_out_of_step():
-                        self._rebuild_index()
+                with self.meta_mutex():
+                    if self.index_out_of_step():
+                        self.rebuild_index()
         self._index_checked = True
-        return self._index
+        return self.snapshot_index
 
     def _clean_temp(self) -> None:
         """Remove temp leftovers whose maker is dead, or old ones no live lease holds."""
@@ -181,44 +181,44 @@ class FileStore:
                 log.info("removing temp leftover %s from an earlier run", entry.name)
                 remove_quietly(Path(entry.path))
 
-    def _index_out_of_step(self) -> bool:
+    def index_out_of_step(self) -> bool:
         """Whether the index is damaged, unchecked, or disagrees with the manifests on disk.
 
         A manifest missing from the index counts only if it loads (a damaged manifest is
         never listed, so it does not make every reader rebuild the index).
         """
-        if self._index.damaged or self._index.unchecked:
+        if self.snapshot_index.damaged or self.snapshot_index.unchecked:
             return True
-        indexed = self._index.ids()
+        indexed = self.snapshot_index.ids()
         on_disk = set(self.layout.manifest_ids())
         if indexed - on_disk:
             return True
         for snapshot_id in on_disk - indexed:
             try:
-                self._manifests.load(snapshot_id)
+                self.manifest_files.load(snapshot_id)
             except (CorruptSnapshotError, SnapshotNotFoundError):
                 continue
             return True
         return False
 
-    def _rebuild_index(self) -> None:
+    def rebuild_index(self) -> None:
         """Rewrite the index from the manifests on disk (call under the meta mutex)."""
-        upgrade = not self._index.damaged and self._index.unchecked
+        upgrade = not self.snapshot_index.damaged and self.snapshot_index.unchecked
         infos: list[SnapshotInfo] = []
         for snapshot_id in self.layout.manifest_ids():
             try:
-                loaded = self._manifests.load(snapshot_id)
+                loaded = self.manifest_files.load(snapshot_id)
             except (CorruptSnapshotError, SnapshotNotFoundError):
                 continue
             infos.append(info_of(loaded.manifest, loaded.size))
         infos.sort(key=lambda info: (parse_time(info.created_at), info.id))
-        self._index.rewrite(infos)
+        self.snapshot_index.rewrite(infos)
         log.log(logging.INFO if upgrade else logging.WARNING,
                 "rebuilt the listing index of %s from %d manifests", self.layout.root,
                 len(infos))
 
     @contextmanager
-    def _meta_mutex(self) -> Iterator[None]:
+    def meta_mutex(self) -> Iterator[None]:
         """The short inter-process mutex around store writes (creates the store if missing)."""
         self._create()  # filelock would create a missing directory itself, with the umask's mode
         lock = filelock.FileLock(self.layout.meta_lock, timeout=self._mutex_timeout,
@@ -243,7 +243,7 @@ class FileStore:
         self._create()
         return FileTransaction(self)
 
-    def _commit_staged(
+    def commit_staged(
         self,
         staging: Path,
         manifest: SnapshotManifest,
@@ -254,17 +254,17 @@ class FileStore:
         moving = move_pointer and manifest.status != "failed"
         checked = {} if manifest.status == "failed" else self._check_stored_parts(staging,
                                                                                   manifest)
-        with self._meta_mutex():
+        with self.meta_mutex():
             if manifest.status != "failed":
                 self._install_parts(staging, manifest, checked)
-            loaded, written = self._manifests.install(manifest)
-            if written or loaded.manifest.id not in self._index.ids():
-                self._index.append(info_of(loaded.manifest, loaded.size))
+            loaded, written = self.manifest_files.install(manifest)
+            if written or loaded.manifest.id not in self.snapshot_index.ids():
+                self.snapshot_index.append(info_of(loaded.manifest, loaded.size))
             snapshot_id = loaded.manifest.id
             if not moving:
                 event: Literal["refresh_failed", "snapshot_recorded"] = (
                     "refresh_failed" if manifest.status == "failed" else "snapshot_recorded")
-                self._history.append(
+                self.history_log.append(
                     HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
                                  status=manifest.status, errors=manifest.errors)
                 )
@@ -272,12 +272,12 @@ class FileStore:
             try:
                 pointer = self._swap_pointer(loaded, expected_generation)
             except PointerConflictError:
-                self._history.append(
+                self.history_log.append(
                     HistoryEntry(at=utc_now(), event="snapshot_recorded",
                                  snapshot_id=snapshot_id, status=manifest.status)
                 )
                 raise
-            self._history.append(
+            self.history_log.append(
                 HistoryEntry(at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
                              status=manifest.status, generation=pointer.generation,
                              errors=manifest.errors)
@@ -355,10 +355,10 @@ class FileStore:
 
     def _swap_pointer(self, loaded: LoadedManifest, expected_generation: int | None) -> Pointer:
         """Compare-and-swap the pointer to ``loaded`` (call under the meta mutex)."""
-        current = self._pointer_locked()
+        current = self.pointer_locked()
         generation = current.generation if current else 0
         if current is not None:
-            self._heal_history_locked(current)
+            self.heal_history_locked(current)
         if expected_generation is not None and expected_generation != generation:
             raise PointerConflictError(
                 f"the current pointer is at generation {generation}, not {expected_generation}: "
@@ -394,19 +394,19 @@ class FileStore:
         read = read_pointer_file(self.layout)
         if read.pointer is not None:
             return read.pointer
-        if read.damage is None and not self._pointer_expected():
+        if read.damage is None and not self.pointer_expected():
             return None
-        with self._meta_mutex():
-            return self._pointer_locked()
+        with self.meta_mutex():
+            return self.pointer_locked()
 
     def _target_of(self, pointer: Pointer, *, reload: bool = False
                    ) -> tuple[LoadedManifest | None, str | None]:
         """The manifest the pointer names, or ``None`` and why it cannot be served."""
         what = f"it names snapshot {pointer.snapshot_id}"
         if reload:
-            self._manifests.forget(pointer.snapshot_id)
+            self.manifest_files.forget(pointer.snapshot_id)
         try:
-            loaded = self._manifests.load(pointer.snapshot_id)
+            loaded = self.manifest_files.load(pointer.snapshot_id)
         except SnapshotNotFoundError:
             return None, f"{what}, whose manifest is missing"
         except CorruptSnapshotError:
@@ -417,7 +417,7 @@ class FileStore:
             return None, f"{what}, a failed snapshot"
         return loaded, None
 
-    def _heal_history_locked(self, pointer: Pointer) -> int:
+    def heal_history_locked(self, pointer: Pointer) -> int:
         """Add the pointer's move to the history if a crash left it out (under the mutex).
 
         A crash between the pointer's write and the history's append loses exactly that move;
@@ -426,33 +426,33 @@ class FileStore:
         such a move and is not added. Returns the generation of the history's last move
         before this call.
         """
-        moves = [e.generation or 0 for e in self._history.items() if e.event == "pointer_moved"]
+        moves = [e.generation or 0 for e in self.history_log.items() if e.event == "pointer_moved"]
         last = max(moves, default=0)
         if pointer.generation > last:
             loaded, _problem = self._target_of(pointer)
             if loaded is None:
                 return last  # not a move that happened: the pointer is damaged (recovered)
-            self._history.append(HistoryEntry(
+            self.history_log.append(HistoryEntry(
                 at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
                 status=loaded.manifest.status, generation=pointer.generation))
             log.warning("history of %s lacked the pointer move to generation %d; added it",
                         self.layout.root, pointer.generation)
         return last
 
-    def _pointer_expected(self) -> bool:
-        return any(entry.event == "pointer_moved" for entry in self._history.items())
+    def pointer_expected(self) -> bool:
+        return any(entry.event == "pointer_moved" for entry in self.history_log.items())
 
-    def _pointer_locked(self) -> Pointer | None:
+    def pointer_locked(self) -> Pointer | None:
         """Read the pointer under the meta mutex, recovering it if damaged or lost."""
         read = read_pointer_file(self.layout)
         if read.pointer is not None:
             return read.pointer
-        if read.damage is None and not self._pointer_expected():
+        if read.damage is None and not self.pointer_expected():
             return None
         reason = read.damage or "the pointer file is missing although the history moved it"
-        return self._recover_locked(reason)
+        return self.recover_locked(reason)
 
-    def _recover_locked(self, reason: str, *, keep_if_none: bool = False) -> Pointer | None:
+    def recover_locked(self, reason: str, *, keep_if_none: bool = False) -> Pointer | None:
         """Point at the pointer's rightful target; record and log the recovery.
 
         The rightful target is the snapshot of the last pointer move in the history whose
@@ -462,12 +462,12 @@ class FileStore:
         returned (a well-formed pointer whose target is damaged keeps naming it, so reads
         fail loudly until a refresh writes it again).
         """
-        entries = self._history.items()
+        entries = self.history_log.items()
         candidates: list[str] = []
         for entry in reversed(entries):
             if entry.event == "pointer_moved" and entry.snapshot_id not in candidates:
                 candidates.append(entry.snapshot_id)
-        for info in self._checked_index(locked=True).newest_first():
+        for info in self.checked_index(locked=True).newest_first():
             if info.status == "success" and info.id not in candidates:
                 candidates.append(info.id)
         last_generation = max((e.generation or 0 for e in entries), default=0)
@@ -482,7 +482,7 @@ class FileStore:
                 updated_at=utc_now(),
             )
             write_pointer_file(self.layout, pointer)
-            self._history.append(
+            self.history_log.append(
                 HistoryEntry(at=pointer.updated_at, event="pointer_moved",
                              snapshot_id=snapshot_id, status=loaded.manifest.status,
                              generation=pointer.generation)
@@ -508,8 +508,8 @@ class FileStore:
     def _verified(self, snapshot_id: str) -> LoadedManifest | None:
         """The manifest, if it and every part it references re-hash correctly and it is good."""
         try:
-            self._manifests.forget(snapshot_id)
-            loaded = self._manifests.load(snapshot_id)
+            self.manifest_files.forget(snapshot_id)
+            loaded = self.manifest_files.load(snapshot_id)
         except (CorruptSnapshotError, SnapshotNotFoundError):
             return None
         if loaded.manifest.status == "failed":
@@ -550,13 +550,13 @@ class FileStore:
             return None
         loaded, problem = self._target_of(pointer)
         if loaded is None:
-            with self._meta_mutex():  # look again as it is now, then recover if still bad
-                pointer = self._pointer_locked()
+            with self.meta_mutex():  # look again as it is now, then recover if still bad
+                pointer = self.pointer_locked()
                 if pointer is not None:
                     loaded, problem = self._target_of(pointer, reload=True)
                     if loaded is None:
                         reason = problem or "its target cannot be read"
-                        recovered = self._recover_locked(reason, keep_if_none=True)
+                        recovered = self.recover_locked(reason, keep_if_none=True)
                         if recovered is None:
                             raise CorruptSnapshotError(
                                 f"the current pointer cannot be served: {reason}, and no "
@@ -576,7 +576,7 @@ class FileStore:
 
     def latest(self) -> SnapshotManifest | None:
         """Return the newest snapshot of any status, or ``None``."""
-        newest = self._checked_index().newest_first()
+        newest = self.checked_index().newest_first()
         return self.get(newest[0].id) if newest else None
 
     def get(self, ref: str) -> SnapshotManifest:
@@ -585,7 +585,7 @@ class FileStore:
         :raises InvalidIdentifierError: if ``ref`` is not lowercase hex (e.g. ``../x``).
         :raises SnapshotNotFoundError, AmbiguousSnapshotIdError, CorruptSnapshotError:
         """
-        return self._manifests.load(self._manifests.resolve(ref)).manifest
+        return self.manifest_files.load(self.manifest_files.resolve(ref)).manifest
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
@@ -593,8 +593,8 @@ class FileStore:
 
         ``became_current`` comes from the history: whether any pointer move named the snapshot.
         """
-        rows = self._checked_index().select(filters, limit)
-        history = self._history.items()
+        rows = self.checked_index().select(filters, limit)
+        history = self.history_log.items()
         trail = pointer_trail(history, read_pointer_file(self.layout).pointer)
         ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
         unknown: bool | None = None if not trail.whole else False
@@ -608,7 +608,7 @@ class FileStore:
         Lines that are damaged (do not parse or match their check) are left out; ``verify``
         reports them and sets them aside.
         """
-        return tuple(self._history.items())
+        return tuple(self.history_log.items())
 
     def as_of(self, when: _dt.datetime) -> SnapshotManifest | None:
         """Return the snapshot that was current at ``when`` (naive means UTC), or ``None``.
@@ -617,7 +617,7 @@ class FileStore:
         """
         when = when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
         target: str | None = None
-        for entry in self._history.items():
+        for entry in self.history_log.items():
             if entry.event != "pointer_moved":
                 continue
             if parse_time(entry.at) > when:

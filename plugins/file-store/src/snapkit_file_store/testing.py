@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from snapkit.store import SnapshotStore
-
 from snapkit_file_store import FileStore
 
 

@@ -13,19 +13,18 @@ from typing import TYPE_CHECKING
 from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
-
 from snapkit_file_store.atomic import make_dir, remove_quietly, temp_name
 from snapkit_file_store.parts import ZstdPartWriter
 from snapkit_file_store.paths import writer_tag
 
 if TYPE_CHECKING:
-    from snapkit_file_store.store import FileStore
+    from snapkit_file_store.internals import StoreInternals
 
 
 class FileTransaction:
     """Staged parts of one refresh, then exactly one ``commit`` or ``abort``."""
 
-    def __init__(self, store: FileStore) -> None:
+    def __init__(self, store: StoreInternals) -> None:
         self._store = store
         self.staging = store.layout.tmp / temp_name("txn", writer_tag())
         make_dir(self.staging)
@@ -58,7 +57,7 @@ class FileTransaction:
         try:
             for writer in self._writers:
                 writer.discard()  # only unfinished writers; finished ones are no-ops
-            return self._store._commit_staged(
+            return self._store.commit_staged(
                 self.staging,
                 manifest,
                 move_pointer=move_pointer,

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
-
 from snapkit_file_store.atomic import append_line, replace_atomic
 from snapkit_file_store.index import info_of
 from snapkit_file_store.jsonlines import unwrap_line
@@ -45,7 +45,7 @@ from snapkit_file_store.paths import Layout, check_part_hash, writer_tag
 from snapkit_file_store.pointer import read_pointer_file
 
 if TYPE_CHECKING:
-    from snapkit_file_store.store import FileStore
+    from snapkit_file_store.internals import StoreInternals
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class _Parts:
     good: frozenset[str]
 
 
-def verify_store(store: FileStore) -> VerifyReport:
+def verify_store(store: StoreInternals) -> VerifyReport:
     """Re-hash every manifest and part of ``store``; check its pointer, history and index."""
     layout = store.layout
     problems: list[VerifyProblem] = []
@@ -88,11 +88,11 @@ def verify_store(store: FileStore) -> VerifyReport:
         if ref.sha256 not in parts.present
     ]
     if store.exists():  # verify never creates a store
-        with store._meta_mutex():  # briefly: small reads and repairs (a pointer recovery
+        with store.meta_mutex():  # briefly: small reads and repairs (a pointer recovery
             # re-hashes the parts of the snapshots it considers)
             problems.extend(_missing_parts_locked(layout, suspects))
             problems.extend(_history_locked(store))
-            problems.extend(_pointer_locked(store, set(manifest_ids), manifests, parts))
+            problems.extend(pointer_locked(store, set(manifest_ids), manifests, parts))
             problems.extend(_index_locked(store, manifests))
     recovered = store.take_recovery_flag()
     return VerifyReport(
@@ -167,8 +167,8 @@ def _missing_parts_locked(
     ]
 
 
-def _pointer_locked(
-    store: FileStore, listed: set[str], manifests: dict[str, _Manifest], parts: _Parts
+def pointer_locked(
+    store: StoreInternals, listed: set[str], manifests: dict[str, _Manifest], parts: _Parts
 ) -> list[VerifyProblem]:
     """Check the pointer as it is now, and recover it if it cannot stand (under the mutex).
 
@@ -180,7 +180,7 @@ def _pointer_locked(
     read = read_pointer_file(layout)
     pointer = read.pointer
     if pointer is None:
-        if read.damage is None and not store._pointer_expected():
+        if read.damage is None and not store.pointer_expected():
             return []  # no snapshot was ever current
         return [_recover(store, "current", read.damage
                          or "the pointer file is missing although the history moved it")]
@@ -220,10 +220,10 @@ def _pointer_locked(
     return problems
 
 
-def _recover(store: FileStore, ref: str, reason: str, *, keep_if_none: bool = False
+def _recover(store: StoreInternals, ref: str, reason: str, *, keep_if_none: bool = False
              ) -> VerifyProblem:
     """Recover the pointer (under the mutex) and describe what was wrong and what was done."""
-    pointer = store._recover_locked(reason, keep_if_none=keep_if_none)
+    pointer = store.recover_locked(reason, keep_if_none=keep_if_none)
     if pointer is not None:
         done = f"recovered it to snapshot {pointer.snapshot_id}, the last verified pointer target"
     elif keep_if_none:
@@ -233,8 +233,8 @@ def _recover(store: FileStore, ref: str, reason: str, *, keep_if_none: bool = Fa
     return VerifyProblem("pointer", ref, f"{reason}; {done}")
 
 
-def _last_move(store: FileStore) -> HistoryEntry | None:
-    moves = [e for e in store._history.items() if e.event == "pointer_moved"]
+def _last_move(store: StoreInternals) -> HistoryEntry | None:
+    moves = [e for e in store.history_log.items() if e.event == "pointer_moved"]
     return moves[-1] if moves else None
 
 
@@ -257,14 +257,14 @@ def _reread_manifest(
         return None
 
 
-def _repair_history_locked(store: FileStore, pointer: Pointer) -> list[VerifyProblem]:
+def _repair_history_locked(store: StoreInternals, pointer: Pointer) -> list[VerifyProblem]:
     """Add the pointer's last move to the history if it is missing (under the mutex).
 
     A crash between the pointer's write and the history's append loses exactly that one
     move: it is added with a warning (the line added is the one lost). A pointer more than one
     generation past the history's last move means history lines were lost: that is reported.
     """
-    last = store._heal_history_locked(pointer)
+    last = store.heal_history_locked(pointer)
     if pointer.generation <= last + 1:
         return []
     lost = (f"generation {last + 1}" if pointer.generation == last + 2
@@ -275,14 +275,14 @@ def _repair_history_locked(store: FileStore, pointer: Pointer) -> list[VerifyPro
         f"{pointer.generation}): lines were lost; added the current pointer's move")]
 
 
-def _history_locked(store: FileStore) -> list[VerifyProblem]:
+def _history_locked(store: StoreInternals) -> list[VerifyProblem]:
     """Set damaged history lines aside (under the mutex) and report them.
 
     Lines that do not parse or do not match their check, and a torn last line, move to
     ``history-damaged.jsonl`` (appended, so nothing is lost); the history keeps the good
     lines in their order.
     """
-    history = store._history
+    history = store.history_log
     history.items()
     if not (history.damaged_lines or history.torn_tail):
         return []
@@ -326,13 +326,13 @@ def _history_line_ok(line: bytes) -> bool:
     return True
 
 
-def _index_locked(store: FileStore, manifests: dict[str, _Manifest]) -> list[VerifyProblem]:
+def _index_locked(store: StoreInternals, manifests: dict[str, _Manifest]) -> list[VerifyProblem]:
     """Compare the listing index with the manifests (under the mutex); rebuild it if wrong.
 
     Only manifests that verified count; a snapshot committed after the listing is checked by
     the next verify, and one pruned since is not counted as missing.
     """
-    index = store._index
+    index = store.snapshot_index
     layout = store.layout
     what: list[str] = []
     if index.damaged:
@@ -350,7 +350,7 @@ def _index_locked(store: FileStore, manifests: dict[str, _Manifest]) -> list[Ver
     # A commit killed after its manifest landed and before its listing line did leaves a
     # manifest that nothing names yet (every finished commit adds a history line): listing it
     # finishes that commit, it is not damage. A missing line of a recorded snapshot is.
-    recorded = {entry.snapshot_id for entry in store._history.items()}
+    recorded = {entry.snapshot_id for entry in store.history_log.items()}
     interrupted = [sid for sid in lacking if sid not in recorded]
     lacking = [sid for sid in lacking if sid in recorded]
     if interrupted:
@@ -361,7 +361,7 @@ def _index_locked(store: FileStore, manifests: dict[str, _Manifest]) -> list[Ver
     if wrong:
         what.append(f"describes {len(wrong)} snapshot(s) unlike their manifests")
     if what or interrupted or index.unchecked:
-        store._rebuild_index()
+        store.rebuild_index()
     if not what:
         return []
     return [VerifyProblem("index", "index.jsonl",

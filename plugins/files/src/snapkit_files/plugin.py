@@ -6,6 +6,7 @@ Importing this module is cheap: the oracle's modules load when a files section i
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def snapkit_register_oracles(register: Any, config: Any) -> None:
         register(OracleDescriptor(
             key=key,
             version=str(section.get("version", __version__)),
-            factory=lambda settings, root=root: FilesOracle(settings, root),
+            factory=partial(FilesOracle, root=root),
             settings_schema=SETTINGS_SCHEMA,
             description=f"{fmt} from {section.get('path') or 'a URL'}",
             requires=section.get("requires", ()),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from attrs import frozen
+
 from snapkit.errors import ContractError
 from snapkit.parity import format_cell
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import zstandard
+
 from snapkit.errors import CorruptSnapshotError
 
 CHUNK_BYTES = 1 << 20

@@ -20,10 +20,10 @@ import secrets
 from typing import Any
 
 import attrs
+
 from snapkit.contracts import parse_time, utc_now
 from snapkit.errors import LockHeldError, StoreError
 from snapkit.store import LockInfo
-
 from snapkit_sql_store.backend import Backend, host_name, pid_alive
 
 log = logging.getLogger(__name__)

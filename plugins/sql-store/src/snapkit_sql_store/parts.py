@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from attrs import frozen
+
 from snapkit.contracts import utc_now
 from snapkit.errors import StoreError
-
 from snapkit_sql_store.backend import Backend, host_name
 from snapkit_sql_store.codec import ChunkDecoder, ChunkEncoder, corrupt
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from snapkit.errors import StoreError
 
+from snapkit.errors import StoreError
 from snapkit_sql_store.backend import (
     Backend,
     CommitOutcomeUnknown,

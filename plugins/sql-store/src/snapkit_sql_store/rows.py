@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.canonical import content_id
 from snapkit.contracts import (
@@ -26,7 +27,6 @@ from snapkit.contracts import (
 )
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.identifiers import is_snapshot_id
-
 from snapkit_sql_store.backend import Db
 
 _SHA256_CHARS = frozenset("0123456789abcdef")

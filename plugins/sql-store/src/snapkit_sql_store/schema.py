@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 from snapkit.contracts import utc_now
 from snapkit.errors import StoreError
-
 from snapkit_sql_store.backend import Db
 
 VERSION = "0.1.0"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from snapkit.errors import ConfigError
-
 from snapkit_sql_store.store import DEFAULT_COMPRESSION_LEVEL, DEFAULT_UPLOAD_GRACE, SqlStore
 
 DEFAULT_SCHEMA = "snapkit"

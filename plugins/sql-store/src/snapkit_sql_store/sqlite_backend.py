@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 from snapkit.errors import StoreError
-
 from snapkit_sql_store.backend import Backend, CommitOutcomeUnknown, Db, Row, first_line
 from snapkit_sql_store.schema import check_known, migrate
 

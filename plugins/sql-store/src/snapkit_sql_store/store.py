@@ -47,7 +47,6 @@ from snapkit.store import (
     RetentionPolicy,
     VerifyReport,
 )
-
 from snapkit_sql_store.backend import Backend, Db, host_name, pid_alive
 from snapkit_sql_store.lease import SqlLease, read_lease, stale_reason
 from snapkit_sql_store.parts import (

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from snapkit.store import SnapshotStore
-
 from snapkit_sql_store.store import SqlStore
 
 TEST_USER = "snapkit"

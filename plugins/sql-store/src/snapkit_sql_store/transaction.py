@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
-
 from snapkit_sql_store.parts import PartRow, SqlPartWriter, discard_blobs
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from snapkit.canonical import sha256_hex
 from snapkit.contracts import PartRef, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError
 from snapkit.store import VerifyProblem, VerifyReport
-
 from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part, part_row
 
 if TYPE_CHECKING:
