@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import threading
+
 from attrs import frozen
 from snapkit.errors import StoreError
 
@@ -18,6 +20,11 @@ CONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "
 MISSING = {"NoSuchKey", "404", "NotFound"}
 _AUTH = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
          "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"}
+
+
+_SESSION: Any = None
+"""One boto3 session per process: its loaded service models are shared by every client."""
+_SESSION_LOCK = threading.Lock()
 
 
 class ConditionFailed(Exception):
@@ -57,14 +64,18 @@ def make_client(target: Target, *, access_key_id: str | None = None,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    session = boto3.session.Session()
-    return session.client(
-        "s3",
-        endpoint_url=target.endpoint_url,
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        config=config,
-    )
+    with _SESSION_LOCK:
+        global _SESSION
+        if _SESSION is None:
+            _SESSION = boto3.session.Session()
+        session = _SESSION
+        return session.client(
+            "s3",
+            endpoint_url=target.endpoint_url,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=config,
+        )
 
 
 def error_code(exc: BaseException) -> str | None:

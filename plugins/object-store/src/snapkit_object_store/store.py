@@ -510,7 +510,16 @@ class ObjectStore:
         ) from None
 
     def _heal_history(self, pointer: Pointer) -> None:
-        """Add the pointer's move to the history if a crash left it out (idempotent)."""
+        """Add the pointer's move to the history if a crash left it out (idempotent).
+
+        The move's key follows from the pointer, so one ``HeadObject`` tells whether it is
+        there.
+        """
+        probe = HistoryEntry(at=pointer.updated_at, event="pointer_moved",
+                             snapshot_id=pointer.snapshot_id, status="success",
+                             generation=pointer.generation)
+        if self._head(self.keys.history_entry(probe)) is not None:
+            return
         try:
             loaded = self._load(pointer.snapshot_id)
         except (SnapshotNotFoundError, CorruptSnapshotError):
