@@ -8,10 +8,9 @@ an unreachable endpoint, wrong credentials, a missing bucket.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
-
-import threading
 
 from attrs import frozen
 from snapkit.errors import StoreError
@@ -103,7 +102,7 @@ def is_missing(exc: BaseException) -> bool:
     if not response:
         return False
     status = str(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
-    return error_code(exc) in MISSING or status == "404" and error_code(exc) != "NoSuchBucket"
+    return error_code(exc) in MISSING or (status == "404" and error_code(exc) != "NoSuchBucket")
 
 
 def store_error(exc: BaseException, target: Target, doing: str) -> StoreError:

@@ -22,13 +22,11 @@ import secrets
 from attrs import frozen
 from snapkit.contracts import HistoryEntry, parse_time
 
-_EPOCH_US = 0
-
 
 def micros(at: str) -> int:
     """Microseconds since the epoch of an ISO UTC time."""
     moment = parse_time(at)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return int(moment.timestamp()) * 1_000_000 + int(moment.microsecond)
 
 
 @frozen

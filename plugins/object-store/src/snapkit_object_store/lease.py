@@ -70,7 +70,7 @@ def _stale(info: LockInfo, stale_after: float) -> bool:
     if info.host == host_name() and info.pid and not pid_alive(info.pid):
         return True
     age = (_dt.datetime.now(_dt.UTC) - parse_time(info.heartbeat_at)).total_seconds()
-    return age > stale_after
+    return bool(age > stale_after)
 
 
 class ObjectLease:

@@ -57,7 +57,7 @@ class SpooledPart:
         if self.closed:
             raise StoreError("part writer is already closed")
         self.closed = True
-        self._stream.close()
+        self._stream.close()  # type: ignore[no-untyped-call]
         self.sha256 = self._hash.hexdigest()
         md5 = hashlib.md5(usedforsecurity=False)
         self.file.seek(0)

@@ -25,7 +25,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, Literal
 
 import attrs
@@ -79,6 +79,7 @@ MULTIPART_THRESHOLD = 16 << 20
 """Compressed parts at least this large are uploaded in several pieces."""
 MULTIPART_CHUNK = 8 << 20
 _CACHE_SIZE = 256
+_List = list
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -189,7 +190,7 @@ class ObjectStore:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ObjectStore:
-        """Build a store from validated settings (see :data:`snapkit_object_store.plugin.SCHEMA`)."""
+        """Build a store from validated settings (:data:`snapkit_object_store.plugin.SCHEMA`)."""
         prefix = str(settings.get("prefix", "")).strip("/")
         target = Target(endpoint_url=settings.get("endpoint_url"), bucket=settings["bucket"],
                         prefix=f"{prefix}/" if prefix else "",
@@ -241,10 +242,8 @@ class ObjectStore:
         return str(response["ETag"])
 
     def _delete(self, key: str, doing: str, **condition: str) -> None:
-        try:
+        with suppress(KeyError):
             self._call(doing, "delete_object", Bucket=self.target.bucket, Key=key, **condition)
-        except KeyError:
-            pass
 
     def _list(self, prefix: str, doing: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` (key, ETag, size, last modified), in key order."""
@@ -283,10 +282,8 @@ class ObjectStore:
         if self._created:
             return
         marker = json.dumps({"store": "snapkit-object-store", "format": 1}).encode()
-        try:
+        with suppress(ConditionFailed):
             self._put(self.keys.marker, marker, "creating the store", IfNoneMatch="*")
-        except ConditionFailed:
-            pass
         self._created = True
 
     # -- writing -----------------------------------------------------------------------------
@@ -385,11 +382,9 @@ class ObjectStore:
             self._call(doing, "complete_multipart_upload", Bucket=self.target.bucket, Key=key,
                        UploadId=upload_id, MultipartUpload={"Parts": pieces}, **condition)
         except BaseException:
-            try:
+            with suppress(StoreError, KeyError, ConditionFailed):
                 self._call(doing, "abort_multipart_upload", Bucket=self.target.bucket, Key=key,
                            UploadId=upload_id)
-            except (StoreError, KeyError, ConditionFailed):
-                pass
             raise
 
     def _stored_part_ok(self, sha: str) -> bool:
@@ -422,11 +417,9 @@ class ObjectStore:
 
     def _append(self, entry: HistoryEntry) -> None:
         """Write one history event (only if absent: a pointer move's key is its own)."""
-        try:
+        with suppress(ConditionFailed):
             self._put(self.keys.history_entry(entry), convert.dumps(entry),
                       "appending to the history", IfNoneMatch="*")
-        except ConditionFailed:
-            pass
 
     def _swap_pointer(self, loaded: LoadedManifest, expected: int | None) -> Pointer:
         """Compare-and-swap the pointer object on its ETag (read with its generation)."""
@@ -756,9 +749,9 @@ class ObjectStore:
                              else (False if info.status == "failed" else unknown))
                 for info in rows]
 
-    def _history_objects(self) -> list[tuple[str, HistoryEntry | None]]:
+    def _history_objects(self) -> _List[tuple[str, HistoryEntry | None]]:
         """Every history object as ``(key, entry)`` in key order; damaged ones as ``None``."""
-        out = []
+        out: _List[tuple[str, HistoryEntry | None]] = []
         for item in self._list(self.keys.history, "reading the history"):
             key = str(item["Key"])
             with self._lock:
@@ -827,7 +820,7 @@ class ObjectStore:
         decoder = PartDecoder(self._part_body(sha256), sha256, sha256)
         handle = io.BufferedReader(_DecoderIO(decoder), buffer_size=1 << 16)
         try:
-            yield handle  # type: ignore[misc]
+            yield handle
         finally:
             handle.close()
 
@@ -942,7 +935,7 @@ class _DecoderIO(io.RawIOBase):
 
 def _after(at: str) -> str:
     moment = parse_time(at) + _dt.timedelta(microseconds=1)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
 def _utc(moment: _dt.datetime) -> _dt.datetime:

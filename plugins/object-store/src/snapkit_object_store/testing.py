@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """A moto S3 server process on ``127.0.0.1`` (start with :meth:`start`, stop with :meth:`stop`)."""
+    """A moto S3 server process on ``127.0.0.1`` (:meth:`start` it, :meth:`stop` it)."""
 
     def __init__(self) -> None:
         self.port = free_port()

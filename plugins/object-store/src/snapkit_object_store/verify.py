@@ -16,7 +16,7 @@ produces the same data writes them again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from snapkit.canonical import sha256_hex
 from snapkit.errors import CorruptSnapshotError
@@ -63,7 +63,7 @@ def verify_store(store: ObjectStore) -> VerifyReport:
                 continue
             problems.append(VerifyProblem("part", stem, exc.message))
             continue
-        except Exception as exc:  # noqa: BLE001 - a malformed name is a problem to report
+        except Exception as exc:
             problems.append(VerifyProblem("part", stem, f"cannot be read: {exc}"))
             continue
         if digest != stem:
@@ -76,8 +76,8 @@ def verify_store(store: ObjectStore) -> VerifyReport:
         if manifest.status == "failed":
             continue
         for ref in manifest.parts:
-            if ref.sha256 not in good_parts and ref.sha256 not in reported:
-                if store._head(keys.part(ref.sha256)) is None:
+            if (ref.sha256 not in good_parts and ref.sha256 not in reported
+                    and store._head(keys.part(ref.sha256)) is None):
                     problems.append(VerifyProblem(
                         "part", ref.sha256,
                         f"part {ref.name!r} of snapshot {snapshot_id} is missing"))
@@ -93,7 +93,7 @@ def verify_store(store: ObjectStore) -> VerifyReport:
                         problems=tuple(problems), pointer_recovered=recovered)
 
 
-def _check_pointer(store: ObjectStore, manifests: dict, good_parts: set[str],
+def _check_pointer(store: ObjectStore, manifests: dict[str, tuple[Any, str]], good_parts: set[str],
                    problems: list[VerifyProblem]) -> bool:
     read = store._read_pointer_object()
     pointer = read.pointer
@@ -107,7 +107,8 @@ def _check_pointer(store: ObjectStore, manifests: dict, good_parts: set[str],
     else:
         target = manifests.get(pointer.snapshot_id)
         if target is None:
-            reason = f"the pointer names snapshot {pointer.snapshot_id}, which is missing or damaged"
+            reason = (f"the pointer names snapshot {pointer.snapshot_id}, which is missing or "
+                      "damaged")
         elif target[1] != pointer.manifest_sha256:
             reason = "the pointer's manifest hash does not match the stored manifest"
         elif target[0].status == "failed":
