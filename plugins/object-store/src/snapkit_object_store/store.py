@@ -24,7 +24,8 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO, Literal
 
@@ -79,6 +80,8 @@ MULTIPART_THRESHOLD = 16 << 20
 """Compressed parts at least this large are uploaded in several pieces."""
 MULTIPART_CHUNK = 8 << 20
 _CACHE_SIZE = 256
+FETCH_THREADS = 8
+"""Requests in flight at once when many objects are read (listings, verify)."""
 _List = list
 _HEX = frozenset("0123456789abcdef")
 
@@ -244,6 +247,15 @@ class ObjectStore:
     def _delete(self, key: str, doing: str, **condition: str) -> None:
         with suppress(KeyError):
             self._call(doing, "delete_object", Bucket=self.target.bucket, Key=key, **condition)
+
+    def _map(self, function: Callable[[Any], Any], items: Iterable[Any]) -> _List[Any]:
+        """``[function(item) ...]`` with up to :data:`FETCH_THREADS` requests in flight (a
+        store on a network is latency-bound; botocore clients are thread-safe)."""
+        todo = list(items)
+        if len(todo) < 2:
+            return [function(item) for item in todo]
+        with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(todo))) as pool:
+            return list(pool.map(function, todo))
 
     def _list(self, prefix: str, doing: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` (key, ETag, size, last modified), in key order."""
@@ -655,13 +667,14 @@ class ObjectStore:
 
     def _infos(self) -> list[SnapshotInfo]:
         """Metadata of every manifest that loads, newest first."""
-        infos = []
-        for snapshot_id, item in self._manifest_objects():
+        def load(listed: tuple[str, dict[str, Any]]) -> SnapshotInfo | None:
             try:
-                loaded = self._load(snapshot_id, str(item["ETag"]))
+                loaded = self._load(listed[0], str(listed[1]["ETag"]))
             except (CorruptSnapshotError, SnapshotNotFoundError):
-                continue
-            infos.append(info_of(loaded.manifest, loaded.size))
+                return None
+            return info_of(loaded.manifest, loaded.size)
+
+        infos = [info for info in self._map(load, self._manifest_objects()) if info is not None]
         infos.sort(key=lambda info: (parse_time(info.created_at), info.id), reverse=True)
         return infos
 
@@ -751,24 +764,26 @@ class ObjectStore:
 
     def _history_objects(self) -> _List[tuple[str, HistoryEntry | None]]:
         """Every history object as ``(key, entry)`` in key order; damaged ones as ``None``."""
-        out: _List[tuple[str, HistoryEntry | None]] = []
-        for item in self._list(self.keys.history, "reading the history"):
-            key = str(item["Key"])
+        keys = [str(item["Key"]) for item in self._list(self.keys.history,
+                                                         "reading the history")]
+        with self._lock:
+            missing = [key for key in keys if key not in self._history_cache]
+
+        def fetch(key: str) -> None:
+            found = self._get(key, "reading the history")
+            if found is None:
+                return
+            try:
+                entry: HistoryEntry | None = convert.parse(found[0], HistoryEntry)
+            except ContractError:
+                entry = None
             with self._lock:
-                known = key in self._history_cache
-                entry = self._history_cache.get(key)
-            if not known:
-                found = self._get(key, "reading the history")
-                if found is None:
-                    continue
-                try:
-                    entry = convert.parse(found[0], HistoryEntry)
-                except ContractError:
-                    entry = None
-                with self._lock:
-                    self._history_cache[key] = entry
-            out.append((key, entry))
-        return out
+                self._history_cache[key] = entry
+
+        self._map(fetch, missing)
+        with self._lock:
+            return [(key, self._history_cache[key]) for key in keys
+                    if key in self._history_cache]
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the history of pointer moves and runs, oldest first (damaged ones left out)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from snapkit.canonical import sha256_hex
-from snapkit.errors import CorruptSnapshotError
+from snapkit.errors import CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
 
 from snapkit_object_store.parts import PartDecoder
@@ -34,42 +34,52 @@ def verify_store(store: ObjectStore) -> VerifyReport:
 
     problems: list[VerifyProblem] = []
     keys = store.keys
-    manifests = {}
-    listed = store._manifest_objects()
-    for snapshot_id, _item in listed:
+    manifests: dict[str, tuple[Any, str]] = {}
+
+    def read_manifest(snapshot_id: str) -> tuple[str, Any]:
         found = store._get(keys.manifest(snapshot_id), "verifying a manifest")
         if found is None:
-            continue  # pruned since the listing
+            return snapshot_id, None  # pruned since the listing
         try:
-            manifests[snapshot_id] = (check_manifest_bytes(snapshot_id, found[0]),
-                                      sha256_hex(found[0]))
+            return snapshot_id, (check_manifest_bytes(snapshot_id, found[0]),
+                                 sha256_hex(found[0]))
         except CorruptSnapshotError as exc:
-            store._forget(snapshot_id)
-            problems.append(VerifyProblem("manifest", snapshot_id, exc.message))
+            return snapshot_id, exc
 
-    good_parts: set[str] = set()
-    part_count = 0
-    for item in store._list(keys.parts, "listing parts"):
-        stem = keys.stem(str(item["Key"]), keys.parts, ".zst")
-        if stem is None:
-            continue
-        part_count += 1
+    for snapshot_id, got in store._map(read_manifest,
+                                       [sid for sid, _item in store._manifest_objects()]):
+        if isinstance(got, CorruptSnapshotError):
+            store._forget(snapshot_id)
+            problems.append(VerifyProblem("manifest", snapshot_id, got.message))
+        elif got is not None:
+            manifests[snapshot_id] = got
+
+    def hash_part(stem: str) -> tuple[str, str | None, str | None]:
+        """``(name, digest, problem)``; digest and problem both ``None`` if it is gone."""
         try:
-            body = store._part_body(stem)
-            digest, _size = PartDecoder(body, stem, None).result()
+            digest, _size = PartDecoder(store._part_body(stem), stem, None).result()
         except CorruptSnapshotError as exc:
             if "is not in the store" in exc.message:
-                part_count -= 1
-                continue
-            problems.append(VerifyProblem("part", stem, exc.message))
-            continue
-        except Exception as exc:
-            problems.append(VerifyProblem("part", stem, f"cannot be read: {exc}"))
-            continue
+                return stem, None, None
+            return stem, None, exc.message
+        except InvalidIdentifierError as exc:
+            return stem, None, exc.message
         if digest != stem:
-            problems.append(VerifyProblem("part", stem, f"hashes to {digest}, not its name"))
+            return stem, None, f"hashes to {digest}, not its name"
+        return stem, digest, None
+
+    stems = [stem for item in store._list(keys.parts, "listing parts")
+             if (stem := keys.stem(str(item["Key"]), keys.parts, ".zst")) is not None]
+    good_parts: set[str] = set()
+    part_count = 0
+    for stem, digest, problem in store._map(hash_part, stems):
+        if problem is not None:
+            problems.append(VerifyProblem("part", stem, problem))
+        elif digest is None:
             continue
-        good_parts.add(stem)
+        else:
+            good_parts.add(stem)
+        part_count += 1
 
     reported = {p.ref for p in problems}
     for snapshot_id, (manifest, _sha) in manifests.items():
