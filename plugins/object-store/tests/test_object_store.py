@@ -15,7 +15,7 @@ from snapkit.errors import StoreError
 from snapkit.store import PartBlockReader, SnapshotStore, StoreLocation
 from snapkit.testing.store_kit import commit, record_lines
 
-import snapkit_object_store.store as store_module
+import snapkit_object_store.commit as commit_module
 from snapkit_object_store.store import ObjectStore
 from snapkit_object_store.testing import MotoServer, open_store
 
@@ -119,8 +119,8 @@ def test_a_crash_between_the_pointer_and_its_history_event_is_healed(
 def test_a_large_part_goes_up_in_pieces_with_memory_flat(
     store: ObjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "MULTIPART_THRESHOLD", 6 << 20)
-    monkeypatch.setattr(store_module, "MULTIPART_CHUNK", 5 << 20)
+    monkeypatch.setattr(commit_module, "MULTIPART_THRESHOLD", 6 << 20)
+    monkeypatch.setattr(commit_module, "MULTIPART_CHUNK", 5 << 20)
     def line() -> bytes:
         return json.dumps({"blob": os.urandom(3000).hex()}).encode() + b"\n"
 

@@ -9,11 +9,11 @@ moves it (the other gets HTTP 412 and :class:`PointerConflictError`).
 Opening a store and reading it write nothing: a prefix without objects reads as an empty
 store. The first write (a transaction, the lease) writes the ``snapkit-store.json`` marker.
 
-A commit: upload the staged parts the manifest references (a damaged stored copy is replaced,
-a damaged one not staged here refuses the commit), write the manifest, add the pointer's last
-move to the history if a crash left it out, move the pointer, append the history event. A
-pointer write whose answer is lost (the connection dropped after sending) is settled by reading
-the pointer again: it counts as done when the pointer is the one this commit wrote.
+Commits live in :mod:`snapkit_object_store.commit`, checked records in
+:mod:`snapkit_object_store.records`; this module keeps the requests, reads, the pointer's
+recovery, the lease and maintenance. A pointer write whose answer is lost (the connection
+dropped after sending) is settled by reading the pointer again: it counts as done when the
+pointer is the one the commit wrote.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import attrs
-from attrs import frozen
 from snapkit import convert
-from snapkit.canonical import content_id, sha256_hex
+from snapkit.canonical import sha256_hex
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -45,14 +44,10 @@ from snapkit.errors import (
     AmbiguousSnapshotIdError,
     ContractError,
     CorruptSnapshotError,
-    InvalidIdentifierError,
-    PointerConflictError,
     SnapshotNotFoundError,
-    StoreError,
 )
 from snapkit.identifiers import check_id_prefix
 from snapkit.store import (
-    CommitResult,
     ListFilter,
     LockInfo,
     PruneReport,
@@ -69,102 +64,28 @@ from snapkit_object_store.client import (
     make_client,
     store_error,
 )
-from snapkit_object_store.keys import Keys, micros
+from snapkit_object_store.keys import Keys
 from snapkit_object_store.lease import ObjectLease, read_lease
-from snapkit_object_store.parts import READ_CHUNK, PartDecoder, SpooledPart
+from snapkit_object_store.parts import READ_CHUNK, PartDecoder
+from snapkit_object_store.records import (
+    _HEX,
+    CommitOutcomeUnknown,
+    LoadedManifest,
+    PointerRead,
+    check_manifest_bytes,
+    check_part_hash,
+    info_of,
+    parse_pointer,
+    select,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COMPRESSION_LEVEL = 3
-MULTIPART_THRESHOLD = 16 << 20
-"""Compressed parts at least this large are uploaded in several pieces."""
-MULTIPART_CHUNK = 8 << 20
 _CACHE_SIZE = 256
 FETCH_THREADS = 8
 """Requests in flight at once when many objects are read (listings, verify)."""
 _List = list
-_HEX = frozenset("0123456789abcdef")
-
-
-class CommitOutcomeUnknown(Exception):
-    """A write was sent and no answer came back (the connection dropped, a timeout)."""
-
-
-def check_part_hash(sha256: str) -> str:
-    """Return ``sha256`` if it is 64 lowercase hex digits, else raise InvalidIdentifierError."""
-    if len(sha256) != 64 or not set(sha256) <= _HEX:
-        raise InvalidIdentifierError(
-            f"part reference {sha256!r} is not a SHA-256 (64 lowercase hex digits)",
-            hint="part references come from a snapshot manifest's parts",
-        )
-    return sha256
-
-
-@frozen
-class LoadedManifest:
-    """A manifest as read from the store, with the SHA-256 and size of its bytes."""
-
-    manifest: SnapshotManifest
-    sha256: str
-    size: int
-
-
-@frozen
-class PointerRead:
-    """The pointer object as read: the pointer (or ``None``), why it is unusable, its ETag."""
-
-    pointer: Pointer | None
-    damage: str | None
-    etag: str | None
-
-
-def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:
-    """Parse manifest bytes and check they hash to ``snapshot_id``."""
-    try:
-        manifest = convert.parse(data, SnapshotManifest)
-    except ContractError as exc:
-        raise CorruptSnapshotError(
-            f"manifest of snapshot {snapshot_id} cannot be read: {exc.message}",
-            hint="run `snapkit snapshots verify`; the object was damaged or written by "
-            "another tool",
-        ) from None
-    computed = content_id(convert.identity_json(manifest))
-    if computed != snapshot_id:
-        raise CorruptSnapshotError(
-            f"manifest of snapshot {snapshot_id} hashes to {computed}: it was changed or "
-            "damaged",
-            hint="run `snapkit snapshots verify` and refresh to write a good snapshot",
-        )
-    return manifest
-
-
-def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
-    """The listing metadata of a manifest."""
-    return SnapshotInfo(
-        id=manifest.id,
-        created_at=manifest.created_at,
-        status=manifest.status,
-        schema_version=manifest.schema_version,
-        calculation_version=manifest.calculation_version,
-        namespace=manifest.scope.namespace,
-        scope_id=manifest.scope.id,
-        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
-        error_count=len(manifest.errors),
-        part_count=len(manifest.parts),
-        record_count=sum(part.records for part in manifest.parts),
-    )
-
-
-def parse_pointer(body: bytes, etag: str | None) -> PointerRead:
-    """Check a pointer object's bytes (they must parse and name a well-formed id)."""
-    try:
-        pointer = convert.parse(body, Pointer)
-    except ContractError:
-        return PointerRead(None, "the pointer object cannot be parsed", etag)
-    if (len(pointer.snapshot_id) != 64 or not set(pointer.snapshot_id) <= _HEX
-            or pointer.generation < 1):
-        return PointerRead(None, "the pointer object names no valid snapshot", etag)
-    return PointerRead(pointer, None, etag)
 
 
 class ObjectStore:
@@ -300,72 +221,12 @@ class ObjectStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def begin(self) -> ObjectTransaction:
+    def begin(self) -> Any:
         """Start a transaction for one refresh (creates the store if it does not exist yet)."""
         self._create()
+        from snapkit_object_store.commit import ObjectTransaction
+
         return ObjectTransaction(self)
-
-    def _commit_staged(self, staged: Mapping[str, SpooledPart], manifest: SnapshotManifest, *,
-                       move_pointer: bool, expected_generation: int | None) -> CommitResult:
-        failed = manifest.status == "failed"
-        moving = move_pointer and not failed
-        if not failed:
-            self._install_parts(staged, manifest)
-        loaded = self._install_manifest(manifest)
-        snapshot_id = manifest.id
-        if not moving:
-            event: Literal["refresh_failed", "snapshot_recorded"] = (
-                "refresh_failed" if failed else "snapshot_recorded")
-            self._append(HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
-                                      status=manifest.status, errors=manifest.errors))
-            return CommitResult(snapshot_id=snapshot_id, pointer=None)
-        try:
-            pointer = self._swap_pointer(loaded, expected_generation)
-        except PointerConflictError:
-            self._append(HistoryEntry(at=utc_now(), event="snapshot_recorded",
-                                      snapshot_id=snapshot_id, status=manifest.status))
-            raise
-        self._append(HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                                  snapshot_id=snapshot_id, status=manifest.status,
-                                  generation=pointer.generation, errors=manifest.errors))
-        log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
-        return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
-
-    def _install_parts(self, staged: Mapping[str, SpooledPart],
-                       manifest: SnapshotManifest) -> None:
-        """Upload the manifest's staged parts if absent; check the stored ones it reuses.
-
-        A stored copy that does not verify is replaced by the copy staged now; without one the
-        commit refuses (the pointer never names a part that does not verify).
-        """
-        for sha in dict.fromkeys(ref.sha256 for ref in manifest.parts):
-            ref = next(r for r in manifest.parts if r.sha256 == sha)
-            part = staged.get(sha)
-            key = self.keys.part(sha)
-            if part is not None:
-                try:
-                    self._upload(key, part, IfNoneMatch="*")
-                    continue
-                except ConditionFailed:
-                    pass
-                head = self._head(key)
-                if head is not None and head.strip('"') == part.md5:
-                    continue  # byte-identical to the copy staged now
-                if self._stored_part_ok(sha):
-                    continue
-                log.warning("stored part %s (%r) did not verify; replacing it with the copy "
-                            "this refresh wrote", sha, ref.name)
-                self._upload(key, part)
-                continue
-            if not self._stored_part_ok(sha):
-                exists = self._head(key) is not None
-                raise StoreError(
-                    f"snapshot part {ref.name!r} ({sha}) "
-                    + ("is stored damaged and was not written in this transaction" if exists
-                       else "was not written in this transaction and is not in the store"),
-                    hint="the pointer did not move; refresh again so the part is written anew "
-                    "(`snapkit snapshots verify` lists the damage)",
-                )
 
     def _head(self, key: str) -> str | None:
         try:
@@ -375,30 +236,6 @@ class ObjectStore:
             return None
         return str(response["ETag"])
 
-    def _upload(self, key: str, part: SpooledPart, **condition: str) -> None:
-        """Upload a staged part: one PutObject, or a multipart upload for a large one."""
-        if part.stored_bytes < MULTIPART_THRESHOLD:
-            part.file.seek(0)
-            self._put(key, part.file.read(), "writing a part", **condition)
-            return
-        doing = "writing a large part"
-        upload = self._call(doing, "create_multipart_upload", Bucket=self.target.bucket,
-                            Key=key)
-        upload_id = upload["UploadId"]
-        try:
-            pieces = []
-            for number, chunk in enumerate(part.chunks(MULTIPART_CHUNK), start=1):
-                answer = self._call(doing, "upload_part", Bucket=self.target.bucket, Key=key,
-                                    UploadId=upload_id, PartNumber=number, Body=chunk)
-                pieces.append({"PartNumber": number, "ETag": answer["ETag"]})
-            self._call(doing, "complete_multipart_upload", Bucket=self.target.bucket, Key=key,
-                       UploadId=upload_id, MultipartUpload={"Parts": pieces}, **condition)
-        except BaseException:
-            with suppress(StoreError, KeyError, ConditionFailed):
-                self._call(doing, "abort_multipart_upload", Bucket=self.target.bucket, Key=key,
-                           UploadId=upload_id)
-            raise
-
     def _stored_part_ok(self, sha: str) -> bool:
         try:
             digest, _size = self._hash_part(sha)
@@ -406,76 +243,11 @@ class ObjectStore:
             return False
         return digest == sha
 
-    def _install_manifest(self, manifest: SnapshotManifest) -> LoadedManifest:
-        """Write the manifest unless a good copy is there (the first capture time stands)."""
-        snapshot_id = manifest.id
-        body = convert.dumps(manifest)
-        key = self.keys.manifest(snapshot_id)
-        try:
-            self._put(key, body, "writing a manifest", IfNoneMatch="*")
-            return LoadedManifest(manifest, sha256_hex(body), len(body))
-        except ConditionFailed:
-            pass
-        found = self._get(key, "reading a manifest")
-        if found is not None:
-            try:
-                stored = check_manifest_bytes(snapshot_id, found[0])
-                return LoadedManifest(stored, sha256_hex(found[0]), len(found[0]))
-            except CorruptSnapshotError:
-                log.warning("stored manifest of %s is damaged; replacing it", snapshot_id)
-        self._put(key, body, "replacing a damaged manifest")
-        self._forget(snapshot_id)
-        return LoadedManifest(manifest, sha256_hex(body), len(body))
-
     def _append(self, entry: HistoryEntry) -> None:
         """Write one history event (only if absent: a pointer move's key is its own)."""
         with suppress(ConditionFailed):
             self._put(self.keys.history_entry(entry), convert.dumps(entry),
                       "appending to the history", IfNoneMatch="*")
-
-    def _swap_pointer(self, loaded: LoadedManifest, expected: int | None) -> Pointer:
-        """Compare-and-swap the pointer object on its ETag (read with its generation)."""
-        snapshot_id = loaded.manifest.id
-        while True:
-            read = self._read_pointer_object()
-            current = read.pointer
-            if current is None and (read.damage is not None or self._moves_exist()):
-                current = self._recover(read.damage or "the pointer object is missing "
-                                        "although the history moved it")
-                read = self._read_pointer_object()
-                current = read.pointer
-            generation = current.generation if current else 0
-            if current is not None:
-                self._heal_history(current)
-            if expected is not None and generation != expected:
-                raise PointerConflictError(
-                    f"the current pointer is at generation {generation}, not {expected}: "
-                    "another commit moved it since it was read",
-                    hint="the snapshot is recorded; re-read the pointer and refresh again if "
-                    "needed",
-                )
-            now = utc_now()
-            if current is not None and micros(now) <= micros(current.updated_at):
-                now = _after(current.updated_at)
-            pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=loaded.sha256,
-                              generation=generation + 1, updated_at=now)
-            condition = {"IfMatch": read.etag} if read.etag else {"IfNoneMatch": "*"}
-            try:
-                self._write_pointer(pointer, condition)
-            except ConditionFailed:
-                if self._read_pointer_object().pointer == pointer:
-                    return pointer  # our write landed; a retry of it was refused
-                if expected is None:
-                    continue
-                raise PointerConflictError(
-                    f"the current pointer moved past generation {generation} while this "
-                    "commit wrote it",
-                    hint="the snapshot is recorded; re-read the pointer and refresh again if "
-                    "needed",
-                ) from None
-            except CommitOutcomeUnknown as exc:
-                return self._settle_unknown(pointer, exc)
-            return pointer
 
     def _write_pointer(self, pointer: Pointer, condition: Mapping[str, str]) -> None:
         """The pointer's conditional write; a lost answer raises CommitOutcomeUnknown."""
@@ -490,29 +262,6 @@ class ObjectStore:
             raise store_error(exc, self.target, "moving the pointer") from None
         except BotoCoreError as exc:
             raise CommitOutcomeUnknown(f"{type(exc).__name__}") from exc
-
-    def _settle_unknown(self, pointer: Pointer, exc: CommitOutcomeUnknown) -> Pointer:
-        """Decide a pointer write whose answer was lost, from the pointer as it is now."""
-        log.warning("the pointer write for snapshot %s got no answer (%s); reading the "
-                    "pointer again", pointer.snapshot_id, exc)
-        try:
-            now = self._read_pointer_object().pointer
-        except StoreError as again:
-            raise StoreError(
-                f"the commit of snapshot {pointer.snapshot_id} to {self.location} got no "
-                f"answer ({exc}) and the store cannot be read now ({again.message})",
-                hint="when the server is back, `snapkit snapshots current` shows whether it "
-                "is current; refresh again if not",
-            ) from None
-        if now == pointer:
-            log.warning("the pointer names snapshot %s: counting the commit as done",
-                        pointer.snapshot_id)
-            return pointer
-        raise StoreError(
-            f"the commit of snapshot {pointer.snapshot_id} to {self.location} did not move "
-            f"the pointer (no answer: {exc})",
-            hint="the snapshot is recorded; refresh again",
-        ) from None
 
     def _heal_history(self, pointer: Pointer) -> None:
         """Add the pointer's move to the history if a crash left it out (idempotent).
@@ -753,7 +502,7 @@ class ObjectStore:
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first, filtered and limited."""
-        rows = _select(self._infos(), filters, limit)
+        rows = select(self._infos(), filters, limit)
         history = self.history()
         trail = pointer_trail(history, self._read_pointer_object().pointer)
         ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
@@ -881,53 +630,6 @@ class ObjectStore:
         return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))
 
 
-class ObjectTransaction:
-    """Staged parts of one refresh (spooled locally), then exactly one commit or abort."""
-
-    def __init__(self, store: ObjectStore) -> None:
-        self._store = store
-        self._parts: list[SpooledPart] = []
-        self._finished = False
-
-    def part_writer(self) -> SpooledPart:
-        """Return a writer for a new part, staged until commit."""
-        self._check_open()
-        part = SpooledPart(self._store.compression_level)
-        self._parts.append(part)
-        return part
-
-    def commit(self, manifest: SnapshotManifest, *, move_pointer: bool,
-               expected_generation: int | None) -> CommitResult:
-        """Upload the referenced staged parts, record the manifest, move the pointer if asked."""
-        self._check_open()
-        self._finished = True
-        try:
-            staged = {p.sha256: p for p in self._parts if p.closed and not p.discarded
-                      and p.sha256}
-            return self._store._commit_staged(staged, manifest, move_pointer=move_pointer,
-                                              expected_generation=expected_generation)
-        finally:
-            for part in self._parts:
-                part.discard()
-
-    def abort(self) -> None:
-        """Discard everything staged (nothing was uploaded). Safe to call more than once."""
-        self._finished = True
-        for part in self._parts:
-            part.discard()
-
-    def _check_open(self) -> None:
-        if self._finished:
-            raise StoreError("this transaction was already committed or aborted",
-                             hint="call store.begin()")
-
-    def __enter__(self) -> ObjectTransaction:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()
-
-
 class _DecoderIO(io.RawIOBase):
     def __init__(self, decoder: PartDecoder) -> None:
         super().__init__()
@@ -948,35 +650,3 @@ class _DecoderIO(io.RawIOBase):
         return count
 
 
-def _after(at: str) -> str:
-    moment = parse_time(at) + _dt.timedelta(microseconds=1)
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-
-
-def _utc(moment: _dt.datetime) -> _dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
-
-
-def _select(rows: list[SnapshotInfo], filters: ListFilter | None,
-            limit: int | None) -> list[SnapshotInfo]:
-    if filters is None:
-        filters = ListFilter()
-    since = _utc(filters.since) if filters.since else None
-    until = _utc(filters.until) if filters.until else None
-    out: list[SnapshotInfo] = []
-    for info in rows:
-        if limit is not None and len(out) >= limit:
-            break
-        if filters.status and info.status not in filters.status:
-            continue
-        if filters.namespace is not None and info.namespace != filters.namespace:
-            continue
-        if filters.scope_id is not None and info.scope_id != filters.scope_id:
-            continue
-        created = parse_time(info.created_at)
-        if since is not None and created < since:
-            continue
-        if until is not None and created >= until:
-            continue
-        out.append(info)
-    return out

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def verify_store(store: ObjectStore) -> VerifyReport:
     """Re-hash every manifest and part of ``store``; check its pointer and history."""
-    from snapkit_object_store.store import check_manifest_bytes
+    from snapkit_object_store.records import check_manifest_bytes
 
     problems: list[VerifyProblem] = []
     keys = store.keys
