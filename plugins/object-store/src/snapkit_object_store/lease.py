@@ -138,9 +138,15 @@ class ObjectLease:
         current = read_lease(self._store)
         if current is None or current[1] != self._etag:
             return  # taken over: the new holder's lease is not ours to free
-        with contextlib.suppress(StoreError):
+        try:
             self._store._delete(self._store.keys.lease, "freeing the refresh lease",
                                 IfMatch=self._etag)
+        except ConditionFailed:
+            return  # renewed or taken over by another process just now: not ours any more
+        except StoreError:
+            # a server without conditional deletes: the ETag was checked just above
+            with contextlib.suppress(StoreError):
+                self._store._delete(self._store.keys.lease, "freeing the refresh lease")
 
     def __enter__(self) -> ObjectLease:
         return self
