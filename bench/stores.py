@@ -1,4 +1,4 @@
-"""The stores side by side: file, SQLite and PostgreSQL, each beside its own raw floor.
+"""The stores side by side: file, SQLite, PostgreSQL and S3, each beside its own raw floor.
 
 For each store prints commit p50/p99 (a small snapshot: manifest recorded, pointer moved by
 compare-and-swap, history appended, all durable), the warm current-snapshot read p99 (from a
@@ -13,13 +13,17 @@ is the same medium's raw floor, measured in the same run:
   generation = ?`` plus one ``INSERT`` per commit; one ``SELECT`` of a row per read; the plain
   bytes inserted and selected as 1 MiB rows;
 - postgresql: a bare ``psycopg`` connection to the same server (a throwaway cluster started
-  here on loopback, ``fsync`` on): the same statements.
+  here on loopback, ``fsync`` on): the same statements;
+- s3: a bare boto3 client on the same S3 server (moto's server mode, started here on
+  loopback): one ``PutObject`` of a small object per commit, one ``GetObject`` of it per read,
+  the plain bytes uploaded (in 8 MiB pieces, as the store's multipart uploads) and read back.
 
 Targets: part write within 1.5x of raw (store time / raw time <= 1.5), current read p99 under
-2 ms on PostgreSQL.
+2 ms on PostgreSQL and 10 ms on S3.
 
     python bench/stores.py                       # 300 commits, a 100 MB part
     python bench/stores.py --commits 1000 --part-mb 300
+    python bench/stores.py --stores s3          # only some stores (file,sqlite,postgresql,s3)
 """
 
 from __future__ import annotations
@@ -237,44 +241,102 @@ def raw_postgres(dsn: str, commits: int, reads: int, chunk: bytes, repeats: int
     return result
 
 
+def raw_s3(endpoint_url: str, bucket: str, commits: int, reads: int, chunk: bytes,
+           repeats: int) -> dict[str, float]:
+    """The floor of an S3 server: bare boto3 puts and gets of the same sizes, nothing else."""
+    from snapkit_object_store.client import Target, make_client
+
+    client = make_client(Target(endpoint_url, bucket, "", "us-east-1"),
+                         access_key_id="testing", secret_access_key="testing")
+    times = []
+    for i in range(commits):
+        started = time.perf_counter()
+        client.put_object(Bucket=bucket, Key="raw/pointer.json",
+                          Body=json.dumps({"n": i}).encode())
+        times.append(time.perf_counter() - started)
+    read_times = []
+    for _ in range(reads):
+        started = time.perf_counter()
+        json.loads(client.get_object(Bucket=bucket, Key="raw/pointer.json")["Body"].read())
+        read_times.append(time.perf_counter() - started)
+    data = chunk * repeats
+    piece = 8 << 20
+    started = time.perf_counter()
+    upload = client.create_multipart_upload(Bucket=bucket, Key="raw/part.bin")
+    pieces = []
+    for number, start in enumerate(range(0, len(data), piece), start=1):
+        answer = client.upload_part(Bucket=bucket, Key="raw/part.bin", PartNumber=number,
+                                    UploadId=upload["UploadId"],
+                                    Body=data[start : start + piece])
+        pieces.append({"PartNumber": number, "ETag": answer["ETag"]})
+    client.complete_multipart_upload(Bucket=bucket, Key="raw/part.bin",
+                                     UploadId=upload["UploadId"],
+                                     MultipartUpload={"Parts": pieces})
+    write_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    body = client.get_object(Bucket=bucket, Key="raw/part.bin")["Body"]
+    size = sum(len(block) for block in body.iter_chunks(CHUNK))
+    read_seconds = time.perf_counter() - started
+    return _raw(times, read_times, size, write_seconds, read_seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=300)
     parser.add_argument("--reads", type=int, default=5000)
     parser.add_argument("--part-mb", type=int, default=100)
     parser.add_argument("--full", action="store_true", help="1,000 commits and a 300 MB part")
+    parser.add_argument("--stores", default="file,sqlite,postgresql,s3",
+                        help="comma-separated stores to measure")
     args = parser.parse_args()
+    wanted = set(args.stores.split(","))
     if args.full:
         args.commits, args.part_mb = 1000, 300
 
     from snapkit.parts import encode_record
     from snapkit_file_store import FileStore
+    from snapkit_object_store.testing import MotoServer, open_store
     from snapkit_sql_store import open_postgresql, open_sqlite
     from snapkit_sql_store.testing import PostgresServer
 
     chunk = b"".join(encode_record(r) for r in users(20_000))
     repeats = max(1, args.part_mb * 1_000_000 // len(chunk))
     folder = Path(tempfile.mkdtemp(prefix="snapkit-stores-"))
-    server = PostgresServer().start()
+    server = PostgresServer().start() if "postgresql" in wanted else None
+    moto = MotoServer().start() if "s3" in wanted else None
     results: list[tuple[str, dict[str, float], dict[str, float]]] = []
     try:
         n, r = args.commits, args.reads
-        print("file store...", file=sys.stderr)
-        results.append(("file", measure_store(lambda: FileStore(folder / "file"), n, r, chunk,
-                                              repeats),
-                        raw_file(folder / "raw-file", n, r, chunk, repeats)))
-        print("sqlite store...", file=sys.stderr)
-        db = folder / "sqlite" / "store.sqlite3"
-        results.append(("sqlite", measure_store(lambda: open_sqlite(db), n, r, chunk, repeats),
-                        raw_sqlite(folder / "raw.sqlite3", n, r, chunk, repeats)))
-        print("postgresql store...", file=sys.stderr)
-        dsn = server.dsn()
-        results.append(("postgresql",
-                        measure_store(lambda: open_postgresql(dsn, schema="bench"), n, r,
-                                      chunk, repeats),
-                        raw_postgres(dsn, n, r, chunk, repeats)))
+        if "file" in wanted:
+            print("file store...", file=sys.stderr)
+            results.append(("file", measure_store(lambda: FileStore(folder / "file"), n, r,
+                                                  chunk, repeats),
+                            raw_file(folder / "raw-file", n, r, chunk, repeats)))
+        if "sqlite" in wanted:
+            print("sqlite store...", file=sys.stderr)
+            db = folder / "sqlite" / "store.sqlite3"
+            results.append(("sqlite", measure_store(lambda: open_sqlite(db), n, r, chunk,
+                                                    repeats),
+                            raw_sqlite(folder / "raw.sqlite3", n, r, chunk, repeats)))
+        if server is not None:
+            print("postgresql store...", file=sys.stderr)
+            dsn = server.dsn()
+            results.append(("postgresql",
+                            measure_store(lambda: open_postgresql(dsn, schema="bench"), n, r,
+                                          chunk, repeats),
+                            raw_postgres(dsn, n, r, chunk, repeats)))
+        if moto is not None:
+            print("s3 store (moto on loopback)...", file=sys.stderr)
+            bucket = moto.make_bucket("bench")
+            endpoint = moto.endpoint_url
+            results.append(("s3", measure_store(lambda: open_store(endpoint, bucket, "store"),
+                                                n, r, chunk, repeats),
+                            raw_s3(endpoint, bucket, n, r, chunk, repeats)))
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        if moto is not None:
+            moto.stop()
 
     size = results[0][1]["size"]
     load = os.getloadavg()[0]
@@ -292,7 +354,7 @@ def main() -> None:
              f"{got['read_p50'] / raw['read_p50']:.1f}x raw", ""),
             ("", "current read p99 (ms)", ms(got["read_p99"]), ms(raw["read_p99"]),
              f"{got['read_p99'] / raw['read_p99']:.1f}x raw",
-             "< 2 ms" if name == "postgresql" else ""),
+             {"postgresql": "< 2 ms", "s3": "< 10 ms"}.get(name, "")),
             ("", "part write (MB/s)", f"{got['write_mbs']:.0f}", f"{raw['write_mbs']:.0f}",
              f"{got['write_s'] / raw['write_s']:.2f}x raw time", "<= 1.5x"),
             ("", "part read (MB/s)", f"{got['read_mbs']:.0f}", f"{raw['read_mbs']:.0f}",
@@ -301,7 +363,9 @@ def main() -> None:
     table(("store", "measure", "snapkit", "raw floor", "ratio", "target"), rows)
     print("(raw floors: file = small write+fsync+rename+dir fsync, pointer file read, plain "
           "write+fsync/read; sqlite and postgresql = bare UPDATE ... WHERE generation = ? + "
-          "INSERT per commit, one-row SELECT per read, the plain bytes as 1 MiB rows)")
+          "INSERT per commit, one-row SELECT per read, the plain bytes as 1 MiB rows; s3 = bare "
+          "boto3 PutObject per commit, GetObject per read, the plain bytes uploaded in 8 MiB "
+          "pieces and read back)")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ def _schemas() -> dict[str, Any]:
     from snapkit_file_store import plugin as file_plugin
 
     file_plugin.snapkit_register_stores(lambda d: schemas.__setitem__(d.key, d.settings_schema))
+    from snapkit_object_store import plugin as object_plugin
+
+    object_plugin.snapkit_register_stores(
+        lambda d: schemas.__setitem__(d.key, d.settings_schema))
     return schemas
 
 
