@@ -13,7 +13,6 @@ from pathlib import Path
 
 from snapkit.errors import LockHeldError, PointerConflictError
 from snapkit.testing.store_kit import commit
-
 from snapkit_object_store.store import ObjectStore
 
 WORKERS = 8

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from snapkit.testing.store_kit import StoreConformance
 
+from snapkit.testing.store_kit import StoreConformance
 from snapkit_object_store.testing import damage_manifest, damage_part
 
 

@@ -26,7 +26,6 @@ from snapkit.manager import PluginManager, PluginSelection
 from snapkit.parts import iter_records
 from snapkit.project import Project
 from snapkit.testing.engine import OraclePlugin
-
 from snapkit_object_store.store import ObjectStore
 
 KILLS = 50

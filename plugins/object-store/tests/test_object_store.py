@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+import snapkit_object_store.commit as commit_module
 from snapkit.errors import StoreError
 from snapkit.store import PartBlockReader, SnapshotStore, StoreLocation
 from snapkit.testing.store_kit import commit, record_lines
-
-import snapkit_object_store.commit as commit_module
 from snapkit_object_store.store import ObjectStore
 from snapkit_object_store.testing import MotoServer, open_store
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import zstandard
-from snapkit.errors import CorruptSnapshotError, StoreError
 
+from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_file_store.atomic import FILE_MODE, temp_name
 
 _CHUNK = 1 << 16

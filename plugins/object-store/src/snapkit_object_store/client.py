@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import frozen
+
 from snapkit.errors import StoreError
 
 CONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}

@@ -22,7 +22,6 @@ from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest, utc_now
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
 from snapkit.store import CommitResult
-
 from snapkit_object_store.client import ConditionFailed
 from snapkit_object_store.keys import micros
 from snapkit_object_store.parts import SpooledPart

@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 
 from attrs import frozen
+
 from snapkit.contracts import HistoryEntry, parse_time
 
 

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from snapkit.contracts import parse_time, utc_now
 from snapkit.errors import LockHeldError, StoreError
 from snapkit.store import LockInfo
-
 from snapkit_object_store.client import ConditionFailed
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import zstandard
+
 from snapkit.errors import CorruptSnapshotError, StoreError
 
 SPOOL_IN_MEMORY = 1 << 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from attrs import frozen
+
 from snapkit import convert
 from snapkit.canonical import content_id
 from snapkit.contracts import Pointer, SnapshotInfo, SnapshotManifest, parse_time

@@ -30,6 +30,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
 
 import attrs
+
 from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import (
@@ -55,7 +56,6 @@ from snapkit.store import (
     VerifyReport,
     pointer_trail,
 )
-
 from snapkit_object_store.client import (
     ConditionFailed,
     Target,

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from snapkit.canonical import sha256_hex
 from snapkit.errors import CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
-
 from snapkit_object_store.parts import PartDecoder
 
 if TYPE_CHECKING:
@@ -127,7 +126,7 @@ def _check_pointer(store: ObjectStore, manifests: dict[str, tuple[Any, str]], go
             reason = "the pointer names a snapshot whose parts do not verify"
         else:
             last = moves[-1] if moves else None
-            if last is None or last.generation < pointer.generation:
+            if last is None or (last.generation or 0) < pointer.generation:
                 if last is None or (last.generation or 0) + 1 == pointer.generation:
                     store._heal_history(pointer)  # a crash between the two writes
                 else:
