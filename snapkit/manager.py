@@ -638,6 +638,10 @@ class PluginManager:
         """Watch every hook call (the testing kit's recorder uses this)."""
         return self._pm.add_hookcall_monitoring(before, after)
 
+    def is_registered(self, plugin: object) -> bool:
+        """Whether this plugin object is registered (under any name)."""
+        return bool(self._pm.is_registered(plugin))
+
     def plugin_names(self) -> Iterable[str]:
         """Names of the registered (loaded) plugins."""
         return [name for name, plugin in self._pm.list_name_plugin() if plugin is not None]

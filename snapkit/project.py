@@ -125,6 +125,8 @@ class Project:
         manager.load_entry_points()
         taken = set(manager.plugin_names())
         for index, plugin in enumerate(plugins):
+            if manager.is_registered(plugin):  # already loaded through its entry point
+                continue
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
             if name in taken:
                 name = f"{name}-{index}"
