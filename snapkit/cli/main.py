@@ -115,7 +115,8 @@ EPILOG = """Exit codes: 0 ok; 1 failure or problems found; 2 usage or config err
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", type=click.Path(path_type=Path), envvar="SNAPKIT_CONFIG",
-              help="Config file (default: ./snapkit.toml, or [tool.snapkit] in pyproject.toml).")
+              help="Config file (default: the nearest snapkit.toml, or pyproject.toml with "
+                   "[tool.snapkit], here or in a parent folder up to the git top).")
 @click.option("--debug", is_flag=True, envvar="SNAPKIT_DEBUG",
               help="Show tracebacks instead of one-line errors.")
 @click.option("--verbose", "-v", count=True,
