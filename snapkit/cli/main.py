@@ -10,11 +10,14 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from snapkit import __version__, exitcodes
+
+if TYPE_CHECKING:
+    from snapkit.project import Project
 
 # name -> (module, attribute, one-line help). Only the chosen command's module is imported.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -39,9 +42,9 @@ class State:
     def __init__(self, config: Path | None, debug: bool) -> None:
         self.config_path = config
         self.debug = debug
-        self._project: Any = None
+        self._project: Project | None = None
 
-    def project(self) -> Any:
+    def project(self) -> Project:
         """Load the project (config, plugins, store) once."""
         if self._project is None:
             from snapkit.project import Project
