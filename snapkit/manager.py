@@ -390,7 +390,8 @@ class PluginManager:
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
-                if exc.name is not None and name.startswith(exc.name):
+                if exc.name is not None and (name == exc.name
+                                             or name.startswith(exc.name + ".")):
                     continue  # no such module: reported as not installed
                 self._fail(name, None, None, name, "load-error", exc)
             except Exception as exc:  # a broken plugin must not take down the rest

@@ -386,3 +386,16 @@ def test_an_unknown_log_level_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["--log-level", "loud", "plugins", "list"])
     assert result.exit_code == 2
     assert "loud" in result.output
+
+
+def test_a_named_module_whose_own_import_fails_is_a_load_error_not_missing(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "snapkit_test_needs_missing.py").write_text(
+        "import snapkit_test_not_installed_dependency\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SNAPKIT_PLUGINS", "snapkit_test_needs_missing")
+    manager = PluginManager(PluginSelection())
+    manager.load_entry_points()
+    [problem] = manager.problems
+    assert problem.code == "load-error"
+    assert "snapkit_test_not_installed_dependency" in problem.message
