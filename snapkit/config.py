@@ -250,12 +250,29 @@ def resolve_secrets(value: Any, path: str, where: str) -> Any:
 
 
 def find_config(start: Path | None = None) -> Path | None:
-    """Return the config file to use: ``$SNAPKIT_CONFIG``, else ``snapkit.toml`` or a
-    ``pyproject.toml`` with ``[tool.snapkit]`` in the current folder; ``None`` if neither."""
+    """Return the config file to use, or ``None`` if there is none.
+
+    ``$SNAPKIT_CONFIG`` if set; else, from ``start`` (default: the current folder) upwards,
+    the first folder holding ``snapkit.toml`` (first) or a ``pyproject.toml`` with a
+    ``[tool.snapkit]`` table, as git and ruff look for theirs. The search stops after the
+    folder holding ``.git`` (the top of a repository) or at the filesystem root.
+    """
     env = os.environ.get(ENV_CONFIG)
     if env:
         return Path(env)
-    folder = start or Path.cwd()
+    folder = (start or Path.cwd()).absolute()
+    for candidate_folder in (folder, *folder.parents):
+        found = _config_in(candidate_folder)
+        if found is not None:
+            return found
+        if (candidate_folder / ".git").exists():
+            return None
+    return None
+
+
+def _config_in(folder: Path) -> Path | None:
+    """``snapkit.toml`` in ``folder``, else its ``pyproject.toml`` if it has
+    ``[tool.snapkit]``."""
     candidate = folder / CONFIG_FILE
     if candidate.is_file():
         return candidate
@@ -270,6 +287,33 @@ def find_config(start: Path | None = None) -> Path | None:
         if "snapkit" in data.get("tool", {}):
             return pyproject
     return None
+
+
+def resolve_setting_paths(settings: Mapping[str, Any], schema: Mapping[str, Any] | None,
+                          root: Path) -> dict[str, Any]:
+    """Make the relative paths of a plugin's settings absolute against ``root`` (the config
+    file's folder).
+
+    A setting is a path when the plugin's settings schema marks it ``"format": "path"``
+    (at the top level, or in the ``properties`` of a nested object). ``~`` is expanded;
+    absolute paths and every other setting are returned as they are. This is the one place
+    the kernel resolves plugin paths, so a plugin gets a path it can open whatever the
+    current folder is.
+    """
+    result = dict(settings)
+    properties = (schema or {}).get("properties")
+    if not isinstance(properties, Mapping):
+        return result
+    for key, sub in properties.items():
+        if key not in result or not isinstance(sub, Mapping):
+            continue
+        value = result[key]
+        if sub.get("format") == "path" and isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            result[key] = str(path if path.is_absolute() else root / path)
+        elif isinstance(value, Mapping) and isinstance(sub.get("properties"), Mapping):
+            result[key] = resolve_setting_paths(value, sub, root)
+    return result
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -105,6 +105,8 @@ class ExportOutcome:
     :param size: the ZIP's size in bytes.
     :param sha256: the ZIP's SHA-256 (hex).
     :param path: where it was written, if to a path.
+    :param parity: the files read back against the fingerprints, when the export was asked
+        to check them (:meth:`snapkit.project.Project.export` with ``check_parity=True``).
     """
 
     manifest: ExportManifest
@@ -112,6 +114,7 @@ class ExportOutcome:
     size: int
     sha256: str
     path: str | None = None
+    parity: ParityCheck | None = None
 
 
 class _RowsFailed(Exception):

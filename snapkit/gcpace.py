@@ -9,11 +9,24 @@ found). Concurrent users share one setting, the highest of their requests; the t
 in place before the first user come back when the last one ends, unless someone changed
 them meanwhile (their setting is then kept). A host that disabled collection with a
 zero first threshold keeps it disabled.
+
+The thresholds are a setting of the whole interpreter, so pacing is scoped: it is on only
+inside :func:`enabled`. snapkit's own command line turns it on for its runs; in the Python
+API it is off unless the host opts in, with ``Project(..., gc_pacing=True)`` or::
+
+    from snapkit.gcpace import enabled
+
+    with enabled():
+        project.refresh()
+
+Outside :func:`enabled` (a context variable: the thread or task that entered it, and the
+contexts copied from it), :func:`spaced_collections` leaves the thresholds alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import threading
 from collections.abc import Iterator
@@ -28,6 +41,8 @@ allocations of container objects at the least (CPython's default is 700)."""
 
 Thresholds = tuple[int, int, int]
 
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("snapkit_gc_pacing",
+                                                               default=False)
 _lock = threading.Lock()
 _requests: list[Thresholds] = []
 _base: Thresholds | None = None
@@ -44,11 +59,29 @@ def _apply() -> None:
     _applied = gc.get_threshold()
 
 
+def is_enabled() -> bool:
+    """Whether :func:`spaced_collections` changes the thresholds here (see :func:`enabled`)."""
+    return _enabled.get()
+
+
+@contextlib.contextmanager
+def enabled(on: bool = True) -> Iterator[None]:
+    """Turn GC pacing on (or, with ``on=False``, off) for the body, in this context only."""
+    token = _enabled.set(on)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
 @contextlib.contextmanager
 def spaced_collections(young: int = 0, middle: int = 0, old: int = 0) -> Iterator[None]:
     """Run the body with the collector's thresholds raised to at least ``(young, middle,
-    old)`` (0: that one as it is); see the module docstring."""
+    old)`` (0: that one as it is) if pacing is :func:`enabled`; see the module docstring."""
     global _base, _applied
+    if not _enabled.get():
+        yield
+        return
     request = (young, middle, old)
     with _lock:
         current = gc.get_threshold()

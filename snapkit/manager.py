@@ -47,6 +47,7 @@ def _log() -> Any:
 ENTRY_POINT_GROUP = "snapkit"
 ENV_DISABLE_AUTOLOAD = "SNAPKIT_DISABLE_PLUGIN_AUTOLOAD"
 ENV_STRICT = "SNAPKIT_STRICT_PLUGINS"
+ENV_PLUGINS = "SNAPKIT_PLUGINS"
 
 PluginStatus = Literal["ok", "load-error", "blocked"]
 _HOOK_NAMES = frozenset([*hookspecs.REGISTRATION_HOOKS, *hookspecs.EVENT_HOOKS])
@@ -59,6 +60,15 @@ def normalize_name(name: str) -> str:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_plugin_names() -> tuple[str, ...] | None:
+    """The plugins ``$SNAPKIT_PLUGINS`` names (comma-separated entry-point, distribution or
+    module names), or ``None`` if it is not set. Set but empty: no plugins."""
+    raw = os.environ.get(ENV_PLUGINS)
+    if raw is None:
+        return None
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
 def _optional_names(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -238,8 +248,17 @@ class PluginSelection:
     autoload: bool = True
     strict: bool = False
 
-    def with_environment(self) -> PluginSelection:
-        """Return this selection with the environment variables applied on top."""
+    def with_environment(self, plugins: bool = True) -> PluginSelection:
+        """Return this selection with the environment variables applied on top.
+
+        :param plugins: apply ``$SNAPKIT_PLUGINS``: when set, it is the exact set to load
+            (instead of ``plugins.enabled``), whether autoload is on or off; the block list
+            still applies.
+        """
+        named = env_plugin_names() if plugins else None
+        if named is not None:
+            return evolve(self, enabled=named, autoload=True,
+                          strict=self.strict or _env_flag(ENV_STRICT))
         return evolve(
             self,
             autoload=self.autoload and not _env_flag(ENV_DISABLE_AUTOLOAD),
@@ -293,8 +312,11 @@ class PluginManager:
     """
 
     def __init__(self, selection: PluginSelection | None = None, config: Any = None, *,
-                 log_failures: bool = True) -> None:
-        self.selection = (selection or PluginSelection()).with_environment()
+                 log_failures: bool = True, plugins_env: bool = True) -> None:
+        """:param plugins_env: let ``$SNAPKIT_PLUGINS`` choose the plugins (a host that
+            registers its own plugins turns it off)."""
+        self.selection = (selection or PluginSelection()).with_environment(plugins_env)
+        self._named_by_env = plugins_env and env_plugin_names() is not None
         self.config = config
         self.log_failures = log_failures
         self._pm = _Pluggy(PROJECT)
@@ -347,12 +369,37 @@ class PluginManager:
                 continue
             self.register(plugin, name=ep.name, distribution=dist_name, version=dist_version,
                           module=ep.value)
+        if self._named_by_env:  # $SNAPKIT_PLUGINS may name modules too (as PYTEST_PLUGINS)
+            seen |= self._load_modules(
+                [n for n in self.selection.enabled or ()
+                 if normalize_name(n) not in seen and normalize_name(n) not in blocked])
         if enabled is not None:
             for name in sorted(enabled - seen - {normalize_name(n) for n in self._records}):
                 self._problems.append(
                     Problem(name, "not-installed",
-                            f"plugin {name!r} is named in plugins.enabled but is not installed")
+                            f"plugin {name!r} is named in "
+                            f"{ENV_PLUGINS if self._named_by_env else 'plugins.enabled'} "
+                            "but is not installed")
                 )
+
+    def _load_modules(self, names: list[str]) -> set[str]:
+        """Import and register modules named in ``$SNAPKIT_PLUGINS`` that no entry point
+        provides; return the (normalized) names that were found."""
+        found: set[str] = set()
+        for name in names:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name is not None and (name == exc.name
+                                             or name.startswith(exc.name + ".")):
+                    continue  # no such module: reported as not installed
+                self._fail(name, None, None, name, "load-error", exc)
+            except Exception as exc:  # a broken plugin must not take down the rest
+                self._fail(name, None, None, name, "load-error", exc)
+            else:
+                self.register(module, name=name, module=name)
+            found.add(normalize_name(name))
+        return found
 
     def register(
         self,
@@ -612,6 +659,10 @@ class PluginManager:
     def add_hookcall_monitoring(self, before: Any, after: Any) -> Any:
         """Watch every hook call (the testing kit's recorder uses this)."""
         return self._pm.add_hookcall_monitoring(before, after)
+
+    def is_registered(self, plugin: object) -> bool:
+        """Whether this plugin object is registered (under any name)."""
+        return bool(self._pm.is_registered(plugin))
 
     def plugin_names(self) -> Iterable[str]:
         """Names of the registered (loaded) plugins."""

@@ -7,20 +7,42 @@ Everything the CLI does goes through here, so hosts get the same behaviour::
     project = open_project("snapkit.toml")
     outcome = project.refresh()
     current = project.current()          # never fetches
+
+A host without a config file builds one from a mapping and its own plugin objects
+(:meth:`Project.from_mapping`); see docs/python-api.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import io
+import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from snapkit.config import SECTION_OF_KIND, Config, load_config, validate_against
+from attrs import evolve
+
+from snapkit import gcpace
+from snapkit.config import (
+    SECTION_OF_KIND,
+    Config,
+    config_from_data,
+    load_config,
+    resolve_setting_paths,
+    validate_against,
+)
 from snapkit.contracts import Scope, SnapshotInfo, SnapshotManifest, parse_time
-from snapkit.descriptors import OracleDescriptor
-from snapkit.errors import ConfigError, NoSnapshotError, SnapshotNotFoundError, UsageError
+from snapkit.descriptors import Descriptor, OracleDescriptor
+from snapkit.errors import (
+    ConfigError,
+    NoSnapshotError,
+    PluginLoadError,
+    SnapshotNotFoundError,
+    UsageError,
+)
 from snapkit.manager import PluginManager
 from snapkit.store import (
     ListFilter,
@@ -33,31 +55,91 @@ from snapkit.store import (
     pointer_trail,
 )
 
+if TYPE_CHECKING:
+    from snapkit.contracts import Diff
+    from snapkit.export import ExportOutcome
+    from snapkit.projection import ProjectionSet, TableCache
+    from snapkit.refresh import RefreshOutcome
+    from snapkit.search import SearchResult
+
 _RELATIVE = re.compile(r"^current(?:~(\d+))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class Project:
-    """A configuration with its plugins loaded and its store opened on first use."""
+    """A configuration with its plugins loaded and its store opened on first use.
 
-    def __init__(self, config: Config, manager: PluginManager) -> None:
+    :param gc_pacing: space CPython's garbage collections while refreshes and derivations
+        run (:mod:`snapkit.gcpace`). It changes a setting of the whole interpreter, so it is
+        off by default here; snapkit's command line turns it on.
+    """
+
+    def __init__(self, config: Config, manager: PluginManager, *,
+                 gc_pacing: bool = False) -> None:
         self.config = config
         self.manager = manager
+        self.gc_pacing = gc_pacing
         self._store: SnapshotStore | None = None
 
     @classmethod
     def load(cls, config: Config | str | Path | None = None,
-             manager: PluginManager | None = None) -> Project:
-        """Load the configuration and the plugins it selects, and check plugin settings."""
+             manager: PluginManager | None = None, *, gc_pacing: bool = False) -> Project:
+        """Load the configuration and the plugins it selects, and check plugin settings.
+
+        :param config: a loaded :class:`Config`, a config file, or ``None`` to look for one
+            (:func:`snapkit.config.find_config`).
+        :param manager: plugins already loaded; default: the ones the config selects.
+        """
         if not isinstance(config, Config):
             config = load_config(config)
         if manager is None:
             manager = PluginManager(config.plugins, config)
             manager.load_entry_points()
         manager.check_strict()
-        project = cls(config, manager)
+        project = cls(config, manager, gc_pacing=gc_pacing)
         project.validate_settings()
         return project
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, plugins: Iterable[object] = (),
+                     autoload: bool = False, root: str | os.PathLike[str] | None = None,
+                     gc_pacing: bool = False) -> Project:
+        """Build a project from a configuration mapping and plugin objects, without a file.
+
+        :param data: what a ``snapkit.toml`` would hold, as a mapping (validated the same way).
+        :param plugins: plugin objects (modules, classes or instances with ``snapkit_*``
+            hooks), registered in order.
+        :param autoload: also load the installed plugins' entry points (as the config's
+            ``[plugins]`` selects them); default off: only ``plugins``.
+        :param root: the folder relative paths are resolved against (default: the current
+            folder).
+        :raises ConfigError: if the mapping or a plugin's settings are invalid.
+        :raises PluginLoadError: if a plugin object cannot be registered (an unknown hook, a
+            bad hook signature).
+        """
+        folder = Path(root if root is not None else Path.cwd()).expanduser().resolve()
+        config = config_from_data(data, None, folder)
+        if not autoload:
+            config = evolve(config, plugins=evolve(config.plugins, autoload=False))
+        manager = PluginManager(config.plugins, config, plugins_env=autoload)
+        manager.load_entry_points()
+        taken = set(manager.plugin_names())
+        for index, plugin in enumerate(plugins):
+            if manager.is_registered(plugin):  # already loaded through its entry point
+                continue
+            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            if name in taken:
+                name = f"{name}-{index}"
+            taken.add(name)
+            if not manager.register(plugin, name=name):
+                problem = next(p for p in reversed(manager.problems) if p.plugin == name)
+                raise PluginLoadError(f"plugin {name!r}: {problem.message}",
+                                      hint="fix the plugin object's hooks")
+        return cls.load(config, manager, gc_pacing=gc_pacing)
+
+    def _paced(self) -> contextlib.AbstractContextManager[None]:
+        """GC pacing for one call, if this project opted in (see :mod:`snapkit.gcpace`)."""
+        return gcpace.enabled() if self.gc_pacing else contextlib.nullcontext()
 
     # -- settings --------------------------------------------------------------------------
 
@@ -109,8 +191,17 @@ class Project:
         return sorted(self.config.settings.get("oracles", {}))
 
     def oracle_settings(self, descriptor: OracleDescriptor) -> dict[str, Any]:
-        """Return an oracle's settings from the config, secrets resolved."""
-        return self.config.plugin_settings("oracle", descriptor.key)
+        """Return an oracle's settings from the config, secrets resolved and ``format: path``
+        settings resolved against the config's folder (see :meth:`settings_for`)."""
+        return self.settings_for(descriptor)
+
+    def settings_for(self, descriptor: Descriptor) -> dict[str, Any]:
+        """Return a plugin's settings from its section of the config, as its factory gets
+        them: secrets (``{env = "NAME"}``) read, and every string its settings schema marks
+        ``"format": "path"`` made absolute against the config file's folder
+        (:func:`snapkit.config.resolve_setting_paths`)."""
+        settings = self.config.plugin_settings(descriptor.kind, descriptor.key)
+        return resolve_setting_paths(settings, descriptor.settings_schema, self.config.root)
 
     # -- the store -------------------------------------------------------------------------
 
@@ -119,7 +210,7 @@ class Project:
         """The configured snapshot store (built on first use)."""
         if self._store is None:
             descriptor = self.manager.stores.get(self.config.store_kind)
-            settings = dict(self.config.plugin_settings("store", descriptor.key))
+            settings = self.settings_for(descriptor)
             if _takes_path(descriptor.settings_schema):
                 path = settings.get("path", "snapkit-data")
                 settings["path"] = str(self.config.resolve_path(path))
@@ -145,14 +236,22 @@ class Project:
     # -- refresh ---------------------------------------------------------------------------
 
     def refresh(self, oracles: Sequence[str] | None = None, *, scope: Scope | None = None,
-                progress: Any = None, take_lock: bool = True) -> Any:
-        """Run a refresh and commit its snapshot; returns a :class:`RefreshOutcome`."""
+                progress: Callable[[Any], None] | None = None,
+                take_lock: bool = True) -> RefreshOutcome:
+        """Run a refresh and commit its snapshot.
+
+        :param oracles: the oracles to run (default: :meth:`default_oracles`).
+        :param scope: the scope to refresh (default: the configured one).
+        :param progress: called with each :class:`snapkit.refresh.Progress` update.
+        :returns: the outcome: status, manifest, per-oracle results and warnings.
+        """
         from snapkit.refresh import run_refresh
 
-        outcome = run_refresh(self.manager, self.store, scope or self.config.scope,
-                              self.config.refresh, self.oracle_settings,
-                              oracles=oracles or self.default_oracles(),
-                              progress=progress, take_lock=take_lock)
+        with self._paced():
+            outcome = run_refresh(self.manager, self.store, scope or self.config.scope,
+                                  self.config.refresh, self.oracle_settings,
+                                  oracles=oracles or self.default_oracles(),
+                                  progress=progress, take_lock=take_lock)
         if outcome.status != "failed" and self.config.search.index:
             import attrs
 
@@ -243,18 +342,79 @@ class Project:
 
         return iter_records(self.store, require_table(self.resolve(ref), table))
 
+    def _snapshot(self, snapshot: str | SnapshotManifest) -> SnapshotManifest:
+        return snapshot if isinstance(snapshot, SnapshotManifest) else self.resolve(snapshot)
+
+    def derive(self, snapshot: str | SnapshotManifest = "current", *,
+               keys: Sequence[str] | None = None, filters: Mapping[str, Any] | None = None,
+               cache: TableCache | None = None) -> ProjectionSet:
+        """Derive projections from a snapshot (what ``snapkit project`` prints). Never
+        fetches; a projection's own failure is its result's status, never an exception.
+
+        :param snapshot: a reference as :meth:`resolve` takes it, or a manifest.
+        :param keys: derive only these projections (default: every registered one).
+        :param filters: overrides of the scope's filters (thresholds, windows).
+        :param cache: keeps decoded parts between calls (:class:`snapkit.projection.TableCache`).
+        :raises UnknownKeyError: if a key in ``keys`` is not registered.
+        """
+        from snapkit.projection import derive_all
+
+        manifest = self._snapshot(snapshot)
+        with self._paced():
+            return derive_all(manifest, self.manager, store=self.store, keys=keys,
+                              filters=filters, settings=self.settings_for, cache=cache)
+
+    def export(self, profile: str, out: str | os.PathLike[str] | BinaryIO,
+               snapshot: str | SnapshotManifest = "current", *,
+               filters: Mapping[str, Any] | None = None,
+               check_parity: bool = False) -> ExportOutcome:
+        """Export a snapshot's projections as a ZIP of the profile's datasets (what
+        ``snapkit export`` writes): derives the projections, then only transforms them —
+        no oracle or store write is involved.
+
+        :param out: a path (written atomically) or a binary stream.
+        :param check_parity: re-read the written files and compare their fingerprints with
+            the projections' and the manifest's; the outcome's ``parity`` holds the result.
+        :raises ExportError: with a reason code; nothing is written at a path.
+        """
+        from snapkit.export import SnapshotBundle, export_snapshot
+        from snapkit.export import check_parity as run_check
+
+        manifest = self._snapshot(snapshot)
+        bundle = SnapshotBundle.from_projection_set(manifest,
+                                                    self.derive(manifest, filters=filters))
+        if not check_parity:
+            return export_snapshot(bundle, profile, self.manager, out,
+                                   settings=self.settings_for)
+        if isinstance(out, str | os.PathLike):
+            outcome = export_snapshot(bundle, profile, self.manager, out,
+                                      settings=self.settings_for)
+            source: str | os.PathLike[str] | bytes = out
+        else:  # a stream may not read back: check the bytes before handing them over
+            buffer = io.BytesIO()
+            outcome = export_snapshot(bundle, profile, self.manager, buffer,
+                                      settings=self.settings_for)
+            source = buffer.getvalue()
+            out.write(source)
+        parity = run_check(source, self.manager, bundle=bundle, settings=self.settings_for)
+        return evolve(outcome, parity=parity)
+
     def diff(self, from_ref: str, to_ref: str, *, sections: Sequence[str] | None = None,
-             max_items: int | None = None) -> Any:
-        """What changed between two snapshots (references as :meth:`resolve` takes them);
-        returns a :class:`snapkit.contracts.Diff`. Never writes anything."""
+             max_items: int | None = None) -> Diff:
+        """What changed between two snapshots (references as :meth:`resolve` takes them).
+        Never writes anything."""
         from snapkit.diff import diff_project
 
         return diff_project(self, from_ref, to_ref, sections=sections, max_items=max_items)
 
     def search(self, table: str, query: str, *, ref: str = "current", offset: int = 0,
-               limit: int | None = 50, ignore_case: bool = False) -> Any:
-        """Find rows of a table (or a registered search view) in a snapshot; returns a
-        :class:`snapkit.search.SearchResult`. Never fetches."""
+               limit: int | None = 50, ignore_case: bool = False,
+               use_index: bool = True) -> SearchResult:
+        """Find rows of a table (or a registered search view) in a snapshot. Never fetches.
+
+        :param use_index: answer from the table's search indexes where they can
+            (``[search] index``); ``False`` scans.
+        """
         from snapkit import search
 
         if table in self.manager.registry("search_view"):
@@ -263,7 +423,7 @@ class Project:
                 return search.search_view(self, manifest.id, table, query, offset=offset,
                                           limit=limit, ignore_case=ignore_case)
         return search.search_table(self, ref, table, query, offset=offset, limit=limit,
-                                   ignore_case=ignore_case)
+                                   ignore_case=ignore_case, use_index=use_index)
 
     def verify(self) -> VerifyReport:
         """Re-hash every manifest and part of the store, and check every search index

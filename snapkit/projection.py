@@ -571,8 +571,7 @@ def derive_for_project(
     cache: TableCache | None = None,
 ) -> ProjectionSet:
     """Derive projections for a :class:`snapkit.project.Project`: its store, its plugins and
-    the ``[projections.<key>]`` settings of its config."""
-    return derive_all(
-        manifest, project.manager, store=project.store, keys=keys, filters=filters,
-        settings=lambda d: project.config.plugin_settings("projection", d.key), cache=cache,
-    )
+    the ``[projections.<key>]`` settings of its config. The same as
+    :meth:`Project.derive <snapkit.project.Project.derive>`, which it calls."""
+    result: ProjectionSet = project.derive(manifest, keys=keys, filters=filters, cache=cache)
+    return result

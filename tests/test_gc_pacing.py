@@ -1,7 +1,8 @@
-"""While refreshes and derivations run, the collector's thresholds are raised (never
-lowered); concurrent users share the highest request, and the thresholds in place before
-come back when the last one ends unless someone changed them meanwhile (also after a failed
-refresh)."""
+"""With GC pacing on (snapkit's CLI, ``gcpace.enabled()``, ``Project(gc_pacing=True)``),
+while refreshes and derivations run, the collector's thresholds are raised (never lowered);
+concurrent users share the highest request, and the thresholds in place before come back
+when the last one ends unless someone changed them meanwhile (also after a failed refresh).
+That pacing is off by default is tested in test_gc_pacing_scope.py."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ import pytest
 
 from snapkit.contracts import Scope, SnapshotManifest
 from snapkit.descriptors import ProjectionDescriptor
-from snapkit.gcpace import FULL_COLLECTION_EVERY, YOUNG_COLLECTION_EVERY, spaced_collections
+from snapkit.gcpace import (
+    FULL_COLLECTION_EVERY,
+    YOUNG_COLLECTION_EVERY,
+    enabled,
+    spaced_collections,
+)
 from snapkit.manager import PluginManager, PluginSelection
 from snapkit.markers import hookimpl
+from snapkit.project import Project
 from snapkit.projection import derive, derive_all
-from snapkit.testing.engine import OraclePlugin, make_project
+from snapkit.testing.engine import OraclePlugin
+from snapkit.testing.engine import make_project as make_plain_project
 
 ORIGINAL = (701, 11, 12)
 
@@ -29,9 +37,17 @@ def _thresholds() -> Iterator[None]:
     saved = gc.get_threshold()
     gc.set_threshold(*ORIGINAL)
     try:
-        yield
+        with enabled():
+            yield
     finally:
         gc.set_threshold(*saved)
+
+
+def make_project(folder: Path, *plugins: object) -> Project:
+    """A project that opted in to GC pacing (so its refreshes pace in any thread)."""
+    project = make_plain_project(folder, *plugins)
+    project.gc_pacing = True
+    return project
 
 
 def test_nested_users_share_the_highest_request_and_the_first_thresholds_come_back() -> None:

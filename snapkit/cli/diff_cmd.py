@@ -41,11 +41,10 @@ def diff(state: Any, from_ref: str, to_ref: str, sections: tuple[str, ...], fmt:
       snapkit diff 2024-12-28 2024-12-29 --section table --max-items 20
       snapkit diff 3f2a9c current --json
     """
-    from snapkit.diff import diff_bytes, diff_project
+    from snapkit.diff import diff_bytes
 
     project = state.project()
-    result = diff_project(project, from_ref, to_ref, sections=sections or None,
-                          max_items=max_items)
+    result = project.diff(from_ref, to_ref, sections=sections or None, max_items=max_items)
     if as_json or fmt == "json":
         click.echo(diff_bytes(result).decode("utf-8"))
     elif fmt == "markdown":

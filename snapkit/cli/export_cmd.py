@@ -1,7 +1,8 @@
 """``snapkit export``: a snapshot's projections as a deterministic ZIP of datasets.
 
-Reads the snapshot from the store, derives its projections, then exports: the export step
-itself only transforms that bundle (it never fetches).
+Reads the snapshot from the store, derives its projections, then exports
+(:meth:`Project.export`): the export step itself only transforms that bundle (it never
+fetches).
 """
 
 from __future__ import annotations
@@ -41,27 +42,17 @@ def export(state: Any, ref: str | None, profile: str, output: Path, scope: str |
     listed in the manifest. Exit code: 0 complete, 4 partial, 1 failed or parity mismatch,
     3 no snapshot.
     """
-    from snapkit.export import SnapshotBundle, export_snapshot
-    from snapkit.export import check_parity as run_check
-    from snapkit.projection import derive_for_project
+    from snapkit.errors import ExportError
 
     proj = state.project()
     manifest = choose_snapshot(proj, ref, scope)
-    derived = derive_for_project(proj, manifest, filters=parse_filters(filter_pairs))
-    bundle = SnapshotBundle.from_projection_set(manifest, derived)
-
-    def settings(descriptor: Any) -> Any:
-        return proj.config.plugin_settings(descriptor.kind, descriptor.key)
-
-    from snapkit.errors import ExportError
-
     try:
-        outcome = export_snapshot(bundle, profile, proj.manager, output, settings=settings)
+        outcome = proj.export(profile, output, manifest, filters=parse_filters(filter_pairs),
+                              check_parity=check_parity)
     except ExportError as exc:
         click.echo(f"Error: export failed ({exc.reason}): {exc}", err=True)
         raise click.exceptions.Exit(exc.exit_code) from None
-    parity = run_check(output, proj.manager, bundle=bundle, settings=settings) \
-        if check_parity else None
+    parity = outcome.parity
     if as_json:
         data: dict[str, Any] = {"path": outcome.path, "status": outcome.status,
                                 "bytes": outcome.size, "sha256": outcome.sha256,

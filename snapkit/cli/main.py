@@ -10,11 +10,14 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from snapkit import __version__, exitcodes
+
+if TYPE_CHECKING:
+    from snapkit.project import Project
 
 # name -> (module, attribute, one-line help). Only the chosen command's module is imported.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -40,14 +43,15 @@ class State:
     def __init__(self, config: Path | None, debug: bool) -> None:
         self.config_path = config
         self.debug = debug
-        self._project: Any = None
+        self._project: Project | None = None
 
-    def project(self) -> Any:
+    def project(self) -> Project:
         """Load the project (config, plugins, store) once."""
         if self._project is None:
             from snapkit.project import Project
 
-            self._project = Project.load(self.config_path)
+            # snapkit's own process: GC pacing on (see snapkit.gcpace)
+            self._project = Project.load(self.config_path, gc_pacing=True)
         return self._project
 
     def manager(self, quiet: bool = False) -> Any:
@@ -107,18 +111,27 @@ class LazyGroup(click.Group):
         )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 EPILOG = """Exit codes: 0 ok; 1 failure or problems found; 2 usage or config error;
 3 no snapshot (yet); 4 refresh committed a partial snapshot; 5 a refresh is already running."""
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", type=click.Path(path_type=Path), envvar="SNAPKIT_CONFIG",
-              help="Config file (default: ./snapkit.toml, or [tool.snapkit] in pyproject.toml).")
+              help="Config file (default: the nearest snapkit.toml, or pyproject.toml with "
+                   "[tool.snapkit], here or in a parent folder up to the git top).")
 @click.option("--debug", is_flag=True, envvar="SNAPKIT_DEBUG",
               help="Show tracebacks instead of one-line errors.")
+@click.option("--verbose", "-v", count=True,
+              help="Log what snapkit does to stderr: -v info, -vv debug.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              envvar="SNAPKIT_LOG_LEVEL",
+              help="Log at this level to stderr (also SNAPKIT_LOG_LEVEL); overrides -v.")
 @click.version_option(__version__, prog_name="snapkit")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, debug: bool, verbose: int,
+        log_level: str | None) -> None:
     """snapkit: data snapshots you can trust.
 
     Fetch data with oracle plugins, freeze it into immutable, verifiable snapshots, serve the
@@ -126,6 +139,36 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     """
     if not isinstance(ctx.obj, State):
         ctx.obj = State(config, debug)
+    level = log_level.upper() if log_level else ("DEBUG" if verbose >= 2 else
+                                                 "INFO" if verbose == 1 else None)
+    if level is not None:
+        configure_logging(level)
+
+
+def configure_logging(level: str) -> None:
+    """Send log records at ``level`` and above to stderr (snapkit's and its plugins'; one
+    handler, replaced on a second call). snapkit's log lines name identifiers, counts and
+    statuses, never record values."""
+    import logging
+
+    class StderrHandler(logging.Handler):
+        """Writes to the ``sys.stderr`` of the moment (as :data:`logging.lastResort`)."""
+
+        snapkit_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "snapkit_cli", False)]:
+        root.removeHandler(old)
+    handler = StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> None:

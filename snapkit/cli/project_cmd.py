@@ -1,6 +1,7 @@
 """``snapkit project``: derive projections from a snapshot and print their statuses and values.
 
-Never fetches: it reads the chosen snapshot from the store. Shared by ``snapkit export``:
+Never fetches: it reads the chosen snapshot from the store (:meth:`Project.derive`). Shared
+by ``snapkit export``:
 :func:`parse_filters` and :func:`choose_snapshot`.
 """
 
@@ -72,12 +73,10 @@ def project(state: Any, ref: str | None, scope: str | None, filter_pairs: tuple[
     is not in the snapshot); failed (a required oracle failed, or derivation raised).
     Exit code: 0 when no projection failed, 1 otherwise, 3 when there is no snapshot.
     """
-    from snapkit.projection import derive_for_project
-
     proj = state.project()
     manifest = choose_snapshot(proj, ref, scope)
-    derived = derive_for_project(proj, manifest, keys=list(keys) or None,
-                                 filters=parse_filters(filter_pairs))
+    derived = proj.derive(manifest, keys=list(keys) or None,
+                          filters=parse_filters(filter_pairs))
     if as_json:
         echo_json({"snapshot_id": manifest.id, "filters": derived.filters,
                    "projections": derived.results})

@@ -46,8 +46,6 @@ def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
     scan. --reindex rebuilds them all (the repair 'snapkit snapshots verify' names).
     """
     from snapkit.errors import UsageError
-    from snapkit.search import search_table, search_view
-
     project = state.project()  # type: ignore[attr-defined]
     if reindex:
         from snapkit.search_index import reindex as rebuild
@@ -60,14 +58,8 @@ def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
         raise UsageError("search needs a TABLE and a QUERY",
                          hint="e.g. 'snapkit search users email^=ada' (or --reindex alone)")
     text = " ".join(query)
-    views = project.manager.registry("search_view")
-    manifest = project.resolve(ref)
-    if table in views and table not in {p.name for p in manifest.parts}:
-        result = search_view(project, manifest.id, table, text, offset=offset, limit=limit,
-                             ignore_case=ignore_case)
-    else:
-        result = search_table(project, manifest.id, table, text, offset=offset, limit=limit,
-                              ignore_case=ignore_case, use_index=not no_index)
+    result = project.search(table, text, ref=ref, offset=offset, limit=limit,
+                            ignore_case=ignore_case, use_index=not no_index)
     if as_json:
         echo_json({
             "snapshot_id": result.snapshot_id, "table": result.table, "query": result.query,

@@ -256,7 +256,6 @@ class _Api:
 
         def derive() -> Any:
             from snapkit.convert import to_json
-            from snapkit.projection import derive_for_project
 
             registry = self.project.manager.registry("projection")
             for key in keys:
@@ -264,8 +263,7 @@ class _Api:
                     known = ", ".join(sorted(registry.keys())) or "none"
                     raise ApiError(404, "unknown_projection", f"no projection {key!r}",
                                    hint=f"known projections: {known}")
-            derived = derive_for_project(self.project, manifest, keys=keys or None,
-                                         filters=filters)
+            derived = self.project.derive(manifest, keys=keys or None, filters=filters)
             return {"snapshot_id": manifest.id, "filters": to_json(derived.filters),
                     "projections": {key: to_json(result)
                                     for key, result in derived.results.items()}}
@@ -287,18 +285,8 @@ class _Api:
             return params.not_modified(manifest.id)
 
         def build() -> tuple[bytes, Any]:
-            from snapkit.export import SnapshotBundle, export_snapshot
-            from snapkit.projection import derive_for_project
-
-            derived = derive_for_project(self.project, manifest, filters=filters)
-            bundle = SnapshotBundle.from_projection_set(manifest, derived)
             out = io.BytesIO()
-
-            def settings(descriptor: Any) -> Any:
-                return self.project.config.plugin_settings(descriptor.kind, descriptor.key)
-
-            outcome = export_snapshot(bundle, profile, self.project.manager, out,
-                                      settings=settings)
+            outcome = self.project.export(profile, out, manifest, filters=filters)
             return out.getvalue(), outcome
 
         data, outcome = await run_in_threadpool(build)
@@ -320,11 +308,10 @@ class _Api:
             return params.not_modified(etag)
 
         def compute() -> bytes:
-            from snapkit.diff import diff_bytes, diff_project
+            from snapkit.diff import diff_bytes
 
-            result = diff_project(self.project, a.id, b.id,
-                                  sections=sections or None,
-                                  max_items=max_items)
+            result = self.project.diff(a.id, b.id, sections=sections or None,
+                                       max_items=max_items)
             return diff_bytes(result)
 
         data = await run_in_threadpool(compute)
@@ -347,8 +334,6 @@ class _Api:
             return params.not_modified(manifest.id)
 
         def find() -> Any:
-            from snapkit.search import search_table, search_view
-
             views = self.project.manager.registry("search_view")
             tables = {p.name for p in manifest.parts}
             if table not in tables and table not in views:
@@ -356,11 +341,9 @@ class _Api:
                 raise ApiError(404, "unknown_table",
                                f"snapshot {manifest.id[:12]} has no table or search view "
                                f"{table!r}", hint=f"search one of: {known}")
-            if table in views and table not in tables:
-                return search_view(self.project, manifest.id, table, query, offset=offset,
-                                   limit=limit, ignore_case=ignore_case)
-            return search_table(self.project, manifest.id, table, query, offset=offset,
-                                limit=limit, ignore_case=ignore_case, use_index=use_index)
+            return self.project.search(table, query, ref=manifest.id, offset=offset,
+                                       limit=limit, ignore_case=ignore_case,
+                                       use_index=use_index)
 
         result = await run_in_threadpool(find)
         body = {"snapshot_id": result.snapshot_id, "table": result.table,

@@ -45,7 +45,8 @@ def run(config: str, out: TextIO) -> int:
                            "records": update.records, "attempt": update.attempt}})
 
     try:
-        outcome = Project.load(config).refresh(progress=progress)
+        # snapkit's own process: GC pacing on, as in the CLI (see snapkit.gcpace)
+        outcome = Project.load(config, gc_pacing=True).refresh(progress=progress)
     except SnapkitError as exc:
         emit({"error": {"type": type(exc).__name__, "message": exc.message}})
         return exc.exit_code
