@@ -220,4 +220,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from snapkit import gcpace
+
+    with gcpace.enabled():  # measure what the CLI does: it paces the collector
+        main()
