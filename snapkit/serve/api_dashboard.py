@@ -23,8 +23,10 @@ written.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -106,7 +108,7 @@ def _words(key: str) -> str:
     return key.replace("_", " ")
 
 
-def tile_view(result: ProjectionResult, title: str) -> dict[str, Any]:
+def tile_view(result: ProjectionResult, about: str = "") -> dict[str, Any]:
     """What a tile shows of a projection result: its status and reason, and the value's
     headline figures (top-level numbers and texts), counts (flat mappings of numbers) and
     row counts (lists and columnar tables). JSON-able."""
@@ -131,7 +133,9 @@ def tile_view(result: ProjectionResult, title: str) -> dict[str, Any]:
         rows = _count(value)
         figures.append({"label": "value",
                         "value": f"{rows:,} rows" if rows is not None else _text(value)})
-    return {"key": result.key, "title": title, "status": result.status,
+    title = _words(result.key)
+    return {"key": result.key, "title": title[:1].upper() + title[1:], "about": about,
+            "status": result.status,
             "reason": result.reason, "message": result.message,
             "figures": figures[:10], "groups": groups[:4]}
 
@@ -205,10 +209,10 @@ class LiveDashboard:
         return self.assembler.profile()
 
     def tiles(self) -> list[tuple[str, str]]:
-        """The tiles, ``(projection key, title)``: every projection whose required oracles
-        are among :meth:`oracles`, in key order."""
+        """The tiles, ``(projection key, description)``: every projection whose required
+        oracles are among :meth:`oracles`, in key order."""
         oracles = set(self.oracles())
-        return [(d.key, d.description or _words(d.key))
+        return [(d.key, d.description)
                 for d in sorted(self.project.manager.projections, key=lambda d: d.key)
                 if d.requires and set(d.requires) <= oracles]
 
@@ -354,6 +358,8 @@ class LiveSession:
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._outboxes: dict[str, asyncio.Queue[str]] = {}
         self._build: _Build | None = None
+        self.seq = -1
+        """The page's highest switch counter seen (``?seq=``)."""
         self.latest: str | None = None
         """The newest request's token: the updates the worker shows lag the coordinator's
         state (the build may be over), so the check is against the newest request."""
@@ -439,7 +445,7 @@ class LiveSession:
                                           self.part_data, keys)
         titles = dict(self.live.tiles())
         for key in keys:
-            view = tile_view(derived[key], titles.get(key, key))
+            view = tile_view(derived[key], titles.get(key, ""))
             self._send(build.token, "tile", {
                 **view, "html": self.live.render("dashboard_tile.html", {"tile": view})})
 
@@ -521,6 +527,37 @@ class DashboardSessions:
                              return_exceptions=True)
 
 
+_PAGE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def _session_of(request: Request) -> str:
+    """The coordinator session of a stream: the page's id (``?page=``, one per page load,
+    as a LiveView session is one per tab), else one derived from the browser's cookie, else
+    a new one (a session of its own)."""
+    page = request.query_params.get("page")
+    if page is not None:
+        if not _PAGE.fullmatch(page):
+            raise ApiError(400, "bad_parameter", "page must be 8-64 letters, digits, - or _",
+                           hint="let static/dashboard.js choose it")
+        return page
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return "c-" + hashlib.sha256(cookie.encode()).hexdigest()[:24]
+    return new_session_id()
+
+
+def _seq_of(request: Request) -> int | None:
+    """The page's switch counter (``?seq=``): a stream older than one already seen is
+    superseded."""
+    text = request.query_params.get("seq")
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 15:
+        raise ApiError(400, "bad_parameter", "seq must be a whole number",
+                       hint="let static/dashboard.js count the class switches")
+    return int(text)
+
+
 def new_session_id() -> str:
     """A fresh browser session id for the cookie."""
     return secrets.token_urlsafe(18)
@@ -538,13 +575,21 @@ def routes(live: LiveDashboard, sessions: DashboardSessions) -> list[Route]:
         if choice is None:
             raise ApiError(404, "unknown_class", f"no class {class_id!r} in the store",
                            hint="pick one of the classes listed on /dashboard")
-        session_id = request.cookies.get(COOKIE) or new_session_id()
+        session_id = _session_of(request)
+        seq = _seq_of(request)
         session = sessions.attach(session_id)
+        if seq is not None and seq <= session.seq:
+            # a switch the page made before a later one that got here first: the later one
+            # is the page's latest intent (no event stream; EventSource does not retry a 204)
+            sessions.detach(session)
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
         try:
             token, outbox = session.request(choice)
         except BaseException:
             sessions.detach(session)
             raise
+        if seq is not None:
+            session.seq = seq
         export = await asyncio.to_thread(live.export_info, choice,
                                          request.scope.get("root_path", "").rstrip("/"))
 

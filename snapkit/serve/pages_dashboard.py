@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from snapkit.contracts import ProjectionResult
 from snapkit.errors import SnapkitError
 from snapkit.serve.api_dashboard import (
     COOKIE,
@@ -90,9 +91,9 @@ class DashboardPage:
                                             "are those the store holds snapshots of."}
                 return context
             if not wanted:
-                context["tiles"] = [{"key": key, "title": title, "status": "waiting",
-                                     "reason": None, "message": None, "figures": [],
-                                     "groups": []} for key, title in live.tiles()]
+                context["tiles"] = [
+                    {**tile_view(ProjectionResult(key, "unavailable"), about),
+                     "status": "waiting", "reason": None} for key, about in live.tiles()]
                 return context
             chosen = live.find_class(wanted)
             if chosen is None:

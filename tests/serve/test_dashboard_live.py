@@ -70,9 +70,12 @@ def events(response: httpx.Response, until: tuple[str, ...] = ("complete", "time
     return seen
 
 
-def stream(client: httpx.Client, class_id: str, session: str | None = None) -> Any:
-    cookies = {COOKIE: session} if session else None
-    return client.stream("GET", f"/api/dashboard/{class_id}/events", cookies=cookies,
+def stream(client: httpx.Client, class_id: str, page: str | None = None,
+           seq: int | None = None, cookie: str | None = None) -> Any:
+    params = {k: v for k, v in (("page", page), ("seq", seq)) if v is not None}
+    client.cookies.clear()
+    return client.stream("GET", f"/api/dashboard/{class_id}/events", params=params,
+                         cookies={COOKIE: cookie} if cookie else None,
                          timeout=httpx.Timeout(WAIT))
 
 
@@ -172,14 +175,39 @@ def test_one_coordinator_session_per_browser_session(fresh):
     sessions = fresh["sessions"]
     earlier = set(sessions.sessions)
     with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", "browser-1") as one, \
-                stream(client, "class-a", "browser-1") as two, \
-                stream(client, "class-a", "browser-2") as three:
+        with stream(client, "class-a", "browser-one") as one, \
+                stream(client, "class-a", "browser-one") as two, \
+                stream(client, "class-a", "browser-two") as three:
             for response in (one, two, three):
                 events(response, until=("session",))
-            assert sorted(set(sessions.sessions) - earlier) == ["browser-1", "browser-2"]
-            assert sessions.sessions["browser-1"].streams == 2
-            assert sessions.sessions["browser-1"].driver is not None
+            assert sorted(set(sessions.sessions) - earlier) == ["browser-one", "browser-two"]
+            assert sessions.sessions["browser-one"].streams == 2
+            assert sessions.sessions["browser-one"].driver is not None
+
+
+def test_a_browser_without_a_page_id_gets_the_session_of_its_cookie(fresh):
+    sessions = fresh["sessions"]
+    earlier = set(sessions.sessions)
+    with httpx.Client(base_url=fresh["url"]) as client:
+        with stream(client, "class-a", cookie="cookie-one") as one, \
+                stream(client, "class-b", cookie="cookie-one") as two:
+            events(one, until=("session",))
+            events(two, until=("session",))
+            (added,) = set(sessions.sessions) - earlier
+            assert sessions.sessions[added].streams == 2
+            assert "cookie-one" not in added  # the cookie's value is not shown in tokens
+
+
+def test_a_switch_overtaken_by_a_later_one_is_refused(fresh):
+    sessions = fresh["sessions"]
+    with httpx.Client(base_url=fresh["url"]) as client:
+        with stream(client, "class-c", "overtaken", 5) as later:
+            events(later, until=("session",))
+            with stream(client, "class-a", "overtaken", 4) as earlier:
+                assert earlier.status_code == 204
+            assert sessions.sessions["overtaken"].driver.state.counter == 1
+            bad = client.get("/api/dashboard/class-a/events", params={"page": "x"})
+            assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
 
 
 def test_the_session_is_closed_when_its_last_stream_closes(fresh):
@@ -212,13 +240,13 @@ def test_a_stale_token_never_reaches_a_stream_but_warms_the_cache(fresh):
     live = fresh["live"]
     received: dict[str, list[tuple[str, dict[str, Any]]]] = {"a": [], "b": [], "c": []}
     with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", "abc") as a:
+        with stream(client, "class-a", "switch-abc", 1) as a:
             events(a, until=("loading",), into=received["a"])
-            with stream(client, "class-b", "abc") as b:
+            with stream(client, "class-b", "switch-abc", 2) as b:
                 events(b, until=("session",), into=received["b"])
-                with stream(client, "class-c", "abc") as c:
+                with stream(client, "class-c", "switch-abc", 3) as c:
                     events(c, until=("session",), into=received["c"])
-                    state = fresh["sessions"].sessions["abc"].driver.state
+                    state = fresh["sessions"].sessions["switch-abc"].driver.state
                     assert state.phase == "queued" and state.queued.scope.context == "class-c"
                     reader = threading.Thread(target=events, args=(c,),
                                               kwargs={"into": received["c"]})
@@ -288,7 +316,8 @@ def test_a_tile_shows_headline_figures_counts_and_row_counts():
         "total": 12, "rate": 66.6667, "as_of": "2025-09-20", "none": None,
         "counts": {"excelling": 3, "struggling": 2},
         "students": {"id": ["a", "b"], "name": ["A", "B"]}, "items": [{"x": 1}]})
-    view = tile_view(result, "Student support")
+    view = tile_view(result, "Support category per student")
+    assert (view["title"], view["about"]) == ("Support", "Support category per student")
     assert view["figures"] == [
         {"label": "total", "value": "12"}, {"label": "rate", "value": "66.67"},
         {"label": "as of", "value": "2025-09-20"}, {"label": "students", "value": "2 rows"},
@@ -296,7 +325,7 @@ def test_a_tile_shows_headline_figures_counts_and_row_counts():
     assert view["groups"] == [{"label": "counts", "items": [
         {"label": "excelling", "value": "3"}, {"label": "struggling", "value": "2"}]}]
     failed = tile_view(ProjectionResult("support", "failed", "derivation_error",
-                                        message="boom"), "Student support")
+                                        message="boom"))
     assert (failed["status"], failed["reason"], failed["figures"]) == (
         "failed", "derivation_error", [])
 

@@ -24,6 +24,10 @@
   var stream = null;
   var token = null;
   var shown = [];
+  var seq = 0;
+  /* one coordinator session per page load (a tab), its switches counted in order */
+  var page = Array.prototype.map.call(window.crypto.getRandomValues(new Uint8Array(12)),
+    function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   window.snapkitDashboard = { shown: shown };  /* the tokens of applied messages (tests) */
 
   function fragment(html) {
@@ -116,7 +120,9 @@
       }
     });
     say("Loading " + classId + "…");
-    var source = new EventSource(base + encodeURIComponent(classId) + "/events");
+    seq += 1;
+    var source = new EventSource(base + encodeURIComponent(classId) + "/events?page=" +
+      page + "&seq=" + seq);
     stream = source;
 
     function mine(event) {
@@ -138,7 +144,7 @@
       token = data.token;
       state.setAttribute("data-token", token);
       if (label) {
-        label.textContent = data.label;
+        label.textContent = "of " + data.label;
       }
       showExport(data.export);
     });
