@@ -20,8 +20,8 @@ from snapkit.serve import create_app
 from snapkit.serve.api_dashboard import dashboard_of
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser import Screenshots, chromium, close_chromium, screenshot_folder  # noqa: E402
-from dashboard_world import CLASSES, TITLES, Sources, make_project, serve_in_thread  # noqa: E402
+from browser import Screenshots, chromium, close_chromium, screenshot_folder
+from dashboard_world import CLASSES, TITLES, Sources, make_project, serve_in_thread
 
 WAIT = 60.0
 """How long the page may take to reach a state (a generous bound, not a timing assertion)."""

@@ -19,7 +19,7 @@ from snapkit.serve import create_app
 from snapkit.serve.api_dashboard import COOKIE, dashboard_of, tile_view
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dashboard_world import CLASSES, TITLES, Sources, make_project, serve_in_thread  # noqa: E402
+from dashboard_world import CLASSES, TITLES, Sources, make_project, serve_in_thread
 
 WAIT = 60.0
 """A generous bound for a stream to reach a state (not a timing assertion)."""
@@ -48,6 +48,12 @@ def fresh(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     world["sources"].gates.clear()
     world["live"].linger = 5.0
     world["live"].build_timeout = 30.0
+
+
+@pytest.fixture
+def client(fresh: dict[str, Any]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fresh["url"]) as opened:
+        yield opened
 
 
 def events(response: httpx.Response, until: tuple[str, ...] = ("complete", "timeout"),
@@ -123,12 +129,11 @@ def test_a_tile_arrives_as_soon_as_the_oracles_it_reads_have_answered(fresh):
     assert [name for name, _ in order[:first_tile]] == ["oracle"] * 4
 
 
-def test_a_second_visit_is_hydrated_from_the_cache(fresh):
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a") as response:
-            first = events(response)
-        with stream(client, "class-a") as response:
-            second = events(response)
+def test_a_second_visit_is_hydrated_from_the_cache(fresh, client):
+    with stream(client, "class-a") as response:
+        first = events(response)
+    with stream(client, "class-a") as response:
+        second = events(response)
     assert by_name(first, "complete")[0]["sources"] == {"loaded": 4}
     assert by_name(second, "complete")[0]["sources"] == {"cache": 4}
     assert {o["source"] for o in by_name(second, "oracle")} == {"cache"}
@@ -171,88 +176,82 @@ def test_a_build_timeout_shows_what_arrived_and_the_rest_unavailable(fresh):
     assert {t["status"] for t in by_name(seen, "tile")} == {"unavailable"}
 
 
-def test_one_coordinator_session_per_browser_session(fresh):
+def test_one_coordinator_session_per_browser_session(fresh, client):
     sessions = fresh["sessions"]
     earlier = set(sessions.sessions)
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", "browser-one") as one, \
-                stream(client, "class-a", "browser-one") as two, \
-                stream(client, "class-a", "browser-two") as three:
-            for response in (one, two, three):
-                events(response, until=("session",))
-            assert sorted(set(sessions.sessions) - earlier) == ["browser-one", "browser-two"]
-            assert sessions.sessions["browser-one"].streams == 2
-            assert sessions.sessions["browser-one"].driver is not None
+    with stream(client, "class-a", "browser-one") as one, \
+            stream(client, "class-a", "browser-one") as two, \
+            stream(client, "class-a", "browser-two") as three:
+        for response in (one, two, three):
+            events(response, until=("session",))
+        assert sorted(set(sessions.sessions) - earlier) == ["browser-one", "browser-two"]
+        assert sessions.sessions["browser-one"].streams == 2
+        assert sessions.sessions["browser-one"].driver is not None
 
 
-def test_a_browser_without_a_page_id_gets_the_session_of_its_cookie(fresh):
+def test_a_browser_without_a_page_id_gets_the_session_of_its_cookie(fresh, client):
     sessions = fresh["sessions"]
     earlier = set(sessions.sessions)
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", cookie="cookie-one") as one, \
-                stream(client, "class-b", cookie="cookie-one") as two:
-            events(one, until=("session",))
-            events(two, until=("session",))
-            (added,) = set(sessions.sessions) - earlier
-            assert sessions.sessions[added].streams == 2
-            assert "cookie-one" not in added  # the cookie's value is not shown in tokens
+    with stream(client, "class-a", cookie="cookie-one") as one, \
+            stream(client, "class-b", cookie="cookie-one") as two:
+        events(one, until=("session",))
+        events(two, until=("session",))
+        (added,) = set(sessions.sessions) - earlier
+        assert sessions.sessions[added].streams == 2
+        assert "cookie-one" not in added  # the cookie's value is not shown in tokens
 
 
-def test_a_switch_overtaken_by_a_later_one_is_refused(fresh):
+def test_a_switch_overtaken_by_a_later_one_is_refused(fresh, client):
     sessions = fresh["sessions"]
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-c", "overtaken", 5) as later:
-            events(later, until=("session",))
-            with stream(client, "class-a", "overtaken", 4) as earlier:
-                assert earlier.status_code == 204
-            assert sessions.sessions["overtaken"].driver.state.counter == 1
-            bad = client.get("/api/dashboard/class-a/events", params={"page": "x"})
-            assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
+    with stream(client, "class-c", "overtaken", 5) as later:
+        events(later, until=("session",))
+        with stream(client, "class-a", "overtaken", 4) as earlier:
+            assert earlier.status_code == 204
+        assert sessions.sessions["overtaken"].driver.state.counter == 1
+        bad = client.get("/api/dashboard/class-a/events", params={"page": "x"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
 
 
-def test_the_session_is_closed_when_its_last_stream_closes(fresh):
+def test_the_session_is_closed_when_its_last_stream_closes(fresh, client):
     fresh["live"].linger = 0
     sessions = fresh["sessions"]
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-c", "closing-browser") as response:
-            events(response)
-            assert "closing-browser" in sessions.sessions
+    with stream(client, "class-c", "closing-browser") as response:
+        events(response)
+        assert "closing-browser" in sessions.sessions
     wait_until(lambda: "closing-browser" not in sessions.sessions)
 
 
-def test_a_class_switch_within_the_linger_keeps_the_session(fresh):
+def test_a_class_switch_within_the_linger_keeps_the_session(fresh, client):
     fresh["live"].linger = 60
     sessions = fresh["sessions"]
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", "switching") as response:
-            events(response, until=("session",))
-            session = sessions.sessions["switching"]
-        with stream(client, "class-b", "switching") as response:
-            events(response)
-            assert sessions.sessions["switching"] is session
-            assert session.driver.state.counter == 2
+    with stream(client, "class-a", "switching") as response:
+        events(response, until=("session",))
+        session = sessions.sessions["switching"]
+    with stream(client, "class-b", "switching") as response:
+        events(response)
+        assert sessions.sessions["switching"] is session
+        assert session.driver.state.counter == 2
 
 
-def test_a_stale_token_never_reaches_a_stream_but_warms_the_cache(fresh):
+def test_a_stale_token_never_reaches_a_stream_but_warms_the_cache(fresh, client):
     """A -> B -> C in one session while A loads: B is replaced in the queue, A's results
     arrive after C was asked for; only C's messages are sent, and A's results are cached."""
     gate = fresh["sources"].hold("class-a")
     live = fresh["live"]
     received: dict[str, list[tuple[str, dict[str, Any]]]] = {"a": [], "b": [], "c": []}
-    with httpx.Client(base_url=fresh["url"]) as client:
-        with stream(client, "class-a", "switch-abc", 1) as a:
-            events(a, until=("loading",), into=received["a"])
-            with stream(client, "class-b", "switch-abc", 2) as b:
-                events(b, until=("session",), into=received["b"])
-                with stream(client, "class-c", "switch-abc", 3) as c:
-                    events(c, until=("session",), into=received["c"])
-                    state = fresh["sessions"].sessions["switch-abc"].driver.state
-                    assert state.phase == "queued" and state.queued.scope.context == "class-c"
-                    reader = threading.Thread(target=events, args=(c,),
-                                              kwargs={"into": received["c"]})
-                    reader.start()
-                    gate.set()
-                    reader.join(WAIT)
+    with stream(client, "class-a", "switch-abc", 1) as a:
+        events(a, until=("loading",), into=received["a"])
+        with stream(client, "class-b", "switch-abc", 2) as b:
+            events(b, until=("session",), into=received["b"])
+            with stream(client, "class-c", "switch-abc", 3) as c:
+                events(c, until=("session",), into=received["c"])
+                state = fresh["sessions"].sessions["switch-abc"].driver.state
+                assert state.phase == "queued" and state.queued.scope.context == "class-c"
+                reader = threading.Thread(target=events, args=(c,),
+                                          kwargs={"into": received["c"]})
+                reader.start()
+                gate.set()
+                reader.join(WAIT)
     token_c = by_name(received["c"], "session")[0]["token"]
     assert {data["token"] for _, data in received["c"]} == {token_c}
     assert by_name(received["c"], "complete")
