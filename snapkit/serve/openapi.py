@@ -420,6 +420,29 @@ def document() -> dict[str, Any]:
                                   "content": {"text/event-stream": {
                                       "schema": {"type": "string"}}}},
                           "404": _error("no run with this id on this server")}}},
+        "/api/dashboard/{class_id}/events": {"get": {
+            "summary": "The live dashboard of a class as server-sent events: 'session', "
+                       "'loading', 'oracle' and 'tile' as the oracle results arrive (from "
+                       "the cache or freshly loaded; never a stale request's), then "
+                       "'complete' or 'timeout'; the stream stays open until closed. It "
+                       "hydrates from the oracles and never writes the store (see "
+                       "docs/serve.md, 'The live dashboard')",
+            "parameters": [
+                {"name": "class_id", "in": "path", "required": True,
+                 "schema": {"type": "string"},
+                 "description": "a class: the context of a committed snapshot"},
+                _query("page", {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                       "the page's coordinator session (one per page load)"),
+                _query("seq", {"type": "string", "pattern": "^[0-9]{1,15}$"},
+                       "the page's switch counter: an older switch than one seen is 204")],
+            "responses": {"200": {"description": "the event stream",
+                                  "content": {"text/event-stream": {
+                                      "schema": {"type": "string"}}}},
+                          "204": {"description": "overtaken by a later switch of the page"},
+                          "400": _error("a malformed page or seq"),
+                          "404": _error("no class with this id in the store"),
+                          "503": _error("the server keeps as many live sessions as it can, "
+                                        "or the store cannot be read")}}},
     }
     paths["/api/snapshots/{ref}/export"]["get"]["responses"]["422"] = _error(
         "a fail_closed dataset could not be built (error.code is its reason)")

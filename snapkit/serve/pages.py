@@ -21,6 +21,7 @@ from starlette.routing import Route
 from snapkit import exitcodes
 from snapkit.errors import NoSnapshotError, SnapkitError
 from snapkit.serve import badge as _badge
+from snapkit.serve import pages_dashboard
 from snapkit.serve.pages_diff import diff_view
 from snapkit.serve.pages_search import DEFAULT_LIMIT, SearchForm, row_view, search_targets
 
@@ -50,6 +51,7 @@ def routes(state: ServeState) -> list[Route]:
         Route("/search", pages.search, methods=["GET"], name="page_search"),
         Route("/history", pages.history, methods=["GET"], name="page_history"),
         Route("/diff", pages.diff, methods=["GET"], name="page_diff"),
+        *pages_dashboard.routes(state),
     ]
 
 
