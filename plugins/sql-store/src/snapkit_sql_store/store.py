@@ -70,6 +70,7 @@ from snapkit_sql_store.rows import (
     info_row,
     micros,
     pointer_of,
+    with_became_current,
 )
 from snapkit_sql_store.schema import LATEST
 
@@ -416,7 +417,10 @@ class SqlStore:
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
-        """Return snapshot metadata, newest first (by capture time), filtered and limited."""
+        """Return snapshot metadata, newest first (by capture time), filtered and limited.
+
+        ``became_current`` comes from the history: whether any pointer move named the snapshot.
+        """
         if limit is not None and limit <= 0:
             return []
         if not self._readable():
@@ -448,7 +452,8 @@ class SqlStore:
             params.append(limit)
         with self.backend.read() as db:
             rows = db.all(sql, params)
-        return [info_row(row) for row in rows]
+        return with_became_current((info_row(row) for row in rows), self.history(),
+                                   self._read_row().pointer)
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first."""
