@@ -43,6 +43,7 @@ from snapkit.store import (
     CommitResult,
     ListFilter,
     LockInfo,
+    PartOpener,
     PruneReport,
     RetentionPolicy,
     VerifyReport,
@@ -622,6 +623,24 @@ class SqlStore:
         """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
         with self.open_part(sha256) as handle:
             yield from handle
+
+    # -- importing (snapkit.store.SnapshotImporter) ------------------------------------------
+
+    def import_snapshot(self, manifest: SnapshotManifest, open_part: PartOpener) -> bool:
+        """Store a snapshot copied from another store unless it is here already (see
+        :class:`snapkit.store.SnapshotImporter`); no history, the pointer untouched."""
+        from snapkit_sql_store.importer import import_snapshot
+
+        return import_snapshot(self, manifest, open_part)
+
+    def import_history(self, entries: Sequence[HistoryEntry], pointer: Pointer | None) -> int:
+        """Append the entries after this store's history (a prefix of them) and set the
+        pointer as ``pointer`` was, in one transaction (see
+        :class:`snapkit.store.SnapshotImporter`)."""
+        from snapkit_sql_store.importer import import_history
+
+        self._current = None
+        return import_history(self, entries, pointer)
 
     # -- lease -------------------------------------------------------------------------------
 
