@@ -235,3 +235,67 @@ def test_a_to_that_names_no_store_is_a_usage_error(source: Path, to: str) -> Non
 def test_copying_a_store_into_itself_is_refused(source: Path) -> None:
     done = _copy(source, "file:" + str(source / "store"))
     assert done.code == 2 and "is the store being copied" in done.stderr
+
+
+_KILLER = """
+import os, signal, sys
+from snapkit.copy import copy_store
+from snapkit.project import Project
+
+source = Project.load(sys.argv[1]).store
+target = Project.load(sys.argv[2]).store
+opened = []
+real = source.open_part
+
+class Dying:
+    def __init__(self, handle):
+        self.handle = handle
+    def __enter__(self):
+        self.inner = self.handle.__enter__()
+        return self
+    def read(self, size=-1):
+        data = self.inner.read(min(size, 100) if size and size > 0 else 100)
+        if len(opened) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-part: staged bytes are left behind
+        return data
+    def __exit__(self, *exc):
+        return self.handle.__exit__(*exc)
+
+def open_part(sha256):
+    opened.append(sha256)
+    return Dying(real(sha256))
+
+source.open_part = open_part
+copy_store(source, target)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "file"])
+def test_a_copy_killed_mid_part_leaves_a_readable_target_and_a_rerun_completes_it(
+    source: Path, tmp_path: Path, kind: str
+) -> None:
+    import subprocess
+    import sys
+
+    path = "store.sqlite3" if kind == "sqlite" else "store"
+    target = _project(tmp_path / "target", f'kind = "{kind}"\npath = "{path}"\n')
+    killed = subprocess.run([sys.executable, "-c", _KILLER, str(source / "snapkit.toml"),
+                             str(target / "snapkit.toml")], capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    half = _store(target)
+    assert half.read_pointer() is None and list(half.history()) == []
+    assert half.verify().ok  # staged bytes of the killed copy are not data
+    assert 0 < len(half.list()) < len(_store(source).list())
+
+    done = _copy(source, str(target / "snapkit.toml"))
+    assert done.code == 0, done.stderr
+    assert "present 1/" in done.stdout and "copied" in done.stdout
+    assert _picture(target) == _picture(source)
+    store = _store(target)
+    if kind == "sqlite":  # the killed copy's staged chunks were cleaned up
+        with store.backend.read() as db:
+            assert db.one("SELECT count(*) FROM {p}uploads")[0] == 0
+            assert db.one("SELECT count(*) FROM {p}part_chunks WHERE blob_id NOT IN "
+                          "(SELECT blob_id FROM {p}parts)")[0] == 0
+    else:
+        assert list(store.layout.tmp.iterdir()) == []
