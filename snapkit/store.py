@@ -10,7 +10,7 @@ generation. ``abort`` leaves nothing behind. The conformance kit in
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -294,6 +294,49 @@ class StoreLocation(Protocol):
 
     def exists(self) -> bool:
         """Whether the store has been created (by its first write)."""
+        ...
+
+
+PartOpener = Callable[[str], AbstractContextManager[BinaryIO]]
+"""Opens a part by its SHA-256 for reading its canonical JSON Lines bytes (``open_part``)."""
+
+
+@runtime_checkable
+class SnapshotImporter(Protocol):
+    """Optional for stores: take in snapshots, history and pointer copied from another store.
+
+    ``snapkit snapshots copy`` needs it of the target store: a :class:`Transaction` cannot
+    reproduce another store's history (its pointer moves, their generations and times). Both
+    methods are idempotent, so a copy that was interrupted is resumed by running it again.
+    The conformance kit checks them when a store has them.
+    """
+
+    def import_snapshot(self, manifest: SnapshotManifest, open_part: PartOpener) -> bool:
+        """Store ``manifest`` and the parts it references unless they are stored already.
+
+        Nothing is appended to the history and the pointer does not move. A part stored
+        already that re-hashes to its name is kept; a missing or damaged one is read with
+        ``open_part(sha256)``, re-hashed as it is written, and a copy that does not hash to
+        its name raises :class:`snapkit.errors.CorruptSnapshotError` with nothing recorded. A
+        ``failed`` snapshot is recorded without parts (stores keep none for failed runs).
+
+        :returns: whether anything was written (``False``: all of it was there already).
+        """
+        ...
+
+    def import_history(self, entries: Sequence[HistoryEntry], pointer: Pointer | None) -> int:
+        """Make the store's history ``entries`` and its pointer ``pointer``, as they were.
+
+        The store's own history must be a prefix of ``entries`` (empty for a new store);
+        the entries after it are appended unchanged (times, generations, errors), and the
+        pointer is set to ``pointer``'s snapshot, generation and time, recording the
+        SHA-256 of this store's copy of the manifest. One atomic step where the store can
+        (the SQL store), else history first, then the pointer (so a rerun completes it).
+
+        :returns: how many entries were appended.
+        :raises StoreError: if the store's history is not a prefix of ``entries`` (nothing
+            changed), or the pointer names a snapshot the store does not hold.
+        """
         ...
 
 

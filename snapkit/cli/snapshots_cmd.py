@@ -13,7 +13,7 @@ from snapkit.cli.output import echo_json, echo_table, short
 
 @click.group()
 def snapshots() -> None:
-    """List, show, verify and prune snapshots. These commands never fetch data.
+    """List, show, verify, prune and copy snapshots. These commands never fetch data.
 
     A REF is a snapshot id or a unique prefix of it, 'current', 'current~N' (the snapshot the
     current pointer named N moves back), 'latest' (newest of any status) or a date YYYY-MM-DD
@@ -209,3 +209,38 @@ def prune(state: object, keep_last: int | None, keep_daily: int | None,
     action = "would remove" if dry_run else "removed"
     click.echo(f"{action} {report.removed_snapshots} snapshot(s) and {report.removed_parts} "
                f"part(s), {report.freed_bytes:,} bytes")
+
+
+@snapshots.command("copy")
+@click.option("--to", "to", required=True, metavar="CONFIG_OR_STORE",
+              help="The target: a config file (its [store]), or KIND:PATH / KIND:DSN, e.g. "
+              "sqlite:store.sqlite3, file:backup, postgresql:postgresql://host/db.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@click.pass_obj
+def copy(state: object, to: str, quiet: bool) -> None:
+    """Copy every snapshot, the history and the pointer into another store.
+
+    Ids stay the same. Run it again after an interruption: it copies only what is missing.
+    The target must be empty or hold an earlier copy of this store; it is verified at the end
+    (exit 1 if anything does not match).
+    """
+    from snapkit.copy import copy_store, open_target
+
+    project = state.project()  # type: ignore[attr-defined]
+    target = open_target(to, project)
+
+    def progress(line: str) -> None:
+        if not quiet:
+            click.echo(line)
+
+    try:
+        report = copy_store(project.store, target.store, kind=target.kind,
+                            where=target.where, progress=progress)
+    finally:
+        close = getattr(target.store, "close", None)
+        if callable(close):
+            close()
+    pointer = f", current {short(report.pointer)}" if report.pointer else ""
+    click.echo(f"copied {report.copied} of {report.snapshots} snapshot(s) and "
+               f"{report.history_appended} history entries to {target.where}{pointer}; "
+               f"verified ({report.parts_checked} parts re-hashed)")

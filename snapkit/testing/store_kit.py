@@ -46,6 +46,12 @@ part it did not stage refuses (the pointer never names a part that does not veri
 say which snapshots never became current (``SnapshotInfo.became_current``); the history keeps
 the pointer's moves in order, each one generation on, so ``current~N`` can follow it
 (:func:`snapkit.store.pointer_trail`).
+
+A store that can take in another store's snapshots and history
+(:class:`snapkit.store.SnapshotImporter`, what ``snapkit snapshots copy`` writes into) is
+checked for that too: a copy between two stores of the kind keeps ids, history and pointer,
+verifies, and is idempotent; a store with a history of its own refuses another's; a part that
+does not hash to its name is refused. A store without it skips those tests.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ from snapkit.store import (
     ListFilter,
     PartBlockReader,
     RetentionPolicy,
+    SnapshotImporter,
     SnapshotStore,
     StoreLocation,
     Transaction,
@@ -836,6 +843,88 @@ class StoreConformance:
         trail = pointer_trail(store.history(), store.read_pointer())
         assert trail.ids == (a, b, a) and trail.whole
         assert trail.back(1) == b and trail.back(3) is None
+
+    # -- importing another store's snapshots (optional: SnapshotImporter) -------------------
+
+    def _importer(self, make_store: MakeStore, tmp_path: Path) -> SnapshotStore:
+        target = make_store(tmp_path / "import-target")
+        if not isinstance(target, SnapshotImporter):
+            pytest.skip("the store has no import_snapshot/import_history "
+                        "(optional: SnapshotImporter)")
+        return target
+
+    def test_import_copies_snapshots_history_and_pointer_as_they_were(
+        self, store: SnapshotStore, make_store: MakeStore, tmp_path: Path
+    ) -> None:
+        target = self._importer(make_store, tmp_path)
+        assert isinstance(target, SnapshotImporter)
+        a = commit(store, payload="A", records={"t": _rows(40), "u": _rows(3, "u")}).snapshot_id
+        b = commit(store, payload="B", records={"t": _rows(40)}).snapshot_id
+        commit(store, payload="F", status="failed", records={"t": _rows(2, "f")})
+        commit(store, payload="held", status="partial", move_pointer=False)
+        assert commit(store, payload="A", records={"t": _rows(40), "u": _rows(3, "u")}
+                      ).snapshot_id == a
+        infos = list(reversed(store.list()))
+        for info in infos:
+            assert target.import_snapshot(store.get(info.id), store.open_part) is True
+        history = list(store.history())
+        assert target.import_history(history, store.read_pointer()) == len(history)
+        assert [i.id for i in target.list()] == [i.id for i in store.list()]
+        assert [(i.id, i.became_current) for i in target.list()] == [
+            (i.id, i.became_current) for i in store.list()]
+        assert list(target.history()) == history
+        source_pointer, copied = store.read_pointer(), target.read_pointer()
+        assert source_pointer is not None and copied is not None
+        assert (copied.snapshot_id, copied.generation, copied.updated_at) == (
+            source_pointer.snapshot_id, source_pointer.generation, source_pointer.updated_at)
+        trail = pointer_trail(target.history(), copied)
+        assert trail.ids == (a, b, a) and trail.whole
+        for ref in store.get(a).parts:
+            assert list(target.iter_part_lines(ref.sha256)) == list(
+                store.iter_part_lines(ref.sha256))
+        report = target.verify()
+        assert report.ok, report.problems
+        # idempotent: a second run (a resumed copy) writes nothing and appends nothing
+        assert not any(target.import_snapshot(store.get(i.id), store.open_part) for i in infos)
+        assert target.import_history(history, store.read_pointer()) == 0
+        assert list(target.history()) == history
+        more = commit(store, payload="C").snapshot_id  # the source went on: copy the rest
+        assert target.import_snapshot(store.get(more), store.open_part)
+        assert target.import_history(list(store.history()), store.read_pointer()) == 1
+        current = target.latest_successful()
+        assert current is not None and current.id == more
+
+    def test_import_history_refuses_a_store_with_a_history_of_its_own(
+        self, store: SnapshotStore, make_store: MakeStore, tmp_path: Path
+    ) -> None:
+        target = self._importer(make_store, tmp_path)
+        assert isinstance(target, SnapshotImporter)
+        commit(store, payload="source")
+        own = commit(target, payload="own").pointer
+        with pytest.raises(StoreError, match="history of its own"):
+            target.import_history(list(store.history()), store.read_pointer())
+        assert target.read_pointer() == own
+        assert len(list(target.history())) == 1
+
+    def test_import_refuses_a_part_that_does_not_hash_to_its_name(
+        self, store: SnapshotStore, make_store: MakeStore, tmp_path: Path
+    ) -> None:
+        import contextlib
+        import io
+
+        target = self._importer(make_store, tmp_path)
+        assert isinstance(target, SnapshotImporter)
+        snap = store.get(commit(store, payload=1, records={"t": _rows(10)}).snapshot_id)
+
+        @contextlib.contextmanager
+        def wrong(_sha256: str) -> Any:
+            yield io.BytesIO(b"".join(record_lines(_rows(10, "other"))))
+
+        with pytest.raises(StoreError):
+            target.import_snapshot(snap, wrong)
+        assert target.list() == []
+        with pytest.raises(StoreError):
+            list(target.iter_part_lines(snap.part("t").sha256))
 
     # -- durability across handles ---------------------------------------------------------
 

@@ -43,6 +43,7 @@ from snapkit.store import (
     CommitResult,
     ListFilter,
     LockInfo,
+    PartOpener,
     PruneReport,
     RetentionPolicy,
     VerifyReport,
@@ -677,6 +678,22 @@ class FileStore:
             return
         yield first
         yield from blocks
+
+    # -- importing (snapkit.store.SnapshotImporter) ------------------------------------------
+
+    def import_snapshot(self, manifest: SnapshotManifest, open_part: PartOpener) -> bool:
+        """Store a snapshot copied from another store unless it is here already (see
+        :class:`snapkit.store.SnapshotImporter`); no history, the pointer untouched."""
+        from snapkit_file_store.importer import import_snapshot
+
+        return import_snapshot(self, manifest, open_part)
+
+    def import_history(self, entries: Sequence[HistoryEntry], pointer: Pointer | None) -> int:
+        """Append the entries after this store's history (a prefix of them) and set the
+        pointer as ``pointer`` was (see :class:`snapkit.store.SnapshotImporter`)."""
+        from snapkit_file_store.importer import import_history
+
+        return import_history(self, entries, pointer)
 
     # -- lease -------------------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from snapkit import convert
@@ -27,6 +28,7 @@ from snapkit.contracts import (
 )
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.identifiers import is_snapshot_id
+from snapkit.store import pointer_trail
 from snapkit_sql_store.backend import Db
 
 _SHA256_CHARS = frozenset("0123456789abcdef")
@@ -78,6 +80,23 @@ def info_row(row: Sequence[Any]) -> SnapshotInfo:
         size_bytes=int(row[7]), error_count=int(row[8]), part_count=int(row[9]),
         record_count=int(row[10]),
     )
+
+
+def with_became_current(
+    infos: Iterable[SnapshotInfo], history: Sequence[HistoryEntry], pointer: Pointer | None
+) -> list[SnapshotInfo]:
+    """``infos`` with ``became_current`` set from the history, as the file store sets it.
+
+    ``True`` when a pointer move (or the pointer itself) named the snapshot; ``False`` for a
+    failed run, and for the others when the history is whole (every move since generation 1
+    kept); ``None`` (unknown) for the others when moves are missing.
+    """
+    trail = pointer_trail(history, pointer)
+    ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
+    unknown: bool | None = False if trail.whole else None
+    return [attrs.evolve(info, became_current=True if info.id in ever
+                         else (False if info.status == "failed" else unknown))
+            for info in infos]
 
 
 def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:

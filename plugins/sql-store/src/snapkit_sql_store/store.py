@@ -43,6 +43,7 @@ from snapkit.store import (
     CommitResult,
     ListFilter,
     LockInfo,
+    PartOpener,
     PruneReport,
     RetentionPolicy,
     VerifyReport,
@@ -69,6 +70,7 @@ from snapkit_sql_store.rows import (
     info_row,
     micros,
     pointer_of,
+    with_became_current,
 )
 from snapkit_sql_store.schema import LATEST
 
@@ -106,6 +108,8 @@ class SqlStore:
         self._current: tuple[Pointer, SnapshotManifest] | None = None
         self._history: tuple[int, tuple[HistoryEntry, ...]] = (0, ())
         self._recovered_unreported = False
+        self.last_recovery: str | None = None
+        """What the last recovery of the pointer by this handle found and did (for messages)."""
 
     def __repr__(self) -> str:
         return f"SqlStore({self.key}, {self.location!r})"
@@ -207,9 +211,12 @@ class SqlStore:
 
     def _read_row(self) -> PointerRead:
         with self.backend.read() as db:
-            row = db.one("SELECT snapshot_id, manifest_sha256, generation, updated_at "
-                         "FROM {p}pointer WHERE id = 1")
-        return pointer_of(row)
+            return self._read_row_in(db)
+
+    @staticmethod
+    def _read_row_in(db: Db) -> PointerRead:
+        return pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, updated_at "
+                                 "FROM {p}pointer WHERE id = 1"))
 
     def read_pointer(self) -> Pointer | None:
         """Return the current pointer, recovering a damaged or missing one; ``None`` if none."""
@@ -228,15 +235,32 @@ class SqlStore:
             return db.one("SELECT 1 FROM {p}history WHERE event = 'pointer_moved' "
                           "LIMIT 1") is not None
 
-    def _recover(self, reason: str) -> Pointer | None:
-        """Point at the newest verified good snapshot; record and log the recovery."""
+    def _recover(self, reason: str, *, expected: Pointer | None = None,
+                 keep_if_none: bool = False) -> Pointer | None:
+        """Point at the pointer's rightful target; record and log the recovery.
+
+        The rightful target is the snapshot of the last pointer move in the history whose
+        manifest and parts verify, else the newest verified good snapshot (as in the file
+        store). Without ``expected``, only a damaged or missing pointer row is replaced; with
+        it, a well-formed row equal to ``expected`` is replaced too if it still cannot stand
+        (:meth:`_pointer_problem`, checked again under the exclusive transaction, so a commit
+        that moved it meanwhile wins). With no verified snapshot left the row is removed,
+        unless ``keep_if_none``: then it is left as it is and ``None`` returned (a well-formed
+        pointer whose target is damaged keeps naming it, so reads fail loudly until a refresh
+        writes it again).
+        """
         with self.backend.write(exclusive=True) as db:
             read = pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, "
                                       "updated_at FROM {p}pointer WHERE id = 1"))
             if read.pointer is not None:
-                return read.pointer
-            if read.damage is None and db.one("SELECT 1 FROM {p}history WHERE event = "
-                                              "'pointer_moved' LIMIT 1") is None:
+                if expected is None or read.pointer != expected:
+                    return read.pointer
+                now = self._pointer_problem(db, read.pointer)
+                if now is None:
+                    return read.pointer
+                reason = now
+            elif read.damage is None and db.one("SELECT 1 FROM {p}history WHERE event = "
+                                                "'pointer_moved' LIMIT 1") is None:
                 return None
             candidates: list[str] = []
             for (snapshot_id,) in db.all("SELECT snapshot_id FROM {p}history WHERE event = "
@@ -249,13 +273,13 @@ class SqlStore:
                     candidates.append(str(snapshot_id))
             row = db.one("SELECT max(generation) FROM {p}history")
             last = int(row[0]) if row and row[0] is not None else 0
-            db.execute("DELETE FROM {p}pointer WHERE id = 1")
             for snapshot_id in candidates:
                 loaded = self._verified(db, snapshot_id)
                 if loaded is None:
                     continue
                 pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=loaded.sha256,
                                   generation=last + 1, updated_at=utc_now())
+                db.execute("DELETE FROM {p}pointer WHERE id = 1")
                 db.execute("INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, "
                            "generation, updated_at) VALUES (1, ?, ?, ?, ?)",
                            (snapshot_id, loaded.sha256, pointer.generation, pointer.updated_at))
@@ -263,13 +287,48 @@ class SqlStore:
                     at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
                     status=loaded.manifest.status, generation=pointer.generation))
                 self._recovered_unreported = True
-                log.warning("current pointer of %s was unusable (%s); recovered it to the "
-                            "newest verified snapshot %s", self.location, reason, snapshot_id)
+                self.last_recovery = (
+                    f"the current pointer was unusable ({reason}); recovered it to snapshot "
+                    f"{snapshot_id}, the last verified pointer target")
+                log.warning("current pointer of %s was unusable (%s); recovered it to snapshot "
+                            "%s, the last verified pointer target", self.location, reason,
+                            snapshot_id)
                 return pointer
+            if keep_if_none and read.pointer is not None:
+                return None
+            db.execute("DELETE FROM {p}pointer WHERE id = 1")
         self._recovered_unreported = True
+        self.last_recovery = (f"the current pointer was unusable ({reason}) and no verified "
+                              "snapshot is left; it was removed")
         log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left; "
                     "the store has no current snapshot until the next refresh", self.location,
                     reason)
+        return None
+
+    def _pointer_problem(self, db: Db, pointer: Pointer) -> str | None:
+        """Why a well-formed pointer cannot stand, or ``None``: it must name a good manifest
+        that verifies and whose hash it records, and be the history's last pointer move."""
+        what = f"it names snapshot {pointer.snapshot_id}"
+        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
+                     (pointer.snapshot_id,))
+        if row is None:
+            return f"{what}, whose manifest is missing"
+        body = bytes(row[0])
+        try:
+            manifest = check_manifest_bytes(pointer.snapshot_id, body)
+        except CorruptSnapshotError:
+            return f"{what}, whose manifest is damaged"
+        if sha256_hex(body) != row[1] or row[1] != pointer.manifest_sha256:
+            return f"{what} with a manifest hash that does not match the stored manifest"
+        if manifest.status == "failed":
+            return f"{what}, a failed snapshot"
+        last = db.one("SELECT snapshot_id, generation FROM {p}history WHERE event = "
+                      "'pointer_moved' ORDER BY seq DESC LIMIT 1")
+        if last is not None and last[1] is not None and int(last[1]) >= pointer.generation \
+                and (str(last[0]), int(last[1])) != (pointer.snapshot_id, pointer.generation):
+            return (f"it names generation {pointer.generation}, but the history's last "
+                    f"pointer move is to snapshot {last[0]} at generation {last[1]}: the "
+                    "pointer row was moved back or replaced")
         return None
 
     def _verified(self, db: Db, snapshot_id: str) -> LoadedManifest | None:
@@ -390,15 +449,36 @@ class SqlStore:
         cached = self._current
         if cached is not None and cached[0] == pointer:
             return cached[1]
-        loaded = self._load(pointer.snapshot_id)
-        if loaded.sha256 != pointer.manifest_sha256:
-            raise CorruptSnapshotError(
-                f"the manifest of current snapshot {pointer.snapshot_id} does not match the "
-                "hash the pointer recorded",
-                hint="run `snapkit snapshots verify`",
-            )
+        loaded = self._servable(pointer)
+        if loaded is None:  # look again under the exclusive transaction, recover if still bad
+            recovered = self._recover("its target cannot be served", expected=pointer,
+                                      keep_if_none=True)
+            if recovered is None:
+                raise CorruptSnapshotError(
+                    f"the current pointer cannot be served: it names snapshot "
+                    f"{pointer.snapshot_id}, whose manifest is missing, damaged, failed or "
+                    "not the one it recorded, and no verified snapshot is left to recover to",
+                    hint="run `snapkit snapshots verify`, then `snapkit refresh` to write a "
+                    "good snapshot",
+                )
+            pointer = recovered
+            loaded = self._servable(pointer)
+            if loaded is None:
+                raise CorruptSnapshotError(
+                    f"the current pointer names snapshot {pointer.snapshot_id}, which cannot "
+                    "be read", hint="run `snapkit snapshots verify`")
         self._current = (pointer, loaded.manifest)
         return loaded.manifest
+
+    def _servable(self, pointer: Pointer) -> LoadedManifest | None:
+        """The pointer's manifest, if it is there, verifies, is the one recorded and is good."""
+        try:
+            loaded = self._load(pointer.snapshot_id)
+        except (SnapshotNotFoundError, CorruptSnapshotError):
+            return None
+        if loaded.sha256 != pointer.manifest_sha256 or loaded.manifest.status == "failed":
+            return None
+        return loaded
 
     def latest(self) -> SnapshotManifest | None:
         """Return the newest snapshot of any status, or ``None``."""
@@ -415,7 +495,10 @@ class SqlStore:
 
     def list(self, filters: ListFilter | None = None, limit: int | None = None
              ) -> list[SnapshotInfo]:
-        """Return snapshot metadata, newest first (by capture time), filtered and limited."""
+        """Return snapshot metadata, newest first (by capture time), filtered and limited.
+
+        ``became_current`` comes from the history: whether any pointer move named the snapshot.
+        """
         if limit is not None and limit <= 0:
             return []
         if not self._readable():
@@ -447,7 +530,8 @@ class SqlStore:
             params.append(limit)
         with self.backend.read() as db:
             rows = db.all(sql, params)
-        return [info_row(row) for row in rows]
+        return with_became_current((info_row(row) for row in rows), self.history(),
+                                   self._read_row().pointer)
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first."""
@@ -538,6 +622,24 @@ class SqlStore:
         """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
         with self.open_part(sha256) as handle:
             yield from handle
+
+    # -- importing (snapkit.store.SnapshotImporter) ------------------------------------------
+
+    def import_snapshot(self, manifest: SnapshotManifest, open_part: PartOpener) -> bool:
+        """Store a snapshot copied from another store unless it is here already (see
+        :class:`snapkit.store.SnapshotImporter`); no history, the pointer untouched."""
+        from snapkit_sql_store.importer import import_snapshot
+
+        return import_snapshot(self, manifest, open_part)
+
+    def import_history(self, entries: Sequence[HistoryEntry], pointer: Pointer | None) -> int:
+        """Append the entries after this store's history (a prefix of them) and set the
+        pointer as ``pointer`` was, in one transaction (see
+        :class:`snapkit.store.SnapshotImporter`)."""
+        from snapkit_sql_store.importer import import_history
+
+        self._current = None
+        return import_history(self, entries, pointer)
 
     # -- lease -------------------------------------------------------------------------------
 

@@ -4,9 +4,12 @@ Every manifest row is re-parsed, its id recomputed from its bytes and their SHA-
 with the one recorded beside them; every stored part is read back chunk by chunk, decompressed
 and re-hashed; every part a recorded (not failed) snapshot references must be stored; the
 pointer must name a verified good snapshot whose manifest hash it records, and be the last
-pointer move of the history. A damaged or lost pointer is recovered first (``read_pointer``),
-with a warning and ``pointer_recovered=True``. Staged chunks of open transactions are not data
-and are not looked at.
+pointer move of the history. A damaged or lost pointer row is recovered first
+(``read_pointer``); a well-formed one that cannot stand (names a missing, damaged or failed
+manifest, records the wrong manifest hash, or disagrees with the history's last move) is
+recovered at the end to its rightful target, as the file store does, with a warning,
+``pointer_recovered=True`` and a problem saying what was done. Staged chunks of open
+transactions are not data and are not looked at.
 
 Nothing is locked while hashing: commits and prunes go on. A part found missing is reported only
 if, looked at again, its snapshot is still recorded and the part still absent (a prune removes
@@ -23,6 +26,7 @@ from snapkit.contracts import PartRef, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError
 from snapkit.store import VerifyProblem, VerifyReport
 from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part, part_row
+from snapkit_sql_store.rows import check_manifest_bytes
 
 if TYPE_CHECKING:
     from snapkit_sql_store.store import SqlStore
@@ -32,8 +36,6 @@ _PAGE = 200
 
 def verify_store(store: SqlStore) -> VerifyReport:
     """Re-hash every manifest and part of ``store`` and check its pointer and history."""
-    from snapkit_sql_store.rows import check_manifest_bytes
-
     if not store.exists():
         return VerifyReport(snapshots=0, parts=0)
     store.read_pointer()  # recovers a damaged or lost pointer (and says so in the report)
@@ -130,36 +132,33 @@ def _still_missing(store: SqlStore, suspects: list[tuple[str, PartRef]]) -> list
 def _check_pointer(
     store: SqlStore, manifests: dict[str, tuple[SnapshotManifest, str]], good: set[str]
 ) -> list[VerifyProblem]:
-    """Check the pointer as it is now, and the history's last move against it."""
-    from snapkit_sql_store.rows import check_manifest_bytes
+    """Check the pointer as it is now; recover it if it cannot stand (as the file store does).
 
+    A pointer that names a missing, damaged or failed manifest, records the wrong manifest
+    hash, or disagrees with the history's last pointer move is recovered to its rightful
+    target (see :meth:`SqlStore._recover`), and the problem says what was done. A pointer
+    the history lacks the moves of gets its own move added (it was lost or set aside).
+    """
     pointer = store._read_row().pointer
     if pointer is None:
         return []
-    problems: list[VerifyProblem] = []
-    problems.extend(_check_history(store, pointer))
+    with store.backend.read() as db:
+        reason = store._pointer_problem(db, pointer)
+    if reason is not None:
+        return [_recover(store, pointer, reason)]
+    problems = _heal_history(store, pointer)
     entry = manifests.get(pointer.snapshot_id)
-    if entry is None:  # committed after the listing, or damaged / missing
+    if entry is None:  # committed after the listing
         with store.backend.read() as db:
-            row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
+            row = db.one("SELECT body FROM {p}manifests WHERE snapshot_id = ?",
                          (pointer.snapshot_id,))
-        if row is not None:
-            try:
-                entry = (check_manifest_bytes(pointer.snapshot_id, bytes(row[0])), str(row[1]))
-            except CorruptSnapshotError:
-                entry = None
-    if entry is None:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id, "names a snapshot whose manifest is missing or "
-            "damaged"))
-        return problems
-    manifest, sha = entry
-    if manifest.status == "failed":
-        problems.append(VerifyProblem("pointer", pointer.snapshot_id, "names a failed snapshot"))
-    if sha != pointer.manifest_sha256:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id,
-            "records a manifest hash that does not match the stored manifest"))
+        if row is None:
+            return problems
+        try:
+            entry = (check_manifest_bytes(pointer.snapshot_id, bytes(row[0])), "")
+        except CorruptSnapshotError:
+            return problems
+    manifest, _sha = entry
     unchecked = [ref.sha256 for ref in manifest.parts if ref.sha256 not in good]
     rows = store._part_rows(unchecked)
     bad = 0
@@ -175,25 +174,51 @@ def _check_pointer(
     if bad:
         problems.append(VerifyProblem(
             "pointer", pointer.snapshot_id,
-            f"names a snapshot with {bad} missing or damaged part(s)"))
+            f"names a snapshot with {bad} missing or damaged part(s); refresh to write "
+            "them again"))
     return problems
 
 
-def _check_history(store: SqlStore, pointer: Pointer) -> list[VerifyProblem]:
-    """The history's newest pointer move must be the pointer itself."""
-    with store.backend.read() as db:
-        row = db.one("SELECT snapshot_id, generation FROM {p}history WHERE event = "
-                     "'pointer_moved' ORDER BY generation DESC LIMIT 1")
-    if row is None:
-        return [VerifyProblem("history", pointer.snapshot_id,
-                              "has no pointer move, yet the pointer names this snapshot")]
-    snapshot_id, generation = str(row[0]), int(row[1])
-    if generation < pointer.generation:
-        return [VerifyProblem(
-            "history", pointer.snapshot_id,
-            f"ends at generation {generation}, behind the pointer's {pointer.generation}")]
-    if generation == pointer.generation and snapshot_id != pointer.snapshot_id:
-        return [VerifyProblem(
-            "history", pointer.snapshot_id,
-            f"moved generation {generation} to {snapshot_id}, not to the pointer's snapshot")]
-    return []  # a newer move is a commit that landed after the pointer was read
+def _recover(store: SqlStore, pointer: Pointer, reason: str) -> VerifyProblem:
+    """Recover the pointer and describe what was wrong and what was done."""
+    recovered = store._recover(reason, expected=pointer, keep_if_none=True)
+    if recovered is None:
+        done = "no verified snapshot is left to recover to; refresh to write a good one"
+    elif recovered == pointer:
+        return VerifyProblem("pointer", pointer.snapshot_id,
+                             f"{reason}; it was repaired meanwhile")
+    else:
+        done = (f"recovered it to snapshot {recovered.snapshot_id}, the last verified "
+                "pointer target")
+    return VerifyProblem("pointer", pointer.snapshot_id, f"{reason}; {done}")
+
+
+def _heal_history(store: SqlStore, pointer: Pointer) -> list[VerifyProblem]:
+    """Add the pointer's move to the history when the history stops before it.
+
+    The pointer and its history row are written in one transaction, so this happens only
+    when history rows were removed by hand: the moves lost are reported, and the current
+    pointer's move is added back (so ``current~N`` and ``list`` can follow it again).
+    """
+    from snapkit.contracts import HistoryEntry
+
+    from snapkit_sql_store.rows import append_history
+
+    with store.backend.write(exclusive=True) as db:
+        row = db.one("SELECT max(generation) FROM {p}history WHERE event = 'pointer_moved'")
+        last = int(row[0]) if row and row[0] is not None else 0
+        now = store._read_row_in(db).pointer
+        if now != pointer or pointer.generation <= last:
+            return []
+        status = db.one("SELECT status FROM {p}manifests WHERE snapshot_id = ?",
+                        (pointer.snapshot_id,))
+        append_history(db, HistoryEntry(
+            at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
+            status=str(status[0]) if status else "success",  # type: ignore[arg-type]
+            generation=pointer.generation))
+    lost = (f"generation {last + 1}" if pointer.generation == last + 1
+            else f"generations {last + 1}-{pointer.generation}")
+    return [VerifyProblem(
+        "history", pointer.snapshot_id,
+        f"lacks the pointer moves of {lost} (the pointer is at generation "
+        f"{pointer.generation}): rows were removed; added the current pointer's move")]
