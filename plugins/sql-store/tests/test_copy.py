@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from attrs import frozen
 from click.testing import CliRunner
+
 from snapkit.cli.main import cli
 from snapkit.copy import copy_store
 from snapkit.errors import SnapkitError, StoreError, UsageError
 from snapkit.project import Project
 from snapkit.store import pointer_trail
 from snapkit.testing.store_kit import commit
-
 from snapkit_sql_store.testing import PostgresServer
 
 _PLUGINS = """

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from snapkit.errors import CorruptSnapshotError
 from snapkit.store import pointer_trail
 from snapkit.testing.store_kit import commit
-
 from snapkit_sql_store.store import SqlStore
 from snapkit_sql_store.testing import damage_part
 

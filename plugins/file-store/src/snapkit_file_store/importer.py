@@ -48,12 +48,12 @@ def import_snapshot(store: FileStore, manifest: SnapshotManifest, open_part: Par
                     f"hashes to {digest}, not {sha}",
                     hint="run `snapkit snapshots verify` on the source store",
                 )
-        with store._meta_mutex():
+        with store.meta_mutex():
             if refs:
                 store._install_parts(txn.staging, manifest, {})
-            loaded, written = store._manifests.install(manifest)
-            if written or manifest.id not in store._index.ids():
-                store._index.append(info_of(loaded.manifest, loaded.size))
+            loaded, written = store.manifest_files.install(manifest)
+            if written or manifest.id not in store.snapshot_index.ids():
+                store.snapshot_index.append(info_of(loaded.manifest, loaded.size))
     finally:
         txn.abort()
     return True
@@ -61,24 +61,24 @@ def import_snapshot(store: FileStore, manifest: SnapshotManifest, open_part: Par
 
 def _has_good_manifest(store: FileStore, snapshot_id: str) -> bool:
     try:
-        store._manifests.forget(snapshot_id)
-        store._manifests.load(snapshot_id)
+        store.manifest_files.forget(snapshot_id)
+        store.manifest_files.load(snapshot_id)
     except (CorruptSnapshotError, SnapshotNotFoundError):
         return False
-    return snapshot_id in store._checked_index().ids()
+    return snapshot_id in store.checked_index().ids()
 
 
 def import_history(store: FileStore, entries: Sequence[HistoryEntry],
                    pointer: Pointer | None) -> int:
     """See :meth:`snapkit.store.SnapshotImporter.import_history`."""
-    with store._meta_mutex():
-        own = store._history.items()
+    with store.meta_mutex():
+        own = store.history_log.items()
         check_prefix(own, entries, store.location)
         for entry in entries[len(own):]:
-            store._history.append(entry)
+            store.history_log.append(entry)
         if pointer is not None:
             try:
-                loaded = store._manifests.load(pointer.snapshot_id)
+                loaded = store.manifest_files.load(pointer.snapshot_id)
             except (CorruptSnapshotError, SnapshotNotFoundError) as exc:
                 raise StoreError(
                     f"cannot set the pointer of {store.location} to snapshot "

@@ -16,7 +16,6 @@ from snapkit import convert
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import PartOpener
-
 from snapkit_sql_store.backend import Db
 from snapkit_sql_store.parts import PartRow, discard_blobs, hash_part
 from snapkit_sql_store.rows import append_history, check_manifest_bytes, history_entry

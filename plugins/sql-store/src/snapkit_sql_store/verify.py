@@ -201,7 +201,6 @@ def _heal_history(store: SqlStore, pointer: Pointer) -> list[VerifyProblem]:
     pointer's move is added back (so ``current~N`` and ``list`` can follow it again).
     """
     from snapkit.contracts import HistoryEntry
-
     from snapkit_sql_store.rows import append_history
 
     with store.backend.write(exclusive=True) as db:
