@@ -128,7 +128,6 @@ def test_export_to_a_stream_checks_parity_before_handing_the_bytes_over(
     import io
 
     import snapkit_serializers.plugin as serializers
-
     from snapkit.descriptors import DatasetDescriptor
 
     class Dataset:

@@ -56,10 +56,9 @@ class Sources:
         return self.roster[:CLASSES[class_id]]
 
     def oracles(self) -> Any:
+        from snapkit.testing.engine import OraclePlugin
         from snapkit_instructor_dashboard import keys
         from snapkit_instructor_dashboard.oracles import RESULT_SCHEMA, group_results
-
-        from snapkit.testing.engine import OraclePlugin
 
         plugin = OraclePlugin()
 
@@ -102,10 +101,9 @@ def make_project(folder: Path, sources: Sources, *, attempts: int = 1) -> Any:
     """A project over the classes, with the memory cache, one snapshot of each class."""
     import snapkit_cache.plugin as cache_plugin
     import snapkit_serializers.plugin as serializers_plugin
-    from snapkit_instructor_dashboard.plugin import ViewsPlugin
-
     from snapkit.contracts import Scope
     from snapkit.testing.engine import make_project as make
+    from snapkit_instructor_dashboard.plugin import ViewsPlugin
 
     config = {"scope": {"namespace": NAMESPACE, "context": "class-a"},
               "refresh": {"attempts": attempts}}
