@@ -140,9 +140,9 @@ def _call(previous: Any) -> Any:
     from snapkit.contracts import Scope
     from snapkit.refresh import OracleCall
 
-    return OracleCall(scope=Scope("toastmasters"), settings={}, inputs={}, request_token="test-token",
-                      timeout=30.0, attempt=1, cancelled=threading.Event(),
-                      previous=previous)
+    return OracleCall(scope=Scope("toastmasters"), settings={}, inputs={},
+                      request_token="test-token", timeout=30.0, attempt=1,
+                      cancelled=threading.Event(), previous=previous)
 
 
 def test_the_collector_takes_its_baseline_from_the_previous_result_not_a_store(
