@@ -213,6 +213,8 @@ class Assembler:
         descriptors = {key: registry.get(key) for key in sorted(needed | set(results))}
         levels = plan_levels({key: descriptors[key].requires if key in needed else ()
                               for key in descriptors})
+        # no store: the run reads no current snapshot, so every OracleCall.previous is None
+        # (a bundle is built per request, not against the last known good snapshot)
         run = _Run(self.manager, None, scope, self.settings, self.oracle_settings,  # type: ignore[arg-type]
                    descriptors, levels, token, None, None)
         if cancelled is not None:

@@ -10,6 +10,7 @@ The CLI, the HTTP admin endpoint and the Python API all call :func:`run_refresh`
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -73,6 +74,47 @@ class OracleInput:
 
 
 @frozen
+class PreviousResult:
+    """What the current snapshot holds for one oracle: read-only, for checks against what
+    came before (an as-of date that must not go back, a total that must not collapse).
+
+    The current snapshot is the pointer's target (the last known good one), read once when
+    the refresh starts: a failed refresh since then does not change it. Only its manifest is
+    read, never a part.
+
+    :param snapshot_id: the current snapshot's id.
+    :param created_at: when it was captured (UTC, ISO 8601).
+    :param loaded: the oracle loaded in it (``False``: it was skipped, or did not run then).
+    :param version: the oracle's version in it (``None``: it did not run then).
+    :param payload: its small payload there (a copy: changing it changes nothing), or
+        ``None`` for a record stream or an oracle that did not load.
+    :param part: its record stream's part there -- table name, record count, SHA-256 and
+        size, never the records -- or ``None`` for a small payload.
+    """
+
+    snapshot_id: str
+    created_at: str
+    loaded: bool = False
+    version: str | None = None
+    payload: Any = None
+    part: PartRef | None = None
+
+    @classmethod
+    def of(cls, manifest: SnapshotManifest, key: str) -> PreviousResult:
+        """What ``manifest`` holds for oracle ``key``."""
+        status = next((s for s in manifest.oracles if s.key == key), None)
+        part = next((p for p in manifest.parts if p.oracle == key), None)
+        return cls(
+            snapshot_id=manifest.id,
+            created_at=manifest.created_at,
+            loaded=status is not None and status.status == "ok",
+            version=status.version if status is not None else None,
+            payload=copy.deepcopy(manifest.payloads.get(key)),
+            part=part,
+        )
+
+
+@frozen
 class OracleCall:
     """Everything an oracle's ``load`` gets for one call.
 
@@ -86,6 +128,11 @@ class OracleCall:
         should check it and stop.
     :param metrics: what :meth:`report` collected (kept in the run's timings, never in the
         snapshot's content or id).
+    :param previous: what the current snapshot holds for this oracle
+        (:class:`PreviousResult`), or ``None`` when there is no current snapshot, it cannot
+        be read (a warning is logged), or the call is not part of a refresh (the
+        :class:`snapkit.assemble.Assembler` builds bundles without a store). It never
+        enters the new snapshot's content or id.
     """
 
     scope: Scope
@@ -96,6 +143,7 @@ class OracleCall:
     attempt: int
     cancelled: threading.Event
     metrics: dict[str, Any] = field(factory=dict)
+    previous: PreviousResult | None = None
 
     def report(self, **figures: int | float | str | None) -> None:
         """Record figures about this run (``api_calls=12, retries=1``): they go into the
@@ -253,6 +301,7 @@ class _Run:
         self.started = time.monotonic()
         self.deadline = self.started + settings.deadline
         self.stopping = threading.Event()
+        self.current: SnapshotManifest | None = None  # the pointer's target, read once
         self.previous_counts: dict[str, int] = {}
         self.cache: Any = None  # an OracleCache when refresh.use_cache is on
 
@@ -270,7 +319,8 @@ class _Run:
             self.progress(Progress(key, "planned"))
         pointer = self.store.read_pointer()
         expected = pointer.generation if pointer is not None else 0
-        self.previous_counts = self._current_counts()
+        self.current = self._read_current()
+        self.previous_counts = _counts(self.current)
         txn = self.store.begin()
         try:
             with spaced_collections(old=FULL_COLLECTION_EVERY), ThreadPoolExecutor(
@@ -316,17 +366,16 @@ class _Run:
         return RefreshOutcome(commit.snapshot_id, manifest.status, commit.pointer is not None,
                               manifest, duration)
 
-    def _current_counts(self) -> dict[str, int]:
-        """Record counts by table in the current snapshot (what a shrink compares with)."""
+    def _read_current(self) -> SnapshotManifest | None:
+        """The current snapshot's manifest, read once per refresh: what a shrink compares
+        with and what oracles see as :attr:`OracleCall.previous` (no part is read)."""
         try:
-            current = self.store.latest_successful()
+            return self.store.latest_successful()
         except SnapkitError as exc:  # a damaged store must not block the refresh that heals it
-            log.warning("refresh %s: no shrink check, the current snapshot cannot be read "
-                        "(%s)", self.run_id[:12], type(exc).__name__)
-            return {}
-        if current is None:
-            return {}
-        return {part.name: part.records for part in current.parts}
+            log.warning("refresh %s: the current snapshot cannot be read (%s): no shrink "
+                        "check, and oracles see no previous result", self.run_id[:12],
+                        type(exc).__name__)
+            return None
 
     # -- one oracle ------------------------------------------------------------------------
 
@@ -503,6 +552,8 @@ class _Run:
             attempt=attempt,
             cancelled=cancelled,
             metrics=metrics,
+            previous=(PreviousResult.of(self.current, descriptor.key)
+                      if self.current is not None else None),
         )
         payload = load(call)
         what = f"oracle {descriptor.key!r}"
@@ -580,6 +631,11 @@ class _Run:
             run=RunInfo(started_at, finished_at, (time.monotonic() - self.started) * 1000,
                         timings),
         )
+
+
+def _counts(current: SnapshotManifest | None) -> dict[str, int]:
+    """Record counts by table in the current snapshot (what a shrink compares with)."""
+    return {part.name: part.records for part in current.parts} if current is not None else {}
 
 
 def _abort_writer(writer: Any) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from toastmasters_helpers import part_checksum, tm_project
+from toastmasters_helpers import part_checksum, section, tm_project
 
 from snapkit.diff import compute_diff, diff_bytes
 from snapkit_toastmasters.generator import Dashboard
@@ -116,6 +117,55 @@ def test_data_older_than_the_current_snapshot_fails_and_the_pointer_stays(
     assert "district 61: the data is as of 2026-09-12, older than the current snapshot's " \
            "(2026-10-22)" in message
     assert project.current().id == good.snapshot_id
+
+
+def test_a_stale_refresh_after_a_failed_one_is_still_compared_with_the_current_snapshot(
+        tmp_path: Path, small: ServerHandle) -> None:
+    project = tm_project(tmp_path, small)
+    small.advance()
+    good = project.refresh()
+    small.set_faults(truncate_always=True, report="club_performance")
+    assert project.refresh().status == "failed"
+    small.set_faults(stale_days=40)
+    outcome = project.refresh()
+    assert outcome.status == "failed" and not outcome.pointer_moved
+    assert "older than the current snapshot's (2026-10-22)" in " ".join(
+        e.message for e in outcome.errors)
+    assert project.current().id == good.snapshot_id
+
+
+def _call(previous: Any) -> Any:
+    import threading
+
+    from snapkit.contracts import Scope
+    from snapkit.refresh import OracleCall
+
+    return OracleCall(scope=Scope("toastmasters"), settings={}, inputs={},
+                      request_token="test-token", timeout=30.0, attempt=1,
+                      cancelled=threading.Event(), previous=previous)
+
+
+def test_the_collector_takes_its_baseline_from_the_previous_result_not_a_store(
+        small: ServerHandle) -> None:
+    """No store, no configuration: the engine's ``call.previous`` is all the check needs."""
+    from snapkit.refresh import PreviousResult
+    from snapkit_toastmasters.errors import StaleDataError
+    from snapkit_toastmasters.oracles import Handoff, MetadataOracle
+
+    handoff = Handoff()
+    oracle = MetadataOracle(section(small), handoff=handoff)
+    metadata = oracle.load(_call(None))
+    assert metadata["districts"]["61"]["data_as_of"] == "2026-09-22"
+    later = {**metadata, "districts": {**metadata["districts"],
+                                       "61": {**metadata["districts"]["61"],
+                                              "data_as_of": "2026-09-23"}}}
+    previous = PreviousResult("0" * 64, "2026-09-23T00:00:00Z", True, "1", later)
+    with pytest.raises(StaleDataError, match=r"^district 61: the data is as of 2026-09-22, "
+                                             r"older than the current snapshot's \(2026-09-23\)"):
+        oracle.load(_call(previous))
+    unchecked = MetadataOracle(section(small, check_as_of=False), handoff=handoff)
+    assert unchecked.load(_call(previous)) == metadata
+    assert oracle.load(_call(PreviousResult("0" * 64, "2026-09-23T00:00:00Z"))) == metadata
 
 
 def test_the_as_of_check_can_be_turned_off(tmp_path: Path, small: ServerHandle) -> None:

@@ -62,10 +62,6 @@ class StaleDataError(ValidationFailedError):
     """The data's as-of date is older than the current snapshot's."""
 
 
-class BaselineError(ToastmastersError):
-    """The current snapshot could not be read to check the as-of date."""
-
-
 class TransientFetchError(TransientOracleError):
     """A failure worth retrying: 5xx, a dropped connection, a timeout, or reports of one
     district that disagree on their as-of date (the dashboard was updating)."""

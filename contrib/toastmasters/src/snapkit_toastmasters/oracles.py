@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from snapkit.contracts import utc_now
 from snapkit.errors import OracleError
-from snapkit_toastmasters.collect import Collected, Request, collect
+from snapkit_toastmasters.collect import Collected, Request, baseline_of, collect
 
 KEPT_RUNS = 4
 """Refreshes whose collected tables the handoff keeps at once."""
-
-BaselineSource = Callable[[], Mapping[str, str] | None]
-"""Returns district -> data as-of date (ISO) of the current snapshot, or ``None``."""
-
 
 class Handoff:
     """Collected tables by request token, for the table oracles of the same refresh."""
@@ -63,15 +59,18 @@ HANDOFF = Handoff()
 class MetadataOracle:
     """``tm_metadata``: collects every export of the configured districts.
 
+    Unless ``check_as_of = false``, a district's data must not be older than in the current
+    snapshot: the engine hands the current snapshot's ``tm_metadata`` payload to ``load`` as
+    ``call.previous`` (``None`` on a first refresh), whose districts' as-of dates are the
+    baseline.
+
     :param settings: the ``[oracles.toastmasters]`` section.
-    :param baseline: the current snapshot's as-of dates (``None``: no check).
     :param transport: an httpx transport for tests.
     """
 
-    def __init__(self, settings: Mapping[str, Any], baseline: BaselineSource | None = None,
-                 *, transport: Any = None, handoff: Handoff = HANDOFF) -> None:
+    def __init__(self, settings: Mapping[str, Any], *, transport: Any = None,
+                 handoff: Handoff = HANDOFF) -> None:
         self.settings = dict(settings)
-        self.baseline = baseline
         self.transport = transport
         self.handoff = handoff
 
@@ -80,8 +79,8 @@ class MetadataOracle:
         from snapkit_toastmasters.fetch import HttpFetcher
 
         request = Request.from_settings(self.settings)
-        check = self.baseline is not None and self.settings.get("check_as_of", True)
-        baseline = self.baseline() if check and self.baseline is not None else None
+        check = call.previous is not None and self.settings.get("check_as_of", True)
+        baseline = baseline_of(call.previous.payload) if check else None
         timeout = min(float(self.settings.get("timeout", 60.0)), float(call.timeout))
         fetched_at = utc_now()
         with HttpFetcher(timeout, transport=self.transport) as fetcher:

@@ -39,15 +39,13 @@ Register = Callable[[Any], None]
 def _metadata_factory(config: Any) -> Callable[[Mapping[str, Any]], Any]:
     def factory(settings: Mapping[str, Any]) -> Any:
         from snapkit.errors import OracleError
-        from snapkit_toastmasters.baseline import current_as_of
         from snapkit_toastmasters.oracles import MetadataOracle
 
         if config is None or SECTION not in config.settings.get("oracles", {}):
             raise OracleError(f"{METADATA!r} has no settings",
                               hint=f"add an [oracles.{SECTION}] section with base_url, "
                               "districts and program_year")
-        return MetadataOracle(config.plugin_settings("oracle", SECTION),
-                              baseline=lambda: current_as_of(config))
+        return MetadataOracle(config.plugin_settings("oracle", SECTION))
 
     return factory
 
