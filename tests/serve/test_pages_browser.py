@@ -216,9 +216,11 @@ def test_refresh_confirms_shows_progress_then_the_new_snapshot(
     wait_for(driver, lambda d: badge_reads(d, "blue", "Fetching: "), "never fetching")
     wait_for(driver, lambda d: d.find_elements("css selector", "#progress-list li"),
              "no progress per oracle")
-    states = {item.get_attribute("data-oracle")
-              for item in driver.find_elements("css selector", "#progress-list li")}
-    assert {"scores", "users"} <= states
+    # read in one script call: the list is redrawn on every progress event, so elements
+    # found first may be gone by the time their attributes are read
+    wait_for(driver, lambda d: {"scores", "users"} <= set(d.execute_script(
+        "return Array.from(document.querySelectorAll('#progress-list li'),"
+        " li => li.getAttribute('data-oracle'))")), "scores and users not in the progress")
     shots.take(driver, "status-blue-fetching",
                 ready=lambda d: badge_reads(d, "blue", "Fetching: "))
     oneroster.set_faults()
