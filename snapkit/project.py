@@ -146,9 +146,14 @@ class Project:
                               oracles=oracles or self.default_oracles(),
                               progress=progress, take_lock=take_lock)
         if outcome.status != "failed" and self.config.search.index:
+            import attrs
+
             from snapkit.search_index import build_configured_indexes
 
-            build_configured_indexes(self, outcome.manifest)
+            # after the commit: an index that cannot be built is a warning, never a failure
+            built = build_configured_indexes(self, outcome.manifest)
+            if built.warnings:
+                outcome = attrs.evolve(outcome, warnings=outcome.warnings + built.warnings)
         return outcome
 
     # -- reads (never fetch) ---------------------------------------------------------------
@@ -253,12 +258,27 @@ class Project:
                                    ignore_case=ignore_case)
 
     def verify(self) -> VerifyReport:
-        """Re-hash every manifest and part of the store."""
-        return self.store.verify()
+        """Re-hash every manifest and part of the store, and check every search index
+        (:func:`snapkit.search_index.verify_indexes`)."""
+        report = self.store.verify()
+        from snapkit.search_index import verify_indexes
+
+        index_problems = verify_indexes(self)
+        if index_problems:
+            import attrs
+
+            report = attrs.evolve(report, problems=(*report.problems, *index_problems))
+        return report
 
     def prune(self, policy: RetentionPolicy, *, dry_run: bool = False) -> PruneReport:
-        """Apply a retention policy to the store."""
-        return self.store.prune(policy, dry_run=dry_run)
+        """Apply a retention policy to the store, and remove the search indexes of the parts
+        it removed."""
+        report = self.store.prune(policy, dry_run=dry_run)
+        if not dry_run and report.removed_parts:
+            from snapkit.search_index import remove_orphan_indexes
+
+            remove_orphan_indexes(self)
+        return report
 
 
 def open_project(config: Config | str | Path | None = None) -> Project:

@@ -131,6 +131,8 @@ class RefreshOutcome:
     pointer_moved: bool
     manifest: SnapshotManifest
     duration_ms: float
+    warnings: tuple[str, ...] = ()
+    """What went wrong after the commit without undoing it (e.g. a search index not built)."""
 
     @property
     def errors(self) -> tuple[ErrorInfo, ...]:

@@ -16,7 +16,8 @@ block with ``bytes.find``, and only the lines around its hits are cut out and pa
 does not grow with the table. Parts are read without their SHA-256 (the file store still
 detects damage through zstd's content checksum; ``snapkit snapshots verify`` re-hashes
 everything). An optional index (:mod:`snapkit.search_index`) answers ``=`` and ``^=`` terms
-with the same results, faster.
+with the same results, from rows it reads from the part and checks against its digests; an
+index found damaged is rebuilt and the search answered by a scan.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ class SearchResult:
 
     :param more: whether more rows match past ``offset + limit``.
     :param scanned: how many rows were examined (streaming) or looked up (index).
+    :param used_index: the field whose index answered, or ``None`` (a scan).
+    :param index_problem: why an index that should have answered did not (damaged, foreign,
+        missing), and whether it was rebuilt; the rows then come from a scan of the part.
     """
 
     snapshot_id: str
@@ -140,6 +144,7 @@ class SearchResult:
     more: bool = False
     scanned: int = 0
     used_index: str | None = None
+    index_problem: str | None = None
 
 
 def parse_query(text: str, *, ignore_case: bool = False) -> Query:
@@ -490,6 +495,10 @@ def search_table(
     The stream skips the part's SHA-256 unless ``verify`` (see
     :class:`snapkit.store.PartBlockReader`): the file store still raises
     :class:`snapkit.errors.CorruptSnapshotError` on a damaged part, from zstd's checksum.
+
+    An index found damaged, foreign or missing (see :mod:`snapkit.search_index`) is rebuilt
+    on the spot (reading the part with its SHA-256 checked: a damaged part raises) and the
+    answer comes from a scan with the SHA-256 checked; ``index_problem`` says what happened.
     """
     parsed = query if isinstance(query, Query) else parse_query(query, ignore_case=ignore_case)
     from snapkit.parts import require_table
@@ -498,18 +507,25 @@ def search_table(
     part = require_table(manifest, table)
     text = query if isinstance(query, str) else " ".join(
         f"{t.field or ''}{t.op if t.field else ''}{t.value}" for t in parsed.terms)
+    problem = None
     if use_index:
-        from snapkit.search_index import indexed_search
+        from snapkit.search_index import IndexDamaged, indexed_search, repair_after
 
-        found = indexed_search(project, part, parsed, offset=offset, limit=limit)
-        if found is not None:
-            rows, more, scanned, used = found
-            return SearchResult(manifest.id, table, text, offset, limit, rows, more, scanned,
-                                used)
+        try:
+            found = indexed_search(project, part, parsed, offset=offset, limit=limit)
+        except IndexDamaged as exc:
+            problem = repair_after(project, part, exc)
+            verify = True
+        else:
+            if found is not None:
+                rows, more, scanned, used = found
+                return SearchResult(manifest.id, table, text, offset, limit, rows, more,
+                                    scanned, used)
     with closing(part_blocks(project.store, part.sha256, verify=verify)) as blocks:
         rows, more, scanned = scan_blocks(blocks, parsed, offset=offset, limit=limit,
                                           lines=part.records)
-    return SearchResult(manifest.id, table, text, offset, limit, rows, more, scanned)
+    return SearchResult(manifest.id, table, text, offset, limit, rows, more, scanned,
+                        index_problem=problem)
 
 
 def lookup_values(project: Any, manifest: Any, table: str, field_name: str,

@@ -150,10 +150,11 @@ def test_search_view_adds_related_rows(project: Any) -> None:
 
 def test_indexes_are_built_once_per_part(tmp_path: Path) -> None:
     project = _project(tmp_path, PEOPLE, index=True)
-    built = sorted((tmp_path / "idx").rglob("*.idx"))
-    assert [p.name for p in built] == ["email.idx", "kids.idx", "name.idx"]
+    built = sorted((tmp_path / "idx").rglob("*.sqlite"))
+    assert [p.name for p in built] == ["email.sqlite", "kids.sqlite", "name.sqlite"]
     mtimes = [p.stat().st_mtime_ns for p in built]
-    build_configured_indexes(project, project.current())
+    report = build_configured_indexes(project, project.current())
+    assert report.built == () and len(report.kept) == 3 and report.warnings == ()
     assert [p.stat().st_mtime_ns for p in built] == mtimes
 
 

@@ -44,6 +44,7 @@ def refresh(state: object, oracles: tuple[str, ...], allow_shrink: tuple[str, ..
             "duration_ms": round(outcome.duration_ms, 1),
             "errors": outcome.errors,
             "parts": outcome.manifest.parts,
+            "warnings": list(outcome.warnings),
         })
     else:
         moved = "current pointer moved" if outcome.pointer_moved else "current pointer unchanged"
@@ -53,6 +54,8 @@ def refresh(state: object, oracles: tuple[str, ...], allow_shrink: tuple[str, ..
                    f"{outcome.duration_ms / 1000:.1f} s); {moved}")
         for error in outcome.errors:
             click.echo(f"  {error.code}: {error.message}", err=True)
+        for warning in outcome.warnings:
+            click.echo(f"warning: {warning}", err=True)
     code = {"success": exitcodes.OK, "partial": exitcodes.PARTIAL}.get(
         outcome.status, exitcodes.FAILURE)
     if code:

@@ -10,8 +10,8 @@ from snapkit.cli.output import echo_json, short
 
 
 @click.command()
-@click.argument("table")
-@click.argument("query", nargs=-1, required=True)
+@click.argument("table", required=False)
+@click.argument("query", nargs=-1)
 @click.option("--snapshot", "-s", "ref", default="current", show_default=True,
               help="Which snapshot: an id or prefix, current, current~N, latest or a date.")
 @click.option("--ignore-case", "-i", is_flag=True, help="Compare case-insensitively.")
@@ -19,10 +19,15 @@ from snapkit.cli.output import echo_json, short
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
               help="Skip this many matching rows first.")
 @click.option("--no-index", is_flag=True, help="Always scan, even if an index covers the query.")
+@click.option("--reindex", is_flag=True,
+              help="First rebuild every search index, build the missing ones [search] index "
+                   "asks for (of TABLE only, if given) and remove those of pruned parts; "
+                   "QUERY is then optional.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def search(state: object, table: str, query: tuple[str, ...], ref: str, ignore_case: bool,
-           limit: int, offset: int, no_index: bool, as_json: bool) -> None:
+def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
+           ignore_case: bool, limit: int, offset: int, no_index: bool, reindex: bool,
+           as_json: bool) -> None:
     """Find rows of TABLE matching QUERY, in table order. Never fetches.
 
     \b
@@ -35,10 +40,25 @@ def search(state: object, table: str, query: tuple[str, ...], ref: str, ignore_c
 
     TABLE is a table of the snapshot (see 'snapkit snapshots show') or a search view a
     plugin registers, e.g. 'guardians' (each guardian with their children).
+
+    Indexes ([search] index) answer = and ^= terms; every row they give is checked against
+    the part. A damaged index is reported on stderr, rebuilt, and the search answered by a
+    scan. --reindex rebuilds them all (the repair 'snapkit snapshots verify' names).
     """
+    from snapkit.errors import UsageError
     from snapkit.search import search_table, search_view
 
     project = state.project()  # type: ignore[attr-defined]
+    if reindex:
+        from snapkit.search_index import reindex as rebuild
+
+        for line in rebuild(project, ref, table):
+            click.echo(line, err=True)
+        if not query:
+            return
+    if table is None or not query:
+        raise UsageError("search needs a TABLE and a QUERY",
+                         hint="e.g. 'snapkit search users email^=ada' (or --reindex alone)")
     text = " ".join(query)
     views = project.manager.registry("search_view")
     manifest = project.resolve(ref)
@@ -53,9 +73,13 @@ def search(state: object, table: str, query: tuple[str, ...], ref: str, ignore_c
             "snapshot_id": result.snapshot_id, "table": result.table, "query": result.query,
             "offset": result.offset, "limit": result.limit, "more": result.more,
             "scanned": result.scanned, "index": result.used_index,
-            "rows": list(result.rows),
+            "index_problem": result.index_problem, "rows": list(result.rows),
         })
+        if result.index_problem:
+            click.echo(f"warning: {result.index_problem}", err=True)
         return
+    if result.index_problem:
+        click.echo(f"warning: {result.index_problem}", err=True)
     for row in result.rows:
         click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
     how = f"index on {result.used_index}" if result.used_index else f"scanned {result.scanned:,}"
