@@ -437,15 +437,55 @@ def describe(path: Path, table: str, field: str, problem: IndexDamaged | str) ->
     return f"the search index on {table}.{field} ({path}) {problem}"
 
 
+ROW_READ = 16 * 1024
+"""Bytes asked of the store per wanted row when it reads ranges (a longer row is read again,
+whole)."""
+
+
 def fetch_rows(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
                ) -> Generator[bytes, None, None]:
-    """The part's lines at the ``(offset, digest)`` positions in ``wanted`` (ascending), read
-    through the store until the last one; each is checked against its digest.
+    """The part's lines at the ``(offset, digest)`` positions in ``wanted`` (ascending), each
+    checked against its digest.
+
+    Read through the store's ``read_part_ranges`` when it has one
+    (:class:`snapkit.store.PartRangeReader`: only the stretches of the part holding the rows
+    are decompressed), else through its blocks from the start until the last row.
 
     :raises IndexDamaged: if a line does not match its digest, or is past the part's end.
     """
+    from snapkit.store import PartRangeReader
+
     if not wanted:
         return
+    if not isinstance(store, PartRangeReader):
+        yield from _fetch_from_start(store, sha256, wanted)
+        return
+    pieces = store.read_part_ranges(sha256, ((offset, ROW_READ) for offset, _ in wanted))
+    with closing(pieces):
+        for offset, digest in wanted:
+            piece = next(pieces, b"")
+            end = piece.find(b"\n")
+            length = ROW_READ
+            while end < 0 and len(piece) == length:  # a row longer than asked: read it whole
+                length *= 4
+                with closing(store.read_part_ranges(sha256, [(offset, length)])) as longer:
+                    piece = next(longer, b"")
+                end = piece.find(b"\n")
+            if end < 0:
+                raise IndexDamaged(f"points past the end of the part (offset {offset})")
+            yield _checked(piece[:end], offset, digest)
+
+
+def _checked(line: bytes, offset: int, digest: bytes) -> bytes:
+    """The line of the row at ``offset``, if it matches ``digest``."""
+    if row_digest(line) != digest:
+        raise IndexDamaged(f"points at a row (offset {offset}) that does not match the part")
+    return line
+
+
+def _fetch_from_start(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
+                      ) -> Generator[bytes, None, None]:
+    """:func:`fetch_rows` for stores without range reads: the part's blocks from its start."""
     index = 0
     position = 0  # the offset in the part of data[0]
     data = b""
@@ -459,11 +499,7 @@ def fetch_rows(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
                 end = data.find(b"\n", start)
                 if end < 0:
                     break
-                line = data[start:end]
-                if row_digest(line) != wanted[index][1]:
-                    raise IndexDamaged(f"points at a row (offset {wanted[index][0]}) that "
-                                       f"does not match the part")
-                yield line
+                yield _checked(data[start:end], wanted[index][0], wanted[index][1])
                 index += 1
             if index == len(wanted):
                 return

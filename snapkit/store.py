@@ -274,6 +274,38 @@ class PartBlockReader(Protocol):
 
 
 @runtime_checkable
+class PartRangeReader(Protocol):
+    """Optional for stores: byte ranges of a part's plain bytes, without reading the rest.
+
+    The search index (``snapkit.search_index.fetch_rows``) reads the rows it wants through
+    this method when a store has it, else by reading the part from its start
+    (:class:`PartBlockReader`). ``ranges`` are ``(offset, length)`` pairs in the part's plain
+    (canonical JSON Lines) bytes, offsets ascending (the iterable is consumed as results are
+    taken); the method yields, for each in turn, the bytes ``[offset, offset + length)``,
+    shorter only where the part ends (``b""`` for a range past its end).
+
+    **What it checks.** Not the part's SHA-256 (it reads too little for that): the caller
+    checks what it uses (the index checks each row against a digest taken from a verified
+    read of the part). The store must check what it decompresses as its format allows, so
+    that damage never reads as other bytes: the file store decompresses only the frames
+    holding a range, each whole, from a seek table whose integrity it checks first, and
+    checks each frame's size and zstd content checksum. A damaged frame, seek table or
+    part file raises :class:`snapkit.errors.CorruptSnapshotError`, as does a missing part; a
+    store may read a part stored in an older, unseekable layout from its start. The
+    conformance kit checks the method when a store has it.
+    """
+
+    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
+                         ) -> Iterator[bytes]:
+        """Yield the part's bytes for each ``(offset, length)`` range, in order (see the class
+        docstring).
+
+        :raises ValueError: if a range starts before the previous one or its length is < 0.
+        """
+        ...
+
+
+@runtime_checkable
 class StoreLocation(Protocol):
     """Optional for stores: where the store lives, and whether it has been created yet.
 
