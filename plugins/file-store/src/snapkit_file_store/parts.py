@@ -276,7 +276,7 @@ def load_table(raw: BinaryIO, head: bytes, path: Path, name: str | None) -> seek
     size = os.fstat(raw.fileno()).st_size
     try:
         if size < len(head) + seekable.FOOTER_SIZE:
-            raise seekable.SeekTableError("is too short to hold a seek table")
+            raise seekable.SeekTableError("is truncated (too short to hold a seek table)")
         length = seekable.table_size(_pread(raw, size - seekable.FOOTER_SIZE,
                                             seekable.FOOTER_SIZE))
         if length > size - len(head):

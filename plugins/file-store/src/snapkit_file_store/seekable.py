@@ -100,10 +100,10 @@ def _digest(name: str, table: bytes) -> bytes:
 def table_size(footer: bytes) -> int:
     """The seek table frame's size, from the file's last :data:`FOOTER_SIZE` bytes."""
     if len(footer) != FOOTER_SIZE:
-        raise SeekTableError("is too short to hold a seek table")
+        raise SeekTableError("is truncated (too short to hold a seek table)")
     count, descriptor, magic = struct.unpack("<IBI", footer)
     if magic != SEEKABLE_MAGIC:
-        raise SeekTableError("has no seek table at its end")
+        raise SeekTableError("is truncated or damaged (no seek table at its end)")
     if descriptor != DESCRIPTOR or count < 2:
         raise SeekTableError("has a damaged seek table footer")
     return 8 + count * ENTRY_SIZE + FOOTER_SIZE
