@@ -437,7 +437,7 @@ def describe(path: Path, table: str, field: str, problem: IndexDamaged | str) ->
     return f"the search index on {table}.{field} ({path}) {problem}"
 
 
-ROW_READ = 16 * 1024
+ROW_READ = 4096
 """Bytes asked of the store per wanted row when it reads ranges (a longer row is read again,
 whole)."""
 
