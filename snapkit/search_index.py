@@ -4,9 +4,10 @@
 .sqlite``, keyed by the part's SHA-256 (a part's bytes never change, so an index is never
 stale). It holds no rows: for each (case-folded value, row) of the field one entry with the
 value (UTF-8 bytes), the byte offset of the row's line in the part and an 8-byte BLAKE2b
-digest of that line, sorted by value then offset. A lookup reads the part (through the
-store, as a scan does) up to the last wanted offset, cuts the lines out and returns only
-lines whose digest matches; the rows are then checked with the same matcher the scan uses
+digest of that line, sorted by value then offset. A lookup reads the wanted rows' bytes
+through the store (:func:`fetch_rows`: by range where the store offers it, else the part from
+its start up to the last wanted offset), cuts the lines out and returns only lines whose
+digest matches; the rows are then checked with the same matcher the scan uses
 and kept in table order, so an indexed search returns exactly what a scan returns. One
 file per (part, field) rather than one per part: fields come and go with the config while
 the part stays, each file is built, replaced and checked on its own, and a damaged file
@@ -29,13 +30,15 @@ holding wrong values. Row digests were taken at build time from a part read whos
 was checked, so a returned row is byte for byte the verified part's, even though the lookup
 stops reading the part early.
 
-**What it costs.** Parts are one zstd frame, which cannot be read from the middle: a
-lookup decompresses the part up to its last wanted row (on average half of it for one
-random row; the limit stops it early): a millisecond or two for thousands of rows, about
-half a scan for a million (``bench/search.py``). The index itself is small: an entry costs
-its value plus about 20 bytes (position, digest, SQLite's pages): 56 MB for the emails of a
-million users beside a 446 MB part, against a full copy of every row per field (498 MB) in
-the format before.
+**What it costs.** A store with range reads (:class:`snapkit.store.PartRangeReader`; the
+file store writes parts as independent zstd frames of about 1 MiB of whole lines with a
+checked seek table) decompresses only the frames holding the wanted rows: about a
+millisecond per row, whatever the table's size. A store without them, or a part written
+before seekable parts (one zstd frame, which cannot be read from the middle), is read from
+its start up to the last wanted row (on average half of it for one random row; the limit
+stops it early). The index itself is small: an entry costs its value plus about 20 bytes
+(position, digest, SQLite's pages): 56 MB for the emails of a million users beside a 446 MB
+part, against a full copy of every row per field (498 MB) in the format before.
 
 **Building.** An index is built into a scratch file beside its final name
 (``.<field>.<host>.<pid>.<random>.tmp``, SQLite's journal off), synced, then renamed over

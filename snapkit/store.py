@@ -10,7 +10,7 @@ generation. ``abort`` leaves nothing behind. The conformance kit in
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -296,9 +296,9 @@ class PartRangeReader(Protocol):
     """
 
     def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Iterator[bytes]:
+                         ) -> Generator[bytes, None, None]:
         """Yield the part's bytes for each ``(offset, length)`` range, in order (see the class
-        docstring).
+        docstring). A generator: closing it early releases what it holds open.
 
         :raises ValueError: if a range starts before the previous one or its length is < 0.
         """

@@ -5,7 +5,7 @@ read, and damage raising instead of answering."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ class RangeStore:
         self.calls: list[list[tuple[int, int]]] = []
 
     def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Iterator[bytes]:
+                         ) -> Generator[bytes, None, None]:
         asked: list[tuple[int, int]] = []
         self.calls.append(asked)
         for offset, length in ranges:

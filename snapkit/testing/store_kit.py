@@ -38,8 +38,9 @@ part with either ``verify`` setting, and a damaged part raises with either setti
 that offers range reads (:class:`snapkit.store.PartRangeReader`, ``read_part_ranges(sha256,
 ranges)``) is checked for them: ranges across the part (and past its end) read the part's
 bytes, ranges that do not ascend are refused, and a damaged part raises rather than reading
-as other bytes. A store without them skips those tests. A store that also says where it lives and whether it exists
-(:class:`snapkit.store.StoreLocation`, ``location`` and ``exists()``) is checked for what
+as other bytes. A store without them skips those tests. A store that also says where it
+lives and whether it exists (:class:`snapkit.store.StoreLocation`, ``location`` and
+``exists()``) is checked for what
 ``snapkit`` relies on: a fresh store does not exist, every read leaves it so and sees an empty
 store, and the first commit creates it.
 

@@ -118,7 +118,7 @@ def test_only_verify_catches_a_single_frame_part_swapped_for_another_well_formed
     """What ``verify=False`` does not check in a part of the format before seekable parts:
     that the bytes are the part the name says."""
     sha, path, _data = _stored(store, _rows(300))
-    other_sha, other_path, other_data = _stored(store, _rows(300, "other"))
+    other_sha, _other_path, other_data = _stored(store, _rows(300, "other"))
     write_single_frame_part(path, other_data)
     assert _read(store, sha, verify=False) == other_data
     with pytest.raises(CorruptSnapshotError, match="SHA-256"):

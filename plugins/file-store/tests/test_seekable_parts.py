@@ -56,7 +56,8 @@ lines = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"") + b
                  max_size=60)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=lines, frame_size=st.integers(1, 700), split=st.integers(1, 500),
        tail=st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")))
 def test_a_part_reads_back_the_same_whatever_its_frames_and_writes(

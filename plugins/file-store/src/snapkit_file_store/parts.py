@@ -21,9 +21,9 @@ import hashlib
 import io
 import os
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import zstandard
 from snapkit.errors import CorruptSnapshotError, StoreError
@@ -77,7 +77,7 @@ class ZstdPartWriter:
         self._file.write(bytes(seekable.HEADER_SIZE))  # the header is written at close
         self._out = _CountingFile(self._file)
         compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._stream = compressor.stream_writer(self._out, closefd=False)
+        self._stream = compressor.stream_writer(cast(BinaryIO, self._out), closefd=False)
         self._frame_size = frame_size
         self._in_frame = 0  # plain bytes in the current frame
         self._frame_start = 0  # compressed bytes written before the current frame
@@ -381,7 +381,8 @@ def open_part_file(path: Path, sha256: str) -> BinaryIO:
     return io.BufferedReader(_PartReader(path, sha256), buffer_size=_CHUNK)
 
 
-def part_file_blocks(path: Path, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
+def part_file_blocks(path: Path, sha256: str, *, verify: bool = True
+                     ) -> Generator[bytes, None, None]:
     """Yield a stored part's uncompressed bytes in blocks as they are decompressed.
 
     Blocks are whatever one step of the decompressor gives (tens of KiB to a few MiB; their
@@ -447,7 +448,7 @@ def _check_range(offset: int, length: int, previous: int) -> None:
                          f"length {length} after offset {previous})")
 
 
-def _ranges_in_blocks(blocks: Iterator[bytes], ranges: Iterable[tuple[int, int]]
+def _ranges_in_blocks(blocks: Generator[bytes, None, None], ranges: Iterable[tuple[int, int]]
                       ) -> Iterator[bytes]:
     """The ranges cut from a part read from its start (for parts without a seek table)."""
     data, position = b"", 0  # position: the part offset of data[0]

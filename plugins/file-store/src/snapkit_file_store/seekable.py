@@ -106,7 +106,7 @@ def table_size(footer: bytes) -> int:
         raise SeekTableError("is truncated or damaged (no seek table at its end)")
     if descriptor != DESCRIPTOR or count < 2:
         raise SeekTableError("has a damaged seek table footer")
-    return 8 + count * ENTRY_SIZE + FOOTER_SIZE
+    return 8 + int(count) * ENTRY_SIZE + FOOTER_SIZE
 
 
 def decode(header: bytes, table: bytes, file_size: int, name: str) -> SeekTable:

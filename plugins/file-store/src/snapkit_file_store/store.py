@@ -17,7 +17,7 @@ import filecmp
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -684,7 +684,7 @@ class FileStore:
         yield from blocks
 
     def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Iterator[bytes]:
+                         ) -> Generator[bytes, None, None]:
         """Yield the part's plain bytes ``[offset, offset + length)`` for each range, in order
         (:class:`snapkit.store.PartRangeReader`): only the zstd frames holding the ranges are
         decompressed, each checked whole against the part's checked seek table and its zstd

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import zstandard
-
 from snapkit.store import SnapshotStore
 
 from snapkit_file_store import FileStore, seekable
@@ -61,7 +60,7 @@ def write_single_frame_part(path: Path, plain: bytes) -> None:
     writer = zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(
         buffer, closefd=False)
     writer.write(plain)
-    writer.close()
+    writer.close()  # type: ignore[no-untyped-call]
     path.write_bytes(buffer.getvalue())
 
 
