@@ -260,8 +260,9 @@ class PartBlockReader(Protocol):
     ``verify=True`` checks what ``open_part`` checks: the SHA-256 of the bytes against the
     part's name, raising :class:`snapkit.errors.CorruptSnapshotError` at the end if it
     differs. ``verify=False`` lets the store skip the SHA-256 only where its format has a
-    cheaper check that still catches damage (the file store: zstd's content checksum and a
-    complete frame); a damaged part must still raise by the end of the read. What it may miss
+    cheaper check that still catches damage (the file store: zstd's content checksum of each
+    frame, every frame complete and listed by a checked seek table); a damaged part must
+    still raise by the end of the read. What it may miss
     is a part replaced by another well-formed one; ``SnapshotStore.verify`` and checked reads
     catch that. Both checks happen at the end: a read that stops early (a search that has
     found its page) checks only what the format checks as it goes (with either setting).

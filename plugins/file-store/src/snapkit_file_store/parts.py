@@ -390,7 +390,8 @@ def part_file_blocks(path: Path, sha256: str, *, verify: bool = True
     when iteration starts and closed when it ends or the generator is closed.
 
     :param verify: check the SHA-256 of the plain bytes against ``sha256`` at the end;
-        ``False`` relies on the zstd frame's own content checksum (see :class:`_PartDecoder`).
+        ``False`` relies on the zstd frames' own content checksums and, for a seekable part, its
+        checked seek table (see :class:`_PartDecoder`).
     :raises FileNotFoundError: if the part file is missing (when iteration starts).
     :raises CorruptSnapshotError: if the part is damaged (at the latest, at its end).
     """
