@@ -4,9 +4,10 @@
 .sqlite``, keyed by the part's SHA-256 (a part's bytes never change, so an index is never
 stale). It holds no rows: for each (case-folded value, row) of the field one entry with the
 value (UTF-8 bytes), the byte offset of the row's line in the part and an 8-byte BLAKE2b
-digest of that line, sorted by value then offset. A lookup reads the part (through the
-store, as a scan does) up to the last wanted offset, cuts the lines out and returns only
-lines whose digest matches; the rows are then checked with the same matcher the scan uses
+digest of that line, sorted by value then offset. A lookup reads the wanted rows' bytes
+through the store (:func:`fetch_rows`: by range where the store offers it, else the part from
+its start up to the last wanted offset), cuts the lines out and returns only lines whose
+digest matches; the rows are then checked with the same matcher the scan uses
 and kept in table order, so an indexed search returns exactly what a scan returns. One
 file per (part, field) rather than one per part: fields come and go with the config while
 the part stays, each file is built, replaced and checked on its own, and a damaged file
@@ -29,13 +30,15 @@ holding wrong values. Row digests were taken at build time from a part read whos
 was checked, so a returned row is byte for byte the verified part's, even though the lookup
 stops reading the part early.
 
-**What it costs.** Parts are one zstd frame, which cannot be read from the middle: a
-lookup decompresses the part up to its last wanted row (on average half of it for one
-random row; the limit stops it early): a millisecond or two for thousands of rows, about
-half a scan for a million (``bench/search.py``). The index itself is small: an entry costs
-its value plus about 20 bytes (position, digest, SQLite's pages): 56 MB for the emails of a
-million users beside a 446 MB part, against a full copy of every row per field (498 MB) in
-the format before.
+**What it costs.** A store with range reads (:class:`snapkit.store.PartRangeReader`; the
+file store writes parts as independent zstd frames of about 1 MiB of whole lines with a
+checked seek table) decompresses only the frames holding the wanted rows: about a
+millisecond per row, whatever the table's size. A store without them, or a part written
+before seekable parts (one zstd frame, which cannot be read from the middle), is read from
+its start up to the last wanted row (on average half of it for one random row; the limit
+stops it early). The index itself is small: an entry costs its value plus about 20 bytes
+(position, digest, SQLite's pages): 56 MB for the emails of a million users beside a 446 MB
+part, against a full copy of every row per field (498 MB) in the format before.
 
 **Building.** An index is built into a scratch file beside its final name
 (``.<field>.<host>.<pid>.<random>.tmp``, SQLite's journal off), synced, then renamed over
@@ -437,15 +440,55 @@ def describe(path: Path, table: str, field: str, problem: IndexDamaged | str) ->
     return f"the search index on {table}.{field} ({path}) {problem}"
 
 
+ROW_READ = 4096
+"""Bytes asked of the store per wanted row when it reads ranges (a longer row is read again,
+whole)."""
+
+
 def fetch_rows(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
                ) -> Generator[bytes, None, None]:
-    """The part's lines at the ``(offset, digest)`` positions in ``wanted`` (ascending), read
-    through the store until the last one; each is checked against its digest.
+    """The part's lines at the ``(offset, digest)`` positions in ``wanted`` (ascending), each
+    checked against its digest.
+
+    Read through the store's ``read_part_ranges`` when it has one
+    (:class:`snapkit.store.PartRangeReader`: only the stretches of the part holding the rows
+    are decompressed), else through its blocks from the start until the last row.
 
     :raises IndexDamaged: if a line does not match its digest, or is past the part's end.
     """
+    from snapkit.store import PartRangeReader
+
     if not wanted:
         return
+    if not isinstance(store, PartRangeReader):
+        yield from _fetch_from_start(store, sha256, wanted)
+        return
+    pieces = store.read_part_ranges(sha256, ((offset, ROW_READ) for offset, _ in wanted))
+    with closing(pieces):
+        for offset, digest in wanted:
+            piece = next(pieces, b"")
+            end = piece.find(b"\n")
+            length = ROW_READ
+            while end < 0 and len(piece) == length:  # a row longer than asked: read it whole
+                length *= 4
+                with closing(store.read_part_ranges(sha256, [(offset, length)])) as longer:
+                    piece = next(longer, b"")
+                end = piece.find(b"\n")
+            if end < 0:
+                raise IndexDamaged(f"points past the end of the part (offset {offset})")
+            yield _checked(piece[:end], offset, digest)
+
+
+def _checked(line: bytes, offset: int, digest: bytes) -> bytes:
+    """The line of the row at ``offset``, if it matches ``digest``."""
+    if row_digest(line) != digest:
+        raise IndexDamaged(f"points at a row (offset {offset}) that does not match the part")
+    return line
+
+
+def _fetch_from_start(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
+                      ) -> Generator[bytes, None, None]:
+    """:func:`fetch_rows` for stores without range reads: the part's blocks from its start."""
     index = 0
     position = 0  # the offset in the part of data[0]
     data = b""
@@ -459,11 +502,7 @@ def fetch_rows(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
                 end = data.find(b"\n", start)
                 if end < 0:
                     break
-                line = data[start:end]
-                if row_digest(line) != wanted[index][1]:
-                    raise IndexDamaged(f"points at a row (offset {wanted[index][0]}) that "
-                                       f"does not match the part")
-                yield line
+                yield _checked(data[start:end], wanted[index][0], wanted[index][1])
                 index += 1
             if index == len(wanted):
                 return

@@ -10,7 +10,7 @@ generation. ``abort`` leaves nothing behind. The conformance kit in
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -260,8 +260,9 @@ class PartBlockReader(Protocol):
     ``verify=True`` checks what ``open_part`` checks: the SHA-256 of the bytes against the
     part's name, raising :class:`snapkit.errors.CorruptSnapshotError` at the end if it
     differs. ``verify=False`` lets the store skip the SHA-256 only where its format has a
-    cheaper check that still catches damage (the file store: zstd's content checksum and a
-    complete frame); a damaged part must still raise by the end of the read. What it may miss
+    cheaper check that still catches damage (the file store: zstd's content checksum of each
+    frame, every frame complete and listed by a checked seek table); a damaged part must
+    still raise by the end of the read. What it may miss
     is a part replaced by another well-formed one; ``SnapshotStore.verify`` and checked reads
     catch that. Both checks happen at the end: a read that stops early (a search that has
     found its page) checks only what the format checks as it goes (with either setting).
@@ -270,6 +271,38 @@ class PartBlockReader(Protocol):
 
     def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
         """Yield a part's canonical JSON Lines bytes in blocks (see the class docstring)."""
+        ...
+
+
+@runtime_checkable
+class PartRangeReader(Protocol):
+    """Optional for stores: byte ranges of a part's plain bytes, without reading the rest.
+
+    The search index (``snapkit.search_index.fetch_rows``) reads the rows it wants through
+    this method when a store has it, else by reading the part from its start
+    (:class:`PartBlockReader`). ``ranges`` are ``(offset, length)`` pairs in the part's plain
+    (canonical JSON Lines) bytes, offsets ascending (the iterable is consumed as results are
+    taken); the method yields, for each in turn, the bytes ``[offset, offset + length)``,
+    shorter only where the part ends (``b""`` for a range past its end).
+
+    **What it checks.** Not the part's SHA-256 (it reads too little for that): the caller
+    checks what it uses (the index checks each row against a digest taken from a verified
+    read of the part). The store must check what it decompresses as its format allows, so
+    that damage never reads as other bytes: the file store decompresses only the frames
+    holding a range, each whole, from a seek table whose integrity it checks first, and
+    checks each frame's size and zstd content checksum. A damaged frame, seek table or
+    part file raises :class:`snapkit.errors.CorruptSnapshotError`, as does a missing part; a
+    store may read a part stored in an older, unseekable layout from its start. The
+    conformance kit checks the method when a store has it.
+    """
+
+    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
+                         ) -> Generator[bytes, None, None]:
+        """Yield the part's bytes for each ``(offset, length)`` range, in order (see the class
+        docstring). A generator: closing it early releases what it holds open.
+
+        :raises ValueError: if a range starts before the previous one or its length is < 0.
+        """
         ...
 
 

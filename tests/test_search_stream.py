@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,14 +135,10 @@ def test_table_search_counts_rows_and_keeps_numbers_exact(users_project: Any) ->
 def _damage_content(path: Path, plain: bytes) -> None:
     """Change one byte of a part's content, keeping its zstd frame well formed but with the
     content checksum of the original (what bit rot in the content looks like)."""
-    original = path.read_bytes()
-    changed = plain.replace(b"user1@", b"user1!", 1)
-    assert changed != plain
-    reader = zstandard.ZstdDecompressor().decompressobj()
-    reader.decompress(original)
-    assert reader.unused_data == b""  # the part is one frame, ending in its checksum
-    frame = zstandard.ZstdCompressor(write_checksum=True).compress(changed)
-    path.write_bytes(frame[:-4] + original[-4:])  # the original content's checksum
+    from snapkit_file_store.testing import rot_part_content
+
+    assert b"user1@" in plain
+    rot_part_content(path, b"user1@", b"user1!")
 
 
 def test_a_search_read_detects_a_damaged_part_and_so_does_verify(users_project: Any) -> None:

@@ -35,8 +35,12 @@ through ``txn.part_writer()`` as canonical JSON Lines, the way the engine does.
 A store that also offers the optional block reads (:class:`snapkit.store.PartBlockReader`,
 ``iter_part_blocks(sha256, verify=...)``) is checked for them too: the blocks joined are the
 part with either ``verify`` setting, and a damaged part raises with either setting. A store
-without them skips those tests. A store that also says where it lives and whether it exists
-(:class:`snapkit.store.StoreLocation`, ``location`` and ``exists()``) is checked for what
+that offers range reads (:class:`snapkit.store.PartRangeReader`, ``read_part_ranges(sha256,
+ranges)``) is checked for them: ranges across the part (and past its end) read the part's
+bytes, ranges that do not ascend are refused, and a damaged part raises rather than reading
+as other bytes. A store without them skips those tests. A store that also says where it
+lives and whether it exists (:class:`snapkit.store.StoreLocation`, ``location`` and
+``exists()``) is checked for what
 ``snapkit`` relies on: a fresh store does not exist, every read leaves it so and sees an empty
 store, and the first commit creates it.
 
@@ -86,6 +90,7 @@ from snapkit.store import (
     CommitResult,
     ListFilter,
     PartBlockReader,
+    PartRangeReader,
     RetentionPolicy,
     SnapshotImporter,
     SnapshotStore,
@@ -432,6 +437,49 @@ class StoreConformance:
                 list(store.iter_part_blocks("../../etc/passwd", verify=verify))
             with pytest.raises(StoreError):
                 list(store.iter_part_blocks("0" * 64, verify=verify))
+
+    def test_part_ranges_read_back_if_the_store_offers_range_reads(
+        self, store: SnapshotStore
+    ) -> None:
+        if not isinstance(store, PartRangeReader):
+            pytest.skip("the store has no read_part_ranges (optional: PartRangeReader)")
+        rows = _rows(3000)
+        result = commit(store, records={"people": rows, "nothing": []})
+        snap = store.get(result.snapshot_id)
+        data = b"".join(record_lines(rows))
+        sha = snap.part("people").sha256
+        ranges = [(0, 0), (0, 1), (5, 100), (5, 7), (len(data) // 3, 50_000),
+                  (len(data) // 2, 1), (len(data) - 10, 10), (len(data) - 3, 100),
+                  (len(data), 5), (len(data) + 1000, 5)]
+        pieces = list(store.read_part_ranges(sha, ranges))
+        assert pieces == [data[offset:offset + length] for offset, length in ranges]
+        assert all(isinstance(piece, bytes) for piece in pieces)
+        assert list(store.read_part_ranges(sha, [])) == []
+        assert b"".join(store.read_part_ranges(sha, [(0, len(data))])) == data
+        assert list(store.read_part_ranges(snap.part("nothing").sha256, [(0, 10)])) == [b""]
+        with pytest.raises(ValueError):
+            list(store.read_part_ranges(sha, [(100, 1), (10, 1)]))
+        with pytest.raises(InvalidIdentifierError):
+            list(store.read_part_ranges("../../etc/passwd", [(0, 1)]))
+        with pytest.raises(StoreError):
+            list(store.read_part_ranges("0" * 64, [(0, 1)]))
+
+    @pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
+    def test_range_reads_of_a_damaged_part_raise(
+        self, store: SnapshotStore, damage_part: DamagePart | None, how: str
+    ) -> None:
+        if not isinstance(store, PartRangeReader):
+            pytest.skip("the store has no read_part_ranges (optional: PartRangeReader)")
+        if damage_part is None:
+            pytest.fail("supply a damage_part fixture: a store with range reads must show "
+                        "that they detect damaged parts")
+        rows = _rows(200)
+        good = commit(store, payload=1, records={"t": rows})
+        sha = store.get(good.snapshot_id).part("t").sha256
+        size = len(b"".join(record_lines(rows)))
+        damage_part(store, sha, how)
+        with pytest.raises(StoreError):
+            list(store.read_part_ranges(sha, [(0, size)]))
 
     # -- identity --------------------------------------------------------------------------
 

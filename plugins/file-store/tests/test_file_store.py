@@ -11,6 +11,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from snapkit import convert
 from snapkit.canonical import sha256_hex
@@ -27,6 +28,7 @@ from snapkit_file_store.paths import host_tag
 from snapkit_file_store.testing import damage_part, open_store
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+SKIPPABLE_HEADER_MAGIC = b"\x5b\x2a\x4d\x18"
 
 
 def _rows(n: int, tag: str = "r") -> list[dict[str, object]]:
@@ -57,7 +59,10 @@ def test_parts_are_zstd_files_named_by_the_sha256_of_their_plain_bytes(
     sha = store.get(result.snapshot_id).part("t").sha256
     assert sha == sha256_hex(b"".join(record_lines(rows)))
     path = store.layout.root / "parts" / sha[:2] / f"{sha}.jsonl.zst"
-    assert path.read_bytes()[:4] == ZSTD_MAGIC
+    stored = path.read_bytes()
+    assert stored[:4] == SKIPPABLE_HEADER_MAGIC and ZSTD_MAGIC in stored  # seekable zstd
+    reader = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+    assert reader.decompress(stored) == b"".join(record_lines(rows))
     manifest_file = store.layout.root / "snapshots" / f"{result.snapshot_id}.json"
     assert manifest_file.read_bytes() == convert.dumps(store.get(result.snapshot_id))
 

@@ -13,6 +13,7 @@ from snapkit.errors import CorruptSnapshotError
 from snapkit.store import PartBlockReader
 from snapkit.testing.store_kit import commit, record_lines
 from snapkit_file_store import FileStore
+from snapkit_file_store.testing import write_single_frame_part
 
 
 def _rows(n: int, tag: str = "r") -> list[dict[str, object]]:
@@ -70,16 +71,32 @@ def test_a_bit_flip_anywhere_raises_or_reads_the_part_unchanged(store: FileStore
 
 
 @pytest.mark.parametrize("cut", [1, 4, 5, 100])
-def test_a_cut_into_the_data_frame_raises_without_verify(store: FileStore, cut: int) -> None:
-    """Cutting even just the frame's content checksum off raises (the writer's closing empty
-    frame after it carries no content: the reader stops at the end of the data frame)."""
+def test_a_cut_into_a_single_frame_part_raises_without_verify(store: FileStore, cut: int) -> None:
+    """A part of the format before seekable parts (one frame): cutting even just the frame's
+    content checksum off raises."""
+    sha, path, data = _stored(store, _rows(2000))
+    write_single_frame_part(path, data)
+    assert _read(store, sha, verify=False) == data
+    original = path.read_bytes()
+    path.write_bytes(original[: len(original) - cut])
+    with pytest.raises(CorruptSnapshotError, match=r"truncated|checksum|decompress"):
+        _read(store, sha, verify=False)
+
+
+@pytest.mark.parametrize("cut", [1, 9, 100, "frame"])
+def test_a_cut_seekable_part_raises_without_verify(store: FileStore, cut: int | str) -> None:
+    """Cutting a seekable part anywhere raises, even exactly between two frames (complete,
+    checksummed frames, only the seek table gone)."""
     sha, path, _data = _stored(store, _rows(2000))
     original = path.read_bytes()
-    reader = zstandard.ZstdDecompressor().decompressobj()
-    reader.decompress(original)
-    frame_end = len(original) - len(reader.unused_data)
-    path.write_bytes(original[: frame_end - cut])
-    with pytest.raises(CorruptSnapshotError, match=r"truncated|checksum|decompress"):
+    if cut == "frame":
+        reader = zstandard.ZstdDecompressor().decompressobj()
+        reader.decompress(original[48:])  # the header, then the first data frame
+        end = len(original) - len(reader.unused_data)
+    else:
+        end = len(original) - int(cut)
+    path.write_bytes(original[:end])
+    with pytest.raises(CorruptSnapshotError, match=r"truncated"):
         _read(store, sha, verify=False)
 
 
@@ -95,13 +112,14 @@ def test_a_frame_without_a_content_checksum_is_hashed_even_without_verify(
         _read(store, sha, verify=False)
 
 
-def test_only_verify_catches_a_part_swapped_for_another_well_formed_part(
+def test_only_verify_catches_a_single_frame_part_swapped_for_another_well_formed_part(
     store: FileStore,
 ) -> None:
-    """What ``verify=False`` does not check: that the bytes are the part the name says."""
+    """What ``verify=False`` does not check in a part of the format before seekable parts:
+    that the bytes are the part the name says."""
     sha, path, _data = _stored(store, _rows(300))
-    other_sha, other_path, other_data = _stored(store, _rows(300, "other"))
-    path.write_bytes(other_path.read_bytes())
+    other_sha, _other_path, other_data = _stored(store, _rows(300, "other"))
+    write_single_frame_part(path, other_data)
     assert _read(store, sha, verify=False) == other_data
     with pytest.raises(CorruptSnapshotError, match="SHA-256"):
         _read(store, sha, verify=True)
@@ -130,17 +148,15 @@ def test_a_block_read_closed_early_closes_its_file(store: FileStore) -> None:
     assert len(os.listdir("/proc/self/fd")) == before
 
 
-def test_a_written_part_is_exactly_one_zstd_frame(tmp_path) -> None:
-    # no empty trailing frame: the file ends where its one frame does
-    import zstandard
-
-    from snapkit_file_store.parts import ZstdPartWriter
-
-    writer = ZstdPartWriter(tmp_path, 3, "t")
-    writer.write(b'{"id":1}\n' * 1000)
-    digest, _ = writer.close()
-    data = (tmp_path / f"{digest}.zst").read_bytes()
-    assert zstandard.frame_content_size(data) in (-1, 9000)
-    reader = zstandard.ZstdDecompressor().decompressobj()
-    assert reader.decompress(data) == b'{"id":1}\n' * 1000
-    assert reader.eof and reader.unused_data == b""
+def test_a_seekable_part_swapped_for_another_is_refused_even_without_verify(
+    store: FileStore,
+) -> None:
+    """The header binds the seek table to the part's name: another part's file is refused."""
+    sha, path, _data = _stored(store, _rows(300))
+    _other_sha, other_path, _other_data = _stored(store, _rows(300, "other"))
+    path.write_bytes(other_path.read_bytes())
+    for verify in (True, False):
+        with pytest.raises(CorruptSnapshotError, match="another part"):
+            _read(store, sha, verify=verify)
+    with pytest.raises(CorruptSnapshotError, match="another part"):
+        list(store.read_part_ranges(sha, [(0, 10)]))

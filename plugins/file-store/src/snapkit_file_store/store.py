@@ -17,7 +17,7 @@ import filecmp
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -54,7 +54,12 @@ from snapkit_file_store.index import SnapshotIndex, info_of
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
 from snapkit_file_store.manifests import LoadedManifest, ManifestFiles
-from snapkit_file_store.parts import hash_part_file, open_part_file, part_file_blocks
+from snapkit_file_store.parts import (
+    hash_part_file,
+    open_part_file,
+    part_file_blocks,
+    part_file_ranges,
+)
 from snapkit_file_store.paths import Layout, check_part_hash, host_tag
 from snapkit_file_store.pointer import StatKey, read_pointer_file, stat_key, write_pointer_file
 from snapkit_file_store.transaction import FileTransaction
@@ -656,8 +661,8 @@ class FileStore:
 
         Block boundaries fall anywhere, even inside a line; the blocks joined are the part.
         ``verify=True`` checks the SHA-256 at the end, as :meth:`open_part` does.
-        ``verify=False`` skips it and relies on the zstd frame's content checksum (XXH64 of
-        the plain bytes, checked by zstd at the end of the frame) and on the frame being
+        ``verify=False`` skips it and relies on the zstd frames' content checksums (XXH64 of
+        the plain bytes, checked by zstd at the end of each frame) and on the frames being
         complete: damage such as a flipped bit or a cut still raises, a part file swapped
         for another well-formed one does not (``verify`` and checked reads catch that).
         Scans such as ``snapkit search`` read this way.
@@ -694,6 +699,32 @@ class FileStore:
         from snapkit_file_store.importer import import_history
 
         return import_history(self, entries, pointer)
+
+    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
+                         ) -> Generator[bytes, None, None]:
+        """Yield the part's plain bytes ``[offset, offset + length)`` for each range, in order
+        (:class:`snapkit.store.PartRangeReader`): only the zstd frames holding the ranges are
+        decompressed, each checked whole against the part's checked seek table and its zstd
+        content checksum. Parts written before the seekable format are read from the start.
+
+        :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
+        :raises ValueError: if a range starts before the previous one or has a negative length.
+        :raises CorruptSnapshotError: if the part is missing, or a frame, its header or its
+            seek table is damaged or another part's.
+        """
+        path = self.layout.part(check_part_hash(sha256))
+        pieces = part_file_ranges(path, sha256, ranges)
+        try:
+            first = next(pieces, None)
+        except FileNotFoundError:
+            raise CorruptSnapshotError(
+                f"part {sha256} is not in the store at {self.layout.root}",
+                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
+            ) from None
+        if first is None:
+            return
+        yield first
+        yield from pieces
 
     # -- lease -------------------------------------------------------------------------------
 

@@ -6,10 +6,15 @@ tests that need a damaged part or manifest on disk.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
+import zstandard
+
 from snapkit.store import SnapshotStore
-from snapkit_file_store import FileStore
+from snapkit_file_store import FileStore, seekable
+from snapkit_file_store.parts import frame_blocks, load_table
 
 
 def open_store(path: Path) -> FileStore:
@@ -46,3 +51,40 @@ def damage_manifest(store: SnapshotStore, snapshot_id: str) -> None:
     path = store.layout.manifest(snapshot_id)
     text = path.read_bytes()
     path.write_bytes(text.replace(b'"schema_version":"1"', b'"schema_version":"2"'))
+
+
+def write_single_frame_part(path: Path, plain: bytes) -> None:
+    """Write ``plain`` as a part of the format before seekable parts: one zstd frame with
+    its content checksum, no seek table (what the writer made until 2026-12)."""
+    buffer = io.BytesIO()
+    writer = zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(
+        buffer, closefd=False)
+    writer.write(plain)
+    writer.close()  # type: ignore[no-untyped-call]
+    path.write_bytes(buffer.getvalue())
+
+
+def rot_part_content(path: Path, old: bytes, new: bytes) -> int:
+    """Replace ``old`` by ``new`` (same length) in the frame of a seekable part that holds it,
+    keeping the file well formed: the frame is recompressed but keeps its original content
+    checksum, and the seek table and header are rewritten to match. What bit rot in the
+    content looks like to a reader that trusts the table: only zstd's checksum can tell.
+    Returns the number of the frame changed."""
+    if len(old) != len(new):
+        raise ValueError("old and new must have the same length")
+    with open(path, "rb") as raw:
+        head = raw.read(seekable.HEADER_SIZE)
+        table = load_table(raw, head, path, None)
+        frames = [os.pread(raw.fileno(), size, start)
+                  for start, size in zip(table.starts, table.sizes, strict=True)]
+        plains = [b"".join(frame_blocks(raw, table, n, path)) for n in range(len(frames))]
+    number = next(n for n, plain in enumerate(plains) if old in plain)
+    compressed = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(
+        plains[number].replace(old, new, 1))
+    frames[number] = compressed[:-4] + table.checksums[number]
+    entries = [(len(f), len(p), c) for f, p, c in zip(frames, plains, table.checksums,
+                                                       strict=True)]
+    header, table_bytes = seekable.encode(entries, path.name.split(".")[0])
+    path.write_bytes(header + b"".join(frames) + table_bytes)
+    return number
+
