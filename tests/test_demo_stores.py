@@ -77,6 +77,9 @@ def test_demo_on_sqlite_defaults_to_a_database_file_in_the_demo_folder(tmp_path:
                                      "path": "store.sqlite"}
     assert (config.parent / "store.sqlite").is_file()
     assert not (config.parent / "store").exists()
+    # the dashboard export refreshes its own scope into a file store, whatever the demo's is
+    assert (config.parent / "exports" / "store" / "current.json").is_file()
+    assert list((config.parent / "exports").glob("*.zip"))
 
 
 def test_demo_on_postgresql_keeps_its_snapshots_in_the_database(
