@@ -136,6 +136,12 @@ def test_an_option_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
     assert "store.busy_timeout" in message
 
 
+def test_a_secret_naming_an_unset_variable_is_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, "--store", "postgresql", "--store-option",
+                      'password={env = "SNAPKIT_DEMO_TEST_UNSET"}')
+    assert "store.password names environment variable SNAPKIT_DEMO_TEST_UNSET" in message
+
+
 def test_a_malformed_option_is_refused(tmp_path: Path) -> None:
     message = refused(tmp_path, "--store", "sqlite", "--store-option", "path")
     assert "--store-option 'path' is not KEY=VALUE" in message

@@ -142,12 +142,12 @@ def _store_table(manager: Any, folder: Path, kind: str,
     """The ``[store]`` table ``--store`` and ``--store-option`` ask for, checked against the
     store's settings schema; ``None`` for the scenario's own (a file store, no options).
 
-    :raises UsageError, ConfigError: for an unknown kind, a malformed or missing option, or
-        settings the store's schema refuses.
+    :raises UsageError, ConfigError: for an unknown kind, a malformed or missing option,
+        settings the store's schema refuses, or an ``{env = "NAME"}`` naming an unset variable.
     """
     import difflib
 
-    from snapkit.config import config_from_data
+    from snapkit.config import config_from_data, resolve_secrets
     from snapkit.demo import demo_store_table, parse_store_options
     from snapkit.errors import UsageError
     from snapkit.project import Project
@@ -165,6 +165,7 @@ def _store_table(manager: Any, folder: Path, kind: str,
     table = demo_store_table(kind, parsed, stores.get(kind).settings_schema)
     config = config_from_data({"store": table}, Path("--store-option"), folder)
     Project(config, manager).validate_settings()
+    resolve_secrets(dict(config.store_settings), "store", "--store-option")
     return table
 
 
