@@ -12,6 +12,8 @@ provides its profile or oracles is not installed.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -129,10 +131,13 @@ def scenario_exports(scenario: Any, project: Any) -> list[DemoExport]:
 def export_config(base: Mapping[str, Any], export: DemoExport) -> dict[str, Any]:
     """The configuration data an export refreshes with: the demo's ``base`` config without
     its search indexes, ``export.config`` merged in table by table, a file store at
-    ``store`` (relative to the exports folder), the export's scope and oracles."""
+    ``store`` (relative to the exports folder; a file store whatever the demo's own store
+    is), the export's scope and oracles."""
     data = _merged(base, export.config)
     data.pop("search", None)
-    data["store"] = {**data.get("store", {}), "path": "store"}
+    store = data.get("store", {})
+    data["store"] = ({**store, "path": "store"} if store.get("kind", "file") == "file"
+                     else {"kind": "file", "path": "store"})
     scope = export.scope
     data["scope"] = {k: v for k, v in (("namespace", scope.namespace),
                                         ("context", scope.context),
@@ -169,3 +174,101 @@ def choose_scenario(manager: Any, key: str | None) -> Any:
         raise UsageError("no demo scenario is installed",
                          hint="install the repository's plugins: see README's quick start")
     return candidates[0]
+
+
+# -- the demo's store (``snapkit demo --store KIND --store-option KEY=VALUE``) -------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def parse_store_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a table; each value read as a TOML value (``5`` stays a number,
+    ``{env = "NAME"}`` a secret reference), anything that is not one kept as a string.
+
+    :raises UsageError: for a pair without ``=``, a key that is not a bare TOML key, ``kind``
+        (that is ``--store``), or a key given twice.
+    """
+    import tomllib
+
+    from snapkit.errors import UsageError
+
+    table: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not _BARE_KEY.match(key):
+            raise UsageError(f"--store-option {pair!r} is not KEY=VALUE",
+                             hint="e.g. --store-option bucket=demo")
+        if key == "kind":
+            raise UsageError("--store-option kind=... is not an option",
+                             hint="give the store's kind with --store KIND")
+        if key in table:
+            raise UsageError(f"--store-option {key} is given twice", hint="give it once")
+        try:
+            value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        table[key] = value
+    return table
+
+
+def demo_store_table(kind: str, options: Mapping[str, Any],
+                     schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The demo config's ``[store]`` table: ``kind``, then ``options``; a store that takes a
+    ``path`` gets one in the demo folder when none is given (``store`` for the file store,
+    ``store.KIND`` otherwise, e.g. ``store.sqlite``).
+
+    :raises UsageError: naming the first option the store's settings schema requires and
+        ``options`` lacks.
+    """
+    from snapkit.errors import UsageError
+
+    table: dict[str, Any] = {"kind": kind, **options}
+    properties = (schema or {}).get("properties", {})
+    if (schema is None or "path" in properties) and "path" not in table:
+        table["path"] = "store" if kind == "file" else f"store.{kind}"
+    for name in (schema or {}).get("required", []):
+        if name not in table:
+            raise UsageError(f"--store {kind} needs --store-option {name}=...",
+                             hint=f"see [store] for {kind!r} in docs/stores.md")
+    return table
+
+
+def with_store_section(text: str, table: Mapping[str, Any]) -> str:
+    """``text`` (a scenario's ``snapkit.toml``) with its ``[store]`` section replaced by
+    ``table`` (appended when it has none); every other line is kept as it is."""
+    lines = text.splitlines()
+    section = ["[store]", *(f"{key} = {toml_value(value)}" for key, value in table.items())]
+    start = next((i for i, line in enumerate(lines) if line.strip() == "[store]"), None)
+    if start is None:
+        out = [*lines, "", *section]
+    else:
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].lstrip().startswith("[")), len(lines))
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        out = [*lines[:start], *section, *lines[end:]]
+    return "\n".join(out) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    """``value`` (a string, bool, number, list or table of them) written as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    from snapkit.errors import UsageError
+
+    raise UsageError(f"a {type(value).__name__} cannot be a store option",
+                     hint="give a string, number, boolean, list or {env = \"NAME\"}")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else toml_value(key)

@@ -27,6 +27,15 @@ def _step(number: int, text: str) -> None:
               help="How big the demo data set is (users, for the OneRoster scenario).")
 @click.option("--scenario", metavar="KEY",
               help="Which demo scenario to run (default: the richest one installed).")
+@click.option("--store", "store_kind", metavar="KIND", default="file", show_default=True,
+              help="The kind of store the demo refreshes into: any installed store, e.g. "
+                   "sqlite, postgresql or s3 (the dashboard export's own store, "
+                   "exports/store, stays a file store).")
+@click.option("--store-option", "store_options", metavar="KEY=VALUE", multiple=True,
+              help="A setting of the [store] section, repeatable; VALUE is read as a TOML "
+                   "value (30 stays a number, {env=\"NAME\"} names a secret), else as a "
+                   "string, e.g. dsn=postgresql://me@db/snapkit or bucket=demo. A store that "
+                   "takes a path gets one in --dir by default (sqlite: store.sqlite).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.option("--serve", "serve", is_flag=True,
               help="Then serve the demo store over HTTP (pages and API) until Ctrl-C, with "
@@ -34,8 +43,8 @@ def _step(number: int, text: str) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
               help="The port of --serve.")
 @click.pass_obj
-def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bool,
-         serve: bool, port: int) -> None:
+def demo(state: object, folder: Path, size: int, scenario: str | None, store_kind: str,
+         store_options: tuple[str, ...], quiet: bool, serve: bool, port: int) -> None:
     """Run the guided demo end to end.
 
     Starts a demo data source (the local OneRoster server when the OneRoster plugin is
@@ -44,30 +53,39 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
     (when the scenario and the instructor-dashboard plugin offer it), verifies the store, and
     tells you what to run next, including how to open the pages on the demo store ('snapkit
     serve'); --serve starts them right away. The store stays in --dir for you to explore.
+
+    By default the store is a file store in --dir; --store and --store-option put it in any
+    installed store, e.g. '--store sqlite', '--store postgresql --store-option
+    dsn=postgresql://me@db/snapkit' or '--store s3 --store-option
+    endpoint_url=http://127.0.0.1:9000 --store-option bucket=demo'. A missing required
+    option or an unknown kind stops the demo (exit 2) before anything is written.
     """
     from snapkit.config import load_config
-    from snapkit.demo import choose_scenario, scenario_exports
+    from snapkit.demo import choose_scenario, scenario_exports, with_store_section
     from snapkit.manager import PluginManager
     from snapkit.project import Project
 
     started = time.monotonic()
     folder = folder.resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     base = state.manager()  # type: ignore[attr-defined]
+    store_table = _store_table(base, folder, store_kind, store_options)
     descriptor = choose_scenario(base, scenario)
+    folder.mkdir(parents=True, exist_ok=True)
     source = descriptor.factory({"size": size})
     click.echo(click.style(f"snapkit demo: {source.title}", bold=True))
     try:
         _step(1, "Start the data source and write the config")
         config_path = folder / "snapkit.toml"
-        config_path.write_text(source.start(folder), encoding="utf-8")
+        text = source.start(folder)
+        if store_table is not None:
+            text = with_store_section(text, store_table)
+        config_path.write_text(text, encoding="utf-8")
         config = load_config(config_path)
         manager = PluginManager(config.plugins, config)
         manager.load_entry_points()
         project = Project.load(config, manager)
         _say(f"    config: {config_path}")
-        store_path = project.config.store_settings.get("path", "snapkit-data")
-        _say(f"    store:  {project.config.resolve_path(store_path)}")
+        _say(f"    store:  {_describe_store(project)}")
 
         _step(2, "Refresh: fetch everything and commit a snapshot")
         first = _refresh(project, quiet)
@@ -117,6 +135,47 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, quiet: bo
             run_server(project, "127.0.0.1", port)
     finally:
         source.close()
+
+
+def _store_table(manager: Any, folder: Path, kind: str,
+                 options: tuple[str, ...]) -> dict[str, Any] | None:
+    """The ``[store]`` table ``--store`` and ``--store-option`` ask for, checked against the
+    store's settings schema; ``None`` for the scenario's own (a file store, no options).
+
+    :raises UsageError, ConfigError: for an unknown kind, a malformed or missing option,
+        settings the store's schema refuses, or an ``{env = "NAME"}`` naming an unset variable.
+    """
+    import difflib
+
+    from snapkit.config import config_from_data, resolve_secrets
+    from snapkit.demo import demo_store_table, parse_store_options
+    from snapkit.errors import UsageError
+    from snapkit.project import Project
+
+    parsed = parse_store_options(options)
+    if kind == "file" and not parsed:
+        return None
+    stores = manager.stores
+    if kind not in stores:
+        known = sorted(stores.keys())
+        close = difflib.get_close_matches(kind, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else \
+            "installed stores: " + (", ".join(known) or "none")
+        raise UsageError(f"--store {kind!r}: no such store is installed", hint=hint)
+    table = demo_store_table(kind, parsed, stores.get(kind).settings_schema)
+    config = config_from_data({"store": table}, Path("--store-option"), folder)
+    Project(config, manager).validate_settings()
+    resolve_secrets(dict(config.store_settings), "store", "--store-option")
+    return table
+
+
+def _describe_store(project: Any) -> str:
+    """Where the demo's store is, without any setting that may hold a secret."""
+    config = project.config
+    if config.store_kind == "file" or "path" in config.store_settings:
+        where = config.resolve_path(config.store_settings.get("path", "snapkit-data"))
+        return f"{where}" if config.store_kind == "file" else f"{config.store_kind} {where}"
+    return f"{config.store_kind} (as set in [store])"
 
 
 def _refresh(project: Any, quiet: bool) -> Any:
