@@ -190,6 +190,24 @@ class CommitResult:
     pointer: Pointer | None
 
 
+def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
+    """The listing metadata of a manifest stored in ``manifest_bytes`` bytes, as every store
+    computes it (its size counts the manifest and its parts)."""
+    return SnapshotInfo(
+        id=manifest.id,
+        created_at=manifest.created_at,
+        status=manifest.status,
+        schema_version=manifest.schema_version,
+        calculation_version=manifest.calculation_version,
+        namespace=manifest.scope.namespace,
+        scope_id=manifest.scope.id,
+        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
+        error_count=len(manifest.errors),
+        part_count=len(manifest.parts),
+        record_count=sum(part.records for part in manifest.parts),
+    )
+
+
 @runtime_checkable
 class PartWriter(Protocol):
     """Receives the canonical JSON Lines bytes of one part, in order."""

@@ -62,8 +62,9 @@ class CacheConformance:
 
     @pytest.fixture
     def make_cache(self) -> MakeCache:
-        raise NotImplementedError(
-            "supply a make_cache fixture: make_cache(ttl, capacity) -> a new, empty backend")
+        """Override: return ``make_cache(ttl, capacity) -> a new, empty backend``."""
+        pytest.fail("define a make_cache fixture: make_cache(ttl, capacity) -> a new, "
+                    "empty backend")
 
     @pytest.fixture
     def expire(self) -> Expire:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError, SnapshotNotFoundError, StoreError
-from snapkit.store import PartOpener
-from snapkit_file_store.index import info_of
+from snapkit.store import PartOpener, info_of
 from snapkit_file_store.pointer import read_pointer_file, write_pointer_file
 
 if TYPE_CHECKING:

@@ -18,28 +18,11 @@ from collections.abc import Iterable
 import attrs
 
 from snapkit import convert
-from snapkit.contracts import SnapshotInfo, SnapshotManifest, parse_time
+from snapkit.contracts import SnapshotInfo, parse_time
 from snapkit.store import ListFilter
 from snapkit_file_store.atomic import replace_atomic
 from snapkit_file_store.jsonlines import ContractLog, checked_line
 from snapkit_file_store.paths import Layout, writer_tag
-
-
-def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
-    """Return the listing metadata of a manifest."""
-    return SnapshotInfo(
-        id=manifest.id,
-        created_at=manifest.created_at,
-        status=manifest.status,
-        schema_version=manifest.schema_version,
-        calculation_version=manifest.calculation_version,
-        namespace=manifest.scope.namespace,
-        scope_id=manifest.scope.id,
-        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
-        error_count=len(manifest.errors),
-        part_count=len(manifest.parts),
-        record_count=sum(part.records for part in manifest.parts),
-    )
 
 
 def parse_info(line: bytes) -> SnapshotInfo:

@@ -47,10 +47,11 @@ from snapkit.store import (
     PruneReport,
     RetentionPolicy,
     VerifyReport,
+    info_of,
     pointer_trail,
 )
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
-from snapkit_file_store.index import SnapshotIndex, info_of
+from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
 from snapkit_file_store.manifests import LoadedManifest, ManifestFiles

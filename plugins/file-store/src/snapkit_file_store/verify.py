@@ -35,9 +35,8 @@ from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
-from snapkit.store import VerifyProblem, VerifyReport
+from snapkit.store import VerifyProblem, VerifyReport, info_of
 from snapkit_file_store.atomic import append_line, replace_atomic
-from snapkit_file_store.index import info_of
 from snapkit_file_store.jsonlines import unwrap_line
 from snapkit_file_store.manifests import check_manifest_bytes
 from snapkit_file_store.parts import hash_part_file

@@ -72,23 +72,6 @@ def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:
     return manifest
 
 
-def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
-    """The listing metadata of a manifest."""
-    return SnapshotInfo(
-        id=manifest.id,
-        created_at=manifest.created_at,
-        status=manifest.status,
-        schema_version=manifest.schema_version,
-        calculation_version=manifest.calculation_version,
-        namespace=manifest.scope.namespace,
-        scope_id=manifest.scope.id,
-        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
-        error_count=len(manifest.errors),
-        part_count=len(manifest.parts),
-        record_count=sum(part.records for part in manifest.parts),
-    )
-
-
 def parse_pointer(body: bytes, etag: str | None) -> PointerRead:
     """Check a pointer object's bytes (they must parse and name a well-formed id)."""
     try:

@@ -54,6 +54,7 @@ from snapkit.store import (
     PruneReport,
     RetentionPolicy,
     VerifyReport,
+    info_of,
     pointer_trail,
 )
 from snapkit_object_store.client import (
@@ -74,7 +75,6 @@ from snapkit_object_store.records import (
     PointerRead,
     check_manifest_bytes,
     check_part_hash,
-    info_of,
     parse_pointer,
     select,
 )

@@ -22,14 +22,13 @@ from snapkit import convert
 from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest, utc_now
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
-from snapkit.store import CommitResult
+from snapkit.store import CommitResult, info_of
 from snapkit_sql_store.backend import CommitOutcomeUnknown, Db
 from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part
 from snapkit_sql_store.rows import (
     INFO_COLUMNS,
     append_history,
     check_manifest_bytes,
-    info_of,
     micros,
 )
 

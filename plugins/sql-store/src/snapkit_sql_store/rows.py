@@ -55,23 +55,6 @@ def micros(value: str | _dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def info_of(manifest: SnapshotManifest, manifest_bytes: int) -> SnapshotInfo:
-    """The listing metadata of a manifest (as the file store computes it)."""
-    return SnapshotInfo(
-        id=manifest.id,
-        created_at=manifest.created_at,
-        status=manifest.status,
-        schema_version=manifest.schema_version,
-        calculation_version=manifest.calculation_version,
-        namespace=manifest.scope.namespace,
-        scope_id=manifest.scope.id,
-        size_bytes=manifest_bytes + sum(part.bytes for part in manifest.parts),
-        error_count=len(manifest.errors),
-        part_count=len(manifest.parts),
-        record_count=sum(part.records for part in manifest.parts),
-    )
-
-
 def info_row(row: Sequence[Any]) -> SnapshotInfo:
     """A :class:`SnapshotInfo` from a row of :data:`INFO_COLUMNS`."""
     return SnapshotInfo(
