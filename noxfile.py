@@ -10,6 +10,7 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.default_venv_backend = "venv"
 
 PYTHON = "3.11"
+LINTED = ("snapkit", "plugins", "contrib", "tests", "bench", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
@@ -21,23 +22,21 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the kernel, every plugin distribution, tests and benchmarks.
+    """ruff over the kernel, every plugin distribution, tests and benchmarks: lint and format.
 
-    One configuration for all of them: the root pyproject.toml's [tool.ruff].
+    One configuration for all of them: the root pyproject.toml's [tool.ruff]. The format is
+    enforced (``ruff format --check``); ``nox -s format`` rewrites the files.
     """
     session.install("ruff")
-    session.run("ruff", "check", "snapkit", "plugins", "contrib", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
 
 
 @nox.session(python=PYTHON)
 def format(session: nox.Session) -> None:
-    """ruff format, not enforced yet: ``nox -s format -- --check`` only reports.
-
-    Plain ``nox -s format`` rewrites the files.
-    """
+    """ruff format: rewrite every file to the enforced format."""
     session.install("ruff")
-    session.run("ruff", "format", *(session.posargs or []), "snapkit", "plugins", "contrib",
-                "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", *LINTED)
 
 
 @nox.session(python=PYTHON)
@@ -47,8 +46,7 @@ def typecheck(session: nox.Session) -> None:
     The files and settings are the root pyproject's [tool.mypy]; every distribution is
     installed so that their imports of each other are checked too.
     """
-    session.install("-r", "requirements.txt", "mypy", "types-jsonschema", "pytest",
-                    "hypothesis")
+    session.install("-r", "requirements.txt", "mypy", "types-jsonschema", "pytest", "hypothesis")
     session.run("mypy")
 
 
@@ -62,23 +60,36 @@ def distributions(session: nox.Session) -> None:
     and runs its own tests. ``nox -s distributions -- files`` limits it to named folders."""
     from pathlib import Path
 
-    folders = sorted(p.parent for p in [*Path("plugins").glob("*/pyproject.toml"),
-                                        *Path("contrib").glob("*/pyproject.toml")])
+    folders = sorted(
+        p.parent
+        for p in [
+            *Path("plugins").glob("*/pyproject.toml"),
+            *Path("contrib").glob("*/pyproject.toml"),
+        ]
+    )
     chosen = [f for f in folders if not session.posargs or f.name in session.posargs]
     wheelhouse = Path(session.create_tmp()).resolve() / "wheelhouse"
     session.install("pip")
-    session.run("pip", "wheel", "--no-deps", "-q", "-w", str(wheelhouse), ".",
-                *map(str, folders))
+    session.run("pip", "wheel", "--no-deps", "-q", "-w", str(wheelhouse), ".", *map(str, folders))
     for folder in chosen:
         env = Path(session.create_tmp()).resolve() / f"venv-{folder.name}"
         session.run("python", "-m", "venv", "--clear", str(env))
         python = str(env / "bin" / "python")
         project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
-        session.run(python, "-m", "pip", "install", "-q", "--find-links", str(wheelhouse),
-                    f"{project}[test]", "pytest-timeout", external=True)
+        session.run(
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--find-links",
+            str(wheelhouse),
+            f"{project}[test]",
+            "pytest-timeout",
+            external=True,
+        )
         with session.chdir(folder):
-            session.run(python, "-m", "pytest", "-q", "-p", "no:randomly", "tests",
-                        external=True)
+            session.run(python, "-m", "pytest", "-q", "-p", "no:randomly", "tests", external=True)
 
 
 @nox.session(python=PYTHON)

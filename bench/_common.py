@@ -28,8 +28,9 @@ def users(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
             "status": "active",
             "dateLastModified": "2026-11-01T00:00:00Z",
             "enabledUser": True,
-            "orgs": [{"href": f"/orgs/s-{i % 40:03d}", "sourcedId": f"s-{i % 40:03d}",
-                      "type": "org"}],
+            "orgs": [
+                {"href": f"/orgs/s-{i % 40:03d}", "sourcedId": f"s-{i % 40:03d}", "type": "org"}
+            ],
             "role": role,
             "username": f"{first.lower()}.{last.lower()}{i}",
             "userIds": [{"type": "sis", "identifier": f"{100000 + i}"}],
@@ -40,8 +41,11 @@ def users(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
             "email": f"{first.lower()}.{last.lower()}{i}@district.example",
             "sms": "",
             "phone": "",
-            "agents": [{"href": f"/users/u-{i + 1:08d}", "sourcedId": f"u-{i + 1:08d}",
-                        "type": "user"}] if role == "student" else [],
+            "agents": [
+                {"href": f"/users/u-{i + 1:08d}", "sourcedId": f"u-{i + 1:08d}", "type": "user"}
+            ]
+            if role == "student"
+            else [],
             "grades": [str(i % 12 + 1).zfill(2)] if role == "student" else [],
         }
 
@@ -70,8 +74,12 @@ def peak_rss_mb() -> float:
 
 def run_child(script: str, args: Sequence[str]) -> dict[str, Any]:
     """Run ``python script args`` and return the JSON object it prints on its last line."""
-    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    done = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     if done.returncode != 0:
         raise SystemExit(f"{script} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -89,8 +97,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[str(h) for h in headers], *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for index, row in enumerate(cells):
-        print("  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i])
-                        for i, c in enumerate(row)))
+        print("  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(row)))
         if index == 0:
             print("  ".join("-" * w for w in widths))
 

@@ -79,26 +79,28 @@ def transitions(rounds: int) -> dict[str, list[float]]:
         state, _ = timed("request (replace)", co.request_scope_change, state, c, ORACLES, now)
         tc = state.queued.token
         hits = [result(ta, a, key, "cache") for key in ORACLES[:2]]
-        state, _ = timed("cache lookup (partial hit)", co.handle_cache_lookup, state, ta, hits,
-                         now)
+        state, _ = timed("cache lookup (partial hit)", co.handle_cache_lookup, state, ta, hits, now)
         for key in ORACLES[2:]:
-            state, _ = timed("result (superseded)", co.handle_oracle_result, state,
-                             result(ta, a, key), now)
+            state, _ = timed(
+                "result (superseded)", co.handle_oracle_result, state, result(ta, a, key), now
+            )
         state, _ = timed("cache lookup (miss)", co.handle_cache_lookup, state, tc, [], now)
         for key in ORACLES[:-1]:
-            state, _ = timed("result (applied)", co.handle_oracle_result, state,
-                             result(tc, c, key), now)
-        state, _ = timed("result (completes)", co.handle_oracle_result, state,
-                         result(tc, c, ORACLES[-1]), now)
+            state, _ = timed(
+                "result (applied)", co.handle_oracle_result, state, result(tc, c, key), now
+            )
+        state, _ = timed(
+            "result (completes)", co.handle_oracle_result, state, result(tc, c, ORACLES[-1]), now
+        )
         state, _ = timed("request (idle)", co.request_scope_change, state, a, ORACLES, now)
-        state, _ = timed("timeout", co.handle_timeout, state, state.active.request.token,
-                         now + 30)
+        state, _ = timed("timeout", co.handle_timeout, state, state.active.request.token, now + 30)
         now += 60
     return times
 
 
-def hydrations(count: int, clock: Callable[[], float] = time.perf_counter
-               ) -> tuple[list[float], list[float]]:
+def hydrations(
+    count: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[list[float], list[float]]:
     """Full-hit hydrations through the driver, and bare lookups of the same oracles."""
     from snapkit_cache.memory import MemoryCache
 
@@ -114,8 +116,13 @@ def hydrations(count: int, clock: Callable[[], float] = time.perf_counter
 
     async def run() -> tuple[list[float], list[float]]:
         shown: list[Any] = []
-        driver = CoordinatorDriver(never, cache=cache, versions=lambda keys: versions,
-                                   on_update=shown.append, timers=VirtualTimers())
+        driver = CoordinatorDriver(
+            never,
+            cache=cache,
+            versions=lambda keys: versions,
+            on_update=shown.append,
+            timers=VirtualTimers(),
+        )
         full, bare = [], []
         for _ in range(count):
             start = clock()
@@ -152,9 +159,15 @@ def cache_rates(ops: int) -> list[tuple[str, str, str, str, str]]:
     d_put = rate(lambda i: plain.__setitem__(keys[i], value), ops)
     m_get = rate(lambda i: memory.get(keys[i]), ops)
     d_get = rate(lambda i: plain.get(keys[i]), ops)
-    rows.append(("memory", f"{m_get:,.0f}/s", f"{m_put:,.0f}/s",
-                 f"dict {d_get:,.0f}/s get, {d_put:,.0f}/s put",
-                 f"{d_get / m_get:.1f}x / {d_put / m_put:.1f}x"))
+    rows.append(
+        (
+            "memory",
+            f"{m_get:,.0f}/s",
+            f"{m_put:,.0f}/s",
+            f"dict {d_get:,.0f}/s get, {d_put:,.0f}/s put",
+            f"{d_get / m_get:.1f}x / {d_put / m_put:.1f}x",
+        )
+    )
     redis_ops = max(1000, ops // 4)
     with RedisServer() as server:
         backend = RedisCache(url=server.url, ttl=3600, capacity=100_000, namespace="bench")
@@ -164,9 +177,15 @@ def cache_rates(ops: int) -> list[tuple[str, str, str, str, str]]:
         r_get = rate(lambda i: backend.get(keys[i]), redis_ops)
         x_get = rate(lambda i: raw.get(f"raw:{keys[i]}"), redis_ops)
         backend.close()
-    rows.append(("redis", f"{r_get:,.0f}/s", f"{r_put:,.0f}/s",
-                 f"redis-py {x_get:,.0f}/s GET, {x_put:,.0f}/s SET",
-                 f"{x_get / r_get:.2f}x / {x_put / r_put:.2f}x"))
+    rows.append(
+        (
+            "redis",
+            f"{r_get:,.0f}/s",
+            f"{r_put:,.0f}/s",
+            f"redis-py {x_get:,.0f}/s GET, {x_put:,.0f}/s SET",
+            f"{x_get / r_get:.2f}x / {x_put / r_put:.2f}x",
+        )
+    )
     return rows
 
 
@@ -180,31 +199,60 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     times = transitions(args.rounds)
     every = [t for values in times.values() for t in values]
-    rows = [(name, len(values), us(statistics.median(values)), us(pct(values, 0.95)),
-             us(pct(values, 0.99))) for name, values in times.items()]
-    rows.append(("all transitions", len(every), us(statistics.median(every)),
-                 us(pct(every, 0.95)), us(pct(every, 0.99))))
+    rows = [
+        (
+            name,
+            len(values),
+            us(statistics.median(values)),
+            us(pct(values, 0.95)),
+            us(pct(values, 0.99)),
+        )
+        for name, values in times.items()
+    ]
+    rows.append(
+        (
+            "all transitions",
+            len(every),
+            us(statistics.median(every)),
+            us(pct(every, 0.95)),
+            us(pct(every, 0.99)),
+        )
+    )
     print("Transition cost (pure state machine; target p99 < 100 µs)")
     table(("event", "calls", "p50", "p95", "p99"), rows)
 
-    print(f"\nCached hydration, {len(ORACLES)} oracles, all hits (target overhead < 1 ms); "
-          "wall time, and this thread's CPU time (not counting time the machine gave other "
-          "processes)")
+    print(
+        f"\nCached hydration, {len(ORACLES)} oracles, all hits (target overhead < 1 ms); "
+        "wall time, and this thread's CPU time (not counting time the machine gave other "
+        "processes)"
+    )
     rows = []
     for label, clock in (("wall", time.perf_counter), ("CPU", time.thread_time)):
         full, bare = hydrations(args.hydrations, clock)
         overhead = [f - b for f, b in zip(full, bare)]
-        rows += [(f"{name} ({label})", us(statistics.median(values)), us(pct(values, 0.95)),
-                  us(pct(values, 0.99)))
-                 for name, values in (("driver.request, full hit", full),
-                                      ("bare OracleCache.lookup", bare),
-                                      ("coordinator overhead", overhead))]
+        rows += [
+            (
+                f"{name} ({label})",
+                us(statistics.median(values)),
+                us(pct(values, 0.95)),
+                us(pct(values, 0.99)),
+            )
+            for name, values in (
+                ("driver.request, full hit", full),
+                ("bare OracleCache.lookup", bare),
+                ("coordinator overhead", overhead),
+            )
+        ]
     table(("", "p50", "p95", "p99"), rows)
 
-    print(f"\nCache rates, 1 KB values ({args.ops:,} memory ops, {max(1000, args.ops // 4):,} "
-          "redis ops on loopback)")
-    table(("backend", "get", "put", "baseline (same run)", "baseline / backend"),
-          cache_rates(args.ops))
+    print(
+        f"\nCache rates, 1 KB values ({args.ops:,} memory ops, {max(1000, args.ops // 4):,} "
+        "redis ops on loopback)"
+    )
+    table(
+        ("backend", "get", "put", "baseline (same run)", "baseline / backend"),
+        cache_rates(args.ops),
+    )
 
 
 if __name__ == "__main__":

@@ -37,17 +37,30 @@ from pathlib import Path
 from typing import Any
 
 DEEPDIFF_MAX_ROWS = 100_000
-COLUMNS = {"id": "BIGINT", "name": "VARCHAR", "email": "VARCHAR", "score": "DOUBLE",
-           "visits": "BIGINT", "active": "BOOLEAN", "group": "VARCHAR"}
+COLUMNS = {
+    "id": "BIGINT",
+    "name": "VARCHAR",
+    "email": "VARCHAR",
+    "score": "DOUBLE",
+    "visits": "BIGINT",
+    "active": "BOOLEAN",
+    "group": "VARCHAR",
+}
 
 
 # -- data ----------------------------------------------------------------------------------------
 
 
 def _row(i: int, rng: random.Random) -> dict[str, Any]:
-    return {"id": i, "name": f"user {i}", "email": f"user{i}@example.org",
-            "score": round(rng.random() * 100, 3), "visits": rng.randrange(1000),
-            "active": rng.random() < 0.8, "group": f"g{i % 50}"}
+    return {
+        "id": i,
+        "name": f"user {i}",
+        "email": f"user{i}@example.org",
+        "score": round(rng.random() * 100, 3),
+        "visits": rng.randrange(1000),
+        "active": rng.random() < 0.8,
+        "group": f"g{i % 50}",
+    }
 
 
 def tables(rows: int, seed: int = 4) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -55,7 +68,7 @@ def tables(rows: int, seed: int = 4) -> tuple[list[dict[str, Any]], list[dict[st
     rng = random.Random(seed)
     a = [_row(i, rng) for i in range(rows)]
     picks = rng.sample(range(rows), rows // 100 + rows // 200)
-    changed, removed = set(picks[: rows // 100]), set(picks[rows // 100:])
+    changed, removed = set(picks[: rows // 100]), set(picks[rows // 100 :])
     b = []
     for row in a:
         if row["id"] in removed:
@@ -81,20 +94,28 @@ def prepare(rows: int, folder: Path) -> dict[str, Any]:
     for name, table in zip(("a", "b"), tables(rows), strict=True):
         with open(folder / f"{name}.jsonl", "wb") as file:
             for start in range(0, len(table), 10_000):
-                file.write(b"".join(canonical_bytes(r) + b"\n"
-                                    for r in table[start:start + 10_000]))
+                file.write(
+                    b"".join(canonical_bytes(r) + b"\n" for r in table[start : start + 10_000])
+                )
         pointer = store.read_pointer()
         txn = store.begin()
         sha, size, count = write_records(txn.part_writer(), table)
         part = PartRef("users", sha, count, size, "users", "id")
-        manifest = SnapshotManifest(Scope("bench"), "1", "1", "success", parts=(part,),
-                                    payloads={"table": name})
-        txn.commit(manifest, move_pointer=True,
-                   expected_generation=pointer.generation if pointer else 0)
+        manifest = SnapshotManifest(
+            Scope("bench"), "1", "1", "success", parts=(part,), payloads={"table": name}
+        )
+        txn.commit(
+            manifest, move_pointer=True, expected_generation=pointer.generation if pointer else 0
+        )
         ids.append(manifest.id)
         del table
-    return {"store": str(folder / "store"), "a": ids[0], "b": ids[1],
-            "jsonl_a": str(folder / "a.jsonl"), "jsonl_b": str(folder / "b.jsonl")}
+    return {
+        "store": str(folder / "store"),
+        "a": ids[0],
+        "b": ids[1],
+        "jsonl_a": str(folder / "a.jsonl"),
+        "jsonl_b": str(folder / "b.jsonl"),
+    }
 
 
 # -- contenders (each runs in its own process) ---------------------------------------------------
@@ -114,8 +135,12 @@ def run_snapkit(job: dict[str, Any]) -> dict[str, Any]:
     diff = compute_diff(manager, store, a, b, sections=["table"])
     seconds = time.perf_counter() - started
     (section,) = diff.sections
-    return {"seconds": seconds, "added": section.added, "removed": section.removed,
-            "changed": section.changed}
+    return {
+        "seconds": seconds,
+        "added": section.added,
+        "removed": section.removed,
+        "changed": section.changed,
+    }
 
 
 def run_duckdb(job: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +167,12 @@ def run_duckdb(job: dict[str, Any]) -> dict[str, Any]:
     """).fetchall()
     seconds = time.perf_counter() - started
     kinds = [row[1] for row in rows]
-    return {"seconds": seconds, "added": kinds.count("added"),
-            "removed": kinds.count("removed"), "changed": kinds.count("changed")}
+    return {
+        "seconds": seconds,
+        "added": kinds.count("added"),
+        "removed": kinds.count("removed"),
+        "changed": kinds.count("changed"),
+    }
 
 
 def run_deepdiff(job: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +186,12 @@ def run_deepdiff(job: dict[str, Any]) -> dict[str, Any]:
     result = DeepDiff(tables[0], tables[1])
     seconds = time.perf_counter() - started
     changed_rows = {path.split("]")[0] for path in result.get("values_changed", {})}
-    return {"seconds": seconds, "added": len(result.get("dictionary_item_added", ())),
-            "removed": len(result.get("dictionary_item_removed", ())),
-            "changed": len(changed_rows)}
+    return {
+        "seconds": seconds,
+        "added": len(result.get("dictionary_item_added", ())),
+        "removed": len(result.get("dictionary_item_removed", ())),
+        "changed": len(changed_rows),
+    }
 
 
 CONTENDERS = {"snapkit": run_snapkit, "duckdb": run_duckdb, "deepdiff": run_deepdiff}
@@ -199,8 +231,12 @@ def child(name: str, job_file: str) -> None:
 
 
 def measure(name: str, job_file: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--child", name, str(job_file)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", name, str(job_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -215,22 +251,31 @@ def bench(rows: int) -> None:
         job_file.write_text(json.dumps({"rows": rows, "folder": str(folder)}))
         job = measure("prepare", job_file)  # in its own process: this one stays small
         job_file.write_text(json.dumps(job))
-        print(f"\n{rows:,} rows per table (1% changed, 0.5% removed, 0.5% added); "
-              f"data prepared in {time.perf_counter() - started:.1f} s")
+        print(
+            f"\n{rows:,} rows per table (1% changed, 0.5% removed, 0.5% added); "
+            f"data prepared in {time.perf_counter() - started:.1f} s"
+        )
         names = ["snapkit", "duckdb"] + (["deepdiff"] if rows <= DEEPDIFF_MAX_ROWS else [])
         results = {name: measure(name, job_file) for name in names}
     print(f"  {'contender':<22}{'wall s':>9}{'peak RSS MB':>13}{'  added/removed/changed'}")
     for name, r in results.items():
-        label = {"snapkit": "snapkit table diff", "duckdb": "duckdb (1 thread)",
-                 "deepdiff": "deepdiff"}[name]
-        print(f"  {label:<22}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
-              f"  {r['added']}/{r['removed']}/{r['changed']}")
+        label = {
+            "snapkit": "snapkit table diff",
+            "duckdb": "duckdb (1 thread)",
+            "deepdiff": "deepdiff",
+        }[name]
+        print(
+            f"  {label:<22}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
+            f"  {r['added']}/{r['removed']}/{r['changed']}"
+        )
     counts = {(r["added"], r["removed"], r["changed"]) for r in results.values()}
     agree = "all contenders agree" if len(counts) == 1 else "COUNTS DISAGREE"
     snap = results["snapkit"]
     ratio = snap["seconds"] / results["duckdb"]["seconds"]
-    print(f"  snapkit / duckdb time: {ratio:.2f}x (target <= 2x); snapkit peak RSS "
-          f"{snap['peak_rss_mb']:.0f} MB (target < 300 MB at 1,000,000 rows); {agree}")
+    print(
+        f"  snapkit / duckdb time: {ratio:.2f}x (target <= 2x); snapkit peak RSS "
+        f"{snap['peak_rss_mb']:.0f} MB (target < 300 MB at 1,000,000 rows); {agree}"
+    )
     if "deepdiff" in results:
         speedup = results["deepdiff"]["seconds"] / snap["seconds"]
         print(f"  deepdiff / snapkit time: {speedup:.0f}x (target >= 50x)")
@@ -238,8 +283,12 @@ def bench(rows: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, action="append",
-                        help="rows per table; repeatable (default: 100000 and 1000000)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        action="append",
+        help="rows per table; repeatable (default: 100000 and 1000000)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "JOB"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()

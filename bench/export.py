@@ -45,9 +45,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-BUDGETS_MS = {"snapshot assembly": 700.0, "derive_all (cold)": 300.0,
-              "derive_all (parts kept)": 300.0, "derive_all (warm)": 300.0,
-              "ZIP export": 5000.0}
+BUDGETS_MS = {
+    "snapshot assembly": 700.0,
+    "derive_all (cold)": 300.0,
+    "derive_all (parts kept)": 300.0,
+    "derive_all (warm)": 300.0,
+    "ZIP export": 5000.0,
+}
 TARGET_RATIO = 3.0
 
 
@@ -55,17 +59,29 @@ def synthetic_class(students: int, items: int, seed: int = 0) -> dict[str, Any]:
     """A class's four oracle payloads: the class record, roster, line items, results."""
     rng = random.Random(seed)
     start = dt.date(2025, 8, 18)
-    roster = [{"sourcedId": f"stu-{i:06d}", "givenName": f"Given{i % 97}",
-               "familyName": f"Family{i % 331}", "identifier": str(100000 + i)}
-              for i in range(students)]
+    roster = [
+        {
+            "sourcedId": f"stu-{i:06d}",
+            "givenName": f"Given{i % 97}",
+            "familyName": f"Family{i % 331}",
+            "identifier": str(100000 + i),
+        }
+        for i in range(students)
+    ]
     line_items = []
     for j in range(items):
         assign = start + dt.timedelta(days=2 * j)
-        line_items.append({
-            "sourcedId": f"li-{j:03d}", "title": f"Assignment {j + 1}",
-            "assignDate": f"{assign.isoformat()}T08:00:00.000Z",
-            "dueDate": f"{(assign + dt.timedelta(days=7)).isoformat()}T23:59:00.000Z",
-            "category": f"cat-{j % 4}", "resultValueMin": 0.0, "resultValueMax": 100.0})
+        line_items.append(
+            {
+                "sourcedId": f"li-{j:03d}",
+                "title": f"Assignment {j + 1}",
+                "assignDate": f"{assign.isoformat()}T08:00:00.000Z",
+                "dueDate": f"{(assign + dt.timedelta(days=7)).isoformat()}T23:59:00.000Z",
+                "category": f"cat-{j % 4}",
+                "resultValueMin": 0.0,
+                "resultValueMax": 100.0,
+            }
+        )
     results = []
     n = 0
     for i in range(students):
@@ -74,15 +90,32 @@ def synthetic_class(students: int, items: int, seed: int = 0) -> dict[str, Any]:
             n += 1
             due = start + dt.timedelta(days=2 * j + 7)
             roll = rng.random()
-            status = "not submitted" if roll < 0.05 else "exempt" if roll < 0.06 \
-                else "fully graded"
-            score = None if status == "exempt" else 0.0 if status == "not submitted" \
+            status = "not submitted" if roll < 0.05 else "exempt" if roll < 0.06 else "fully graded"
+            score = (
+                None
+                if status == "exempt"
+                else 0.0
+                if status == "not submitted"
                 else round(min(100.0, max(0.0, rng.gauss(40 + 55 * skill, 12))), 1)
-            results.append({"sourcedId": f"res-{n:07d}", "lineItem": f"li-{j:03d}",
-                            "student": f"stu-{i:06d}", "score": score, "scoreStatus": status,
-                            "scoreDate": due.isoformat()})
-    klass = {"sourcedId": "class-bench", "title": "Benchmark class", "classCode": "BENCH-1",
-             "course": None, "school": None, "container": None}
+            )
+            results.append(
+                {
+                    "sourcedId": f"res-{n:07d}",
+                    "lineItem": f"li-{j:03d}",
+                    "student": f"stu-{i:06d}",
+                    "score": score,
+                    "scoreStatus": status,
+                    "scoreDate": due.isoformat(),
+                }
+            )
+    klass = {
+        "sourcedId": "class-bench",
+        "title": "Benchmark class",
+        "classCode": "BENCH-1",
+        "course": None,
+        "school": None,
+        "container": None,
+    }
     return {"class": klass, "roster": roster, "line_items": line_items, "results": results}
 
 
@@ -103,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time the steps of assembly and derivation on their own")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the steps of assembly and derivation on their own",
+    )
     args = parser.parse_args(argv)
 
     import snapkit_serializers.plugin as serializers_plugin
@@ -125,29 +161,44 @@ def main(argv: list[str] | None = None) -> int:
     data = synthetic_class(args.students, args.items)
     oracles = OraclePlugin()
     oracles.add(keys.CLASS, lambda call: data["class"], payload_schema=CLASS_SCHEMA)
-    for key, name, schema in ((keys.ROSTER, "roster", ROSTER_SCHEMA),
-                              (keys.LINE_ITEMS, "line_items", LINE_ITEM_SCHEMA)):
-        oracles.add(key, lambda call, name=name: iter(data[name]), records=True,
-                    key_column="sourcedId", payload_schema=schema)
+    for key, name, schema in (
+        (keys.ROSTER, "roster", ROSTER_SCHEMA),
+        (keys.LINE_ITEMS, "line_items", LINE_ITEM_SCHEMA),
+    ):
+        oracles.add(
+            key,
+            lambda call, name=name: iter(data[name]),
+            records=True,
+            key_column="sourcedId",
+            payload_schema=schema,
+        )
     # as the dashboard's results oracle serves them: a record per line item
     n_results = len(data["results"])
     grouped = group_results(data["results"])
-    oracles.add(keys.RESULTS, lambda call: iter(grouped), records=True, key_column="lineItem",
-                payload_schema=RESULT_SCHEMA)
+    oracles.add(
+        keys.RESULTS,
+        lambda call: iter(grouped),
+        records=True,
+        key_column="lineItem",
+        payload_schema=RESULT_SCHEMA,
+    )
     # The generated class stands for what oracles fetch; a serving process does not hold it.
     # Held here, its lists (1.25 million references) make every full collection of the
     # garbage collector take ~35 ms, whichever phase it lands in: freeze it out of sight.
     gc.collect()
     gc.freeze()
-    print(f"class: {args.students:,} students x {args.items} line items = "
-          f"{n_results:,} results; {args.runs} runs per phase; "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"class: {args.students:,} students x {args.items} line items = "
+        f"{n_results:,} results; {args.runs} runs per phase; "
+        f"Python {sys.version.split()[0]}"
+    )
 
     figures: dict[str, list[float]] = {name: [] for name in BUDGETS_MS}
     with tempfile.TemporaryDirectory() as folder:
         scope = {"namespace": "bench", "context": "class-bench"}
-        project = make_project(Path(folder), oracles, ViewsPlugin(), serializers_plugin,
-                               config={"scope": scope})
+        project = make_project(
+            Path(folder), oracles, ViewsPlugin(), serializers_plugin, config={"scope": scope}
+        )
         for run in range(args.runs):
             # a new scope filter per run gives a new snapshot id: every run writes its parts
             fresh = Scope("bench", "class-bench", filters={"run": run})
@@ -159,41 +210,52 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs):
             ms, derived = timed(lambda: derive_for_project(project, manifest))
             figures["derive_all (cold)"].append(ms)
-        for phase, cache in (("derive_all (parts kept)", TableCache(keep_shared=False)),
-                             ("derive_all (warm)", TableCache())):
+        for phase, cache in (
+            ("derive_all (parts kept)", TableCache(keep_shared=False)),
+            ("derive_all (warm)", TableCache()),
+        ):
             derive_for_project(project, manifest, cache=cache)  # fills the cache
             for _ in range(args.runs):
                 ms, derived = timed(
-                    lambda cache=cache: derive_for_project(project, manifest, cache=cache))
+                    lambda cache=cache: derive_for_project(project, manifest, cache=cache)
+                )
                 figures[phase].append(ms)
         statuses = {r.status for r in derived.results.values()}
         assert statuses == {"ready"}, derived.statuses()
         bundle = SnapshotBundle.from_projection_set(manifest, derived)
         for _ in range(args.runs):
             ms, (zip_bytes, export_manifest, status) = timed(
-                lambda: build_export(bundle, keys.PROFILE, project.manager))
+                lambda: build_export(bundle, keys.PROFILE, project.manager)
+            )
             figures["ZIP export"].append(ms)
         parity = check_parity(zip_bytes, project.manager, bundle=bundle)
         if args.breakdown:
             parts = breakdown(grouped, project, manifest, args.runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"\n{'phase':<24} {'median':>9} {'p95':>9} {'max':>9} {'budget':>9} "
-          f"{'budget/p95':>11}  target (>= {TARGET_RATIO:g}x)")
+    print(
+        f"\n{'phase':<24} {'median':>9} {'p95':>9} {'max':>9} {'budget':>9} "
+        f"{'budget/p95':>11}  target (>= {TARGET_RATIO:g}x)"
+    )
     for name, values in figures.items():
         budget = BUDGETS_MS[name]
         p95 = percentile(values, 95)
         ratio = budget / p95
         verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-        print(f"{name:<24} {statistics.median(values):>7.0f}ms {p95:>7.0f}ms "
-              f"{max(values):>7.0f}ms {budget:>7.0f}ms {ratio:>10.2f}x  {verdict}")
-    print(f"\nZIP: {len(zip_bytes):,} bytes, {len(export_manifest.resources)} files, "
-          f"status {status}; parity {'ok' if parity.ok else 'MISMATCH'}")
-    print(f"peak RSS: {peak_mb:,.0f} MB (includes the {n_results:,} result records the "
-          "benchmark generates, and their grouped table)")
+        print(
+            f"{name:<24} {statistics.median(values):>7.0f}ms {p95:>7.0f}ms "
+            f"{max(values):>7.0f}ms {budget:>7.0f}ms {ratio:>10.2f}x  {verdict}"
+        )
+    print(
+        f"\nZIP: {len(zip_bytes):,} bytes, {len(export_manifest.resources)} files, "
+        f"status {status}; parity {'ok' if parity.ok else 'MISMATCH'}"
+    )
+    print(
+        f"peak RSS: {peak_mb:,.0f} MB (includes the {n_results:,} result records the "
+        "benchmark generates, and their grouped table)"
+    )
     if args.breakdown:
-        print("\nwhere the time goes (medians; the steps timed on their own, outside the "
-              "engine):")
+        print("\nwhere the time goes (medians; the steps timed on their own, outside the engine):")
         for group, steps in parts.items():
             if group not in figures:
                 continue
@@ -210,8 +272,9 @@ def _median_ms(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(timed(fn)[0] for _ in range(runs))
 
 
-def breakdown(table: list[dict[str, Any]], project: Any, manifest: Any,
-              runs: int) -> dict[str, dict[str, float]]:
+def breakdown(
+    table: list[dict[str, Any]], project: Any, manifest: Any, runs: int
+) -> dict[str, dict[str, float]]:
     """Time the steps of assembly and derivation on their own, on the same data: what the
     engine spends on the results table (validation, canonical JSON, hashing and compression;
     reading, decompressing and decoding its part) and what the dashboard spends (its
@@ -271,20 +334,25 @@ def breakdown(table: list[dict[str, Any]], project: Any, manifest: Any,
         gradebook_module.build_gradebook = build  # type: ignore[assignment]
     index = statistics.median(index_ms)
     canonical = _median_ms(
-        lambda: [check_canonical(r.value) for r in derived.results.values()], runs)
+        lambda: [check_canonical(r.value) for r in derived.results.values()], runs
+    )
     read_ms = _median_ms(read_parts, runs)
     return {
         "snapshot assembly": {
-            f"validate the {len(table)} results records (payload schema)":
-                _median_ms(validate, runs),
-            f"canonical JSON Lines of the results ({len(body) / 1e6:.1f} MB)":
-                _median_ms(encode, runs),
+            f"validate the {len(table)} results records (payload schema)": _median_ms(
+                validate, runs
+            ),
+            f"canonical JSON Lines of the results ({len(body) / 1e6:.1f} MB)": _median_ms(
+                encode, runs
+            ),
             "SHA-256 and zstd of the results part": _median_ms(hash_and_compress, runs),
         },
         "derive_all (cold)": {
             "read and decompress the parts (SHA-256 checked)": read_ms,
-            "decode the parts' JSON into records (orjson if installed)":
-                _median_ms(read_tables, runs) - read_ms,
+            "decode the parts' JSON into records (orjson if installed)": _median_ms(
+                read_tables, runs
+            )
+            - read_ms,
             "the dashboard's gradebook index": index,
             "the projections over the index": warm - index - canonical,
             "canonical check of the projection values": canonical,

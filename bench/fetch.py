@@ -56,11 +56,25 @@ CONCURRENCY = 4
 
 def start_server(users: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the server in its own process; return it and what it printed."""
-    command = [sys.executable, "-m", "snapkit_oneroster.cli", "serve", "--port", "0",
-               "--users", str(users), "--seed", "7", "--auth", "oauth2",
-               "--client-secret", SECRET]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snapkit_oneroster.cli",
+        "serve",
+        "--port",
+        "0",
+        "--users",
+        str(users),
+        "--seed",
+        "7",
+        "--auth",
+        "oauth2",
+        "--client-secret",
+        SECRET,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert process.stdout is not None
     lines = []
     for line in process.stdout:
@@ -103,25 +117,31 @@ def read_tables(info: dict[str, Any], pages: int | None) -> tuple[int, int]:
     from snapkit_oneroster.schema import TABLES
 
     loads = json_decoder()
-    token = httpx.post(info["token_url"], data={"grant_type": "client_credentials"},
-                       auth=(info["client_id"], SECRET)).json()["access_token"]
+    token = httpx.post(
+        info["token_url"],
+        data={"grant_type": "client_credentials"},
+        auth=(info["client_id"], SECRET),
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
     def read(table: str) -> tuple[int, int]:
         records = calls = 0
-        with httpx.Client(base_url=info["base_url"] + "/", headers=headers,
-                          timeout=60) as client:
+        with httpx.Client(base_url=info["base_url"] + "/", headers=headers, timeout=60) as client:
             offset = 0
             while True:
-                response = client.get(table, params={"limit": PAGE_SIZE, "offset": offset,
-                                                     "sort": "sourcedId"})
+                response = client.get(
+                    table, params={"limit": PAGE_SIZE, "offset": offset, "sort": "sourcedId"}
+                )
                 response.raise_for_status()
                 calls += 1
                 page = loads(response.content)[TABLES[table].many]
                 records += len(page)
                 offset += len(page)
-                if (len(page) < PAGE_SIZE or offset >= int(response.headers["X-Total-Count"])
-                        or calls == pages):
+                if (
+                    len(page) < PAGE_SIZE
+                    or offset >= int(response.headers["X-Total-Count"])
+                    or calls == pages
+                ):
                     return records, calls
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
@@ -155,8 +175,9 @@ def timed(process: subprocess.Popen[str], work: Callable[[], Any]) -> tuple[Run,
     result = work()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     after = server_cpu(process)
-    return Run(wall, cpu, after - server if after is not None and server is not None
-               else None), result
+    return Run(
+        wall, cpu, after - server if after is not None and server is not None else None
+    ), result
 
 
 def refresh(info: dict[str, Any], folder: Path) -> Any:
@@ -164,10 +185,17 @@ def refresh(info: dict[str, Any], folder: Path) -> Any:
     import snapkit_oneroster.plugin as plugin
     from snapkit.testing.engine import make_project
 
-    section = {"base_url": info["base_url"], "client_id": info["client_id"],
-               "client_secret": SECRET, "page_size": PAGE_SIZE}
-    return make_project(folder, plugin, config={
-        "oracles": {"oneroster": section}, "refresh": {"concurrency": CONCURRENCY}})
+    section = {
+        "base_url": info["base_url"],
+        "client_id": info["client_id"],
+        "client_secret": SECRET,
+        "page_size": PAGE_SIZE,
+    }
+    return make_project(
+        folder,
+        plugin,
+        config={"oracles": {"oneroster": section}, "refresh": {"concurrency": CONCURRENCY}},
+    )
 
 
 def describe(http: Run, snap: Run, records: int) -> tuple[float, float]:
@@ -178,20 +206,30 @@ def describe(http: Run, snap: Run, records: int) -> tuple[float, float]:
     def server(run: Run) -> str:
         return f"; server {run.server_cpu:.2f} s CPU" if run.server_cpu is not None else ""
 
-    print(f"  HTTP only        {http.wall:6.2f} s  ({records / http.wall:,.0f} records/s; "
-          f"{http.cpu:.2f} s CPU in this process{server(http)})")
-    print(f"  snapkit refresh  {snap.wall:6.2f} s  ({records / snap.wall:,.0f} records/s; "
-          f"{snap.cpu:.2f} s CPU in this process{server(snap)})")
-    print(f"  outside HTTP     {share:6.1%}  own CPU {snap.cpu - http.cpu:.2f} s "
-          f"({per_record:.1f} us per record)")
+    print(
+        f"  HTTP only        {http.wall:6.2f} s  ({records / http.wall:,.0f} records/s; "
+        f"{http.cpu:.2f} s CPU in this process{server(http)})"
+    )
+    print(
+        f"  snapkit refresh  {snap.wall:6.2f} s  ({records / snap.wall:,.0f} records/s; "
+        f"{snap.cpu:.2f} s CPU in this process{server(snap)})"
+    )
+    print(
+        f"  outside HTTP     {share:6.1%}  own CPU {snap.cpu - http.cpu:.2f} s "
+        f"({per_record:.1f} us per record)"
+    )
     return share, per_record
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="alternate the two contenders this many times (default 1)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate the two contenders this many times (default 1)",
+    )
     args = parser.parse_args()
     print(f"starting the local OneRoster server ({args.users:,} users) in its own process...")
     process, info = start_server(args.users)
@@ -209,9 +247,11 @@ def main() -> None:
             if n == 0:
                 from snapkit_oneroster.layout import run_metric
 
-                print(f"records            {stored:,} in {len(outcome.manifest.parts)} tables "
-                      f"(HTTP only read {records:,} in {calls} calls; refresh made "
-                      f"{run_metric(outcome.manifest, 'api_calls')} calls)")
+                print(
+                    f"records            {stored:,} in {len(outcome.manifest.parts)} tables "
+                    f"(HTTP only read {records:,} in {calls} calls; refresh made "
+                    f"{run_metric(outcome.manifest, 'api_calls')} calls)"
+                )
             print(f"round {n + 1}")
             rounds.append(describe(http, snap, stored))
     finally:
@@ -221,9 +261,11 @@ def main() -> None:
     per_record = statistics.median(r[1] for r in rounds)
     verdict = "ok" if share < 0.20 else "MISSED"
     label = "outside HTTP" if len(rounds) == 1 else f"median of {len(rounds)}"
-    print(f"{label:18s} {share:6.1%}  (target < 20 %: {verdict}); snapkit's own CPU "
-          f"{per_record:.1f} us per record beyond HTTP + JSON decoding ({os.cpu_count()} CPUs "
-          "shared with the server process)")
+    print(
+        f"{label:18s} {share:6.1%}  (target < 20 %: {verdict}); snapkit's own CPU "
+        f"{per_record:.1f} us per record beyond HTTP + JSON decoding ({os.cpu_count()} CPUs "
+        "shared with the server process)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,13 @@ from _common import USER_SCHEMA, report, run_child, table, users
 def child_snapkit(n: int, folder: str, validate: bool) -> None:
     from snapkit.testing.engine import OraclePlugin, make_project
 
-    plugin = OraclePlugin().add("users", lambda call: users(n), records=True,
-                                key_column="sourcedId",
-                                payload_schema=USER_SCHEMA if validate else None)
+    plugin = OraclePlugin().add(
+        "users",
+        lambda call: users(n),
+        records=True,
+        key_column="sourcedId",
+        payload_schema=USER_SCHEMA if validate else None,
+    )
     project = make_project(Path(folder), plugin)
     start = time.perf_counter()
     outcome = project.refresh()
@@ -55,8 +59,14 @@ def child_snapkit(n: int, folder: str, validate: bool) -> None:
         for item in batch:
             check(item)
         validation += time.perf_counter() - started
-    report({"seconds": elapsed, "records": part.records, "bytes": part.bytes,
-            "validation_seconds": validation})
+    report(
+        {
+            "seconds": elapsed,
+            "records": part.records,
+            "bytes": part.bytes,
+            "validation_seconds": validation,
+        }
+    )
 
 
 def child_raw(n: int, folder: str) -> None:
@@ -81,8 +91,12 @@ def child_dlt(n: int, folder: str) -> None:
     os.environ["DATA_WRITER__DISABLE_COMPRESSION"] = "true"
     import dlt
 
-    pipeline = dlt.pipeline(pipeline_name="bench", destination="filesystem",
-                            dataset_name="bench", pipelines_dir=os.path.join(folder, "pipes"))
+    pipeline = dlt.pipeline(
+        pipeline_name="bench",
+        destination="filesystem",
+        dataset_name="bench",
+        pipelines_dir=os.path.join(folder, "pipes"),
+    )
     start = time.perf_counter()
     pipeline.run(users(n), table_name="users", loader_file_format="jsonl")
     report({"seconds": time.perf_counter() - start, "records": n, "bytes": 0})
@@ -115,19 +129,36 @@ def main() -> None:
         mb = results["snapkit"]["bytes"] / 1e6
         for kind, result in results.items():
             seconds = result["seconds"]
-            rows.append((f"{kind} @ {n:,}", f"{seconds:.2f}", f"{n / seconds:,.0f}",
-                         f"{mb / seconds:.1f}", f"{seconds / base:.2f}x",
-                         f"{result['peak_rss_mb']:.0f}"))
+            rows.append(
+                (
+                    f"{kind} @ {n:,}",
+                    f"{seconds:.2f}",
+                    f"{n / seconds:,.0f}",
+                    f"{mb / seconds:.1f}",
+                    f"{seconds / base:.2f}x",
+                    f"{result['peak_rss_mb']:.0f}",
+                )
+            )
         validation = results["snapkit"]["validation_seconds"]
-        rows.append((f"  of which validation @ {n:,}", f"{validation:.2f}", "", "",
-                     f"{validation / results['snapkit']['seconds']:.0%} of snapkit", ""))
+        rows.append(
+            (
+                f"  of which validation @ {n:,}",
+                f"{validation:.2f}",
+                "",
+                "",
+                f"{validation / results['snapkit']['seconds']:.0%} of snapkit",
+                "",
+            )
+        )
     print(f"ingest of OneRoster-like users into the file store (Python {sys.version.split()[0]})")
     table(("contender", "seconds", "records/s", "MB/s", "vs raw", "peak RSS MB"), rows)
     if len(sizes) > 1:
         growth = rss["snapkit"][sizes[-1]] / rss["snapkit"][sizes[0]] - 1
         print(f"snapkit peak RSS growth {sizes[0]:,} -> {sizes[-1]:,} records: {growth:+.0%}")
-    print("targets: snapkit within 2x of raw; at least 3x faster than dlt; peak RSS under "
-          "200 MB and growing under 20% from 100k to 1M")
+    print(
+        "targets: snapkit within 2x of raw; at least 3x faster than dlt; peak RSS under "
+        "200 MB and growing under 20% from 100k to 1M"
+    )
 
 
 if __name__ == "__main__":

@@ -52,9 +52,13 @@ def main() -> None:
     generation = pointer.generation if pointer else 0
     print(f"committing {args.snapshots:,} snapshots...", file=sys.stderr)
     for i in range(args.snapshots):
-        manifest = SnapshotManifest(scope=Scope("bench"), schema_version="1",
-                                    calculation_version="1", status="success",
-                                    payloads={"counter": {"n": i}})
+        manifest = SnapshotManifest(
+            scope=Scope("bench"),
+            schema_version="1",
+            calculation_version="1",
+            status="success",
+            payloads={"counter": {"n": i}},
+        )
         txn = store.begin()
         started = time.perf_counter()
         result = txn.commit(manifest, move_pointer=True, expected_generation=generation)
@@ -119,23 +123,50 @@ def main() -> None:
 
     ms = 1000
     print(f"file store with {args.snapshots:,} snapshots ({sys.version.split()[0]})")
-    table(("measure", "snapkit", "baseline", "ratio", "target"), [
-        ("current read p50 (ms)", f"{statistics.median(reads) * ms:.4f}",
-         f"{statistics.median(naive) * ms:.4f}",
-         f"{statistics.median(naive) / statistics.median(reads):.0f}x faster", ""),
-        ("current read p99 (ms)", f"{percentile(reads, 0.99) * ms:.4f}",
-         f"{percentile(naive, 0.99) * ms:.4f}", "", "< 0.1 ms"),
-        ("commit p50 (ms)", f"{statistics.median(commits) * ms:.2f}",
-         f"{statistics.median(raw_commits) * ms:.2f}",
-         f"{statistics.median(commits) / statistics.median(raw_commits):.1f}x raw", ""),
-        ("commit p99 (ms)", f"{percentile(commits, 0.99) * ms:.2f}",
-         f"{percentile(raw_commits, 0.99) * ms:.2f}", "", "< 5 ms"),
-        ("bulk part write (MB/s)", f"{size / 1e6 / part_seconds:.0f}",
-         f"{size / 1e6 / raw_seconds:.0f}", f"{raw_seconds / part_seconds:.0%} of raw",
-         ">= 70% of raw"),
-    ])
-    print(f"(part of {size / 1e6:.0f} MB, sha256 {sha[:12]}; baselines: naive read = parse "
-          "pointer + manifest JSON per call; raw commit = small write+fsync+rename+dir fsync)")
+    table(
+        ("measure", "snapkit", "baseline", "ratio", "target"),
+        [
+            (
+                "current read p50 (ms)",
+                f"{statistics.median(reads) * ms:.4f}",
+                f"{statistics.median(naive) * ms:.4f}",
+                f"{statistics.median(naive) / statistics.median(reads):.0f}x faster",
+                "",
+            ),
+            (
+                "current read p99 (ms)",
+                f"{percentile(reads, 0.99) * ms:.4f}",
+                f"{percentile(naive, 0.99) * ms:.4f}",
+                "",
+                "< 0.1 ms",
+            ),
+            (
+                "commit p50 (ms)",
+                f"{statistics.median(commits) * ms:.2f}",
+                f"{statistics.median(raw_commits) * ms:.2f}",
+                f"{statistics.median(commits) / statistics.median(raw_commits):.1f}x raw",
+                "",
+            ),
+            (
+                "commit p99 (ms)",
+                f"{percentile(commits, 0.99) * ms:.2f}",
+                f"{percentile(raw_commits, 0.99) * ms:.2f}",
+                "",
+                "< 5 ms",
+            ),
+            (
+                "bulk part write (MB/s)",
+                f"{size / 1e6 / part_seconds:.0f}",
+                f"{size / 1e6 / raw_seconds:.0f}",
+                f"{raw_seconds / part_seconds:.0%} of raw",
+                ">= 70% of raw",
+            ),
+        ],
+    )
+    print(
+        f"(part of {size / 1e6:.0f} MB, sha256 {sha[:12]}; baselines: naive read = parse "
+        "pointer + manifest JSON per call; raw commit = small write+fsync+rename+dir fsync)"
+    )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,14 @@ def _project(folder: Path, rows: int = 0) -> Any:
         return (normalize_record("users", record) for record in users(rows))
 
     plugin = OraclePlugin().add("users", load, records=True, key_column="sourcedId")
-    return make_project(folder, plugin, config={"search": {"index": {"users": ["email"]},
-                                                           "index_dir": "index"},
-                                                "refresh": {"timeout": 3600}})
+    return make_project(
+        folder,
+        plugin,
+        config={
+            "search": {"index": {"users": ["email"]}, "index_dir": "index"},
+            "refresh": {"timeout": 3600},
+        },
+    )
 
 
 def build(folder: Path, rows: int) -> dict[str, Any]:
@@ -78,11 +83,14 @@ def build(folder: Path, rows: int) -> dict[str, Any]:
     part = outcome.manifest.part("users")
     index = folder / "index"
     stored = sum(f.stat().st_size for f in (folder / "store").rglob("*.zst"))
-    return {"seconds": time.perf_counter() - started, "part_bytes": part.bytes,
-            "index_bytes": sum(f.stat().st_size for f in index.rglob("*") if f.is_file()),
-            "stored_bytes": stored,
-            "csv": str(report.folder / "users.csv"),
-            "csv_bytes": (report.folder / "users.csv").stat().st_size}
+    return {
+        "seconds": time.perf_counter() - started,
+        "part_bytes": part.bytes,
+        "index_bytes": sum(f.stat().st_size for f in index.rglob("*") if f.is_file()),
+        "stored_bytes": stored,
+        "csv": str(report.folder / "users.csv"),
+        "csv_bytes": (report.folder / "users.csv").stat().st_size,
+    }
 
 
 def peak_mb() -> float:
@@ -105,19 +113,32 @@ def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
         project.store  # noqa: B018 - open the store (as DuckDB connects) before timing
         opened = time.perf_counter() - opening
         started, cpu = time.perf_counter(), time.process_time()
-        found = search_table(project, "current", "users", f"email~{NEEDLE}", limit=None,
-                             use_index=False)
-        result = {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-                  "matches": len(found.rows), "rows": found.scanned, "open": opened}
+        found = search_table(
+            project, "current", "users", f"email~{NEEDLE}", limit=None, use_index=False
+        )
+        result = {
+            "seconds": time.perf_counter() - started,
+            "cpu": time.process_time() - cpu,
+            "matches": len(found.rows),
+            "rows": found.scanned,
+            "open": opened,
+        }
     elif which == "grep":
         started = time.perf_counter()
         # GNU time reports grep's own peak RSS (%M, KB) and CPU seconds on stderr
-        done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "grep", "-c", NEEDLE,
-                               csv_path], capture_output=True, text=True)
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M %U %S", "grep", "-c", NEEDLE, csv_path],
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
         peak, user, system = done.stderr.strip().splitlines()[-1].split()
-        return {"seconds": seconds, "cpu": float(user) + float(system),
-                "matches": int(done.stdout.strip() or 0), "peak_mb": int(peak) / 1024}
+        return {
+            "seconds": seconds,
+            "cpu": float(user) + float(system),
+            "matches": int(done.stdout.strip() or 0),
+            "peak_mb": int(peak) / 1024,
+        }
     elif which in ("duckdb", "duckdb-json"):
         import duckdb
 
@@ -126,19 +147,26 @@ def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
         connection.execute("SET threads TO 1")
         opened = time.perf_counter() - opening
         if which == "duckdb":
-            sql = ("SELECT count(*) FROM read_csv(?, header=true, all_varchar=true) "
-                   "WHERE email LIKE ?")
+            sql = (
+                "SELECT count(*) FROM read_csv(?, header=true, all_varchar=true) WHERE email LIKE ?"
+            )
             source = csv_path
         else:
-            sql = ("SELECT count(*) FROM read_json(?, format='newline_delimited', "
-                   "compression='zstd', columns={'email': 'VARCHAR'}) WHERE email LIKE ?")
+            sql = (
+                "SELECT count(*) FROM read_json(?, format='newline_delimited', "
+                "compression='zstd', columns={'email': 'VARCHAR'}) WHERE email LIKE ?"
+            )
             project = _project(folder)
             current = project.current()
             source = str(project.store.layout.part(current.part("users").sha256))
         started, cpu = time.perf_counter(), time.process_time()
         (count,) = connection.execute(sql, [source, f"%{NEEDLE}%"]).fetchone() or (0,)
-        result = {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-                  "matches": int(count), "open": opened}
+        result = {
+            "seconds": time.perf_counter() - started,
+            "cpu": time.process_time() - cpu,
+            "matches": int(count),
+            "open": opened,
+        }
     elif which == "index":
         from _common import users
 
@@ -157,16 +185,21 @@ def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
             times.append((time.perf_counter() - started) * 1000)
             assert found.used_index and found.rows
         times.sort()
-        result = {"p50_ms": times[len(times) // 2],
-                  "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
-                  "lookups": len(times)}
+        result = {
+            "p50_ms": times[len(times) // 2],
+            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
+            "lookups": len(times),
+        }
     result["peak_mb"] = peak_mb()
     return result
 
 
 def run_child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--child", which, "--folder", str(folder),
-                           "--csv", csv_path], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", which, "--folder", str(folder), "--csv", csv_path],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -187,36 +220,53 @@ def main() -> None:
         folder = Path(tmp)
         print(f"building {args.rows:,} users (part + email index + users.csv)...")
         sizes = build(folder, args.rows)
-        print(f"  built in {sizes['seconds']:.1f} s: part {sizes['part_bytes'] / 1e6:.0f} MB "
-              f"(JSON Lines; {sizes['stored_bytes'] / 1e6:.0f} MB stored), users.csv "
-              f"{sizes['csv_bytes'] / 1e6:.0f} MB; email index {sizes['index_bytes'] / 1e6:.1f} "
-              f"MB on disk")
-        results = {name: run_child(name, folder, sizes["csv"])
-                   for name in ("snapkit", "grep", "duckdb", "index", "duckdb-json")}
+        print(
+            f"  built in {sizes['seconds']:.1f} s: part {sizes['part_bytes'] / 1e6:.0f} MB "
+            f"(JSON Lines; {sizes['stored_bytes'] / 1e6:.0f} MB stored), users.csv "
+            f"{sizes['csv_bytes'] / 1e6:.0f} MB; email index {sizes['index_bytes'] / 1e6:.1f} "
+            f"MB on disk"
+        )
+        results = {
+            name: run_child(name, folder, sizes["csv"])
+            for name in ("snapkit", "grep", "duckdb", "index", "duckdb-json")
+        }
     snap, grep, duck, index, json_zst = (
-        results[k] for k in ("snapkit", "grep", "duckdb", "index", "duckdb-json"))
-    print(f"\nquery: email~{NEEDLE} ({snap['matches']} matches; grep {grep['matches']}, "
-          f"duckdb {duck['matches']}, duckdb json.zst {json_zst['matches']})")
+        results[k] for k in ("snapkit", "grep", "duckdb", "index", "duckdb-json")
+    )
+    print(
+        f"\nquery: email~{NEEDLE} ({snap['matches']} matches; grep {grep['matches']}, "
+        f"duckdb {duck['matches']}, duckdb json.zst {json_zst['matches']})"
+    )
     print(f"{'':20}{'seconds':>9}{'CPU s':>8}{'MB/s':>9}{'rows/s':>13}{'peak RSS':>11}")
-    for name, result, size in (("snapkit scan", snap, sizes["part_bytes"]),
-                               ("grep -c", grep, sizes["csv_bytes"]),
-                               ("duckdb 1 thread", duck, sizes["csv_bytes"]),
-                               ("(duckdb json.zst)", json_zst, sizes["part_bytes"])):
+    for name, result, size in (
+        ("snapkit scan", snap, sizes["part_bytes"]),
+        ("grep -c", grep, sizes["csv_bytes"]),
+        ("duckdb 1 thread", duck, sizes["csv_bytes"]),
+        ("(duckdb json.zst)", json_zst, sizes["part_bytes"]),
+    ):
         seconds = result["seconds"]
-        print(f"{name:20}{seconds:9.2f}{result['cpu']:8.2f}{size / seconds / 1e6:9.0f}"
-              f"{args.rows / seconds:13,.0f}{result['peak_mb']:8.0f} MB")
-    print(f"snapkit index       p50 {index['p50_ms']:.2f} ms, p99 {index['p99_ms']:.2f} ms over "
-          f"{index['lookups']} email= lookups (peak RSS {index['peak_mb']:.0f} MB)")
-    print(f"(untimed: opening the store {snap['open']:.3f} s, DuckDB connect "
-          f"{duck['open']:.3f} s; duckdb json.zst reads the stored part file itself, "
-          f"for information)")
+        print(
+            f"{name:20}{seconds:9.2f}{result['cpu']:8.2f}{size / seconds / 1e6:9.0f}"
+            f"{args.rows / seconds:13,.0f}{result['peak_mb']:8.0f} MB"
+        )
+    print(
+        f"snapkit index       p50 {index['p50_ms']:.2f} ms, p99 {index['p99_ms']:.2f} ms over "
+        f"{index['lookups']} email= lookups (peak RSS {index['peak_mb']:.0f} MB)"
+    )
+    print(
+        f"(untimed: opening the store {snap['open']:.3f} s, DuckDB connect "
+        f"{duck['open']:.3f} s; duckdb json.zst reads the stored part file itself, "
+        f"for information)"
+    )
     rate = sizes["part_bytes"] / snap["seconds"] / 1e6
     ratio = snap["seconds"] / duck["seconds"]
-    print(f"\ntargets: scan >= 150 MB/s: {rate:.0f} ({'ok' if rate >= 150 else 'MISSED'}); "
-          f"<= 1.5x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.5 else 'MISSED'}); "
-          f"peak RSS < 50 MB: {snap['peak_mb']:.0f} ({'ok' if snap['peak_mb'] < 50 else 'MISSED'})"
-          f"; index p99 < 20 ms: {index['p99_ms']:.1f} "
-          f"({'ok' if index['p99_ms'] < 20 else 'MISSED'})")
+    print(
+        f"\ntargets: scan >= 150 MB/s: {rate:.0f} ({'ok' if rate >= 150 else 'MISSED'}); "
+        f"<= 1.5x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.5 else 'MISSED'}); "
+        f"peak RSS < 50 MB: {snap['peak_mb']:.0f} ({'ok' if snap['peak_mb'] < 50 else 'MISSED'})"
+        f"; index p99 < 20 ms: {index['p99_ms']:.1f} "
+        f"({'ok' if index['p99_ms'] < 20 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

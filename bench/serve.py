@@ -69,8 +69,9 @@ def serve_child(config: str, static_dir: str) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                  access_log=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(
+        sockets=[sock]
+    )
 
 
 # -- the clients (child process) -------------------------------------------------------------------
@@ -92,8 +93,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _client(port: int, paths: list[str], until: float, latencies: list[float],
-                  errors: list[int], index: int) -> None:
+async def _client(
+    port: int, paths: list[str], until: float, latencies: list[float], errors: list[int], index: int
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     n = index
     try:
@@ -119,18 +121,24 @@ def clients_child(port: int, clients: int, seconds: float, paths_json: str) -> N
     async def main() -> float:
         until = time.perf_counter() + seconds
         started = time.perf_counter()
-        await asyncio.gather(*(_client(port, paths, until, latencies, errors, i)
-                               for i in range(clients)))
+        await asyncio.gather(
+            *(_client(port, paths, until, latencies, errors, i) for i in range(clients))
+        )
         return time.perf_counter() - started
 
     elapsed = asyncio.run(main())
     ordered = sorted(latencies)
-    print(json.dumps({
-        "requests": len(ordered), "rps": len(ordered) / elapsed,
-        "p50_ms": 1000 * statistics.median(ordered) if ordered else None,
-        "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))] if ordered else None,
-        "errors": len(errors),
-    }))
+    print(
+        json.dumps(
+            {
+                "requests": len(ordered),
+                "rps": len(ordered) / elapsed,
+                "p50_ms": 1000 * statistics.median(ordered) if ordered else None,
+                "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))] if ordered else None,
+                "errors": len(errors),
+            }
+        )
+    )
 
 
 # -- the bench -------------------------------------------------------------------------------------
@@ -153,8 +161,11 @@ class RefreshKeeper(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            request = urllib.request.Request(self.base + "/api/admin/refresh", method="POST",
-                                             headers={"Authorization": f"Bearer {TOKEN}"})
+            request = urllib.request.Request(
+                self.base + "/api/admin/refresh",
+                method="POST",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=60) as answer:
                     status_url = json.loads(answer.read())["status_url"]
@@ -197,9 +208,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="snapkit-bench-serve-"))
     demo = OneRosterDemo({"size": args.users})
     config = folder / "snapkit.toml"
-    config.write_text(demo.start(folder).replace("page_size = 2000", "page_size = 10000")
-                      + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n',
-                      encoding="utf-8")
+    config.write_text(
+        demo.start(folder).replace("page_size = 2000", "page_size = 10000")
+        + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n',
+        encoding="utf-8",
+    )
     server = None
     try:
         print(f"district of {args.users:,} users: first refresh ...", flush=True)
@@ -207,13 +220,19 @@ def main() -> None:
         outcome = project.refresh()
         users = project.current().part("users").records
         email = next(project.records("current", "users"))["email"]
-        print(f"  snapshot {outcome.snapshot_id[:12]}: {users:,} users, "
-              f"{outcome.duration_ms / 1000:.1f} s", flush=True)
+        print(
+            f"  snapshot {outcome.snapshot_id[:12]}: {users:,} users, "
+            f"{outcome.duration_ms / 1000:.1f} s",
+            flush=True,
+        )
         static = folder / "static"
         static.mkdir()
         server = subprocess.Popen(
             [sys.executable, __file__, "--child-server", str(config), str(static)],
-            stdout=subprocess.PIPE, text=True, env={**os.environ})
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ},
+        )
         assert server.stdout is not None
         port = int(server.stdout.readline())
         base = f"http://127.0.0.1:{port}"
@@ -226,8 +245,10 @@ def main() -> None:
         (static / "current.json").write_bytes(body)
         paths = {
             "current": ["/api/current"],
-            "records": [f"/api/snapshots/current/tables/users/records?offset={k}&limit=50"
-                        for k in range(0, min(users, 10_000), 997)],
+            "records": [
+                f"/api/snapshots/current/tables/users/records?offset={k}&limit=50"
+                for k in range(0, min(users, 10_000), 997)
+            ],
             "search": [f"/api/search?table=users&q=email%3D{email}"],
             "static": ["/bench-static/current.json"],
         }
@@ -240,32 +261,49 @@ def main() -> None:
             for route in ROUTES:
                 during = keeper.running()
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child-clients", str(port), str(clients),
-                     str(args.seconds), json.dumps(paths[route])],
-                    capture_output=True, text=True, check=True)
-                results[clients, route] = {**json.loads(done.stdout.strip().splitlines()[-1]),
-                                           "during": during and keeper.running(),
-                                           "rss": _rss_mb(server.pid)}
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child-clients",
+                        str(port),
+                        str(clients),
+                        str(args.seconds),
+                        json.dumps(paths[route]),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[clients, route] = {
+                    **json.loads(done.stdout.strip().splitlines()[-1]),
+                    "during": during and keeper.running(),
+                    "rss": _rss_mb(server.pid),
+                }
         keeper.stop.set()
         rss = _peak_rss_mb(server.pid)
-        print(f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running")
+        print(
+            f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running"
+        )
         for clients in args.clients:
             static_rps = results[clients, "static"]["rps"]
             for route in ROUTES:
                 r = results[clients, route]
-                print(f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
-                      f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
-                      f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
-                      f"{'yes' if r['during'] else 'NO'}")
-        print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: "
-              f"{keeper.runs}")
+                print(
+                    f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
+                    f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
+                    f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
+                    f"{'yes' if r['during'] else 'NO'}"
+                )
+        print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: {keeper.runs}")
         first = args.clients[0]
         current = results[first, "current"]
         ratio = current["rps"] / results[first, "static"]["rps"]
-        print(f"target: current p99 < 10 ms at {first} clients: {current['p99_ms']:.2f} ms "
-              f"({'met' if current['p99_ms'] < 10 else 'MISSED'}); current >= 0.5x static "
-              f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})")
+        print(
+            f"target: current p99 < 10 ms at {first} clients: {current['p99_ms']:.2f} ms "
+            f"({'met' if current['p99_ms'] < 10 else 'MISSED'}); current >= 0.5x static "
+            f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})"
+        )
     finally:
         if server is not None:
             server.terminate()

@@ -56,12 +56,13 @@ def main() -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     cache = tempfile.mkdtemp(prefix="snapkit-pycache-")
     env["PYTHONPYCACHEPREFIX"] = cache
-    plugins = sorted({f"{ep.name} ({ep.dist.name if ep.dist else '?'})"
-                      for ep in entry_points(group="snapkit")})
+    plugins = sorted(
+        {f"{ep.name} ({ep.dist.name if ep.dist else '?'})" for ep in entry_points(group="snapkit")}
+    )
     commands = {
         "python -c pass": [PYTHON, "-c", "pass"],
         'python -c "import click"': [PYTHON, "-c", "import click"],
-        "python -c \"import snapkit\"": [PYTHON, "-c", "import snapkit"],
+        'python -c "import snapkit"': [PYTHON, "-c", "import snapkit"],
         "snapkit --help": [SNAPKIT, "--help"],
         "snapkit plugins list": [SNAPKIT, "plugins", "list"],
         "snapkit plugins list --json": [SNAPKIT, "plugins", "list", "--json"],
@@ -81,12 +82,16 @@ def main() -> int:
     added = results['python -c "import snapkit"'] - base
     checks = [
         ("import snapkit adds under 50 ms over python -c pass", added < 50, f"+{added:.1f} ms"),
-        ("snapkit --help under 2x import click",
-         results["snapkit --help"] < 2 * click_ms,
-         f"{results['snapkit --help'] / click_ms:.2f}x"),
-        ("snapkit plugins list under 2x import click",
-         results["snapkit plugins list"] < 2 * click_ms,
-         f"{results['snapkit plugins list'] / click_ms:.2f}x"),
+        (
+            "snapkit --help under 2x import click",
+            results["snapkit --help"] < 2 * click_ms,
+            f"{results['snapkit --help'] / click_ms:.2f}x",
+        ),
+        (
+            "snapkit plugins list under 2x import click",
+            results["snapkit plugins list"] < 2 * click_ms,
+            f"{results['snapkit plugins list'] / click_ms:.2f}x",
+        ),
     ]
     print()
     for label, ok, figure in checks:

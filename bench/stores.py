@@ -56,8 +56,9 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}"
 
 
-def measure_store(open_store: Callable[[], Any], commits: int, reads: int,
-                  chunk: bytes, repeats: int) -> dict[str, float]:
+def measure_store(
+    open_store: Callable[[], Any], commits: int, reads: int, chunk: bytes, repeats: int
+) -> dict[str, float]:
     """Commit, current-read, part-write and part-read figures of one store."""
     from snapkit.contracts import PartRef, Scope, SnapshotManifest
 
@@ -65,9 +66,13 @@ def measure_store(open_store: Callable[[], Any], commits: int, reads: int,
     times: list[float] = []
     generation = 0
     for i in range(commits):
-        manifest = SnapshotManifest(scope=Scope("bench"), schema_version="1",
-                                    calculation_version="1", status="success",
-                                    payloads={"counter": {"n": i}})
+        manifest = SnapshotManifest(
+            scope=Scope("bench"),
+            schema_version="1",
+            calculation_version="1",
+            status="success",
+            payloads={"counter": {"n": i}},
+        )
         txn = store.begin()
         started = time.perf_counter()
         result = txn.commit(manifest, move_pointer=True, expected_generation=generation)
@@ -90,8 +95,13 @@ def measure_store(open_store: Callable[[], Any], commits: int, reads: int,
         writer.write(chunk)
     sha, size = writer.close()
     part = PartRef(name="users", sha256=sha, records=0, bytes=size, oracle="users")
-    manifest = SnapshotManifest(scope=Scope("bench"), schema_version="1",
-                                calculation_version="1", status="success", parts=(part,))
+    manifest = SnapshotManifest(
+        scope=Scope("bench"),
+        schema_version="1",
+        calculation_version="1",
+        status="success",
+        parts=(part,),
+    )
     txn.commit(manifest, move_pointer=True, expected_generation=generation)
     write_seconds = time.perf_counter() - started
 
@@ -104,18 +114,23 @@ def measure_store(open_store: Callable[[], Any], commits: int, reads: int,
         if close is not None:
             close()
     return {
-        "commit_p50": percentile(times, 0.5), "commit_p99": percentile(times, 0.99),
-        "read_p99": percentile(read_times, 0.99), "read_p50": percentile(read_times, 0.5),
-        "write_mbs": size / MB / write_seconds, "read_mbs": size / MB / read_seconds,
-        "write_s": write_seconds, "size": size,
+        "commit_p50": percentile(times, 0.5),
+        "commit_p99": percentile(times, 0.99),
+        "read_p99": percentile(read_times, 0.99),
+        "read_p50": percentile(read_times, 0.5),
+        "write_mbs": size / MB / write_seconds,
+        "read_mbs": size / MB / read_seconds,
+        "write_s": write_seconds,
+        "size": size,
     }
 
 
 # -- raw floors ------------------------------------------------------------------------------
 
 
-def raw_file(folder: Path, commits: int, reads: int, chunk: bytes, repeats: int
-             ) -> dict[str, float]:
+def raw_file(
+    folder: Path, commits: int, reads: int, chunk: bytes, repeats: int
+) -> dict[str, float]:
     folder.mkdir(parents=True, exist_ok=True)
     times = []
     for i in range(commits):
@@ -151,13 +166,22 @@ def raw_file(folder: Path, commits: int, reads: int, chunk: bytes, repeats: int
     return _raw(times, read_times, size, write_seconds, read_seconds)
 
 
-def _raw(times: list[float], read_times: list[float], size: int, write_seconds: float,
-         read_seconds: float) -> dict[str, float]:
+def _raw(
+    times: list[float],
+    read_times: list[float],
+    size: int,
+    write_seconds: float,
+    read_seconds: float,
+) -> dict[str, float]:
     return {
-        "commit_p50": percentile(times, 0.5), "commit_p99": percentile(times, 0.99),
-        "read_p99": percentile(read_times, 0.99), "read_p50": percentile(read_times, 0.5),
-        "write_mbs": size / MB / write_seconds, "read_mbs": size / MB / read_seconds,
-        "write_s": write_seconds, "size": size,
+        "commit_p50": percentile(times, 0.5),
+        "commit_p99": percentile(times, 0.99),
+        "read_p99": percentile(read_times, 0.99),
+        "read_p50": percentile(read_times, 0.5),
+        "write_mbs": size / MB / write_seconds,
+        "read_mbs": size / MB / read_seconds,
+        "write_s": write_seconds,
+        "size": size,
     }
 
 
@@ -169,9 +193,18 @@ RAW_DDL = [
 ]
 
 
-def raw_sql(execute: Callable[..., Any], fetch: Callable[..., Any], begin: Callable[[], None],
-            commit: Callable[[], None], mark: str, blob: str, commits: int, reads: int,
-            chunk: bytes, repeats: int) -> dict[str, float]:
+def raw_sql(
+    execute: Callable[..., Any],
+    fetch: Callable[..., Any],
+    begin: Callable[[], None],
+    commit: Callable[[], None],
+    mark: str,
+    blob: str,
+    commits: int,
+    reads: int,
+    chunk: bytes,
+    repeats: int,
+) -> dict[str, float]:
     """The floor of a SQL server: the same kinds of statements, nothing else."""
     for statement in RAW_DDL:
         execute(statement.format(blob=blob))
@@ -179,10 +212,16 @@ def raw_sql(execute: Callable[..., Any], fetch: Callable[..., Any], begin: Calla
     for i in range(commits):
         started = time.perf_counter()
         begin()
-        execute(f"UPDATE raw_pointer SET snapshot_id = {mark}, generation = {mark} "
-                f"WHERE id = 1 AND generation = {mark}", (f"s{i}", i + 1, i))
-        execute(f"INSERT INTO raw_history (seq, snapshot_id, generation) VALUES "
-                f"({mark}, {mark}, {mark})", (i, f"s{i}", i + 1))
+        execute(
+            f"UPDATE raw_pointer SET snapshot_id = {mark}, generation = {mark} "
+            f"WHERE id = 1 AND generation = {mark}",
+            (f"s{i}", i + 1, i),
+        )
+        execute(
+            f"INSERT INTO raw_history (seq, snapshot_id, generation) VALUES "
+            f"({mark}, {mark}, {mark})",
+            (i, f"s{i}", i + 1),
+        )
         commit()
         times.append(time.perf_counter() - started)
     read_times = []
@@ -193,22 +232,28 @@ def raw_sql(execute: Callable[..., Any], fetch: Callable[..., Any], begin: Calla
     data = chunk * repeats
     started = time.perf_counter()
     for seq, start in enumerate(range(0, len(data), CHUNK)):
-        execute(f"INSERT INTO raw_chunks (seq, data) VALUES ({mark}, {mark})",
-                (seq, data[start : start + CHUNK]))
+        execute(
+            f"INSERT INTO raw_chunks (seq, data) VALUES ({mark}, {mark})",
+            (seq, data[start : start + CHUNK]),
+        )
     write_seconds = time.perf_counter() - started
     count = seq + 1
     started = time.perf_counter()
     size = 0
     for first in range(0, count, 4):
-        for row in fetch(f"SELECT data FROM raw_chunks WHERE seq >= {mark} AND seq < {mark} "
-                         "ORDER BY seq", (first, first + 4), many=True):
+        for row in fetch(
+            f"SELECT data FROM raw_chunks WHERE seq >= {mark} AND seq < {mark} ORDER BY seq",
+            (first, first + 4),
+            many=True,
+        ):
             size += len(row[0])
     read_seconds = time.perf_counter() - started
     return _raw(times, read_times, size, write_seconds, read_seconds)
 
 
-def raw_sqlite(path: Path, commits: int, reads: int, chunk: bytes, repeats: int
-               ) -> dict[str, float]:
+def raw_sqlite(
+    path: Path, commits: int, reads: int, chunk: bytes, repeats: int
+) -> dict[str, float]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
@@ -217,15 +262,25 @@ def raw_sqlite(path: Path, commits: int, reads: int, chunk: bytes, repeats: int
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if many else cursor.fetchone()
 
-    result = raw_sql(lambda sql, params=(): conn.execute(sql, params), fetch,
-                     lambda: conn.execute("BEGIN IMMEDIATE"), lambda: conn.execute("COMMIT"),
-                     "?", "BLOB", commits, reads, chunk, repeats)
+    result = raw_sql(
+        lambda sql, params=(): conn.execute(sql, params),
+        fetch,
+        lambda: conn.execute("BEGIN IMMEDIATE"),
+        lambda: conn.execute("COMMIT"),
+        "?",
+        "BLOB",
+        commits,
+        reads,
+        chunk,
+        repeats,
+    )
     conn.close()
     return result
 
 
-def raw_postgres(dsn: str, commits: int, reads: int, chunk: bytes, repeats: int
-                 ) -> dict[str, float]:
+def raw_postgres(
+    dsn: str, commits: int, reads: int, chunk: bytes, repeats: int
+) -> dict[str, float]:
     import psycopg
 
     conn = psycopg.connect(dsn, autocommit=True)
@@ -234,25 +289,37 @@ def raw_postgres(dsn: str, commits: int, reads: int, chunk: bytes, repeats: int
         cursor = conn.execute(sql, params, binary=True)
         return cursor.fetchall() if many else cursor.fetchone()
 
-    result = raw_sql(lambda sql, params=(): conn.execute(sql, params), fetch,
-                     lambda: conn.execute("BEGIN"), lambda: conn.execute("COMMIT"),
-                     "%s", "BYTEA", commits, reads, chunk, repeats)
+    result = raw_sql(
+        lambda sql, params=(): conn.execute(sql, params),
+        fetch,
+        lambda: conn.execute("BEGIN"),
+        lambda: conn.execute("COMMIT"),
+        "%s",
+        "BYTEA",
+        commits,
+        reads,
+        chunk,
+        repeats,
+    )
     conn.close()
     return result
 
 
-def raw_s3(endpoint_url: str, bucket: str, commits: int, reads: int, chunk: bytes,
-           repeats: int) -> dict[str, float]:
+def raw_s3(
+    endpoint_url: str, bucket: str, commits: int, reads: int, chunk: bytes, repeats: int
+) -> dict[str, float]:
     """The floor of an S3 server: bare boto3 puts and gets of the same sizes, nothing else."""
     from snapkit_object_store.client import Target, make_client
 
-    client = make_client(Target(endpoint_url, bucket, "", "us-east-1"),
-                         access_key_id="testing", secret_access_key="testing")
+    client = make_client(
+        Target(endpoint_url, bucket, "", "us-east-1"),
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     times = []
     for i in range(commits):
         started = time.perf_counter()
-        client.put_object(Bucket=bucket, Key="raw/pointer.json",
-                          Body=json.dumps({"n": i}).encode())
+        client.put_object(Bucket=bucket, Key="raw/pointer.json", Body=json.dumps({"n": i}).encode())
         times.append(time.perf_counter() - started)
     read_times = []
     for _ in range(reads):
@@ -265,13 +332,20 @@ def raw_s3(endpoint_url: str, bucket: str, commits: int, reads: int, chunk: byte
     upload = client.create_multipart_upload(Bucket=bucket, Key="raw/part.bin")
     pieces = []
     for number, start in enumerate(range(0, len(data), piece), start=1):
-        answer = client.upload_part(Bucket=bucket, Key="raw/part.bin", PartNumber=number,
-                                    UploadId=upload["UploadId"],
-                                    Body=data[start : start + piece])
+        answer = client.upload_part(
+            Bucket=bucket,
+            Key="raw/part.bin",
+            PartNumber=number,
+            UploadId=upload["UploadId"],
+            Body=data[start : start + piece],
+        )
         pieces.append({"PartNumber": number, "ETag": answer["ETag"]})
-    client.complete_multipart_upload(Bucket=bucket, Key="raw/part.bin",
-                                     UploadId=upload["UploadId"],
-                                     MultipartUpload={"Parts": pieces})
+    client.complete_multipart_upload(
+        Bucket=bucket,
+        Key="raw/part.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": pieces},
+    )
     write_seconds = time.perf_counter() - started
     started = time.perf_counter()
     body = client.get_object(Bucket=bucket, Key="raw/part.bin")["Body"]
@@ -286,8 +360,9 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=5000)
     parser.add_argument("--part-mb", type=int, default=100)
     parser.add_argument("--full", action="store_true", help="1,000 commits and a 300 MB part")
-    parser.add_argument("--stores", default="file,sqlite,postgresql,s3",
-                        help="comma-separated stores to measure")
+    parser.add_argument(
+        "--stores", default="file,sqlite,postgresql,s3", help="comma-separated stores to measure"
+    )
     args = parser.parse_args()
     wanted = set(args.stores.split(","))
     if args.full:
@@ -309,29 +384,48 @@ def main() -> None:
         n, r = args.commits, args.reads
         if "file" in wanted:
             print("file store...", file=sys.stderr)
-            results.append(("file", measure_store(lambda: FileStore(folder / "file"), n, r,
-                                                  chunk, repeats),
-                            raw_file(folder / "raw-file", n, r, chunk, repeats)))
+            results.append(
+                (
+                    "file",
+                    measure_store(lambda: FileStore(folder / "file"), n, r, chunk, repeats),
+                    raw_file(folder / "raw-file", n, r, chunk, repeats),
+                )
+            )
         if "sqlite" in wanted:
             print("sqlite store...", file=sys.stderr)
             db = folder / "sqlite" / "store.sqlite3"
-            results.append(("sqlite", measure_store(lambda: open_sqlite(db), n, r, chunk,
-                                                    repeats),
-                            raw_sqlite(folder / "raw.sqlite3", n, r, chunk, repeats)))
+            results.append(
+                (
+                    "sqlite",
+                    measure_store(lambda: open_sqlite(db), n, r, chunk, repeats),
+                    raw_sqlite(folder / "raw.sqlite3", n, r, chunk, repeats),
+                )
+            )
         if server is not None:
             print("postgresql store...", file=sys.stderr)
             dsn = server.dsn()
-            results.append(("postgresql",
-                            measure_store(lambda: open_postgresql(dsn, schema="bench"), n, r,
-                                          chunk, repeats),
-                            raw_postgres(dsn, n, r, chunk, repeats)))
+            results.append(
+                (
+                    "postgresql",
+                    measure_store(
+                        lambda: open_postgresql(dsn, schema="bench"), n, r, chunk, repeats
+                    ),
+                    raw_postgres(dsn, n, r, chunk, repeats),
+                )
+            )
         if moto is not None:
             print("s3 store (moto on loopback)...", file=sys.stderr)
             bucket = moto.make_bucket("bench")
             endpoint = moto.endpoint_url
-            results.append(("s3", measure_store(lambda: open_store(endpoint, bucket, "store"),
-                                                n, r, chunk, repeats),
-                            raw_s3(endpoint, bucket, n, r, chunk, repeats)))
+            results.append(
+                (
+                    "s3",
+                    measure_store(
+                        lambda: open_store(endpoint, bucket, "store"), n, r, chunk, repeats
+                    ),
+                    raw_s3(endpoint, bucket, n, r, chunk, repeats),
+                )
+            )
     finally:
         if server is not None:
             server.stop()
@@ -340,32 +434,71 @@ def main() -> None:
 
     size = results[0][1]["size"]
     load = os.getloadavg()[0]
-    print(f"stores: {args.commits} commits, {args.reads} warm current reads, a part of "
-          f"{size / MB:.0f} MB of canonical JSON Lines ({sys.version.split()[0]}, load "
-          f"{load:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"stores: {args.commits} commits, {args.reads} warm current reads, a part of "
+        f"{size / MB:.0f} MB of canonical JSON Lines ({sys.version.split()[0]}, load "
+        f"{load:.1f} on {os.cpu_count()} cores)"
+    )
     rows = []
     for name, got, raw in results:
         rows += [
-            (name, "commit p50 (ms)", ms(got["commit_p50"]), ms(raw["commit_p50"]),
-             f"{got['commit_p50'] / raw['commit_p50']:.1f}x raw", ""),
-            ("", "commit p99 (ms)", ms(got["commit_p99"]), ms(raw["commit_p99"]),
-             f"{got['commit_p99'] / raw['commit_p99']:.1f}x raw", ""),
-            ("", "current read p50 (ms)", ms(got["read_p50"]), ms(raw["read_p50"]),
-             f"{got['read_p50'] / raw['read_p50']:.1f}x raw", ""),
-            ("", "current read p99 (ms)", ms(got["read_p99"]), ms(raw["read_p99"]),
-             f"{got['read_p99'] / raw['read_p99']:.1f}x raw",
-             {"postgresql": "< 2 ms", "s3": "< 10 ms"}.get(name, "")),
-            ("", "part write (MB/s)", f"{got['write_mbs']:.0f}", f"{raw['write_mbs']:.0f}",
-             f"{got['write_s'] / raw['write_s']:.2f}x raw time", "<= 1.5x"),
-            ("", "part read (MB/s)", f"{got['read_mbs']:.0f}", f"{raw['read_mbs']:.0f}",
-             f"{raw['read_mbs'] and got['read_mbs'] / raw['read_mbs']:.0%} of raw", ""),
+            (
+                name,
+                "commit p50 (ms)",
+                ms(got["commit_p50"]),
+                ms(raw["commit_p50"]),
+                f"{got['commit_p50'] / raw['commit_p50']:.1f}x raw",
+                "",
+            ),
+            (
+                "",
+                "commit p99 (ms)",
+                ms(got["commit_p99"]),
+                ms(raw["commit_p99"]),
+                f"{got['commit_p99'] / raw['commit_p99']:.1f}x raw",
+                "",
+            ),
+            (
+                "",
+                "current read p50 (ms)",
+                ms(got["read_p50"]),
+                ms(raw["read_p50"]),
+                f"{got['read_p50'] / raw['read_p50']:.1f}x raw",
+                "",
+            ),
+            (
+                "",
+                "current read p99 (ms)",
+                ms(got["read_p99"]),
+                ms(raw["read_p99"]),
+                f"{got['read_p99'] / raw['read_p99']:.1f}x raw",
+                {"postgresql": "< 2 ms", "s3": "< 10 ms"}.get(name, ""),
+            ),
+            (
+                "",
+                "part write (MB/s)",
+                f"{got['write_mbs']:.0f}",
+                f"{raw['write_mbs']:.0f}",
+                f"{got['write_s'] / raw['write_s']:.2f}x raw time",
+                "<= 1.5x",
+            ),
+            (
+                "",
+                "part read (MB/s)",
+                f"{got['read_mbs']:.0f}",
+                f"{raw['read_mbs']:.0f}",
+                f"{raw['read_mbs'] and got['read_mbs'] / raw['read_mbs']:.0%} of raw",
+                "",
+            ),
         ]
     table(("store", "measure", "snapkit", "raw floor", "ratio", "target"), rows)
-    print("(raw floors: file = small write+fsync+rename+dir fsync, pointer file read, plain "
-          "write+fsync/read; sqlite and postgresql = bare UPDATE ... WHERE generation = ? + "
-          "INSERT per commit, one-row SELECT per read, the plain bytes as 1 MiB rows; s3 = bare "
-          "boto3 PutObject per commit, GetObject per read, the plain bytes uploaded in 8 MiB "
-          "pieces and read back)")
+    print(
+        "(raw floors: file = small write+fsync+rename+dir fsync, pointer file read, plain "
+        "write+fsync/read; sqlite and postgresql = bare UPDATE ... WHERE generation = ? + "
+        "INSERT per commit, one-row SELECT per read, the plain bytes as 1 MiB rows; s3 = bare "
+        "boto3 PutObject per commit, GetObject per read, the plain bytes uploaded in 8 MiB "
+        "pieces and read back)"
+    )
 
 
 if __name__ == "__main__":

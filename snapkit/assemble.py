@@ -108,13 +108,16 @@ class SnapshotBundle:
             if line:
                 yield json.loads(line)
 
-    def project(self, manager: PluginManager, keys: Sequence[str] | None = None,
-                filters: Mapping[str, Any] | None = None) -> ProjectionSet:
+    def project(
+        self,
+        manager: PluginManager,
+        keys: Sequence[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> ProjectionSet:
         """Derive projections from the bundle (each isolated; see :mod:`snapkit.projection`)."""
         from snapkit.projection import derive_all
 
-        return derive_all(self.manifest, manager, reader=self.records, keys=keys,
-                          filters=filters)
+        return derive_all(self.manifest, manager, reader=self.records, keys=keys, filters=filters)
 
 
 class Assembler:
@@ -143,8 +146,12 @@ class Assembler:
         """An assembler for a :class:`snapkit.project.Project`, with its ``[cache]``."""
         from snapkit.cache import open_cache
 
-        return cls(project.manager, cache=open_cache(project.config, project.manager),
-                   settings=project.config.refresh, oracle_settings=project.oracle_settings)
+        return cls(
+            project.manager,
+            cache=open_cache(project.config, project.manager),
+            settings=project.config.refresh,
+            oracle_settings=project.oracle_settings,
+        )
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -157,8 +164,9 @@ class Assembler:
         registry = self.manager.oracles
         wanted = list(oracles if oracles is not None else self.settings.oracles or ())
         if not wanted:
-            raise UsageError("no oracles to assemble",
-                             hint="name the oracles or list them in refresh.oracles")
+            raise UsageError(
+                "no oracles to assemble", hint="name the oracles or list them in refresh.oracles"
+            )
         for key in wanted:
             registry.get(key)
         return tuple(sorted(closure({d.key: d.requires for d in registry}, wanted)))
@@ -170,8 +178,9 @@ class Assembler:
 
     # -- get_or_build ------------------------------------------------------------------------
 
-    def get_or_build(self, scope: Scope, token: str,
-                     oracles: Iterable[str] | None = None) -> SnapshotBundle:
+    def get_or_build(
+        self, scope: Scope, token: str, oracles: Iterable[str] | None = None
+    ) -> SnapshotBundle:
         """Return the bundle of ``scope`` for request ``token``: cached results where the
         cache has them, every other oracle loaded (and cached if it loaded)."""
         started_at, start = utc_now(), time.monotonic()
@@ -188,35 +197,68 @@ class Assembler:
             self._load(scope, token, missing, results, parts, coalesce=True)
         return self._bundle(scope, token, keys, results, parts, started_at, start)
 
-    def load(self, scope: Scope, token: str, oracles: Sequence[str],
-             inputs: Mapping[str, OracleResult] | None = None,
-             on_result: Callable[[OracleResult], None] | None = None,
-             parts: MemoryParts | None = None, *,
-             cancelled: threading.Event | None = None) -> dict[str, OracleResult]:
+    def load(
+        self,
+        scope: Scope,
+        token: str,
+        oracles: Sequence[str],
+        inputs: Mapping[str, OracleResult] | None = None,
+        on_result: Callable[[OracleResult], None] | None = None,
+        parts: MemoryParts | None = None,
+        *,
+        cancelled: threading.Event | None = None,
+    ) -> dict[str, OracleResult]:
         """Load ``oracles`` (and what they require that ``inputs`` lacks) in dependency order;
         return every result by key, calling ``on_result`` (from worker threads) for each of
         ``oracles`` as it completes. Nothing is read from or written to the cache."""
         results = dict(inputs or {})
-        self._load(scope, token, list(oracles), results, parts or MemoryParts(),
-                   coalesce=False, on_result=on_result, cancelled=cancelled)
+        self._load(
+            scope,
+            token,
+            list(oracles),
+            results,
+            parts or MemoryParts(),
+            coalesce=False,
+            on_result=on_result,
+            cancelled=cancelled,
+        )
         return results
 
-    def _load(self, scope: Scope, token: str, missing: Sequence[str],
-              results: dict[str, OracleResult], parts: MemoryParts, *, coalesce: bool,
-              on_result: Callable[[OracleResult], None] | None = None,
-              cancelled: threading.Event | None = None) -> None:
+    def _load(
+        self,
+        scope: Scope,
+        token: str,
+        missing: Sequence[str],
+        results: dict[str, OracleResult],
+        parts: MemoryParts,
+        *,
+        coalesce: bool,
+        on_result: Callable[[OracleResult], None] | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> None:
         from snapkit.refresh import _Run
 
         registry = self.manager.oracles
         requires = {d.key: d.requires for d in registry}
         needed = closure(requires, missing) - set(results)
         descriptors = {key: registry.get(key) for key in sorted(needed | set(results))}
-        levels = plan_levels({key: descriptors[key].requires if key in needed else ()
-                              for key in descriptors})
+        levels = plan_levels(
+            {key: descriptors[key].requires if key in needed else () for key in descriptors}
+        )
         # no store: the run reads no current snapshot, so every OracleCall.previous is None
         # (a bundle is built per request, not against the last known good snapshot)
-        run = _Run(self.manager, None, scope, self.settings, self.oracle_settings,  # type: ignore[arg-type]
-                   descriptors, levels, token, None, None)
+        run = _Run(
+            self.manager,
+            None,
+            scope,
+            self.settings,
+            self.oracle_settings,  # type: ignore[arg-type]
+            descriptors,
+            levels,
+            token,
+            None,
+            None,
+        )
         if cancelled is not None:
             run.stopping = cancelled
         run.results.update(results)
@@ -237,8 +279,9 @@ class Assembler:
                 parts.data[hit.result.part.sha256] = hit.part_data
             return hit.result
 
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency,
-                                thread_name_prefix="snapkit-assemble") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.settings.concurrency, thread_name_prefix="snapkit-assemble"
+        ) as pool:
             for level in levels:
                 todo = [key for key in level if key in needed]
                 futures = {key: pool.submit(one, key) for key in todo}
@@ -248,17 +291,32 @@ class Assembler:
                     if on_result is not None and key in reported:
                         on_result(result)
 
-    def _bundle(self, scope: Scope, token: str, keys: Sequence[str],
-                results: dict[str, OracleResult], parts: MemoryParts, started_at: str,
-                start: float) -> SnapshotBundle:
+    def _bundle(
+        self,
+        scope: Scope,
+        token: str,
+        keys: Sequence[str],
+        results: dict[str, OracleResult],
+        parts: MemoryParts,
+        started_at: str,
+        start: float,
+    ) -> SnapshotBundle:
         registry = self.manager.oracles
         statuses, errors, payloads, part_refs = [], [], {}, []
         required_failed = False
         for key in keys:
             result = results[key]
             descriptor = registry.get(key)
-            statuses.append(OracleStatus(key, result.version, result.status, result.source,
-                                         descriptor.optional, result.error))
+            statuses.append(
+                OracleStatus(
+                    key,
+                    result.version,
+                    result.status,
+                    result.source,
+                    descriptor.optional,
+                    result.error,
+                )
+            )
             if result.error is not None:
                 errors.append(result.error)
                 required_failed = required_failed or not descriptor.optional
@@ -266,8 +324,7 @@ class Assembler:
                 part_refs.append(result.part)
             elif result.status == "ok":
                 payloads[key] = result.payload
-        status: SnapshotStatus = ("failed" if required_failed
-                                  else "partial" if errors else "success")
+        status: SnapshotStatus = "failed" if required_failed else "partial" if errors else "success"
         finished_at = utc_now()
         manifest = SnapshotManifest(
             scope=scope,
@@ -279,16 +336,21 @@ class Assembler:
             payloads=payloads,
             parts=tuple(sorted(part_refs, key=lambda p: p.name)),
             created_at=finished_at,
-            run=RunInfo(started_at, finished_at, (time.monotonic() - start) * 1000,
-                        {k: r.timings for k, r in results.items() if r.timings is not None}),
+            run=RunInfo(
+                started_at,
+                finished_at,
+                (time.monotonic() - start) * 1000,
+                {k: r.timings for k, r in results.items() if r.timings is not None},
+            ),
         )
         data = {p.sha256: parts.data[p.sha256] for p in part_refs}
         return SnapshotBundle(token, scope, manifest, dict(sorted(results.items())), data)
 
     # -- the coordinator's runner ------------------------------------------------------------
 
-    def runner(self, part_data: dict[str, bytes] | None = None
-               ) -> Callable[[LoadOracles], AsyncIterator[OracleResult]]:
+    def runner(
+        self, part_data: dict[str, bytes] | None = None
+    ) -> Callable[[LoadOracles], AsyncIterator[OracleResult]]:
         """A coordinator runner (:data:`snapkit.coordinator_driver.Runner`) that loads with
         this assembler in a worker thread; ``part_data`` should be the driver's, so loaded
         record streams can be cached and read."""
@@ -304,15 +366,20 @@ class Assembler:
 
             def work() -> None:
                 try:
-                    self.load(action.scope, action.token, action.oracles,
-                              {r.oracle: r for r in action.inputs}, deliver, parts,
-                              cancelled=cancelled)
+                    self.load(
+                        action.scope,
+                        action.token,
+                        action.oracles,
+                        {r.oracle: r for r in action.inputs},
+                        deliver,
+                        parts,
+                        cancelled=cancelled,
+                    )
                     loop.call_soon_threadsafe(queue.put_nowait, None)
                 except BaseException as exc:  # handed to the event loop below
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
 
-            thread = threading.Thread(target=work, name=f"snapkit-load-{action.token}",
-                                      daemon=True)
+            thread = threading.Thread(target=work, name=f"snapkit-load-{action.token}", daemon=True)
             thread.start()
             try:
                 while True:
@@ -326,4 +393,3 @@ class Assembler:
                 cancelled.set()
 
         return run
-

@@ -127,8 +127,10 @@ def require_bytes(value: object) -> bytes:
     """Return ``value`` if it is bytes, else raise :class:`CacheValueError` (for backends)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    raise CacheValueError(f"a cache value must be bytes, not {type(value).__name__}",
-                          hint="the oracle cache encodes results; pass its bytes through")
+    raise CacheValueError(
+        f"a cache value must be bytes, not {type(value).__name__}",
+        hint="the oracle cache encodes results; pass its bytes through",
+    )
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -145,8 +147,9 @@ def cache_key(scope: Scope, oracle: str, version: str) -> str:
 def container_group(scope: Scope) -> str:
     """The group revisit retention renews: the scope's namespace, context and container
     (filters excluded, so revisiting a class keeps its entries for every filter set)."""
-    return content_id({"namespace": scope.namespace, "context": scope.context,
-                       "container": scope.container})
+    return content_id(
+        {"namespace": scope.namespace, "context": scope.context, "container": scope.container}
+    )
 
 
 # -- the oracle cache --------------------------------------------------------------------------
@@ -175,8 +178,9 @@ class OracleCache:
         self.backend = backend
         self.kind = kind or type(backend).__name__
 
-    def lookup(self, scope: Scope, oracles: Mapping[str, str], token: str | None = None
-               ) -> dict[str, CacheHit]:
+    def lookup(
+        self, scope: Scope, oracles: Mapping[str, str], token: str | None = None
+    ) -> dict[str, CacheHit]:
         """Return the cached results among ``oracles`` (key -> version), by key.
 
         Hits come back with source ``cache`` and request token ``token``.
@@ -191,17 +195,23 @@ class OracleCache:
             try:
                 hit = decode_entry(raw, token)
             except CacheValueError as exc:  # a damaged or foreign entry is a miss
-                log.warning("oracle cache (%s): dropping an unreadable entry for oracle %r: %s",
-                            self.kind, oracle, exc.message)
+                log.warning(
+                    "oracle cache (%s): dropping an unreadable entry for oracle %r: %s",
+                    self.kind,
+                    oracle,
+                    exc.message,
+                )
                 self.backend.delete(key)
                 continue
             if (hit.result.oracle, hit.result.version, hit.result.scope_id) == (
-                    oracle, version, scope.id):
+                oracle,
+                version,
+                scope.id,
+            ):
                 hits[oracle] = hit
         return hits
 
-    def write(self, scope: Scope, result: OracleResult, part_data: bytes | None = None
-              ) -> bool:
+    def write(self, scope: Scope, result: OracleResult, part_data: bytes | None = None) -> bool:
         """Store a loaded result for its own ``(scope, oracle, version)``; return whether it
         was stored.
 
@@ -213,13 +223,19 @@ class OracleCache:
         entry = encode_entry(scope, result, part_data)
         if entry is None:
             return False
-        self.backend.put(cache_key(scope, result.oracle, result.version), entry,
-                         group=container_group(scope))
+        self.backend.put(
+            cache_key(scope, result.oracle, result.version), entry, group=container_group(scope)
+        )
         return True
 
-    def get_or_load(self, scope: Scope, oracle: str, version: str,
-                    load: Callable[[], tuple[OracleResult, bytes | None]],
-                    token: str | None = None) -> tuple[CacheHit, bool]:
+    def get_or_load(
+        self,
+        scope: Scope,
+        oracle: str,
+        version: str,
+        load: Callable[[], tuple[OracleResult, bytes | None]],
+        token: str | None = None,
+    ) -> tuple[CacheHit, bool]:
         """Return the cached result of ``oracle``, or run ``load`` once for every concurrent
         caller (miss coalescing) and cache what it returns if it loaded.
 
@@ -233,8 +249,9 @@ class OracleCache:
             box.append((result, part_data))
             return encode_entry(scope, result, part_data)
 
-        outcome = self.backend.get_or_load(cache_key(scope, oracle, version), loader,
-                                           group=container_group(scope))
+        outcome = self.backend.get_or_load(
+            cache_key(scope, oracle, version), loader, group=container_group(scope)
+        )
         if box:
             result, part_data = box[0]
             return CacheHit(result, part_data), True
@@ -253,8 +270,9 @@ class OracleCache:
         self.backend.close()
 
 
-def encode_entry(scope: Scope, result: OracleResult, part_data: bytes | None = None
-                 ) -> bytes | None:
+def encode_entry(
+    scope: Scope, result: OracleResult, part_data: bytes | None = None
+) -> bytes | None:
     """Encode a loaded result as a cache entry, or return ``None`` if it may not be cached."""
     if result.status != "ok" or result.scope_id != scope.id:
         return None
@@ -274,9 +292,14 @@ def encode_entry(scope: Scope, result: OracleResult, part_data: bytes | None = N
         if sha256_hex(part_data) != result.part.sha256:
             return None
         part = result.part
-        header["part"] = {"name": part.name, "sha256": part.sha256, "records": part.records,
-                          "bytes": part.bytes, "oracle": part.oracle,
-                          "key_column": part.key_column}
+        header["part"] = {
+            "name": part.name,
+            "sha256": part.sha256,
+            "records": part.records,
+            "bytes": part.bytes,
+            "oracle": part.oracle,
+            "key_column": part.key_column,
+        }
     body = canonical_bytes(header) + b"\n"
     return body + part_data if part_data is not None and result.part is not None else body
 
@@ -290,18 +313,31 @@ def decode_entry(raw: bytes, token: str | None = None) -> CacheHit:
     try:
         header = json.loads(head)
     except ValueError:
-        raise CacheValueError("a cache entry is not valid JSON",
-                              hint="clear the cache; another program may share its keys") from None
+        raise CacheValueError(
+            "a cache entry is not valid JSON",
+            hint="clear the cache; another program may share its keys",
+        ) from None
     if not isinstance(header, dict) or header.get("format") != ENTRY_FORMAT:
-        raise CacheValueError("a cache entry has an unknown format",
-                              hint="clear the cache after upgrading snapkit")
+        raise CacheValueError(
+            "a cache entry has an unknown format", hint="clear the cache after upgrading snapkit"
+        )
     try:
         part = PartRef(**header["part"]) if header["part"] else None
-        result = OracleResult(header["oracle"], header["version"], header["scope_id"], token,
-                              "ok", "cache", payload=header["payload"], part=part)
+        result = OracleResult(
+            header["oracle"],
+            header["version"],
+            header["scope_id"],
+            token,
+            "ok",
+            "cache",
+            payload=header["payload"],
+            part=part,
+        )
     except (KeyError, TypeError, ValueError):
-        raise CacheValueError("a cache entry lacks fields this version needs",
-                              hint="clear the cache after upgrading snapkit") from None
+        raise CacheValueError(
+            "a cache entry lacks fields this version needs",
+            hint="clear the cache after upgrading snapkit",
+        ) from None
     return CacheHit(result, rest if part is not None else None)
 
 
@@ -314,8 +350,10 @@ def cache_problem(manager: PluginManager, kind: str | None) -> str | None:
         return None
     known = sorted(manager.cache_backends.keys())
     if known:
-        what = (f"installed: {', '.join(known)}; use one of them or install the plugin that "
-                f"provides {kind!r}")
+        what = (
+            f"installed: {', '.join(known)}; use one of them or install the plugin that "
+            f"provides {kind!r}"
+        )
     else:
         what = "none is installed; install snapkit-cache (memory, redis) or remove [cache]"
     return f"[cache] kind = {kind!r}: no cache backend {kind!r} is installed ({what})"

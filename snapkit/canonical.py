@@ -158,9 +158,15 @@ def _writes_like_json(value: Any) -> bool:
             if kinds <= _SCALAR_TYPES:
                 continue
             if kinds <= _LEAF_TYPES:
-                floats = item if len(kinds) == 1 else (
-                    filter(_NOT_NONE, item) if kinds == {float, type(None)}
-                    else [x for x in item if x.__class__ is float])
+                floats = (
+                    item
+                    if len(kinds) == 1
+                    else (
+                        filter(_NOT_NONE, item)
+                        if kinds == {float, type(None)}
+                        else [x for x in item if x.__class__ is float]
+                    )
+                )
                 if not _floats_like_json(floats):
                     return False
                 continue

@@ -289,8 +289,9 @@ def _config_in(folder: Path) -> Path | None:
     return None
 
 
-def resolve_setting_paths(settings: Mapping[str, Any], schema: Mapping[str, Any] | None,
-                          root: Path) -> dict[str, Any]:
+def resolve_setting_paths(
+    settings: Mapping[str, Any], schema: Mapping[str, Any] | None, root: Path
+) -> dict[str, Any]:
     """Make the relative paths of a plugin's settings absolute against ``root`` (the config
     file's folder).
 
@@ -329,8 +330,9 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file {source} does not exist",
-                          hint="create one with 'snapkit init'") from None
+        raise ConfigError(
+            f"config file {source} does not exist", hint="create one with 'snapkit init'"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
     try:
@@ -431,8 +433,9 @@ def _secret_values(value: Any) -> dict[str, str]:
     if _is_secret(value):
         found = os.environ.get(value["env"], "")
         return {found: value["env"]} if found else {}
-    items = value.values() if isinstance(value, Mapping) else (
-        value if isinstance(value, list) else ())
+    items = (
+        value.values() if isinstance(value, Mapping) else (value if isinstance(value, list) else ())
+    )
     secrets: dict[str, str] = {}
     for item in items:
         secrets.update(_secret_values(item))
@@ -440,8 +443,12 @@ def _secret_values(value: Any) -> dict[str, str]:
 
 
 def _is_secret(value: Any) -> bool:
-    return (isinstance(value, Mapping) and set(value) == {"env"}
-            and isinstance(value["env"], str) and bool(value["env"]))
+    return (
+        isinstance(value, Mapping)
+        and set(value) == {"env"}
+        and isinstance(value["env"], str)
+        and bool(value["env"])
+    )
 
 
 def _secrets_as_strings(value: Any) -> Any:
@@ -466,7 +473,7 @@ def _expected(error: Any) -> str:
 
 
 def _spelling_hint(error: Any) -> str:
-    """"did you mean" the closest allowed name to an unexpected one, else where to look."""
+    """ "did you mean" the closest allowed name to an unexpected one, else where to look."""
     import difflib
 
     allowed = list(error.schema.get("properties", {}))
@@ -487,8 +494,10 @@ def schema_problems(data: Any, schema: Mapping[str, Any], where: str, prefix: st
 
     validator = jsonschema.Draft202012Validator(dict(schema))
     secrets = _secret_values(data)
-    errors = sorted(validator.iter_errors(_secrets_as_strings(data)),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(_secrets_as_strings(data)),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     messages = []
     for error in errors:
         parts = [prefix] if prefix else []

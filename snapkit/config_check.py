@@ -46,19 +46,28 @@ def config_problems(config: Config, manager: PluginManager) -> list[Problem]:
         for key, value in config.settings.get(section, {}).items():
             if key not in registry:
                 hint = missing_key_hint(manager, key, registry.keys())
-                problems.append(Problem(CONFIG, f"unknown-{kind.replace('_', '-')}",
-                                        f"{where}: {section}.{key}: no {kind} {key!r} is "
-                                        f"installed; {hint}"))
+                problems.append(
+                    Problem(
+                        CONFIG,
+                        f"unknown-{kind.replace('_', '-')}",
+                        f"{where}: {section}.{key}: no {kind} {key!r} is installed; {hint}",
+                    )
+                )
                 continue
-            problems += _schema_problems(value, registry.get(key).settings_schema, where,
-                                         f"{section}.{key}")
+            problems += _schema_problems(
+                value, registry.get(key).settings_schema, where, f"{section}.{key}"
+            )
     stores = manager.stores
     if config.store_kind not in stores:
         if stores.keys() or config.store_kind != "file":
             hint = missing_key_hint(manager, config.store_kind, stores.keys())
-            problems.append(Problem(CONFIG, "unknown-store",
-                                    f"{where}: store.kind: no store {config.store_kind!r} is "
-                                    f"installed; {hint}"))
+            problems.append(
+                Problem(
+                    CONFIG,
+                    "unknown-store",
+                    f"{where}: store.kind: no store {config.store_kind!r} is installed; {hint}",
+                )
+            )
         return problems
     schema = stores.get(config.store_kind).settings_schema
     settings = dict(config.store_settings)
@@ -68,9 +77,12 @@ def config_problems(config: Config, manager: PluginManager) -> list[Problem]:
     return problems
 
 
-def _schema_problems(value: Any, schema: Mapping[str, Any] | None, where: str,
-                     prefix: str) -> list[Problem]:
+def _schema_problems(
+    value: Any, schema: Mapping[str, Any] | None, where: str, prefix: str
+) -> list[Problem]:
     if schema is None:
         return []
-    return [Problem(CONFIG, "invalid-settings", message)
-            for message in schema_problems(value, schema, where, prefix)]
+    return [
+        Problem(CONFIG, "invalid-settings", message)
+        for message in schema_problems(value, schema, where, prefix)
+    ]

@@ -225,8 +225,19 @@ class Emit:
         return HOOK_OF[type(self.event)]
 
 
-Action = (LookupCache | TouchCache | WriteCache | LoadOracles | StartTimer | CancelTimer
-          | ShowLoading | ApplyResult | ShowComplete | ShowTimeout | Emit)
+Action = (
+    LookupCache
+    | TouchCache
+    | WriteCache
+    | LoadOracles
+    | StartTimer
+    | CancelTimer
+    | ShowLoading
+    | ApplyResult
+    | ShowComplete
+    | ShowTimeout
+    | Emit
+)
 UI_ACTIONS = (ShowLoading, ApplyResult, ShowComplete, ShowTimeout)
 """The actions that change what the user sees: only ever for the latest intent."""
 
@@ -241,8 +252,12 @@ class Transition(NamedTuple):
 # -- events ----------------------------------------------------------------------------------
 
 
-def new_session(session_id: str, *, build_timeout: float = DEFAULT_BUILD_TIMEOUT,
-                token_history: int = DEFAULT_TOKEN_HISTORY) -> SessionState:
+def new_session(
+    session_id: str,
+    *,
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT,
+    token_history: int = DEFAULT_TOKEN_HISTORY,
+) -> SessionState:
     """Return an idle session: no build, empty queue, request counter at zero.
 
     :param build_timeout: the hard timeout of one build, in seconds.
@@ -255,8 +270,9 @@ def new_session(session_id: str, *, build_timeout: float = DEFAULT_BUILD_TIMEOUT
     return SessionState(session_id, build_timeout, token_history)
 
 
-def request_scope_change(state: SessionState, scope: Scope, oracles: Iterable[str],
-                         now: float) -> Transition:
+def request_scope_change(
+    state: SessionState, scope: Scope, oracles: Iterable[str], now: float
+) -> Transition:
     """The user picked ``scope``; ``oracles`` is its dependency profile (the keys to hydrate).
 
     Starts a build when idle, queues the request behind the in-flight build, or replaces the
@@ -264,8 +280,11 @@ def request_scope_change(state: SessionState, scope: Scope, oracles: Iterable[st
     """
     profile = tuple(sorted(set(oracles)))
     if not profile:
-        raise TransitionError("empty_profile", "a scope request needs at least one oracle",
-                              hint="pass the oracle keys the dashboard's tiles need")
+        raise TransitionError(
+            "empty_profile",
+            "a scope request needs at least one oracle",
+            hint="pass the oracle keys the dashboard's tiles need",
+        )
     counter = state.counter + 1
     token = f"{state.session_id}:{counter}"
     request = ScopeRequest(token, scope, profile, now)
@@ -280,18 +299,21 @@ def request_scope_change(state: SessionState, scope: Scope, oracles: Iterable[st
         started = evolve(state, counter=counter, requests=requests)
         return _start(started, request, now, (show,))
     if state.queued is None:
-        event: Any = ScopeRequestQueued(state.session_id, token, scope.id,
-                                        state.active.request.token)
+        event: Any = ScopeRequestQueued(
+            state.session_id, token, scope.id, state.active.request.token
+        )
     else:
-        event = ScopeRequestQueueReplaced(state.session_id, token, state.queued.token,
-                                          scope.id)
+        event = ScopeRequestQueueReplaced(state.session_id, token, state.queued.token, scope.id)
     new = evolve(state, counter=counter, queued=request, requests=requests)
     return Transition(new, (show, Emit(event)))
 
 
-def handle_cache_lookup(state: SessionState, token: str,
-                        hits: Mapping[str, OracleResult] | Iterable[OracleResult],
-                        now: float) -> Transition:
+def handle_cache_lookup(
+    state: SessionState,
+    token: str,
+    hits: Mapping[str, OracleResult] | Iterable[OracleResult],
+    now: float,
+) -> Transition:
     """The cache answered ``token``'s lookup with ``hits`` (results with source ``cache``).
 
     Applies the hits at once (if ``token`` is the intent) and loads only the misses.
@@ -302,21 +324,29 @@ def handle_cache_lookup(state: SessionState, token: str,
         _known(state, token)
         return Transition(state, ())  # the build timed out before the cache answered
     if build.stage != "lookup":
-        raise TransitionError("wrong_stage", f"request {token}: the cache lookup was already "
-                              "answered", hint="answer each LookupCache action once")
+        raise TransitionError(
+            "wrong_stage",
+            f"request {token}: the cache lookup was already answered",
+            hint="answer each LookupCache action once",
+        )
     request = build.request
     for result in found.values():
         _check_result(request, result)
     misses = tuple(key for key in request.oracles if key not in found)
-    outcome: CacheOutcome = ("full_hit" if not misses
-                             else "partial_hit" if found else "miss")
-    plan: list[Action] = [Emit(ScopeCacheConsulted(state.session_id, token, outcome,
-                                                   len(found), len(misses)))]
+    outcome: CacheOutcome = "full_hit" if not misses else "partial_hit" if found else "miss"
+    plan: list[Action] = [
+        Emit(ScopeCacheConsulted(state.session_id, token, outcome, len(found), len(misses)))
+    ]
     applied = state.intent == token
     if applied:
         plan += [ApplyResult(token, found[key]) for key in sorted(found)]
-    build = evolve(build, stage="loading", pending=frozenset(misses), cached=len(found),
-                   first_ready_at=now if found else None)
+    build = evolve(
+        build,
+        stage="loading",
+        pending=frozenset(misses),
+        cached=len(found),
+        first_ready_at=now if found else None,
+    )
     if misses:
         inputs = tuple(found[key] for key in sorted(found))
         plan.append(LoadOracles(token, request.scope, misses, inputs))
@@ -334,28 +364,47 @@ def handle_oracle_result(state: SessionState, result: OracleResult, now: float) 
     token = result.request_token
     request = _known(state, token)
     if result.source == "cache":
-        raise TransitionError("bad_source", f"request {token}: oracle {result.oracle!r} came "
-                              "from the cache as a load result",
-                              hint="pass cache hits to handle_cache_lookup")
+        raise TransitionError(
+            "bad_source",
+            f"request {token}: oracle {result.oracle!r} came from the cache as a load result",
+            hint="pass cache hits to handle_cache_lookup",
+        )
     if request is None:  # too old to remember its scope: nothing can be written
         assert token is not None
-        return Transition(state, (Emit(ScopeResultDiscarded(
-            state.session_id, token, result.oracle, "forgotten", False)),))
+        return Transition(
+            state,
+            (
+                Emit(
+                    ScopeResultDiscarded(state.session_id, token, result.oracle, "forgotten", False)
+                ),
+            ),
+        )
     _check_result(request, result)
     write = result.status == "ok" and result.source == "loaded"
     plan: list[Action] = [WriteCache(request.scope, result)] if write else []
     build = state.active
     if build is None or build.request.token != token:
-        plan.append(Emit(ScopeResultDiscarded(state.session_id, request.token, result.oracle,
-                                              "stale", write)))
+        plan.append(
+            Emit(
+                ScopeResultDiscarded(state.session_id, request.token, result.oracle, "stale", write)
+            )
+        )
         return Transition(state, tuple(plan))
     if build.stage == "lookup":
-        raise TransitionError("wrong_stage", f"request {token}: oracle {result.oracle!r} "
-                              "finished before the cache lookup was answered",
-                              hint="load only what a LoadOracles action asks for")
+        raise TransitionError(
+            "wrong_stage",
+            f"request {token}: oracle {result.oracle!r} "
+            "finished before the cache lookup was answered",
+            hint="load only what a LoadOracles action asks for",
+        )
     if result.oracle not in build.pending:
-        plan.append(Emit(ScopeResultDiscarded(state.session_id, request.token, result.oracle,
-                                              "duplicate", write)))
+        plan.append(
+            Emit(
+                ScopeResultDiscarded(
+                    state.session_id, request.token, result.oracle, "duplicate", write
+                )
+            )
+        )
         return Transition(state, tuple(plan))
     ok = result.status == "ok"
     build = evolve(
@@ -363,14 +412,18 @@ def handle_oracle_result(state: SessionState, result: OracleResult, now: float) 
         pending=build.pending - {result.oracle},
         loaded=build.loaded + (1 if ok else 0),
         failed=build.failed + (0 if ok else 1),
-        first_ready_at=build.first_ready_at if build.first_ready_at is not None or not ok
-        else now,
+        first_ready_at=build.first_ready_at if build.first_ready_at is not None or not ok else now,
     )
     if state.intent == token:
         plan.append(ApplyResult(token, result))
     else:
-        plan.append(Emit(ScopeResultDiscarded(state.session_id, request.token, result.oracle,
-                                              "superseded", write)))
+        plan.append(
+            Emit(
+                ScopeResultDiscarded(
+                    state.session_id, request.token, result.oracle, "superseded", write
+                )
+            )
+        )
     new = evolve(state, active=build)
     if build.pending:
         return Transition(new, tuple(plan))
@@ -390,9 +443,18 @@ def handle_timeout(state: SessionState, token: str, now: float) -> Transition:
     request = build.request
     missing = tuple(sorted(build.pending)) if build.stage == "loading" else request.oracles
     applied = state.intent == token
-    plan: list[Action] = [Emit(ScopeRequestTimedOut(
-        state.session_id, token, request.scope.id, missing,
-        (now - build.started_at) * 1000, applied))]
+    plan: list[Action] = [
+        Emit(
+            ScopeRequestTimedOut(
+                state.session_id,
+                token,
+                request.scope.id,
+                missing,
+                (now - build.started_at) * 1000,
+                applied,
+            )
+        )
+    ]
     if applied:
         plan.append(ShowTimeout(token, request.scope, missing))
     return _next(evolve(state, active=None), now, plan)
@@ -401,18 +463,27 @@ def handle_timeout(state: SessionState, token: str, now: float) -> Transition:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _start(state: SessionState, request: ScopeRequest, now: float,
-           plan: tuple[Action, ...] = ()) -> Transition:
+def _start(
+    state: SessionState, request: ScopeRequest, now: float, plan: tuple[Action, ...] = ()
+) -> Transition:
     build = Build(request, now)
-    started = ScopeRequestStarted(state.session_id, request.token, request.scope.id,
-                                  len(request.oracles), (now - request.requested_at) * 1000)
-    return Transition(evolve(state, active=build), (
-        *plan,
-        Emit(started),
-        TouchCache(request.scope),
-        LookupCache(request.token, request.scope, request.oracles),
-        StartTimer(request.token, state.build_timeout),
-    ))
+    started = ScopeRequestStarted(
+        state.session_id,
+        request.token,
+        request.scope.id,
+        len(request.oracles),
+        (now - request.requested_at) * 1000,
+    )
+    return Transition(
+        evolve(state, active=build),
+        (
+            *plan,
+            Emit(started),
+            TouchCache(request.scope),
+            LookupCache(request.token, request.scope, request.oracles),
+            StartTimer(request.token, state.build_timeout),
+        ),
+    )
 
 
 def _finish(state: SessionState, now: float, plan: list[Action]) -> Transition:
@@ -420,12 +491,27 @@ def _finish(state: SessionState, now: float, plan: list[Action]) -> Transition:
     assert build is not None
     request = build.request
     applied = state.intent == request.token
-    first = (build.first_ready_at - build.started_at) * 1000 \
-        if build.first_ready_at is not None else None
+    first = (
+        (build.first_ready_at - build.started_at) * 1000
+        if build.first_ready_at is not None
+        else None
+    )
     plan.append(CancelTimer(request.token))
-    plan.append(Emit(ScopeRequestCompleted(
-        state.session_id, request.token, request.scope.id, build.cached, build.loaded,
-        build.failed, (now - build.started_at) * 1000, first, applied)))
+    plan.append(
+        Emit(
+            ScopeRequestCompleted(
+                state.session_id,
+                request.token,
+                request.scope.id,
+                build.cached,
+                build.loaded,
+                build.failed,
+                (now - build.started_at) * 1000,
+                first,
+                applied,
+            )
+        )
+    )
     if applied:
         plan.append(ShowComplete(request.token, request.scope))
     return _next(evolve(state, active=None), now, plan)
@@ -440,7 +526,8 @@ def _next(state: SessionState, now: float, plan: list[Action]) -> Transition:
 
 def _in_use(state: SessionState, token: str) -> bool:
     return (state.queued is not None and state.queued.token == token) or (
-        state.active is not None and state.active.request.token == token)
+        state.active is not None and state.active.request.token == token
+    )
 
 
 def _known(state: SessionState, token: str | None) -> ScopeRequest | None:
@@ -455,22 +542,27 @@ def _known(state: SessionState, token: str | None) -> ScopeRequest | None:
         session, _, number = token.rpartition(":")
         if session == state.session_id and number.isdigit() and 0 < int(number) <= state.counter:
             return None
-    raise TransitionError("unknown_token", f"session {state.session_id}: no request has token "
-                          f"{token!r}", hint="results must carry the token of the LoadOracles "
-                          "action that asked for them")
+    raise TransitionError(
+        "unknown_token",
+        f"session {state.session_id}: no request has token {token!r}",
+        hint="results must carry the token of the LoadOracles action that asked for them",
+    )
 
 
 def _check_result(request: ScopeRequest, result: OracleResult) -> None:
     if result.oracle not in request.oracles:
-        raise TransitionError("unknown_oracle", f"request {request.token}: oracle "
-                              f"{result.oracle!r} is not in its profile")
+        raise TransitionError(
+            "unknown_oracle",
+            f"request {request.token}: oracle {result.oracle!r} is not in its profile",
+        )
     if result.scope_id != request.scope.id:
-        raise TransitionError("identity_mismatch", f"request {request.token}: oracle "
-                              f"{result.oracle!r} carries another scope's identity")
+        raise TransitionError(
+            "identity_mismatch",
+            f"request {request.token}: oracle {result.oracle!r} carries another scope's identity",
+        )
 
 
-def _results(hits: Mapping[str, OracleResult] | Iterable[OracleResult]
-             ) -> dict[str, OracleResult]:
+def _results(hits: Mapping[str, OracleResult] | Iterable[OracleResult]) -> dict[str, OracleResult]:
     if isinstance(hits, Mapping):
         return dict(hits)
     found: dict[str, OracleResult] = {}

@@ -233,8 +233,7 @@ class CoordinatorDriver:
             self._safely("emit telemetry", self.emit, action.hook, action.event)
         elif isinstance(action, co.LookupCache):
             hits = self._lookup(action)
-            self._event(lambda state, now: co.handle_cache_lookup(state, action.token, hits,
-                                                                  now))
+            self._event(lambda state, now: co.handle_cache_lookup(state, action.token, hits, now))
         elif isinstance(action, co.WriteCache):
             self._write(action)
         elif isinstance(action, co.TouchCache):
@@ -247,7 +246,8 @@ class CoordinatorDriver:
         elif isinstance(action, co.StartTimer):
             token = action.token
             self._timers[token] = self.timers.call_later(
-                action.seconds, lambda: self._timed_out(token))
+                action.seconds, lambda: self._timed_out(token)
+            )
         elif isinstance(action, co.CancelTimer):
             handle = self._timers.pop(action.token, None)
             if handle is not None:
@@ -262,8 +262,9 @@ class CoordinatorDriver:
     def _lookup(self, action: co.LookupCache) -> dict[str, OracleResult]:
         if self.cache is None:
             return {}
-        hits = self._cache_call("look up", self.cache.lookup, action.scope,
-                                self.versions(action.oracles), action.token)
+        hits = self._cache_call(
+            "look up", self.cache.lookup, action.scope, self.versions(action.oracles), action.token
+        )
         if hits is None:
             return {}
         for hit in hits.values():
@@ -282,8 +283,12 @@ class CoordinatorDriver:
         try:
             return fn(*args)
         except CacheError as exc:
-            log.warning("coordinator: cannot %s the cache (%s): %s", what,
-                        getattr(self.cache, "kind", "?"), exc)
+            log.warning(
+                "coordinator: cannot %s the cache (%s): %s",
+                what,
+                getattr(self.cache, "kind", "?"),
+                exc,
+            )
             return None
 
     @staticmethod
@@ -302,16 +307,31 @@ class CoordinatorDriver:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("coordinator: the runner failed for request %s: %s", action.token,
-                        type(exc).__name__)
+            log.warning(
+                "coordinator: the runner failed for request %s: %s",
+                action.token,
+                type(exc).__name__,
+            )
             for key in action.oracles:
                 if key in done:
                     continue
-                error = ErrorInfo("runner_error", f"oracle {key!r} was not loaded: the runner "
-                                  f"raised {type(exc).__name__}", key)
+                error = ErrorInfo(
+                    "runner_error",
+                    f"oracle {key!r} was not loaded: the runner raised {type(exc).__name__}",
+                    key,
+                )
                 versions = self.versions([key])
-                self._result(OracleResult(key, versions.get(key, ""), action.scope.id,
-                                          action.token, "failed", "error", error=error))
+                self._result(
+                    OracleResult(
+                        key,
+                        versions.get(key, ""),
+                        action.scope.id,
+                        action.token,
+                        "failed",
+                        "error",
+                        error=error,
+                    )
+                )
 
     def _result(self, result: OracleResult) -> None:
         def event(state: co.SessionState, now: float) -> co.Transition:

@@ -60,12 +60,13 @@ def check_importer(target: SnapshotStore, kind: str) -> SnapshotImporter:
     )
 
 
-def _check_prefix(own: Sequence[HistoryEntry], source: Sequence[HistoryEntry],
-                  where: str) -> None:
-    if len(own) <= len(source) and list(own) == list(source[:len(own)]):
+def _check_prefix(own: Sequence[HistoryEntry], source: Sequence[HistoryEntry], where: str) -> None:
+    if len(own) <= len(source) and list(own) == list(source[: len(own)]):
         return
-    first = next((i for i, (a, b) in enumerate(zip(own, source, strict=False)) if a != b),
-                 min(len(own), len(source)))
+    first = next(
+        (i for i, (a, b) in enumerate(zip(own, source, strict=False)) if a != b),
+        min(len(own), len(source)),
+    )
     raise StoreError(
         f"the target store {where} has a history of its own ({len(own)} entries; it differs "
         f"from the source's at entry {first + 1}): copying would mix two histories",
@@ -73,8 +74,14 @@ def _check_prefix(own: Sequence[HistoryEntry], source: Sequence[HistoryEntry],
     )
 
 
-def copy_store(source: SnapshotStore, target: SnapshotStore, *, kind: str = "target",
-               where: str = "target", progress: Progress = lambda _line: None) -> CopyReport:
+def copy_store(
+    source: SnapshotStore,
+    target: SnapshotStore,
+    *,
+    kind: str = "target",
+    where: str = "target",
+    progress: Progress = lambda _line: None,
+) -> CopyReport:
     """Copy ``source`` into ``target`` (see the module docstring) and verify the result.
 
     :raises UsageError: if ``target`` has no :class:`SnapshotImporter`.
@@ -95,21 +102,36 @@ def copy_store(source: SnapshotStore, target: SnapshotStore, *, kind: str = "tar
         wrote = importer.import_snapshot(manifest, source.open_part)
         copied += wrote
         verb = "copied" if wrote else "present"
-        progress(f"{verb} {number}/{total} {info.id[:12]} {info.status} "
-                 f"({len(manifest.parts)} parts, {info.size_bytes:,} bytes)")
+        progress(
+            f"{verb} {number}/{total} {info.id[:12]} {info.status} "
+            f"({len(manifest.parts)} parts, {info.size_bytes:,} bytes)"
+        )
     appended = importer.import_history(history, pointer)
-    progress(f"history: appended {appended} of {len(history)} entries; pointer "
-             + (f"at {pointer.snapshot_id[:12]} (generation {pointer.generation})" if pointer
-                else "none"))
+    progress(
+        f"history: appended {appended} of {len(history)} entries; pointer "
+        + (
+            f"at {pointer.snapshot_id[:12]} (generation {pointer.generation})"
+            if pointer
+            else "none"
+        )
+    )
     checked = verify_copy(source, target, manifests, history, progress)
-    return CopyReport(snapshots=total, copied=copied, history_appended=appended,
-                      parts_checked=checked,
-                      pointer=None if pointer is None else pointer.snapshot_id)
+    return CopyReport(
+        snapshots=total,
+        copied=copied,
+        history_appended=appended,
+        parts_checked=checked,
+        pointer=None if pointer is None else pointer.snapshot_id,
+    )
 
 
-def verify_copy(source: SnapshotStore, target: SnapshotStore,
-                manifests: Sequence[SnapshotManifest], history: Sequence[HistoryEntry],
-                progress: Progress) -> int:
+def verify_copy(
+    source: SnapshotStore,
+    target: SnapshotStore,
+    manifests: Sequence[SnapshotManifest],
+    history: Sequence[HistoryEntry],
+    progress: Progress,
+) -> int:
     """Check the target after a copy; return how many parts were re-hashed.
 
     :raises StoreError: naming the first thing that does not match.
@@ -118,13 +140,14 @@ def verify_copy(source: SnapshotStore, target: SnapshotStore,
     report = target.verify()
     if not report.ok:
         shown = "; ".join(f"{p.kind} {p.ref[:12]}: {p.message}" for p in report.problems[:3])
-        raise StoreError(f"the copy does not verify: {shown}",
-                         hint="run `snapkit snapshots verify` on the target, then copy again")
+        raise StoreError(
+            f"the copy does not verify: {shown}",
+            hint="run `snapkit snapshots verify` on the target, then copy again",
+        )
     seen: set[str] = set()
     for manifest in manifests:
         if target.get(manifest.id).id != manifest.id:  # get re-hashes the manifest to its id
-            raise StoreError(f"snapshot {manifest.id} did not copy under its id",
-                             hint="copy again")
+            raise StoreError(f"snapshot {manifest.id} did not copy under its id", hint="copy again")
         if manifest.status == "failed":
             continue
         for ref in manifest.parts:
@@ -135,20 +158,32 @@ def verify_copy(source: SnapshotStore, target: SnapshotStore,
                 while block := handle.read(1 << 20):
                     digest.update(block)
             if digest.hexdigest() != ref.sha256:
-                raise StoreError(f"part {ref.sha256} of snapshot {manifest.id} does not "
-                                 "re-hash to its name in the target", hint="copy again")
+                raise StoreError(
+                    f"part {ref.sha256} of snapshot {manifest.id} does not "
+                    "re-hash to its name in the target",
+                    hint="copy again",
+                )
             seen.add(ref.sha256)
     source_pointer, target_pointer = source.read_pointer(), target.read_pointer()
     same = (source_pointer is None and target_pointer is None) or (
-        source_pointer is not None and target_pointer is not None
+        source_pointer is not None
+        and target_pointer is not None
         and (source_pointer.snapshot_id, source_pointer.generation)
-        == (target_pointer.snapshot_id, target_pointer.generation))
-    if not same or list(target.history())[:len(history)] != list(history) or (
+        == (target_pointer.snapshot_id, target_pointer.generation)
+    )
+    if (
+        not same
+        or list(target.history())[: len(history)] != list(history)
+        or (
             pointer_trail(history, source_pointer).ids
-            != pointer_trail(target.history(), target_pointer).ids):
-        raise StoreError("the target's pointer or history differs from the source's after the "
-                         "copy (did a refresh run on either meanwhile?)",
-                         hint="stop refreshes on both stores and copy again")
+            != pointer_trail(target.history(), target_pointer).ids
+        )
+    ):
+        raise StoreError(
+            "the target's pointer or history differs from the source's after the "
+            "copy (did a refresh run on either meanwhile?)",
+            hint="stop refreshes on both stores and copy again",
+        )
     return len(seen)
 
 
@@ -180,8 +215,10 @@ def open_target(spec: str, source: Project) -> Target:
     stores = source.manager.stores
     if sep and kind in stores and not Path(spec).is_file():
         if not rest:
-            raise UsageError(f"--to {spec!r} names no {kind} store",
-                             hint=f"give {kind}:PATH (or {kind}:DSN), or a config file")
+            raise UsageError(
+                f"--to {spec!r} names no {kind} store",
+                hint=f"give {kind}:PATH (or {kind}:DSN), or a config file",
+            )
         schema = stores.get(kind).settings_schema
         properties = (schema or {}).get("properties", {})
         if schema is None or "path" in properties:
@@ -189,8 +226,10 @@ def open_target(spec: str, source: Project) -> Target:
         elif "dsn" in properties:
             settings = {"dsn": rest}
         else:
-            raise UsageError(f"the {kind!r} store cannot be named as {kind}:...",
-                             hint="give a config file whose [store] section configures it")
+            raise UsageError(
+                f"the {kind!r} store cannot be named as {kind}:...",
+                hint="give a config file whose [store] section configures it",
+            )
         config = config_from_data({"store": {"kind": kind, **settings}}, None, Path.cwd())
         project = Project(config, source.manager)
         project.validate_settings()
@@ -213,6 +252,7 @@ def open_target(spec: str, source: Project) -> Target:
     if location is not None:
         where = f"{location}"
         if location == getattr(source.store, "location", object()):
-            raise UsageError(f"--to {spec!r} is the store being copied ({location})",
-                             hint="name another store")
+            raise UsageError(
+                f"--to {spec!r} is the store being copied ({location})", hint="name another store"
+            )
     return Target(store=target, kind=kind, where=where)

@@ -48,8 +48,7 @@ def describe_row(row: Any, columns: Sequence[str]) -> str:
         return json.dumps(row, ensure_ascii=False, sort_keys=True)
     shown = []
     for column in columns:
-        values = [text for value in _values(row, column)
-                  if (text := as_text(value)) is not None]
+        values = [text for value in _values(row, column) if (text := as_text(value)) is not None]
         shown.append(f"{column}={', '.join(values) if values else '-'}")
     return "  ".join(shown)
 
@@ -136,12 +135,21 @@ def export_config(base: Mapping[str, Any], export: DemoExport) -> dict[str, Any]
     data = _merged(base, export.config)
     data.pop("search", None)
     store = data.get("store", {})
-    data["store"] = ({**store, "path": "store"} if store.get("kind", "file") == "file"
-                     else {"kind": "file", "path": "store"})
+    data["store"] = (
+        {**store, "path": "store"}
+        if store.get("kind", "file") == "file"
+        else {"kind": "file", "path": "store"}
+    )
     scope = export.scope
-    data["scope"] = {k: v for k, v in (("namespace", scope.namespace),
-                                        ("context", scope.context),
-                                        ("container", scope.container)) if v is not None}
+    data["scope"] = {
+        k: v
+        for k, v in (
+            ("namespace", scope.namespace),
+            ("context", scope.context),
+            ("container", scope.container),
+        )
+        if v is not None
+    }
     if scope.filters:
         data["scope"]["filters"] = dict(scope.filters)
     data["refresh"] = {**data.get("refresh", {}), "oracles": list(export.oracles)}
@@ -151,8 +159,11 @@ def export_config(base: Mapping[str, Any], export: DemoExport) -> dict[str, Any]
 def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) \
-                and set(value) != {"env"}:
+        if (
+            isinstance(value, Mapping)
+            and isinstance(out.get(key), Mapping)
+            and set(value) != {"env"}
+        ):
             out[key] = _merged(out[key], value)
         else:
             out[key] = value
@@ -171,8 +182,10 @@ def choose_scenario(manager: Any, key: str | None) -> Any:
         return registry.get(key)
     candidates = sorted(registry, key=lambda d: (-d.priority, d.key))
     if not candidates:
-        raise UsageError("no demo scenario is installed",
-                         hint="install the repository's plugins: see README's quick start")
+        raise UsageError(
+            "no demo scenario is installed",
+            hint="install the repository's plugins: see README's quick start",
+        )
     return candidates[0]
 
 
@@ -197,11 +210,14 @@ def parse_store_options(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not _BARE_KEY.match(key):
-            raise UsageError(f"--store-option {pair!r} is not KEY=VALUE",
-                             hint="e.g. --store-option bucket=demo")
+            raise UsageError(
+                f"--store-option {pair!r} is not KEY=VALUE", hint="e.g. --store-option bucket=demo"
+            )
         if key == "kind":
-            raise UsageError("--store-option kind=... is not an option",
-                             hint="give the store's kind with --store KIND")
+            raise UsageError(
+                "--store-option kind=... is not an option",
+                hint="give the store's kind with --store KIND",
+            )
         if key in table:
             raise UsageError(f"--store-option {key} is given twice", hint="give it once")
         try:
@@ -212,8 +228,9 @@ def parse_store_options(pairs: Sequence[str]) -> dict[str, Any]:
     return table
 
 
-def demo_store_table(kind: str, options: Mapping[str, Any],
-                     schema: Mapping[str, Any] | None) -> dict[str, Any]:
+def demo_store_table(
+    kind: str, options: Mapping[str, Any], schema: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The demo config's ``[store]`` table: ``kind``, then ``options``; a store that takes a
     ``path`` gets one in the demo folder when none is given (``store`` for the file store,
     ``store.KIND`` otherwise, e.g. ``store.sqlite``).
@@ -229,8 +246,10 @@ def demo_store_table(kind: str, options: Mapping[str, Any],
         table["path"] = "store" if kind == "file" else f"store.{kind}"
     for name in (schema or {}).get("required", []):
         if name not in table:
-            raise UsageError(f"--store {kind} needs --store-option {name}=...",
-                             hint=f"see [store] for {kind!r} in docs/stores.md")
+            raise UsageError(
+                f"--store {kind} needs --store-option {name}=...",
+                hint=f"see [store] for {kind!r} in docs/stores.md",
+            )
     return table
 
 
@@ -243,8 +262,10 @@ def with_store_section(text: str, table: Mapping[str, Any]) -> str:
     if start is None:
         out = [*lines, "", *section]
     else:
-        end = next((i for i in range(start + 1, len(lines))
-                    if lines[i].lstrip().startswith("[")), len(lines))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+            len(lines),
+        )
         while end > start + 1 and not lines[end - 1].strip():
             end -= 1
         out = [*lines[:start], *section, *lines[end:]]
@@ -266,8 +287,10 @@ def toml_value(value: Any) -> str:
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     from snapkit.errors import UsageError
 
-    raise UsageError(f"a {type(value).__name__} cannot be a store option",
-                     hint="give a string, number, boolean, list or {env = \"NAME\"}")
+    raise UsageError(
+        f"a {type(value).__name__} cannot be a store option",
+        hint='give a string, number, boolean, list or {env = "NAME"}',
+    )
 
 
 def _toml_key(key: str) -> str:

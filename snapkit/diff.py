@@ -100,8 +100,14 @@ class MemoryParts:
     def __init__(self) -> None:
         self._data: dict[str, bytes] = {}
 
-    def add(self, name: str, records: Iterable[Mapping[str, Any]], *, oracle: str | None = None,
-            key_column: str | None = None) -> PartRef:
+    def add(
+        self,
+        name: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        oracle: str | None = None,
+        key_column: str | None = None,
+    ) -> PartRef:
         """Store ``records`` as a canonical JSON Lines part and return its :class:`PartRef`."""
         lines = [canonical_bytes(dict(record)) + b"\n" for record in records]
         data = b"".join(lines)
@@ -128,9 +134,9 @@ class MemoryParts:
         try:
             data = self._data[sha256]
         except KeyError:
-            raise CorruptSnapshotError(f"part {sha256[:12]} is missing",
-                                       hint="the snapshot references a part that is gone"
-                                       ) from None
+            raise CorruptSnapshotError(
+                f"part {sha256[:12]} is missing", hint="the snapshot references a part that is gone"
+            ) from None
         if sha256_hex(data) != sha256:
             raise CorruptSnapshotError(f"part {sha256[:12]} does not match its SHA-256")
         return data
@@ -164,14 +170,17 @@ def delta(from_value: Any, to_value: Any, places: int = FLOAT_PLACES) -> int | f
     old = 0 if from_value is None else from_value
     new = 0 if to_value is None else to_value
     if not is_number(old) or not is_number(new):
-        raise DiffError(f"a delta needs two numbers, got {type(old).__name__} and "
-                        f"{type(new).__name__}")
+        raise DiffError(
+            f"a delta needs two numbers, got {type(old).__name__} and {type(new).__name__}"
+        )
     if isinstance(old, int) and isinstance(new, int):
         return new - old
     difference = float(new) - float(old)
     if not math.isfinite(difference):
-        raise DiffError("a delta is not a finite number (NaN or infinity)",
-                        hint="diffs hold finite numbers only")
+        raise DiffError(
+            "a delta is not a finite number (NaN or infinity)",
+            hint="diffs hold finite numbers only",
+        )
     rounded = round(difference, places)
     return 0.0 if rounded == 0 else rounded
 
@@ -204,8 +213,10 @@ def normalize(value: Any, where: str = "$") -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise DiffError(f"diff data at {where} is not a finite number (NaN or infinity)",
-                            hint="diffs hold finite numbers only")
+            raise DiffError(
+                f"diff data at {where} is not a finite number (NaN or infinity)",
+                hint="diffs hold finite numbers only",
+            )
         return 0.0 if value == 0 else value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
@@ -225,8 +236,9 @@ def normalize(value: Any, where: str = "$") -> Any:
 def _key_order(where: str) -> Callable[[Any], str]:
     def check(key: Any) -> str:
         if not isinstance(key, str):
-            raise DiffError(f"diff data at {where} has a {type(key).__name__} key; "
-                            "keys must be strings")
+            raise DiffError(
+                f"diff data at {where} has a {type(key).__name__} key; keys must be strings"
+            )
         return key
 
     return check
@@ -339,7 +351,9 @@ class _PartCheck:
 
             raise CorruptSnapshotError(
                 f"part {self.part.sha256[:12]} ({self.part.name}) does not match its SHA-256 "
-                "or size", hint="run 'snapkit snapshots verify'")
+                "or size",
+                hint="run 'snapkit snapshots verify'",
+            )
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -380,24 +394,36 @@ def compute_diff(
         applies = getattr(implementation, "applies", None)
         if applies is not None and not applies(a, b):
             if sections is not None:
-                raise DiffError(f"diff section {descriptor.key!r} does not apply to these "
-                                "snapshots", hint="leave it out, or diff snapshots it covers")
+                raise DiffError(
+                    f"diff section {descriptor.key!r} does not apply to these snapshots",
+                    hint="leave it out, or diff snapshots it covers",
+                )
             continue
-        context = DiffContext(a, b, store, max_items,
-                              _settings_of(settings, descriptor.key))
+        context = DiffContext(a, b, store, max_items, _settings_of(settings, descriptor.key))
         results.append(_run_section(descriptor.key, implementation, context))
     diff = Diff(a.id, b.id, tuple(results))
     changes = sum(s.added + s.removed + s.changed for s in diff.sections)
     manager.emit(
         "snapkit_diff_computed",
-        events.DiffComputed(a.id, b.id, tuple(s.name for s in diff.sections), changes,
-                            (time.monotonic() - started) * 1000),
+        events.DiffComputed(
+            a.id,
+            b.id,
+            tuple(s.name for s in diff.sections),
+            changes,
+            (time.monotonic() - started) * 1000,
+        ),
     )
     return diff
 
 
-def diff_project(project: Any, from_ref: str, to_ref: str, *,
-                 sections: Sequence[str] | None = None, max_items: int | None = None) -> Diff:
+def diff_project(
+    project: Any,
+    from_ref: str,
+    to_ref: str,
+    *,
+    sections: Sequence[str] | None = None,
+    max_items: int | None = None,
+) -> Diff:
     """Resolve two references in a :class:`snapkit.project.Project` and diff them.
 
     References are those :meth:`Project.resolve` takes: an id or unique prefix, ``current``,
@@ -414,8 +440,15 @@ def diff_project(project: Any, from_ref: str, to_ref: str, *,
         result: Mapping[str, Any] = project.config.plugin_settings("diff_section", key)
         return result
 
-    return compute_diff(project.manager, project.store, a, b, sections=sections,
-                        max_items=max_items, settings=settings)
+    return compute_diff(
+        project.manager,
+        project.store,
+        a,
+        b,
+        sections=sections,
+        max_items=max_items,
+        settings=settings,
+    )
 
 
 def _choose(registry: Any, sections: Sequence[str] | None) -> list[Any]:
@@ -427,8 +460,9 @@ def _choose(registry: Any, sections: Sequence[str] | None) -> list[Any]:
             try:
                 chosen.append(registry.get(key))
             except UnknownKeyError as exc:
-                raise UsageError(exc.message.replace("diff_section", "diff section"),
-                                 hint=exc.hint) from None
+                raise UsageError(
+                    exc.message.replace("diff_section", "diff section"), hint=exc.hint
+                ) from None
     return sorted(chosen, key=lambda d: (d.order, d.key))
 
 
@@ -451,14 +485,16 @@ def _run_section(key: str, implementation: Any, context: DiffContext) -> DiffSec
 
         raise DiffError(f"diff section {key!r} failed: {describe_exception(exc)}") from exc
     if not isinstance(section, DiffSection):
-        raise DiffError(f"diff section {key!r} returned {type(section).__name__}, "
-                        "not a DiffSection")
+        raise DiffError(
+            f"diff section {key!r} returned {type(section).__name__}, not a DiffSection"
+        )
     for count in ("added", "removed", "changed"):
         value = getattr(section, count)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise DiffError(f"diff section {key!r}: {count} must be a non-negative integer")
-    return evolve(section, name=key, truncated=bool(section.truncated),
-                  data=normalize(section.data, key))
+    return evolve(
+        section, name=key, truncated=bool(section.truncated), data=normalize(section.data, key)
+    )
 
 
 # -- the JSON form -------------------------------------------------------------------------------

@@ -61,8 +61,11 @@ class HookDoc:
 
 def _specs(module: ModuleType) -> list[Callable[..., Any]]:
     marker = f"{PROJECT}_spec"
-    return [value for value in vars(module).values()
-            if inspect.isfunction(value) and hasattr(value, marker)]
+    return [
+        value
+        for value in vars(module).values()
+        if inspect.isfunction(value) and hasattr(value, marker)
+    ]
 
 
 def hook_docs(module: ModuleType | None = None) -> list[HookDoc]:
@@ -84,8 +87,11 @@ def hook_docs(module: ModuleType | None = None) -> list[HookDoc]:
             "hook lists and specifications disagree: "
             f"not listed {sorted(names - listed)}, listed without a spec {sorted(listed - names)}"
         )
-    event_classes = {name: value for name, value in vars(events).items()
-                     if inspect.isclass(value) and attrs.has(value)}
+    event_classes = {
+        name: value
+        for name, value in vars(events).items()
+        if inspect.isclass(value) and attrs.has(value)
+    }
     result = []
     for spec in specs:
         doc = inspect.getdoc(spec)
@@ -161,12 +167,18 @@ def render(module: ModuleType | None = None) -> str:
     hooks = hook_docs(module)
     out = [HEADER]
     for group, title, intro in (
-        ("registration", "Registration hooks",
-         "Each registers implementations of one kind by calling `register(descriptor)`; "
-         "listing and validation read the descriptors and never call their `factory`."),
-        ("event", "Event hooks",
-         "Each receives one `event` with identifiers, statuses, counts and durations, never "
-         "payload values; a failing event hook is logged, never raised."),
+        (
+            "registration",
+            "Registration hooks",
+            "Each registers implementations of one kind by calling `register(descriptor)`; "
+            "listing and validation read the descriptors and never call their `factory`.",
+        ),
+        (
+            "event",
+            "Event hooks",
+            "Each receives one `event` with identifiers, statuses, counts and durations, never "
+            "payload values; a failing event hook is logged, never raised.",
+        ),
     ):
         members = [h for h in hooks if h.group == group]
         out += [f"## {title}", "", intro, ""]
@@ -178,8 +190,11 @@ def render(module: ModuleType | None = None) -> str:
             if hook.model is not None:
                 what = "Descriptor" if group == "registration" else "Event"
                 model_doc = (inspect.getdoc(hook.model) or "").split("\n\n")[0]
-                out += [f"{what}: `{hook.model.__module__}.{hook.model.__name__}` — "
-                        f"{_inline(' '.join(model_doc.split()))}", ""]
+                out += [
+                    f"{what}: `{hook.model.__module__}.{hook.model.__name__}` — "
+                    f"{_inline(' '.join(model_doc.split()))}",
+                    "",
+                ]
                 out += _fields_table(hook.model)
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -188,10 +203,15 @@ def render(module: ModuleType | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write (or with ``--check``, compare) the hook reference; return an exit code."""
     parser = argparse.ArgumentParser(prog="python -m snapkit.docs_gen", description=__doc__)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help="where the page goes (default: docs/hooks.md)")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if the page is out of date")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="where the page goes (default: docs/hooks.md)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="do not write; exit 1 if the page is out of date"
+    )
     options = parser.parse_args(argv)
     try:
         text = render()

@@ -194,9 +194,11 @@ def describe_exception(exc: BaseException) -> str:
         return str(exc)
     name = type(exc).__name__
     if isinstance(exc, UnicodeDecodeError):
-        byte = exc.object[exc.start:exc.start + 1].hex() if exc.object else "?"
-        return (f"{name}: the bytes are not {exc.encoding} text "
-                f"(byte 0x{byte} at position {exc.start}: {exc.reason})")
+        byte = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+        return (
+            f"{name}: the bytes are not {exc.encoding} text "
+            f"(byte 0x{byte} at position {exc.start}: {exc.reason})"
+        )
     if isinstance(exc, OSError) and exc.strerror:
         return f"{name}: {exc.strerror}"
     import traceback

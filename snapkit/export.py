@@ -151,9 +151,11 @@ def datasets_for(manager: Any, profile: str) -> tuple[DatasetDescriptor, ...]:
     chosen = [d for d in manager.datasets if profile in d.profiles]
     if not chosen:
         known = ", ".join(profiles(manager)) or "none"
-        raise ExportError(f"no export profile {profile!r} is registered (known: {known})",
-                          reason="unknown_profile",
-                          hint="install or enable the plugin that provides it")
+        raise ExportError(
+            f"no export profile {profile!r} is registered (known: {known})",
+            reason="unknown_profile",
+            hint="install or enable the plugin that provides it",
+        )
     return tuple(sorted(chosen, key=lambda d: (d.file_name, d.key)))
 
 
@@ -176,9 +178,11 @@ def _plan(descriptor: DatasetDescriptor, projections: Mapping[str, ProjectionRes
             partial_reason = partial_reason or "required_projection_partial"
             continue
         why = f" ({result.message})" if result is not None and result.message else ""
-        return _Plan(False, reason=f"required_projection_{status}",
-                     message=f"dataset {descriptor.key!r}: required projection {key!r} "
-                             f"is {status}{why}")
+        return _Plan(
+            False,
+            reason=f"required_projection_{status}",
+            message=f"dataset {descriptor.key!r}: required projection {key!r} is {status}{why}",
+        )
     for key in descriptor.optional:
         result = projections.get(key)
         if result is None or result.status not in {"ready", "partial"}:
@@ -188,8 +192,9 @@ def _plan(descriptor: DatasetDescriptor, projections: Mapping[str, ProjectionRes
     return _Plan(True)
 
 
-def _values(descriptor: DatasetDescriptor,
-            projections: Mapping[str, ProjectionResult]) -> dict[str, Any]:
+def _values(
+    descriptor: DatasetDescriptor, projections: Mapping[str, ProjectionResult]
+) -> dict[str, Any]:
     values = {}
     for key in (*descriptor.requires, *descriptor.optional):
         result = projections.get(key)
@@ -198,8 +203,9 @@ def _values(descriptor: DatasetDescriptor,
     return values
 
 
-def _guarded_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-                  hasher: TableHasher) -> Iterator[dict[str, Any]]:
+def _guarded_rows(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], hasher: TableHasher
+) -> Iterator[dict[str, Any]]:
     """Normalize each row to the columns, hash its formatted cells, and tag failures of the
     dataset's own code so that they are told apart from serializer failures."""
     try:
@@ -213,8 +219,9 @@ def _guarded_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
         raise _RowsFailed(type(exc).__name__) from exc
 
 
-def _build_rows(descriptor: DatasetDescriptor, values: Mapping[str, Any],
-                settings: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+def _build_rows(
+    descriptor: DatasetDescriptor, values: Mapping[str, Any], settings: Mapping[str, Any]
+) -> Iterable[Mapping[str, Any]]:
     try:
         implementation: Any = descriptor.factory(dict(settings))
         rows_fn = getattr(implementation, "rows", implementation)
@@ -231,8 +238,12 @@ class _Built:
     table: str
 
 
-def _serialize(descriptor: DatasetDescriptor, serializer: Any, values: Mapping[str, Any],
-               settings: Mapping[str, Any]) -> _Built:
+def _serialize(
+    descriptor: DatasetDescriptor,
+    serializer: Any,
+    values: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> _Built:
     hasher = TableHasher(descriptor.columns)
     rows = _guarded_rows(_build_rows(descriptor, values, settings), descriptor.columns, hasher)
     buffer = io.BytesIO()
@@ -240,7 +251,9 @@ def _serialize(descriptor: DatasetDescriptor, serializer: Any, values: Mapping[s
     if written != hasher.rows:
         raise ExportError(
             f"dataset {descriptor.key!r}: the serializer reported {written} rows for "
-            f"{hasher.rows} given", reason="serializer_error")
+            f"{hasher.rows} given",
+            reason="serializer_error",
+        )
     return _Built(buffer.getvalue(), hasher.rows, hasher.hexdigest())
 
 
@@ -277,23 +290,38 @@ def build_export(
             serializer_descriptor = manager.serializers.get(descriptor.serializer)
             serializer = serializer_descriptor.factory(dict(settings_of(serializer_descriptor)))
         except UnknownKeyError as exc:
-            _refuse_or_omit(descriptor, "unknown_serializer",
-                            f"dataset {descriptor.key!r}: {exc.message}", omitted)
+            _refuse_or_omit(
+                descriptor,
+                "unknown_serializer",
+                f"dataset {descriptor.key!r}: {exc.message}",
+                omitted,
+            )
             status = "partial"
             continue
         try:
-            built = _serialize(descriptor, serializer,
-                               _values(descriptor, bundle.projections), settings_of(descriptor))
+            built = _serialize(
+                descriptor,
+                serializer,
+                _values(descriptor, bundle.projections),
+                settings_of(descriptor),
+            )
         except _RowsFailed as exc:
-            _refuse_or_omit(descriptor, "dataset_error",
-                            f"dataset {descriptor.key!r}: building its rows raised {exc}",
-                            omitted)
+            _refuse_or_omit(
+                descriptor,
+                "dataset_error",
+                f"dataset {descriptor.key!r}: building its rows raised {exc}",
+                omitted,
+            )
             status = "partial"
             continue
         except Exception as exc:
-            _refuse_or_omit(descriptor, "serializer_error",
-                            f"dataset {descriptor.key!r}: serializer "
-                            f"{descriptor.serializer!r} raised {type(exc).__name__}", omitted)
+            _refuse_or_omit(
+                descriptor,
+                "serializer_error",
+                f"dataset {descriptor.key!r}: serializer "
+                f"{descriptor.serializer!r} raised {type(exc).__name__}",
+                omitted,
+            )
             status = "partial"
             continue
         tables[descriptor.file_name] = built.table
@@ -320,22 +348,28 @@ def build_export(
         buffer = io.BytesIO()
         write_zip(members, buffer)
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
-        raise ExportError(f"the ZIP could not be written ({type(exc).__name__})",
-                          reason="zip_error") from exc
+        raise ExportError(
+            f"the ZIP could not be written ({type(exc).__name__})", reason="zip_error"
+        ) from exc
     return buffer.getvalue(), manifest, status
 
 
-def _refuse_or_omit(descriptor: DatasetDescriptor, reason: str, message: str,
-                    omitted: list[OmittedDataset]) -> None:
+def _refuse_or_omit(
+    descriptor: DatasetDescriptor, reason: str, message: str, omitted: list[OmittedDataset]
+) -> None:
     if descriptor.policy == "fail_closed":
-        raise ExportError(message, reason=reason,
-                          hint="the dataset's policy is fail_closed; see 'snapkit project'")
+        raise ExportError(
+            message,
+            reason=reason,
+            hint="the dataset's policy is fail_closed; see 'snapkit project'",
+        )
     log.info("dataset %s left out of the export (%s)", descriptor.key, reason)
     omitted.append(OmittedDataset(descriptor.key, reason))
 
 
-def _resource(descriptor: DatasetDescriptor, serializer: SerializerDescriptor, built: _Built,
-              plan: _Plan) -> ExportResource:
+def _resource(
+    descriptor: DatasetDescriptor, serializer: SerializerDescriptor, built: _Built, plan: _Plan
+) -> ExportResource:
     return ExportResource(
         name=descriptor.key.lower(),
         path=descriptor.file_name,
@@ -356,8 +390,12 @@ def _package_name(profile: str, snapshot_id: str) -> str:
     return f"snapkit-{cleaned}-{snapshot_id[:12]}"
 
 
-def manifest_bytes(manifest: ExportManifest, datasets: Sequence[DatasetDescriptor],
-                   manager: Any, settings: SettingsFn | None = None) -> bytes:
+def manifest_bytes(
+    manifest: ExportManifest,
+    datasets: Sequence[DatasetDescriptor],
+    manager: Any,
+    settings: SettingsFn | None = None,
+) -> bytes:
     """Return ``manifest.json``: the :class:`ExportManifest` plus the Frictionless properties
     of each resource (``type``, ``encoding``, ``schema`` and, for CSV, ``dialect``)."""
     from snapkit.convert import to_json
@@ -370,8 +408,7 @@ def manifest_bytes(manifest: ExportManifest, datasets: Sequence[DatasetDescripto
         descriptor = by_key[resource["dataset"]]
         resource["type"] = "table"
         resource["encoding"] = "utf-8"
-        resource["schema"] = {"fields": [{"name": c, "type": "string"}
-                                         for c in descriptor.columns]}
+        resource["schema"] = {"fields": [{"name": c, "type": "string"} for c in descriptor.columns]}
         serializer_descriptor = manager.serializers.get(descriptor.serializer)
         serializer = serializer_descriptor.factory(dict(settings_of(serializer_descriptor)))
         dialect = getattr(serializer, "dialect", None)
@@ -399,12 +436,22 @@ def export_snapshot(
         data, manifest, status = build_export(bundle, profile, manager, settings=settings)
         path = _write_out(data, out)
     except ExportError as exc:
-        manager.emit("snapkit_export_finished", events.ExportFinished(
-            bundle.snapshot_id, profile, "failed", 0, 0, exc.reason))
+        manager.emit(
+            "snapkit_export_finished",
+            events.ExportFinished(bundle.snapshot_id, profile, "failed", 0, 0, exc.reason),
+        )
         raise
-    manager.emit("snapkit_export_finished", events.ExportFinished(
-        bundle.snapshot_id, profile, status, len(manifest.resources), len(data),
-        None if status == "complete" else "partial"))
+    manager.emit(
+        "snapkit_export_finished",
+        events.ExportFinished(
+            bundle.snapshot_id,
+            profile,
+            status,
+            len(manifest.resources),
+            len(data),
+            None if status == "complete" else "partial",
+        ),
+    )
     return ExportOutcome(manifest, status, len(data), hashlib.sha256(data).hexdigest(), path)
 
 
@@ -413,8 +460,9 @@ def _write_out(data: bytes, out: str | os.PathLike[str] | BinaryIO) -> str | Non
     try:
         if isinstance(out, str | os.PathLike):
             target = Path(out)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                            dir=target.parent)
+            handle, temp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+            )
             try:
                 with os.fdopen(handle, "wb") as stream:
                     stream.write(data)
@@ -430,21 +478,27 @@ def _write_out(data: bytes, out: str | os.PathLike[str] | BinaryIO) -> str | Non
     except OSError as exc:
         cause = exc.strerror or type(exc).__name__
         if target is None:
-            raise ExportError(f"the ZIP could not be written: {cause}",
-                              reason="zip_error") from exc
+            raise ExportError(f"the ZIP could not be written: {cause}", reason="zip_error") from exc
         folder = target.parent
-        hint = ("create the folder, or give another output path" if not folder.is_dir()
-                else "check the folder's permissions and free space, or give another output "
-                     "path")
-        raise ExportError(f"the ZIP could not be written to {target}: {cause}",
-                          reason="zip_error", hint=hint) from exc
+        hint = (
+            "create the folder, or give another output path"
+            if not folder.is_dir()
+            else "check the folder's permissions and free space, or give another output path"
+        )
+        raise ExportError(
+            f"the ZIP could not be written to {target}: {cause}", reason="zip_error", hint=hint
+        ) from exc
 
 
 # -- parity ----------------------------------------------------------------------------------
 
 
-def expected_parity(bundle: SnapshotBundle, datasets: Sequence[DatasetDescriptor],
-                    *, settings: SettingsFn | None = None) -> dict[str, str]:
+def expected_parity(
+    bundle: SnapshotBundle,
+    datasets: Sequence[DatasetDescriptor],
+    *,
+    settings: SettingsFn | None = None,
+) -> dict[str, str]:
     """Return the projection fingerprints the export of ``bundle`` must carry, computed from
     the projection values alone (no serializer): the fingerprints a UI showing the same
     projections computes (seed 000's ``Parity.fingerprint``)."""
@@ -457,9 +511,12 @@ def expected_parity(bundle: SnapshotBundle, datasets: Sequence[DatasetDescriptor
         hasher = TableHasher(descriptor.columns)
         try:
             for _ in _guarded_rows(
-                    _build_rows(descriptor, _values(descriptor, bundle.projections),
-                                settings_of(descriptor)),
-                    descriptor.columns, hasher):
+                _build_rows(
+                    descriptor, _values(descriptor, bundle.projections), settings_of(descriptor)
+                ),
+                descriptor.columns,
+                hasher,
+            ):
                 pass
         except _RowsFailed:
             continue
@@ -515,8 +572,7 @@ def check_parity(
             for resource in manifest.resources:
                 descriptor = manager.datasets.get(resource.dataset)
                 serializer_descriptor = manager.serializers.get(descriptor.serializer)
-                serializer = serializer_descriptor.factory(
-                    dict(settings_of(serializer_descriptor)))
+                serializer = serializer_descriptor.factory(dict(settings_of(serializer_descriptor)))
                 read = getattr(serializer, "read", None)
                 uses[resource.path] = _uses(descriptor)
                 if read is None:
@@ -532,14 +588,23 @@ def check_parity(
                     tables[descriptor.file_name] = TableHasher(descriptor.columns).hexdigest()
                     uses[descriptor.file_name] = _uses(descriptor)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"the export cannot be read ({type(exc).__name__})",
-                          reason="invalid_export") from exc
+        raise ExportError(
+            f"the export cannot be read ({type(exc).__name__})", reason="invalid_export"
+        ) from exc
     actual = projection_fingerprints(tables, uses)
     against_bundle = None
     if bundle is not None:
-        datasets = [manager.datasets.get(key) for key in sorted(
-            {r.dataset for r in manifest.resources}
-            | {o.dataset for o in manifest.omitted if o.reason == "empty"})]
+        datasets = [
+            manager.datasets.get(key)
+            for key in sorted(
+                {r.dataset for r in manifest.resources}
+                | {o.dataset for o in manifest.omitted if o.reason == "empty"}
+            )
+        ]
         against_bundle = compare(expected_parity(bundle, datasets, settings=settings), actual)
-    return ParityCheck(manifest.snapshot_id, manifest.profile,
-                       compare(dict(manifest.parity), actual), against_bundle)
+    return ParityCheck(
+        manifest.snapshot_id,
+        manifest.profile,
+        compare(dict(manifest.parity), actual),
+        against_bundle,
+    )

@@ -38,9 +38,12 @@ def write_zip(members: Mapping[str, bytes], out: BinaryIO) -> int:
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as buffer:
         with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
             for name in sorted(members):
-                archive.writestr(member_info(name), members[name],
-                                 compress_type=zipfile.ZIP_DEFLATED,
-                                 compresslevel=COMPRESS_LEVEL)
+                archive.writestr(
+                    member_info(name),
+                    members[name],
+                    compress_type=zipfile.ZIP_DEFLATED,
+                    compresslevel=COMPRESS_LEVEL,
+                )
         size = buffer.tell()
         buffer.seek(0)
         shutil.copyfileobj(buffer, out)

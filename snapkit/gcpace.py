@@ -41,8 +41,7 @@ allocations of container objects at the least (CPython's default is 700)."""
 
 Thresholds = tuple[int, int, int]
 
-_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("snapkit_gc_pacing",
-                                                               default=False)
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("snapkit_gc_pacing", default=False)
 _lock = threading.Lock()
 _requests: list[Thresholds] = []
 _base: Thresholds | None = None

@@ -49,16 +49,17 @@ def check_keys(records: Iterable[Any], table: str, key_column: str) -> Iterator[
                     f"(key field {key_column!r})",
                     reason="duplicate_key",
                     hint="a keyed table needs a unique key per record; fix the source, or "
-                         "declare the field that identifies a record as its key_column",
+                    "declare the field that identifies a record as its key_column",
                 )
         yield record
 
 
-def _missing(record: dict[str, Any], position: int, table: str, key_column: str
-             ) -> IntegrityError:
+def _missing(record: dict[str, Any], position: int, table: str, key_column: str) -> IntegrityError:
     if BOM + key_column in record:
-        hint = (f"its field is named {BOM + key_column!r}: the source starts with a UTF-8 "
-                "byte-order mark; save it without one or have the oracle strip it")
+        hint = (
+            f"its field is named {BOM + key_column!r}: the source starts with a UTF-8 "
+            "byte-order mark; save it without one or have the oracle strip it"
+        )
     elif key_column in record:
         hint = "every record needs a key; fix the source"
     else:
@@ -66,7 +67,8 @@ def _missing(record: dict[str, Any], position: int, table: str, key_column: str
     what = "a null key" if key_column in record else "no key field"
     return IntegrityError(
         f"table {table!r}: record {position} has {what} {key_column!r}",
-        reason="missing_key", hint=hint,
+        reason="missing_key",
+        hint=hint,
     )
 
 
@@ -80,12 +82,13 @@ def shrink_problem(table: str, before: int, after: int, max_shrink: float) -> st
         return None
     if after == 0:
         return f"table {table!r} would go from {before} records to none"
-    return (f"table {table!r} would shrink from {before} to {after} records "
-            f"({lost:.0%} fewer; at most {max_shrink:.0%} allowed)")
+    return (
+        f"table {table!r} would shrink from {before} to {after} records "
+        f"({lost:.0%} fewer; at most {max_shrink:.0%} allowed)"
+    )
 
 
-def check_shrink(table: str, key: str, before: int | None, after: int, max_shrink: float
-                 ) -> None:
+def check_shrink(table: str, key: str, before: int | None, after: int, max_shrink: float) -> None:
     """Raise :class:`IntegrityError` if the table shrank past ``max_shrink``.
 
     :param before: its record count in the current snapshot (``None``: no such table).
@@ -96,8 +99,9 @@ def check_shrink(table: str, key: str, before: int | None, after: int, max_shrin
     problem = shrink_problem(table, before, after, max_shrink)
     if problem is not None:
         raise IntegrityError(
-            problem, reason="table_shrank",
+            problem,
+            reason="table_shrank",
             hint=f"if the source really lost them, run 'snapkit refresh --allow-shrink {key}' "
-                 f"once, or add {key!r} to refresh.allow_shrink (the threshold is "
-                 "refresh.max_shrink)",
+            f"once, or add {key!r} to refresh.allow_shrink (the threshold is "
+            "refresh.max_shrink)",
         )

@@ -27,20 +27,23 @@ class LeaseKeeper:
     between steps and before the commit) raises if a renewal failed, else renews at once.
     """
 
-    def __init__(self, lease: Lease, interval: float,
-                 on_lost: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, lease: Lease, interval: float, on_lost: Callable[[], None] | None = None
+    ) -> None:
         self.lease = lease
         self.interval = max(interval, 0.01)
         self.on_lost = on_lost
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="snapkit-lease-heartbeat",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="snapkit-lease-heartbeat", daemon=True
+        )
 
     @classmethod
-    def for_stale_after(cls, lease: Lease, stale_after: float,
-                        on_lost: Callable[[], None] | None = None) -> LeaseKeeper:
+    def for_stale_after(
+        cls, lease: Lease, stale_after: float, on_lost: Callable[[], None] | None = None
+    ) -> LeaseKeeper:
         """A keeper that beats three times per ``stale_after``."""
         return cls(lease, stale_after / 3, on_lost)
 

@@ -44,6 +44,7 @@ def _log() -> Any:
 
     return logging.getLogger("snapkit.plugins")
 
+
 ENTRY_POINT_GROUP = "snapkit"
 ENV_DISABLE_AUTOLOAD = "SNAPKIT_DISABLE_PLUGIN_AUTOLOAD"
 ENV_STRICT = "SNAPKIT_STRICT_PLUGINS"
@@ -140,8 +141,11 @@ def _scan_entry_points(group: str) -> list[EntryPointInfo]:
     :raises _Unusual: for anything beyond plain folders of metadata (zip files, eggs, other
         distribution finders).
     """
-    if any(getattr(finder, "find_distributions", None) is not None
-           and finder is not importlib.machinery.PathFinder for finder in sys.meta_path):
+    if any(
+        getattr(finder, "find_distributions", None) is not None
+        and finder is not importlib.machinery.PathFinder
+        for finder in sys.meta_path
+    ):
         raise _Unusual("another distribution finder is installed")
     found: list[EntryPointInfo] = []
     seen: set[str] = set()
@@ -190,8 +194,9 @@ def _scan_entry_points(group: str) -> list[EntryPointInfo]:
                     pairs.append((name.strip(), value.strip()))
             if pairs:
                 dist_name, dist_version = _headers(info)
-                found.extend(EntryPointInfo(name, value, dist_name, dist_version)
-                             for name, value in pairs)
+                found.extend(
+                    EntryPointInfo(name, value, dist_name, dist_version) for name, value in pairs
+                )
     return found
 
 
@@ -210,9 +215,12 @@ def discover_entry_points(group: str = "snapkit") -> list[EntryPointInfo]:
     import importlib.metadata as metadata
 
     return [
-        EntryPointInfo(ep.name, ep.value,
-                       ep.dist.name if ep.dist is not None else None,
-                       ep.dist.version if ep.dist is not None else None)
+        EntryPointInfo(
+            ep.name,
+            ep.value,
+            ep.dist.name if ep.dist is not None else None,
+            ep.dist.version if ep.dist is not None else None,
+        )
         for ep in metadata.entry_points(group=group)
     ]
 
@@ -257,8 +265,9 @@ class PluginSelection:
         """
         named = env_plugin_names() if plugins else None
         if named is not None:
-            return evolve(self, enabled=named, autoload=True,
-                          strict=self.strict or _env_flag(ENV_STRICT))
+            return evolve(
+                self, enabled=named, autoload=True, strict=self.strict or _env_flag(ENV_STRICT)
+            )
         return evolve(
             self,
             autoload=self.autoload and not _env_flag(ENV_DISABLE_AUTOLOAD),
@@ -311,10 +320,16 @@ class PluginManager:
         store_descriptor = manager.stores.get("file")
     """
 
-    def __init__(self, selection: PluginSelection | None = None, config: Any = None, *,
-                 log_failures: bool = True, plugins_env: bool = True) -> None:
+    def __init__(
+        self,
+        selection: PluginSelection | None = None,
+        config: Any = None,
+        *,
+        log_failures: bool = True,
+        plugins_env: bool = True,
+    ) -> None:
         """:param plugins_env: let ``$SNAPKIT_PLUGINS`` choose the plugins (a host that
-            registers its own plugins turns it off)."""
+        registers its own plugins turns it off)."""
         self.selection = (selection or PluginSelection()).with_environment(plugins_env)
         self._named_by_env = plugins_env and env_plugin_names() is not None
         self.config = config
@@ -367,19 +382,27 @@ class PluginManager:
             except Exception as exc:  # a broken plugin must not take down the rest
                 self._fail(ep.name, dist_name, dist_version, ep.value, "load-error", exc)
                 continue
-            self.register(plugin, name=ep.name, distribution=dist_name, version=dist_version,
-                          module=ep.value)
+            self.register(
+                plugin, name=ep.name, distribution=dist_name, version=dist_version, module=ep.value
+            )
         if self._named_by_env:  # $SNAPKIT_PLUGINS may name modules too (as PYTEST_PLUGINS)
             seen |= self._load_modules(
-                [n for n in self.selection.enabled or ()
-                 if normalize_name(n) not in seen and normalize_name(n) not in blocked])
+                [
+                    n
+                    for n in self.selection.enabled or ()
+                    if normalize_name(n) not in seen and normalize_name(n) not in blocked
+                ]
+            )
         if enabled is not None:
             for name in sorted(enabled - seen - {normalize_name(n) for n in self._records}):
                 self._problems.append(
-                    Problem(name, "not-installed",
-                            f"plugin {name!r} is named in "
-                            f"{ENV_PLUGINS if self._named_by_env else 'plugins.enabled'} "
-                            "but is not installed")
+                    Problem(
+                        name,
+                        "not-installed",
+                        f"plugin {name!r} is named in "
+                        f"{ENV_PLUGINS if self._named_by_env else 'plugins.enabled'} "
+                        "but is not installed",
+                    )
                 )
 
     def _load_modules(self, names: list[str]) -> set[str]:
@@ -390,8 +413,7 @@ class PluginManager:
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
-                if exc.name is not None and (name == exc.name
-                                             or name.startswith(exc.name + ".")):
+                if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
                     continue  # no such module: reported as not installed
                 self._fail(name, None, None, name, "load-error", exc)
             except Exception as exc:  # a broken plugin must not take down the rest
@@ -445,7 +467,7 @@ class PluginManager:
         return True
 
     def _allowed_arguments(self, plugin: object) -> str:
-        """"; snapkit_X accepts: a, b" for each hook of ``plugin`` asking for an argument its
+        """ "; snapkit_X accepts: a, b" for each hook of ``plugin`` asking for an argument its
         specification does not offer (a hook may take any subset of its arguments)."""
         import inspect
 
@@ -486,8 +508,9 @@ class PluginManager:
         if self.log_failures:
             _log().warning("plugin %s failed to load: %s", name, message)
         self._problems.append(Problem(name, code, message))
-        self._records[name] = PluginRecord(name, distribution, version, module, "load-error",
-                                           message)
+        self._records[name] = PluginRecord(
+            name, distribution, version, module, "load-error", message
+        )
 
     def _unknown_hooks(self, plugin: object) -> list[tuple[str, str | None]]:
         unknown = []
@@ -558,9 +581,11 @@ class PluginManager:
 
     def _ensure_registries(self) -> dict[str, Registry[Any]]:
         if self._registries is None:
-            self._problems = [p for p in self._problems
-                              if p.code not in {"register-error", "config-error",
-                                                "duplicate-key"}]
+            self._problems = [
+                p
+                for p in self._problems
+                if p.code not in {"register-error", "config-error", "duplicate-key"}
+            ]
             self._registries = self._build_registries()
         return self._registries
 

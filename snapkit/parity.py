@@ -111,9 +111,9 @@ def table_fingerprint(columns: Sequence[str], rows: Iterable[Mapping[str, Any]])
 def combine(tables: Mapping[str, str]) -> str:
     """Return a projection fingerprint from the table fingerprints of its datasets, by file
     path (the order of ``tables`` does not matter)."""
-    return FINGERPRINT_PREFIX + hashlib.sha256(
-        canonical_str(dict(tables)).encode("utf-8")
-    ).hexdigest()
+    return (
+        FINGERPRINT_PREFIX + hashlib.sha256(canonical_str(dict(tables)).encode("utf-8")).hexdigest()
+    )
 
 
 def projection_fingerprints(

@@ -93,8 +93,9 @@ def require_table(manifest: SnapshotManifest, table: str) -> PartRef:
         return manifest.part(table)
     except KeyError:
         names = ", ".join(p.name for p in manifest.parts) or "none"
-        raise UsageError(f"snapshot {manifest.id[:12]} has no table {table!r}",
-                         hint=f"its tables: {names}") from None
+        raise UsageError(
+            f"snapshot {manifest.id[:12]} has no table {table!r}", hint=f"its tables: {names}"
+        ) from None
 
 
 def iter_records(store: SnapshotStore, part: PartRef) -> Iterator[dict[str, Any]]:

@@ -51,15 +51,12 @@ class RecordCheck:
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise PayloadSchemaError(
-                f"{what} schema is not a valid JSON Schema ({exc.message} at "
-                f"{where})",
+                f"{what} schema is not a valid JSON Schema ({exc.message} at {where})",
                 hint="fix the schema; 'snapkit plugins validate' checks every oracle's schema",
             ) from None
         self._validator = jsonschema.Draft202012Validator(dict(schema))
         self._what = what
-        self.accepts: Callable[[Any], bool] = (
-            fast_is_valid(schema) or self._validator.is_valid
-        )
+        self.accepts: Callable[[Any], bool] = fast_is_valid(schema) or self._validator.is_valid
 
     def __call__(self, value: Any) -> None:
         if self.accepts(value):

@@ -36,7 +36,7 @@ def find_cycle(requires: Mapping[str, Sequence[str]]) -> list[str] | None:
             if needed not in requires:
                 continue
             if state.get(needed) == 1:
-                return [*stack[stack.index(needed):], needed]
+                return [*stack[stack.index(needed) :], needed]
             if needed not in state:
                 found = visit(needed)
                 if found:

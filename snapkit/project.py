@@ -74,16 +74,20 @@ class Project:
         off by default here; snapkit's command line turns it on.
     """
 
-    def __init__(self, config: Config, manager: PluginManager, *,
-                 gc_pacing: bool = False) -> None:
+    def __init__(self, config: Config, manager: PluginManager, *, gc_pacing: bool = False) -> None:
         self.config = config
         self.manager = manager
         self.gc_pacing = gc_pacing
         self._store: SnapshotStore | None = None
 
     @classmethod
-    def load(cls, config: Config | str | Path | None = None,
-             manager: PluginManager | None = None, *, gc_pacing: bool = False) -> Project:
+    def load(
+        cls,
+        config: Config | str | Path | None = None,
+        manager: PluginManager | None = None,
+        *,
+        gc_pacing: bool = False,
+    ) -> Project:
         """Load the configuration and the plugins it selects, and check plugin settings.
 
         :param config: a loaded :class:`Config`, a config file, or ``None`` to look for one
@@ -101,9 +105,15 @@ class Project:
         return project
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, plugins: Iterable[object] = (),
-                     autoload: bool = False, root: str | os.PathLike[str] | None = None,
-                     gc_pacing: bool = False) -> Project:
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        plugins: Iterable[object] = (),
+        autoload: bool = False,
+        root: str | os.PathLike[str] | None = None,
+        gc_pacing: bool = False,
+    ) -> Project:
         """Build a project from a configuration mapping and plugin objects, without a file.
 
         :param data: what a ``snapkit.toml`` would hold, as a mapping (validated the same way).
@@ -133,8 +143,9 @@ class Project:
             taken.add(name)
             if not manager.register(plugin, name=name):
                 problem = next(p for p in reversed(manager.problems) if p.plugin == name)
-                raise PluginLoadError(f"plugin {name!r}: {problem.message}",
-                                      hint="fix the plugin object's hooks")
+                raise PluginLoadError(
+                    f"plugin {name!r}: {problem.message}", hint="fix the plugin object's hooks"
+                )
         return cls.load(config, manager, gc_pacing=gc_pacing)
 
     def _paced(self) -> contextlib.AbstractContextManager[None]:
@@ -163,14 +174,15 @@ class Project:
                 if schema is not None:
                     validate_against(value, schema, where, f"{section}.{key}")
         store = self.manager.stores
-        if self.config.store_kind not in store and (store.keys()
-                                                    or self.config.store_kind != "file"):
+        if self.config.store_kind not in store and (
+            store.keys() or self.config.store_kind != "file"
+        ):
             from snapkit.config_check import missing_key_hint
 
-            raise ConfigError(f"{where}: store.kind: no store {self.config.store_kind!r} is "
-                              "installed",
-                              hint=missing_key_hint(self.manager, self.config.store_kind,
-                                                    store.keys()))
+            raise ConfigError(
+                f"{where}: store.kind: no store {self.config.store_kind!r} is installed",
+                hint=missing_key_hint(self.manager, self.config.store_kind, store.keys()),
+            )
         if self.config.store_kind in store:
             schema = store.get(self.config.store_kind).settings_schema
             if schema is not None:
@@ -235,9 +247,14 @@ class Project:
 
     # -- refresh ---------------------------------------------------------------------------
 
-    def refresh(self, oracles: Sequence[str] | None = None, *, scope: Scope | None = None,
-                progress: Callable[[Any], None] | None = None,
-                take_lock: bool = True) -> RefreshOutcome:
+    def refresh(
+        self,
+        oracles: Sequence[str] | None = None,
+        *,
+        scope: Scope | None = None,
+        progress: Callable[[Any], None] | None = None,
+        take_lock: bool = True,
+    ) -> RefreshOutcome:
         """Run a refresh and commit its snapshot.
 
         :param oracles: the oracles to run (default: :meth:`default_oracles`).
@@ -248,10 +265,16 @@ class Project:
         from snapkit.refresh import run_refresh
 
         with self._paced():
-            outcome = run_refresh(self.manager, self.store, scope or self.config.scope,
-                                  self.config.refresh, self.oracle_settings,
-                                  oracles=oracles or self.default_oracles(),
-                                  progress=progress, take_lock=take_lock)
+            outcome = run_refresh(
+                self.manager,
+                self.store,
+                scope or self.config.scope,
+                self.config.refresh,
+                self.oracle_settings,
+                oracles=oracles or self.default_oracles(),
+                progress=progress,
+                take_lock=take_lock,
+            )
         if outcome.status != "failed" and self.config.search.index:
             import attrs
 
@@ -300,17 +323,18 @@ class Project:
             except ValueError:
                 raise UsageError(f"{ref} is not a valid date") from None
             listed = self.store.list(
-                ListFilter(status=("success",), since=day, until=day + _dt.timedelta(days=1)))
+                ListFilter(status=("success",), since=day, until=day + _dt.timedelta(days=1))
+            )
             became = [info for info in listed if info.became_current is not False]
             if not became:
                 raise SnapshotNotFoundError(
                     f"no snapshot of {ref} (UTC) became current",
-                    hint="list them with 'snapkit snapshots list'")
+                    hint="list them with 'snapkit snapshots list'",
+                )
             return self.store.get(became[0].id)
         return self.store.get(ref)
 
-    def _pointer_back(self, ref: str, current: SnapshotManifest, back: int
-                      ) -> SnapshotManifest:
+    def _pointer_back(self, ref: str, current: SnapshotManifest, back: int) -> SnapshotManifest:
         """The snapshot the pointer named ``back`` moves before ``current``."""
         trail = pointer_trail(self.store.history(), self.store.read_pointer())
         if not trail.ids or trail.ids[-1] != current.id:
@@ -331,8 +355,9 @@ class Project:
                 hint="list what is kept with 'snapkit snapshots list'",
             ) from None
 
-    def snapshots(self, filters: ListFilter | None = None, limit: int | None = None
-                  ) -> list[SnapshotInfo]:
+    def snapshots(
+        self, filters: ListFilter | None = None, limit: int | None = None
+    ) -> list[SnapshotInfo]:
         """List snapshot metadata, newest first."""
         return self.store.list(filters, limit)
 
@@ -345,9 +370,14 @@ class Project:
     def _snapshot(self, snapshot: str | SnapshotManifest) -> SnapshotManifest:
         return snapshot if isinstance(snapshot, SnapshotManifest) else self.resolve(snapshot)
 
-    def derive(self, snapshot: str | SnapshotManifest = "current", *,
-               keys: Sequence[str] | None = None, filters: Mapping[str, Any] | None = None,
-               cache: TableCache | None = None) -> ProjectionSet:
+    def derive(
+        self,
+        snapshot: str | SnapshotManifest = "current",
+        *,
+        keys: Sequence[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        cache: TableCache | None = None,
+    ) -> ProjectionSet:
         """Derive projections from a snapshot (what ``snapkit project`` prints). Never
         fetches; a projection's own failure is its result's status, never an exception.
 
@@ -361,13 +391,25 @@ class Project:
 
         manifest = self._snapshot(snapshot)
         with self._paced():
-            return derive_all(manifest, self.manager, store=self.store, keys=keys,
-                              filters=filters, settings=self.settings_for, cache=cache)
+            return derive_all(
+                manifest,
+                self.manager,
+                store=self.store,
+                keys=keys,
+                filters=filters,
+                settings=self.settings_for,
+                cache=cache,
+            )
 
-    def export(self, profile: str, out: str | os.PathLike[str] | BinaryIO,
-               snapshot: str | SnapshotManifest = "current", *,
-               filters: Mapping[str, Any] | None = None,
-               check_parity: bool = False) -> ExportOutcome:
+    def export(
+        self,
+        profile: str,
+        out: str | os.PathLike[str] | BinaryIO,
+        snapshot: str | SnapshotManifest = "current",
+        *,
+        filters: Mapping[str, Any] | None = None,
+        check_parity: bool = False,
+    ) -> ExportOutcome:
         """Export a snapshot's projections as a ZIP of the profile's datasets (what
         ``snapkit export`` writes): derives the projections, then only transforms them —
         no oracle or store write is involved.
@@ -381,35 +423,51 @@ class Project:
         from snapkit.export import check_parity as run_check
 
         manifest = self._snapshot(snapshot)
-        bundle = SnapshotBundle.from_projection_set(manifest,
-                                                    self.derive(manifest, filters=filters))
+        bundle = SnapshotBundle.from_projection_set(
+            manifest, self.derive(manifest, filters=filters)
+        )
         if not check_parity:
-            return export_snapshot(bundle, profile, self.manager, out,
-                                   settings=self.settings_for)
+            return export_snapshot(bundle, profile, self.manager, out, settings=self.settings_for)
         if isinstance(out, str | os.PathLike):
-            outcome = export_snapshot(bundle, profile, self.manager, out,
-                                      settings=self.settings_for)
+            outcome = export_snapshot(
+                bundle, profile, self.manager, out, settings=self.settings_for
+            )
             source: str | os.PathLike[str] | bytes = out
         else:  # a stream may not read back: check the bytes before handing them over
             buffer = io.BytesIO()
-            outcome = export_snapshot(bundle, profile, self.manager, buffer,
-                                      settings=self.settings_for)
+            outcome = export_snapshot(
+                bundle, profile, self.manager, buffer, settings=self.settings_for
+            )
             source = buffer.getvalue()
             out.write(source)
         parity = run_check(source, self.manager, bundle=bundle, settings=self.settings_for)
         return evolve(outcome, parity=parity)
 
-    def diff(self, from_ref: str, to_ref: str, *, sections: Sequence[str] | None = None,
-             max_items: int | None = None) -> Diff:
+    def diff(
+        self,
+        from_ref: str,
+        to_ref: str,
+        *,
+        sections: Sequence[str] | None = None,
+        max_items: int | None = None,
+    ) -> Diff:
         """What changed between two snapshots (references as :meth:`resolve` takes them).
         Never writes anything."""
         from snapkit.diff import diff_project
 
         return diff_project(self, from_ref, to_ref, sections=sections, max_items=max_items)
 
-    def search(self, table: str, query: str, *, ref: str = "current", offset: int = 0,
-               limit: int | None = 50, ignore_case: bool = False,
-               use_index: bool = True) -> SearchResult:
+    def search(
+        self,
+        table: str,
+        query: str,
+        *,
+        ref: str = "current",
+        offset: int = 0,
+        limit: int | None = 50,
+        ignore_case: bool = False,
+        use_index: bool = True,
+    ) -> SearchResult:
         """Find rows of a table (or a registered search view) in a snapshot. Never fetches.
 
         :param use_index: answer from the table's search indexes where they can
@@ -420,10 +478,25 @@ class Project:
         if table in self.manager.registry("search_view"):
             manifest = self.resolve(ref)
             if table not in {part.name for part in manifest.parts}:
-                return search.search_view(self, manifest.id, table, query, offset=offset,
-                                          limit=limit, ignore_case=ignore_case)
-        return search.search_table(self, ref, table, query, offset=offset, limit=limit,
-                                   ignore_case=ignore_case, use_index=use_index)
+                return search.search_view(
+                    self,
+                    manifest.id,
+                    table,
+                    query,
+                    offset=offset,
+                    limit=limit,
+                    ignore_case=ignore_case,
+                )
+        return search.search_table(
+            self,
+            ref,
+            table,
+            query,
+            offset=offset,
+            limit=limit,
+            ignore_case=ignore_case,
+            use_index=use_index,
+        )
 
     def verify(self) -> VerifyReport:
         """Re-hash every manifest and part of the store, and check every search index

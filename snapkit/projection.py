@@ -61,8 +61,9 @@ class DerivationError(ProjectionError):
     The message must name identifiers only, never payload values.
     """
 
-    def __init__(self, message: str, *, reason: str = DERIVATION_ERROR,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str = DERIVATION_ERROR, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
 
@@ -82,9 +83,11 @@ class MissingInputError(DerivationError):
     """A projection asked for an optional oracle that the snapshot does not hold."""
 
     def __init__(self, oracle: str) -> None:
-        super().__init__(f"oracle {oracle!r} is not in the snapshot",
-                         reason=MISSING_OPTIONAL,
-                         hint="check inputs.has(key) before reading an optional oracle")
+        super().__init__(
+            f"oracle {oracle!r} is not in the snapshot",
+            reason=MISSING_OPTIONAL,
+            hint="check inputs.has(key) before reading an optional oracle",
+        )
 
 
 class StoreReader:
@@ -291,8 +294,9 @@ class ProjectionInputs:
         if key in self._payloads:
             return self._payloads[key]
         if key in self._parts:
-            raise DerivationError(f"oracle {key!r} is a record stream; use records()",
-                                  reason="wrong_input_kind")
+            raise DerivationError(
+                f"oracle {key!r} is a record stream; use records()", reason="wrong_input_kind"
+            )
         raise MissingInputError(key)
 
     def records(self, key: str) -> Iterator[dict[str, Any]]:
@@ -301,8 +305,9 @@ class ProjectionInputs:
         part = self._parts.get(key)
         if part is None:
             if key in self._payloads:
-                raise DerivationError(f"oracle {key!r} is a payload; use payload()",
-                                      reason="wrong_input_kind")
+                raise DerivationError(
+                    f"oracle {key!r} is a payload; use payload()", reason="wrong_input_kind"
+                )
             raise MissingInputError(key)
         return self._tables.records(part)
 
@@ -354,8 +359,10 @@ class ProjectionInputs:
         except ContractError:
             return None
         parts = ",".join(f"{key}={part.sha256}" for key, part in sorted(self._parts.items()))
-        code = (f"{getattr(compute, '__module__', '')}.{getattr(compute, '__qualname__', '')}"
-                f"#{id(getattr(compute, '__code__', compute))}")
+        code = (
+            f"{getattr(compute, '__module__', '')}.{getattr(compute, '__qualname__', '')}"
+            f"#{id(getattr(compute, '__code__', compute))}"
+        )
         return (name, code, parts, payloads, filters)
 
 
@@ -384,8 +391,9 @@ def _available(manifest: SnapshotManifest) -> tuple[dict[str, Any], dict[str, Pa
     return dict(manifest.payloads), parts
 
 
-def _effective_filters(manifest: SnapshotManifest,
-                       overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def _effective_filters(
+    manifest: SnapshotManifest, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
     merged = dict(manifest.scope.filters)
     merged.update(overrides or {})
     return merged
@@ -414,8 +422,16 @@ def derive(
     payloads, parts = _available(manifest)
     with spaced_collections(young=YOUNG_COLLECTION_EVERY):  # (as derive_all)
         tables = _Tables(reader)
-        result = _derive_one(manifest, descriptor, payloads, parts, tables,
-                             _effective_filters(manifest, filters), settings or {}, manager)
+        result = _derive_one(
+            manifest,
+            descriptor,
+            payloads,
+            parts,
+            tables,
+            _effective_filters(manifest, filters),
+            settings or {},
+            manager,
+        )
         del tables
     return result
 
@@ -455,8 +471,14 @@ def derive_all(
         tables = _Tables(reader, cache)
         for descriptor in descriptors:
             results[descriptor.key] = _derive_one(
-                manifest, descriptor, payloads, parts, tables, effective,
-                settings(descriptor) if settings is not None else {}, manager,
+                manifest,
+                descriptor,
+                payloads,
+                parts,
+                tables,
+                effective,
+                settings(descriptor) if settings is not None else {},
+                manager,
             )
         # the records read are freed while collections are spaced: the collector's next
         # young collection then walks only what survives the run, not every record
@@ -487,8 +509,12 @@ def _derive_one(
     if result.status == "failed":
         log.warning("projection %s failed (%s)", descriptor.key, result.reason)
     if manager is not None:
-        manager.emit("snapkit_projection_status", events.ProjectionStatusEvent(
-            _snapshot_id(manifest), descriptor.key, result.status, result.reason, duration))
+        manager.emit(
+            "snapkit_projection_status",
+            events.ProjectionStatusEvent(
+                _snapshot_id(manifest), descriptor.key, result.status, result.reason, duration
+            ),
+        )
     return result
 
 
@@ -507,10 +533,15 @@ def _evaluate(
         if oracle in held:
             continue
         if manifest.oracle_status(oracle) is not None:
-            return ProjectionResult(key, "failed", MISSING_REQUIRED,
-                                    message=f"required oracle {oracle!r} did not load")
-        return ProjectionResult(key, "unavailable", NOT_LOADED,
-                                message=f"required oracle {oracle!r} is not in the snapshot")
+            return ProjectionResult(
+                key, "failed", MISSING_REQUIRED, message=f"required oracle {oracle!r} did not load"
+            )
+        return ProjectionResult(
+            key,
+            "unavailable",
+            NOT_LOADED,
+            message=f"required oracle {oracle!r} is not in the snapshot",
+        )
     missing = tuple(oracle for oracle in descriptor.optional if oracle not in held)
     used = tuple(o for o in (*descriptor.requires, *descriptor.optional) if o in held)
     inputs = ProjectionInputs(
@@ -531,21 +562,36 @@ def _evaluate(
     except DerivationError as exc:
         return ProjectionResult(key, "failed", exc.reason, oracles=used, message=exc.message)
     except SnapkitError as exc:  # ours (a damaged part...): its message holds no values
-        return ProjectionResult(key, "failed", DERIVATION_ERROR, oracles=used,
-                                message=f"projection {key!r}: {exc}")
+        return ProjectionResult(
+            key, "failed", DERIVATION_ERROR, oracles=used, message=f"projection {key!r}: {exc}"
+        )
     except Exception as exc:  # isolation: one projection failing never stops the others
-        return ProjectionResult(key, "failed", DERIVATION_ERROR, oracles=used,
-                                message=f"projection {key!r} raised {type(exc).__name__}"
-                                        f"{_where(exc)}")
+        return ProjectionResult(
+            key,
+            "failed",
+            DERIVATION_ERROR,
+            oracles=used,
+            message=f"projection {key!r} raised {type(exc).__name__}{_where(exc)}",
+        )
     try:
         check_canonical(value)
     except ContractError:
-        return ProjectionResult(key, "failed", INVALID_VALUE, oracles=used,
-                                message=f"projection {key!r} returned a value that is not "
-                                        "canonical JSON")
+        return ProjectionResult(
+            key,
+            "failed",
+            INVALID_VALUE,
+            oracles=used,
+            message=f"projection {key!r} returned a value that is not canonical JSON",
+        )
     if missing:
-        return ProjectionResult(key, "partial", MISSING_OPTIONAL, value, used,
-                                message="missing optional oracle(s): " + ", ".join(missing))
+        return ProjectionResult(
+            key,
+            "partial",
+            MISSING_OPTIONAL,
+            value,
+            used,
+            message="missing optional oracle(s): " + ", ".join(missing),
+        )
     return ProjectionResult(key, "ready", None, value, used)
 
 

@@ -236,14 +236,25 @@ def run_refresh(
     try:
         if lease is not None:
             lease.__enter__()
-        run = _Run(manager, store, scope, settings, oracle_settings, descriptors, levels,
-                   run_id, progress, None)
+        run = _Run(
+            manager,
+            store,
+            scope,
+            settings,
+            oracle_settings,
+            descriptors,
+            levels,
+            run_id,
+            progress,
+            None,
+        )
         run.cache = cache if settings.use_cache else None
         if lease is None:
             return run.execute()
         # a timer renews the lease while oracles run; a lost lease stops the run before commit
-        with LeaseKeeper.for_stale_after(lease, settings.lock_stale_after,
-                                         run.stopping.set) as keeper:
+        with LeaseKeeper.for_stale_after(
+            lease, settings.lock_stale_after, run.stopping.set
+        ) as keeper:
             run.lease = keeper
             return run.execute()
     finally:
@@ -256,14 +267,17 @@ def run_refresh(
 def _check_keys_named(registry: Any, settings: RefreshSettings, wanted: Sequence[str]) -> None:
     """Raise :class:`ConfigError` for a key in ``refresh.oracles`` or ``refresh.allow_shrink``
     that names no registered oracle, :class:`UsageError` for another unknown wanted key."""
-    for setting, keys in (("oracles", settings.oracles or ()),
-                          ("allow_shrink", settings.allow_shrink)):
+    for setting, keys in (
+        ("oracles", settings.oracles or ()),
+        ("allow_shrink", settings.allow_shrink),
+    ):
         for index, key in enumerate(keys):
             try:
                 registry.get(key)
             except UnknownKeyError as exc:
-                raise ConfigError(f"refresh.{setting}[{index}]: {exc.message}",
-                                  hint=exc.hint) from None
+                raise ConfigError(
+                    f"refresh.{setting}[{index}]: {exc.message}", hint=exc.hint
+                ) from None
     for key in wanted:
         try:
             registry.get(key)
@@ -312,8 +326,9 @@ class _Run:
         started_at = utc_now()
         self.manager.emit(
             "snapkit_refresh_started",
-            events.RefreshStarted(self.run_id, self.scope.id, self.scope.namespace,
-                                  tuple(self.descriptors)),
+            events.RefreshStarted(
+                self.run_id, self.scope.id, self.scope.namespace, tuple(self.descriptors)
+            ),
         )
         for key in self.descriptors:
             self.progress(Progress(key, "planned"))
@@ -323,9 +338,12 @@ class _Run:
         self.previous_counts = _counts(self.current)
         txn = self.store.begin()
         try:
-            with spaced_collections(old=FULL_COLLECTION_EVERY), ThreadPoolExecutor(
-                    max_workers=self.settings.concurrency,
-                    thread_name_prefix="snapkit-oracle") as pool:
+            with (
+                spaced_collections(old=FULL_COLLECTION_EVERY),
+                ThreadPoolExecutor(
+                    max_workers=self.settings.concurrency, thread_name_prefix="snapkit-oracle"
+                ) as pool,
+            ):
                 for level in self.levels:
                     futures = {key: pool.submit(self._run_oracle, key, txn) for key in level}
                     for key, future in futures.items():
@@ -344,27 +362,48 @@ class _Run:
         duration = (time.monotonic() - self.started) * 1000
         self.manager.emit(
             "snapkit_snapshot_committed",
-            events.SnapshotCommitted(commit.snapshot_id, manifest.status, self.store.key,
-                                     commit.pointer.generation if commit.pointer else None),
+            events.SnapshotCommitted(
+                commit.snapshot_id,
+                manifest.status,
+                self.store.key,
+                commit.pointer.generation if commit.pointer else None,
+            ),
         )
         if manifest.status == "failed":
-            log.warning("refresh %s failed: snapshot %s recorded, pointer unchanged",
-                        self.run_id[:12], commit.snapshot_id[:12])
+            log.warning(
+                "refresh %s failed: snapshot %s recorded, pointer unchanged",
+                self.run_id[:12],
+                commit.snapshot_id[:12],
+            )
             self.manager.emit(
                 "snapkit_refresh_failed",
-                events.RefreshFailed(self.run_id, commit.snapshot_id,
-                                     tuple(e.code for e in manifest.errors), duration),
+                events.RefreshFailed(
+                    self.run_id,
+                    commit.snapshot_id,
+                    tuple(e.code for e in manifest.errors),
+                    duration,
+                ),
             )
         else:
-            log.info("refresh %s committed snapshot %s (%s)", self.run_id[:12],
-                     commit.snapshot_id[:12], manifest.status)
+            log.info(
+                "refresh %s committed snapshot %s (%s)",
+                self.run_id[:12],
+                commit.snapshot_id[:12],
+                manifest.status,
+            )
             self.manager.emit(
                 "snapkit_refresh_finished",
-                events.RefreshFinished(self.run_id, commit.snapshot_id, manifest.status,
-                                       duration, commit.pointer is not None),
+                events.RefreshFinished(
+                    self.run_id,
+                    commit.snapshot_id,
+                    manifest.status,
+                    duration,
+                    commit.pointer is not None,
+                ),
             )
-        return RefreshOutcome(commit.snapshot_id, manifest.status, commit.pointer is not None,
-                              manifest, duration)
+        return RefreshOutcome(
+            commit.snapshot_id, manifest.status, commit.pointer is not None, manifest, duration
+        )
 
     def _read_current(self) -> SnapshotManifest | None:
         """The current snapshot's manifest, read once per refresh: what a shrink compares
@@ -372,9 +411,12 @@ class _Run:
         try:
             return self.store.latest_successful()
         except SnapkitError as exc:  # a damaged store must not block the refresh that heals it
-            log.warning("refresh %s: the current snapshot cannot be read (%s): no shrink "
-                        "check, and oracles see no previous result", self.run_id[:12],
-                        type(exc).__name__)
+            log.warning(
+                "refresh %s: the current snapshot cannot be read (%s): no shrink "
+                "check, and oracles see no previous result",
+                self.run_id[:12],
+                type(exc).__name__,
+            )
             return None
 
     # -- one oracle ------------------------------------------------------------------------
@@ -382,22 +424,26 @@ class _Run:
     def _run_oracle(self, key: str, txn: Transaction) -> OracleResult:
         descriptor = self.descriptors[key]
         started_at, start = utc_now(), time.monotonic()
-        failed_inputs = [
-            need for need in descriptor.requires if self.results[need].status != "ok"
-        ]
+        failed_inputs = [need for need in descriptor.requires if self.results[need].status != "ok"]
         attempts = 0
         if failed_inputs:
-            error = ErrorInfo("dependency_failed",
-                              f"oracle {key!r} was not run: it requires "
-                              + ", ".join(repr(n) for n in failed_inputs)
-                              + ", which did not load", key)
+            error = ErrorInfo(
+                "dependency_failed",
+                f"oracle {key!r} was not run: it requires "
+                + ", ".join(repr(n) for n in failed_inputs)
+                + ", which did not load",
+                key,
+            )
             result = self._failure(descriptor, error, started_at, start, 0)
         elif self.cache is not None and (cached := self._from_cache(descriptor, txn)):
             result = cached
         elif self.remaining() <= 0:
-            error = ErrorInfo("deadline_exceeded",
-                              f"oracle {key!r} was not run: the refresh deadline "
-                              f"({self.settings.deadline:g} s) passed", key)
+            error = ErrorInfo(
+                "deadline_exceeded",
+                f"oracle {key!r} was not run: the refresh deadline "
+                f"({self.settings.deadline:g} s) passed",
+                key,
+            )
             result = self._failure(descriptor, error, started_at, start, 0)
         else:
             counter = [0]
@@ -412,27 +458,41 @@ class _Run:
             try:
                 policy = RetryPolicy(attempts=self.settings.attempts, base=self.settings.backoff)
                 (payload, part), attempts = call_with_retries(
-                    attempt, policy, transient=descriptor.transient_errors,
-                    sleep=lambda s: not self.stopping.wait(s), remaining=self.remaining,
+                    attempt,
+                    policy,
+                    transient=descriptor.transient_errors,
+                    sleep=lambda s: not self.stopping.wait(s),
+                    remaining=self.remaining,
                 )
                 finished = time.monotonic()
                 result = OracleResult(
-                    key, descriptor.version, self.scope.id, self.run_id, "ok", "loaded",
-                    payload=payload, part=part,
-                    timings=Timings(started_at, utc_now(), (finished - start) * 1000, attempts,
-                                    metrics),
+                    key,
+                    descriptor.version,
+                    self.scope.id,
+                    self.run_id,
+                    "ok",
+                    "loaded",
+                    payload=payload,
+                    part=part,
+                    timings=Timings(
+                        started_at, utc_now(), (finished - start) * 1000, attempts, metrics
+                    ),
                 )
                 self.progress(Progress(key, "done", part.records if part else 0, attempts))
                 if self.cache is not None and part is None:
                     self._to_cache(result)
             except Exception as exc:
-                result = self._failure(descriptor, _error_info(key, exc), started_at, start,
-                                       counter[0], metrics)
+                result = self._failure(
+                    descriptor, _error_info(key, exc), started_at, start, counter[0], metrics
+                )
         timings = result.timings
         self.manager.emit(
             "snapkit_oracle_completed",
             events.OracleCompleted(
-                self.run_id, key, result.status, result.source,
+                self.run_id,
+                key,
+                result.status,
+                result.source,
                 timings.attempts if timings else attempts,
                 timings.duration_ms if timings else 0.0,
                 result.part.records if result.part else None,
@@ -447,8 +507,9 @@ class _Run:
         from snapkit.cache import CacheError
 
         try:
-            hit = self.cache.lookup(self.scope, {descriptor.key: descriptor.version},
-                                    self.run_id).get(descriptor.key)
+            hit = self.cache.lookup(
+                self.scope, {descriptor.key: descriptor.version}, self.run_id
+            ).get(descriptor.key)
         except CacheError as exc:
             log.warning("refresh %s: cache lookup failed: %s", self.run_id[:12], exc)
             return None
@@ -462,8 +523,9 @@ class _Run:
             sha, _size = writer.close()
             if sha != hit.result.part.sha256:
                 return None
-        self.progress(Progress(descriptor.key, "done",
-                               hit.result.part.records if hit.result.part else 0, 0))
+        self.progress(
+            Progress(descriptor.key, "done", hit.result.part.records if hit.result.part else 0, 0)
+        )
         result: OracleResult = hit.result
         return result
 
@@ -475,22 +537,34 @@ class _Run:
         except CacheError as exc:
             log.warning("refresh %s: cache write failed: %s", self.run_id[:12], exc)
 
-    def _failure(self, descriptor: OracleDescriptor, error: ErrorInfo, started_at: str,
-                 start: float, attempts: int, metrics: Mapping[str, Any] | None = None
-                 ) -> OracleResult:
+    def _failure(
+        self,
+        descriptor: OracleDescriptor,
+        error: ErrorInfo,
+        started_at: str,
+        start: float,
+        attempts: int,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> OracleResult:
         optional = descriptor.optional
         self.progress(Progress(descriptor.key, "skipped" if optional else "failed", 0, attempts))
-        timings = Timings(started_at, utc_now(), (time.monotonic() - start) * 1000, attempts,
-                          metrics or {})
+        timings = Timings(
+            started_at, utc_now(), (time.monotonic() - start) * 1000, attempts, metrics or {}
+        )
         return OracleResult(
-            descriptor.key, descriptor.version, self.scope.id, self.run_id,
+            descriptor.key,
+            descriptor.version,
+            self.scope.id,
+            self.run_id,
             "skipped_optional" if optional else "failed",
             "skipped_optional" if optional else "error",
-            error=error, timings=timings,
+            error=error,
+            timings=timings,
         )
 
-    def _attempt(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
-                 metrics: dict[str, Any]) -> tuple[Any, PartRef | None]:
+    def _attempt(
+        self, descriptor: OracleDescriptor, txn: Transaction, attempt: int, metrics: dict[str, Any]
+    ) -> tuple[Any, PartRef | None]:
         """One try of one oracle, bounded by its timeout."""
         timeout = min(self.settings.timeout, self.remaining())
         if timeout <= 0:
@@ -504,8 +578,9 @@ class _Run:
 
         def work() -> None:
             try:
-                outcome["value"] = self._load(descriptor, txn, attempt, timeout, cancelled,
-                                              writer_box, last_progress, metrics)
+                outcome["value"] = self._load(
+                    descriptor, txn, attempt, timeout, cancelled, writer_box, last_progress, metrics
+                )
             except BaseException as exc:
                 outcome["error"] = exc
 
@@ -536,10 +611,17 @@ class _Run:
         value: tuple[Any, PartRef | None] = outcome["value"]
         return value
 
-    def _load(self, descriptor: OracleDescriptor, txn: Transaction, attempt: int,
-              timeout: float, cancelled: threading.Event, writer_box: list[Any],
-              last_progress: list[float], metrics: dict[str, Any]
-              ) -> tuple[Any, PartRef | None]:
+    def _load(
+        self,
+        descriptor: OracleDescriptor,
+        txn: Transaction,
+        attempt: int,
+        timeout: float,
+        cancelled: threading.Event,
+        writer_box: list[Any],
+        last_progress: list[float],
+        metrics: dict[str, Any],
+    ) -> tuple[Any, PartRef | None]:
         settings = self.oracle_settings(descriptor)
         oracle: Any = descriptor.factory(dict(settings))
         load: Callable[[OracleCall], Any] = getattr(oracle, "load", oracle)
@@ -552,8 +634,11 @@ class _Run:
             attempt=attempt,
             cancelled=cancelled,
             metrics=metrics,
-            previous=(PreviousResult.of(self.current, descriptor.key)
-                      if self.current is not None else None),
+            previous=(
+                PreviousResult.of(self.current, descriptor.key)
+                if self.current is not None
+                else None
+            ),
         )
         payload = load(call)
         what = f"oracle {descriptor.key!r}"
@@ -563,8 +648,10 @@ class _Run:
                 check(payload)
             return _plain_json(payload), None
         if isinstance(payload, dict | str | bytes) or not hasattr(payload, "__iter__"):
-            raise ContractError(f"{what} declares records but returned "
-                                f"{type(payload).__name__}, not an iterable of records")
+            raise ContractError(
+                f"{what} declares records but returned "
+                f"{type(payload).__name__}, not an iterable of records"
+            )
         if descriptor.key_column is not None:
             payload = check_keys(payload, descriptor.table, descriptor.key_column)
         writer = txn.part_writer()
@@ -576,14 +663,16 @@ class _Run:
             self.progress(Progress(descriptor.key, "running", count, attempt))
 
         sha, size, count = write_records(
-            writer, payload, check=check, on_batch=on_batch,
+            writer,
+            payload,
+            check=check,
+            on_batch=on_batch,
             should_stop=lambda: cancelled.is_set() or self.stopping.is_set(),
         )
         writer_box.clear()
         if descriptor.key not in self.settings.allow_shrink:
             before = self.previous_counts.get(descriptor.table)
-            check_shrink(descriptor.table, descriptor.key, before, count,
-                         self.settings.max_shrink)
+            check_shrink(descriptor.table, descriptor.key, before, count, self.settings.max_shrink)
         part = PartRef(descriptor.table, sha, count, size, descriptor.key, descriptor.key_column)
         return None, part
 
@@ -598,8 +687,16 @@ class _Run:
         for key in sorted(self.results):
             result = self.results[key]
             descriptor = self.descriptors[key]
-            statuses.append(OracleStatus(key, descriptor.version, result.status, result.source,
-                                         descriptor.optional, result.error))
+            statuses.append(
+                OracleStatus(
+                    key,
+                    descriptor.version,
+                    result.status,
+                    result.source,
+                    descriptor.optional,
+                    result.error,
+                )
+            )
             if result.error is not None:
                 errors.append(result.error)
                 required_failed = required_failed or not descriptor.optional
@@ -628,8 +725,7 @@ class _Run:
             payloads=payloads,
             parts=tuple(sorted(parts, key=lambda p: p.name)),
             created_at=finished_at,
-            run=RunInfo(started_at, finished_at, (time.monotonic() - self.started) * 1000,
-                        timings),
+            run=RunInfo(started_at, finished_at, (time.monotonic() - self.started) * 1000, timings),
         )
 
 

@@ -40,8 +40,7 @@ class Registry(Generic[D]):
             owners = self._conflicts.setdefault(key, [self._entries[key].plugin])
             owners.append(plugin)
             return DuplicateKeyError(
-                f"{self.kind} key {key!r} is registered by both "
-                f"{owners[0]!r} and {plugin!r}",
+                f"{self.kind} key {key!r} is registered by both {owners[0]!r} and {plugin!r}",
                 hint="block one of the plugins or ask its author to rename the key",
             )
         self._entries[key] = Registration(descriptor, plugin)

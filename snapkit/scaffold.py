@@ -19,14 +19,26 @@ from attrs import frozen
 
 from snapkit.errors import UsageError
 
-KINDS = ("oracle", "projection", "dataset", "diff_section", "store", "cache_backend",
-         "serializer", "search_view")
+KINDS = (
+    "oracle",
+    "projection",
+    "dataset",
+    "diff_section",
+    "store",
+    "cache_backend",
+    "serializer",
+    "search_view",
+)
 """The kinds ``--kind`` accepts, in the order the package lists them."""
 
 DEFAULT_KINDS = ("oracle", "projection")
 
-NEEDS = {"dataset": "projection", "projection": "oracle", "search_view": "oracle",
-         "diff_section": "oracle"}
+NEEDS = {
+    "dataset": "projection",
+    "projection": "oracle",
+    "search_view": "oracle",
+    "diff_section": "oracle",
+}
 """A kind whose template reads another kind's output brings that kind along."""
 
 KERNEL_RANGE = "snapkit-core>=0.2,<0.3"
@@ -56,9 +68,10 @@ def plan_plugin(name: str, kinds: Iterable[str] = DEFAULT_KINDS) -> PluginPlan:
     """
     name = name.removeprefix("snapkit-")
     if not _NAME.fullmatch(name):
-        raise UsageError(f"invalid plugin name {name!r}",
-                         hint="use lowercase letters and digits, words joined by '-' "
-                              "(e.g. acme-crm)")
+        raise UsageError(
+            f"invalid plugin name {name!r}",
+            hint="use lowercase letters and digits, words joined by '-' (e.g. acme-crm)",
+        )
     wanted = set()
     for kind in kinds:
         kind = kind.strip().replace("-", "_")
@@ -69,9 +82,12 @@ def plan_plugin(name: str, kinds: Iterable[str] = DEFAULT_KINDS) -> PluginPlan:
             kind = NEEDS.get(kind, "")
     if not wanted:
         raise UsageError("no kind chosen", hint="choose from " + ", ".join(KINDS))
-    return PluginPlan(name=name, distribution=f"snapkit-{name}",
-                      package="snapkit_" + name.replace("-", "_"),
-                      kinds=tuple(k for k in KINDS if k in wanted))
+    return PluginPlan(
+        name=name,
+        distribution=f"snapkit-{name}",
+        package="snapkit_" + name.replace("-", "_"),
+        kinds=tuple(k for k in KINDS if k in wanted),
+    )
 
 
 def render_plugin(plan: PluginPlan) -> dict[str, str]:
@@ -98,8 +114,10 @@ def write_plugin(plan: PluginPlan, folder: Path) -> list[Path]:
     :raises UsageError: if ``folder`` holds anything.
     """
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise UsageError(f"{folder} already exists and is not empty",
-                         hint="choose another folder with --dir, or remove it")
+        raise UsageError(
+            f"{folder} already exists and is not empty",
+            hint="choose another folder with --dir, or remove it",
+        )
     written = []
     for relative, text in render_plugin(plan).items():
         path = folder / relative
@@ -137,7 +155,8 @@ def _plugin_module(plan: PluginPlan) -> str:
     hooks = []
     for kind in plan.kinds:
         hook, register = _HOOKS[kind]
-        hooks.append(f"""
+        hooks.append(
+            f"""
 
 @hookimpl
 def {hook}(register: Callable[[Any], None]) -> None:
@@ -145,7 +164,8 @@ def {hook}(register: Callable[[Any], None]) -> None:
     from $pkg.{kind} import DESCRIPTOR
 
     register(DESCRIPTOR)
-""".replace(f"${{kinds_of_{kind}}}", register))
+""".replace(f"${{kinds_of_{kind}}}", register)
+        )
     return _PLUGIN_HEAD + "".join(hooks)
 
 
@@ -540,9 +560,16 @@ DESCRIPTOR = SearchViewDescriptor(key="$key", version="1", table="$key",
                                   factory=${Title}View, description="named records of $name")
 """
 
-_MODULES = {"oracle": _ORACLE, "projection": _PROJECTION, "dataset": _DATASET,
-            "diff_section": _DIFF_SECTION, "store": _STORE, "cache_backend": _CACHE_BACKEND,
-            "serializer": _SERIALIZER, "search_view": _SEARCH_VIEW}
+_MODULES = {
+    "oracle": _ORACLE,
+    "projection": _PROJECTION,
+    "dataset": _DATASET,
+    "diff_section": _DIFF_SECTION,
+    "store": _STORE,
+    "cache_backend": _CACHE_BACKEND,
+    "serializer": _SERIALIZER,
+    "search_view": _SEARCH_VIEW,
+}
 
 _TEST_PLUGIN = """\
 \"\"\"The plugin registers cleanly, through its entry point when installed.\"\"\"
@@ -753,7 +780,13 @@ def test_the_view_holds_named_rows_and_adds_namesakes():
     assert view.expand([TABLE[0]], lookup) == [TABLE[0], TABLE[2]]
 """
 
-_TESTS = {"oracle": _TEST_ORACLE, "projection": _TEST_PROJECTION, "dataset": _TEST_DATASET,
-          "diff_section": _TEST_DIFF_SECTION, "store": _TEST_STORE,
-          "cache_backend": _TEST_CACHE_BACKEND, "serializer": _TEST_SERIALIZER,
-          "search_view": _TEST_SEARCH_VIEW}
+_TESTS = {
+    "oracle": _TEST_ORACLE,
+    "projection": _TEST_PROJECTION,
+    "dataset": _TEST_DATASET,
+    "diff_section": _TEST_DIFF_SECTION,
+    "store": _TEST_STORE,
+    "cache_backend": _TEST_CACHE_BACKEND,
+    "serializer": _TEST_SERIALIZER,
+    "search_view": _TEST_SEARCH_VIEW,
+}

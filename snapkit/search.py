@@ -79,8 +79,9 @@ def parse_query(text: str, *, ignore_case: bool = False) -> Query:
     try:
         words = shlex.split(text)
     except ValueError as exc:
-        raise UsageError(f"cannot read the query: {exc}",
-                         hint="balance the quotes around values with spaces") from None
+        raise UsageError(
+            f"cannot read the query: {exc}", hint="balance the quotes around values with spaces"
+        ) from None
     if not words:
         raise UsageError("the query is empty", hint="give e.g. name=Ada, email^=ada, name~lov")
     terms = []
@@ -109,8 +110,13 @@ def _field_char(char: str) -> bool:
 class _Matches:
     """The rows a scan keeps: decodes candidate lines, checks them, counts matches."""
 
-    def __init__(self, query: Query, offset: int, limit: int | None,
-                 accept: Callable[[Mapping[str, Any]], bool] | None) -> None:
+    def __init__(
+        self,
+        query: Query,
+        offset: int,
+        limit: int | None,
+        accept: Callable[[Mapping[str, Any]], bool] | None,
+    ) -> None:
         self.query = query
         self.offset = offset
         self.stop = None if limit is None else offset + limit
@@ -123,8 +129,7 @@ class _Matches:
         """Decode a candidate line and keep it if it matches; return ``True`` when it is a
         match past ``offset + limit`` (the scan stops there: more rows match)."""
         record = self.decode(line)
-        if not self.query.matches(record) or (self.accept is not None
-                                              and not self.accept(record)):
+        if not self.query.matches(record) or (self.accept is not None and not self.accept(record)):
             return False
         if self.stop is not None and self.matched >= self.stop:
             return True
@@ -170,8 +175,9 @@ def scan_stream(
 ) -> tuple[list[dict[str, Any]], bool, int]:
     """Like :func:`scan`, over a binary stream of canonical JSON Lines, read in blocks of
     :data:`BLOCK` bytes (see :func:`scan_blocks`)."""
-    return scan_blocks(iter(lambda: stream.read(BLOCK), b""), query, offset=offset,
-                       limit=limit, accept=accept)
+    return scan_blocks(
+        iter(lambda: stream.read(BLOCK), b""), query, offset=offset, limit=limit, accept=accept
+    )
 
 
 def scan_blocks(
@@ -248,8 +254,15 @@ def scan_blocks(
     return matches.rows, False, scanned
 
 
-def _take_hits(block: bytes, haystack: bytes, lo: int, hi: int, first: bytes,
-               others: list[bytes], matches: _Matches) -> int:
+def _take_hits(
+    block: bytes,
+    haystack: bytes,
+    lo: int,
+    hi: int,
+    first: bytes,
+    others: list[bytes],
+    matches: _Matches,
+) -> int:
     """Check the lines of ``block[lo:hi]`` where ``haystack`` (the block, or it lowered)
     holds ``first``; return the end of the line that stopped the scan, or -1."""
     find, rfind = haystack.find, haystack.rfind
@@ -258,7 +271,8 @@ def _take_hits(block: bytes, haystack: bytes, lo: int, hi: int, first: bytes,
         start = rfind(b"\n", lo, position) + 1 or lo
         end = find(b"\n", position, hi) + 1
         if (not others or all(n in haystack[start:end] for n in others)) and matches.take(
-                block[start:end]):
+            block[start:end]
+        ):
             return end
         position = find(first, end, hi)
     return -1
@@ -271,8 +285,14 @@ def _holds_any(block: bytes, lo: int, hi: int, chars: str) -> bool:
     return any(c in text for c in chars)
 
 
-def _take_lines(block: bytes, lo: int, hi: int, needles: list[bytes],
-                may_match: Callable[[bytes, list[bytes]], bool], matches: _Matches) -> int:
+def _take_lines(
+    block: bytes,
+    lo: int,
+    hi: int,
+    needles: list[bytes],
+    may_match: Callable[[bytes, list[bytes]], bool],
+    matches: _Matches,
+) -> int:
     """Check every line of ``block[lo:hi]``; return the end of the line that stopped the scan,
     or -1."""
     start = lo
@@ -313,8 +333,11 @@ def search_table(
 
     manifest = project.resolve(ref)
     part = require_table(manifest, table)
-    text = query if isinstance(query, str) else " ".join(
-        f"{t.field or ''}{t.op if t.field else ''}{t.value}" for t in parsed.terms)
+    text = (
+        query
+        if isinstance(query, str)
+        else " ".join(f"{t.field or ''}{t.op if t.field else ''}{t.value}" for t in parsed.terms)
+    )
     problem = None
     if use_index:
         from snapkit.search_index import IndexDamaged, indexed_search, repair_after
@@ -327,17 +350,21 @@ def search_table(
         else:
             if found is not None:
                 rows, more, scanned, used = found
-                return SearchResult(manifest.id, table, text, offset, limit, rows, more,
-                                    scanned, used)
+                return SearchResult(
+                    manifest.id, table, text, offset, limit, rows, more, scanned, used
+                )
     with closing(part_blocks(project.store, part.sha256, verify=verify)) as blocks:
-        rows, more, scanned = scan_blocks(blocks, parsed, offset=offset, limit=limit,
-                                          lines=part.records)
-    return SearchResult(manifest.id, table, text, offset, limit, rows, more, scanned,
-                        index_problem=problem)
+        rows, more, scanned = scan_blocks(
+            blocks, parsed, offset=offset, limit=limit, lines=part.records
+        )
+    return SearchResult(
+        manifest.id, table, text, offset, limit, rows, more, scanned, index_problem=problem
+    )
 
 
-def lookup_values(project: Any, manifest: Any, table: str, field_name: str,
-                  values: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+def lookup_values(
+    project: Any, manifest: Any, table: str, field_name: str, values: Iterable[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Return ``{value: [records]}`` for records of ``table`` whose field is one of ``values``.
 
     One streaming pass over the table: only lines holding one of the values (as canonical
@@ -359,8 +386,7 @@ def lookup_values(project: Any, manifest: Any, table: str, field_name: str,
             continue
     if not needles:
         return found
-    pattern = re.compile(b"|".join(re.escape(n) for n in sorted(needles, key=len,
-                                                                  reverse=True)))
+    pattern = re.compile(b"|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
     decode = _decoder()
     with closing(part_blocks(project.store, part.sha256, verify=False)) as blocks:
         lines = _split_lines(blocks) if b"" in needles else _lines_holding(blocks, pattern)
@@ -426,14 +452,18 @@ def search_view(
     try:
         part = manifest.part(descriptor.table)
     except KeyError:
-        raise UsageError(f"snapshot {manifest.id[:12]} has no table {descriptor.table!r}, "
-                         f"which the {view_key!r} view searches") from None
+        raise UsageError(
+            f"snapshot {manifest.id[:12]} has no table {descriptor.table!r}, "
+            f"which the {view_key!r} view searches"
+        ) from None
     with closing(part_blocks(project.store, part.sha256, verify=False)) as blocks:
-        rows, more, scanned = scan_blocks(blocks, parsed, offset=offset, limit=limit,
-                                          accept=view.accepts, lines=part.records)
+        rows, more, scanned = scan_blocks(
+            blocks, parsed, offset=offset, limit=limit, accept=view.accepts, lines=part.records
+        )
 
-    def lookup(table: str, field_name: str, values: Iterable[str]
-               ) -> dict[str, list[dict[str, Any]]]:
+    def lookup(
+        table: str, field_name: str, values: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         return lookup_values(project, manifest, table, field_name, values)
 
     expanded = view.expand(rows, lookup)

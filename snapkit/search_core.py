@@ -74,8 +74,10 @@ class Query:
         return not line.isascii() and _FOLDING.search(line) is not None
 
 
-FOLDS_TO_ASCII = "\u00df\u0130\u0149\u017f\u01f0\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9e" \
+FOLDS_TO_ASCII = (
+    "\u00df\u0130\u0149\u017f\u01f0\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9e"
     "\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+)
 """The characters beyond ASCII whose case folding holds an ASCII letter (``ß`` folds to
 ``ss``, the Kelvin sign to ``k``, the ligature ``ﬁ`` to ``fi``...). A line holding one of
 them may match an ignore-case query although its lowered bytes do not hold the needles."""
@@ -208,8 +210,7 @@ def _split_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
-def part_blocks(store: Any, sha256: str, *, verify: bool = True
-                ) -> Generator[bytes, None, None]:
+def part_blocks(store: Any, sha256: str, *, verify: bool = True) -> Generator[bytes, None, None]:
     """A stored part's bytes in blocks: through the store's ``iter_part_blocks`` when it has
     one (:class:`snapkit.store.PartBlockReader`; ``verify`` is passed on), else read from
     ``open_part`` (always checked) :data:`BLOCK` bytes at a time."""

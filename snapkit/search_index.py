@@ -159,16 +159,20 @@ def _parse(body: bytes) -> Iterator[tuple[bytes, int, bytes]]:
     """The ``(key, offset, digest)`` entries packed in a bucket's body (see :func:`_entry`)."""
     position, end = 0, len(body)
     while position < end:
-        size = int.from_bytes(body[position:position + 4], "big")
+        size = int.from_bytes(body[position : position + 4], "big")
         key_end = position + 4 + size
-        yield (body[position + 4:key_end], int.from_bytes(body[key_end:key_end + 8], "big"),
-               body[key_end + 8:key_end + 8 + ROW_DIGEST])
+        yield (
+            body[position + 4 : key_end],
+            int.from_bytes(body[key_end : key_end + 8], "big"),
+            body[key_end + 8 : key_end + 8 + ROW_DIGEST],
+        )
         position = key_end + 8 + ROW_DIGEST
 
 
 def _root(meta: dict[str, str], buckets: Iterable[tuple[bytes, int, bytes]]) -> str:
-    hasher = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "root"},
-                                       sort_keys=True).encode())
+    hasher = hashlib.sha256(
+        json.dumps({k: v for k, v in meta.items() if k != "root"}, sort_keys=True).encode()
+    )
     for first, count, digest in buckets:
         hasher.update(_entry(first, count, digest))
     return hasher.hexdigest()
@@ -177,8 +181,9 @@ def _root(meta: dict[str, str], buckets: Iterable[tuple[bytes, int, bytes]]) -> 
 # -- building ---------------------------------------------------------------------------------
 
 
-def _keyed_rows(store: Any, sha256: str, field: str, counts: list[int]
-                ) -> Iterator[tuple[bytes, int, bytes]]:
+def _keyed_rows(
+    store: Any, sha256: str, field: str, counts: list[int]
+) -> Iterator[tuple[bytes, int, bytes]]:
     """``(key, offset, digest)`` for each value of ``field`` in each row of the part, read
     with its SHA-256 checked (a damaged part raises at the end, before any rename)."""
     from snapkit.search_core import _decoder, _split_lines, _values
@@ -210,26 +215,37 @@ def _write(target: Path, store: Any, sha256: str, field: str) -> str:
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("BEGIN")
         connection.execute("CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        connection.execute("CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, first_key BLOB "
-                           "NOT NULL, entries INTEGER NOT NULL, digest BLOB NOT NULL)")
+        connection.execute(
+            "CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, first_key BLOB "
+            "NOT NULL, entries INTEGER NOT NULL, digest BLOB NOT NULL)"
+        )
         connection.execute("CREATE TABLE bodies(bucket INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         connection.execute("CREATE TEMP TABLE scratch(key BLOB, offset INTEGER, digest BLOB)")
-        connection.executemany("INSERT INTO temp.scratch VALUES (?, ?, ?)",
-                               _keyed_rows(store, sha256, field, counts))
+        connection.executemany(
+            "INSERT INTO temp.scratch VALUES (?, ?, ?)", _keyed_rows(store, sha256, field, counts)
+        )
         buckets: list[tuple[bytes, int, bytes]] = []
         total = 0
         sorted_entries = connection.execute(
-            "SELECT key, offset, digest FROM temp.scratch ORDER BY key, offset")
+            "SELECT key, offset, digest FROM temp.scratch ORDER BY key, offset"
+        )
         while chunk := sorted_entries.fetchmany(BUCKET):
             number = len(buckets)
             body = b"".join(_entry(key, offset, digest) for key, offset, digest in chunk)
             connection.execute("INSERT INTO bodies VALUES (?, ?)", (number, body))
             buckets.append((chunk[0][0], len(chunk), _bucket_digest(number, body)))
             total += len(chunk)
-        connection.executemany("INSERT INTO buckets VALUES (?, ?, ?, ?)",
-                               ((n, *b) for n, b in enumerate(buckets)))
-        meta = {"format": FORMAT, "part": sha256, "field": field, "entries": str(total),
-                "rows": str(counts[0]), "bucket": str(BUCKET)}
+        connection.executemany(
+            "INSERT INTO buckets VALUES (?, ?, ?, ?)", ((n, *b) for n, b in enumerate(buckets))
+        )
+        meta = {
+            "format": FORMAT,
+            "part": sha256,
+            "field": field,
+            "entries": str(total),
+            "rows": str(counts[0]),
+            "bucket": str(BUCKET),
+        }
         meta["root"] = _root(meta, buckets)
         connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
         connection.execute("COMMIT")
@@ -373,7 +389,8 @@ class Index:
         try:
             rows = self._connection.execute(
                 "SELECT bucket, body FROM bodies WHERE bucket BETWEEN ? AND ? ORDER BY bucket",
-                (low, high))
+                (low, high),
+            )
             for number, body in rows:
                 if number != expected:
                     raise IndexDamaged(f"has lost bucket {expected}")
@@ -407,7 +424,8 @@ class Index:
         low = max(0, bisect_left(first_keys, key) - 1)
         high = low
         while high + 1 < len(first_keys) and (
-                first_keys[high + 1] <= key or (prefix and first_keys[high + 1].startswith(key))):
+            first_keys[high + 1] <= key or (prefix and first_keys[high + 1].startswith(key))
+        ):
             high += 1
         found = {}
         entries = self._read(low, high)
@@ -445,8 +463,9 @@ ROW_READ = 4096
 whole)."""
 
 
-def fetch_rows(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
-               ) -> Generator[bytes, None, None]:
+def fetch_rows(
+    store: Any, sha256: str, wanted: list[tuple[int, bytes]]
+) -> Generator[bytes, None, None]:
     """The part's lines at the ``(offset, digest)`` positions in ``wanted`` (ascending), each
     checked against its digest.
 
@@ -486,8 +505,9 @@ def _checked(line: bytes, offset: int, digest: bytes) -> bytes:
     return line
 
 
-def _fetch_from_start(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
-                      ) -> Generator[bytes, None, None]:
+def _fetch_from_start(
+    store: Any, sha256: str, wanted: list[tuple[int, bytes]]
+) -> Generator[bytes, None, None]:
     """:func:`fetch_rows` for stores without range reads: the part's blocks from its start."""
     index = 0
     position = 0  # the offset in the part of data[0]
@@ -514,8 +534,9 @@ def _fetch_from_start(store: Any, sha256: str, wanted: list[tuple[int, bytes]]
     raise IndexDamaged(f"points past the end of the part (offset {wanted[index][0]})")
 
 
-def indexed_search(project: Any, part: PartRef, query: Query, *, offset: int,
-                   limit: int | None) -> tuple[list[dict[str, Any]], bool, int, str] | None:
+def indexed_search(
+    project: Any, part: PartRef, query: Query, *, offset: int, limit: int | None
+) -> tuple[list[dict[str, Any]], bool, int, str] | None:
     """Answer ``query`` from an index, or return ``None`` if no index covers any term.
 
     :raises IndexDamaged: with ``field`` and ``path`` attributes, if the index of a term is
@@ -591,7 +612,8 @@ def build_configured_indexes(project: Any, manifest: Any) -> IndexBuildReport:
                 warnings.append(
                     f"the search index on {name} was not built ({type(exc).__name__}: {exc}); "
                     f"the snapshot is committed and searches scan the table; build it with "
-                    f"'snapkit search --reindex'")
+                    f"'snapkit search --reindex'"
+                )
     return IndexBuildReport(tuple(built), tuple(kept), tuple(warnings))
 
 
@@ -639,20 +661,30 @@ def verify_indexes(project: Any) -> list[Any]:
         if name.startswith(".") and name.endswith(".tmp"):
             continue  # scratch: of a running build, or removed by the next build
         if sha256 not in parts:
-            problems.append(VerifyProblem("index", sha256, f"{path} belongs to no stored part "
-                                          f"(its snapshots were pruned); run 'snapkit search "
-                                          f"--reindex' to remove it"))
+            problems.append(
+                VerifyProblem(
+                    "index",
+                    sha256,
+                    f"{path} belongs to no stored part "
+                    f"(its snapshots were pruned); run 'snapkit search "
+                    f"--reindex' to remove it",
+                )
+            )
             continue
         table = parts[sha256]
         if not name.endswith(SUFFIX):
-            problems.append(VerifyProblem("index", sha256, f"{path} is not a search index of "
-                                          f"this format{repair}"))
+            problems.append(
+                VerifyProblem(
+                    "index", sha256, f"{path} is not a search index of this format{repair}"
+                )
+            )
             continue
         field = name[: -len(SUFFIX)]
         problem = _check_index(project, path, sha256, field)
         if problem is not None:
-            problems.append(VerifyProblem("index", sha256,
-                                          describe(path, table, field, problem) + repair))
+            problems.append(
+                VerifyProblem("index", sha256, describe(path, table, field, problem) + repair)
+            )
     try:
         current = project.store.latest_successful()
     except Exception:  # the store's own verify reports a damaged pointer
@@ -662,9 +694,13 @@ def verify_indexes(project: Any) -> list[Any]:
             for field in project.config.search.index.get(part.name, ()):
                 path = index_path(folder, part.sha256, field)
                 if not path.exists():
-                    problems.append(VerifyProblem(
-                        "index", part.sha256,
-                        describe(path, part.name, field, "is missing") + repair))
+                    problems.append(
+                        VerifyProblem(
+                            "index",
+                            part.sha256,
+                            describe(path, part.name, field, "is missing") + repair,
+                        )
+                    )
     return problems
 
 
@@ -698,11 +734,13 @@ def remove_orphan_indexes(project: Any) -> list[str]:
     for part_folder in sorted({path.parent for _, path in _index_files(folder)}):
         if part_folder.name not in stored:
             shutil.rmtree(part_folder, ignore_errors=True)
-            done.append(f"removed the indexes of part {part_folder.name[:12]} "
-                        f"(no stored snapshot uses it)")
+            done.append(
+                f"removed the indexes of part {part_folder.name[:12]} (no stored snapshot uses it)"
+            )
         else:
-            done.extend(f"removed {part_folder / name} (left over)"
-                        for name in clean_folder(part_folder))
+            done.extend(
+                f"removed {part_folder / name} (left over)" for name in clean_folder(part_folder)
+            )
     for prefix in folder.glob("??"):
         if prefix.is_dir() and not any(prefix.iterdir()):
             with contextlib.suppress(OSError):
@@ -767,6 +805,8 @@ def repair_after(project: Any, part: PartRef, damage: IndexDamaged) -> str:
     except CorruptSnapshotError:
         raise
     except Exception as exc:  # the search still answers, by a scan
-        return (f"{message}; answered by a scan; it could not be rebuilt "
-                f"({type(exc).__name__}: {exc}): run 'snapkit search --reindex'")
+        return (
+            f"{message}; answered by a scan; it could not be rebuilt "
+            f"({type(exc).__name__}: {exc}): run 'snapkit search --reindex'"
+        )
     return f"{message}; answered by a scan; the index was rebuilt"

@@ -44,8 +44,7 @@ class PointerTrail:
         return self.ids[-1 - n] if 0 <= n < len(self.ids) else None
 
 
-def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = None
-                  ) -> PointerTrail:
+def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = None) -> PointerTrail:
     """Follow the pointer back through a store's history of moves (see :class:`PointerTrail`).
 
     ``current~N`` is ``trail.back(N)``: refresh A, then B, then A again, and the ids are
@@ -54,8 +53,11 @@ def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = Non
     pointer one generation past the last move (a crash between the pointer's write and the
     history's append) adds its own move; one that disagrees otherwise leaves only itself.
     """
-    moves = [(entry.generation or 0, entry.snapshot_id) for entry in history
-             if entry.event == "pointer_moved"]
+    moves = [
+        (entry.generation or 0, entry.snapshot_id)
+        for entry in history
+        if entry.event == "pointer_moved"
+    ]
     whole = True
     if pointer is not None:
         own = (pointer.generation, pointer.snapshot_id)
@@ -69,7 +71,7 @@ def pointer_trail(history: Iterable[HistoryEntry], pointer: Pointer | None = Non
         start -= 1
     whole = whole and (not moves or (start == 0 and moves[0][0] == 1))
     ids: list[str] = []
-    for _generation, snapshot_id in moves[max(start, 0):]:
+    for _generation, snapshot_id in moves[max(start, 0) :]:
         if not ids or ids[-1] != snapshot_id:
             ids.append(snapshot_id)
     return PointerTrail(ids=tuple(ids), whole=whole)
@@ -314,8 +316,9 @@ class PartRangeReader(Protocol):
     conformance kit checks the method when a store has it.
     """
 
-    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Generator[bytes, None, None]:
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
         """Yield the part's bytes for each ``(offset, length)`` range, in order (see the class
         docstring). A generator: closing it early releases what it holds open.
 
@@ -421,8 +424,9 @@ class SnapshotStore(Protocol):
         """Return the newest snapshot of any status, or ``None``."""
         ...
 
-    def list(self, filters: ListFilter | None = None, limit: int | None = None
-             ) -> list[SnapshotInfo]:
+    def list(
+        self, filters: ListFilter | None = None, limit: int | None = None
+    ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first, filtered and limited.
 
         Each row's ``became_current`` says whether a pointer move in :meth:`history` named the
@@ -466,7 +470,8 @@ class SnapshotStore(Protocol):
         history; report what does not match (see :class:`VerifyReport`)."""
         ...
 
-    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
-              now: _dt.datetime | None = None) -> PruneReport:
+    def prune(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: _dt.datetime | None = None
+    ) -> PruneReport:
         """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
         ...

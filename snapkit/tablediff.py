@@ -139,8 +139,7 @@ def diff_tables(
                 files_a = _spill(lines_a(), partitions, os.path.join(folder, "a"))
                 files_b = _spill(lines_b(), partitions, os.path.join(folder, "b"))
                 for path_a, path_b in zip(files_a, files_b, strict=True):
-                    _compare_lines(_gather(_read(path_a)), _gather(_read(path_b)),
-                                   collector, name)
+                    _compare_lines(_gather(_read(path_a)), _gather(_read(path_b)), collector, name)
                     os.unlink(path_a)
                     os.unlink(path_b)
         return collector.finish()
@@ -203,8 +202,12 @@ def _read(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
             yield [rest]
 
 
-def _compare_lines(batches_a: Iterable[list[bytes]], batches_b: Iterable[list[bytes]],
-                   collector: _Collector, name: str) -> None:
+def _compare_lines(
+    batches_a: Iterable[list[bytes]],
+    batches_b: Iterable[list[bytes]],
+    collector: _Collector,
+    name: str,
+) -> None:
     """Compare one partition: hold ``a``'s lines as a set, stream ``b``'s against it.
 
     Every step is a set operation done in C; the lines on one side only go to the key pass.
@@ -233,15 +236,18 @@ def _compare_lines(batches_a: Iterable[list[bytes]], batches_b: Iterable[list[by
 
 
 def _twice(name: str, side: str) -> DiffError:
-    return DiffError(f"table {name!r} of snapshot {side} holds the same row twice",
-                     hint="a keyed table needs a unique key per row")
+    return DiffError(
+        f"table {name!r} of snapshot {side} holds the same row twice",
+        hint="a keyed table needs a unique key per row",
+    )
 
 
 class _Collector:
     """The key pass: matches lines found on one side only by their key."""
 
-    def __init__(self, key_column: str, max_items: int | None, budget: int,
-                 tmpdir: str | None, name: str) -> None:
+    def __init__(
+        self, key_column: str, max_items: int | None, budget: int, tmpdir: str | None, name: str
+    ) -> None:
         self.key_column = key_column
         self.max_items = max_items
         self.budget = budget
@@ -285,14 +291,19 @@ class _Collector:
         try:
             row = json.loads(line)
         except ValueError:
-            raise DiffError(f"table {self.name!r} of snapshot {side} holds a line that is not "
-                            "JSON", hint="run 'snapkit snapshots verify'") from None
+            raise DiffError(
+                f"table {self.name!r} of snapshot {side} holds a line that is not JSON",
+                hint="run 'snapkit snapshots verify'",
+            ) from None
         if not isinstance(row, dict):
-            raise DiffError(f"table {self.name!r} of snapshot {side} holds a row that is not "
-                            "a JSON object")
+            raise DiffError(
+                f"table {self.name!r} of snapshot {side} holds a row that is not a JSON object"
+            )
         if self.key_column not in row:
-            raise DiffError(f"table {self.name!r} of snapshot {side} has a row without its "
-                            f"key column {self.key_column!r}")
+            raise DiffError(
+                f"table {self.name!r} of snapshot {side} has a row without its "
+                f"key column {self.key_column!r}"
+            )
         key = row[self.key_column]
         return _identity(key), key, row
 
@@ -334,15 +345,21 @@ class _Collector:
             for key, _row in old.values():
                 removed.add(sort_key(key), key)
         return TableChanges(
-            tuple(added.items()), tuple(removed.items()), tuple(changed.items()),
-            added.count, removed.count, changed.count,
+            tuple(added.items()),
+            tuple(removed.items()),
+            tuple(changed.items()),
+            added.count,
+            removed.count,
+            changed.count,
             added.truncated or removed.truncated or changed.truncated,
         )
 
     def _duplicate(self, side: str) -> DiffError:
-        return DiffError(f"table {self.name!r} of snapshot {side} holds a key twice in "
-                         f"column {self.key_column!r}",
-                         hint="a keyed table needs a unique key per row")
+        return DiffError(
+            f"table {self.name!r} of snapshot {side} holds a key twice in "
+            f"column {self.key_column!r}",
+            hint="a keyed table needs a unique key per row",
+        )
 
     def close(self) -> None:
         for files in self.files.values():
@@ -371,8 +388,11 @@ class _Top:
 
     def add(self, order: Any, item: Any) -> None:
         self.count += 1
-        entry = (_Reversed(order), self.count, item) if self.limit is not None else (
-            order, self.count, item)
+        entry = (
+            (_Reversed(order), self.count, item)
+            if self.limit is not None
+            else (order, self.count, item)
+        )
         if self.limit is None:
             self.heap.append(entry)
         elif len(self.heap) < self.limit:

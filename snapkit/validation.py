@@ -35,56 +35,78 @@ def validate_plugins(manager: PluginManager, names: Iterable[str] = ()) -> list[
             descriptor = registration.descriptor
             error = check_schema(descriptor.settings_schema)
             if error:
-                problems.append(Problem(
-                    registration.plugin, "invalid-settings-schema",
-                    f"{kind} {descriptor.key!r} has an invalid settings schema: {error}",
-                ))
+                problems.append(
+                    Problem(
+                        registration.plugin,
+                        "invalid-settings-schema",
+                        f"{kind} {descriptor.key!r} has an invalid settings schema: {error}",
+                    )
+                )
             payload_schema = getattr(descriptor, "payload_schema", None)
             error = check_schema(payload_schema)
             if error:
-                problems.append(Problem(
-                    registration.plugin, "invalid-payload-schema",
-                    f"oracle {descriptor.key!r} has an invalid payload schema: {error}",
-                ))
+                problems.append(
+                    Problem(
+                        registration.plugin,
+                        "invalid-payload-schema",
+                        f"oracle {descriptor.key!r} has an invalid payload schema: {error}",
+                    )
+                )
     oracles = manager.oracles
     requires = {d.key: d.requires for d in oracles}
     for key, missing in find_unknown(requires):
-        problems.append(Problem(
-            oracles.plugin_of(key), "unknown-oracle",
-            f"oracle {key!r} requires unknown oracle {missing!r}",
-        ))
+        problems.append(
+            Problem(
+                oracles.plugin_of(key),
+                "unknown-oracle",
+                f"oracle {key!r} requires unknown oracle {missing!r}",
+            )
+        )
     cycle = find_cycle(requires)
     if cycle:
-        problems.append(Problem(
-            oracles.plugin_of(cycle[0]), "oracle-cycle",
-            "oracles form a dependency cycle: " + " -> ".join(cycle),
-        ))
+        problems.append(
+            Problem(
+                oracles.plugin_of(cycle[0]),
+                "oracle-cycle",
+                "oracles form a dependency cycle: " + " -> ".join(cycle),
+            )
+        )
     projections = manager.projections
     for descriptor in projections:
         for needed in (*descriptor.requires, *descriptor.optional):
             if needed not in oracles:
-                problems.append(Problem(
-                    projections.plugin_of(descriptor.key), "unknown-oracle",
-                    f"projection {descriptor.key!r} uses unknown oracle {needed!r}",
-                ))
+                problems.append(
+                    Problem(
+                        projections.plugin_of(descriptor.key),
+                        "unknown-oracle",
+                        f"projection {descriptor.key!r} uses unknown oracle {needed!r}",
+                    )
+                )
     datasets = manager.datasets
     for descriptor in datasets:
         for needed in (*descriptor.requires, *descriptor.optional):
             if needed not in projections:
-                problems.append(Problem(
-                    datasets.plugin_of(descriptor.key), "unknown-projection",
-                    f"dataset {descriptor.key!r} uses unknown projection {needed!r}",
-                ))
+                problems.append(
+                    Problem(
+                        datasets.plugin_of(descriptor.key),
+                        "unknown-projection",
+                        f"dataset {descriptor.key!r} uses unknown projection {needed!r}",
+                    )
+                )
         if descriptor.serializer not in manager.serializers:
-            problems.append(Problem(
-                datasets.plugin_of(descriptor.key), "unknown-serializer",
-                f"dataset {descriptor.key!r} uses unknown serializer {descriptor.serializer!r}",
-            ))
+            problems.append(
+                Problem(
+                    datasets.plugin_of(descriptor.key),
+                    "unknown-serializer",
+                    f"dataset {descriptor.key!r} uses unknown serializer {descriptor.serializer!r}",
+                )
+            )
     wanted = {normalize_name(n) for n in names}
     if wanted:
         dist_of = {r.name: r.distribution or "" for r in manager.records}
         problems = [
-            p for p in problems
+            p
+            for p in problems
             if normalize_name(p.plugin) in wanted
             or normalize_name(dist_of.get(p.plugin, "")) in wanted
         ]

@@ -76,15 +76,27 @@ def snapkit_cli(tmp_path: Path) -> Callable[..., SnapkitRun]:
     (so no config file is found unless the test writes one); ``env`` adds variables.
     """
 
-    def run(*args: str, sites: Sequence[str] = (), env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> SnapkitRun:
-        environment = {k: v for k, v in os.environ.items()
-                       if not k.startswith("SNAPKIT_") and k != "PYTHONPATH"}
+    def run(
+        *args: str,
+        sites: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> SnapkitRun:
+        environment = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SNAPKIT_") and k != "PYTHONPATH"
+        }
         environment["PYTHONPATH"] = os.pathsep.join(str(SITES[s]) for s in sites)
         environment.update(env or {})
-        proc = subprocess.run([str(SNAPKIT), *args], capture_output=True, text=True,
-                              cwd=cwd or tmp_path, env=environment, timeout=60)
+        proc = subprocess.run(
+            [str(SNAPKIT), *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or tmp_path,
+            env=environment,
+            timeout=60,
+        )
         return SnapkitRun(proc)
 
     return run
-

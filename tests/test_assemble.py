@@ -30,13 +30,21 @@ def oracles(fail: set[str] | None = None) -> OraclePlugin:
             if key in fail:
                 raise RuntimeError(f"{key} source down")
             return value(call)
+
         return run
 
     plugin.add("klass", load("klass", lambda call: {"name": call.scope.context}))
-    plugin.add("roster", load("roster", lambda call: [{"id": f"s{i}", "n": i} for i in range(5)]),
-               records=True, key_column="id")
-    plugin.add("results", load("results", lambda call: {
-        "count": call.inputs["klass"].payload["name"]}), requires=["klass"])
+    plugin.add(
+        "roster",
+        load("roster", lambda call: [{"id": f"s{i}", "n": i} for i in range(5)]),
+        records=True,
+        key_column="id",
+    )
+    plugin.add(
+        "results",
+        load("results", lambda call: {"count": call.inputs["klass"].payload["name"]}),
+        requires=["klass"],
+    )
     plugin.add("extras", load("extras", lambda call: {"x": 1}), optional=True)
     return plugin
 
@@ -84,8 +92,12 @@ def test_a_failing_oracle_gives_an_error_envelope_and_is_not_cached(tmp_path):
     plugin = oracles(fail={"extras", "results"})
     assembler = Assembler.from_project(project(tmp_path, plugin, refresh={"attempts": 1}))
     bundle = assembler.get_or_build(SCOPE, "t1")
-    assert bundle.sources == {"extras": "skipped_optional", "klass": "loaded",
-                              "results": "error", "roster": "loaded"}
+    assert bundle.sources == {
+        "extras": "skipped_optional",
+        "klass": "loaded",
+        "results": "error",
+        "roster": "loaded",
+    }
     assert bundle.manifest.status == "failed"
     assert bundle.manifest.payloads == {"klass": {"name": "class-1"}}  # the others are kept
     assert bundle.results["results"].error.code == "oracle_exception"
@@ -98,12 +110,20 @@ def test_a_bundle_derives_projections_without_its_failed_oracles(tmp_path):
     class Projections:
         @hookimpl
         def snapkit_register_projections(self, register):
-            register(ProjectionDescriptor(
-                key="size", requires=["roster"],
-                factory=lambda s: lambda inputs: len(inputs.table("roster"))))
-            register(ProjectionDescriptor(
-                key="count", requires=["results"],
-                factory=lambda s: lambda inputs: inputs.payload("results")))
+            register(
+                ProjectionDescriptor(
+                    key="size",
+                    requires=["roster"],
+                    factory=lambda s: lambda inputs: len(inputs.table("roster")),
+                )
+            )
+            register(
+                ProjectionDescriptor(
+                    key="count",
+                    requires=["results"],
+                    factory=lambda s: lambda inputs: inputs.payload("results"),
+                )
+            )
 
     plugin = oracles(fail={"results"})
     proj = project(tmp_path, plugin, refresh={"attempts": 1})
@@ -158,9 +178,13 @@ def test_the_assembler_runner_streams_results_to_the_coordinator_driver(tmp_path
 
     async def scenario():
         parts: dict[str, bytes] = {}
-        driver = CoordinatorDriver(assembler.runner(parts), cache=assembler.cache,
-                                   versions=assembler.versions, on_update=shown.append,
-                                   part_data=parts)
+        driver = CoordinatorDriver(
+            assembler.runner(parts),
+            cache=assembler.cache,
+            versions=assembler.versions,
+            on_update=shown.append,
+            part_data=parts,
+        )
         driver.request(SCOPE, assembler.profile(["results", "roster"]))
         await driver.settle()
         return driver
@@ -206,25 +230,29 @@ def test_cache_settings_are_validated_against_the_backends_schema(tmp_path):
 
 def test_refresh_use_cache_is_off_by_default_and_must_be_a_boolean(tmp_path):
     assert config_from_data({}, None, tmp_path).refresh.use_cache is False
-    assert config_from_data({"refresh": {"use_cache": True}}, None,
-                            tmp_path).refresh.use_cache is True
+    assert (
+        config_from_data({"refresh": {"use_cache": True}}, None, tmp_path).refresh.use_cache is True
+    )
     with pytest.raises(ConfigError, match=r"refresh\.use_cache: expected boolean"):
         config_from_data({"refresh": {"use_cache": "yes"}}, None, tmp_path)
 
 
 def test_plugins_validate_reports_an_unknown_cache_kind(snapkit_cli, tmp_path):
     (tmp_path / "snapkit.toml").write_text(
-        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "memcached"\n')
+        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "memcached"\n'
+    )
     run = snapkit_cli("plugins", "validate")
     assert run.returncode == 1, run
     assert "config: unknown-cache-backend: [cache] kind = 'memcached'" in run.stdout
     (tmp_path / "snapkit.toml").write_text(
-        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "redis"\nurl = "http://x"\n')
+        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "redis"\nurl = "http://x"\n'
+    )
     run = snapkit_cli("plugins", "validate")
     assert run.returncode == 1, run
     assert "config: invalid-cache-settings:" in run.stdout and "cache.url" in run.stdout
     (tmp_path / "snapkit.toml").write_text(
-        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "memory"\nttl = 60\n')
+        '[plugins]\nenabled = ["cache"]\n[cache]\nkind = "memory"\nttl = 60\n'
+    )
     assert snapkit_cli("plugins", "validate").returncode == 0
 
 
@@ -232,16 +260,18 @@ def test_plugins_validate_reports_an_unknown_cache_kind(snapkit_cli, tmp_path):
 
 
 def _refresh(proj, cache):
-    return run_refresh(proj.manager, proj.store, SCOPE, proj.config.refresh,
-                       proj.oracle_settings, cache=cache)
+    return run_refresh(
+        proj.manager, proj.store, SCOPE, proj.config.refresh, proj.oracle_settings, cache=cache
+    )
 
 
 def test_refresh_ignores_the_cache_unless_use_cache_is_set(tmp_path):
     plugin = oracles()
     proj = project(tmp_path, plugin)
     cache = open_cache(proj.config, proj.manager)
-    Assembler(proj.manager, cache=cache,
-              settings=proj.config.refresh).get_or_build(SCOPE, "warm")  # a warm cache...
+    Assembler(proj.manager, cache=cache, settings=proj.config.refresh).get_or_build(
+        SCOPE, "warm"
+    )  # a warm cache...
     calls = dict(plugin.calls)
     outcome = _refresh(proj, cache)
     assert {s.source for s in outcome.manifest.oracles} == {"loaded"}  # ...is not read
@@ -258,8 +288,7 @@ def test_refresh_with_use_cache_reads_and_warms_the_cache(tmp_path):
     sources = {s.key: s.source for s in second.manifest.oracles}
     # small payloads come from the cache; a record stream is loaded (refresh streams it to
     # the store and does not keep its bytes to cache)
-    assert sources == {"extras": "cache", "klass": "cache", "results": "cache",
-                       "roster": "loaded"}
+    assert sources == {"extras": "cache", "klass": "cache", "results": "cache", "roster": "loaded"}
     assert second.snapshot_id != "" and second.manifest.payloads == first.manifest.payloads
     assert plugin.calls["klass"] == 1 and plugin.calls["roster"] == 2
 
@@ -303,8 +332,9 @@ def test_the_driver_refuses_an_unknown_oracle_before_changing_the_session(tmp_pa
     assembler = Assembler.from_project(project(tmp_path, oracles()))
 
     async def scenario():
-        driver = CoordinatorDriver(assembler.runner(), cache=assembler.cache,
-                                   versions=assembler.versions)
+        driver = CoordinatorDriver(
+            assembler.runner(), cache=assembler.cache, versions=assembler.versions
+        )
         with pytest.raises(UnknownKeyError):
             driver.request(SCOPE, ["klass", "nope"])
         return driver.state
@@ -322,5 +352,7 @@ def test_a_project_with_an_unknown_or_misconfigured_cache_does_not_load(tmp_path
     proj = project(tmp_path, oracles(), cache={"kind": "memory", "capacity": "many"})
     with pytest.raises(ConfigError, match=r"cache\.capacity: expected integer"):
         Project.load(proj.config, proj.manager)
-    assert Project.load(project(tmp_path, oracles()).config,
-                        project(tmp_path, oracles()).manager) is not None
+    assert (
+        Project.load(project(tmp_path, oracles()).config, project(tmp_path, oracles()).manager)
+        is not None
+    )

@@ -29,7 +29,8 @@ def test_exit_2_and_one_line_on_a_config_error(snapkit_cli, tmp_path):
     run = snapkit_cli("plugins", "list", sites=["good"])
     assert run.returncode == exitcodes.USAGE, run
     assert run.stderr.splitlines() == [
-        f"Error: {tmp_path / 'snapkit.toml'}: plugins.strict: expected boolean, got str"]
+        f"Error: {tmp_path / 'snapkit.toml'}: plugins.strict: expected boolean, got str"
+    ]
     assert run.stdout == ""
 
 
@@ -44,8 +45,10 @@ def test_config_error_with_debug_shows_the_traceback(snapkit_cli, tmp_path):
 def test_a_missing_config_file_is_a_config_error(snapkit_cli, tmp_path):
     run = snapkit_cli("--config", str(tmp_path / "nope.toml"), "plugins", "list")
     assert run.returncode == exitcodes.USAGE
-    assert run.stderr.strip() == (f"Error: config file {tmp_path / 'nope.toml'} does not exist; "
-                                  "create one with 'snapkit init'")
+    assert run.stderr.strip() == (
+        f"Error: config file {tmp_path / 'nope.toml'} does not exist; "
+        "create one with 'snapkit init'"
+    )
 
 
 def test_an_unexpected_error_is_one_line_unless_debug(snapkit_cli):
@@ -54,7 +57,8 @@ def test_an_unexpected_error_is_one_line_unless_debug(snapkit_cli):
     # named by type and place: a foreign exception's message can quote record values
     assert run.stderr.splitlines() == [
         "Error: unexpected RuntimeError raised in _boom (fake_good_plugin.py:34); its message "
-        "is not shown, it may hold data (run with --debug for the traceback)"]
+        "is not shown, it may hold data (run with --debug for the traceback)"
+    ]
     debug = snapkit_cli("--debug", "fake-boom", sites=["good"])
     assert "Traceback (most recent call last)" in debug.stderr
     assert "RuntimeError: fake-boom factory exploded" in debug.stderr

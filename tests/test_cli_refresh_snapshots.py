@@ -31,8 +31,13 @@ schema = { type = "object", required = ["sku", "price"] }
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "snapkit", "-c", str(folder / "snapkit.toml"),
-                           *args], capture_output=True, text=True, cwd=folder, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "snapkit", "-c", str(folder / "snapkit.toml"), *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -54,7 +59,8 @@ def test_reads_before_any_refresh_say_no_snapshot_yet_and_exit_3(folder: Path) -
     assert done.returncode == 3
     assert only_line(done.stderr) == (
         f"Error: no snapshot yet in {folder / 'store'} (the store does not exist yet); "
-        "run 'snapkit refresh' first")
+        "run 'snapkit refresh' first"
+    )
 
 
 def test_refresh_success_then_failure_keeps_the_pointer(folder: Path) -> None:
@@ -84,8 +90,11 @@ def test_snapshot_id_with_dot_dot_is_a_usage_error(folder: Path) -> None:
 
 def test_verify_names_a_corrupted_part_and_reads_still_serve_the_pointer(folder: Path) -> None:
     run(folder, "refresh")
-    parts = [p for p in (folder / "store").rglob("*") if p.is_file() and "part" in str(p)
-             and p.suffix == ".zst"]
+    parts = [
+        p
+        for p in (folder / "store").rglob("*")
+        if p.is_file() and "part" in str(p) and p.suffix == ".zst"
+    ]
     assert parts, list((folder / "store").rglob("*"))
     data = bytearray(parts[0].read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -120,7 +129,7 @@ def test_refresh_exit_code_says_a_refresh_is_running(folder: Path) -> None:
 
 
 def test_config_error_names_the_key_and_exits_2(folder: Path) -> None:
-    (folder / "snapkit.toml").write_text(CONFIG + "\n[refresh]\ntimeout = \"soon\"\n")
+    (folder / "snapkit.toml").write_text(CONFIG + '\n[refresh]\ntimeout = "soon"\n')
     done = run(folder, "refresh")
     assert done.returncode == 2
     assert "refresh.timeout" in only_line(done.stderr)

@@ -24,7 +24,9 @@ def _error(path: Path) -> str:
 
 
 def test_a_full_config_loads(tmp_path):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [plugins]
 enabled = ["snapkit-file-store", "files"]
 blocked = ["noisy"]
@@ -50,7 +52,8 @@ timeout = 5
 
 [oracles.users]
 path = "users.jsonl"
-""")
+""",
+    )
     config = load_config(path)
     assert config.source == path and config.root == tmp_path.resolve()
     assert config.plugins.enabled == ("snapkit-file-store", "files")
@@ -76,8 +79,11 @@ def test_no_config_file_gives_the_defaults(tmp_path, monkeypatch):
 
 
 def test_tool_snapkit_in_pyproject_toml(tmp_path, monkeypatch):
-    _write(tmp_path, '[project]\nname = "host"\n\n[tool.snapkit.scope]\nnamespace = "host"\n',
-           "pyproject.toml")
+    _write(
+        tmp_path,
+        '[project]\nname = "host"\n\n[tool.snapkit.scope]\nnamespace = "host"\n',
+        "pyproject.toml",
+    )
     monkeypatch.chdir(tmp_path)
     assert find_config() == tmp_path / "pyproject.toml"
     assert load_config().scope.namespace == "host"
@@ -120,7 +126,8 @@ def test_error_for_a_misspelled_key(tmp_path):
 def test_error_for_an_unknown_section(tmp_path):
     path = _write(tmp_path, "[refesh]\ntimeout = 3\n")
     assert "(top level): Additional properties are not allowed ('refesh' was unexpected)" in (
-        _error(path))
+        _error(path)
+    )
 
 
 def test_error_in_a_list_item_names_its_index(tmp_path):
@@ -137,7 +144,8 @@ def test_invalid_toml_and_missing_file(tmp_path):
     path = _write(tmp_path, "[store\n")
     assert _error(path).startswith(f"{path}: not valid TOML")
     assert _error(tmp_path / "missing.toml") == (
-        f"config file {tmp_path / 'missing.toml'} does not exist; create one with 'snapkit init'")
+        f"config file {tmp_path / 'missing.toml'} does not exist; create one with 'snapkit init'"
+    )
 
 
 def test_an_invalid_namespace_is_refused(tmp_path):
@@ -147,14 +155,17 @@ def test_an_invalid_namespace_is_refused(tmp_path):
 
 
 def test_secrets_are_read_from_environment_variables(tmp_path, monkeypatch):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [serve]
 token = { env = "MY_ADMIN_TOKEN" }
 
 [oracles.users]
 token = { env = "USERS_TOKEN" }
 headers = [{ env = "USERS_HEADER" }]
-""")
+""",
+    )
     monkeypatch.setenv("MY_ADMIN_TOKEN", "s3cret")
     monkeypatch.setenv("USERS_TOKEN", "abcd")
     monkeypatch.setenv("USERS_HEADER", "X-Key")
@@ -171,7 +182,8 @@ def test_a_missing_secret_names_the_variable_and_the_key(tmp_path):
         config.plugin_settings("oracle", "users")
     assert str(caught.value) == (
         f"{path}: oracles.users.token names environment variable SNAPKIT_TEST_UNSET_TOKEN, "
-        "which is not set; export SNAPKIT_TEST_UNSET_TOKEN=... before running snapkit")
+        "which is not set; export SNAPKIT_TEST_UNSET_TOKEN=... before running snapkit"
+    )
 
 
 def test_a_malformed_secret_reference_is_refused(tmp_path):
@@ -192,8 +204,9 @@ def _project(tmp_path: Path, settings: str):  # type: ignore[no-untyped-def]
 def test_plugin_settings_valid_against_the_plugin_schema(fake_sites, tmp_path, monkeypatch):
     fake_sites("good")
     monkeypatch.setenv("FAKE_USERS_TOKEN", "t0ken")
-    _, project = _project(tmp_path, '[oracles.fake-users]\npath = "u.jsonl"\n'
-                                    'token = { env = "FAKE_USERS_TOKEN" }\n')
+    _, project = _project(
+        tmp_path, '[oracles.fake-users]\npath = "u.jsonl"\ntoken = { env = "FAKE_USERS_TOKEN" }\n'
+    )
     descriptor = project.manager.oracles.get("fake-users")
     assert project.oracle_settings(descriptor) == {"path": "u.jsonl", "token": "t0ken"}
 
@@ -203,7 +216,8 @@ def test_plugin_settings_error_names_file_key_path_and_expectation(fake_sites, t
     with pytest.raises(ConfigError) as caught:
         _project(tmp_path, '[oracles.fake-users]\npath = "u.jsonl"\nlimit = "ten"\n')
     assert str(caught.value) == (
-        f"{tmp_path / 'snapkit.toml'}: oracles.fake-users.limit: expected integer, got str")
+        f"{tmp_path / 'snapkit.toml'}: oracles.fake-users.limit: expected integer, got str"
+    )
 
 
 def test_plugin_settings_missing_required_key(fake_sites, tmp_path):
@@ -211,17 +225,20 @@ def test_plugin_settings_missing_required_key(fake_sites, tmp_path):
     with pytest.raises(ConfigError) as caught:
         _project(tmp_path, "[oracles.fake-users]\nlimit = 3\n")
     assert str(caught.value) == (
-        f"{tmp_path / 'snapkit.toml'}: oracles.fake-users: 'path' is a required property")
+        f"{tmp_path / 'snapkit.toml'}: oracles.fake-users: 'path' is a required property"
+    )
 
 
 def test_a_secret_is_validated_as_the_string_it_stands_for(fake_sites, tmp_path, monkeypatch):
     fake_sites("good")
     monkeypatch.setenv("FAKE_USERS_TOKEN", "abc")  # the schema wants at least 4 characters
     # ... and the message names the variable, never the secret itself
-    with pytest.raises(ConfigError,
-                       match=r"oracles\.fake-users\.token: '\$\{FAKE_USERS_TOKEN\}' is too short"):
-        _project(tmp_path, '[oracles.fake-users]\npath = "p"\n'
-                           'token = { env = "FAKE_USERS_TOKEN" }\n')
+    with pytest.raises(
+        ConfigError, match=r"oracles\.fake-users\.token: '\$\{FAKE_USERS_TOKEN\}' is too short"
+    ):
+        _project(
+            tmp_path, '[oracles.fake-users]\npath = "p"\ntoken = { env = "FAKE_USERS_TOKEN" }\n'
+        )
 
 
 def test_settings_for_a_plugin_that_is_not_installed(fake_sites, tmp_path):
@@ -230,7 +247,8 @@ def test_settings_for_a_plugin_that_is_not_installed(fake_sites, tmp_path):
         _project(tmp_path, '[oracles.fake-user]\npath = "p"\n')
     assert str(caught.value) == (
         f"{tmp_path / 'snapkit.toml'}: oracles.fake-user: no oracle 'fake-user' is installed; "
-        "did you mean 'fake-users'?")
+        "did you mean 'fake-users'?"
+    )
 
 
 # -- snapkit init ----------------------------------------------------------------------------
@@ -259,8 +277,9 @@ def test_init_refuses_to_overwrite_and_bad_namespaces(snapkit_cli, tmp_path):
     assert snapkit_cli("init").returncode == 0
     again = snapkit_cli("init")
     assert again.returncode == 2
-    assert again.stderr.strip() == ("Error: snapkit.toml already exists; "
-                                    "use --force to overwrite it")
+    assert again.stderr.strip() == (
+        "Error: snapkit.toml already exists; use --force to overwrite it"
+    )
     assert snapkit_cli("init", "--force").returncode == 0
     bad = snapkit_cli("init", "--force", "--namespace", "a/b")
     assert bad.returncode == 2

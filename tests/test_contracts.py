@@ -23,8 +23,9 @@ NAMES = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True)
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | FLOATS | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
@@ -61,7 +62,8 @@ def contract_strategy(cls: type) -> st.SearchStrategy[Any]:
     hints = typing.get_type_hints(cls, vars(contracts))
     fields = {
         a.name: strategy_for(hints[a.name], validated=a.validator is not None)
-        for a in attrs.fields(cls) if a.init
+        for a in attrs.fields(cls)
+        if a.init
     }
     return st.builds(cls, **fields)
 
@@ -82,7 +84,9 @@ def test_contract_round_trips_and_matches_its_schema(name, data):
 def _manifest(**changes: Any) -> contracts.SnapshotManifest:
     base = contracts.SnapshotManifest(
         scope=contracts.Scope("district", "class-1", None, {"threshold": 80}),
-        schema_version="1", calculation_version="1", status="success",
+        schema_version="1",
+        calculation_version="1",
+        status="success",
         oracles=(contracts.OracleStatus("users", "1", "ok", "loaded"),),
         payloads={"summary": {"b": 2, "a": 1}},
         parts=(contracts.PartRef("users", "ab" * 32, 3, 120, "users", "id"),),

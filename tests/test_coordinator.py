@@ -64,8 +64,19 @@ def session(**kwargs) -> co.SessionState:
 def driver(runner, cache=None, **kwargs) -> tuple[CoordinatorDriver, list, VirtualTimers]:
     shown: list = []
     timers = VirtualTimers()
-    return (CoordinatorDriver(runner, cache=cache, versions=versions, on_update=shown.append,
-                              timers=timers, session_id="s", **kwargs), shown, timers)
+    return (
+        CoordinatorDriver(
+            runner,
+            cache=cache,
+            versions=versions,
+            on_update=shown.append,
+            timers=timers,
+            session_id="s",
+            **kwargs,
+        ),
+        shown,
+        timers,
+    )
 
 
 # -- FR-001 .. FR-012 ----------------------------------------------------------------------------
@@ -120,7 +131,8 @@ def test_fr004_incremental_readiness_and_scoped_failure_events():
     assert [(u.result.oracle, u.result.status) for u in ui(plan)] == [("roster", "ok")]
     state, plan = co.handle_oracle_result(state, failed(a, A, "results"), 2.0)
     assert [(u.result.oracle, u.result.status, u.result.error.code) for u in ui(plan)] == [
-        ("results", "failed", "oracle_error")]
+        ("results", "failed", "oracle_error")
+    ]
     assert state.phase == "in_flight"  # one failure does not end the others
     state, plan = co.handle_oracle_result(state, loaded(a, A, "class"), 3.0)
     assert ui(plan) == [co.ApplyResult(a, loaded(a, A, "class")), co.ShowComplete(a, A)]
@@ -148,8 +160,7 @@ def test_fr006_stale_completions_are_still_written_to_the_cache():
     state, plan = co.handle_oracle_result(state, loaded(a, A, "class"), 7.0)
     assert of_type(plan, co.WriteCache) == [co.WriteCache(A, loaded(a, A, "class"))]
     assert ui(plan) == []
-    assert [(e.reason, e.written) for e in events(plan, ScopeResultDiscarded)] == [
-        ("stale", True)]
+    assert [(e.reason, e.written) for e in events(plan, ScopeResultDiscarded)] == [("stale", True)]
     # a failed or mismatched result is not written
     _, plan = co.handle_oracle_result(state, failed(a, A, "roster"), 7.0)
     assert of_type(plan, co.WriteCache) == []
@@ -163,8 +174,18 @@ def _code_of(name: str) -> ast.Module:
 
 
 def test_fr007_coordinator_modules_implement_no_cache_policy():
-    forbidden = ("ttl", "lru", "evict", "expire", "capacity", "coalesc", "cache_key",
-                 "container_group", "content_id", "hashlib")
+    forbidden = (
+        "ttl",
+        "lru",
+        "evict",
+        "expire",
+        "capacity",
+        "coalesc",
+        "cache_key",
+        "container_group",
+        "content_id",
+        "hashlib",
+    )
     for name in COORDINATOR_MODULES:
         for node in ast.walk(_code_of(name)):
             names = []
@@ -192,8 +213,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_fr010_the_cache_does_not_depend_on_the_coordinator():
-    cache_modules = [ROOT / "snapkit" / "cache.py",
-                     *sorted((ROOT / "plugins" / "cache" / "src").rglob("*.py"))]
+    cache_modules = [
+        ROOT / "snapkit" / "cache.py",
+        *sorted((ROOT / "plugins" / "cache" / "src").rglob("*.py")),
+    ]
     for path in cache_modules:
         assert not any("coordinator" in module for module in _imports(path)), path
     # and the coordinator reaches the cache only through its public API
@@ -254,8 +277,7 @@ def test_fr009_invalid_events_raise_typed_transition_errors_and_change_nothing()
     state, a = start(session())
     cases = [
         (lambda: co.handle_oracle_result(state, loaded("s:99", A, "class"), 1), "unknown_token"),
-        (lambda: co.handle_oracle_result(state, loaded("other:1", A, "class"), 1),
-         "unknown_token"),
+        (lambda: co.handle_oracle_result(state, loaded("other:1", A, "class"), 1), "unknown_token"),
         (lambda: co.handle_oracle_result(state, loaded(a, A, "grades"), 1), "unknown_oracle"),
         (lambda: co.handle_oracle_result(state, loaded(a, B, "class"), 1), "identity_mismatch"),
         (lambda: co.handle_oracle_result(state, cached(a, A, "class"), 1), "bad_source"),
@@ -274,14 +296,16 @@ def test_fr009_invalid_events_raise_typed_transition_errors_and_change_nothing()
 def test_fr009_transitions_are_deterministic():
     def run():
         state, plans = session(), []
-        for step, event in enumerate([
-            lambda s: co.request_scope_change(s, A, ORACLES, 0),
-            lambda s: co.request_scope_change(s, B, ORACLES, 1),
-            lambda s: co.handle_cache_lookup(s, "s:1", [cached("s:1", A, "roster")], 2),
-            lambda s: co.handle_oracle_result(s, loaded("s:1", A, "class"), 3),
-            lambda s: co.handle_oracle_result(s, failed("s:1", A, "results"), 4),
-            lambda s: co.handle_timeout(s, "s:2", 5),
-        ]):
+        for step, event in enumerate(
+            [
+                lambda s: co.request_scope_change(s, A, ORACLES, 0),
+                lambda s: co.request_scope_change(s, B, ORACLES, 1),
+                lambda s: co.handle_cache_lookup(s, "s:1", [cached("s:1", A, "roster")], 2),
+                lambda s: co.handle_oracle_result(s, loaded("s:1", A, "class"), 3),
+                lambda s: co.handle_oracle_result(s, failed("s:1", A, "results"), 4),
+                lambda s: co.handle_timeout(s, "s:2", 5),
+            ]
+        ):
             state, plan = event(state)
             plans.append((step, plan))
         return state, plans
@@ -303,9 +327,17 @@ def test_fr011_driver_end_to_end_with_stubbed_cache_and_oracle_producers():
     d, shown = asyncio.run(scenario())
     assert d.state.phase == "idle"
     assert [type(u).__name__ for u in shown] == [
-        "ShowLoading", "ApplyResult", "ApplyResult", "ApplyResult", "ShowComplete"]
+        "ShowLoading",
+        "ApplyResult",
+        "ApplyResult",
+        "ApplyResult",
+        "ShowComplete",
+    ]
     assert [(u.result.oracle, u.result.source) for u in shown[1:4]] == [
-        ("class", "cache"), ("results", "error"), ("roster", "loaded")]
+        ("class", "cache"),
+        ("results", "error"),
+        ("roster", "loaded"),
+    ]
     assert runner.loads == [("class-a", "results"), ("class-a", "roster")]
     assert cache.touches == [A.id] and cache.lookups == [(A.id, ORACLES)]
     assert cache.writes == [(A.id, "roster", "s:1")]  # the failure is not cached
@@ -414,8 +446,9 @@ def test_ac006_queue_transitions_stale_discards_cache_outcomes_and_timings_are_o
     cache.seed(C, "class")
 
     async def scenario():
-        d, _, timers = driver(runner, cache, build_timeout=30,
-                              emit=lambda hook, event: seen.append((hook, event)))
+        d, _, timers = driver(
+            runner, cache, build_timeout=30, emit=lambda hook, event: seen.append((hook, event))
+        )
         a = d.request(A, ORACLES)
         d.request(B, ORACLES)
         timers.advance(1)
@@ -437,7 +470,9 @@ def test_ac006_queue_transitions_stale_discards_cache_outcomes_and_timings_are_o
     assert outcomes == ["miss", "partial_hit"]
     completed = [e for _, e in seen if isinstance(e, ScopeRequestCompleted)]
     assert [(e.token, e.duration_ms, e.applied) for e in completed] == [
-        ("s:1", 3000.0, False), ("s:3", 0.0, True)]
+        ("s:1", 3000.0, False),
+        ("s:3", 0.0, True),
+    ]
     (c_started,) = [e for _, e in seen if isinstance(e, ScopeRequestStarted) and e.token == "s:3"]
     assert c_started.queue_wait_ms == 2000.0
     for _, event in seen:  # ids, counts and times only: never payload values
@@ -472,7 +507,8 @@ def test_ac007_stubbed_components_exercise_token_guards_queue_and_stale_handling
     assert tokens_shown[:3] == [a, b, c]  # each new intent shows loading at once
     assert set(tokens_shown[3:]) == {c}
     assert [u.result.payload["class"] for u in shown if isinstance(u, co.ApplyResult)] == [
-        "class-c"] * 3
+        "class-c"
+    ] * 3
     assert (A.id, "class", a) in cache.writes and (A.id, "roster", a) in cache.writes
     assert d.state.phase == "idle" and d.errors == []
 
@@ -523,6 +559,5 @@ def test_timeout_event_reports_the_missing_oracles_and_elapsed_time():
     state, _ = co.handle_oracle_result(state, loaded(a, A, "class"), 1.0)
     state, plan = co.handle_timeout(state, a, 4.0)
     (event,) = events(plan, ScopeRequestTimedOut)
-    assert (event.missing, event.elapsed_ms, event.applied) == (("results", "roster"), 4000.0,
-                                                                 True)
+    assert (event.missing, event.elapsed_ms, event.applied) == (("results", "roster"), 4000.0, True)
     assert co.handle_timeout(state, a, 9.0) == (state, ())  # a late timer changes nothing

@@ -65,4 +65,5 @@ class TestDocumentedCacheBackend(CacheConformance):
     def expire(self, clock):
         def advance(cache, seconds):
             clock.now += seconds
+
         return advance

@@ -58,7 +58,8 @@ class CoordinatorMachine(RuleBasedStateMachine):
             elif isinstance(action, co.CancelTimer):
                 self.timers.discard(action.token)
             elif isinstance(action, co.Emit) and isinstance(
-                    action.event, ScopeRequestCompleted | ScopeRequestTimedOut):
+                action.event, ScopeRequestCompleted | ScopeRequestTimedOut
+            ):
                 self.in_flight.discard(action.event.token)
         return plan
 
@@ -178,5 +179,8 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
 TestCoordinatorStateMachine = CoordinatorMachine.TestCase
 TestCoordinatorStateMachine.settings = settings(
-    max_examples=200, stateful_step_count=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -23,7 +23,7 @@ from snapkit.testing.engine import make_project
 
 KILLS = 60
 
-WRITER = textwrap.dedent('''
+WRITER = textwrap.dedent("""
     import sys, itertools
     from pathlib import Path
     from snapkit.testing.engine import OraclePlugin, make_project
@@ -43,7 +43,7 @@ WRITER = textwrap.dedent('''
     while True:
         project.refresh()
         print("committed", flush=True)
-''')
+""")
 
 
 def _check_store(folder: Path) -> tuple[str | None, int]:
@@ -65,8 +65,11 @@ def _check_store(folder: Path) -> tuple[str | None, int]:
 
 def _start_writer(script: Path, folder: Path, first_day: int) -> subprocess.Popen[bytes]:
     """Start a writer and return once it has loaded (imports are not part of a refresh)."""
-    process = subprocess.Popen([sys.executable, str(script), str(folder), str(first_day)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(folder), str(first_day)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None
     assert process.stdout.readline() == b"ready\n"
     return process
@@ -109,8 +112,11 @@ def test_property_18_killed_refresh_leaves_store_verifiable(tmp_path: Path) -> N
 def test_readers_during_refreshes_never_see_errors_or_partial_snapshots(tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    writer = subprocess.Popen([sys.executable, str(script), str(tmp_path), "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert writer.stdout is not None
         assert writer.stdout.readline() == b"ready\n"

@@ -23,11 +23,18 @@ from snapkit_sql_store.testing import PostgresServer
 SNAPKIT = [sys.executable, "-m", "snapkit"]
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
-    return subprocess.run([*SNAPKIT, *args], cwd=cwd, env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [*SNAPKIT, *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +61,9 @@ S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "test
 def demo_on(tmp_path: Path, *store: str, env: dict[str, str] | None = None) -> Path:
     """Run the demo with ``store`` arguments; check it and its store; return its config."""
     folder = tmp_path / "demo"
-    done = run("demo", "--users", "100", "--dir", str(folder), "--quiet", *store,
-               cwd=tmp_path, env=env)
+    done = run(
+        "demo", "--users", "100", "--dir", str(folder), "--quiet", *store, cwd=tmp_path, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "2 snapshots" in done.stdout and ": ok" in done.stdout
     config = folder / "snapkit.toml"
@@ -73,8 +81,7 @@ def store_section(config: Path) -> dict[str, object]:
 
 def test_demo_on_sqlite_defaults_to_a_database_file_in_the_demo_folder(tmp_path: Path) -> None:
     config = demo_on(tmp_path, "--store", "sqlite", "--store-option", "busy_timeout=15")
-    assert store_section(config) == {"kind": "sqlite", "busy_timeout": 15,
-                                     "path": "store.sqlite"}
+    assert store_section(config) == {"kind": "sqlite", "busy_timeout": 15, "path": "store.sqlite"}
     assert (config.parent / "store.sqlite").is_file()
     assert not (config.parent / "store").exists()
     # the dashboard export refreshes its own scope into a file store, whatever the demo's is
@@ -83,23 +90,42 @@ def test_demo_on_sqlite_defaults_to_a_database_file_in_the_demo_folder(tmp_path:
 
 
 def test_demo_on_postgresql_keeps_its_snapshots_in_the_database(
-        tmp_path: Path, pg: PostgresServer) -> None:
+    tmp_path: Path, pg: PostgresServer
+) -> None:
     schema = "demo_" + uuid.uuid4().hex[:12]
-    config = demo_on(tmp_path, "--store", "postgresql",
-                     "--store-option", f"dsn={pg.socket_dsn()}",
-                     "--store-option", f"schema={schema}")
-    assert store_section(config) == {"kind": "postgresql", "dsn": pg.socket_dsn(),
-                                     "schema": schema}
+    config = demo_on(
+        tmp_path,
+        "--store",
+        "postgresql",
+        "--store-option",
+        f"dsn={pg.socket_dsn()}",
+        "--store-option",
+        f"schema={schema}",
+    )
+    assert store_section(config) == {"kind": "postgresql", "dsn": pg.socket_dsn(), "schema": schema}
     assert not (config.parent / "store").exists()
 
 
 def test_demo_on_s3_keeps_its_snapshots_in_the_bucket(tmp_path: Path, moto: MotoServer) -> None:
     bucket = moto.make_bucket()
-    config = demo_on(tmp_path, "--store", "s3", "--store-option",
-                     f"endpoint_url={moto.endpoint_url}", "--store-option", f"bucket={bucket}",
-                     "--store-option", 'prefix="demo/"', env=S3_CREDENTIALS)
-    assert store_section(config) == {"kind": "s3", "endpoint_url": moto.endpoint_url,
-                                     "bucket": bucket, "prefix": "demo/"}
+    config = demo_on(
+        tmp_path,
+        "--store",
+        "s3",
+        "--store-option",
+        f"endpoint_url={moto.endpoint_url}",
+        "--store-option",
+        f"bucket={bucket}",
+        "--store-option",
+        'prefix="demo/"',
+        env=S3_CREDENTIALS,
+    )
+    assert store_section(config) == {
+        "kind": "s3",
+        "endpoint_url": moto.endpoint_url,
+        "bucket": bucket,
+        "prefix": "demo/",
+    }
     assert not (config.parent / "store").exists()
     keys = moto.client().list_objects_v2(Bucket=bucket, Prefix="demo/")
     assert keys.get("KeyCount", 0) > 0
@@ -107,8 +133,7 @@ def test_demo_on_s3_keeps_its_snapshots_in_the_bucket(tmp_path: Path, moto: Moto
 
 def refused(tmp_path: Path, *store: str) -> str:
     folder = tmp_path / "demo"
-    done = run("demo", "--users", "100", "--dir", str(folder), "--quiet", *store,
-               cwd=tmp_path)
+    done = run("demo", "--users", "100", "--dir", str(folder), "--quiet", *store, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert not folder.exists()
     lines = done.stderr.strip().splitlines()
@@ -137,8 +162,13 @@ def test_an_option_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_secret_naming_an_unset_variable_is_refused(tmp_path: Path) -> None:
-    message = refused(tmp_path, "--store", "postgresql", "--store-option",
-                      'password={env = "SNAPKIT_DEMO_TEST_UNSET"}')
+    message = refused(
+        tmp_path,
+        "--store",
+        "postgresql",
+        "--store-option",
+        'password={env = "SNAPKIT_DEMO_TEST_UNSET"}',
+    )
     assert "store.password names environment variable SNAPKIT_DEMO_TEST_UNSET" in message
 
 
@@ -148,10 +178,26 @@ def test_a_malformed_option_is_refused(tmp_path: Path) -> None:
 
 
 def test_option_values_are_read_as_toml_values_else_as_strings() -> None:
-    options = parse_store_options(["a=15", "b=2.5", "c=true", "d=plain text",
-                                   'e={env = "NAME"}', "f=postgresql://u@h:5/db", 'g="7"'])
-    assert options == {"a": 15, "b": 2.5, "c": True, "d": "plain text",
-                       "e": {"env": "NAME"}, "f": "postgresql://u@h:5/db", "g": "7"}
+    options = parse_store_options(
+        [
+            "a=15",
+            "b=2.5",
+            "c=true",
+            "d=plain text",
+            'e={env = "NAME"}',
+            "f=postgresql://u@h:5/db",
+            'g="7"',
+        ]
+    )
+    assert options == {
+        "a": 15,
+        "b": 2.5,
+        "c": True,
+        "d": "plain text",
+        "e": {"env": "NAME"},
+        "f": "postgresql://u@h:5/db",
+        "g": "7",
+    }
     for bad in (["kind=s3"], ["x=1", "x=2"], ["=1"]):
         with pytest.raises(UsageError):
             parse_store_options(bad)

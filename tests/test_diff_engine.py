@@ -32,10 +32,10 @@ from snapkit.tablediff import diff_rows, diff_tables
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def snapshot(payloads: dict[str, Any] | None = None, parts: tuple[Any, ...] = (),
-             status: str = "success") -> SnapshotManifest:
-    return SnapshotManifest(Scope("test"), "1", "1", status, payloads=payloads or {},
-                            parts=parts)  # type: ignore[arg-type]
+def snapshot(
+    payloads: dict[str, Any] | None = None, parts: tuple[Any, ...] = (), status: str = "success"
+) -> SnapshotManifest:
+    return SnapshotManifest(Scope("test"), "1", "1", status, payloads=payloads or {}, parts=parts)  # type: ignore[arg-type]
 
 
 class NumbersSection:
@@ -67,8 +67,14 @@ class IdsSection:
         old, new = set(ctx.a.payloads.get("ids", [])), set(ctx.b.payloads.get("ids", []))
         came, cut_a = ctx.limit(sorted(new - old, key=sort_key))
         gone, cut_b = ctx.limit(sorted(old - new, key=sort_key))
-        return DiffSection("ids", len(new - old), len(old - new), 0, cut_a or cut_b,
-                           {"added": set(came), "removed": frozenset(gone)})
+        return DiffSection(
+            "ids",
+            len(new - old),
+            len(old - new),
+            0,
+            cut_a or cut_b,
+            {"added": set(came), "removed": frozenset(gone)},
+        )
 
 
 class Sections:
@@ -96,11 +102,20 @@ class RowsSection:
         return bool(a.parts) and bool(b.parts)
 
     def compute(self, ctx: DiffContext) -> DiffSection:
-        result = diff_tables(lambda: ctx.line_batches(ctx.a.part("users")),
-                             lambda: ctx.line_batches(ctx.b.part("users")), "id",
-                             max_items=ctx.max_items)
-        return DiffSection("rows", result.added_count, result.removed_count,
-                           result.changed_count, result.truncated, to_json(result))
+        result = diff_tables(
+            lambda: ctx.line_batches(ctx.a.part("users")),
+            lambda: ctx.line_batches(ctx.b.part("users")),
+            "id",
+            max_items=ctx.max_items,
+        )
+        return DiffSection(
+            "rows",
+            result.added_count,
+            result.removed_count,
+            result.changed_count,
+            result.truncated,
+            to_json(result),
+        )
 
 
 NUMBERS = DiffSectionDescriptor(key="numbers", factory=NumbersSection, order=5)
@@ -170,8 +185,7 @@ def test_delta_writes_negative_zero_as_zero_and_refuses_non_numbers() -> None:
 # -- the engine --------------------------------------------------------------------------------
 
 
-def test_sections_run_in_order_then_key_and_take_their_registered_key(
-        snapkit_manager: Any) -> None:
+def test_sections_run_in_order_then_key_and_take_their_registered_key(snapkit_manager: Any) -> None:
     manager = manager_with(snapkit_manager, NUMBERS, IDS)
     a = snapshot({"n": {"x": 1, "y": 2.5}, "ids": ["a", "b"]})
     b = snapshot({"n": {"x": 4, "z": 1}, "ids": ["c", "b"]})
@@ -218,6 +232,7 @@ def test_a_failing_section_is_a_diff_error_naming_it(snapkit_manager: Any) -> No
     def broken(settings: Any) -> Any:
         def compute(ctx: DiffContext) -> DiffSection:
             raise KeyError("boom")
+
         return compute
 
     def wrong_type(settings: Any) -> Any:
@@ -236,10 +251,12 @@ def test_a_failing_section_is_a_diff_error_naming_it(snapkit_manager: Any) -> No
         DiffSectionDescriptor(key="negative", factory=negative),
         DiffSectionDescriptor(key="nan", factory=nan),
     )
-    for key, message in (("broken", "'broken' failed: KeyError"),
-                         ("wrong", "returned dict, not a DiffSection"),
-                         ("negative", "added must be a non-negative"),
-                         ("nan", r"nan\.rate is not a finite number")):
+    for key, message in (
+        ("broken", "'broken' failed: KeyError"),
+        ("wrong", "returned dict, not a DiffSection"),
+        ("negative", "added must be a non-negative"),
+        ("nan", r"nan\.rate is not a finite number"),
+    ):
         with pytest.raises(DiffError, match=message):
             compute_diff(manager, MemoryParts(), snapshot(), snapshot(), sections=[key])
 
@@ -262,14 +279,16 @@ def test_section_settings_reach_the_factory(snapkit_manager: Any) -> None:
         return lambda ctx: DiffSection("x", data=dict(ctx.settings))
 
     manager = manager_with(snapkit_manager, DiffSectionDescriptor(key="s", factory=factory))
-    diff = compute_diff(manager, MemoryParts(), snapshot(), snapshot(),
-                        settings={"s": {"level": 2}})
+    diff = compute_diff(
+        manager, MemoryParts(), snapshot(), snapshot(), settings={"s": {"level": 2}}
+    )
     assert seen == [{"level": 2}]
     assert diff.sections[0].data == {"level": 2}
 
 
 def test_output_is_canonical_validates_against_the_schema_and_round_trips(
-        snapkit_manager: Any) -> None:
+    snapkit_manager: Any,
+) -> None:
     manager = manager_with(snapkit_manager, NUMBERS, IDS)
     a = snapshot({"n": {"x": 0.1}, "ids": [3, 1]})
     b = snapshot({"n": {"x": 0.3}, "ids": [2]})
@@ -279,8 +298,12 @@ def test_output_is_canonical_validates_against_the_schema_and_round_trips(
     assert schema["$id"] == "urn:snapkit:schema:diff:v1"
     jsonschema.Draft202012Validator(schema).validate(json.loads(data))
     assert json.loads(data)["format"] == "snapkit.diff/1"
-    assert data == json.dumps(json.loads(data), sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False).encode()
+    assert (
+        data
+        == json.dumps(
+            json.loads(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    )
     assert diff_from_bytes(data) == diff
     assert diff.sections[1].data == {"x": 0.2}
 
@@ -300,28 +323,48 @@ def test_diff_emits_the_diff_computed_event(snapkit_manager: Any, hook_recorder:
 def test_diffs_never_modify_snapshots_or_parts(snapkit_manager: Any) -> None:
     def table(settings: Any) -> Any:
         def compute(ctx: DiffContext) -> DiffSection:
-            result = diff_tables(lambda: ctx.line_batches(ctx.a.parts[0]),
-                                 lambda: ctx.line_batches(ctx.b.parts[0]), "id")
-            return DiffSection("t", result.added_count, result.removed_count,
-                               result.changed_count, result.truncated, to_json(result))
+            result = diff_tables(
+                lambda: ctx.line_batches(ctx.a.parts[0]),
+                lambda: ctx.line_batches(ctx.b.parts[0]),
+                "id",
+            )
+            return DiffSection(
+                "t",
+                result.added_count,
+                result.removed_count,
+                result.changed_count,
+                result.truncated,
+                to_json(result),
+            )
+
         return compute
 
-    manager = manager_with(snapkit_manager, NUMBERS, DiffSectionDescriptor(key="t",
-                                                                          factory=table))
+    manager = manager_with(snapkit_manager, NUMBERS, DiffSectionDescriptor(key="t", factory=table))
     parts = MemoryParts()
     pa = parts.add("t", [{"id": 1, "v": 1}, {"id": 2, "v": 2}], key_column="id")
     pb = parts.add("t", [{"id": 2, "v": 3}, {"id": 3, "v": 1}], key_column="id")
     payload_a, payload_b = {"x": 1, "w": 2.5}, {"x": 2}
     a, b = snapshot({"n": payload_a}, (pa,)), snapshot({"n": payload_b}, (pb,))
-    before = (json.dumps(to_json(a)), json.dumps(to_json(b)), a.id, b.id,
-              {sha: parts._bytes(sha) for sha in (pa.sha256, pb.sha256)})
+    before = (
+        json.dumps(to_json(a)),
+        json.dumps(to_json(b)),
+        a.id,
+        b.id,
+        {sha: parts._bytes(sha) for sha in (pa.sha256, pb.sha256)},
+    )
     diff = compute_diff(manager, parts, a, b)
-    after = (json.dumps(to_json(a)), json.dumps(to_json(b)), a.id, b.id,
-             {sha: parts._bytes(sha) for sha in (pa.sha256, pb.sha256)})
+    after = (
+        json.dumps(to_json(a)),
+        json.dumps(to_json(b)),
+        a.id,
+        b.id,
+        {sha: parts._bytes(sha) for sha in (pa.sha256, pb.sha256)},
+    )
     assert before == after
     assert payload_a == {"x": 1, "w": 2.5}
     assert diff.sections[1].data["changed"] == [
-        {"key": 2, "fields": {"v": {"from": 2, "to": 3, "delta": 1}}}]
+        {"key": 2, "fields": {"v": {"from": 2, "to": 3, "delta": 1}}}
+    ]
 
 
 # -- the keyed table diff ---------------------------------------------------------------------
@@ -365,9 +408,14 @@ def test_table_diff_finds_added_removed_and_changed_rows() -> None:
 def test_partitioned_table_diff_equals_the_in_memory_one(tmp_path: Path) -> None:
     parts, a, b = _table_pair(2000)
     in_memory = diff_tables(_batches(parts, a), _batches(parts, b), "id")
-    spilled = diff_tables(_batches(parts, a), _batches(parts, b), "id",
-                          size_hint=a.bytes, memory_budget=4096,
-                          tmpdir=str(tmp_path))
+    spilled = diff_tables(
+        _batches(parts, a),
+        _batches(parts, b),
+        "id",
+        size_hint=a.bytes,
+        memory_budget=4096,
+        tmpdir=str(tmp_path),
+    )
     assert spilled == in_memory
     assert list(tmp_path.iterdir()) == []  # partitions are removed
 
@@ -391,11 +439,14 @@ def test_table_diff_sorts_mixed_keys_numbers_first() -> None:
     assert result.removed == (10, "b")
 
 
-@pytest.mark.parametrize(("rows", "message"), [
-    ([{"id": 1, "v": 1}, {"id": 1, "v": 2}], "holds a key twice"),
-    ([{"id": 1}, {"id": 1}], "holds the same row twice"),
-    ([{"v": 1}], "without its key column 'id'"),
-])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"id": 1, "v": 1}, {"id": 1, "v": 2}], "holds a key twice"),
+        ([{"id": 1}, {"id": 1}], "holds the same row twice"),
+        ([{"v": 1}], "without its key column 'id'"),
+    ],
+)
 def test_table_diff_refuses_duplicate_and_keyless_rows(rows: list[Any], message: str) -> None:
     parts = MemoryParts()
     a = parts.add("t", [{"id": 9}], key_column="id")
@@ -424,7 +475,8 @@ def test_reading_a_corrupted_part_raises_a_typed_error() -> None:
 
 def test_diff_rows_compares_by_json_type() -> None:
     assert diff_rows({"a": 1, "b": [1]}, {"a": 1.0, "b": [1]}) == {
-        "a": {"from": 1, "to": 1.0, "delta": 0.0}}
+        "a": {"from": 1, "to": 1.0, "delta": 0.0}
+    }
     assert diff_rows({"a": True}, {"a": 1}) == {"a": {"from": True, "to": 1}}
     assert diff_rows({"a": 2}, {}) == {"a": {"from": 2, "delta": -2}}
 
@@ -448,8 +500,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return rows
 
     def numbers(call: Any) -> Any:
-        return {"n": {"x": 1 + state["version"], "y": 0.5}, "ids": ["a"] if not
-                state["version"] else ["b"]}
+        return {
+            "n": {"x": 1 + state["version"], "y": 0.5},
+            "ids": ["a"] if not state["version"] else ["b"],
+        }
 
     plugin = OraclePlugin()
     plugin.add("users", users, records=True, key_column="id")
@@ -487,7 +541,8 @@ def test_cli_json_is_the_canonical_diff(project: Any, capsys: Any) -> None:
     rows = data["sections"][2]
     assert (rows["added"], rows["removed"], rows["changed"]) == (1, 1, 1)
     assert rows["data"]["changed"] == [
-        {"key": 1, "fields": {"name": {"from": "u1", "to": "renamed"}}}]
+        {"key": 1, "fields": {"name": {"from": "u1", "to": "renamed"}}}
+    ]
 
 
 def test_cli_text_shows_counts_first_then_changes(project: Any, capsys: Any) -> None:
@@ -512,8 +567,9 @@ def test_cli_accepts_ids_prefixes_and_dates(project: Any, capsys: Any) -> None:
 
 
 def test_cli_markdown_and_max_items(project: Any, capsys: Any) -> None:
-    code, out, _ = run_cli(capsys, "diff", "current", "current~1", "-f", "markdown",
-                           "--max-items", "0")
+    code, out, _ = run_cli(
+        capsys, "diff", "current", "current~1", "-f", "markdown", "--max-items", "0"
+    )
     assert code == 0
     assert out.startswith("# Diff `")
     assert "| ids | 1 | 1 | 0 | yes |" in out
@@ -535,12 +591,14 @@ def test_cli_unknown_section_is_a_usage_error(project: Any, capsys: Any) -> None
     assert err.count("\n") == 1 and "did you mean 'ids'" in err
 
 
-def test_cli_corrupted_part_is_a_typed_one_line_error(project: Any, capsys: Any,
-                                                     tmp_path: Path) -> None:
+def test_cli_corrupted_part_is_a_typed_one_line_error(
+    project: Any, capsys: Any, tmp_path: Path
+) -> None:
     old = project.resolve("current~1")
     (part,) = old.parts
     (path,) = (tmp_path / "store").rglob(f"{part.sha256}*")
     import zstandard  # the file store's own dependency
+
     # a well-formed part holding other rows: only the hash can tell
     path.write_bytes(zstandard.ZstdCompressor().compress(b'{"id":0,"name":"forged"}\n'))
     code, out, err = run_cli(capsys, "diff", "current~1", "current", "-s", "rows")
@@ -550,7 +608,8 @@ def test_cli_corrupted_part_is_a_typed_one_line_error(project: Any, capsys: Any,
 
 
 def test_cli_corrupted_manifest_is_a_typed_one_line_error(
-        project: Any, capsys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Any, capsys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from snapkit.cli.main import State
     from snapkit.project import Project
 

@@ -34,9 +34,14 @@ class Numbers:
         old, new = ctx.a.payloads.get("n", {}), ctx.b.payloads.get("n", {})
         keys = old.keys() | new.keys()
         data = {k: delta(old.get(k), new.get(k)) for k in keys}
-        return DiffSection("n", sum(k not in old for k in keys), sum(k not in new for k in keys),
-                           sum(k in old and k in new and data[k] != 0 for k in keys), False,
-                           data)
+        return DiffSection(
+            "n",
+            sum(k not in old for k in keys),
+            sum(k not in new for k in keys),
+            sum(k in old and k in new and data[k] != 0 for k in keys),
+            False,
+            data,
+        )
 
 
 class Ids:
@@ -45,8 +50,14 @@ class Ids:
 
     def compute(self, ctx: DiffContext) -> DiffSection:
         old, new = set(ctx.a.payloads.get("ids", [])), set(ctx.b.payloads.get("ids", []))
-        return DiffSection("ids", len(new - old), len(old - new), 0, False,
-                           {"added": new - old, "removed": old - new})
+        return DiffSection(
+            "ids",
+            len(new - old),
+            len(old - new),
+            0,
+            False,
+            {"added": new - old, "removed": old - new},
+        )
 
 
 class Rows:
@@ -58,14 +69,22 @@ class Rows:
 
     def compute(self, ctx: DiffContext) -> DiffSection:
         pa, pb = ctx.a.part("t"), ctx.b.part("t")
-        result = diff_tables(lambda: ctx.line_batches(pa, chunk=97),
-                             lambda: ctx.line_batches(pb, chunk=89), "id",
-                             size_hint=pa.bytes, memory_budget=self.budget,
-                             max_items=ctx.max_items)
-        return DiffSection("rows", result.added_count, result.removed_count,
-                           result.changed_count, result.truncated,
-                           {"added": result.added, "removed": result.removed,
-                            "changed": result.changed})
+        result = diff_tables(
+            lambda: ctx.line_batches(pa, chunk=97),
+            lambda: ctx.line_batches(pb, chunk=89),
+            "id",
+            size_hint=pa.bytes,
+            memory_budget=self.budget,
+            max_items=ctx.max_items,
+        )
+        return DiffSection(
+            "rows",
+            result.added_count,
+            result.removed_count,
+            result.changed_count,
+            result.truncated,
+            {"added": result.added, "removed": result.removed, "changed": result.changed},
+        )
 
 
 class Plugin:
@@ -87,23 +106,32 @@ MANAGER = make_manager()
 # -- strategies --------------------------------------------------------------------------------
 
 names = st.text("abcdefgh", min_size=1, max_size=3)
-numbers = st.one_of(st.integers(-10**6, 10**6),
-                    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+numbers = st.one_of(
+    st.integers(-(10**6), 10**6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+)
 rows = st.dictionaries(
     st.integers(0, 40),
-    st.fixed_dictionaries({"v": numbers, "s": st.sampled_from(["x", "y", "z"])},
-                          optional={"w": numbers}),
+    st.fixed_dictionaries(
+        {"v": numbers, "s": st.sampled_from(["x", "y", "z"])}, optional={"w": numbers}
+    ),
     max_size=25,
 )
-contents = st.fixed_dictionaries({
-    "n": st.dictionaries(names, numbers, max_size=8),
-    "ids": st.lists(names, unique=True, max_size=8),
-    "rows": rows,
-})
+contents = st.fixed_dictionaries(
+    {
+        "n": st.dictionaries(names, numbers, max_size=8),
+        "ids": st.lists(names, unique=True, max_size=8),
+        "rows": rows,
+    }
+)
 
 
-def build(content: dict[str, Any], parts: MemoryParts, rng: random.Random | None = None,
-          *, keys_only: bool = False) -> SnapshotManifest:
+def build(
+    content: dict[str, Any],
+    parts: MemoryParts,
+    rng: random.Random | None = None,
+    *,
+    keys_only: bool = False,
+) -> SnapshotManifest:
     """A snapshot of ``content``; ``rng`` shuffles every order that must not matter (with
     ``keys_only``, only mapping key orders, which leave the snapshot id unchanged)."""
     n_items = list(content["n"].items())
@@ -116,22 +144,21 @@ def build(content: dict[str, Any], parts: MemoryParts, rng: random.Random | None
         rng.shuffle(table)
         table = [dict(rng.sample(list(row.items()), len(row))) for row in table]
     part = parts.add("t", table, key_column="id")
-    return SnapshotManifest(Scope("p"), "1", "1", "success",
-                            payloads={"n": dict(n_items), "ids": ids}, parts=(part,))
+    return SnapshotManifest(
+        Scope("p"), "1", "1", "success", payloads={"n": dict(n_items), "ids": ids}, parts=(part,)
+    )
 
 
 def sections(diff: Any) -> dict[str, Any]:
     return {s.name: s for s in diff.sections}
 
 
-def run(a: SnapshotManifest, b: SnapshotManifest, parts: MemoryParts, budget: int = 1 << 20
-        ) -> Any:
+def run(a: SnapshotManifest, b: SnapshotManifest, parts: MemoryParts, budget: int = 1 << 20) -> Any:
     return compute_diff(MANAGER, parts, a, b, settings={"rows": {"budget": budget}})
 
 
 budgets = st.sampled_from([1 << 20, 1024])  # in memory, and partitioned to disk
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # -- properties --------------------------------------------------------------------------------
 
@@ -153,7 +180,8 @@ def test_a_snapshot_diffed_with_itself_has_no_changes(content: Any, budget: int)
 @SETTINGS
 @given(contents, contents, budgets)
 def test_reversing_a_diff_negates_deltas_and_swaps_added_and_removed(
-        first: Any, second: Any, budget: int) -> None:
+    first: Any, second: Any, budget: int
+) -> None:
     parts = MemoryParts()
     a, b = build(first, parts), build(second, parts)
     forward, backward = sections(run(a, b, parts, budget)), sections(run(b, a, parts, budget))
@@ -177,8 +205,9 @@ def test_reversing_a_diff_negates_deltas_and_swaps_added_and_removed(
 
 @SETTINGS
 @given(contents, contents, st.randoms(use_true_random=False), budgets)
-def test_output_bytes_do_not_depend_on_input_order(first: Any, second: Any,
-                                                   rng: random.Random, budget: int) -> None:
+def test_output_bytes_do_not_depend_on_input_order(
+    first: Any, second: Any, rng: random.Random, budget: int
+) -> None:
     parts = MemoryParts()
     plain = run(build(first, parts), build(second, parts), parts, budget)
     shuffled = run(build(first, parts, rng), build(second, parts, rng), parts, budget)
@@ -188,7 +217,8 @@ def test_output_bytes_do_not_depend_on_input_order(first: Any, second: Any,
     again = [build(first, parts), build(first, parts, rng, keys_only=True)]
     assert again[0].id == again[1].id
     assert diff_bytes(run(again[0], build(second, parts), parts, budget)) == diff_bytes(
-        run(again[1], build(second, parts, rng, keys_only=True), parts, budget))
+        run(again[1], build(second, parts, rng, keys_only=True), parts, budget)
+    )
 
 
 @SETTINGS
@@ -237,8 +267,14 @@ def test_output_bytes_do_not_depend_on_the_hash_seed() -> None:
     digests = set()
     for seed in ("0", "1", "4242", "random"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        proc = subprocess.run([sys.executable, "-c", SCRIPT, here], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", SCRIPT, here],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         digests.add(proc.stdout.strip())
     assert len(digests) == 1
@@ -253,4 +289,5 @@ def test_shape_of_the_property_sections() -> None:
     assert [s["name"] for s in data["sections"]] == ["ids", "n", "rows"]
     assert data["sections"][1]["data"] == {"a": 1.5}
     assert data["sections"][2]["data"]["changed"] == [
-        {"key": 1, "fields": {"v": {"from": 1, "to": 2, "delta": 1}}}]
+        {"key": 1, "fields": {"v": {"from": 1, "to": 2, "delta": 1}}}
+    ]

@@ -18,11 +18,15 @@ from packaging.version import Version
 import snapkit
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGINS = sorted(p.parent for p in [*ROOT.glob("plugins/*/pyproject.toml"),
-                                    *ROOT.glob("contrib/*/pyproject.toml")])
+PLUGINS = sorted(
+    p.parent
+    for p in [*ROOT.glob("plugins/*/pyproject.toml"), *ROOT.glob("contrib/*/pyproject.toml")]
+)
 KERNEL = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-SIBLINGS = {tomllib.loads((p / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]:
-            p for p in PLUGINS}
+SIBLINGS = {
+    tomllib.loads((p / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]: p
+    for p in PLUGINS
+}
 
 
 def project(folder: Path) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def test_every_hook_is_in_the_generated_reference():
 def test_hook_reference_is_up_to_date():
     assert DEFAULT_OUTPUT == DOCS / "hooks.md"
     assert (DOCS / "hooks.md").read_text(encoding="utf-8") == render(), (
-        "docs/hooks.md is out of date: run 'python -m snapkit.docs_gen'")
+        "docs/hooks.md is out of date: run 'python -m snapkit.docs_gen'"
+    )
 
 
 def test_docs_gen_check_mode(tmp_path, capsys):
@@ -58,8 +59,11 @@ def test_an_undocumented_hook_fails_the_generator():
     def snapkit_register_things(register):  # type: ignore[no-untyped-def]
         pass
 
-    module = _module(snapkit_register_things=snapkit_register_things,
-                     REGISTRATION_HOOKS={"snapkit_register_things": "oracle"}, EVENT_HOOKS=())
+    module = _module(
+        snapkit_register_things=snapkit_register_things,
+        REGISTRATION_HOOKS={"snapkit_register_things": "oracle"},
+        EVENT_HOOKS=(),
+    )
     with pytest.raises(UndocumentedHookError, match="snapkit_register_things has no docstring"):
         render(module)
 
@@ -69,8 +73,9 @@ def test_a_hook_missing_from_the_hook_lists_fails_the_generator():
     def snapkit_something_happened(event):  # type: ignore[no-untyped-def]
         """Documented, but not listed."""
 
-    module = _module(snapkit_something_happened=snapkit_something_happened,
-                     REGISTRATION_HOOKS={}, EVENT_HOOKS=())
+    module = _module(
+        snapkit_something_happened=snapkit_something_happened, REGISTRATION_HOOKS={}, EVENT_HOOKS=()
+    )
     with pytest.raises(UndocumentedHookError, match="not listed"):
         hook_docs(module)
 
@@ -115,9 +120,12 @@ def test_cli_page_documents_every_validate_problem_code():
 def test_plugin_guide_documents_every_testing_kit_fixture():
     import snapkit.testing.plugin as kit
 
-    fixtures = [name for name, value in vars(kit).items()
-                if hasattr(value, "_fixture_function") or "FixtureFunctionDefinition" in
-                type(value).__name__]
+    fixtures = [
+        name
+        for name, value in vars(kit).items()
+        if hasattr(value, "_fixture_function")
+        or "FixtureFunctionDefinition" in type(value).__name__
+    ]
     assert {"snapkit_manager", "register_plugin", "hook_recorder"} <= set(fixtures)
     text = (DOCS / "plugins.md").read_text(encoding="utf-8")
     for name in [*fixtures, "assert_plugin_installed", "[project.entry-points.snapkit]"]:
@@ -125,9 +133,23 @@ def test_plugin_guide_documents_every_testing_kit_fixture():
 
 
 def test_mkdocs_site_builds_strictly(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
-                           "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-q",
+            "-f",
+            str(ROOT / "mkdocs.yml"),
+            "-d",
+            str(tmp_path / "site"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     for page in ("index", "plugins", "hooks", "configuration", "cli"):
         assert (tmp_path / "site" / ("" if page == "index" else page) / "index.html").exists()

@@ -23,22 +23,36 @@ class Report:
 
     @hookimpl
     def snapkit_register_projections(self, register: Callable[[Any], None]) -> None:
-        register(ProjectionDescriptor(
-            key="count", requires=("users",),
-            factory=lambda settings: lambda inputs: {"users": sum(
-                1 for _ in inputs.records("users"))}))
+        register(
+            ProjectionDescriptor(
+                key="count",
+                requires=("users",),
+                factory=lambda settings: (
+                    lambda inputs: {"users": sum(1 for _ in inputs.records("users"))}
+                ),
+            )
+        )
 
     @hookimpl
     def snapkit_register_datasets(self, register: Callable[[Any], None]) -> None:
-        register(DatasetDescriptor(
-            key="totals", file_name="totals.csv", columns=("users",), requires=("count",),
-            serializer="csv", policy="fail_closed", profiles=("report",),
-            factory=lambda settings: lambda values: [values["count"]]))
+        register(
+            DatasetDescriptor(
+                key="totals",
+                file_name="totals.csv",
+                columns=("users",),
+                requires=("count",),
+                serializer="csv",
+                policy="fail_closed",
+                profiles=("report",),
+                factory=lambda settings: lambda values: [values["count"]],
+            )
+        )
 
 
 def test_an_export_over_a_damaged_part_names_the_part(tmp_path: Path) -> None:
-    users = OraclePlugin().add("users", lambda call: [{"id": i} for i in range(50)],
-                               records=True, key_column="id")
+    users = OraclePlugin().add(
+        "users", lambda call: [{"id": i} for i in range(50)], records=True, key_column="id"
+    )
     project = make_project(tmp_path, users, Report())
     project.manager.register(serializers_plugin, name="serializers")
     outcome = project.refresh()
@@ -52,10 +66,10 @@ def test_an_export_over_a_damaged_part_names_the_part(tmp_path: Path) -> None:
 
     results = derive_for_project(project, manifest)
     with pytest.raises(ExportError) as caught:
-        build_export(SnapshotBundle(manifest, dict(results.results)), "report",
-                     project.manager)
+        build_export(SnapshotBundle(manifest, dict(results.results)), "report", project.manager)
     assert caught.value.reason == "required_projection_failed"
     message = caught.value.message
-    assert message.startswith("dataset 'totals': required projection 'count' is failed "
-                              "(projection 'count': ")
+    assert message.startswith(
+        "dataset 'totals': required projection 'count' is failed (projection 'count': "
+    )
     assert sha[:12] in message

@@ -31,8 +31,13 @@ from snapkit.manager import PluginManager, PluginSelection
 from snapkit.markers import hookimpl
 from snapkit.testing.recorder import HookRecorder
 
-MANIFEST = SnapshotManifest(scope=Scope("school", "class-1"), schema_version="1",
-                            calculation_version="1", status="success", payloads={"x": 1})
+MANIFEST = SnapshotManifest(
+    scope=Scope("school", "class-1"),
+    schema_version="1",
+    calculation_version="1",
+    status="success",
+    payloads={"x": 1},
+)
 
 # A Frictionless data package, as far as this export uses it (Data Package v2).
 DATA_PACKAGE = {
@@ -40,25 +45,30 @@ DATA_PACKAGE = {
     "required": ["resources", "name", "$schema"],
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z0-9._-]+$"},
-        "resources": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name", "path", "bytes", "hash", "format", "mediatype"],
-            "properties": {
-                "name": {"type": "string", "pattern": "^[a-z0-9._-]+$"},
-                "path": {"type": "string", "pattern": "^[^/\\\\]+$"},
-                "bytes": {"type": "integer", "minimum": 1},
-                "hash": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
-                "schema": {"type": "object", "required": ["fields"]},
+        "resources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "path", "bytes", "hash", "format", "mediatype"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z0-9._-]+$"},
+                    "path": {"type": "string", "pattern": "^[^/\\\\]+$"},
+                    "bytes": {"type": "integer", "minimum": 1},
+                    "hash": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+                    "schema": {"type": "object", "required": ["fields"]},
+                },
             },
-        }},
+        },
     },
 }
 
 
-def rows_of(key: str, build: Callable[[Any], Iterable[Mapping[str, Any]]]
-            ) -> Callable[[Mapping[str, Any]], Any]:
+def rows_of(
+    key: str, build: Callable[[Any], Iterable[Mapping[str, Any]]]
+) -> Callable[[Mapping[str, Any]], Any]:
     def factory(settings: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Any]:
         return lambda projections: build(projections[key])
+
     return factory
 
 
@@ -91,18 +101,29 @@ class Datasets:
 
     @hookimpl
     def snapkit_register_serializers(self, register: Callable[[Any], None]) -> None:
-        register(SerializerDescriptor(key="broken", factory=lambda s: Broken(),
-                                      extension="bin"))
+        register(SerializerDescriptor(key="broken", factory=lambda s: Broken(), extension="bin"))
 
 
-def dataset(key: str, projection: str = "scores", *, policy: str = "fail_closed",
-            serializer: str = "csv", optional: tuple[str, ...] = (),
-            factory: Any = None) -> DatasetDescriptor:
+def dataset(
+    key: str,
+    projection: str = "scores",
+    *,
+    policy: str = "fail_closed",
+    serializer: str = "csv",
+    optional: tuple[str, ...] = (),
+    factory: Any = None,
+) -> DatasetDescriptor:
     return DatasetDescriptor(
-        key=key, file_name=f"{key}.{'jsonl' if serializer == 'jsonl' else 'csv'}",
-        columns=("student", "score"), requires=(projection,) if projection else (),
-        optional=optional, serializer=serializer, policy=policy,  # type: ignore[arg-type]
-        profiles=("report",), factory=factory or rows_of(projection, scores_rows))
+        key=key,
+        file_name=f"{key}.{'jsonl' if serializer == 'jsonl' else 'csv'}",
+        columns=("student", "score"),
+        requires=(projection,) if projection else (),
+        optional=optional,
+        serializer=serializer,
+        policy=policy,  # type: ignore[arg-type]
+        profiles=("report",),
+        factory=factory or rows_of(projection, scores_rows),
+    )
 
 
 def manager_with(*descriptors: DatasetDescriptor) -> PluginManager:
@@ -131,12 +152,16 @@ def test_a_complete_export_lists_every_file_with_rows_bytes_hash_status_and_poli
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert archive.namelist() == ["grades.csv", "grades_lines.jsonl", "manifest.json"]
     csv_bytes = archive.read("grades.csv")
-    assert csv_bytes == (b'student,score\r\ns1,91.2346\r\ns2,0.6667\r\ns3,\r\n'
-                         b'"s, 4",80\r\n')
+    assert csv_bytes == (b'student,score\r\ns1,91.2346\r\ns2,0.6667\r\ns3,\r\n"s, 4",80\r\n')
     assert archive.read("grades_lines.jsonl").splitlines()[1] == b'{"student":"s2","score":0.6667}'
     first = manifest.resources[0]
     assert (first.path, first.rows, first.bytes, first.status, first.policy) == (
-        "grades.csv", 4, len(csv_bytes), "complete", "fail_closed")
+        "grades.csv",
+        4,
+        len(csv_bytes),
+        "complete",
+        "fail_closed",
+    )
     assert first.hash == "sha256:" + hashlib.sha256(csv_bytes).hexdigest()
     written = json.loads(archive.read("manifest.json"))
     jsonschema.validate(written, DATA_PACKAGE)
@@ -157,8 +182,7 @@ def test_the_same_bundle_and_profile_give_a_byte_identical_zip():
         assert info.compress_type == zipfile.ZIP_DEFLATED
 
 
-def test_fail_closed_dataset_with_an_unavailable_projection_aborts_with_a_reason(
-        tmp_path: Path):
+def test_fail_closed_dataset_with_an_unavailable_projection_aborts_with_a_reason(tmp_path: Path):
     manager = manager_with(*STANDARD)
     missing = ProjectionResult("scores", "unavailable", "required_oracle_not_loaded")
     target = tmp_path / "out.zip"
@@ -174,10 +198,13 @@ def test_fail_closed_dataset_with_an_unavailable_projection_aborts_with_a_reason
     assert (event.status, event.reason) == ("failed", "required_projection_unavailable")
 
 
-@pytest.mark.parametrize(("status", "reason"), [
-    ("failed", "required_projection_failed"),
-    ("partial", "required_projection_partial"),
-])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("failed", "required_projection_failed"),
+        ("partial", "required_projection_partial"),
+    ],
+)
 def test_fail_closed_reason_names_the_projection_status(status: str, reason: str):
     manager = manager_with(dataset("grades"))
     result = ProjectionResult("scores", status, "x", {"s1": 1} if status == "partial" else None)
@@ -187,14 +214,15 @@ def test_fail_closed_reason_names_the_projection_status(status: str, reason: str
 
 
 def test_allow_partial_leaves_a_dataset_out_and_says_why_in_the_manifest():
-    manager = manager_with(dataset("grades", policy="allow_partial_with_manifest"),
-                           dataset("other", "other"))
+    manager = manager_with(
+        dataset("grades", policy="allow_partial_with_manifest"), dataset("other", "other")
+    )
     failed = ProjectionResult("scores", "failed", "derivation_error")
-    _, manifest, status = build_export(bundle(failed, ready("other", {"a": 1})), "report",
-                                       manager)
+    _, manifest, status = build_export(bundle(failed, ready("other", {"a": 1})), "report", manager)
     assert status == "partial"
     assert [(o.dataset, o.reason) for o in manifest.omitted] == [
-        ("grades", "required_projection_failed")]
+        ("grades", "required_projection_failed")
+    ]
     assert [r.dataset for r in manifest.resources] == ["other"]
 
 
@@ -215,16 +243,16 @@ def test_a_missing_optional_projection_marks_the_file_partial():
 
 @pytest.mark.parametrize("policy", ["fail_closed", "allow_partial_with_manifest"])
 def test_a_serializer_error_follows_the_dataset_policy(policy: str):
-    manager = manager_with(dataset("grades", serializer="broken", policy=policy),
-                           dataset("fine"))
+    manager = manager_with(dataset("grades", serializer="broken", policy=policy), dataset("fine"))
     if policy == "fail_closed":
         with pytest.raises(ExportError) as caught:
             build_export(bundle(ready("fine", {"a": 1}), SCORES), "report", manager)
         assert caught.value.reason == "serializer_error"
         assert "disk full" not in str(caught.value)
         return
-    data, manifest, status = build_export(bundle(ready("fine", {"a": 1}), SCORES), "report",
-                                          manager)
+    data, manifest, status = build_export(
+        bundle(ready("fine", {"a": 1}), SCORES), "report", manager
+    )
     assert status == "partial"
     assert [(o.dataset, o.reason) for o in manifest.omitted] == [("grades", "serializer_error")]
     assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["fine.csv", "manifest.json"]

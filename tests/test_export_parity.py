@@ -17,11 +17,26 @@ from snapkit.parity import (
 )
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, ""), (True, "true"), (False, "false"), (0, "0"), (-3, "-3"), (80.0, "80"),
-    (2 / 3, "0.6667"), (1 / 3, "0.3333"), (-0.00001, "0"), (-0.0, "0"), (12.5, "12.5"),
-    (1e-9, "0"), (123456789.123456, "123456789.1235"), ("a,b", "a,b"), ([1, "x"], '[1,"x"]'),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-3, "-3"),
+        (80.0, "80"),
+        (2 / 3, "0.6667"),
+        (1 / 3, "0.3333"),
+        (-0.00001, "0"),
+        (-0.0, "0"),
+        (12.5, "12.5"),
+        (1e-9, "0"),
+        (123456789.123456, "123456789.1235"),
+        ("a,b", "a,b"),
+        ([1, "x"], '[1,"x"]'),
+    ],
+)
 def test_format_cell_gives_one_text_per_value(value: object, text: str):
     assert format_cell(value) == text
 
@@ -58,5 +73,7 @@ def test_compare_reports_mismatches_and_one_sided_keys():
     report = compare({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"})
     assert report.matched == ("a",)
     assert [(m.projection, m.expected, m.actual) for m in report.mismatches] == [
-        ("b", "2", "3"), ("c", None, "4")]
+        ("b", "2", "3"),
+        ("c", None, "4"),
+    ]
     assert not report.ok

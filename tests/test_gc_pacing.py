@@ -106,8 +106,9 @@ def test_projections_are_derived_with_spaced_young_collections() -> None:
 
     manager = PluginManager(PluginSelection(autoload=False))
     manager.register(Projections(), name="inline")
-    assembly = SnapshotManifest(scope=Scope("test"), schema_version="1",
-                                calculation_version="1", status="success")
+    assembly = SnapshotManifest(
+        scope=Scope("test"), schema_version="1", calculation_version="1", status="success"
+    )
     assert derive_all(assembly, manager)["probe"].status == "ready"
     assert derive(assembly, manager.projections.get("probe")).status == "ready"
     assert seen == [(YOUNG_COLLECTION_EVERY, 11, 12)] * 2
@@ -176,8 +177,7 @@ def test_concurrent_refreshes_restore_the_thresholds_when_the_last_one_ends(
         return {}
 
     first = make_project(tmp_path / "a", OraclePlugin().add("waits", waits))
-    second = make_project(tmp_path / "b", OraclePlugin().add("rows", records(seen),
-                                                                 records=True))
+    second = make_project(tmp_path / "b", OraclePlugin().add("rows", records(seen), records=True))
     thread = threading.Thread(target=first.refresh)
     thread.start()
     assert first_running.wait(30)

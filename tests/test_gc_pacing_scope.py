@@ -58,7 +58,11 @@ class Probes:
 def build(tmp_path: Path, probes: Probes, **options: Any) -> Project:
     return Project.from_mapping(
         {"store": {"kind": "file", "path": "store"}, "oracles": {"rows": {}}},
-        plugins=[probes], autoload=True, root=tmp_path, **options)
+        plugins=[probes],
+        autoload=True,
+        root=tmp_path,
+        **options,
+    )
 
 
 def test_refresh_and_derive_leave_a_hosts_thresholds_alone_by_default(tmp_path: Path) -> None:
@@ -75,8 +79,10 @@ def test_a_host_opts_in_per_project_and_gets_its_thresholds_back(tmp_path: Path)
     project = build(tmp_path, probes, gc_pacing=True)
     project.refresh()
     project.derive()
-    assert probes.seen == [("oracle", (703, 13, gcpace.FULL_COLLECTION_EVERY)),
-                           ("projection", (gcpace.YOUNG_COLLECTION_EVERY, 13, 17))]
+    assert probes.seen == [
+        ("oracle", (703, 13, gcpace.FULL_COLLECTION_EVERY)),
+        ("projection", (gcpace.YOUNG_COLLECTION_EVERY, 13, 17)),
+    ]
     assert gc.get_threshold() == HOST
 
 
@@ -88,8 +94,10 @@ def test_a_host_opts_in_for_a_block_with_the_context_manager(tmp_path: Path) -> 
         project.refresh()
     assert not gcpace.is_enabled()
     project.derive()
-    assert probes.seen == [("oracle", (703, 13, gcpace.FULL_COLLECTION_EVERY)),
-                           ("projection", HOST)]
+    assert probes.seen == [
+        ("oracle", (703, 13, gcpace.FULL_COLLECTION_EVERY)),
+        ("projection", HOST),
+    ]
 
 
 def test_pacing_turned_on_in_one_thread_does_not_reach_another() -> None:
@@ -129,8 +137,9 @@ def test_the_command_line_paces_its_own_runs(tmp_path: Path, monkeypatch: Any) -
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("SNAPKIT_PLUGINS", "gcprobe_cli_plugin,file-store")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "snapkit.toml").write_text('[store]\npath = "store"\n[oracles.rows]\n',
-                                           encoding="utf-8")
+    (tmp_path / "snapkit.toml").write_text(
+        '[store]\npath = "store"\n[oracles.rows]\n', encoding="utf-8"
+    )
     result = CliRunner().invoke(cli, ["refresh"])
     assert result.exit_code == 0, result.output
     import gcprobe_cli_plugin  # type: ignore[import-not-found]

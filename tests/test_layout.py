@@ -32,4 +32,6 @@ def test_the_search_index_does_not_import_the_search_it_serves():
     assert "snapkit.search" not in imported
     assert "snapkit.search_core" in imported
     assert not imported_modules(ROOT / "snapkit" / "search_core.py") & {
-        "snapkit.search", "snapkit.search_index"}
+        "snapkit.search",
+        "snapkit.search_index",
+    }

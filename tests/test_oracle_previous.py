@@ -49,8 +49,7 @@ def source() -> Source:
 
 def _project(folder: Path, source: Source) -> Any:
     plugin = OraclePlugin()
-    plugin.add("rows", source.load_rows, records=True, key_column="id",
-               payload_schema=ROW_SCHEMA)
+    plugin.add("rows", source.load_rows, records=True, key_column="id", payload_schema=ROW_SCHEMA)
     plugin.add("settings", source.load_settings)
     return make_project(folder, plugin, config={"refresh": {"backoff": 0.01}})
 
@@ -66,15 +65,21 @@ def test_the_first_refresh_sees_no_previous_result(project: Any, source: Source)
 
 
 def test_the_next_refresh_sees_the_current_payload_and_part_summary(
-        project: Any, source: Source) -> None:
+    project: Any, source: Source
+) -> None:
     first = project.refresh()
     source.settings = {"as_of": "2026-11-01"}
     source.rows.append({"id": 10})
     project.refresh()
     settings, rows = source.seen["settings"][-1], source.seen["rows"][-1]
     assert settings == PreviousResult(
-        snapshot_id=first.snapshot_id, created_at=first.manifest.created_at, loaded=True,
-        version="1", payload={"as_of": "2026-10-01"}, part=None)
+        snapshot_id=first.snapshot_id,
+        created_at=first.manifest.created_at,
+        loaded=True,
+        version="1",
+        payload={"as_of": "2026-10-01"},
+        part=None,
+    )
     part = first.manifest.part("rows")
     assert rows is not None and rows.snapshot_id == first.snapshot_id
     assert (rows.loaded, rows.payload) == (True, None)
@@ -82,7 +87,8 @@ def test_the_next_refresh_sees_the_current_payload_and_part_summary(
 
 
 def test_a_failed_refresh_does_not_change_what_the_next_one_sees(
-        project: Any, source: Source) -> None:
+    project: Any, source: Source
+) -> None:
     good = project.refresh()
     source.settings = {"as_of": "2026-11-01"}
     source.rows_fail = True
@@ -106,7 +112,8 @@ def test_the_previous_result_does_not_enter_the_snapshot(project: Any, source: S
 
 
 def test_an_oracle_new_since_the_current_snapshot_sees_it_without_a_result(
-        tmp_path: Path, source: Source) -> None:
+    tmp_path: Path, source: Source
+) -> None:
     plugin = OraclePlugin()
     plugin.add("settings", source.load_settings)
     seen: list[PreviousResult | None] = []
@@ -118,8 +125,7 @@ def test_an_oracle_new_since_the_current_snapshot_sees_it_without_a_result(
     assert seen[0] is not None and not seen[0].loaded and seen[0].version is None
 
 
-def test_changing_the_previous_payload_does_not_change_what_a_retry_sees(
-        tmp_path: Path) -> None:
+def test_changing_the_previous_payload_does_not_change_what_a_retry_sees(tmp_path: Path) -> None:
     payloads: list[Any] = []
     tries = [0]
 
@@ -142,7 +148,8 @@ def test_changing_the_previous_payload_does_not_change_what_a_retry_sees(
 
 
 def test_one_refresh_reads_the_current_snapshot_once_and_no_part(
-        project: Any, source: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Any, source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project.refresh()
     store = project.store
     reads: list[str] = []
@@ -163,10 +170,14 @@ def test_one_refresh_reads_the_current_snapshot_once_and_no_part(
 
 
 def test_an_unreadable_current_snapshot_gives_none_and_a_warning(
-        tmp_path: Path, source: Source, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, source: Source, caplog: pytest.LogCaptureFixture
+) -> None:
     first = _project(tmp_path, source).refresh()
-    damaged = [path for path in (tmp_path / "store").rglob("*")
-               if path.is_file() and first.snapshot_id in path.name]
+    damaged = [
+        path
+        for path in (tmp_path / "store").rglob("*")
+        if path.is_file() and first.snapshot_id in path.name
+    ]
     assert damaged
     for path in damaged:
         path.write_text("{ not a manifest")
@@ -181,8 +192,9 @@ def test_an_unreadable_current_snapshot_gives_none_and_a_warning(
 
 def test_the_assembler_passes_no_previous_result(project: Any, source: Source) -> None:
     project.refresh()
-    assembler = Assembler(project.manager, settings=project.config.refresh,
-                          oracle_settings=project.oracle_settings)
+    assembler = Assembler(
+        project.manager, settings=project.config.refresh, oracle_settings=project.oracle_settings
+    )
     bundle = assembler.get_or_build(project.config.scope, "request-1")
     assert bundle.manifest.status == "success"
     assert source.seen["settings"][-1] is None and source.seen["rows"][-1] is None

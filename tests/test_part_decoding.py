@@ -18,16 +18,22 @@ from snapkit.canonical import canonical_bytes
 FAST = importlib.util.find_spec("orjson") is not None
 
 scalars = (
-    st.none() | st.booleans()
+    st.none()
+    | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 )
 records = st.dictionaries(
     st.text(max_size=6),
-    st.recursive(scalars, lambda children: st.lists(children, max_size=4)
-                 | st.dictionaries(st.text(max_size=4), children, max_size=3),
-                 max_leaves=12),
+    st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=4), children, max_size=3)
+        ),
+        max_leaves=12,
+    ),
     max_size=5,
 )
 
@@ -38,15 +44,18 @@ def _part(values: list[Any]) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(records, max_size=30), st.integers(min_value=1, max_value=200))
-def test_decoding_a_part_in_runs_of_lines_gives_its_records(values: list[Any],
-                                                            chunk: int) -> None:
+def test_decoding_a_part_in_runs_of_lines_gives_its_records(values: list[Any], chunk: int) -> None:
     data = _part(values)
     fallbacks: list[bytes] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(projection, "DECODE_CHUNK", chunk)
-        patch.setattr(projection, "_json_array",
-                      lambda body: fallbacks.append(body) or json.loads(
-                          b"[" + body.replace(b"\n", b",") + b"]"))
+        patch.setattr(
+            projection,
+            "_json_array",
+            lambda body: (
+                fallbacks.append(body) or json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+            ),
+        )
         decoded = projection._decode_lines(data)
     assert decoded == [json.loads(canonical_bytes(value)) for value in values]
     if FAST and not re.search(rb"[0-9]{19}", data):  # the fast decoder read every run

@@ -42,8 +42,9 @@ def records(n: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("n", [0, 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH + 5])
 def test_lines_counts_and_batches(n: int) -> None:
     writer, batches = Collect(), []
-    sha, size, count = write_records(writer, iter(records(n)), check=make_check(SCHEMA, "r"),
-                                     on_batch=batches.append)
+    sha, size, count = write_records(
+        writer, iter(records(n)), check=make_check(SCHEMA, "r"), on_batch=batches.append
+    )
     data = b"".join(canonical_bytes(r) + b"\n" for r in records(n))
     assert (sha, size, count) == (hashlib.sha256(data).hexdigest(), len(data), n)
     assert b"".join(writer.chunks) == data

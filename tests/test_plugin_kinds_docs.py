@@ -25,10 +25,17 @@ def test_every_python_example_of_the_plugin_kinds_page_runs() -> None:
 
 def test_the_page_has_a_section_for_every_kind_the_issue_names() -> None:
     text = (DOCS / "plugin-kinds.md").read_text(encoding="utf-8")
-    for title in ("Writing an oracle", "Writing a projection", "Writing a dataset",
-                  "Writing a serializer", "Writing a diff section", "Writing a search view",
-                  "Writing an event-hook plugin", "Exporting from Python",
-                  "Testing with the kit"):
+    for title in (
+        "Writing an oracle",
+        "Writing a projection",
+        "Writing a dataset",
+        "Writing a serializer",
+        "Writing a diff section",
+        "Writing a search view",
+        "Writing an event-hook plugin",
+        "Exporting from Python",
+        "Testing with the kit",
+    ):
         assert f"\n## {title}\n" in text
 
 

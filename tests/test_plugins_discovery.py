@@ -12,7 +12,8 @@ def _record(manager: PluginManager, name: str):  # type: ignore[no-untyped-def]
 
 
 def test_plugins_are_discovered_from_dist_info_entry_points_with_distribution_and_version(
-        fake_sites):
+    fake_sites,
+):
     fake_sites("good")
     manager = PluginManager(PluginSelection(enabled=("fake-good", "fake-audit")))
     manager.load_entry_points()
@@ -21,7 +22,10 @@ def test_plugins_are_discovered_from_dist_info_entry_points_with_distribution_an
     assert (good.distribution, good.version, good.status) == ("snapkit-fake-good", "1.2.3", "ok")
     assert good.module == "fake_good_plugin"
     assert set(good.registrations) == {
-        ("oracle", "fake-users"), ("command", "fake-hello"), ("command", "fake-boom")}
+        ("oracle", "fake-users"),
+        ("command", "fake-hello"),
+        ("command", "fake-boom"),
+    }
     assert "snapkit_register_oracles" in good.hooks
     assert manager.oracles.get("fake-users").version == "1.2"
     assert manager.oracles.plugin_of("fake-users") == "fake-good"
@@ -52,8 +56,9 @@ def test_cli_lists_a_distribution_from_outside_the_repository(snapkit_cli):
 
 
 def test_cli_validate_checks_a_distribution_from_outside_the_repository(snapkit_cli):
-    run = snapkit_cli("plugins", "validate", "fake-good", "snapkit-fake-audit", "--json",
-                      sites=["good"])
+    run = snapkit_cli(
+        "plugins", "validate", "fake-good", "snapkit-fake-audit", "--json", sites=["good"]
+    )
     assert run.returncode == 0, run
     assert run.json() == {"ok": True, "strict": False, "problems": []}
 
@@ -102,8 +107,13 @@ def test_blocked_plugins_are_never_imported(fake_sites, tmp_path, monkeypatch):
 def test_a_plugin_outside_the_enabled_set_is_never_imported(snapkit_cli, tmp_path):
     log = tmp_path / "imports.log"
     (tmp_path / "snapkit.toml").write_text('[plugins]\nenabled = ["fake-good"]\n')
-    run = snapkit_cli("plugins", "list", "--json", sites=["good", "tripwire"],
-                      env={"SNAPKIT_TRIPWIRE_LOG": str(log)})
+    run = snapkit_cli(
+        "plugins",
+        "list",
+        "--json",
+        sites=["good", "tripwire"],
+        env={"SNAPKIT_TRIPWIRE_LOG": str(log)},
+    )
     assert run.returncode == 0, run
     statuses = {p["name"]: p["status"] for p in run.json()}
     assert statuses["tripwire"] == "blocked"
@@ -114,8 +124,9 @@ def test_a_plugin_outside_the_enabled_set_is_never_imported(snapkit_cli, tmp_pat
 def test_the_tripwire_does_record_an_import_when_not_blocked(snapkit_cli, tmp_path):
     # The control experiment for the two tests above.
     log = tmp_path / "imports.log"
-    run = snapkit_cli("plugins", "list", "--json", sites=["tripwire"],
-                      env={"SNAPKIT_TRIPWIRE_LOG": str(log)})
+    run = snapkit_cli(
+        "plugins", "list", "--json", sites=["tripwire"], env={"SNAPKIT_TRIPWIRE_LOG": str(log)}
+    )
     statuses = {p["name"]: p["status"] for p in run.json()}
     assert statuses["tripwire"] == "load-error"
     assert log.read_text() == "imported\n"
@@ -124,8 +135,9 @@ def test_the_tripwire_does_record_an_import_when_not_blocked(snapkit_cli, tmp_pa
 def test_blocked_in_the_config_file_by_distribution_name(snapkit_cli, tmp_path):
     log = tmp_path / "imports.log"
     (tmp_path / "snapkit.toml").write_text('[plugins]\nblocked = ["snapkit-fake-tripwire"]\n')
-    run = snapkit_cli("plugins", "list", sites=["good", "tripwire"],
-                      env={"SNAPKIT_TRIPWIRE_LOG": str(log)})
+    run = snapkit_cli(
+        "plugins", "list", sites=["good", "tripwire"], env={"SNAPKIT_TRIPWIRE_LOG": str(log)}
+    )
     assert run.returncode == 0, run
     line = next(x for x in run.stdout.splitlines() if x.startswith("tripwire "))
     assert "blocked" in line
@@ -140,8 +152,9 @@ def test_autoload_disabled_by_environment_variable(fake_sites, monkeypatch, snap
     manager.load_entry_points()
     assert manager.records == []
 
-    run = snapkit_cli("plugins", "list", "--json", sites=["good"],
-                      env={"SNAPKIT_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    run = snapkit_cli(
+        "plugins", "list", "--json", sites=["good"], env={"SNAPKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
     assert run.returncode == 0, run
     assert run.json() == []
 
@@ -168,4 +181,7 @@ def test_a_host_registers_an_inline_plugin_with_autoload_off():
     assert manager.serializers.keys() == ["tsv"]
     record = _record(manager, "inline")
     assert (record.status, record.distribution, record.registrations) == (
-        "ok", None, (("serializer", "tsv"),))
+        "ok",
+        None,
+        (("serializer", "tsv"),),
+    )

@@ -26,8 +26,7 @@ def test_cli_hook_option_shows_call_order(snapkit_cli):
     run = snapkit_cli("plugins", "list", "--hook", "snapkit_refresh_started", sites=["good"])
     assert run.returncode == 0, run
     assert "Call order of snapkit_refresh_started: fake-audit -> fake-good" in run.stdout
-    as_json = snapkit_cli("plugins", "list", "--json", "--hook", "refresh_started",
-                          sites=["good"])
+    as_json = snapkit_cli("plugins", "list", "--json", "--hook", "refresh_started", sites=["good"])
     assert [p["name"] for p in as_json.json()] == ["fake-audit", "fake-good"]
 
 
@@ -36,7 +35,8 @@ def test_cli_hook_option_with_an_unknown_hook_suggests_one(snapkit_cli):
     assert run.returncode == 2, run
     assert run.stderr.strip() == (
         "Error: --hook: no hook is called 'snapkit_refresh_start'; "
-        "did you mean 'snapkit_refresh_started'?")
+        "did you mean 'snapkit_refresh_started'?"
+    )
 
 
 def test_a_failing_event_hook_is_logged_never_raised(caplog):
@@ -69,10 +69,14 @@ def test_registering_the_wrong_descriptor_kind_is_a_register_error():
 
     manager = PluginManager(PluginSelection(autoload=False))
     manager.register(Confused(), name="confused")
-    assert [(p.plugin, p.code, p.message) for p in manager.problems] == [(
-        "confused", "register-error",
-        "TypeError: snapkit_register_oracles registered StoreDescriptor, "
-        "expected OracleDescriptor")]
+    assert [(p.plugin, p.code, p.message) for p in manager.problems] == [
+        (
+            "confused",
+            "register-error",
+            "TypeError: snapkit_register_oracles registered StoreDescriptor, "
+            "expected OracleDescriptor",
+        )
+    ]
     assert len(manager.oracles) == 0
 
 
@@ -88,7 +92,8 @@ def test_an_undecorated_snapkit_function_is_an_implementation_and_a_typo_is_refu
     assert manager.register(Plain(), name="plain") is False
     (problem,) = manager.problems
     assert problem.message == (
-        "unknown hook 'snapkit_refresh_strated' (did you mean 'snapkit_refresh_started'?)")
+        "unknown hook 'snapkit_refresh_strated' (did you mean 'snapkit_refresh_started'?)"
+    )
 
 
 def test_an_oracle_registration_may_read_the_config():
@@ -117,8 +122,10 @@ def test_an_unknown_key_suggests_the_closest_one():
     manager.register(One(), name="one")
     with pytest.raises(UnknownKeyError) as caught:
         manager.oracles.get("enrolments")
-    assert str(caught.value) == ("no oracle with key 'enrolments' is registered "
-                                 "(known: enrollments); did you mean 'enrollments'?")
+    assert str(caught.value) == (
+        "no oracle with key 'enrolments' is registered "
+        "(known: enrollments); did you mean 'enrollments'?"
+    )
 
 
 def test_unregister_removes_the_plugin_and_its_keys():

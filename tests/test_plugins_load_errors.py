@@ -94,11 +94,13 @@ def test_cli_validate_reports_the_load_error_and_exits_0_without_strict(snapkit_
     assert ("fake-flaky", "register-error") in problems
     message = next(p["message"] for p in report["problems"] if p["plugin"] == "fake-broken")
     assert message == "RuntimeError: fake-broken exploded on import"
-    only_broken = snapkit_cli("plugins", "validate", "fake-broken", "snapkit-fake-flaky",
-                              sites=["good", "broken"])
+    only_broken = snapkit_cli(
+        "plugins", "validate", "fake-broken", "snapkit-fake-flaky", sites=["good", "broken"]
+    )
     assert only_broken.returncode == 0, only_broken
     assert "fake-broken: load-error: RuntimeError: fake-broken exploded on import" in (
-        only_broken.stdout)
+        only_broken.stdout
+    )
 
 
 def test_cli_validate_strict_exits_1_for_a_broken_plugin(snapkit_cli):
@@ -113,8 +115,7 @@ def test_strict_environment_variable_makes_list_and_validate_exit_1(snapkit_cli)
     listed = snapkit_cli("plugins", "list", "--json", sites=["good", "broken"], env=env)
     assert listed.returncode == 1, listed
     assert {p["name"]: p["status"] for p in listed.json()}["fake-good"] == "ok"
-    validated = snapkit_cli("plugins", "validate", "fake-broken", sites=["good", "broken"],
-                            env=env)
+    validated = snapkit_cli("plugins", "validate", "fake-broken", sites=["good", "broken"], env=env)
     assert validated.returncode == 1, validated
     assert validated.stdout.startswith("fake-broken: load-error")
 

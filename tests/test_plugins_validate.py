@@ -9,12 +9,18 @@ from snapkit.validation import check_schema, validate_plugins
 
 # (plugin, code, a fragment of the message)
 EXPECTED = [
-    ("typo-hook", "unknown-hook",
-     "unknown hook 'snapkit_register_oracle' (did you mean 'snapkit_register_oracles'?)"),
+    (
+        "typo-hook",
+        "unknown-hook",
+        "unknown hook 'snapkit_register_oracle' (did you mean 'snapkit_register_oracles'?)",
+    ),
     ("extra-arg", "bad-signature", "{'scope'} are declared in the hookimpl"),
     ("dup-b", "duplicate-key", "oracle key 'shared' is registered by both 'dup-a' and 'dup-b'"),
-    ("bad-schema", "invalid-settings-schema",
-     "projection 'badly-set' has an invalid settings schema"),
+    (
+        "bad-schema",
+        "invalid-settings-schema",
+        "projection 'badly-set' has an invalid settings schema",
+    ),
     ("cycle", "oracle-cycle", "loop-a -> loop-b -> loop-a"),
     ("missing-dep", "unknown-oracle", "oracle 'orphan' requires unknown oracle 'nowhere'"),
 ]
@@ -28,17 +34,20 @@ def problems_manager(fake_sites) -> PluginManager:
     return manager
 
 
-@pytest.mark.parametrize(("plugin", "code", "fragment"), EXPECTED,
-                         ids=[code for _, code, _ in EXPECTED])
-def test_validate_reports_the_problem_with_the_plugin_name(problems_manager, plugin, code,
-                                                           fragment):
+@pytest.mark.parametrize(
+    ("plugin", "code", "fragment"), EXPECTED, ids=[code for _, code, _ in EXPECTED]
+)
+def test_validate_reports_the_problem_with_the_plugin_name(
+    problems_manager, plugin, code, fragment
+):
     found = [p for p in validate_plugins(problems_manager) if p.code == code]
     assert [p.plugin for p in found] == [plugin]
     assert fragment in found[0].message
 
 
-@pytest.mark.parametrize(("plugin", "code", "fragment"), EXPECTED,
-                         ids=[code for _, code, _ in EXPECTED])
+@pytest.mark.parametrize(
+    ("plugin", "code", "fragment"), EXPECTED, ids=[code for _, code, _ in EXPECTED]
+)
 def test_cli_validate_names_the_plugin_and_exits_1(snapkit_cli, plugin, code, fragment):
     run = snapkit_cli("plugins", "validate", plugin, "--json", sites=["problems"])
     assert run.returncode == 1, run
@@ -96,9 +105,16 @@ def test_unknown_projection_inputs_and_serializers_are_reported():
 
         @hookimpl
         def snapkit_register_datasets(self, register):  # type: ignore[no-untyped-def]
-            register(DatasetDescriptor(key="out", file_name="out.csv", columns=["a"],
-                                       requires=["progress", "missing"], serializer="xlsx",
-                                       factory=dict))
+            register(
+                DatasetDescriptor(
+                    key="out",
+                    file_name="out.csv",
+                    columns=["a"],
+                    requires=["progress", "missing"],
+                    serializer="xlsx",
+                    factory=dict,
+                )
+            )
 
     manager = PluginManager(PluginSelection(autoload=False))
     manager.register(Plugin(), name="inline")

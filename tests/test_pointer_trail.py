@@ -7,18 +7,31 @@ from snapkit.store import pointer_trail
 
 
 def _move(snapshot_id: str, generation: int) -> HistoryEntry:
-    return HistoryEntry(at=f"2026-01-01T00:00:{generation:02d}.000000Z", event="pointer_moved",
-                        snapshot_id=snapshot_id, status="success", generation=generation)
+    return HistoryEntry(
+        at=f"2026-01-01T00:00:{generation:02d}.000000Z",
+        event="pointer_moved",
+        snapshot_id=snapshot_id,
+        status="success",
+        generation=generation,
+    )
 
 
 def _other(snapshot_id: str) -> HistoryEntry:
-    return HistoryEntry(at="2026-01-01T00:00:00.000000Z", event="snapshot_recorded",
-                        snapshot_id=snapshot_id, status="success")
+    return HistoryEntry(
+        at="2026-01-01T00:00:00.000000Z",
+        event="snapshot_recorded",
+        snapshot_id=snapshot_id,
+        status="success",
+    )
 
 
 def _pointer(snapshot_id: str, generation: int) -> Pointer:
-    return Pointer(snapshot_id=snapshot_id, manifest_sha256="0" * 64, generation=generation,
-                   updated_at="2026-01-01T00:00:00.000000Z")
+    return Pointer(
+        snapshot_id=snapshot_id,
+        manifest_sha256="0" * 64,
+        generation=generation,
+        updated_at="2026-01-01T00:00:00.000000Z",
+    )
 
 
 def test_a_then_b_then_a_goes_back_to_b() -> None:

@@ -22,9 +22,12 @@ from snapkit.manager import PluginManager, PluginSelection
 from snapkit.markers import hookimpl
 from snapkit.project import Project
 
-PATH_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["path"],
-               "properties": {"path": {"type": "string", "format": "path"},
-                              "label": {"type": "string"}}}
+PATH_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path"],
+    "properties": {"path": {"type": "string", "format": "path"}, "label": {"type": "string"}},
+}
 
 
 class Reader:
@@ -47,26 +50,32 @@ class Host:
 
     @hookimpl
     def snapkit_register_projections(self, register: Any) -> None:
-        register(ProjectionDescriptor(key="count", requires=["reader"],
-                                      factory=lambda settings: lambda i: {
-                                          "n": len(i.payload("reader"))}))
+        register(
+            ProjectionDescriptor(
+                key="count",
+                requires=["reader"],
+                factory=lambda settings: lambda i: {"n": len(i.payload("reader"))},
+            )
+        )
 
 
 def host_project(root: Path, **options: Any) -> Project:
     import snapkit_file_store.plugin as file_store
 
     (root / "in").mkdir(parents=True, exist_ok=True)
-    (root / "in" / "a.json").write_text('[1, 2, 3]', encoding="utf-8")
+    (root / "in" / "a.json").write_text("[1, 2, 3]", encoding="utf-8")
     return Project.from_mapping(
         {"store": {"kind": "file", "path": "data"}, "oracles": {"reader": {"path": "in/a.json"}}},
-        plugins=[file_store, Host()], root=root, **options)
+        plugins=[file_store, Host()],
+        root=root,
+        **options,
+    )
 
 
 # -- from_mapping --------------------------------------------------------------------------
 
 
-def test_a_host_project_loads_only_the_plugins_it_passes(fake_sites: Any,
-                                                         tmp_path: Path) -> None:
+def test_a_host_project_loads_only_the_plugins_it_passes(fake_sites: Any, tmp_path: Path) -> None:
     fake_sites("good")
     project = host_project(tmp_path)
     assert sorted(project.manager.plugin_names()) == ["Host", "snapkit_file_store.plugin"]
@@ -81,7 +90,8 @@ def test_with_autoload_the_installed_plugins_load_too(fake_sites: Any, tmp_path:
 
 
 def test_relative_paths_resolve_against_the_root_not_the_current_folder(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -109,8 +119,9 @@ def test_a_plugin_object_with_an_unknown_hook_is_refused(tmp_path: Path) -> None
         Project.from_mapping({}, plugins=[Typo()], root=tmp_path)
 
 
-def test_the_cli_project_command_prints_what_derive_returns(tmp_path: Path,
-                                                            monkeypatch: Any) -> None:
+def test_the_cli_project_command_prints_what_derive_returns(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     project = host_project(tmp_path)
     project.refresh()
     monkeypatch.setattr(Project, "load", classmethod(lambda cls, *a, **k: project))
@@ -123,8 +134,7 @@ def test_the_cli_project_command_prints_what_derive_returns(tmp_path: Path,
     assert printed["projections"]["count"]["value"] == derived.value("count")
 
 
-def test_export_to_a_stream_checks_parity_before_handing_the_bytes_over(
-        tmp_path: Path) -> None:
+def test_export_to_a_stream_checks_parity_before_handing_the_bytes_over(tmp_path: Path) -> None:
     import io
 
     import snapkit_serializers.plugin as serializers
@@ -133,9 +143,16 @@ def test_export_to_a_stream_checks_parity_before_handing_the_bytes_over(
     class Dataset:
         @hookimpl
         def snapkit_register_datasets(self, register: Any) -> None:
-            register(DatasetDescriptor(key="count", file_name="count.csv", columns=("n",),
-                                       requires=("count",), profiles=("p",),
-                                       factory=lambda s: lambda v: [v["count"]]))
+            register(
+                DatasetDescriptor(
+                    key="count",
+                    file_name="count.csv",
+                    columns=("n",),
+                    requires=("count",),
+                    profiles=("p",),
+                    factory=lambda s: lambda v: [v["count"]],
+                )
+            )
 
     project = host_project(tmp_path)
     project.manager.register(serializers, name="serializers")
@@ -166,10 +183,16 @@ def store_plugin(schema: dict[str, Any] | None, received: list[dict[str, Any]]) 
 
 def test_a_store_whose_schema_has_no_path_gets_no_path_key(tmp_path: Path) -> None:
     received: list[dict[str, Any]] = []
-    schema = {"type": "object", "additionalProperties": False,
-              "properties": {"dsn": {"type": "string"}}}
-    project = Project.from_mapping({"store": {"kind": "remote", "dsn": "db"}},
-                                   plugins=[store_plugin(schema, received)], root=tmp_path)
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"dsn": {"type": "string"}},
+    }
+    project = Project.from_mapping(
+        {"store": {"kind": "remote", "dsn": "db"}},
+        plugins=[store_plugin(schema, received)],
+        root=tmp_path,
+    )
     project.store  # noqa: B018 - builds the store
     assert received == [{"dsn": "db"}]
 
@@ -177,8 +200,9 @@ def test_a_store_whose_schema_has_no_path_gets_no_path_key(tmp_path: Path) -> No
 def test_a_store_that_takes_a_path_gets_it_resolved_with_its_default(tmp_path: Path) -> None:
     received: list[dict[str, Any]] = []
     schema = {"type": "object", "properties": {"path": {"type": "string"}}}
-    project = Project.from_mapping({"store": {"kind": "remote"}},
-                                   plugins=[store_plugin(schema, received)], root=tmp_path)
+    project = Project.from_mapping(
+        {"store": {"kind": "remote"}}, plugins=[store_plugin(schema, received)], root=tmp_path
+    )
     project.store  # noqa: B018 - builds the store
     assert received == [{"path": str(tmp_path / "snapkit-data")}]
 
@@ -187,21 +211,26 @@ def test_a_store_that_takes_a_path_gets_it_resolved_with_its_default(tmp_path: P
 
 
 def test_only_settings_marked_format_path_are_resolved(tmp_path: Path) -> None:
-    schema = {"properties": {
-        "path": {"type": "string", "format": "path"},
-        "label": {"type": "string"},
-        "nested": {"type": "object", "properties": {"file": {"format": "path"}}},
-    }}
-    settings = {"path": "a/b.csv", "label": "a/b", "nested": {"file": "~/x"},
-                "other": "c"}
+    schema = {
+        "properties": {
+            "path": {"type": "string", "format": "path"},
+            "label": {"type": "string"},
+            "nested": {"type": "object", "properties": {"file": {"format": "path"}}},
+        }
+    }
+    settings = {"path": "a/b.csv", "label": "a/b", "nested": {"file": "~/x"}, "other": "c"}
     resolved = resolve_setting_paths(settings, schema, tmp_path)
-    assert resolved == {"path": str(tmp_path / "a/b.csv"), "label": "a/b",
-                        "nested": {"file": str(Path("~/x").expanduser())}, "other": "c"}
+    assert resolved == {
+        "path": str(tmp_path / "a/b.csv"),
+        "label": "a/b",
+        "nested": {"file": str(Path("~/x").expanduser())},
+        "other": "c",
+    }
     assert resolve_setting_paths({"path": "/abs"}, schema, tmp_path) == {"path": "/abs"}
     assert resolve_setting_paths({"path": "x"}, None, tmp_path) == {"path": "x"}
 
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 import json
 from pathlib import Path
 from snapkit import hookimpl
@@ -217,7 +246,7 @@ class Reader:
 def snapkit_register_oracles(register):
     register(OracleDescriptor(key="reader", factory=Reader, settings_schema={
         "type": "object", "properties": {"path": {"type": "string", "format": "path"}}}))
-'''
+"""
 
 
 @pytest.fixture
@@ -230,12 +259,14 @@ def plugin_module(tmp_path: Path, monkeypatch: Any) -> Iterator[str]:
 
 
 def test_a_config_elsewhere_resolves_its_relative_paths_against_its_folder(
-        tmp_path: Path, monkeypatch: Any, plugin_module: str) -> None:
+    tmp_path: Path, monkeypatch: Any, plugin_module: str
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "data").mkdir(parents=True)
     (elsewhere / "data" / "a.json").write_text('{"ok": true}', encoding="utf-8")
-    (elsewhere / "snapkit.toml").write_text('[oracles.reader]\npath = "data/a.json"\n',
-                                            encoding="utf-8")
+    (elsewhere / "snapkit.toml").write_text(
+        '[oracles.reader]\npath = "data/a.json"\n', encoding="utf-8"
+    )
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -252,8 +283,9 @@ def loaded(manager: PluginManager) -> set[str]:
     return {record.name for record in manager.records if record.status == "ok"}
 
 
-def test_snapkit_plugins_names_exactly_the_plugins_to_load(fake_sites: Any,
-                                                           monkeypatch: Any) -> None:
+def test_snapkit_plugins_names_exactly_the_plugins_to_load(
+    fake_sites: Any, monkeypatch: Any
+) -> None:
     fake_sites("good")
     monkeypatch.setenv("SNAPKIT_PLUGINS", "fake-good")
     manager = PluginManager(PluginSelection(enabled=("fake-audit",)))
@@ -262,7 +294,8 @@ def test_snapkit_plugins_names_exactly_the_plugins_to_load(fake_sites: Any,
 
 
 def test_snapkit_plugins_loads_even_with_autoload_off_and_keeps_the_block_list(
-        fake_sites: Any, monkeypatch: Any) -> None:
+    fake_sites: Any, monkeypatch: Any
+) -> None:
     fake_sites("good")
     monkeypatch.setenv("SNAPKIT_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("SNAPKIT_PLUGINS", "fake-good, snapkit-fake-audit")
@@ -272,7 +305,8 @@ def test_snapkit_plugins_loads_even_with_autoload_off_and_keeps_the_block_list(
 
 
 def test_snapkit_plugins_imports_a_module_no_entry_point_provides(
-        monkeypatch: Any, plugin_module: str) -> None:
+    monkeypatch: Any, plugin_module: str
+) -> None:
     monkeypatch.setenv("SNAPKIT_PLUGINS", f"{plugin_module},not_a_plugin_anywhere")
     manager = PluginManager(PluginSelection())
     manager.load_entry_points()
@@ -282,8 +316,7 @@ def test_snapkit_plugins_imports_a_module_no_entry_point_provides(
     assert problem.code == "not-installed" and "SNAPKIT_PLUGINS" in problem.message
 
 
-def test_snapkit_plugins_set_but_empty_loads_nothing(fake_sites: Any,
-                                                     monkeypatch: Any) -> None:
+def test_snapkit_plugins_set_but_empty_loads_nothing(fake_sites: Any, monkeypatch: Any) -> None:
     fake_sites("good")
     monkeypatch.setenv("SNAPKIT_PLUGINS", "")
     manager = PluginManager(PluginSelection())
@@ -292,7 +325,8 @@ def test_snapkit_plugins_set_but_empty_loads_nothing(fake_sites: Any,
 
 
 def test_a_host_project_without_autoload_ignores_snapkit_plugins(
-        fake_sites: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    fake_sites: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
     fake_sites("good")
     monkeypatch.setenv("SNAPKIT_PLUGINS", "fake-good")
     project = host_project(tmp_path)
@@ -310,13 +344,13 @@ def test_the_config_is_found_in_a_parent_folder(tmp_path: Path) -> None:
 
 
 def test_the_nearest_folder_wins_and_pyproject_counts_only_with_tool_snapkit(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "snapkit.toml").write_text("", encoding="utf-8")
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "pyproject.toml").write_text("[tool.snapkit]\n", encoding="utf-8")
     (tmp_path / "a" / "b").mkdir()
-    (tmp_path / "a" / "b" / "pyproject.toml").write_text("[project]\nname='x'\n",
-                                                         encoding="utf-8")
+    (tmp_path / "a" / "b" / "pyproject.toml").write_text("[project]\nname='x'\n", encoding="utf-8")
     assert find_config(tmp_path / "a" / "b") == tmp_path / "a" / "pyproject.toml"
 
 
@@ -331,7 +365,8 @@ def test_the_search_stops_at_the_top_of_a_repository(tmp_path: Path) -> None:
 
 
 def test_relative_paths_of_a_config_found_above_resolve_against_its_folder(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     (tmp_path / "snapkit.toml").write_text('[store]\npath = "snaps"\n', encoding="utf-8")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
@@ -346,8 +381,7 @@ def test_relative_paths_of_a_config_found_above_resolve_against_its_folder(
 @pytest.fixture
 def refreshed_folder(tmp_path: Path, monkeypatch: Any, plugin_module: str) -> Path:
     (tmp_path / "a.json").write_text('{"secret": "VALUE-NEVER-LOGGED"}', encoding="utf-8")
-    (tmp_path / "snapkit.toml").write_text('[oracles.reader]\npath = "a.json"\n',
-                                           encoding="utf-8")
+    (tmp_path / "snapkit.toml").write_text('[oracles.reader]\npath = "a.json"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SNAPKIT_PLUGINS", f"{plugin_module},file-store")
     return tmp_path
@@ -388,9 +422,11 @@ def test_an_unknown_log_level_is_a_usage_error() -> None:
 
 
 def test_a_named_module_whose_own_import_fails_is_a_load_error_not_missing(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     (tmp_path / "snapkit_test_needs_missing.py").write_text(
-        "import snapkit_test_not_installed_dependency\n", encoding="utf-8")
+        "import snapkit_test_not_installed_dependency\n", encoding="utf-8"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("SNAPKIT_PLUGINS", "snapkit_test_needs_missing")
     manager = PluginManager(PluginSelection())

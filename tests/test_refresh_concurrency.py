@@ -13,7 +13,7 @@ from pathlib import Path
 
 from snapkit.testing.engine import make_project
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
     from snapkit.errors import LockHeldError
@@ -36,12 +36,16 @@ SCRIPT = textwrap.dedent('''
         print(json.dumps({"event": "locked", "message": str(exc)}), flush=True)
         sys.exit(5)
     print(json.dumps({"event": "done", "status": outcome.status}), flush=True)
-''')
+""")
 
 
 def _spawn(script: Path, folder: Path, start_at: float, hold: float) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(script), str(folder), str(start_at), str(hold)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(folder), str(start_at), str(hold)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_eight_processes_start_a_refresh_at_once_and_exactly_one_runs(tmp_path: Path) -> None:
@@ -59,8 +63,9 @@ def test_eight_processes_start_a_refresh_at_once_and_exactly_one_runs(tmp_path: 
     assert len(done) == 1, outcomes
     assert len(locked) == 7, outcomes
     assert all(code == 5 for code, *_ in locked)
-    assert all("refresh" in o[2]["message"].lower() or "lock" in o[2]["message"].lower()
-               for o in locked)
+    assert all(
+        "refresh" in o[2]["message"].lower() or "lock" in o[2]["message"].lower() for o in locked
+    )
     project = make_project(tmp_path)
     assert project.current().payloads["slow"] == {"ok": True}
 

@@ -17,9 +17,11 @@ STALE_AFTER = 1.0
 
 
 def _project(folder: Path, load: Any) -> Any:
-    return make_project(folder, OraclePlugin().add("slow", load),
-                        config={"refresh": {"lock_stale_after": STALE_AFTER,
-                                            "timeout": 60}})
+    return make_project(
+        folder,
+        OraclePlugin().add("slow", load),
+        config={"refresh": {"lock_stale_after": STALE_AFTER, "timeout": 60}},
+    )
 
 
 def test_a_refresh_slower_than_lock_stale_after_is_not_taken_over(tmp_path: Path) -> None:

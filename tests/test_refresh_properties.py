@@ -52,10 +52,14 @@ def source() -> Source:
 @pytest.fixture
 def plugin(source: Source) -> OraclePlugin:
     plugin = OraclePlugin()
-    plugin.add("users", source.load_users, records=True, key_column="id",
-               payload_schema=USER_SCHEMA)
-    plugin.add("settings", source.load_settings,
-               payload_schema={"type": "object", "required": ["threshold"]})
+    plugin.add(
+        "users", source.load_users, records=True, key_column="id", payload_schema=USER_SCHEMA
+    )
+    plugin.add(
+        "settings",
+        source.load_settings,
+        payload_schema={"type": "object", "required": ["threshold"]},
+    )
     return plugin
 
 
@@ -64,8 +68,9 @@ def project(tmp_path: Any, plugin: OraclePlugin) -> Any:
     return make_project(tmp_path, plugin, config={"refresh": {"backoff": 0.01}})
 
 
-def test_property_01_read_operations_never_trigger_scraping(project: Any, plugin: OraclePlugin
-                                                             ) -> None:
+def test_property_01_read_operations_never_trigger_scraping(
+    project: Any, plugin: OraclePlugin
+) -> None:
     with pytest.raises(NoSnapshotError):
         project.current()
     assert plugin.calls == {}
@@ -81,8 +86,9 @@ def test_property_01_read_operations_never_trigger_scraping(project: Any, plugin
     assert plugin.calls == calls
 
 
-def test_property_02_reads_always_serve_latest_successful_snapshot(project: Any,
-                                                                   source: Source) -> None:
+def test_property_02_reads_always_serve_latest_successful_snapshot(
+    project: Any, source: Source
+) -> None:
     first = project.refresh()
     source.fail_with = RuntimeError("source down")
     project.refresh()
@@ -104,8 +110,7 @@ def test_property_08_successful_refresh_creates_success_snapshot(project: Any) -
     assert stored.payloads["settings"] == {"threshold": 40}
 
 
-def test_property_09_failed_refresh_preserves_current_pointer(project: Any,
-                                                              source: Source) -> None:
+def test_property_09_failed_refresh_preserves_current_pointer(project: Any, source: Source) -> None:
     good = project.refresh()
     pointer = project.store.read_pointer()
     source.fail_with = RuntimeError("boom")
@@ -130,8 +135,9 @@ def test_property_11_timestamp_metadata_inclusion(project: Any) -> None:
 
 
 def test_property_12_version_metadata_inclusion(tmp_path: Any, plugin: OraclePlugin) -> None:
-    project = make_project(tmp_path, plugin, config={
-        "refresh": {"schema_version": "3.1", "calculation_version": "7"}})
+    project = make_project(
+        tmp_path, plugin, config={"refresh": {"schema_version": "3.1", "calculation_version": "7"}}
+    )
     outcome = project.refresh()
     stored = project.store.get(outcome.snapshot_id)
     assert (stored.schema_version, stored.calculation_version) == ("3.1", "7")
@@ -161,8 +167,9 @@ def test_property_14_error_logging_in_failed_snapshots(project: Any, source: Sou
     assert stored.parts == ()
 
 
-def test_property_16_network_retry_logic(project: Any, source: Source,
-                                         plugin: OraclePlugin) -> None:
+def test_property_16_network_retry_logic(
+    project: Any, source: Source, plugin: OraclePlugin
+) -> None:
     source.transient_failures = 2
     outcome = project.refresh()
     assert outcome.status == "success"
@@ -170,16 +177,18 @@ def test_property_16_network_retry_logic(project: Any, source: Source,
     assert outcome.manifest.run.timings["users"].attempts == 3
 
 
-def test_property_16_gives_up_after_three_attempts(project: Any, source: Source,
-                                                   plugin: OraclePlugin) -> None:
+def test_property_16_gives_up_after_three_attempts(
+    project: Any, source: Source, plugin: OraclePlugin
+) -> None:
     source.transient_failures = 5
     outcome = project.refresh()
     assert outcome.status == "failed"
     assert plugin.calls["users"] == 3
 
 
-def test_property_16_permanent_errors_are_not_retried(project: Any, source: Source,
-                                                      plugin: OraclePlugin) -> None:
+def test_property_16_permanent_errors_are_not_retried(
+    project: Any, source: Source, plugin: OraclePlugin
+) -> None:
     source.fail_with = ValueError("bad request")
     project.refresh()
     assert plugin.calls["users"] == 1
@@ -211,8 +220,9 @@ def test_property_20_current_pointer_maintenance(project: Any, source: Source) -
     assert [m.snapshot_id for m in moves] == [first.snapshot_id, second.snapshot_id]
 
 
-def test_property_21_snapshot_listing_supports_filters_and_limit(project: Any,
-                                                                 source: Source) -> None:
+def test_property_21_snapshot_listing_supports_filters_and_limit(
+    project: Any, source: Source
+) -> None:
     ids = []
     for n in range(3):
         source.users.append({"id": 1000 + n, "name": "x"})
@@ -228,8 +238,7 @@ def test_property_21_snapshot_listing_supports_filters_and_limit(project: Any,
     assert project.snapshots(ListFilter(since=future)) == []
 
 
-def test_property_22_schema_validation_checks_every_record(project: Any,
-                                                           source: Source) -> None:
+def test_property_22_schema_validation_checks_every_record(project: Any, source: Source) -> None:
     source.users[37] = {"id": "not-an-int", "name": "Ada Lovelace"}
     outcome = project.refresh()
     assert outcome.status == "failed"
@@ -267,8 +276,9 @@ def test_property_25_snapshot_id_correlation(project: Any, caplog: Any) -> None:
     assert any(outcome.snapshot_id[:12] in r.getMessage() for r in caplog.records)
 
 
-def test_property_28_version_preservation(tmp_path: Any, plugin: OraclePlugin,
-                                          source: Source) -> None:
+def test_property_28_version_preservation(
+    tmp_path: Any, plugin: OraclePlugin, source: Source
+) -> None:
     old = make_project(tmp_path, plugin, config={"refresh": {"calculation_version": "1"}})
     first = old.refresh()
     new = make_project(tmp_path, plugin, config={"refresh": {"calculation_version": "2"}})
@@ -284,8 +294,9 @@ def test_same_data_gives_same_snapshot_id(project: Any) -> None:
     assert first.snapshot_id == again.snapshot_id
 
 
-def test_optional_oracle_failure_gives_partial_and_keeps_pointer(tmp_path: Any,
-                                                                 source: Source) -> None:
+def test_optional_oracle_failure_gives_partial_and_keeps_pointer(
+    tmp_path: Any, source: Source
+) -> None:
     plugin = OraclePlugin()
     plugin.add("users", source.load_users, records=True, key_column="id")
     plugin.add("extras", lambda call: (_ for _ in ()).throw(RuntimeError("x")), optional=True)
@@ -295,8 +306,9 @@ def test_optional_oracle_failure_gives_partial_and_keeps_pointer(tmp_path: Any,
     assert not outcome.pointer_moved
     status = outcome.manifest.oracle_status("extras")
     assert (status.status, status.source) == ("skipped_optional", "skipped_optional")
-    moving = make_project(tmp_path / "b", plugin,
-                          config={"refresh": {"partial_moves_pointer": True}})
+    moving = make_project(
+        tmp_path / "b", plugin, config={"refresh": {"partial_moves_pointer": True}}
+    )
     assert moving.refresh().pointer_moved
 
 
@@ -304,8 +316,11 @@ def test_dependent_oracle_sees_its_inputs_and_runs_after_them(tmp_path: Any) -> 
     order: list[str] = []
     plugin = OraclePlugin()
     plugin.add("base", lambda call: order.append("base") or {"n": 2})
-    plugin.add("derived", lambda call: order.append("derived")
-               or {"double": call.inputs["base"].payload["n"] * 2}, requires=["base"])
+    plugin.add(
+        "derived",
+        lambda call: order.append("derived") or {"double": call.inputs["base"].payload["n"] * 2},
+        requires=["base"],
+    )
     project = make_project(tmp_path, plugin)
     outcome = project.refresh(["derived"])
     assert order == ["base", "derived"]
@@ -374,8 +389,7 @@ def test_a_record_stream_that_stalls_times_out(tmp_path: Any) -> None:
     assert "sent no records" in outcome.errors[0].message
 
 
-def test_reported_run_figures_are_kept_in_the_run_and_leave_the_id_alone(tmp_path: Any
-                                                                         ) -> None:
+def test_reported_run_figures_are_kept_in_the_run_and_leave_the_id_alone(tmp_path: Any) -> None:
     calls = {"n": 0}
 
     def counted(call: Any) -> Any:

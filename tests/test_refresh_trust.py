@@ -33,8 +33,11 @@ path = "users.csv"
 key_column = "id"
 """
 
-PEOPLE = [("1", "Ada Lovelace", "ada@example.com"), ("2", "Grace Hopper", "grace@example.com"),
-          ("3", "Alan Turing", "alan@example.com")]
+PEOPLE = [
+    ("1", "Ada Lovelace", "ada@example.com"),
+    ("2", "Grace Hopper", "grace@example.com"),
+    ("3", "Alan Turing", "alan@example.com"),
+]
 VALUES = [value for row in PEOPLE for value in row[1:]]
 
 
@@ -62,8 +65,9 @@ def snapkit(folder: Path, *args: str) -> Ran:
     return Ran(code, out.decode(), err.decode())
 
 
-def write_users(folder: Path, rows: list[tuple[str, ...]], header: str = "id,name,email",
-                prefix: str = "") -> None:
+def write_users(
+    folder: Path, rows: list[tuple[str, ...]], header: str = "id,name,email", prefix: str = ""
+) -> None:
     lines = [prefix + header, *(",".join(row) for row in rows)]
     (folder / "users.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -77,8 +81,11 @@ def folder(tmp_path: Path) -> Path:
 
 def stored_text(folder: Path) -> str:
     """Every byte the store keeps about snapshots (manifests, history, pointer), as text."""
-    return "\n".join(p.read_text(errors="replace") for p in sorted((folder / "store").rglob("*"))
-                     if p.is_file() and p.suffix in {".json", ".jsonl", ""})
+    return "\n".join(
+        p.read_text(errors="replace")
+        for p in sorted((folder / "store").rglob("*"))
+        if p.is_file() and p.suffix in {".json", ".jsonl", ""}
+    )
 
 
 def assert_no_values(*texts: str) -> None:
@@ -107,7 +114,8 @@ def test_a_broken_payload_schema_fails_without_a_record_value_anywhere(folder: P
 
 def test_a_record_failing_a_valid_schema_is_named_by_position_and_field(folder: Path) -> None:
     (folder / "snapkit.toml").write_text(
-        CONFIG + 'schema = { type = "object", properties = { email = { pattern = "^x" } } }\n')
+        CONFIG + 'schema = { type = "object", properties = { email = { pattern = "^x" } } }\n'
+    )
     done = snapkit(folder, "refresh", "--json")
     assert done.code == 1, done
     error = done.json()["errors"][0]
@@ -120,8 +128,9 @@ def test_an_oracle_exception_is_described_by_type_and_place_never_its_message() 
     import jsonschema
 
     try:
-        jsonschema.validate({"email": "ada@example.com"}, {"properties": {"email": {
-            "type": "integer"}}})
+        jsonschema.validate(
+            {"email": "ada@example.com"}, {"properties": {"email": {"type": "integer"}}}
+        )
     except jsonschema.ValidationError as exc:
         assert "ada@example.com" in str(exc)  # what jsonschema would have leaked
         described = describe_exception(exc)
@@ -132,7 +141,8 @@ def test_an_oracle_exception_is_described_by_type_and_place_never_its_message() 
     except KeyError as exc:
         assert "grace@example.com" not in describe_exception(exc)
     assert describe_exception(FileNotFoundError(2, "No such file or directory")) == (
-        "FileNotFoundError: No such file or directory")
+        "FileNotFoundError: No such file or directory"
+    )
 
 
 def test_a_failing_oracle_stores_no_value_of_its_exception(tmp_path: Path) -> None:
@@ -162,10 +172,12 @@ def test_duplicate_keys_fail_the_refresh_naming_positions_not_values(folder: Pat
     assert done.code == 1, done
     (error,) = done.json()["errors"]
     assert error["code"] == "duplicate_key"
-    assert error["message"] == ("oracle 'users': table 'users': record 3 repeats the key of "
-                                "record 1 (key field 'id'); a keyed table needs a unique key "
-                                "per record; fix the source, or declare the field that "
-                                "identifies a record as its key_column")
+    assert error["message"] == (
+        "oracle 'users': table 'users': record 3 repeats the key of "
+        "record 1 (key field 'id'); a keyed table needs a unique key "
+        "per record; fix the source, or declare the field that "
+        "identifies a record as its key_column"
+    )
     assert current_id(folder) == good
     assert not list((folder / "store").rglob("*.tmp*"))
 
@@ -204,8 +216,7 @@ def test_a_csv_header_with_a_byte_order_mark_is_read_without_it(folder: Path) ->
     found = snapkit(folder, "search", "users", "id=2", "--json")
     assert found.code == 0, found
     assert "Grace Hopper" in found.out
-    write_users(folder, [*PEOPLE[:2], ("3", "Alan Turing", "turing@example.com")],
-                prefix="\ufeff")
+    write_users(folder, [*PEOPLE[:2], ("3", "Alan Turing", "turing@example.com")], prefix="\ufeff")
     assert snapkit(folder, "refresh").code == 0
     changes = snapkit(folder, "diff", "current~1", "current", "--json")
     assert changes.code == 0, changes
@@ -215,8 +226,9 @@ def test_a_csv_header_with_a_byte_order_mark_is_read_without_it(folder: Path) ->
 def test_a_byte_order_mark_the_oracle_kept_is_named_in_the_hint(tmp_path: Path) -> None:
     from snapkit.testing.engine import OraclePlugin, make_project
 
-    plugin = OraclePlugin().add("users", lambda call: [{"\ufeffid": "1"}], records=True,
-                                key_column="id")
+    plugin = OraclePlugin().add(
+        "users", lambda call: [{"\ufeffid": "1"}], records=True, key_column="id"
+    )
     outcome = make_project(tmp_path, plugin).refresh()
     (error,) = outcome.errors
     assert error.code == "missing_key" and "byte-order mark" in error.message
@@ -254,7 +266,8 @@ def test_a_table_may_lose_half_but_not_more_by_default(folder: Path) -> None:
     assert done.code == 1
     assert done.json()["errors"][0]["message"].startswith(
         "oracle 'users': table 'users' would shrink from 125 to 62 records (50% fewer; at most "
-        "50% allowed)")
+        "50% allowed)"
+    )
 
 
 def test_max_shrink_sets_the_threshold(folder: Path) -> None:
@@ -270,8 +283,9 @@ def test_max_shrink_sets_the_threshold(folder: Path) -> None:
 def test_allow_shrink_lets_a_table_empty(folder: Path) -> None:
     write_users(folder, many(250))
     assert snapkit(folder, "refresh").code == 0
-    (folder / "snapkit.toml").write_text(CONFIG.replace(
-        "[store]", '[refresh]\nallow_shrink = ["users"]\n\n[store]'))
+    (folder / "snapkit.toml").write_text(
+        CONFIG.replace("[store]", '[refresh]\nallow_shrink = ["users"]\n\n[store]')
+    )
     write_users(folder, [])
     done = snapkit(folder, "refresh", "--json")
     assert done.code == 0, done
@@ -295,8 +309,9 @@ def test_allow_shrink_on_the_command_line_lets_one_refresh_empty_a_table(folder:
 
 
 def test_allow_shrink_naming_no_oracle_is_a_config_error(folder: Path) -> None:
-    (folder / "snapkit.toml").write_text(CONFIG.replace(
-        "[store]", '[refresh]\nallow_shrink = ["userz"]\n\n[store]'))
+    (folder / "snapkit.toml").write_text(
+        CONFIG.replace("[store]", '[refresh]\nallow_shrink = ["userz"]\n\n[store]')
+    )
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
     assert done.err.startswith("Error: refresh.allow_shrink[0]: no oracle with key 'userz'")
@@ -306,12 +321,14 @@ def test_allow_shrink_naming_no_oracle_is_a_config_error(folder: Path) -> None:
 
 
 def test_an_unknown_oracle_in_refresh_oracles_exits_2(folder: Path) -> None:
-    (folder / "snapkit.toml").write_text(CONFIG.replace(
-        "[store]", '[refresh]\noracles = ["users", "nope"]\n\n[store]'))
+    (folder / "snapkit.toml").write_text(
+        CONFIG.replace("[store]", '[refresh]\noracles = ["users", "nope"]\n\n[store]')
+    )
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
-    assert done.err.startswith("Error: refresh.oracles[1]: no oracle with key 'nope' is "
-                               "registered (known: users)")
+    assert done.err.startswith(
+        "Error: refresh.oracles[1]: no oracle with key 'nope' is registered (known: users)"
+    )
 
 
 def test_an_unknown_requirement_exits_2(folder: Path) -> None:
@@ -324,7 +341,8 @@ def test_an_unknown_requirement_exits_2(folder: Path) -> None:
 def test_a_dependency_cycle_exits_2(folder: Path) -> None:
     (folder / "snapkit.toml").write_text(
         CONFIG + 'requires = ["more"]\n\n[oracles.more]\nkind = "files"\npath = "users.csv"\n'
-        'requires = ["users"]\n')
+        'requires = ["users"]\n'
+    )
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
     assert "dependency cycle: more -> users -> more" in done.err
@@ -334,8 +352,10 @@ def test_a_config_file_that_is_not_utf8_exits_2_naming_the_line(folder: Path) ->
     (folder / "snapkit.toml").write_bytes(CONFIG.encode() + "# caf\u00e9\n".encode("latin-1"))
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
-    assert done.err.strip() == (f"Error: {folder / 'snapkit.toml'}: not UTF-8 text (byte 0xe9 "
-                                "on line 12); TOML files are UTF-8; save the file as UTF-8")
+    assert done.err.strip() == (
+        f"Error: {folder / 'snapkit.toml'}: not UTF-8 text (byte 0xe9 "
+        "on line 12); TOML files are UTF-8; save the file as UTF-8"
+    )
 
 
 def test_a_missing_schema_file_is_named_as_such(folder: Path) -> None:
@@ -343,8 +363,9 @@ def test_a_missing_schema_file_is_named_as_such(folder: Path) -> None:
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
     assert "is installed" not in done.err
-    assert (f"oracles.users.schema: the schema file {folder / 'schemas' / 'users.json'} does "
-            "not exist") in done.err
+    assert (
+        f"oracles.users.schema: the schema file {folder / 'schemas' / 'users.json'} does not exist"
+    ) in done.err
 
 
 def test_a_csv_that_is_not_utf8_names_the_encoding_setting_and_line(folder: Path) -> None:
@@ -359,8 +380,9 @@ def test_a_csv_that_is_not_utf8_names_the_encoding_setting_and_line(folder: Path
 
 
 def test_search_accepts_non_ascii_field_names(folder: Path) -> None:
-    (folder / "users.csv").write_text("id,naïve,名前\n1,yes,アダ\n2,no,グレース\n",
-                                      encoding="utf-8")
+    (folder / "users.csv").write_text(
+        "id,naïve,名前\n1,yes,アダ\n2,no,グレース\n", encoding="utf-8"
+    )
     assert snapkit(folder, "refresh").code == 0
     for query in ("naïve=no", "名前^=グレ"):
         found = snapkit(folder, "search", "users", query, "--json")
@@ -382,10 +404,12 @@ def test_the_query_parser_reads_non_ascii_field_names() -> None:
 
 
 def test_a_secret_that_fails_its_settings_schema_is_not_shown(
-        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("USERS_URL", "ftp://admin:hunter2@example.com/users.csv")
-    (folder / "snapkit.toml").write_text(CONFIG.replace('path = "users.csv"',
-                                                        'url = { env = "USERS_URL" }'))
+    (folder / "snapkit.toml").write_text(
+        CONFIG.replace('path = "users.csv"', 'url = { env = "USERS_URL" }')
+    )
     done = snapkit(folder, "refresh")
     assert done.code == 2, done
     assert "oracles.users.url" in done.err and "${USERS_URL}" in done.err
@@ -423,10 +447,12 @@ def http_folder(folder: Path) -> Any:
 
 
 def test_a_csv_over_http_is_decoded_strictly_and_without_its_byte_order_mark(
-        http_folder: Any) -> None:
+    http_folder: Any,
+) -> None:
     folder, base = http_folder
-    (folder / "snapkit.toml").write_text(CONFIG.replace('path = "users.csv"',
-                                                        f'url = "{base}/users.csv"'))
+    (folder / "snapkit.toml").write_text(
+        CONFIG.replace('path = "users.csv"', f'url = "{base}/users.csv"')
+    )
     write_users(folder, PEOPLE, prefix="\ufeff")
     assert snapkit(folder, "refresh").code == 0
     assert "Grace Hopper" in snapkit(folder, "search", "users", "id=2").out
@@ -440,8 +466,9 @@ def test_a_csv_over_http_is_decoded_strictly_and_without_its_byte_order_mark(
 
 def test_json_lines_with_a_byte_order_mark_load(folder: Path) -> None:
     (folder / "snapkit.toml").write_text(CONFIG.replace("users.csv", "users.jsonl"))
-    (folder / "users.jsonl").write_text('\ufeff{"id": 1, "name": "Ada"}\n{"id": 2}\n',
-                                        encoding="utf-8")
+    (folder / "users.jsonl").write_text(
+        '\ufeff{"id": 1, "name": "Ada"}\n{"id": 2}\n', encoding="utf-8"
+    )
     done = snapkit(folder, "refresh", "--json")
     assert done.code == 0, done
     assert done.json()["parts"][0]["records"] == 2

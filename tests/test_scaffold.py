@@ -16,7 +16,10 @@ from snapkit.scaffold import KINDS, plan_plugin, render_plugin, write_plugin
 def test_the_default_kinds_are_an_oracle_and_a_projection():
     plan = plan_plugin("acme-crm")
     assert (plan.distribution, plan.package, plan.kinds) == (
-        "snapkit-acme-crm", "snapkit_acme_crm", ("oracle", "projection"))
+        "snapkit-acme-crm",
+        "snapkit_acme_crm",
+        ("oracle", "projection"),
+    )
 
 
 def test_a_kind_brings_the_kinds_its_template_reads():
@@ -71,9 +74,14 @@ def test_a_generated_package_with_every_kind_is_valid_and_its_tests_pass(snapkit
     # its tests, unchanged, against this interpreter's snapkit (the kit loads via pytest11)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
     env["PYTHONPATH"] = str(target / "src")
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            "-p", "no:randomly"],
-                           cwd=target, env=env, capture_output=True, text=True, timeout=600)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     summary = tests.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary

@@ -11,8 +11,13 @@ from snapkit.convert import to_json
 from snapkit.schemas import CONTRACTS, SCHEMA_VERSION, all_schemas, schema_for
 
 SPEC_CONTRACTS = {  # SPEC §4: each of these has a published schema
-    "scope", "oracle-result", "snapshot-manifest", "projection-result", "export-manifest",
-    "diff"}
+    "scope",
+    "oracle-result",
+    "snapshot-manifest",
+    "projection-result",
+    "export-manifest",
+    "diff",
+}
 
 
 def test_every_contract_of_the_spec_has_a_schema():
@@ -52,7 +57,8 @@ def test_nested_contracts_are_shared_definitions():
     schema = schema_for(contracts.SnapshotManifest)
     assert schema["properties"]["scope"] == {"$ref": "#/$defs/Scope"}
     assert {"Scope", "ErrorInfo", "OracleStatus", "PartRef", "RunInfo", "Timings"} <= set(
-        schema["$defs"])
+        schema["$defs"]
+    )
     assert schema["properties"]["status"] == {"enum": ["success", "partial", "failed"]}
 
 

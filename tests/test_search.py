@@ -17,24 +17,62 @@ from snapkit.search_index import build_configured_indexes
 from snapkit.testing.engine import OraclePlugin, make_project
 
 PEOPLE = [
-    {"id": "p1", "name": "Ada Lovelace", "email": "ada@example.org", "role": "guardian",
-     "kids": ["p3"], "age": 36},
-    {"id": "p2", "name": "Alan Turing", "email": "alan@example.org", "role": "teacher",
-     "kids": [], "age": 41},
-    {"id": "p3", "name": "Byron Lovelace", "email": "byron@example.org", "role": "student",
-     "kids": [], "age": 9},
-    {"id": "p4", "name": "ADA Byron", "email": "ada.b@example.org", "role": "student",
-     "kids": [], "age": 10, "address": {"city": "London"}},
-    {"id": "p5", "name": "Grace \"Amazing\" Hopper", "email": "grace@example.org",
-     "role": "guardian", "kids": ["p4", "p3"], "age": 85},
+    {
+        "id": "p1",
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "role": "guardian",
+        "kids": ["p3"],
+        "age": 36,
+    },
+    {
+        "id": "p2",
+        "name": "Alan Turing",
+        "email": "alan@example.org",
+        "role": "teacher",
+        "kids": [],
+        "age": 41,
+    },
+    {
+        "id": "p3",
+        "name": "Byron Lovelace",
+        "email": "byron@example.org",
+        "role": "student",
+        "kids": [],
+        "age": 9,
+    },
+    {
+        "id": "p4",
+        "name": "ADA Byron",
+        "email": "ada.b@example.org",
+        "role": "student",
+        "kids": [],
+        "age": 10,
+        "address": {"city": "London"},
+    },
+    {
+        "id": "p5",
+        "name": 'Grace "Amazing" Hopper',
+        "email": "grace@example.org",
+        "role": "guardian",
+        "kids": ["p4", "p3"],
+        "age": 85,
+    },
 ]
 
 
 def _project(folder: Path, people: list[dict[str, Any]], index: bool = False) -> Any:
-    plugin = OraclePlugin().add("people", lambda call: iter(people), records=True,
-                                key_column="id")
-    config = {"search": {"index": {"people": ["name", "email", "kids"]},
-                         "index_dir": str(folder / "idx")}} if index else {}
+    plugin = OraclePlugin().add("people", lambda call: iter(people), records=True, key_column="id")
+    config = (
+        {
+            "search": {
+                "index": {"people": ["name", "email", "kids"]},
+                "index_dir": str(folder / "idx"),
+            }
+        }
+        if index
+        else {}
+    )
     project = make_project(folder, plugin, config=config)
     project.refresh()
     return project
@@ -58,8 +96,10 @@ def test_exact_prefix_and_substring_terms_match_in_table_order(project: Any) -> 
 
 def test_ignore_case_and_quoted_values(project: Any) -> None:
     assert ids(search_table(project, "current", "people", "name^=ada")) == []
-    assert ids(search_table(project, "current", "people", "name^=ada",
-                            ignore_case=True)) == ["p1", "p4"]
+    assert ids(search_table(project, "current", "people", "name^=ada", ignore_case=True)) == [
+        "p1",
+        "p4",
+    ]
     assert ids(search_table(project, "current", "people", 'name="Ada Lovelace"')) == ["p1"]
     assert ids(search_table(project, "current", "people", 'name~"Amazing"')) == ["p5"]
 
@@ -88,40 +128,64 @@ def test_bad_queries_and_tables_are_usage_errors(project: Any) -> None:
 
 def test_index_answers_with_the_same_rows_as_a_scan(tmp_path: Path) -> None:
     project = _project(tmp_path, PEOPLE, index=True)
-    for query, case in [("name^=ada", True), ("name=Ada Lovelace", False),
-                        ("email^=ada", False), ("kids=p3", False), ("name^=A", False)]:
+    for query, case in [
+        ("name^=ada", True),
+        ("name=Ada Lovelace", False),
+        ("email^=ada", False),
+        ("kids=p3", False),
+        ("name^=A", False),
+    ]:
         query = query if " " not in query else 'name="Ada Lovelace"'
         indexed = search_table(project, "current", "people", query, ignore_case=case)
-        scanned = search_table(project, "current", "people", query, ignore_case=case,
-                               use_index=False)
+        scanned = search_table(
+            project, "current", "people", query, ignore_case=case, use_index=False
+        )
         assert indexed.used_index is not None
         assert indexed.rows == scanned.rows
 
 
 names = st.text(alphabet="abcAB é", min_size=0, max_size=6)
-people = st.lists(st.fixed_dictionaries({"name": names, "tags": st.lists(names, max_size=3)}),
-                  max_size=25)
+people = st.lists(
+    st.fixed_dictionaries({"name": names, "tags": st.lists(names, max_size=3)}), max_size=25
+)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=people, value=names, op=st.sampled_from(["=", "^="]), field=st.sampled_from(
-    ["name", "tags"]), case=st.booleans(), offset=st.integers(0, 3),
-    limit=st.integers(1, 5))
-def test_property_indexed_search_equals_streaming_search(tmp_path_factory: Any, rows: Any,
-                                                         value: str, op: str, field: str,
-                                                         case: bool, offset: int,
-                                                         limit: int) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=people,
+    value=names,
+    op=st.sampled_from(["=", "^="]),
+    field=st.sampled_from(["name", "tags"]),
+    case=st.booleans(),
+    offset=st.integers(0, 3),
+    limit=st.integers(1, 5),
+)
+def test_property_indexed_search_equals_streaming_search(
+    tmp_path_factory: Any,
+    rows: Any,
+    value: str,
+    op: str,
+    field: str,
+    case: bool,
+    offset: int,
+    limit: int,
+) -> None:
     folder = tmp_path_factory.mktemp("p")
     records = [{"id": f"r{i}", **row} for i, row in enumerate(rows)]
     plugin = OraclePlugin().add("t", lambda call: iter(records), records=True, key_column="id")
-    project = make_project(folder, plugin, config={
-        "search": {"index": {"t": ["name", "tags"]}, "index_dir": str(folder / "idx")}})
+    project = make_project(
+        folder,
+        plugin,
+        config={"search": {"index": {"t": ["name", "tags"]}, "index_dir": str(folder / "idx")}},
+    )
     project.refresh()
     query = parse_query(f'{field}{op}"{value}"', ignore_case=case)
     indexed = search_table(project, "current", "t", query, offset=offset, limit=limit)
-    scanned = search_table(project, "current", "t", query, offset=offset, limit=limit,
-                           use_index=False)
+    scanned = search_table(
+        project, "current", "t", query, offset=offset, limit=limit, use_index=False
+    )
     assert (indexed.rows, indexed.more) == (scanned.rows, scanned.more)
 
 
@@ -131,21 +195,23 @@ class Guardians:
 
     def expand(self, rows: Any, lookup: Any) -> list[dict[str, Any]]:
         kids = lookup("people", "id", {k for row in rows for k in row["kids"]})
-        return [{**row, "children": sorted(r["id"] for k in row["kids"] for r in kids[k])}
-                for row in rows]
+        return [
+            {**row, "children": sorted(r["id"] for k in row["kids"] for r in kids[k])}
+            for row in rows
+        ]
 
 
 def test_search_view_adds_related_rows(project: Any) -> None:
     class ViewPlugin:
         @hookimpl
         def snapkit_register_search_views(self, register: Any) -> None:
-            register(SearchViewDescriptor(key="guardians", table="people",
-                                          factory=lambda s: Guardians()))
+            register(
+                SearchViewDescriptor(key="guardians", table="people", factory=lambda s: Guardians())
+            )
 
     project.manager.register(ViewPlugin(), name="views")
     result = search_view(project, "current", "guardians", "example.org")
-    assert [(r["id"], r["children"]) for r in result.rows] == [("p1", ["p3"]),
-                                                               ("p5", ["p3", "p4"])]
+    assert [(r["id"], r["children"]) for r in result.rows] == [("p1", ["p3"]), ("p5", ["p3", "p4"])]
 
 
 def test_indexes_are_built_once_per_part(tmp_path: Path) -> None:
@@ -159,12 +225,19 @@ def test_indexes_are_built_once_per_part(tmp_path: Path) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=people, value=names, op=st.sampled_from(["=", "^=", "~"]),
-       field=st.sampled_from(["name", "tags", None]), case=st.booleans(),
-       offset=st.integers(0, 3), limit=st.integers(1, 5), block=st.integers(1, 64))
-def test_property_block_scan_equals_line_scan(rows: Any, value: str, op: str, field: Any,
-                                              case: bool, offset: int, limit: int,
-                                              block: int) -> None:
+@given(
+    rows=people,
+    value=names,
+    op=st.sampled_from(["=", "^=", "~"]),
+    field=st.sampled_from(["name", "tags", None]),
+    case=st.booleans(),
+    offset=st.integers(0, 3),
+    limit=st.integers(1, 5),
+    block=st.integers(1, 64),
+)
+def test_property_block_scan_equals_line_scan(
+    rows: Any, value: str, op: str, field: Any, case: bool, offset: int, limit: int, block: int
+) -> None:
     import io
 
     import snapkit.search as search_module

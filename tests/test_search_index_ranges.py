@@ -18,17 +18,24 @@ from snapkit.search_index import ROW_READ, IndexDamaged, fetch_rows, row_digest
 from snapkit.store import PartRangeReader
 from snapkit.testing.engine import OraclePlugin, make_project
 
-ROWS = [{"id": f"u{i:05d}", "email": f"user{i % 700}@example.org",
-         "bio": "b" * (i % 37) + ("L" * 40_000 if i % 500 == 3 else "")}
-        for i in range(3000)]
+ROWS = [
+    {
+        "id": f"u{i:05d}",
+        "email": f"user{i % 700}@example.org",
+        "bio": "b" * (i % 37) + ("L" * 40_000 if i % 500 == 3 else ""),
+    }
+    for i in range(3000)
+]
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Any:
-    plugin = OraclePlugin().add("users", lambda call: iter(ROWS), records=True,
-                                key_column="id")
-    project = make_project(tmp_path, plugin, config={
-        "search": {"index": {"users": ["email"]}, "index_dir": str(tmp_path / "idx")}})
+    plugin = OraclePlugin().add("users", lambda call: iter(ROWS), records=True, key_column="id")
+    project = make_project(
+        tmp_path,
+        plugin,
+        config={"search": {"index": {"users": ["email"]}, "index_dir": str(tmp_path / "idx")}},
+    )
     assert project.refresh().status == "success"
     return project
 
@@ -53,26 +60,36 @@ def _reframe(project: Any, frame_size: int) -> Path:
 
 
 @pytest.mark.parametrize("frame_size", [1, 500, 4096, 1 << 20])
-def test_indexed_answers_equal_scan_answers_whatever_the_frames(project: Any,
-                                                                 frame_size: int) -> None:
+def test_indexed_answers_equal_scan_answers_whatever_the_frames(
+    project: Any, frame_size: int
+) -> None:
     assert isinstance(project.store, PartRangeReader)
     _reframe(project, frame_size)
-    for value in ("user3@example.org", "USER699@example.org", "user0@example.org", "nobody",
-                  "user1"):
+    for value in (
+        "user3@example.org",
+        "USER699@example.org",
+        "user0@example.org",
+        "nobody",
+        "user1",
+    ):
         for op in ("=", "^="):
             query = f"email{op}{value}"
             indexed = search_table(project, "current", "users", query, limit=None)
-            scanned = search_table(project, "current", "users", query, limit=None,
-                                   use_index=False)
+            scanned = search_table(project, "current", "users", query, limit=None, use_index=False)
             assert indexed.used_index and not scanned.used_index
             assert indexed.rows == scanned.rows, query
     page = search_table(project, "current", "users", "email^=user1", limit=3, offset=2)
-    assert page.rows == search_table(project, "current", "users", "email^=user1", limit=3,
-                                     offset=2, use_index=False).rows
+    assert (
+        page.rows
+        == search_table(
+            project, "current", "users", "email^=user1", limit=3, offset=2, use_index=False
+        ).rows
+    )
 
 
 def test_a_lookup_decompresses_only_the_frames_holding_its_rows(
-    project: Any, monkeypatch: pytest.MonkeyPatch,
+    project: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from snapkit_file_store import parts
 
@@ -86,8 +103,9 @@ def test_a_lookup_decompresses_only_the_frames_holding_its_rows(
 
     monkeypatch.setattr(parts, "frame_blocks", counting)
     found = search_table(project, "current", "users", "email=user2@example.org", limit=None)
-    assert [r["id"] for r in found.rows] == [r["id"] for r in ROWS
-                                             if r["email"] == "user2@example.org"]
+    assert [r["id"] for r in found.rows] == [
+        r["id"] for r in ROWS if r["email"] == "user2@example.org"
+    ]
     frames = len(set(decompressed))
     all_frames = project.current().part("users").bytes // 8192
     assert frames <= len(found.rows) * 2 < all_frames // 4
@@ -98,8 +116,9 @@ def test_a_damaged_frame_fails_an_indexed_search_instead_of_answering(project: A
     from snapkit_file_store.testing import rot_part_content
 
     path = _reframe(project, 4096)
-    rot_part_content(path, b'"user5@example.org","id":"u00005"',
-                     b'"user5@example.org","id":"u00006"')
+    rot_part_content(
+        path, b'"user5@example.org","id":"u00005"', b'"user5@example.org","id":"u00006"'
+    )
     with pytest.raises(CorruptSnapshotError, match="checksum"):
         search_table(project, "current", "users", "email=user5@example.org", limit=None)
     # rows in other frames still come back, each from its own checked frame
@@ -114,13 +133,14 @@ class RangeStore:
         self.data = data
         self.calls: list[list[tuple[int, int]]] = []
 
-    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Generator[bytes, None, None]:
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
         asked: list[tuple[int, int]] = []
         self.calls.append(asked)
         for offset, length in ranges:
             asked.append((offset, length))
-            yield self.data[offset:offset + length]
+            yield self.data[offset : offset + length]
 
     def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
         raise AssertionError("a store with range reads is not read from the start")

@@ -35,17 +35,27 @@ from snapkit.store import RetentionPolicy
 from snapkit.testing.engine import OraclePlugin, make_project
 
 PEOPLE = [
-    {"id": f"p{i}", "name": f"Person {i}", "email": f"user{i}@example.org",
-     "role": ["student", "teacher", "guardian"][i % 3]}
+    {
+        "id": f"p{i}",
+        "name": f"Person {i}",
+        "email": f"user{i}@example.org",
+        "role": ["student", "teacher", "guardian"][i % 3],
+    }
     for i in range(40)
 ]
 
 
 def _make(folder: Path, data: dict[str, list[dict[str, Any]]]) -> Any:
-    plugin = OraclePlugin().add("people", lambda call: iter(data["rows"]), records=True,
-                                key_column="id")
-    return make_project(folder, plugin, config={
-        "search": {"index": {"people": ["email", "role"]}, "index_dir": str(folder / "idx")}})
+    plugin = OraclePlugin().add(
+        "people", lambda call: iter(data["rows"]), records=True, key_column="id"
+    )
+    return make_project(
+        folder,
+        plugin,
+        config={
+            "search": {"index": {"people": ["email", "role"]}, "index_dir": str(folder / "idx")}
+        },
+    )
 
 
 @pytest.fixture
@@ -133,7 +143,8 @@ def scan_rows(project: Any, query: str) -> list[Any]:
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_a_damaged_index_is_reported_never_answers_and_is_rebuilt_by_the_search(
-        project: Any, capsys: Any, damage: str) -> None:
+    project: Any, capsys: Any, damage: str
+) -> None:
     path = email_index(project)
     DAMAGES[damage](path, project)
 
@@ -155,8 +166,7 @@ def test_a_damaged_index_is_reported_never_answers_and_is_rebuilt_by_the_search(
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_reindex_and_refresh_repair_each_damage(project: Any, capsys: Any,
-                                                damage: str) -> None:
+def test_reindex_and_refresh_repair_each_damage(project: Any, capsys: Any, damage: str) -> None:
     path = email_index(project)
     DAMAGES[damage](path, project)
     code, _, err = run_cli(capsys, "search", "--reindex")
@@ -171,8 +181,9 @@ def test_reindex_and_refresh_repair_each_damage(project: Any, capsys: Any,
     assert found.used_index == "email" and [r["id"] for r in found.rows] == ["p17"]
 
 
-def test_an_index_of_another_part_is_never_used(tmp_path: Path, data: Any, capsys: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_index_of_another_part_is_never_used(
+    tmp_path: Path, data: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from snapkit.cli.main import State
 
     project = _make(tmp_path, data)
@@ -191,8 +202,9 @@ def test_an_index_of_another_part_is_never_used(tmp_path: Path, data: Any, capsy
     assert [r["id"] for r in result.rows] == ["p17"] and result.used_index == "email"
 
 
-def test_a_well_formed_index_that_disagrees_with_its_part_fails_verify(project: Any,
-                                                                       capsys: Any) -> None:
+def test_a_well_formed_index_that_disagrees_with_its_part_fails_verify(
+    project: Any, capsys: Any
+) -> None:
     """An index built from other rows but labelled as this part's (every digest consistent):
     only a rebuild can tell, and verify does one."""
     from snapkit.search_index import _write
@@ -218,8 +230,9 @@ def test_any_flipped_byte_never_changes_an_answer(project: Any) -> None:
     answer and is not reported)."""
     path = email_index(project)
     pristine = path.read_bytes()
-    expected = {q: scan_rows(project, q) for q in ("email=user17@example.org", "email^=user2",
-                                                   "email^=")}
+    expected = {
+        q: scan_rows(project, q) for q in ("email=user17@example.org", "email^=user2", "email^=")
+    }
     for at in range(0, len(pristine), 97):
         path.write_bytes(pristine)
         flip(path, at)
@@ -238,7 +251,7 @@ def test_rows_come_from_the_part_and_must_match_their_digests() -> None:
         def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Any:
             data = b"".join(line + b"\n" for line in lines)
             for start in range(0, len(data), self.size):
-                yield data[start:start + self.size]
+                yield data[start : start + self.size]
 
     wanted = [(offsets[i], row_digest(lines[i])) for i in (0, 3, 4, 39)]
     for size in (1, 7, 64, 10_000):
@@ -252,13 +265,23 @@ def test_rows_come_from_the_part_and_must_match_their_digests() -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(rows=st.lists(st.fixed_dictionaries({"email": st.text("aAbé@.", max_size=5),
-                                            "tags": st.lists(st.text("ab", max_size=2),
-                                                             max_size=3)}), max_size=40),
-       value=st.text("aAbé@.", max_size=3), prefix=st.booleans(), field=st.sampled_from(
-           ["email", "tags"]))
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "email": st.text("aAbé@.", max_size=5),
+                "tags": st.lists(st.text("ab", max_size=2), max_size=3),
+            }
+        ),
+        max_size=40,
+    ),
+    value=st.text("aAbé@.", max_size=3),
+    prefix=st.booleans(),
+    field=st.sampled_from(["email", "tags"]),
+)
 def test_property_lookups_find_every_row_whatever_the_buckets(
-        tmp_path_factory: Any, rows: Any, value: str, prefix: bool, field: str) -> None:
+    tmp_path_factory: Any, rows: Any, value: str, prefix: bool, field: str
+) -> None:
     """Buckets of 3 entries: equal keys and prefixes spread over many buckets."""
     import snapkit.search_index as module
 
@@ -313,12 +336,16 @@ def _build_in_child(store_folder: str, index_folder: str, sha256: str) -> None:
         build_index(store, Path(index_folder), sha256, "email")
 
 
-def test_two_processes_building_the_same_index_both_succeed(project: Any,
-                                                            tmp_path: Path) -> None:
+def test_two_processes_building_the_same_index_both_succeed(project: Any, tmp_path: Path) -> None:
     part = project.current().part("people")
     context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_build_in_child, args=(
-        str(tmp_path), project.config.search.index_dir, part.sha256)) for _ in range(2)]
+    children = [
+        context.Process(
+            target=_build_in_child,
+            args=(str(tmp_path), project.config.search.index_dir, part.sha256),
+        )
+        for _ in range(2)
+    ]
     for child in children:
         child.start()
     for child in children:
@@ -346,8 +373,9 @@ build_index(Stuck(), Path(sys.argv[1]), "ab" * 32, "email")
 
 def test_scratch_of_a_killed_build_is_removed_by_the_next_build(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-c", STUCK_BUILD, str(tmp_path / "idx"),
-                              str(marker)])
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUCK_BUILD, str(tmp_path / "idx"), str(marker)]
+    )
     try:
         for _ in range(1200):  # waits for the child (up to 2 min on a busy machine)
             if marker.exists() or child.poll() is not None:
@@ -381,7 +409,8 @@ def test_a_live_build_s_scratch_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_an_index_that_cannot_be_built_after_the_commit_is_a_warning(
-        project: Any, data: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Any, data: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import snapkit.search_index as module
 
     def full_disk(*args: Any, **kwargs: Any) -> Path:
@@ -398,8 +427,9 @@ def test_an_index_that_cannot_be_built_after_the_commit_is_a_warning(
     assert found.index_problem is not None and "not be rebuilt" in found.index_problem
 
 
-def test_a_pruned_part_s_index_goes_with_it(tmp_path: Path, data: Any, capsys: Any,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pruned_part_s_index_goes_with_it(
+    tmp_path: Path, data: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from snapkit.cli.main import State
 
     project = _make(tmp_path, data)
@@ -433,7 +463,8 @@ def test_search_without_a_query_is_a_usage_error(project: Any, capsys: Any) -> N
 
 
 def test_a_part_swapped_for_another_well_formed_one_fails_the_search_loudly(
-        project: Any, capsys: Any) -> None:
+    project: Any, capsys: Any
+) -> None:
     """The index's row digests catch what a scan without the SHA-256 cannot: a part file
     replaced by another complete zstd frame. The search then fails; it never answers."""
     import zstandard

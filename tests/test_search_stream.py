@@ -29,8 +29,9 @@ from snapkit.search import (
 from snapkit.testing.engine import OraclePlugin, make_project
 
 
-def reference(records: list[dict[str, Any]], query: Query, offset: int,
-              limit: int | None) -> tuple[list[dict[str, Any]], bool, int]:
+def reference(
+    records: list[dict[str, Any]], query: Query, offset: int, limit: int | None
+) -> tuple[list[dict[str, Any]], bool, int]:
     """What a search must return: every record decoded and matched, in table order."""
     hits = [i for i, record in enumerate(records) if query.matches(record)]
     stop = None if limit is None else offset + limit
@@ -47,48 +48,75 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 # letters that fold in odd ways (ß -> ss, Kelvin sign -> k, fi ligature -> fi, dotted I),
 # a quote and a backslash (escaped in JSON), and plain ASCII
-ALPHABET = "aksfiKSI ß\u212a\ufb01\u0130\u00e9\"\\"
+ALPHABET = 'aksfiKSI ß\u212a\ufb01\u0130\u00e9"\\'
 texts = st.text(alphabet=ALPHABET, max_size=6)
-records = st.lists(st.fixed_dictionaries({"name": texts, "tags": st.lists(texts, max_size=3),
-                                          "n": st.integers(-3, 12)}), max_size=30)
+records = st.lists(
+    st.fixed_dictionaries(
+        {"name": texts, "tags": st.lists(texts, max_size=3), "n": st.integers(-3, 12)}
+    ),
+    max_size=30,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=records, value=texts, op=st.sampled_from(["=", "^=", "~"]),
-       field=st.sampled_from(["name", "tags", "n", None]), case=st.booleans(),
-       offset=st.integers(0, 3), limit=st.none() | st.integers(1, 4),
-       cuts=st.lists(st.integers(0, 2000), max_size=12), known=st.booleans())
+@given(
+    rows=records,
+    value=texts,
+    op=st.sampled_from(["=", "^=", "~"]),
+    field=st.sampled_from(["name", "tags", "n", None]),
+    case=st.booleans(),
+    offset=st.integers(0, 3),
+    limit=st.none() | st.integers(1, 4),
+    cuts=st.lists(st.integers(0, 2000), max_size=12),
+    known=st.booleans(),
+)
 def test_property_block_scan_returns_what_matching_every_record_returns(
-        rows: Any, value: str, op: Any, field: Any, case: bool, offset: int, limit: Any,
-        cuts: list[int], known: bool) -> None:
+    rows: Any,
+    value: str,
+    op: Any,
+    field: Any,
+    case: bool,
+    offset: int,
+    limit: Any,
+    cuts: list[int],
+    known: bool,
+) -> None:
     table = [{"id": f"r{i}", **row} for i, row in enumerate(rows)]
     data = b"".join(canonical_bytes(record) + b"\n" for record in table)
     query = Query((Term(field, op if field else "~", value),), case)
     expected = reference(table, query, offset, limit)
-    got = scan_blocks(split(data, cuts), query, offset=offset, limit=limit,
-                      lines=len(table) if known else None)
+    got = scan_blocks(
+        split(data, cuts), query, offset=offset, limit=limit, lines=len(table) if known else None
+    )
     assert got == expected
     lines = [canonical_bytes(record) + b"\n" for record in table]
     assert scan(iter(lines), query, offset=offset, limit=limit) == expected
 
 
-@pytest.mark.parametrize("query", ["name~ss", "name~KELVIN", "name~fine", "name^=i",
-                                   "strasse", "name=STRASSE"])
+@pytest.mark.parametrize(
+    "query", ["name~ss", "name~KELVIN", "name~fine", "name^=i", "strasse", "name=STRASSE"]
+)
 def test_ignore_case_finds_characters_that_fold_to_ascii_and_the_index_agrees(
-        tmp_path: Path, query: str) -> None:
-    people = [{"id": "p1", "name": "Stra\u00dfe"}, {"id": "p2", "name": "\u212aelvin"},
-              {"id": "p3", "name": "\ufb01ne"}, {"id": "p4", "name": "\u0130stanbul"},
-              {"id": "p5", "name": "plain"}]
-    plugin = OraclePlugin().add("people", lambda call: iter(people), records=True,
-                                key_column="id")
-    project = make_project(tmp_path, plugin, config={
-        "search": {"index": {"people": ["name"]}, "index_dir": str(tmp_path / "idx")}})
+    tmp_path: Path, query: str
+) -> None:
+    people = [
+        {"id": "p1", "name": "Stra\u00dfe"},
+        {"id": "p2", "name": "\u212aelvin"},
+        {"id": "p3", "name": "\ufb01ne"},
+        {"id": "p4", "name": "\u0130stanbul"},
+        {"id": "p5", "name": "plain"},
+    ]
+    plugin = OraclePlugin().add("people", lambda call: iter(people), records=True, key_column="id")
+    project = make_project(
+        tmp_path,
+        plugin,
+        config={"search": {"index": {"people": ["name"]}, "index_dir": str(tmp_path / "idx")}},
+    )
     project.refresh()
     parsed = parse_query(query, ignore_case=True)
     want = [p["id"] for p in people if parsed.matches(p)]
     assert want  # each query matches a row only through case folding
-    scanned = search_table(project, "current", "people", query, ignore_case=True,
-                           use_index=False)
+    scanned = search_table(project, "current", "people", query, ignore_case=True, use_index=False)
     assert [r["id"] for r in scanned.rows] == want
     if query.startswith("name=") or query.startswith("name^="):
         indexed = search_table(project, "current", "people", query, ignore_case=True)
@@ -98,36 +126,49 @@ def test_ignore_case_finds_characters_that_fold_to_ascii_and_the_index_agrees(
 def test_folds_to_ascii_lists_every_character_whose_folding_holds_ascii() -> None:
     import sys
 
-    found = "".join(chr(c) for c in range(128, sys.maxunicode + 1)
-                    if any(ord(f) < 128 for f in chr(c).casefold()))
+    found = "".join(
+        chr(c)
+        for c in range(128, sys.maxunicode + 1)
+        if any(ord(f) < 128 for f in chr(c).casefold())
+    )
     assert found == FOLDS_TO_ASCII
 
 
 def _users(count: int) -> list[dict[str, Any]]:
-    return [{"id": f"u{i:05d}", "email": f"user{i}@district.example", "big": 2**70 + i,
-             "score": i / 7, "name": "Zo\u00eb" if i % 3 else "Ann"} for i in range(count)]
+    return [
+        {
+            "id": f"u{i:05d}",
+            "email": f"user{i}@district.example",
+            "big": 2**70 + i,
+            "score": i / 7,
+            "name": "Zo\u00eb" if i % 3 else "Ann",
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
 def users_project(tmp_path: Path) -> Any:
     users = _users(3000)
-    plugin = OraclePlugin().add("users", lambda call: iter(users), records=True,
-                                key_column="id")
+    plugin = OraclePlugin().add("users", lambda call: iter(users), records=True, key_column="id")
     project = make_project(tmp_path, plugin)
     project.refresh()
     return project
 
 
 def test_table_search_counts_rows_and_keeps_numbers_exact(users_project: Any) -> None:
-    everything = search_table(users_project, "current", "users", "email~7@district",
-                              limit=None, use_index=False)
-    assert [r["id"] for r in everything.rows] == [f"u{i:05d}" for i in range(3000)
-                                                  if str(i).endswith("7")]
+    everything = search_table(
+        users_project, "current", "users", "email~7@district", limit=None, use_index=False
+    )
+    assert [r["id"] for r in everything.rows] == [
+        f"u{i:05d}" for i in range(3000) if str(i).endswith("7")
+    ]
     assert everything.scanned == 3000 and not everything.more
     assert everything.rows[0]["big"] == 2**70 + 7 and isinstance(everything.rows[0]["big"], int)
     assert everything.rows[0]["score"] == 7 / 7
-    page = search_table(users_project, "current", "users", "email~7@district", limit=2,
-                        offset=1, use_index=False)
+    page = search_table(
+        users_project, "current", "users", "email~7@district", limit=2, offset=1, use_index=False
+    )
     assert [r["id"] for r in page.rows] == ["u00017", "u00027"]
     assert page.more and page.scanned == 38  # stopped on the 4th match, row u00037
 
@@ -148,11 +189,17 @@ def test_a_search_read_detects_a_damaged_part_and_so_does_verify(users_project: 
         plain = handle.read()
     _damage_content(store.layout.part(part.sha256), plain)
     with pytest.raises(CorruptSnapshotError, match="checksum"):
-        search_table(users_project, "current", "users", "email~user2", limit=None,
-                     use_index=False)
+        search_table(users_project, "current", "users", "email~user2", limit=None, use_index=False)
     with pytest.raises(CorruptSnapshotError):
-        search_table(users_project, "current", "users", "email~user2", limit=None,
-                     use_index=False, verify=True)
+        search_table(
+            users_project,
+            "current",
+            "users",
+            "email~user2",
+            limit=None,
+            use_index=False,
+            verify=True,
+        )
     report = store.verify()
     assert any(problem.ref == part.sha256 for problem in report.problems)
 
@@ -179,14 +226,23 @@ leaves = st.one_of(texts, st.integers(-2, 12), st.booleans(), st.none())
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=st.lists(st.fixed_dictionaries({
-    "name": leaves, "tags": st.lists(leaves, max_size=3),
-    "kids": st.lists(st.fixed_dictionaries({"ref": leaves}), max_size=2)}), max_size=25),
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "name": leaves,
+                "tags": st.lists(leaves, max_size=3),
+                "kids": st.lists(st.fixed_dictionaries({"ref": leaves}), max_size=2),
+            }
+        ),
+        max_size=25,
+    ),
     field=st.sampled_from(["name", "tags", "kids.ref", "id"]),
-    wanted=st.lists(st.one_of(texts, st.integers(-2, 12).map(str), st.just("true")),
-                    max_size=5))
+    wanted=st.lists(st.one_of(texts, st.integers(-2, 12).map(str), st.just("true")), max_size=5),
+)
 def test_property_lookup_values_finds_what_matching_every_record_finds(
-        tmp_path_factory: Any, rows: Any, field: str, wanted: list[str]) -> None:
+    tmp_path_factory: Any, rows: Any, field: str, wanted: list[str]
+) -> None:
     from snapkit.search import _values, as_text, lookup_values
 
     table = [{"id": f"r{i}", **row} for i, row in enumerate(rows)]

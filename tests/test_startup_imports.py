@@ -50,8 +50,9 @@ ENTRY_MODULES = _first_party_entry_modules()
 
 def _imported_by(module: str) -> list[str]:
     code = f"import {module}; import sys; print(sorted(m for m in sys.modules))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     names: list[str] = ast.literal_eval(proc.stdout.strip())
     return names
@@ -64,8 +65,9 @@ def test_first_party_entry_points_are_installed() -> None:
 @pytest.mark.parametrize("module", ENTRY_MODULES)
 def test_entry_module_imports_nothing_heavy(module: str) -> None:
     loaded = _imported_by(module)
-    heavy = sorted(name for name in loaded
-                   if any(name == h or name.startswith(h + ".") for h in HEAVY))
+    heavy = sorted(
+        name for name in loaded if any(name == h or name.startswith(h + ".") for h in HEAVY)
+    )
     assert heavy == [], f"importing {module} loads {heavy}; import them inside factories"
 
 
@@ -75,9 +77,10 @@ def test_entry_module_imports_nothing_heavy(module: str) -> None:
 def _reference(group: str) -> list[tuple[str, str, str | None, str | None]]:
     import importlib.metadata as metadata
 
-    return [(ep.name, ep.value, ep.dist.name if ep.dist else None,
-             ep.dist.version if ep.dist else None)
-            for ep in metadata.entry_points(group=group)]
+    return [
+        (ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
+        for ep in metadata.entry_points(group=group)
+    ]
 
 
 @pytest.mark.parametrize("sites", [(), ("good",), ("broken", "problems", "tripwire")])
@@ -96,10 +99,13 @@ def test_discovery_reads_a_zip_on_sys_path_through_importlib_metadata(tmp_path, 
 
     archive = tmp_path / "plugins.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("snapkit_zipped-2.0.dist-info/METADATA",
-                    "Metadata-Version: 2.1\nName: snapkit-zipped\nVersion: 2.0\n")
-        zf.writestr("snapkit_zipped-2.0.dist-info/entry_points.txt",
-                    "[snapkit]\nzipped = zipped_plugin\n")
+        zf.writestr(
+            "snapkit_zipped-2.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: snapkit-zipped\nVersion: 2.0\n",
+        )
+        zf.writestr(
+            "snapkit_zipped-2.0.dist-info/entry_points.txt", "[snapkit]\nzipped = zipped_plugin\n"
+        )
     monkeypatch.syspath_prepend(str(archive))
     found = [tuple(ep) for ep in discover_entry_points("snapkit")]
     assert ("zipped", "zipped_plugin", "snapkit-zipped", "2.0") in found
@@ -107,10 +113,13 @@ def test_discovery_reads_a_zip_on_sys_path_through_importlib_metadata(tmp_path, 
 
 
 def test_discovery_does_not_import_importlib_metadata() -> None:
-    code = ("import sys; from snapkit.manager import discover_entry_points; "
-            "discover_entry_points(); print('importlib.metadata' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=120)
+    code = (
+        "import sys; from snapkit.manager import discover_entry_points; "
+        "discover_entry_points(); print('importlib.metadata' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert proc.stdout.strip() == "False"
 
 
@@ -121,21 +130,30 @@ SERVER_MODULES = ("starlette", "uvicorn", "jinja2", "anyio", "snapkit.serve")
 
 def _loaded_after(code: str) -> list[str]:
     script = f"import sys\n{code}\nprint(repr(sorted(sys.modules)))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     names: list[str] = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
     return names
 
 
-@pytest.mark.parametrize("code", [
-    "import snapkit",
-    "from snapkit.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
-    "from snapkit.cli.main import main\ntry:\n    main(['serve', '--help'])\n"
-    "except SystemExit:\n    pass",
-], ids=["import snapkit", "snapkit --help", "snapkit serve --help"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import snapkit",
+        "from snapkit.cli.main import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit:\n    pass",
+        "from snapkit.cli.main import main\ntry:\n    main(['serve', '--help'])\n"
+        "except SystemExit:\n    pass",
+    ],
+    ids=["import snapkit", "snapkit --help", "snapkit serve --help"],
+)
 def test_the_server_is_imported_only_when_it_serves(code: str) -> None:
     loaded = _loaded_after(code)
-    server = sorted(name for name in loaded
-                    if any(name == m or name.startswith(m + ".") for m in SERVER_MODULES))
+    server = sorted(
+        name
+        for name in loaded
+        if any(name == m or name.startswith(m + ".") for m in SERVER_MODULES)
+    )
     assert server == [], f"{code!r} loads {server}; import them in the serve command's body"

@@ -67,9 +67,12 @@ def test_register_plugin_fails_the_test_for_a_broken_plugin(run_inner):
             register_plugin(Typo(), "typo")
     """)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*plugin 'typo' did not register: unknown hook 'snapkit_register_oracle' "
-        "(did you mean 'snapkit_register_oracles'?)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*plugin 'typo' did not register: unknown hook 'snapkit_register_oracle' "
+            "(did you mean 'snapkit_register_oracles'?)*"
+        ]
+    )
 
 
 def test_hook_recorder_records_event_hook_calls(run_inner):
@@ -113,7 +116,8 @@ def test_assert_plugin_installed_passes_for_an_installed_plugin(run_inner, fake_
 
 def test_assert_plugin_installed_fails_for_missing_and_broken_plugins(run_inner, fake_sites):
     fake_sites("good", "broken", "problems")
-    result = run_inner("""
+    result = run_inner(
+        """
         from snapkit.testing import assert_plugin_installed
 
         def test_missing():
@@ -125,9 +129,13 @@ def test_assert_plugin_installed_fails_for_missing_and_broken_plugins(run_inner,
         def test_cross_plugin_requirements_are_for_validate_not_for_install():
             # 'orphan' requires an oracle another plugin may provide: loads cleanly.
             assert_plugin_installed("missing-dep")
-    """, "-rf")
+    """,
+        "-rf",
+    )
     result.assert_outcomes(failed=2, passed=1)
-    result.stdout.fnmatch_lines([
-        "*no installed plugin is called 'not-installed-anywhere'*",
-        "*plugin 'fake-broken' is load-error: RuntimeError: fake-broken exploded on import*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*no installed plugin is called 'not-installed-anywhere'*",
+            "*plugin 'fake-broken' is load-error: RuntimeError: fake-broken exploded on import*",
+        ]
+    )

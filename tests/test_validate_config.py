@@ -19,7 +19,7 @@ def write(folder: Path, text: str) -> None:
 
 
 def test_plugin_settings_are_checked_against_their_schema(snapkit_cli, tmp_path):
-    write(tmp_path, GOOD + '[oracles.fake-users]\npath = 42\nlimt = 3\n')
+    write(tmp_path, GOOD + "[oracles.fake-users]\npath = 42\nlimt = 3\n")
     run = snapkit_cli("plugins", "validate", sites=["good"])
     assert run.returncode == 1, run
     lines = run.stdout.splitlines()
@@ -41,8 +41,9 @@ def test_a_misspelled_key_gets_a_did_you_mean(snapkit_cli, tmp_path):
     write(tmp_path, GOOD + '[oracles.fake-usres]\npath = "u.json"\n')
     run = snapkit_cli("plugins", "validate", sites=["good"])
     assert run.returncode == 1, run
-    assert ("oracles.fake-usres: no oracle 'fake-usres' is installed; "
-            "did you mean 'fake-users'?") in run.stdout
+    assert (
+        "oracles.fake-usres: no oracle 'fake-usres' is installed; did you mean 'fake-users'?"
+    ) in run.stdout
     assert run.stdout.splitlines()[-1].endswith("1 problem to fix")
 
 
@@ -74,13 +75,17 @@ def test_a_store_kind_typo_is_reported_and_refresh_exits_2(snapkit_cli, tmp_path
 
 
 def test_refresh_names_the_load_error_of_a_plugin_that_failed(snapkit_cli, tmp_path):
-    write(tmp_path, '[plugins]\nenabled = ["file-store", "fake-broken"]\n'
-                    '[oracles.users]\npath = "u.json"\n')
+    write(
+        tmp_path,
+        '[plugins]\nenabled = ["file-store", "fake-broken"]\n[oracles.users]\npath = "u.json"\n',
+    )
     run = snapkit_cli("refresh", sites=["broken"])
     assert run.returncode == 2, run
     assert "no oracle 'users' is installed" in run.stderr
-    assert ("plugin 'fake-broken' failed to load: RuntimeError: fake-broken exploded on import"
-            in run.stderr)
+    assert (
+        "plugin 'fake-broken' failed to load: RuntimeError: fake-broken exploded on import"
+        in run.stderr
+    )
 
 
 def test_a_hook_asking_for_an_unknown_argument_lists_the_allowed_ones(fake_sites):

@@ -21,30 +21,74 @@ def _step(number: int, text: str) -> None:
 
 
 @click.command()
-@click.option("--dir", "folder", type=click.Path(path_type=Path), default=Path("snapkit-demo"),
-              show_default=True, help="Where the demo's config and store go.")
-@click.option("--users", "size", type=click.IntRange(min=10), default=5000, show_default=True,
-              help="How big the demo data set is (users, for the OneRoster scenario).")
-@click.option("--scenario", metavar="KEY",
-              help="Which demo scenario to run (default: the richest one installed).")
-@click.option("--store", "store_kind", metavar="KIND", default="file", show_default=True,
-              help="The kind of store the demo refreshes into: any installed store, e.g. "
-                   "sqlite, postgresql or s3 (the dashboard export's own store, "
-                   "exports/store, stays a file store).")
-@click.option("--store-option", "store_options", metavar="KEY=VALUE", multiple=True,
-              help="A setting of the [store] section, repeatable; VALUE is read as a TOML "
-                   "value (30 stays a number, {env=\"NAME\"} names a secret), else as a "
-                   "string, e.g. dsn=postgresql://me@db/snapkit or bucket=demo. A store that "
-                   "takes a path gets one in --dir by default (sqlite: store.sqlite).")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=Path("snapkit-demo"),
+    show_default=True,
+    help="Where the demo's config and store go.",
+)
+@click.option(
+    "--users",
+    "size",
+    type=click.IntRange(min=10),
+    default=5000,
+    show_default=True,
+    help="How big the demo data set is (users, for the OneRoster scenario).",
+)
+@click.option(
+    "--scenario",
+    metavar="KEY",
+    help="Which demo scenario to run (default: the richest one installed).",
+)
+@click.option(
+    "--store",
+    "store_kind",
+    metavar="KIND",
+    default="file",
+    show_default=True,
+    help="The kind of store the demo refreshes into: any installed store, e.g. "
+    "sqlite, postgresql or s3 (the dashboard export's own store, "
+    "exports/store, stays a file store).",
+)
+@click.option(
+    "--store-option",
+    "store_options",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="A setting of the [store] section, repeatable; VALUE is read as a TOML "
+    'value (30 stays a number, {env="NAME"} names a secret), else as a '
+    "string, e.g. dsn=postgresql://me@db/snapkit or bucket=demo. A store that "
+    "takes a path gets one in --dir by default (sqlite: store.sqlite).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-@click.option("--serve", "serve", is_flag=True,
-              help="Then serve the demo store over HTTP (pages and API) until Ctrl-C, with "
-                   "the demo's data source still running so Refresh works.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
-              help="The port of --serve.")
+@click.option(
+    "--serve",
+    "serve",
+    is_flag=True,
+    help="Then serve the demo store over HTTP (pages and API) until Ctrl-C, with "
+    "the demo's data source still running so Refresh works.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8750,
+    show_default=True,
+    help="The port of --serve.",
+)
 @click.pass_obj
-def demo(state: object, folder: Path, size: int, scenario: str | None, store_kind: str,
-         store_options: tuple[str, ...], quiet: bool, serve: bool, port: int) -> None:
+def demo(
+    state: object,
+    folder: Path,
+    size: int,
+    scenario: str | None,
+    store_kind: str,
+    store_options: tuple[str, ...],
+    quiet: bool,
+    serve: bool,
+    port: int,
+) -> None:
     """Run the guided demo end to end.
 
     Starts a demo data source (the local OneRoster server when the OneRoster plugin is
@@ -130,15 +174,18 @@ def demo(state: object, folder: Path, size: int, scenario: str | None, store_kin
         if serve:
             from snapkit.cli.serve_cmd import run_server
 
-            _say(f"\nServing the demo store on http://127.0.0.1:{port}/ (Ctrl-C stops it; "
-                 "the demo's data source runs meanwhile, so Refresh works)")
+            _say(
+                f"\nServing the demo store on http://127.0.0.1:{port}/ (Ctrl-C stops it; "
+                "the demo's data source runs meanwhile, so Refresh works)"
+            )
             run_server(project, "127.0.0.1", port)
     finally:
         source.close()
 
 
-def _store_table(manager: Any, folder: Path, kind: str,
-                 options: tuple[str, ...]) -> dict[str, Any] | None:
+def _store_table(
+    manager: Any, folder: Path, kind: str, options: tuple[str, ...]
+) -> dict[str, Any] | None:
     """The ``[store]`` table ``--store`` and ``--store-option`` ask for, checked against the
     store's settings schema; ``None`` for the scenario's own (a file store, no options).
 
@@ -159,8 +206,11 @@ def _store_table(manager: Any, folder: Path, kind: str,
     if kind not in stores:
         known = sorted(stores.keys())
         close = difflib.get_close_matches(kind, known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else \
-            "installed stores: " + (", ".join(known) or "none")
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else "installed stores: " + (", ".join(known) or "none")
+        )
         raise UsageError(f"--store {kind!r}: no such store is installed", hint=hint)
     table = demo_store_table(kind, parsed, stores.get(kind).settings_schema)
     config = config_from_data({"store": table}, Path("--store-option"), folder)
@@ -185,8 +235,10 @@ def _refresh(project: Any, quiet: bool) -> Any:
     finally:
         progress.close()
     records = sum(p.records for p in outcome.manifest.parts)
-    _say(f"    snapshot {short(outcome.snapshot_id)}: {outcome.status}, {records:,} records in "
-         f"{len(outcome.manifest.parts)} tables, {outcome.duration_ms / 1000:.1f} s")
+    _say(
+        f"    snapshot {short(outcome.snapshot_id)}: {outcome.status}, {records:,} records in "
+        f"{len(outcome.manifest.parts)} tables, {outcome.duration_ms / 1000:.1f} s"
+    )
     for error in outcome.errors:
         _say(f"    {error.code}: {error.message}")
     return outcome
@@ -196,8 +248,9 @@ def _show_changes(project: Any, first: Any, second: Any) -> None:
     from snapkit.cli.diff_cmd import render_text
     from snapkit.diff import compute_diff
 
-    diff = compute_diff(project.manager, project.store, first.manifest, second.manifest,
-                        max_items=3)
+    diff = compute_diff(
+        project.manager, project.store, first.manifest, second.manifest, max_items=3
+    )
     for line in render_text(diff).splitlines():
         _say("    " + line)
 
@@ -240,8 +293,7 @@ def _run_export(config_path: Path, folder: Path, example: Any) -> None:
     manager.load_entry_points()
     oracles = manager.registry("oracle")
     missing = [key for key in example.oracles if key not in oracles]
-    absent = [] if example.profile in profiles(manager) else \
-        [f"export profile {example.profile!r}"]
+    absent = [] if example.profile in profiles(manager) else [f"export profile {example.profile!r}"]
     if missing:
         absent.append("oracles " + ", ".join(repr(key) for key in missing))
     if absent:
@@ -252,8 +304,10 @@ def _run_export(config_path: Path, folder: Path, example: Any) -> None:
     project = Project.load(config, manager)
     outcome = project.refresh(scope=example.scope)
     records = sum(p.records for p in outcome.manifest.parts)
-    _say(f"    snapshot {short(outcome.snapshot_id)} of {example.scope.context}: "
-         f"{outcome.status}, {records:,} records, {outcome.duration_ms / 1000:.1f} s")
+    _say(
+        f"    snapshot {short(outcome.snapshot_id)} of {example.scope.context}: "
+        f"{outcome.status}, {records:,} records, {outcome.duration_ms / 1000:.1f} s"
+    )
     for error in outcome.errors:
         _say(f"    {error.code}: {error.message}")
     if outcome.status == "failed":
@@ -274,9 +328,11 @@ def _run_export(config_path: Path, folder: Path, example: Any) -> None:
         _say(f"    export failed ({exc.reason}): {exc}")
         return
     parity = check_parity(target, manager, bundle=bundle, settings=settings)
-    _say(f"    {example.profile} -> {written.path}: {written.status}, "
-         f"{len(written.manifest.resources)} files, {written.size:,} bytes, "
-         f"parity {'ok' if parity.ok else 'MISMATCH'}")
+    _say(
+        f"    {example.profile} -> {written.path}: {written.status}, "
+        f"{len(written.manifest.resources)} files, {written.size:,} bytes, "
+        f"parity {'ok' if parity.ok else 'MISMATCH'}"
+    )
     for resource in written.manifest.resources:
         _say(f"      {resource.path:<38} {resource.rows:>7,} rows")
     for omission in written.manifest.omitted:

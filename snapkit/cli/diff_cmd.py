@@ -19,16 +19,40 @@ FORMATS = ("text", "json", "markdown")
 @click.command()
 @click.argument("from_ref", metavar="A")
 @click.argument("to_ref", metavar="B")
-@click.option("--section", "-s", "sections", multiple=True, metavar="NAME",
-              help="Only this section; repeatable (default: every section that applies).")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text",
-              show_default=True, help="Output format; json is the canonical diff.")
+@click.option(
+    "--section",
+    "-s",
+    "sections",
+    multiple=True,
+    metavar="NAME",
+    help="Only this section; repeatable (default: every section that applies).",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format; json is the canonical diff.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--max-items", type=click.IntRange(min=0), metavar="N",
-              help="List at most N items per list of changes (counts stay exact).")
+@click.option(
+    "--max-items",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="List at most N items per list of changes (counts stay exact).",
+)
 @click.pass_obj
-def diff(state: Any, from_ref: str, to_ref: str, sections: tuple[str, ...], fmt: str,
-         as_json: bool, max_items: int | None) -> None:
+def diff(
+    state: Any,
+    from_ref: str,
+    to_ref: str,
+    sections: tuple[str, ...],
+    fmt: str,
+    as_json: bool,
+    max_items: int | None,
+) -> None:
     """Show what changed from snapshot A to snapshot B. Never fetches or writes anything.
 
     A and B are each a snapshot id or a unique prefix of it, 'current', 'current~N' (the
@@ -65,8 +89,10 @@ def render_text(diff: Any) -> str:
     width = max(len(s.name) for s in diff.sections)
     for s in diff.sections:
         note = "  (lists truncated)" if s.truncated else ""
-        lines.append(f"  {s.name:<{width}}  +{s.added} added  -{s.removed} removed  "
-                     f"~{s.changed} changed{note}")
+        lines.append(
+            f"  {s.name:<{width}}  +{s.added} added  -{s.removed} removed  "
+            f"~{s.changed} changed{note}"
+        )
     for s in diff.sections:
         lines.append("")
         lines.append(f"== {s.name} ==")
@@ -77,12 +103,17 @@ def render_text(diff: Any) -> str:
 
 def render_markdown(diff: Any) -> str:
     """Render a diff as Markdown: a counts table, then a list of changes per section."""
-    lines = [f"# Diff `{short(diff.from_id)}` → `{short(diff.to_id)}`", "",
-             "| section | added | removed | changed | truncated |",
-             "|---|---:|---:|---:|---|"]
+    lines = [
+        f"# Diff `{short(diff.from_id)}` → `{short(diff.to_id)}`",
+        "",
+        "| section | added | removed | changed | truncated |",
+        "|---|---:|---:|---:|---|",
+    ]
     for s in diff.sections:
-        lines.append(f"| {s.name} | {s.added} | {s.removed} | {s.changed} | "
-                     f"{'yes' if s.truncated else 'no'} |")
+        lines.append(
+            f"| {s.name} | {s.added} | {s.removed} | {s.changed} | "
+            f"{'yes' if s.truncated else 'no'} |"
+        )
     for s in diff.sections:
         lines += ["", f"## {s.name}", ""]
         body = list(_changes(s.name, s.data))
@@ -119,9 +150,11 @@ def _summary(data: dict[str, Any]) -> Iterator[str]:
     for part, info in data.get("parts", {}).items():
         if info.get("status") != "unchanged":
             old, new = info.get("from") or {}, info.get("to") or {}
-            yield (f"part {part}: {info.get('status')}, records {old.get('records', 0)} -> "
-                   f"{new.get('records', 0)} ({_signed(info.get('records_delta'))}), bytes "
-                   f"{_signed(info.get('bytes_delta'))}")
+            yield (
+                f"part {part}: {info.get('status')}, records {old.get('records', 0)} -> "
+                f"{new.get('records', 0)} ({_signed(info.get('records_delta'))}), bytes "
+                f"{_signed(info.get('bytes_delta'))}"
+            )
     for key, info in data.get("payloads", {}).items():
         if info.get("status") != "unchanged":
             yield f"payload {key}: {info.get('status')}"
@@ -133,8 +166,10 @@ def _tables(tables: dict[str, Any]) -> Iterator[str]:
         if status == "unchanged":
             continue
         counts = info.get("counts", {})
-        yield (f"table {table} ({status}): +{counts.get('added', 0)} -{counts.get('removed', 0)}"
-               f" ~{counts.get('changed', 0)} rows")
+        yield (
+            f"table {table} ({status}): +{counts.get('added', 0)} -{counts.get('removed', 0)}"
+            f" ~{counts.get('changed', 0)} rows"
+        )
         for key in info.get("added", []):
             yield f"  + {_value(key)}"
         for key in info.get("removed", []):

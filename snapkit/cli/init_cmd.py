@@ -52,10 +52,15 @@ namespace = "{namespace}"     # what the snapshots are of (letters, digits, . _ 
 
 
 @click.command()
-@click.option("--path", "-p", type=click.Path(path_type=Path), default=Path("snapkit.toml"),
-              show_default=True, help="Where to write the config.")
-@click.option("--namespace", default="default", show_default=True,
-              help="The scope's namespace.")
+@click.option(
+    "--path",
+    "-p",
+    type=click.Path(path_type=Path),
+    default=Path("snapkit.toml"),
+    show_default=True,
+    help="Where to write the config.",
+)
+@click.option("--namespace", default="default", show_default=True, help="The scope's namespace.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, namespace: str, force: bool) -> None:
     """Write a commented starting snapkit.toml."""

@@ -24,14 +24,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plugins": ("snapkit.cli.plugins_cmd", "plugins", "List and validate installed plugins."),
     "init": ("snapkit.cli.init_cmd", "init", "Write a commented starting snapkit.toml."),
     "refresh": ("snapkit.cli.refresh_cmd", "refresh", "Fetch data and commit a snapshot."),
-    "snapshots": ("snapkit.cli.snapshots_cmd", "snapshots",
-                  "List, show, verify and prune snapshots."),
+    "snapshots": (
+        "snapkit.cli.snapshots_cmd",
+        "snapshots",
+        "List, show, verify and prune snapshots.",
+    ),
     "diff": ("snapkit.cli.diff_cmd", "diff", "Show what changed between two snapshots."),
     "search": ("snapkit.cli.search_cmd", "search", "Find rows in a snapshot's tables."),
     "project": ("snapkit.cli.project_cmd", "project", "Derive projections from a snapshot."),
     "export": ("snapkit.cli.export_cmd", "export", "Export a snapshot as a ZIP of datasets."),
-    "serve": ("snapkit.cli.serve_cmd", "serve",
-              "Serve the read API, admin refresh and pages over HTTP."),
+    "serve": (
+        "snapkit.cli.serve_cmd",
+        "serve",
+        "Serve the read API, admin refresh and pages over HTTP.",
+    ),
     "demo": ("snapkit.cli.demo_cmd", "demo", "Run the guided demo end to end."),
     "new": ("snapkit.cli.new_cmd", "new", "Start a plugin package from a template."),
 }
@@ -118,20 +124,34 @@ EPILOG = """Exit codes: 0 ok; 1 failure or problems found; 2 usage or config err
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", type=click.Path(path_type=Path), envvar="SNAPKIT_CONFIG",
-              help="Config file (default: the nearest snapkit.toml, or pyproject.toml with "
-                   "[tool.snapkit], here or in a parent folder up to the git top).")
-@click.option("--debug", is_flag=True, envvar="SNAPKIT_DEBUG",
-              help="Show tracebacks instead of one-line errors.")
-@click.option("--verbose", "-v", count=True,
-              help="Log what snapkit does to stderr: -v info, -vv debug.")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              envvar="SNAPKIT_LOG_LEVEL",
-              help="Log at this level to stderr (also SNAPKIT_LOG_LEVEL); overrides -v.")
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(path_type=Path),
+    envvar="SNAPKIT_CONFIG",
+    help="Config file (default: the nearest snapkit.toml, or pyproject.toml with "
+    "[tool.snapkit], here or in a parent folder up to the git top).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SNAPKIT_DEBUG",
+    help="Show tracebacks instead of one-line errors.",
+)
+@click.option(
+    "--verbose", "-v", count=True, help="Log what snapkit does to stderr: -v info, -vv debug."
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    envvar="SNAPKIT_LOG_LEVEL",
+    help="Log at this level to stderr (also SNAPKIT_LOG_LEVEL); overrides -v.",
+)
 @click.version_option(__version__, prog_name="snapkit")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, debug: bool, verbose: int,
-        log_level: str | None) -> None:
+def cli(
+    ctx: click.Context, config: Path | None, debug: bool, verbose: int, log_level: str | None
+) -> None:
     """snapkit: data snapshots you can trust.
 
     Fetch data with oracle plugins, freeze it into immutable, verifiable snapshots, serve the
@@ -139,8 +159,11 @@ def cli(ctx: click.Context, config: Path | None, debug: bool, verbose: int,
     """
     if not isinstance(ctx.obj, State):
         ctx.obj = State(config, debug)
-    level = log_level.upper() if log_level else ("DEBUG" if verbose >= 2 else
-                                                 "INFO" if verbose == 1 else None)
+    level = (
+        log_level.upper()
+        if log_level
+        else ("DEBUG" if verbose >= 2 else "INFO" if verbose == 1 else None)
+    )
     if level is not None:
         configure_logging(level)
 
@@ -194,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         # never the message of a foreign exception: it can quote record values
-        click.echo(f"Error: unexpected {describe_exception(exc)} "
-                   "(run with --debug for the traceback)", err=True)
+        click.echo(
+            f"Error: unexpected {describe_exception(exc)} (run with --debug for the traceback)",
+            err=True,
+        )
         sys.exit(exitcodes.FAILURE)
     sys.exit(result if isinstance(result, int) else exitcodes.OK)

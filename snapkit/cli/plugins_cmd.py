@@ -62,8 +62,12 @@ def _echo_json(value: Any) -> None:
 
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--hook", "hook", metavar="NAME",
-              help="Show only plugins implementing this hook, in the order they are called.")
+@click.option(
+    "--hook",
+    "hook",
+    metavar="NAME",
+    help="Show only plugins implementing this hook, in the order they are called.",
+)
 @click.pass_obj
 def list_plugins(state: object, as_json: bool, hook: str | None) -> None:
     """Show every plugin: distribution, version, status, kinds and keys, and hooks.
@@ -77,23 +81,24 @@ def list_plugins(state: object, as_json: bool, hook: str | None) -> None:
     records = manager.records
     if hook_name:
         order = manager.hook_order(hook_name)
-        records = sorted((r for r in records if r.name in order),
-                         key=lambda r: order.index(r.name))
+        records = sorted((r for r in records if r.name in order), key=lambda r: order.index(r.name))
     if as_json:
-        _echo_json([
-            {
-                "name": r.name,
-                "distribution": r.distribution,
-                "version": r.version,
-                "module": r.module,
-                "status": r.status,
-                "error": r.error,
-                "kinds": sorted({kind for kind, _ in r.registrations}),
-                "hooks": list(r.hooks),
-                "registrations": [{"kind": kind, "key": key} for kind, key in r.registrations],
-            }
-            for r in records
-        ])
+        _echo_json(
+            [
+                {
+                    "name": r.name,
+                    "distribution": r.distribution,
+                    "version": r.version,
+                    "module": r.module,
+                    "status": r.status,
+                    "error": r.error,
+                    "kinds": sorted({kind for kind, _ in r.registrations}),
+                    "hooks": list(r.hooks),
+                    "registrations": [{"kind": kind, "key": key} for kind, key in r.registrations],
+                }
+                for r in records
+            ]
+        )
     elif not records:
         if hook_name:
             click.echo(f"No loaded plugin implements {hook_name}.")
@@ -105,10 +110,18 @@ def list_plugins(state: object, as_json: bool, hook: str | None) -> None:
             kinds = ", ".join(sorted({kind for kind, _ in r.registrations}))
             keys = ", ".join(f"{kind}:{key}" for kind, key in r.registrations)
             hooks = ", ".join(_short_hook(h) for h in r.hooks)
-            rows.append((r.name, r.distribution or "-", r.version or "-", r.status,
-                         kinds or "-", keys or "-", hooks or "-"))
-        echo_table(("name", "distribution", "version", "status", "kinds", "keys", "hooks"),
-                   rows)
+            rows.append(
+                (
+                    r.name,
+                    r.distribution or "-",
+                    r.version or "-",
+                    r.status,
+                    kinds or "-",
+                    keys or "-",
+                    hooks or "-",
+                )
+            )
+        echo_table(("name", "distribution", "version", "status", "kinds", "keys", "hooks"), rows)
         for r in records:
             if r.status != "ok":
                 click.echo(f"{r.name}: {r.status}: {r.error}")
@@ -134,7 +147,8 @@ def _check_names(manager: Any, names: tuple[str, ...]) -> None:
             close = difflib.get_close_matches(normalize_name(name), sorted(known), n=1)
             raise UsageError(
                 f"no plugin is called {name!r}",
-                hint=f"did you mean {close[0]!r}?" if close
+                hint=f"did you mean {close[0]!r}?"
+                if close
                 else "'snapkit plugins list' shows the installed plugins",
             )
 
@@ -172,8 +186,7 @@ def _summary(manager: Any, problems: list[Any], counted: list[Any]) -> str:
     if not problems:
         return f"{loaded} loaded, config checked: no problems"
     ignored = len(problems) - len(counted)
-    tail = (f" ({_count(ignored, 'load failure')} not counted without --strict)"
-            if ignored else "")
+    tail = f" ({_count(ignored, 'load failure')} not counted without --strict)" if ignored else ""
     if not counted:
         return f"{loaded} loaded, config checked: no problems to fix{tail}"
     return f"{loaded} loaded, config checked: {_count(len(counted), 'problem')} to fix{tail}"
@@ -182,8 +195,9 @@ def _summary(manager: Any, problems: list[Any], counted: list[Any]) -> str:
 @plugins.command("validate")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--strict", is_flag=True,
-              help="Exit 1 also when a plugin failed to import or register.")
+@click.option(
+    "--strict", is_flag=True, help="Exit 1 also when a plugin failed to import or register."
+)
 @click.pass_obj
 def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool) -> None:
     """Check plugins and the config: hooks against the specs (unknown names, signatures),
@@ -208,12 +222,15 @@ def validate(state: object, names: tuple[str, ...], as_json: bool, strict: bool)
     strict = strict or manager.selection.strict
     counted = problems if strict else [p for p in problems if p.code not in LOAD_FAILURES]
     if as_json:
-        _echo_json({
-            "ok": not counted,
-            "strict": strict,
-            "problems": [{"plugin": p.plugin, "code": p.code, "message": p.message}
-                         for p in problems],
-        })
+        _echo_json(
+            {
+                "ok": not counted,
+                "strict": strict,
+                "problems": [
+                    {"plugin": p.plugin, "code": p.code, "message": p.message} for p in problems
+                ],
+            }
+        )
     else:
         for p in problems:
             click.echo(f"{p.plugin}: {p.code}: {p.message}")

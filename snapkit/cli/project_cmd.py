@@ -49,23 +49,45 @@ def choose_snapshot(project: Any, ref: str | None, scope: str | None) -> Any:
     wanted = evolve(project.config.scope, context=context or None, container=container or None)
     listed = project.snapshots(ListFilter(status=("success",), scope_id=wanted.id), limit=1)
     if not listed:
-        raise NoSnapshotError(f"no successful snapshot of scope {scope!r} yet",
-                              hint="refresh that scope first")
+        raise NoSnapshotError(
+            f"no successful snapshot of scope {scope!r} yet", hint="refresh that scope first"
+        )
     return project.store.get(listed[0].id)
 
 
 @click.command()
 @click.argument("ref", required=False)
-@click.option("--scope", metavar="CONTEXT[/CONTAINER]",
-              help="Use the newest successful snapshot of this scope (configured namespace).")
-@click.option("--filter", "-f", "filter_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Override a scope filter (thresholds, windows); repeatable.")
-@click.option("--projection", "-p", "keys", multiple=True, metavar="KEY",
-              help="Derive only this projection; repeatable.")
+@click.option(
+    "--scope",
+    metavar="CONTEXT[/CONTAINER]",
+    help="Use the newest successful snapshot of this scope (configured namespace).",
+)
+@click.option(
+    "--filter",
+    "-f",
+    "filter_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scope filter (thresholds, windows); repeatable.",
+)
+@click.option(
+    "--projection",
+    "-p",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="Derive only this projection; repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (statuses and values).")
 @click.pass_obj
-def project(state: Any, ref: str | None, scope: str | None, filter_pairs: tuple[str, ...],
-            keys: tuple[str, ...], as_json: bool) -> None:
+def project(
+    state: Any,
+    ref: str | None,
+    scope: str | None,
+    filter_pairs: tuple[str, ...],
+    keys: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Derive projections from a snapshot (default: the current one) and print each one's
     status, reason code and value.
 
@@ -75,23 +97,26 @@ def project(state: Any, ref: str | None, scope: str | None, filter_pairs: tuple[
     """
     proj = state.project()
     manifest = choose_snapshot(proj, ref, scope)
-    derived = proj.derive(manifest, keys=list(keys) or None,
-                          filters=parse_filters(filter_pairs))
+    derived = proj.derive(manifest, keys=list(keys) or None, filters=parse_filters(filter_pairs))
     if as_json:
-        echo_json({"snapshot_id": manifest.id, "filters": derived.filters,
-                   "projections": derived.results})
+        echo_json(
+            {"snapshot_id": manifest.id, "filters": derived.filters, "projections": derived.results}
+        )
     else:
         click.echo(f"snapshot {short(manifest.id)} ({manifest.status})")
-        echo_table(("projection", "status", "reason", "oracles"),
-                   [(r.key, r.status, r.reason or "", ",".join(r.oracles))
-                    for r in derived.results.values()])
+        echo_table(
+            ("projection", "status", "reason", "oracles"),
+            [
+                (r.key, r.status, r.reason or "", ",".join(r.oracles))
+                for r in derived.results.values()
+            ],
+        )
         for result in derived.results.values():
             if result.status in {"failed", "unavailable"} and result.message:
                 click.echo(f"  {result.key}: {result.message}")
         for result in derived.results.values():
             if result.status in {"ready", "partial"}:
                 click.echo(f"\n{result.key}:")
-                click.echo(json.dumps(result.value, indent=2, sort_keys=True,
-                                      ensure_ascii=False))
+                click.echo(json.dumps(result.value, indent=2, sort_keys=True, ensure_ascii=False))
     if any(r.status == "failed" for r in derived.results.values()):
         raise click.exceptions.Exit(exitcodes.FAILURE)

@@ -11,16 +11,32 @@ from snapkit.cli.output import ProgressLines, echo_json, short
 
 
 @click.command()
-@click.option("--oracle", "-o", "oracles", multiple=True, metavar="KEY",
-              help="Run only this oracle (and what it requires); repeatable.")
-@click.option("--allow-shrink", "allow_shrink", multiple=True, metavar="KEY",
-              help="Let this oracle's table shrink past refresh.max_shrink (even to empty) "
-                   "in this refresh only; repeatable.")
+@click.option(
+    "--oracle",
+    "-o",
+    "oracles",
+    multiple=True,
+    metavar="KEY",
+    help="Run only this oracle (and what it requires); repeatable.",
+)
+@click.option(
+    "--allow-shrink",
+    "allow_shrink",
+    multiple=True,
+    metavar="KEY",
+    help="Let this oracle's table shrink past refresh.max_shrink (even to empty) "
+    "in this refresh only; repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.pass_obj
-def refresh(state: object, oracles: tuple[str, ...], allow_shrink: tuple[str, ...],
-            as_json: bool, quiet: bool) -> None:
+def refresh(
+    state: object,
+    oracles: tuple[str, ...],
+    allow_shrink: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Fetch data with the configured oracles and commit a snapshot.
 
     A success moves the current pointer; a failure records a failed snapshot with its errors
@@ -37,27 +53,32 @@ def refresh(state: object, oracles: tuple[str, ...], allow_shrink: tuple[str, ..
     finally:
         progress.close()
     if as_json:
-        echo_json({
-            "snapshot_id": outcome.snapshot_id,
-            "status": outcome.status,
-            "pointer_moved": outcome.pointer_moved,
-            "duration_ms": round(outcome.duration_ms, 1),
-            "errors": outcome.errors,
-            "parts": outcome.manifest.parts,
-            "warnings": list(outcome.warnings),
-        })
+        echo_json(
+            {
+                "snapshot_id": outcome.snapshot_id,
+                "status": outcome.status,
+                "pointer_moved": outcome.pointer_moved,
+                "duration_ms": round(outcome.duration_ms, 1),
+                "errors": outcome.errors,
+                "parts": outcome.manifest.parts,
+                "warnings": list(outcome.warnings),
+            }
+        )
     else:
         moved = "current pointer moved" if outcome.pointer_moved else "current pointer unchanged"
         records = sum(p.records for p in outcome.manifest.parts)
-        click.echo(f"snapshot {short(outcome.snapshot_id)}: {outcome.status} "
-                   f"({records:,} records in {len(outcome.manifest.parts)} tables, "
-                   f"{outcome.duration_ms / 1000:.1f} s); {moved}")
+        click.echo(
+            f"snapshot {short(outcome.snapshot_id)}: {outcome.status} "
+            f"({records:,} records in {len(outcome.manifest.parts)} tables, "
+            f"{outcome.duration_ms / 1000:.1f} s); {moved}"
+        )
         for error in outcome.errors:
             click.echo(f"  {error.code}: {error.message}", err=True)
         for warning in outcome.warnings:
             click.echo(f"warning: {warning}", err=True)
     code = {"success": exitcodes.OK, "partial": exitcodes.PARTIAL}.get(
-        outcome.status, exitcodes.FAILURE)
+        outcome.status, exitcodes.FAILURE
+    )
     if code:
         raise click.exceptions.Exit(code)
 
@@ -75,5 +96,4 @@ def _allow_shrink(project: Any, keys: tuple[str, ...]) -> None:
             raise UsageError(f"--allow-shrink: {exc.message}", hint=exc.hint) from None
     settings = project.config.refresh
     allowed = tuple(dict.fromkeys((*settings.allow_shrink, *keys)))
-    project.config = evolve(project.config,
-                            refresh=evolve(settings, allow_shrink=allowed))
+    project.config = evolve(project.config, refresh=evolve(settings, allow_shrink=allowed))

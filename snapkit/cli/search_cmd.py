@@ -12,22 +12,45 @@ from snapkit.cli.output import echo_json, short
 @click.command()
 @click.argument("table", required=False)
 @click.argument("query", nargs=-1)
-@click.option("--snapshot", "-s", "ref", default="current", show_default=True,
-              help="Which snapshot: an id or prefix, current, current~N, latest or a date.")
+@click.option(
+    "--snapshot",
+    "-s",
+    "ref",
+    default="current",
+    show_default=True,
+    help="Which snapshot: an id or prefix, current, current~N, latest or a date.",
+)
 @click.option("--ignore-case", "-i", is_flag=True, help="Compare case-insensitively.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Skip this many matching rows first.")
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Skip this many matching rows first.",
+)
 @click.option("--no-index", is_flag=True, help="Always scan, even if an index covers the query.")
-@click.option("--reindex", is_flag=True,
-              help="First rebuild every search index, build the missing ones [search] index "
-                   "asks for (of TABLE only, if given) and remove those of pruned parts; "
-                   "QUERY is then optional.")
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="First rebuild every search index, build the missing ones [search] index "
+    "asks for (of TABLE only, if given) and remove those of pruned parts; "
+    "QUERY is then optional.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
-           ignore_case: bool, limit: int, offset: int, no_index: bool, reindex: bool,
-           as_json: bool) -> None:
+def search(
+    state: object,
+    table: str | None,
+    query: tuple[str, ...],
+    ref: str,
+    ignore_case: bool,
+    limit: int,
+    offset: int,
+    no_index: bool,
+    reindex: bool,
+    as_json: bool,
+) -> None:
     """Find rows of TABLE matching QUERY, in table order. Never fetches.
 
     \b
@@ -46,6 +69,7 @@ def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
     scan. --reindex rebuilds them all (the repair 'snapkit snapshots verify' names).
     """
     from snapkit.errors import UsageError
+
     project = state.project()  # type: ignore[attr-defined]
     if reindex:
         from snapkit.search_index import reindex as rebuild
@@ -55,18 +79,35 @@ def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
         if not query:
             return
     if table is None or not query:
-        raise UsageError("search needs a TABLE and a QUERY",
-                         hint="e.g. 'snapkit search users email^=ada' (or --reindex alone)")
+        raise UsageError(
+            "search needs a TABLE and a QUERY",
+            hint="e.g. 'snapkit search users email^=ada' (or --reindex alone)",
+        )
     text = " ".join(query)
-    result = project.search(table, text, ref=ref, offset=offset, limit=limit,
-                            ignore_case=ignore_case, use_index=not no_index)
+    result = project.search(
+        table,
+        text,
+        ref=ref,
+        offset=offset,
+        limit=limit,
+        ignore_case=ignore_case,
+        use_index=not no_index,
+    )
     if as_json:
-        echo_json({
-            "snapshot_id": result.snapshot_id, "table": result.table, "query": result.query,
-            "offset": result.offset, "limit": result.limit, "more": result.more,
-            "scanned": result.scanned, "index": result.used_index,
-            "index_problem": result.index_problem, "rows": list(result.rows),
-        })
+        echo_json(
+            {
+                "snapshot_id": result.snapshot_id,
+                "table": result.table,
+                "query": result.query,
+                "offset": result.offset,
+                "limit": result.limit,
+                "more": result.more,
+                "scanned": result.scanned,
+                "index": result.used_index,
+                "index_problem": result.index_problem,
+                "rows": list(result.rows),
+            }
+        )
         if result.index_problem:
             click.echo(f"warning: {result.index_problem}", err=True)
         return
@@ -76,5 +117,8 @@ def search(state: object, table: str | None, query: tuple[str, ...], ref: str,
         click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
     how = f"index on {result.used_index}" if result.used_index else f"scanned {result.scanned:,}"
     more = "; more match (use --offset)" if result.more else ""
-    click.echo(f"{len(result.rows)} row(s) from {result.table} in snapshot "
-               f"{short(result.snapshot_id)} ({how}){more}", err=True)
+    click.echo(
+        f"{len(result.rows)} row(s) from {result.table} in snapshot "
+        f"{short(result.snapshot_id)} ({how}){more}",
+        err=True,
+    )

@@ -8,13 +8,22 @@ import click
 
 
 @click.command()
-@click.option("--host", metavar="ADDRESS", help="Address to listen on (default: serve.host, "
-              "127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), metavar="PORT",
-              help="Port to listen on (default: serve.port, 8750; 0 picks a free one).")
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info",
-                                                "debug"]), default="info", show_default=True,
-              help="How much the server logs (to stderr).")
+@click.option(
+    "--host", metavar="ADDRESS", help="Address to listen on (default: serve.host, 127.0.0.1)."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Port to listen on (default: serve.port, 8750; 0 picks a free one).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="How much the server logs (to stderr).",
+)
 @click.pass_obj
 def serve(state: Any, host: str | None, port: int | None, log_level: str) -> None:
     """Serve the store over HTTP: the read API (/api, described at /openapi.json), the admin
@@ -30,8 +39,9 @@ def serve(state: Any, host: str | None, port: int | None, log_level: str) -> Non
     run_server(project, host, port, log_level)
 
 
-def run_server(project: Any, host: str | None = None, port: int | None = None,
-               log_level: str = "info") -> None:
+def run_server(
+    project: Any, host: str | None = None, port: int | None = None, log_level: str = "info"
+) -> None:
     """Serve ``project`` with uvicorn until interrupted (``snapkit serve``, ``demo --serve``).
 
     :raises UsageError: if the serve extra is missing or the address cannot be bound.
@@ -44,8 +54,10 @@ def run_server(project: Any, host: str | None = None, port: int | None = None,
     except ImportError:
         from snapkit.errors import UsageError
 
-        raise UsageError("snapkit serve needs the serve extra (Starlette, uvicorn, Jinja2)",
-                         hint="pip install 'snapkit[serve]'") from None
+        raise UsageError(
+            "snapkit serve needs the serve extra (Starlette, uvicorn, Jinja2)",
+            hint="pip install 'snapkit[serve]'",
+        ) from None
     import logging
 
     from snapkit.serve import create_app
@@ -68,14 +80,19 @@ def run_server(project: Any, host: str | None = None, port: int | None = None,
         sock.close()
         from snapkit.errors import UsageError
 
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         hint="choose another --port or --host") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port or --host",
+        ) from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     admin = "on" if app.state.snapkit.token else "off (set serve.token)"
-    click.echo(f"snapkit serve: listening on http://{shown}:{bound} "
-               f"(pages at /, API at /api, OpenAPI at /openapi.json; admin refresh {admin})",
-               err=True)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=5)
+    click.echo(
+        f"snapkit serve: listening on http://{shown}:{bound} "
+        f"(pages at /, API at /api, OpenAPI at /openapi.json; admin refresh {admin})",
+        err=True,
+    )
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="off", server_header=False, timeout_graceful_shutdown=5
+    )
     uvicorn.Server(config).run(sockets=[sock])

@@ -33,16 +33,27 @@ def _date(value: str | None) -> _dt.datetime | None:
 
 
 @snapshots.command("list")
-@click.option("--status", type=click.Choice(["success", "partial", "failed"]), multiple=True,
-              help="Only these statuses; repeatable.")
+@click.option(
+    "--status",
+    type=click.Choice(["success", "partial", "failed"]),
+    multiple=True,
+    help="Only these statuses; repeatable.",
+)
 @click.option("--namespace", help="Only this namespace.")
 @click.option("--since", help="Only snapshots created at or after this ISO date/time (UTC).")
 @click.option("--until", help="Only snapshots created before this ISO date/time (UTC).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None,
-                   since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+def list_snapshots(
+    state: object,
+    status: tuple[str, ...],
+    namespace: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """List snapshots, newest first.
 
     A success or partial snapshot the current pointer never named (it lost the race to
@@ -52,8 +63,7 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
     from snapkit.store import ListFilter
 
     project = state.project()  # type: ignore[attr-defined]
-    filters = ListFilter(status=status, namespace=namespace, since=_date(since),
-                         until=_date(until))
+    filters = ListFilter(status=status, namespace=namespace, since=_date(since), until=_date(until))
     infos = project.snapshots(filters, limit)
     pointer = project.store.read_pointer()
     if as_json:
@@ -67,8 +77,19 @@ def list_snapshots(state: object, status: tuple[str, ...], namespace: str | None
     current = pointer.snapshot_id if pointer else None
     echo_table(
         ("", "id", "created_at", "status", "records", "parts", "errors", "namespace"),
-        [("*" if i.id == current else "", short(i.id), i.created_at[:19] + "Z", _status(i),
-          f"{i.record_count:,}", i.part_count, i.error_count, i.namespace) for i in infos],
+        [
+            (
+                "*" if i.id == current else "",
+                short(i.id),
+                i.created_at[:19] + "Z",
+                _status(i),
+                f"{i.record_count:,}",
+                i.part_count,
+                i.error_count,
+                i.namespace,
+            )
+            for i in infos
+        ],
     )
 
 
@@ -99,16 +120,22 @@ def _show(manifest: object, as_json: bool, age: float | None = None) -> None:
     click.echo(f"created   {m.created_at}")  # type: ignore[attr-defined]
     if age is not None:
         click.echo(f"age       {_human(age)}")
-    click.echo(f"scope     {m.scope.namespace}"  # type: ignore[attr-defined]
-               + (f" / {m.scope.context}" if m.scope.context else "")  # type: ignore[attr-defined]
-               + (f" / {m.scope.container}" if m.scope.container else ""))  # type: ignore[attr-defined]
-    click.echo(f"versions  schema {m.schema_version}, "  # type: ignore[attr-defined]
-               f"calculation {m.calculation_version}")  # type: ignore[attr-defined]
+    click.echo(
+        f"scope     {m.scope.namespace}"  # type: ignore[attr-defined]
+        + (f" / {m.scope.context}" if m.scope.context else "")  # type: ignore[attr-defined]
+        + (f" / {m.scope.container}" if m.scope.container else "")
+    )  # type: ignore[attr-defined]
+    click.echo(
+        f"versions  schema {m.schema_version}, "  # type: ignore[attr-defined]
+        f"calculation {m.calculation_version}"
+    )  # type: ignore[attr-defined]
     for status in m.oracles:  # type: ignore[attr-defined]
         click.echo(f"oracle    {status.key} v{status.version}: {status.status} ({status.source})")
     for part in m.parts:  # type: ignore[attr-defined]
-        click.echo(f"table     {part.name}: {part.records:,} records, {part.bytes:,} bytes, "
-                   f"sha256 {part.sha256[:12]}")
+        click.echo(
+            f"table     {part.name}: {part.records:,} records, {part.bytes:,} bytes, "
+            f"sha256 {part.sha256[:12]}"
+        )
     for key in sorted(m.payloads):  # type: ignore[attr-defined]
         click.echo(f"payload   {key}")
     for error in m.errors:  # type: ignore[attr-defined]
@@ -158,13 +185,22 @@ def verify(state: object, as_json: bool) -> None:
     project = state.project()  # type: ignore[attr-defined]
     report = project.verify()
     if as_json:
-        echo_json({"ok": report.ok, "snapshots": report.snapshots, "parts": report.parts,
-                   "pointer_recovered": report.pointer_recovered,
-                   "problems": report.problems})
+        echo_json(
+            {
+                "ok": report.ok,
+                "snapshots": report.snapshots,
+                "parts": report.parts,
+                "pointer_recovered": report.pointer_recovered,
+                "problems": report.problems,
+            }
+        )
     else:
         if report.pointer_recovered:
-            click.echo("warning: the current pointer could not stand and was recovered to "
-                       "its last verified target (see the pointer problem)", err=True)
+            click.echo(
+                "warning: the current pointer could not stand and was recovered to "
+                "its last verified target (see the pointer problem)",
+                err=True,
+            )
         for problem in report.problems:
             click.echo(f"{problem.kind} {_ref(problem.ref)}: {problem.message}")
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
@@ -178,15 +214,29 @@ def verify(state: object, as_json: bool) -> None:
 
 @snapshots.command("prune")
 @click.option("--keep-last", type=click.IntRange(min=0), help="Keep the N newest snapshots.")
-@click.option("--keep-daily", type=click.IntRange(min=0),
-              help="Keep the newest snapshot of each of the last D days (UTC).")
-@click.option("--max-age", "max_age", type=click.FloatRange(min=0), metavar="DAYS",
-              help="Remove snapshots older than DAYS unless another rule keeps them.")
+@click.option(
+    "--keep-daily",
+    type=click.IntRange(min=0),
+    help="Keep the newest snapshot of each of the last D days (UTC).",
+)
+@click.option(
+    "--max-age",
+    "max_age",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="Remove snapshots older than DAYS unless another rule keeps them.",
+)
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed and why.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def prune(state: object, keep_last: int | None, keep_daily: int | None,
-          max_age: float | None, dry_run: bool, as_json: bool) -> None:
+def prune(
+    state: object,
+    keep_last: int | None,
+    keep_daily: int | None,
+    max_age: float | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Remove old snapshots by a retention policy, and the parts no kept snapshot uses.
 
     The current snapshot, the last success and the newest failed run are always kept.
@@ -195,8 +245,9 @@ def prune(state: object, keep_last: int | None, keep_daily: int | None,
     from snapkit.store import RetentionPolicy
 
     if keep_last is None and keep_daily is None and max_age is None:
-        raise UsageError("prune needs a policy",
-                         hint="give --keep-last, --keep-daily and/or --max-age")
+        raise UsageError(
+            "prune needs a policy", hint="give --keep-last, --keep-daily and/or --max-age"
+        )
     project = state.project()  # type: ignore[attr-defined]
     report = project.prune(RetentionPolicy(keep_last, keep_daily, max_age), dry_run=dry_run)
     if as_json:
@@ -204,17 +255,26 @@ def prune(state: object, keep_last: int | None, keep_daily: int | None,
         return
     for d in report.decisions:
         verb = "keep  " if d.keep else ("would remove" if dry_run else "remove")
-        click.echo(f"{verb} {short(d.snapshot_id)} {d.created_at[:19]}Z {d.status:<7} "
-                   + "; ".join(d.reasons))
+        click.echo(
+            f"{verb} {short(d.snapshot_id)} {d.created_at[:19]}Z {d.status:<7} "
+            + "; ".join(d.reasons)
+        )
     action = "would remove" if dry_run else "removed"
-    click.echo(f"{action} {report.removed_snapshots} snapshot(s) and {report.removed_parts} "
-               f"part(s), {report.freed_bytes:,} bytes")
+    click.echo(
+        f"{action} {report.removed_snapshots} snapshot(s) and {report.removed_parts} "
+        f"part(s), {report.freed_bytes:,} bytes"
+    )
 
 
 @snapshots.command("copy")
-@click.option("--to", "to", required=True, metavar="CONFIG_OR_STORE",
-              help="The target: a config file (its [store]), or KIND:PATH / KIND:DSN, e.g. "
-              "sqlite:store.sqlite3, file:backup, postgresql:postgresql://host/db.")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="CONFIG_OR_STORE",
+    help="The target: a config file (its [store]), or KIND:PATH / KIND:DSN, e.g. "
+    "sqlite:store.sqlite3, file:backup, postgresql:postgresql://host/db.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @click.pass_obj
 def copy(state: object, to: str, quiet: bool) -> None:
@@ -234,13 +294,16 @@ def copy(state: object, to: str, quiet: bool) -> None:
             click.echo(line)
 
     try:
-        report = copy_store(project.store, target.store, kind=target.kind,
-                            where=target.where, progress=progress)
+        report = copy_store(
+            project.store, target.store, kind=target.kind, where=target.where, progress=progress
+        )
     finally:
         close = getattr(target.store, "close", None)
         if callable(close):
             close()
     pointer = f", current {short(report.pointer)}" if report.pointer else ""
-    click.echo(f"copied {report.copied} of {report.snapshots} snapshot(s) and "
-               f"{report.history_appended} history entries to {target.where}{pointer}; "
-               f"verified ({report.parts_checked} parts re-hashed)")
+    click.echo(
+        f"copied {report.copied} of {report.snapshots} snapshot(s) and "
+        f"{report.history_appended} history entries to {target.where}{pointer}; "
+        f"verified ({report.parts_checked} parts re-hashed)"
+    )

@@ -105,7 +105,7 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
             cut = -1
             for _ in range(skip):
                 cut = block.index(b"\n", cut + 1)
-            block, skip = block[cut + 1:], 0
+            block, skip = block[cut + 1 :], 0
         data = tail + block
         end = len(data)
         newlines = data.count(b"\n")
@@ -113,7 +113,7 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
             end = -1
             for _ in range(left):
                 end = data.index(b"\n", end + 1)
-            yield data[:end + 1]
+            yield data[: end + 1]
             return
         last = data.rfind(b"\n") + 1
         if last:
@@ -162,8 +162,10 @@ class _Api:
         manifest, body = cached
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
-        return JSONBody({**body, "age_seconds": _age(manifest.created_at), "current": True},
-                        headers=params.etag_headers(manifest.id))
+        return JSONBody(
+            {**body, "age_seconds": _age(manifest.created_at), "current": True},
+            headers=params.etag_headers(manifest.id),
+        )
 
     async def snapshots(self, request: Request) -> Response:
         from snapkit.store import ListFilter
@@ -171,8 +173,7 @@ class _Api:
         statuses = request.query_params.getlist("status")
         for status in statuses:
             if status not in {"success", "partial", "failed"}:
-                raise ApiError(400, "bad_parameter",
-                               "status must be success, partial or failed")
+                raise ApiError(400, "bad_parameter", "status must be success, partial or failed")
         since = _time(params.text(request, "since"), "since")
         until = _time(params.text(request, "until"), "until")
         namespace = params.text(request, "namespace", max_length=200)
@@ -181,10 +182,12 @@ class _Api:
         cursor = _cursor(params.text(request, "cursor"))
         if cursor is not None:
             moment = _cursor_time(cursor)
-            until = moment + _dt.timedelta(microseconds=1) if until is None \
+            until = (
+                moment + _dt.timedelta(microseconds=1)
+                if until is None
                 else min(until, moment + _dt.timedelta(microseconds=1))
-        filters = ListFilter(status=tuple(statuses), namespace=namespace, since=since,
-                             until=until)
+            )
+        filters = ListFilter(status=tuple(statuses), namespace=namespace, since=since, until=until)
 
         def read() -> tuple[list[Any], str | None]:
             want = None if cursor is not None else limit + 1
@@ -197,8 +200,13 @@ class _Api:
         listed, current_id = await run_in_threadpool(read)
         page, more = listed[:limit], len(listed) > limit
         next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
-        return JSONBody({"snapshots": [info(i, current_id) for i in page],
-                         "current_id": current_id, "next_cursor": next_cursor})
+        return JSONBody(
+            {
+                "snapshots": [info(i, current_id) for i in page],
+                "current_id": current_id,
+                "next_cursor": next_cursor,
+            }
+        )
 
     async def snapshot(self, request: Request) -> Response:
         manifest = await self._snapshot(request)
@@ -206,8 +214,10 @@ class _Api:
             return params.not_modified(manifest.id)
         pointer = await run_in_threadpool(self.project.store.read_pointer)
         current = pointer is not None and pointer.snapshot_id == manifest.id
-        return JSONBody({**summary(manifest), "age_seconds": _age(manifest.created_at),
-                         "current": current}, headers=params.etag_headers(manifest.id))
+        return JSONBody(
+            {**summary(manifest), "age_seconds": _age(manifest.created_at), "current": current},
+            headers=params.etag_headers(manifest.id),
+        )
 
     async def records(self, request: Request) -> Response:
         from snapkit.store import PartBlockReader, SnapshotStore
@@ -219,10 +229,12 @@ class _Api:
         assert offset is not None and limit is not None
         part = next((p for p in manifest.parts if p.name == table), None)
         if part is None:
-            raise ApiError(404, "unknown_table",
-                           f"snapshot {manifest.id[:12]} has no table {table!r}",
-                           hint="its tables: "
-                                + (", ".join(p.name for p in manifest.parts) or "none"))
+            raise ApiError(
+                404,
+                "unknown_table",
+                f"snapshot {manifest.id[:12]} has no table {table!r}",
+                hint="its tables: " + (", ".join(p.name for p in manifest.parts) or "none"),
+            )
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
         store: SnapshotStore = self.project.store
@@ -233,8 +245,7 @@ class _Api:
             if isinstance(store, PartBlockReader):
                 yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
                 return
-            selected = itertools.islice(store.iter_part_lines(part.sha256), offset,
-                                        offset + limit)
+            selected = itertools.islice(store.iter_part_lines(part.sha256), offset, offset + limit)
             yield from _chunks(iter(selected))
 
         async def body() -> AsyncIterator[bytes]:
@@ -242,14 +253,18 @@ class _Api:
                 async for chunk in iterate_in_threadpool(lines()):
                     yield chunk
 
-        headers = {**params.etag_headers(manifest.id), "X-Snapkit-Snapshot": manifest.id,
-                   "X-Total-Count": str(part.records)}
+        headers = {
+            **params.etag_headers(manifest.id),
+            "X-Snapkit-Snapshot": manifest.id,
+            "X-Total-Count": str(part.records),
+        }
         return StreamingResponse(body(), media_type="application/x-ndjson", headers=headers)
 
     async def projections(self, request: Request) -> Response:
         manifest = await self._snapshot(request)
-        keys = [str(params.name(k, "projection"))
-                for k in request.query_params.getlist("projection")]
+        keys = [
+            str(params.name(k, "projection")) for k in request.query_params.getlist("projection")
+        ]
         filters = params.filters(request)
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
@@ -261,12 +276,18 @@ class _Api:
             for key in keys:
                 if key not in registry:
                     known = ", ".join(sorted(registry.keys())) or "none"
-                    raise ApiError(404, "unknown_projection", f"no projection {key!r}",
-                                   hint=f"known projections: {known}")
+                    raise ApiError(
+                        404,
+                        "unknown_projection",
+                        f"no projection {key!r}",
+                        hint=f"known projections: {known}",
+                    )
             derived = self.project.derive(manifest, keys=keys or None, filters=filters)
-            return {"snapshot_id": manifest.id, "filters": to_json(derived.filters),
-                    "projections": {key: to_json(result)
-                                    for key, result in derived.results.items()}}
+            return {
+                "snapshot_id": manifest.id,
+                "filters": to_json(derived.filters),
+                "projections": {key: to_json(result) for key, result in derived.results.items()},
+            }
 
         body = await run_in_threadpool(derive)
         return JSONBody(body, headers=params.etag_headers(manifest.id))
@@ -279,8 +300,9 @@ class _Api:
             from snapkit.export import profiles
 
             known = ", ".join(profiles(self.project.manager)) or "none"
-            raise ApiError(400, "missing_parameter", "profile is required",
-                           hint=f"known profiles: {known}")
+            raise ApiError(
+                400, "missing_parameter", "profile is required", hint=f"known profiles: {known}"
+            )
         if params.fresh(request, manifest.id):
             return params.not_modified(manifest.id)
 
@@ -291,16 +313,18 @@ class _Api:
 
         data, outcome = await run_in_threadpool(build)
         name = f"{profile}-{manifest.id[:12]}.zip"
-        headers = {**params.etag_headers(manifest.id),
-                   "Content-Disposition": f'attachment; filename="{name}"',
-                   "X-Export-Status": outcome.status, "X-Export-Sha256": outcome.sha256}
+        headers = {
+            **params.etag_headers(manifest.id),
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Export-Status": outcome.status,
+            "X-Export-Sha256": outcome.sha256,
+        }
         return Response(data, media_type="application/zip", headers=headers)
 
     async def diff(self, request: Request) -> Response:
         from_ref = params.ref(params.text(request, "from"), "from")
         to_ref = params.ref(params.text(request, "to"), "to")
-        sections = [str(params.name(s, "section"))
-                    for s in request.query_params.getlist("section")]
+        sections = [str(params.name(s, "section")) for s in request.query_params.getlist("section")]
         max_items = params.integer(request, "max_items", None, minimum=0)
         a, b = await run_in_threadpool(lambda: (self._resolve(from_ref), self._resolve(to_ref)))
         etag = f"{a.id}..{b.id}"
@@ -310,14 +334,14 @@ class _Api:
         def compute() -> bytes:
             from snapkit.diff import diff_bytes
 
-            result = self.project.diff(a.id, b.id, sections=sections or None,
-                                       max_items=max_items)
+            result = self.project.diff(a.id, b.id, sections=sections or None, max_items=max_items)
             return diff_bytes(result)
 
         data = await run_in_threadpool(compute)
-        blocks = (data[i:i + CHUNK] for i in range(0, len(data), CHUNK))
-        return StreamingResponse(blocks, media_type="application/json",
-                                 headers=params.etag_headers(etag))
+        blocks = (data[i : i + CHUNK] for i in range(0, len(data), CHUNK))
+        return StreamingResponse(
+            blocks, media_type="application/json", headers=params.etag_headers(etag)
+        )
 
     async def search(self, request: Request) -> Response:
         table = params.name(params.text(request, "table"), "table")
@@ -338,18 +362,34 @@ class _Api:
             tables = {p.name for p in manifest.parts}
             if table not in tables and table not in views:
                 known = ", ".join(sorted(tables | set(views.keys()))) or "none"
-                raise ApiError(404, "unknown_table",
-                               f"snapshot {manifest.id[:12]} has no table or search view "
-                               f"{table!r}", hint=f"search one of: {known}")
-            return self.project.search(table, query, ref=manifest.id, offset=offset,
-                                       limit=limit, ignore_case=ignore_case,
-                                       use_index=use_index)
+                raise ApiError(
+                    404,
+                    "unknown_table",
+                    f"snapshot {manifest.id[:12]} has no table or search view {table!r}",
+                    hint=f"search one of: {known}",
+                )
+            return self.project.search(
+                table,
+                query,
+                ref=manifest.id,
+                offset=offset,
+                limit=limit,
+                ignore_case=ignore_case,
+                use_index=use_index,
+            )
 
         result = await run_in_threadpool(find)
-        body = {"snapshot_id": result.snapshot_id, "table": result.table,
-                "query": result.query, "offset": result.offset, "limit": result.limit,
-                "more": result.more, "scanned": result.scanned, "index": result.used_index,
-                "rows": list(result.rows)}
+        body = {
+            "snapshot_id": result.snapshot_id,
+            "table": result.table,
+            "query": result.query,
+            "offset": result.offset,
+            "limit": result.limit,
+            "more": result.more,
+            "scanned": result.scanned,
+            "index": result.used_index,
+            "rows": list(result.rows),
+        }
         return JSONBody(body, headers=params.etag_headers(manifest.id))
 
 
@@ -384,12 +424,20 @@ def _cursor(value: str | None) -> tuple[str, str] | None:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
-                       hint="pass next_cursor from the previous page unchanged") from None
+        raise ApiError(
+            400,
+            "bad_cursor",
+            "cursor is not one this API gave",
+            hint="pass next_cursor from the previous page unchanged",
+        ) from None
     created_at, sep, snapshot_id = raw.partition("|")
     if not sep or not params.REF.match(snapshot_id):
-        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
-                       hint="pass next_cursor from the previous page unchanged")
+        raise ApiError(
+            400,
+            "bad_cursor",
+            "cursor is not one this API gave",
+            hint="pass next_cursor from the previous page unchanged",
+        )
     _cursor_time((created_at, snapshot_id))
     return created_at, snapshot_id
 
@@ -400,5 +448,9 @@ def _cursor_time(cursor: tuple[str, str]) -> _dt.datetime:
     try:
         return parse_time(cursor[0])
     except (ValueError, TypeError):
-        raise ApiError(400, "bad_cursor", "cursor is not one this API gave",
-                       hint="pass next_cursor from the previous page unchanged") from None
+        raise ApiError(
+            400,
+            "bad_cursor",
+            "cursor is not one this API gave",
+            hint="pass next_cursor from the previous page unchanged",
+        ) from None

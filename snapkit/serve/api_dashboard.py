@@ -78,8 +78,11 @@ def _label(manifest: SnapshotManifest, context: str) -> str:
     """A class's label: the ``title`` of a payload describing the class (a mapping whose
     ``sourcedId`` or ``id`` is the context), else the context itself."""
     for _, payload in sorted(manifest.payloads.items()):
-        if isinstance(payload, Mapping) and isinstance(payload.get("title"), str) \
-                and context in (payload.get("sourcedId"), payload.get("id")):
+        if (
+            isinstance(payload, Mapping)
+            and isinstance(payload.get("title"), str)
+            and context in (payload.get("sourcedId"), payload.get("id"))
+        ):
             return str(payload["title"])
     return context
 
@@ -124,33 +127,58 @@ def tile_view(result: ProjectionResult, about: str = "") -> dict[str, Any]:
                 figures.append({"label": _words(key), "value": _text(item)})
             elif rows is not None:
                 figures.append({"label": _words(key), "value": f"{rows:,} rows"})
-            elif isinstance(item, Mapping) and item and all(
-                    isinstance(v, int | float | str) for v in item.values()):
-                groups.append({"label": _words(key),
-                               "items": [{"label": _words(str(k)), "value": _text(v)}
-                                         for k, v in item.items()]})
+            elif (
+                isinstance(item, Mapping)
+                and item
+                and all(isinstance(v, int | float | str) for v in item.values())
+            ):
+                groups.append(
+                    {
+                        "label": _words(key),
+                        "items": [
+                            {"label": _words(str(k)), "value": _text(v)} for k, v in item.items()
+                        ],
+                    }
+                )
     elif value is not None:
         rows = _count(value)
-        figures.append({"label": "value",
-                        "value": f"{rows:,} rows" if rows is not None else _text(value)})
+        figures.append(
+            {"label": "value", "value": f"{rows:,} rows" if rows is not None else _text(value)}
+        )
     title = _words(result.key)
-    return {"key": result.key, "title": title[:1].upper() + title[1:], "about": about,
-            "status": result.status,
-            "reason": result.reason, "message": result.message,
-            "figures": figures[:10], "groups": groups[:4]}
+    return {
+        "key": result.key,
+        "title": title[:1].upper() + title[1:],
+        "about": about,
+        "status": result.status,
+        "reason": result.reason,
+        "message": result.message,
+        "figures": figures[:10],
+        "groups": groups[:4],
+    }
 
 
-def oracle_view(key: str, result: OracleResult | None, *, timed_out: bool = False
-                ) -> dict[str, Any]:
+def oracle_view(
+    key: str, result: OracleResult | None, *, timed_out: bool = False
+) -> dict[str, Any]:
     """What the sources strip shows of one oracle: ``waiting``, ``ready`` (from the cache
     or freshly loaded), ``failed`` or ``skipped``, ``timed out``, and the error code."""
     if result is None:
-        return {"key": key, "state": "timed out" if timed_out else "waiting", "source": None,
-                "reason": "build_timeout" if timed_out else None}
-    state = {"ok": "ready", "failed": "failed", "skipped": "skipped"}.get(result.status,
-                                                                          result.status)
-    return {"key": key, "state": state, "source": result.source,
-            "reason": result.error.code if result.error is not None else None}
+        return {
+            "key": key,
+            "state": "timed out" if timed_out else "waiting",
+            "source": None,
+            "reason": "build_timeout" if timed_out else None,
+        }
+    state = {"ok": "ready", "failed": "failed", "skipped": "skipped"}.get(
+        result.status, result.status
+    )
+    return {
+        "key": key,
+        "state": state,
+        "source": result.source,
+        "reason": result.error.code if result.error is not None else None,
+    }
 
 
 class LiveDashboard:
@@ -162,14 +190,21 @@ class LiveDashboard:
     :param linger: seconds a session outlives its last stream.
     """
 
-    def __init__(self, project: Project, *, render: Callable[[str, dict[str, Any]], str],
-                 build_timeout: float | None = None, linger: float = 5.0) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        render: Callable[[str, dict[str, Any]], str],
+        build_timeout: float | None = None,
+        linger: float = 5.0,
+    ) -> None:
         from snapkit import coordinator as co
 
         self.project = project
         self.render = render
-        self.build_timeout = build_timeout if build_timeout is not None \
-            else co.DEFAULT_BUILD_TIMEOUT
+        self.build_timeout = (
+            build_timeout if build_timeout is not None else co.DEFAULT_BUILD_TIMEOUT
+        )
         self.linger = linger
         self._lock = threading.Lock()
         self._assembler: Assembler | None = None
@@ -195,8 +230,12 @@ class LiveDashboard:
         if cache is None and "memory" in project.manager.cache_backends:
             descriptor = project.manager.cache_backends.get("memory")
             cache = OracleCache(descriptor.factory({}), kind="memory")
-        return Assembler(project.manager, cache=cache, settings=project.config.refresh,
-                         oracle_settings=project.oracle_settings)
+        return Assembler(
+            project.manager,
+            cache=cache,
+            settings=project.config.refresh,
+            oracle_settings=project.oracle_settings,
+        )
 
     @property
     def cache_kind(self) -> str | None:
@@ -212,15 +251,19 @@ class LiveDashboard:
         """The tiles, ``(projection key, description)``: every projection whose required
         oracles are among :meth:`oracles`, in key order."""
         oracles = set(self.oracles())
-        return [(d.key, d.description)
-                for d in sorted(self.project.manager.projections, key=lambda d: d.key)
-                if d.requires and set(d.requires) <= oracles]
+        return [
+            (d.key, d.description)
+            for d in sorted(self.project.manager.projections, key=lambda d: d.key)
+            if d.requires and set(d.requires) <= oracles
+        ]
 
     def tile_reads(self) -> dict[str, tuple[str, ...]]:
         """The oracles each tile reads (required and optional)."""
         registry = self.project.manager.projections
-        return {key: tuple(registry.get(key).requires) + tuple(registry.get(key).optional)
-                for key, _ in self.tiles()}
+        return {
+            key: tuple(registry.get(key).requires) + tuple(registry.get(key).optional)
+            for key, _ in self.tiles()
+        }
 
     def profile(self) -> str | None:
         """The export profile of the dashboard: the first (by name) whose datasets all read
@@ -239,8 +282,9 @@ class LiveDashboard:
         namespace (newest snapshot of each first seen wins), sorted by label."""
         infos = self.project.snapshots(limit=500)
         namespace = self.project.config.scope.namespace
-        committed = tuple(i.id for i in infos if i.status in ("success", "partial")
-                          and i.namespace == namespace)
+        committed = tuple(
+            i.id for i in infos if i.status in ("success", "partial") and i.namespace == namespace
+        )
         with self._lock:
             if self._classes is not None and self._classes[0] == committed:
                 return list(self._classes[1])
@@ -254,8 +298,9 @@ class LiveDashboard:
             context = manifest.scope.context
             if context is None or context in found:
                 continue
-            found[context] = ClassChoice(context, _label(manifest, context), manifest.scope,
-                                         manifest.id, manifest.created_at)
+            found[context] = ClassChoice(
+                context, _label(manifest, context), manifest.scope, manifest.id, manifest.created_at
+            )
         chosen = sorted(found.values(), key=lambda c: (c.label.casefold(), c.id))
         with self._lock:
             self._classes = (committed, chosen)
@@ -267,18 +312,29 @@ class LiveDashboard:
 
     # -- deriving ----------------------------------------------------------------------------
 
-    def derive(self, scope: Scope, token: str, results: Mapping[str, OracleResult],
-               part_data: Mapping[str, bytes], keys: Sequence[str]) -> dict[str, Any]:
+    def derive(
+        self,
+        scope: Scope,
+        token: str,
+        results: Mapping[str, OracleResult],
+        part_data: Mapping[str, bytes],
+        keys: Sequence[str],
+    ) -> dict[str, Any]:
         """Derive projections ``keys`` from the results so far (a bundle assembled in
         memory, never committed): projection results by key."""
         from snapkit.assemble import MemoryParts
 
         assembler = self.assembler
-        parts = MemoryParts({r.part.sha256: part_data[r.part.sha256]
-                             for r in results.values()
-                             if r.part is not None and r.part.sha256 in part_data})
-        bundle = assembler._bundle(scope, token, sorted(results), dict(results), parts,
-                                   utc_now(), time.monotonic())
+        parts = MemoryParts(
+            {
+                r.part.sha256: part_data[r.part.sha256]
+                for r in results.values()
+                if r.part is not None and r.part.sha256 in part_data
+            }
+        )
+        bundle = assembler._bundle(
+            scope, token, sorted(results), dict(results), parts, utc_now(), time.monotonic()
+        )
         return dict(bundle.project(self.project.manager, keys=list(keys)).results)
 
     def parity(self, choice: ClassChoice) -> dict[str, str]:
@@ -299,9 +355,11 @@ class LiveDashboard:
         def settings(descriptor: Any) -> Any:
             return self.project.config.plugin_settings(descriptor.kind, descriptor.key)
 
-        fingerprints = expected_parity(SnapshotBundle.from_projection_set(manifest, derived),
-                                       datasets_for(self.project.manager, profile),
-                                       settings=settings)
+        fingerprints = expected_parity(
+            SnapshotBundle.from_projection_set(manifest, derived),
+            datasets_for(self.project.manager, profile),
+            settings=settings,
+        )
         with self._lock:
             self._parity[(choice.snapshot_id, profile)] = dict(fingerprints)
         return dict(fingerprints)
@@ -310,12 +368,20 @@ class LiveDashboard:
         """The export panel: profile, download URL, the stored snapshot and fingerprints."""
         profile = self.profile()
         if profile is None:
-            return {"profile": None, "url": None, "snapshot_id": choice.snapshot_id,
-                    "created_at": choice.created_at, "parity": {}}
-        return {"profile": profile,
-                "url": f"{root}/api/snapshots/{choice.snapshot_id}/export?profile={profile}",
-                "snapshot_id": choice.snapshot_id, "created_at": choice.created_at,
-                "parity": dict(sorted(self.parity(choice).items()))}
+            return {
+                "profile": None,
+                "url": None,
+                "snapshot_id": choice.snapshot_id,
+                "created_at": choice.created_at,
+                "parity": {},
+            }
+        return {
+            "profile": profile,
+            "url": f"{root}/api/snapshots/{choice.snapshot_id}/export?profile={profile}",
+            "snapshot_id": choice.snapshot_id,
+            "created_at": choice.created_at,
+            "parity": dict(sorted(self.parity(choice).items())),
+        }
 
     def close(self) -> None:
         """Close the cache (at server shutdown)."""
@@ -351,10 +417,15 @@ class LiveSession:
         self.part_data: dict[str, bytes] = {}
         assembler = live.assembler
         self.driver = CoordinatorDriver(
-            assembler.runner(self.part_data), cache=assembler.cache,
-            versions=assembler.versions, on_update=self._on_update,
-            emit=live.project.manager.emit, session_id=session_id,
-            build_timeout=live.build_timeout, part_data=self.part_data)
+            assembler.runner(self.part_data),
+            cache=assembler.cache,
+            versions=assembler.versions,
+            on_update=self._on_update,
+            emit=live.project.manager.emit,
+            session_id=session_id,
+            build_timeout=live.build_timeout,
+            part_data=self.part_data,
+        )
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._outboxes: dict[str, asyncio.Queue[str]] = {}
         self._build: _Build | None = None
@@ -394,8 +465,9 @@ class LiveSession:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("live dashboard: could not show an update of session %s",
-                              self.session_id)
+                log.exception(
+                    "live dashboard: could not show an update of session %s", self.session_id
+                )
 
     def _send(self, token: str, event: str, data: dict[str, Any]) -> None:
         outbox = self._outboxes.get(token)
@@ -409,9 +481,15 @@ class LiveSession:
         live = self.live
         if isinstance(action, co.ShowLoading):
             self._build = _Build(action.token, action.scope, action.oracles)
-            self._send(action.token, "loading", {
-                "class_id": action.scope.context, "oracles": list(action.oracles),
-                "tiles": [key for key, _ in live.tiles()]})
+            self._send(
+                action.token,
+                "loading",
+                {
+                    "class_id": action.scope.context,
+                    "oracles": list(action.oracles),
+                    "tiles": [key for key, _ in live.tiles()],
+                },
+            )
             return
         build = self._build
         if build is None or build.token != action.token:
@@ -421,8 +499,11 @@ class LiveSession:
             build.results[result.oracle] = result
             self._send(build.token, "oracle", self._oracle_message(result.oracle, result))
             reads = live.tile_reads()
-            ready = [key for key, wants in reads.items() if key not in build.sent
-                     and all(k in build.results for k in wants)]
+            ready = [
+                key
+                for key, wants in reads.items()
+                if key not in build.sent and all(k in build.results for k in wants)
+            ]
             await self._tiles(build, ready)
         elif isinstance(action, co.ShowTimeout):
             for key in action.missing:
@@ -431,8 +512,9 @@ class LiveSession:
         elif isinstance(action, co.ShowComplete):
             await self._finish(build, "complete", {})
 
-    def _oracle_message(self, key: str, result: OracleResult | None,
-                        timed_out: bool = False) -> dict[str, Any]:
+    def _oracle_message(
+        self, key: str, result: OracleResult | None, timed_out: bool = False
+    ) -> dict[str, Any]:
         view = oracle_view(key, result, timed_out=timed_out)
         return {**view, "html": self.live.render("dashboard_oracle.html", {"oracle": view})}
 
@@ -441,13 +523,17 @@ class LiveSession:
             return
         build.sent.update(keys)
         results = dict(build.results)
-        derived = await asyncio.to_thread(self.live.derive, build.scope, build.token, results,
-                                          self.part_data, keys)
+        derived = await asyncio.to_thread(
+            self.live.derive, build.scope, build.token, results, self.part_data, keys
+        )
         titles = dict(self.live.tiles())
         for key in keys:
             view = tile_view(derived[key], titles.get(key, ""))
-            self._send(build.token, "tile", {
-                **view, "html": self.live.render("dashboard_tile.html", {"tile": view})})
+            self._send(
+                build.token,
+                "tile",
+                {**view, "html": self.live.render("dashboard_tile.html", {"tile": view})},
+            )
 
     async def _finish(self, build: _Build, event: str, extra: dict[str, Any]) -> None:
         await self._tiles(build, [key for key, _ in self.live.tiles() if key not in build.sent])
@@ -492,9 +578,12 @@ class DashboardSessions:
         session = self.sessions.get(session_id)
         if session is None:
             if len(self.sessions) >= self.limit:
-                raise ApiError(503, "too_many_sessions",
-                               "the server keeps as many live dashboard sessions as it can",
-                               hint="close other dashboard tabs or try again shortly")
+                raise ApiError(
+                    503,
+                    "too_many_sessions",
+                    "the server keeps as many live dashboard sessions as it can",
+                    hint="close other dashboard tabs or try again shortly",
+                )
             session = self.sessions[session_id] = LiveSession(self.live, session_id)
         session.cancel_expiry()
         session.streams += 1
@@ -523,8 +612,9 @@ class DashboardSessions:
         """Close every session (at server shutdown)."""
         sessions = list(self.sessions.values())
         self.sessions.clear()
-        await asyncio.gather(*(s.aclose() for s in sessions), *self._closing,
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.aclose() for s in sessions), *self._closing, return_exceptions=True
+        )
 
 
 _PAGE = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -537,8 +627,12 @@ def _session_of(request: Request) -> str:
     page = request.query_params.get("page")
     if page is not None:
         if not _PAGE.fullmatch(page):
-            raise ApiError(400, "bad_parameter", "page must be 8-64 letters, digits, - or _",
-                           hint="let static/dashboard.js choose it")
+            raise ApiError(
+                400,
+                "bad_parameter",
+                "page must be 8-64 letters, digits, - or _",
+                hint="let static/dashboard.js choose it",
+            )
         return page
     cookie = request.cookies.get(COOKIE)
     if cookie:
@@ -553,8 +647,12 @@ def _seq_of(request: Request) -> int | None:
     if text is None:
         return None
     if not text.isdigit() or len(text) > 15:
-        raise ApiError(400, "bad_parameter", "seq must be a whole number",
-                       hint="let static/dashboard.js count the class switches")
+        raise ApiError(
+            400,
+            "bad_parameter",
+            "seq must be a whole number",
+            hint="let static/dashboard.js count the class switches",
+        )
     return int(text)
 
 
@@ -573,8 +671,12 @@ def routes(live: LiveDashboard, sessions: DashboardSessions) -> list[Route]:
         except SnapkitError as exc:
             raise ApiError(503, "store_unreadable", exc.message, hint=exc.hint) from None
         if choice is None:
-            raise ApiError(404, "unknown_class", f"no class {class_id!r} in the store",
-                           hint="pick one of the classes listed on /dashboard")
+            raise ApiError(
+                404,
+                "unknown_class",
+                f"no class {class_id!r} in the store",
+                hint="pick one of the classes listed on /dashboard",
+            )
         session_id = _session_of(request)
         seq = _seq_of(request)
         session = sessions.attach(session_id)
@@ -590,14 +692,22 @@ def routes(live: LiveDashboard, sessions: DashboardSessions) -> list[Route]:
             raise
         if seq is not None:
             session.seq = seq
-        export = await asyncio.to_thread(live.export_info, choice,
-                                         request.scope.get("root_path", "").rstrip("/"))
+        export = await asyncio.to_thread(
+            live.export_info, choice, request.scope.get("root_path", "").rstrip("/")
+        )
 
         async def stream() -> AsyncIterator[str]:
             try:
-                yield sse("session", {"token": token, "class_id": choice.id,
-                                      "label": choice.label, "cache": live.cache_kind,
-                                      "export": export})
+                yield sse(
+                    "session",
+                    {
+                        "token": token,
+                        "class_id": choice.id,
+                        "label": choice.label,
+                        "cache": live.cache_kind,
+                        "export": export,
+                    },
+                )
                 while True:
                     try:
                         message = await asyncio.wait_for(outbox.get(), KEEPALIVE)
@@ -609,13 +719,19 @@ def routes(live: LiveDashboard, sessions: DashboardSessions) -> list[Route]:
                 session.release(token)
                 sessions.detach(session)
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={
-            "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     events.live = live  # type: ignore[attr-defined]
     events.sessions = sessions  # type: ignore[attr-defined]
-    return [Route("/api/dashboard/{class_id}/events", events, methods=["GET"],
-                  name="api_dashboard_events")]
+    return [
+        Route(
+            "/api/dashboard/{class_id}/events", events, methods=["GET"], name="api_dashboard_events"
+        )
+    ]
 
 
 def dashboard_of(app: Any) -> tuple[LiveDashboard, DashboardSessions]:

@@ -13,8 +13,10 @@ from snapkit.serve.errors import ApiError
 REF = re.compile(r"^(?:current(?:~\d{1,4})?|latest|\d{4}-\d{2}-\d{2}|[0-9a-f]{1,64})$")
 """The snapshot references the API takes (those :meth:`Project.resolve` takes)."""
 
-REF_HINT = ("give a snapshot id or a unique prefix of it (lowercase hex), 'current', "
-            "'current~N', 'latest' or a date YYYY-MM-DD")
+REF_HINT = (
+    "give a snapshot id or a unique prefix of it (lowercase hex), 'current', "
+    "'current~N', 'latest' or a date YYYY-MM-DD"
+)
 
 
 def ref(value: str | None, name: str = "ref") -> str:
@@ -26,8 +28,14 @@ def ref(value: str | None, name: str = "ref") -> str:
     return value
 
 
-def integer(request: Request, name: str, default: int | None, *, minimum: int = 0,
-            maximum: int | None = None) -> int | None:
+def integer(
+    request: Request,
+    name: str,
+    default: int | None,
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int | None:
     """An integer query parameter within bounds, else a 400 naming it."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -37,8 +45,9 @@ def integer(request: Request, name: str, default: int | None, *, minimum: int = 
     except ValueError:
         raise ApiError(400, "bad_parameter", f"{name} must be an integer") from None
     if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None \
-            else f"at least {minimum}"
+        bounds = (
+            f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        )
         raise ApiError(400, "bad_parameter", f"{name} must be {bounds}")
     return value
 
@@ -56,8 +65,9 @@ def boolean(request: Request, name: str, default: bool) -> bool:
     raise ApiError(400, "bad_parameter", f"{name} must be true or false")
 
 
-def text(request: Request, name: str, *, required: bool = False, max_length: int = 1000
-         ) -> str | None:
+def text(
+    request: Request, name: str, *, required: bool = False, max_length: int = 1000
+) -> str | None:
     """A text query parameter."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -79,8 +89,12 @@ def name(value: str | None, what: str, *, required: bool = True) -> str | None:
             raise ApiError(400, "missing_parameter", f"{what} is required")
         return None
     if not NAME.match(value) or ".." in value:
-        raise ApiError(400, "bad_name", f"{what} is not a valid name",
-                       hint="names are letters, digits, '_', '-' and '.'")
+        raise ApiError(
+            400,
+            "bad_name",
+            f"{what} is not a valid name",
+            hint="names are letters, digits, '_', '-' and '.'",
+        )
     return value
 
 

@@ -58,42 +58,64 @@ class _Refresh:
         body = await run_in_threadpool(self.state.runs.status)
         return JSONBody(body, headers={"Cache-Control": "no-store"})
 
-    def _audit(self, client: str, outcome: str, status: int, *, run_id: str | None = None,
-               holder: str | None = None) -> None:
+    def _audit(
+        self,
+        client: str,
+        outcome: str,
+        status: int,
+        *,
+        run_id: str | None = None,
+        holder: str | None = None,
+    ) -> None:
         from snapkit.contracts import utc_now
         from snapkit.events import AdminRefreshAttempted
 
         log.info("admin refresh attempt from %s: %s (%d)", client, outcome, status)
         self.state.project.manager.emit(
             "snapkit_admin_refresh_attempted",
-            AdminRefreshAttempted(client, outcome, status, utc_now(), run_id, holder))
+            AdminRefreshAttempted(client, outcome, status, utc_now(), run_id, holder),
+        )
 
     async def admin_refresh(self, request: Request) -> Response:
         client = client_address(request)
         token = self.state.token
         if token is None:
             self._audit(client, "disabled", 503)
-            raise ApiError(503, "admin_disabled", "admin refresh is disabled: set serve.token",
-                           hint="set serve.token (or $SNAPKIT_SERVE_TOKEN) to a token of at "
-                                "least 32 characters and restart the server")
+            raise ApiError(
+                503,
+                "admin_disabled",
+                "admin refresh is disabled: set serve.token",
+                hint="set serve.token (or $SNAPKIT_SERVE_TOKEN) to a token of at "
+                "least 32 characters and restart the server",
+            )
         retry_after = self.state.limiter.attempt()
         if retry_after is not None:
             self._audit(client, "rate_limited", 429)
-            raise ApiError(429, "rate_limited",
-                           f"too many admin refresh attempts (at most "
-                           f"{self.state.limiter.limit} a minute)",
-                           hint=f"retry after {retry_after:.0f} s",
-                           headers={"Retry-After": f"{retry_after:.0f}"})
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many admin refresh attempts (at most {self.state.limiter.limit} a minute)",
+                hint=f"retry after {retry_after:.0f} s",
+                headers={"Retry-After": f"{retry_after:.0f}"},
+            )
         verdict = check_bearer(request.headers.get("authorization"), token)
         if verdict == "missing":
             self._audit(client, "no_token", 401)
-            raise ApiError(401, "unauthorized", "the admin token is missing",
-                           hint="send the header 'Authorization: Bearer <serve.token>'",
-                           headers={"WWW-Authenticate": 'Bearer realm="snapkit"'})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "the admin token is missing",
+                hint="send the header 'Authorization: Bearer <serve.token>'",
+                headers={"WWW-Authenticate": 'Bearer realm="snapkit"'},
+            )
         if verdict == "wrong":
             self._audit(client, "wrong_token", 403)
-            raise ApiError(403, "forbidden", "the admin token is wrong",
-                           hint="send the token set as serve.token")
+            raise ApiError(
+                403,
+                "forbidden",
+                "the admin token is wrong",
+                hint="send the token set as serve.token",
+            )
         try:
             run = await run_in_threadpool(self.state.runs.start, client)
         except RefreshAlreadyRunning as exc:
@@ -102,18 +124,26 @@ class _Refresh:
             body = error_body("refresh_running", exc.message, exc.hint, holder=exc.holder)
             return JSONBody(body, status_code=409)
         self._audit(client, "started", 202, run_id=run.run_id)
-        return JSONBody({"run_id": run.run_id,
-                         "status_url": f"/api/refresh/runs/{run.run_id}",
-                         "events_url": f"/api/refresh/runs/{run.run_id}/events"},
-                        status_code=202,
-                        headers={"Location": f"/api/refresh/runs/{run.run_id}"})
+        return JSONBody(
+            {
+                "run_id": run.run_id,
+                "status_url": f"/api/refresh/runs/{run.run_id}",
+                "events_url": f"/api/refresh/runs/{run.run_id}/events",
+            },
+            status_code=202,
+            headers={"Location": f"/api/refresh/runs/{run.run_id}"},
+        )
 
     def _run(self, request: Request) -> Any:
         run_id = str(request.path_params.get("run_id", ""))
         run = self.state.runs.get(run_id)
         if run is None:
-            raise ApiError(404, "unknown_run", "no refresh run with this id on this server",
-                           hint="GET /api/refresh shows the newest run")
+            raise ApiError(
+                404,
+                "unknown_run",
+                "no refresh run with this id on this server",
+                hint="GET /api/refresh shows the newest run",
+            )
         return run
 
     async def run(self, request: Request) -> Response:
@@ -130,6 +160,8 @@ class _Refresh:
                 kind = b"progress" if value["state"] == "running" else b"done"
                 yield b"event: " + kind + b"\ndata: " + json_bytes(value) + b"\n\n"
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store",
-                                          "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )

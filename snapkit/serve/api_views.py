@@ -24,17 +24,39 @@ def summary(manifest: SnapshotManifest) -> dict[str, Any]:
         "id": manifest.id,
         "status": manifest.status,
         "created_at": manifest.created_at,
-        "scope": {"id": scope.id, "namespace": scope.namespace, "context": scope.context,
-                  "container": scope.container},
-        "versions": {"schema": manifest.schema_version,
-                     "calculation": manifest.calculation_version},
-        "tables": [{"name": p.name, "records": p.records, "bytes": p.bytes,
-                    "oracle": p.oracle, "key_column": p.key_column} for p in manifest.parts],
+        "scope": {
+            "id": scope.id,
+            "namespace": scope.namespace,
+            "context": scope.context,
+            "container": scope.container,
+        },
+        "versions": {
+            "schema": manifest.schema_version,
+            "calculation": manifest.calculation_version,
+        },
+        "tables": [
+            {
+                "name": p.name,
+                "records": p.records,
+                "bytes": p.bytes,
+                "oracle": p.oracle,
+                "key_column": p.key_column,
+            }
+            for p in manifest.parts
+        ],
         "record_count": sum(p.records for p in manifest.parts),
         "payloads": sorted(manifest.payloads),
-        "oracles": [{"key": o.key, "version": o.version, "status": o.status,
-                     "source": o.source, "optional": o.optional,
-                     "error": _error(o.error)} for o in manifest.oracles],
+        "oracles": [
+            {
+                "key": o.key,
+                "version": o.version,
+                "status": o.status,
+                "source": o.source,
+                "optional": o.optional,
+                "error": _error(o.error),
+            }
+            for o in manifest.oracles
+        ],
         "errors": [_error(e) for e in manifest.errors],
     }
 
@@ -48,11 +70,16 @@ def _error(error: Any) -> dict[str, Any] | None:
 def info(item: SnapshotInfo, current_id: str | None) -> dict[str, Any]:
     """One snapshot of a listing."""
     return {
-        "id": item.id, "created_at": item.created_at, "status": item.status,
+        "id": item.id,
+        "created_at": item.created_at,
+        "status": item.status,
         "current": item.id == current_id,
         "versions": {"schema": item.schema_version, "calculation": item.calculation_version},
-        "namespace": item.namespace, "scope_id": item.scope_id, "size_bytes": item.size_bytes,
-        "error_count": item.error_count, "part_count": item.part_count,
+        "namespace": item.namespace,
+        "scope_id": item.scope_id,
+        "size_bytes": item.size_bytes,
+        "error_count": item.error_count,
+        "part_count": item.part_count,
         "record_count": item.record_count,
     }
 

@@ -36,15 +36,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if path.startswith("/api") or path == "/openapi.json" or exc.status_code == 405:
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
-        return error_response(ApiError(exc.status_code, codes.get(exc.status_code, "http_error"),
-                                       message, hint="see /openapi.json for the routes",
-                                       headers=exc.headers or {}))
-    return Response(str(exc.detail), status_code=exc.status_code, headers=exc.headers,
-                    media_type="text/plain")
+        return error_response(
+            ApiError(
+                exc.status_code,
+                codes.get(exc.status_code, "http_error"),
+                message,
+                hint="see /openapi.json for the routes",
+                headers=exc.headers or {},
+            )
+        )
+    return Response(
+        str(exc.detail), status_code=exc.status_code, headers=exc.headers, media_type="text/plain"
+    )
 
 
-def create_app(project: Project, *, settings: ServeSettings | None = None,
-               isolate_refresh: bool | None = None, **_: Any) -> Starlette:
+def create_app(
+    project: Project,
+    *,
+    settings: ServeSettings | None = None,
+    isolate_refresh: bool | None = None,
+    **_: Any,
+) -> Starlette:
     """Build the ASGI app serving ``project``.
 
     :param project: the project to serve; every read comes from its store.
@@ -65,18 +77,27 @@ def create_app(project: Project, *, settings: ServeSettings | None = None,
     token = resolve_token(settings.token, where=project.config.where)
     runs = RefreshRuns(project, isolate=isolate_refresh)
     limiter = SlidingWindowLimiter(settings.refresh_per_minute)
-    state = ServeState(project=project, runs=runs, settings=settings, token=token,
-                       limiter=limiter, current=CurrentCache())
+    state = ServeState(
+        project=project,
+        runs=runs,
+        settings=settings,
+        token=token,
+        limiter=limiter,
+        current=CurrentCache(),
+    )
     routes = [
         *api.routes(state),
         *pages.routes(state),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        ApiError: handle_api_error,
-        SnapkitError: handle_snapkit_error,
-        HTTPException: _http_error,
-        Exception: handle_unexpected,
-    })
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: handle_api_error,
+            SnapkitError: handle_snapkit_error,
+            HTTPException: _http_error,
+            Exception: handle_unexpected,
+        },
+    )
     app.state.snapkit = state
     return app

@@ -19,8 +19,9 @@ TOKEN_ENV = "SNAPKIT_SERVE_TOKEN"
 """The environment variable read when the config sets no ``serve.token``."""
 
 
-def resolve_token(configured: str | None, environ: dict[str, str] | None = None,
-                  where: str = "the configuration") -> str | None:
+def resolve_token(
+    configured: str | None, environ: dict[str, str] | None = None, where: str = "the configuration"
+) -> str | None:
     """The admin token in force: ``serve.token`` (a string or ``{ env = NAME }``, already
     resolved by the config), else ``$SNAPKIT_SERVE_TOKEN``, else ``None`` (admin disabled).
 

@@ -69,8 +69,9 @@ def decide(now: _dt.datetime, current: Dated | None, status: Mapping[str, Any]) 
     if failure is not None:
         return failure
     if current is None:
-        return Badge("none", "yellow", "No snapshot yet",
-                     "Create the first snapshot to search and compare.")
+        return Badge(
+            "none", "yellow", "No snapshot yet", "Create the first snapshot to search and compare."
+        )
     age = (now - parse_time(current.created_at)).total_seconds()
     detail = f"Snapshot {current.id[:12]}, created {format_time(current.created_at)}"
     parts = getattr(current, "parts", None)

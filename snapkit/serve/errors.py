@@ -34,6 +34,7 @@ try:  # the fast extra: orjson writes JSON several times faster
         """Serialize ``value`` as compact UTF-8 JSON."""
         return _orjson.dumps(value)
 except ImportError:  # pragma: no cover - exercised only without the fast extra
+
     def json_bytes(value: Any) -> bytes:
         """Serialize ``value`` as compact UTF-8 JSON."""
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -55,8 +56,16 @@ class ApiError(Exception):
     :param extra: more members of the ``error`` object (e.g. ``holder``, ``exit_code``).
     """
 
-    def __init__(self, status: int, code: str, message: str, *, hint: str | None = None,
-                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -66,16 +75,18 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_body(code: str, message: str, hint: str | None = None,
-               **extra: Any) -> dict[str, Any]:
+def error_body(code: str, message: str, hint: str | None = None, **extra: Any) -> dict[str, Any]:
     """The JSON body of an error answer."""
     return {"error": {"code": code, "message": message, "hint": hint, **extra}}
 
 
 def error_response(error: ApiError) -> Response:
     """Answer an :class:`ApiError`."""
-    return JSONBody(error_body(error.code, error.message, error.hint, **error.extra),
-                    status_code=error.status, headers=error.headers)
+    return JSONBody(
+        error_body(error.code, error.message, error.hint, **error.extra),
+        status_code=error.status,
+        headers=error.headers,
+    )
 
 
 def _code(exc: BaseException) -> str:
@@ -134,8 +145,13 @@ async def handle_snapkit_error(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """The last resort: a JSON 500 naming the error type, the traceback only in the log."""
-    log.error("unexpected %s answering %s %s", type(exc).__name__, request.method,
-              request.url.path, exc_info=exc)
-    return error_response(ApiError(500, "internal_error",
-                                   f"unexpected {type(exc).__name__}; see the server log"))
-
+    log.error(
+        "unexpected %s answering %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return error_response(
+        ApiError(500, "internal_error", f"unexpected {type(exc).__name__}; see the server log")
+    )

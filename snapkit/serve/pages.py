@@ -78,14 +78,14 @@ class Pages:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _render(self, request: Request, template: str, status_code: int = 200,
-                **context: Any) -> HTMLResponse:
+    def _render(
+        self, request: Request, template: str, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         context.setdefault("error", None)
         context.setdefault("source", None)
         html = _ENV.get_template(template).render(root=root, **context)
-        return HTMLResponse(html, status_code=status_code,
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
     def _current(self) -> SnapshotManifest | None:
         try:
@@ -99,9 +99,13 @@ class Pages:
         from snapkit.contracts import parse_time
 
         age = (now - parse_time(manifest.created_at)).total_seconds()
-        return {"id": manifest.id, "short": manifest.id[:12], "age": _badge.age_text(age),
-                "created": _badge.format_time(manifest.created_at),
-                "status": manifest.status}
+        return {
+            "id": manifest.id,
+            "short": manifest.id[:12],
+            "age": _badge.age_text(age),
+            "created": _badge.format_time(manifest.created_at),
+            "status": manifest.status,
+        }
 
     @staticmethod
     def _error(error: SnapkitError) -> dict[str, str | None]:
@@ -120,15 +124,25 @@ class Pages:
         tables = []
         payloads: list[str] = []
         if current is not None:
-            tables = [{"name": p.name, "records": p.records, "oracle": p.oracle,
-                       "key": p.key_column} for p in current.parts]
+            tables = [
+                {"name": p.name, "records": p.records, "oracle": p.oracle, "key": p.key_column}
+                for p in current.parts
+            ]
             payloads = sorted(current.payloads)
         return self._render(
-            request, "status.html", page="status", title="Snapshot status", badge=badge,
-            current=current, source=self._source(current, now) if current else None,
-            tables=tables, payloads=payloads,
-            total=sum(t["records"] for t in tables), run=following,
-            lock=refresh.get("lock"), running=badge.state == "fetching",
+            request,
+            "status.html",
+            page="status",
+            title="Snapshot status",
+            badge=badge,
+            current=current,
+            source=self._source(current, now) if current else None,
+            tables=tables,
+            payloads=payloads,
+            total=sum(t["records"] for t in tables),
+            run=following,
+            lock=refresh.get("lock"),
+            running=badge.state == "fetching",
             failure=refresh.get("last_failure"),
             oracles=sorted((following or {}).get("oracles", {}).items()),
         )
@@ -141,12 +155,25 @@ class Pages:
         now = _now()
         project = self.state.project
         current = self._current()
-        context: dict[str, Any] = {"page": "search", "title": "Search", "result": None,
-                                   "rows": [], "form": None, "targets": []}
+        context: dict[str, Any] = {
+            "page": "search",
+            "title": "Search",
+            "result": None,
+            "rows": [],
+            "form": None,
+            "targets": [],
+        }
         if current is None:
-            return self._render(request, "search.html", 404, error={
-                "message": "There is no snapshot to search yet.",
-                "hint": "Create one from the status page."}, **context)
+            return self._render(
+                request,
+                "search.html",
+                404,
+                error={
+                    "message": "There is no snapshot to search yet.",
+                    "hint": "Create one from the status page.",
+                },
+                **context,
+            )
         targets = search_targets(current, project.manager.registry("search_view").keys())
         context["targets"] = targets
         context["source"] = self._source(current, now)
@@ -154,17 +181,25 @@ class Pages:
             form = SearchForm.from_params(request.query_params, targets)
         except SnapkitError as exc:
             context["form"] = SearchForm.blank(targets)
-            return self._render(request, "search.html", status_code_of(exc),
-                                error=self._error(exc), **context)
+            return self._render(
+                request, "search.html", status_code_of(exc), error=self._error(exc), **context
+            )
         context["form"] = form
         if not form.submitted:
             return self._render(request, "search.html", **context)
         try:
-            result = project.search(form.table, form.query, ref=current.id, offset=form.offset,
-                                    limit=DEFAULT_LIMIT, ignore_case=not form.exact)
+            result = project.search(
+                form.table,
+                form.query,
+                ref=current.id,
+                offset=form.offset,
+                limit=DEFAULT_LIMIT,
+                ignore_case=not form.exact,
+            )
         except SnapkitError as exc:
-            return self._render(request, "search.html", status_code_of(exc),
-                                error=self._error(exc), **context)
+            return self._render(
+                request, "search.html", status_code_of(exc), error=self._error(exc), **context
+            )
         context["result"] = result
         context["rows"] = [row_view(row) for row in result.rows]
         return self._render(request, "search.html", **context)
@@ -182,7 +217,7 @@ class Pages:
         rows = []
         explained = 0
         for index, info in enumerate(listed):
-            older = next((o for o in listed[index + 1:] if o.status == "success"), None)
+            older = next((o for o in listed[index + 1 :] if o.status == "success"), None)
             errors = ""
             if info.error_count and explained < 20:  # what went wrong, for the newest few
                 explained += 1
@@ -190,16 +225,25 @@ class Pages:
                     errors = "; ".join(e.message for e in project.store.get(info.id).errors)
                 except SnapkitError:
                     errors = ""
-            rows.append({
-                "errors": errors,
-                "info": info, "current": current is not None and info.id == current.id,
-                "age": _badge.age_text((now - parse_time(info.created_at)).total_seconds()),
-                "previous": older.id if older else None,
-            })
-        return self._render(request, "history.html", page="history", title="History",
-                            rows=rows, current=current,
-                            source=self._source(current, now) if current else None,
-                            choices=[r["info"] for r in rows])
+            rows.append(
+                {
+                    "errors": errors,
+                    "info": info,
+                    "current": current is not None and info.id == current.id,
+                    "age": _badge.age_text((now - parse_time(info.created_at)).total_seconds()),
+                    "previous": older.id if older else None,
+                }
+            )
+        return self._render(
+            request,
+            "history.html",
+            page="history",
+            title="History",
+            rows=rows,
+            current=current,
+            source=self._source(current, now) if current else None,
+            choices=[r["info"] for r in rows],
+        )
 
     # -- diff ------------------------------------------------------------------------------
 
@@ -211,9 +255,15 @@ class Pages:
         from_ref = (params.get("from") or "").strip()
         to_ref = (params.get("to") or "").strip()
         choices = project.snapshots(limit=200)
-        context: dict[str, Any] = {"page": "diff", "title": "Diff", "view": None,
-                                   "from_ref": from_ref, "to_ref": to_ref,
-                                   "choices": choices, "sides": None}
+        context: dict[str, Any] = {
+            "page": "diff",
+            "title": "Diff",
+            "view": None,
+            "from_ref": from_ref,
+            "to_ref": to_ref,
+            "choices": choices,
+            "sides": None,
+        }
         if not from_ref and not to_ref:
             from_ref, to_ref = "current~1", "current"
             context.update(from_ref=from_ref, to_ref=to_ref)
@@ -221,17 +271,24 @@ class Pages:
                 return self._render(request, "diff.html", **context)
         elif not from_ref or not to_ref:
             missing = "from" if not from_ref else "to"
-            return self._render(request, "diff.html", 400, error={
-                "message": f"Choose both snapshots to compare ('{missing}' is empty).",
-                "hint": "Pick them from the lists below, or from the history page."},
-                **context)
+            return self._render(
+                request,
+                "diff.html",
+                400,
+                error={
+                    "message": f"Choose both snapshots to compare ('{missing}' is empty).",
+                    "hint": "Pick them from the lists below, or from the history page.",
+                },
+                **context,
+            )
         try:
             before = project.resolve(from_ref)
             after = project.resolve(to_ref)
             result = project.diff(before.id, after.id, max_items=200)
         except SnapkitError as exc:
-            return self._render(request, "diff.html", status_code_of(exc),
-                                error=self._error(exc), **context)
+            return self._render(
+                request, "diff.html", status_code_of(exc), error=self._error(exc), **context
+            )
         context["sides"] = {"from": self._source(before, now), "to": self._source(after, now)}
         context["view"] = diff_view(result)
         return self._render(request, "diff.html", **context)

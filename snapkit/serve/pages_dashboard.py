@@ -48,8 +48,10 @@ def routes(state: ServeState) -> list[Route]:
     live = LiveDashboard(state.project, render=_render_fragment)
     sessions = DashboardSessions(live)
     page = DashboardPage(state, live)
-    return [Route("/dashboard", page.show, methods=["GET"], name="page_dashboard"),
-            *api_dashboard.routes(live, sessions)]
+    return [
+        Route("/dashboard", page.show, methods=["GET"], name="page_dashboard"),
+        *api_dashboard.routes(live, sessions),
+    ]
 
 
 class DashboardPage:
@@ -66,19 +68,28 @@ class DashboardPage:
         context = await run_in_threadpool(self._context, request, root)
         status = context.pop("status_code")
         html = _ENV.get_template("dashboard.html").render(root=root, **context)
-        response = HTMLResponse(html, status_code=status,
-                                headers={"Cache-Control": "no-store"})
+        response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
         if COOKIE not in request.cookies:
-            response.set_cookie(COOKIE, new_session_id(), httponly=True, samesite="strict",
-                                path="/")
+            response.set_cookie(
+                COOKIE, new_session_id(), httponly=True, samesite="strict", path="/"
+            )
         return response
 
     def _context(self, request: Request, root: str) -> dict[str, Any]:
         live = self.live
         context: dict[str, Any] = {
-            "page": "dashboard", "title": "Live dashboard", "error": None, "source": None,
-            "classes": [], "chosen": None, "tiles": [], "oracles": [], "export": None,
-            "cache": None, "built": None, "status_code": 200,
+            "page": "dashboard",
+            "title": "Live dashboard",
+            "error": None,
+            "source": None,
+            "classes": [],
+            "chosen": None,
+            "tiles": [],
+            "oracles": [],
+            "export": None,
+            "cache": None,
+            "built": None,
+            "status_code": 200,
         }
         try:
             classes = live.classes()
@@ -86,30 +97,41 @@ class DashboardPage:
             context["cache"] = live.cache_kind
             wanted = (request.query_params.get("class") or "").strip()
             if not classes:
-                context["error"] = {"message": "There is no class to show yet.",
-                                    "hint": "Refresh a class's snapshot first; the classes "
-                                            "are those the store holds snapshots of."}
+                context["error"] = {
+                    "message": "There is no class to show yet.",
+                    "hint": "Refresh a class's snapshot first; the classes "
+                    "are those the store holds snapshots of.",
+                }
                 return context
             if not wanted:
                 context["tiles"] = [
-                    {**tile_view(ProjectionResult(key, "unavailable"), about),
-                     "status": "waiting", "reason": None} for key, about in live.tiles()]
+                    {
+                        **tile_view(ProjectionResult(key, "unavailable"), about),
+                        "status": "waiting",
+                        "reason": None,
+                    }
+                    for key, about in live.tiles()
+                ]
                 return context
             chosen = live.find_class(wanted)
             if chosen is None:
-                context["error"] = {"message": f"There is no class {wanted!r} in the store.",
-                                    "hint": "Pick one of the classes in the list."}
+                context["error"] = {
+                    "message": f"There is no class {wanted!r} in the store.",
+                    "hint": "Pick one of the classes in the list.",
+                }
                 context["status_code"] = 404
                 return context
             context["chosen"] = chosen
-            bundle = live.assembler.get_or_build(chosen.scope, f"page:{new_session_id()}",
-                                                 live.oracles())
+            bundle = live.assembler.get_or_build(
+                chosen.scope, f"page:{new_session_id()}", live.oracles()
+            )
             keys = [key for key, _ in live.tiles()]
             derived = bundle.project(live.project.manager, keys=keys)
             titles = dict(live.tiles())
             context["tiles"] = [tile_view(derived[key], titles[key]) for key in keys]
-            context["oracles"] = [oracle_view(key, bundle.results.get(key))
-                                  for key in live.oracles()]
+            context["oracles"] = [
+                oracle_view(key, bundle.results.get(key)) for key in live.oracles()
+            ]
             sources: dict[str, int] = {}
             for result in bundle.results.values():
                 sources[result.source] = sources.get(result.source, 0) + 1

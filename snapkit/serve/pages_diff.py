@@ -39,21 +39,32 @@ def direction(value: Any) -> str:
 
 
 def _change(change: dict[str, Any]) -> dict[str, str]:
-    return {"before": value_text(change["from"]) if "from" in change else "(missing)",
-            "after": value_text(change["to"]) if "to" in change else "(missing)",
-            "delta": signed(change.get("delta")), "direction": direction(change.get("delta"))}
+    return {
+        "before": value_text(change["from"]) if "from" in change else "(missing)",
+        "after": value_text(change["to"]) if "to" in change else "(missing)",
+        "delta": signed(change.get("delta")),
+        "direction": direction(change.get("delta")),
+    }
 
 
 def diff_view(diff: Any) -> dict[str, Any]:
     """The page's model of a diff: ``sections``, each with its name, counts and changes."""
     sections = []
     for section in diff.sections:
-        view: dict[str, Any] = {"name": section.name, "added": section.added,
-                                "removed": section.removed, "changed": section.changed,
-                                "truncated": section.truncated, "kind": "lines"}
+        view: dict[str, Any] = {
+            "name": section.name,
+            "added": section.added,
+            "removed": section.removed,
+            "changed": section.changed,
+            "truncated": section.truncated,
+            "kind": "lines",
+        }
         data = section.data
-        if section.name == "table" and isinstance(data, dict) \
-                and isinstance(data.get("tables"), dict):
+        if (
+            section.name == "table"
+            and isinstance(data, dict)
+            and isinstance(data.get("tables"), dict)
+        ):
             view.update(kind="table", **_tables(data["tables"]))
         elif section.name == "summary" and isinstance(data, dict):
             view.update(kind="summary", **_summary(data))
@@ -75,59 +86,100 @@ def _tables(tables: dict[str, Any]) -> dict[str, Any]:
         rows = []
         for row in info.get("changed", []):
             for field_name, change in row.get("fields", {}).items():
-                rows.append({"key": value_text(row.get("key")), "field": field_name,
-                             **_change(change)})
-        changed.append({
-            "name": name, "status": info.get("status"), "key_column": info.get("key_column"),
-            "counts": info.get("counts", {}),
-            "records": {"from": records.get("from"), "to": records.get("to"),
-                        "delta": signed(records.get("delta")),
-                        "direction": direction(records.get("delta"))},
-            "added": [value_text(k) for k in info.get("added", [])],
-            "removed": [value_text(k) for k in info.get("removed", [])],
-            "rows": rows, "truncated": bool(info.get("truncated")),
-        })
+                rows.append(
+                    {"key": value_text(row.get("key")), "field": field_name, **_change(change)}
+                )
+        changed.append(
+            {
+                "name": name,
+                "status": info.get("status"),
+                "key_column": info.get("key_column"),
+                "counts": info.get("counts", {}),
+                "records": {
+                    "from": records.get("from"),
+                    "to": records.get("to"),
+                    "delta": signed(records.get("delta")),
+                    "direction": direction(records.get("delta")),
+                },
+                "added": [value_text(k) for k in info.get("added", [])],
+                "removed": [value_text(k) for k in info.get("removed", [])],
+                "rows": rows,
+                "truncated": bool(info.get("truncated")),
+            }
+        )
     return {"tables": changed, "unchanged": unchanged}
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:
-    facts = [{"name": fact, **_change(pair)}
-             for fact, pair in data.get("snapshot", {}).items()
-             if isinstance(pair, dict) and pair.get("from") != pair.get("to")]
+    facts = [
+        {"name": fact, **_change(pair)}
+        for fact, pair in data.get("snapshot", {}).items()
+        if isinstance(pair, dict) and pair.get("from") != pair.get("to")
+    ]
     parts = []
     for name, info in data.get("parts", {}).items():
         if info.get("status") == "unchanged":
             continue
         old, new = info.get("from") or {}, info.get("to") or {}
-        parts.append({"name": name, "status": info.get("status"),
-                      "before": old.get("records"), "after": new.get("records"),
-                      "delta": signed(info.get("records_delta")),
-                      "direction": direction(info.get("records_delta")),
-                      "bytes": signed(info.get("bytes_delta"))})
-    payloads = [{"name": key, "status": info.get("status")}
-                for key, info in data.get("payloads", {}).items()
-                if info.get("status") != "unchanged"]
+        parts.append(
+            {
+                "name": name,
+                "status": info.get("status"),
+                "before": old.get("records"),
+                "after": new.get("records"),
+                "delta": signed(info.get("records_delta")),
+                "direction": direction(info.get("records_delta")),
+                "bytes": signed(info.get("bytes_delta")),
+            }
+        )
+    payloads = [
+        {"name": key, "status": info.get("status")}
+        for key, info in data.get("payloads", {}).items()
+        if info.get("status") != "unchanged"
+    ]
     return {"facts": facts, "parts": parts, "payloads": payloads}
 
 
 def _json(data: dict[str, Any]) -> Iterator[dict[str, str]]:
     for entry in data.get("added", []):
-        yield {"path": entry["path"], "kind": "added", "before": "(missing)",
-               "after": value_text(entry.get("value")), "delta": signed(entry.get("delta")),
-               "direction": direction(entry.get("delta"))}
+        yield {
+            "path": entry["path"],
+            "kind": "added",
+            "before": "(missing)",
+            "after": value_text(entry.get("value")),
+            "delta": signed(entry.get("delta")),
+            "direction": direction(entry.get("delta")),
+        }
     for entry in data.get("removed", []):
-        yield {"path": entry["path"], "kind": "removed", "before": value_text(entry.get("value")),
-               "after": "(missing)", "delta": signed(entry.get("delta")),
-               "direction": direction(entry.get("delta"))}
+        yield {
+            "path": entry["path"],
+            "kind": "removed",
+            "before": value_text(entry.get("value")),
+            "after": "(missing)",
+            "delta": signed(entry.get("delta")),
+            "direction": direction(entry.get("delta")),
+        }
     for entry in data.get("changed", []):
         yield {"path": entry["path"], "kind": "changed", **_change(entry)}
     for entry in data.get("items", []):
         for item in entry.get("added", []):
-            yield {"path": f"{entry['path']}[]", "kind": "added", "before": "(missing)",
-                   "after": value_text(item), "delta": "", "direction": "same"}
+            yield {
+                "path": f"{entry['path']}[]",
+                "kind": "added",
+                "before": "(missing)",
+                "after": value_text(item),
+                "delta": "",
+                "direction": "same",
+            }
         for item in entry.get("removed", []):
-            yield {"path": f"{entry['path']}[]", "kind": "removed", "before": value_text(item),
-                   "after": "(missing)", "delta": "", "direction": "same"}
+            yield {
+                "path": f"{entry['path']}[]",
+                "kind": "removed",
+                "before": value_text(item),
+                "after": "(missing)",
+                "delta": "",
+                "direction": "same",
+            }
 
 
 def _lines(data: Any, path: str) -> Iterator[str]:

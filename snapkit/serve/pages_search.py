@@ -51,8 +51,7 @@ def search_targets(manifest: Any, views: Iterable[str]) -> list[Target]:
     table (part) and each registered view."""
     tables = sorted(part.name for part in manifest.parts)
     views = sorted(views)
-    found = [p for p in PRESETS
-             if (p.table in views if not p.fixed else p.table in tables)]
+    found = [p for p in PRESETS if (p.table in views if not p.fixed else p.table in tables)]
     found += [Target(f"table:{t}", t, t, group="Tables") for t in tables]
     found += [Target(f"view:{v}", v, v, group="Views") for v in views if v not in tables]
     return found
@@ -109,8 +108,10 @@ class SearchForm:
         exact = params.get("exact") in {"1", "on", "true"}
         by_value = {t.value: t for t in targets}
         if chosen and chosen not in by_value:
-            raise UsageError(f"there is nothing called {chosen!r} to search in this snapshot",
-                             hint="pick one of the choices in the list")
+            raise UsageError(
+                f"there is nothing called {chosen!r} to search in this snapshot",
+                hint="pick one of the choices in the list",
+            )
         target = by_value.get(chosen) or (targets[0] if targets else None)
         try:
             offset = int(params.get("offset") or 0)
@@ -122,8 +123,9 @@ class SearchForm:
             return cls(None, text, exact, offset, False)
         submitted = "q" in params
         if submitted and not (target.fixed or text.strip()):
-            raise UsageError("the query is empty",
-                             hint="type a name, or a term such as familyName=Garcia")
+            raise UsageError(
+                "the query is empty", hint="type a name, or a term such as familyName=Garcia"
+            )
         return cls(target, text, exact, offset, submitted)
 
 
@@ -156,14 +158,21 @@ def row_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
     fields = [(f, _text(row[f])) for f in SHOWN_FIELDS if f in row and _text(row[f])]
     if not fields:
-        fields = [(k, _text(v)) for k, v in row.items()
-                  if not isinstance(v, dict | list) and k not in NAME_FIELDS][:6]
+        fields = [
+            (k, _text(v))
+            for k, v in row.items()
+            if not isinstance(v, dict | list) and k not in NAME_FIELDS
+        ][:6]
     children = []
     for child in row.get("children") or []:
         if isinstance(child, Mapping):
             facts = [(f, _text(child.get(f))) for f in CHILD_SHOWN if _text(child.get(f))]
             children.append({"name": _name(child), "facts": facts})
     shown = {k: v for k, v in row.items() if k != "children"}
-    return {"name": _name(row), "fields": fields, "children": children,
-            "has_children": "children" in row,
-            "json": json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True)}
+    return {
+        "name": _name(row),
+        "fields": fields,
+        "children": children,
+        "has_children": "children" in row,
+        "json": json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True),
+    }

@@ -38,8 +38,9 @@ def admit(times: tuple[float, ...], now: float, limit: int, window: float) -> De
 class SlidingWindowLimiter:
     """At most ``limit`` attempts in any ``window`` seconds (a minute by default)."""
 
-    def __init__(self, limit: int, window: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if limit < 1:
             raise ValueError("the limit must be at least 1")
         self.limit = limit

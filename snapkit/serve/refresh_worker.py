@@ -41,8 +41,16 @@ def run(config: str, out: TextIO) -> int:
     emit = _emitter(out)
 
     def progress(update: Any) -> None:
-        emit({"progress": {"oracle": update.oracle, "state": update.state,
-                           "records": update.records, "attempt": update.attempt}})
+        emit(
+            {
+                "progress": {
+                    "oracle": update.oracle,
+                    "state": update.state,
+                    "records": update.records,
+                    "attempt": update.attempt,
+                }
+            }
+        )
 
     try:
         # snapkit's own process: GC pacing on, as in the CLI (see snapkit.gcpace)
@@ -50,10 +58,16 @@ def run(config: str, out: TextIO) -> int:
     except SnapkitError as exc:
         emit({"error": {"type": type(exc).__name__, "message": exc.message}})
         return exc.exit_code
-    emit({"outcome": {"snapshot_id": outcome.snapshot_id, "status": outcome.status,
-                      "pointer_moved": outcome.pointer_moved,
-                      "errors": [{"code": e.code, "message": e.message}
-                                 for e in outcome.errors]}})
+    emit(
+        {
+            "outcome": {
+                "snapshot_id": outcome.snapshot_id,
+                "status": outcome.status,
+                "pointer_moved": outcome.pointer_moved,
+                "errors": [{"code": e.code, "message": e.message} for e in outcome.errors],
+            }
+        }
+    )
     return 0
 
 

@@ -41,8 +41,9 @@ class RefreshAlreadyRunning(SnapkitError):
 
     def __init__(self, holder: dict[str, Any]) -> None:
         who = holder.get("holder") or holder.get("run_id") or "another process"
-        super().__init__(f"a refresh is already running ({who})",
-                         hint="wait for it to finish, then try again")
+        super().__init__(
+            f"a refresh is already running ({who})", hint="wait for it to finish, then try again"
+        )
         self.holder = holder
 
 
@@ -82,14 +83,19 @@ class Run:
     def as_json(self) -> dict[str, Any]:
         """The run as JSON (the contract's ``RUN``)."""
         with self._lock:
-            elapsed = self._elapsed if self._elapsed is not None \
-                else time.monotonic() - self._started
+            elapsed = (
+                self._elapsed if self._elapsed is not None else time.monotonic() - self._started
+            )
             return {
-                "run_id": self.run_id, "state": self.state, "started_at": self.started_at,
-                "finished_at": self.finished_at, "elapsed_s": round(elapsed, 3),
+                "run_id": self.run_id,
+                "state": self.state,
+                "started_at": self.started_at,
+                "finished_at": self.finished_at,
+                "elapsed_s": round(elapsed, 3),
                 "client": self.client,
                 "oracles": {key: dict(value) for key, value in sorted(self.oracles.items())},
-                "snapshot_id": self.snapshot_id, "pointer_moved": self.pointer_moved,
+                "snapshot_id": self.snapshot_id,
+                "pointer_moved": self.pointer_moved,
                 "error": dict(self.error) if self.error else None,
             }
 
@@ -105,8 +111,14 @@ class Run:
             self.oracles[oracle] = {"state": state, "records": records, "attempt": attempt}
         self._changed()
 
-    def finish(self, state: str, *, snapshot_id: str | None = None,
-               pointer_moved: bool | None = None, error: dict[str, str] | None = None) -> None:
+    def finish(
+        self,
+        state: str,
+        *,
+        snapshot_id: str | None = None,
+        pointer_moved: bool | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
         """Record how the run ended."""
         with self._lock:
             self.state = state
@@ -127,8 +139,7 @@ class Run:
 
     # -- read by subscribers ---------------------------------------------------------------
 
-    async def changes(self, heartbeat: float | None = None
-                      ) -> AsyncIterator[dict[str, Any] | None]:
+    async def changes(self, heartbeat: float | None = None) -> AsyncIterator[dict[str, Any] | None]:
         """Yield the run as JSON now and after every change, the last one when it ends.
 
         :param heartbeat: if set, yield ``None`` after this many seconds without a change
@@ -189,8 +200,12 @@ class RefreshRuns:
             newest = self._newest
             if newest is not None and not newest.finished:
                 raise RefreshAlreadyRunning(
-                    {"holder": f"snapkit serve run {newest.run_id}", "run_id": newest.run_id,
-                     "started_at": newest.started_at})
+                    {
+                        "holder": f"snapkit serve run {newest.run_id}",
+                        "run_id": newest.run_id,
+                        "started_at": newest.started_at,
+                    }
+                )
             lease = self.lock()
             if lease is not None:
                 raise RefreshAlreadyRunning(lease)
@@ -199,8 +214,12 @@ class RefreshRuns:
             while len(self._runs) > KEEP_RUNS:
                 self._runs.popitem(last=False)
             self._newest = run
-        thread = threading.Thread(target=self._execute, args=(run,),
-                                  name=f"snapkit-serve-refresh-{run.run_id[:8]}", daemon=True)
+        thread = threading.Thread(
+            target=self._execute,
+            args=(run,),
+            name=f"snapkit-serve-refresh-{run.run_id[:8]}",
+            daemon=True,
+        )
         thread.start()
         return run
 
@@ -217,8 +236,12 @@ class RefreshRuns:
         import subprocess
         import sys
 
-        command = [sys.executable, "-m", "snapkit.serve.refresh_worker",
-                   str(self.project.config.source)]
+        command = [
+            sys.executable,
+            "-m",
+            "snapkit.serve.refresh_worker",
+            str(self.project.config.source),
+        ]
         ended = False
         try:
             with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as worker:
@@ -231,45 +254,66 @@ class RefreshRuns:
                     elif "outcome" in message:
                         o = message["outcome"]
                         first = o["errors"][0] if o["errors"] else None
-                        error = {"reason": first["code"], "message": first["message"]} \
-                            if first else None
-                        run.finish(o["status"], snapshot_id=o["snapshot_id"],
-                                   pointer_moved=o["pointer_moved"], error=error)
+                        error = (
+                            {"reason": first["code"], "message": first["message"]}
+                            if first
+                            else None
+                        )
+                        run.finish(
+                            o["status"],
+                            snapshot_id=o["snapshot_id"],
+                            pointer_moved=o["pointer_moved"],
+                            error=error,
+                        )
                         ended = True
                     elif "error" in message:
                         e = message["error"]
-                        reason = "refresh_running" if e["type"] == "LockHeldError" \
-                            else _snake(e["type"])
+                        reason = (
+                            "refresh_running" if e["type"] == "LockHeldError" else _snake(e["type"])
+                        )
                         run.finish("failed", error={"reason": reason, "message": e["message"]})
                         ended = True
                 code = worker.wait()
         except (OSError, ValueError) as exc:
-            log.error("admin refresh %s: the refresh process failed: %s", run.run_id[:12],
-                      type(exc).__name__)
+            log.error(
+                "admin refresh %s: the refresh process failed: %s",
+                run.run_id[:12],
+                type(exc).__name__,
+            )
             code = -1
         if not ended:
-            run.finish("failed", error={"reason": "worker_exited",
-                                        "message": f"the refresh process exited with {code} "
-                                                   "before it reported an outcome"})
+            run.finish(
+                "failed",
+                error={
+                    "reason": "worker_exited",
+                    "message": f"the refresh process exited with {code} "
+                    "before it reported an outcome",
+                },
+            )
 
     def _execute_thread(self, run: Run) -> None:
         try:
             outcome = self.project.refresh(progress=run.progress)
         except SnapkitError as exc:
-            reason = "refresh_running" if type(exc).__name__ == "LockHeldError" \
-                else _code(exc)
+            reason = "refresh_running" if type(exc).__name__ == "LockHeldError" else _code(exc)
             run.finish("failed", error={"reason": reason, "message": exc.message})
         except Exception as exc:
             log.exception("admin refresh %s raised", run.run_id[:12])
-            run.finish("failed", error={"reason": "internal_error",
-                                        "message": f"{type(exc).__name__}: {exc}"})
+            run.finish(
+                "failed",
+                error={"reason": "internal_error", "message": f"{type(exc).__name__}: {exc}"},
+            )
         else:
             error = None
             if outcome.errors:
                 first = outcome.errors[0]
                 error = {"reason": first.code, "message": first.message}
-            run.finish(outcome.status, snapshot_id=outcome.snapshot_id,
-                       pointer_moved=outcome.pointer_moved, error=error)
+            run.finish(
+                outcome.status,
+                snapshot_id=outcome.snapshot_id,
+                pointer_moved=outcome.pointer_moved,
+                error=error,
+            )
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, if this server started it (and still remembers it)."""
@@ -291,8 +335,13 @@ class RefreshRuns:
         info = self.project.store.lock_info()
         if info is None or _stale(info, self.project.config.refresh.lock_stale_after):
             return None
-        return {"holder": info.holder, "host": info.host, "pid": info.pid,
-                "acquired_at": info.acquired_at, "heartbeat_at": info.heartbeat_at}
+        return {
+            "holder": info.holder,
+            "host": info.host,
+            "pid": info.pid,
+            "acquired_at": info.acquired_at,
+            "heartbeat_at": info.heartbeat_at,
+        }
 
     def last_failure(self) -> dict[str, Any] | None:
         """The newest failed or partial snapshot newer than the current one, else ``None``."""
@@ -312,10 +361,13 @@ class RefreshRuns:
                 return None
         manifest = store.get(info.id)
         first = manifest.errors[0] if manifest.errors else None
-        return {"snapshot_id": info.id, "created_at": info.created_at,
-                "status": info.status,
-                "reason": first.code if first else info.status,
-                "message": first.message if first else f"the snapshot is {info.status}"}
+        return {
+            "snapshot_id": info.id,
+            "created_at": info.created_at,
+            "status": info.status,
+            "reason": first.code if first else info.status,
+            "message": first.message if first else f"the snapshot is {info.status}",
+        }
 
     def status(self) -> dict[str, Any]:
         """The refresh status (the body of ``GET /api/refresh``)."""

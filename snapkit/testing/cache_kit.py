@@ -63,8 +63,9 @@ class CacheConformance:
     @pytest.fixture
     def make_cache(self) -> MakeCache:
         """Override: return ``make_cache(ttl, capacity) -> a new, empty backend``."""
-        pytest.fail("define a make_cache fixture: make_cache(ttl, capacity) -> a new, "
-                    "empty backend")
+        pytest.fail(
+            "define a make_cache fixture: make_cache(ttl, capacity) -> a new, empty backend"
+        )
 
     @pytest.fixture
     def expire(self) -> Expire:
@@ -119,15 +120,15 @@ class CacheConformance:
 
     # -- TTL ---------------------------------------------------------------------------------
 
-    def test_an_entry_expires_after_its_ttl(self, make_cache: MakeCache,
-                                            expire: Expire) -> None:
+    def test_an_entry_expires_after_its_ttl(self, make_cache: MakeCache, expire: Expire) -> None:
         cache = make_cache(self.short_ttl, 100)
         cache.put("k", b"v", group="g")
         expire(cache, self.short_ttl + self.margin)
         assert cache.get("k") is None
 
-    def test_an_expired_entry_is_not_renewed_by_touch(self, make_cache: MakeCache,
-                                                      expire: Expire) -> None:
+    def test_an_expired_entry_is_not_renewed_by_touch(
+        self, make_cache: MakeCache, expire: Expire
+    ) -> None:
         cache = make_cache(self.short_ttl, 100)
         cache.put("k", b"v", group="g")
         expire(cache, self.short_ttl + self.margin)
@@ -163,8 +164,9 @@ class CacheConformance:
         cache.put("d", b"d", group="other")
         assert [k for k in "abcd" if cache.get(k) is not None] == ["a", "c", "d"]
 
-    def test_touch_renews_the_ttl_of_a_groups_entries_only(self, make_cache: MakeCache,
-                                                           expire: Expire) -> None:
+    def test_touch_renews_the_ttl_of_a_groups_entries_only(
+        self, make_cache: MakeCache, expire: Expire
+    ) -> None:
         ttl = self.real_ttl
         cache = make_cache(ttl, 100)
         cache.put("kept", b"1", group="revisited")
@@ -246,6 +248,7 @@ class CacheConformance:
             def load() -> bytes:
                 calls.append(key)
                 return key.encode()
+
             return load
 
         for key in ("a", "b", "a"):
@@ -285,18 +288,21 @@ class CacheConformance:
         assert oracles.write(scope, records, lines)
         hits = oracles.lookup(scope, {"class": "3", "roster": "2", "results": "1"}, "t9")
         assert sorted(hits) == ["class", "roster"]
-        assert hits["class"].result == OracleResult("class", "3", scope.id, "t9", "ok", "cache",
-                                                    payload={"n": 1})
+        assert hits["class"].result == OracleResult(
+            "class", "3", scope.id, "t9", "ok", "cache", payload={"n": 1}
+        )
         assert hits["roster"].result.part == part
         assert hits["roster"].part_data == lines
         assert oracles.lookup(scope, {"class": "4"}) == {}  # a new version misses
         assert oracles.touch(scope) == 2
         assert cache.get(cache_key(scope, "class", "3")) is not None
         assert container_group(scope) == container_group(
-            Scope("district", "class-1", "unit-2", {"threshold": 0.9}))
+            Scope("district", "class-1", "unit-2", {"threshold": 0.9})
+        )
 
     def test_the_oracle_cache_writes_loaded_results_of_its_scope_only(
-            self, cache: CacheBackend) -> None:
+        self, cache: CacheBackend
+    ) -> None:
         oracles = OracleCache(cache)
         scope, other = Scope("d", "class-1"), Scope("d", "class-2")
         failed = OracleResult("class", "1", scope.id, "t1", "failed", "error")

@@ -25,18 +25,39 @@ def versions(keys: Iterable[str]) -> dict[str, str]:
 
 def loaded(token: str, scope: Scope, key: str) -> OracleResult:
     """A loaded result whose payload names its scope (so a test sees whose numbers show)."""
-    return OracleResult(key, VERSION, scope.id, token, "ok", "loaded",
-                        payload={"oracle": key, "class": scope.context})
+    return OracleResult(
+        key,
+        VERSION,
+        scope.id,
+        token,
+        "ok",
+        "loaded",
+        payload={"oracle": key, "class": scope.context},
+    )
 
 
 def failed(token: str, scope: Scope, key: str) -> OracleResult:
-    return OracleResult(key, VERSION, scope.id, token, "failed", "error",
-                        error=ErrorInfo("oracle_error", f"oracle {key!r}: source down", key))
+    return OracleResult(
+        key,
+        VERSION,
+        scope.id,
+        token,
+        "failed",
+        "error",
+        error=ErrorInfo("oracle_error", f"oracle {key!r}: source down", key),
+    )
 
 
 def cached(token: str, scope: Scope, key: str) -> OracleResult:
-    return OracleResult(key, VERSION, scope.id, token, "ok", "cache",
-                        payload={"oracle": key, "class": scope.context})
+    return OracleResult(
+        key,
+        VERSION,
+        scope.id,
+        token,
+        "ok",
+        "cache",
+        payload={"oracle": key, "class": scope.context},
+    )
 
 
 def of_type(plan: Iterable[Any], kind: type) -> list[Any]:
@@ -68,15 +89,19 @@ class StubCache:
         for key in keys:
             self.entries[(scope.id, key)] = loaded("seed", scope, key)
 
-    def lookup(self, scope: Scope, oracles: Mapping[str, str], token: str | None = None
-               ) -> dict[str, CacheHit]:
+    def lookup(
+        self, scope: Scope, oracles: Mapping[str, str], token: str | None = None
+    ) -> dict[str, CacheHit]:
         self.lookups.append((scope.id, tuple(sorted(oracles))))
         hits = {}
         for key in sorted(oracles):
             entry = self.entries.get((scope.id, key))
             if entry is not None:
-                hits[key] = CacheHit(OracleResult(key, entry.version, scope.id, token, "ok",
-                                                  "cache", payload=entry.payload))
+                hits[key] = CacheHit(
+                    OracleResult(
+                        key, entry.version, scope.id, token, "ok", "cache", payload=entry.payload
+                    )
+                )
         return hits
 
     def write(self, scope: Scope, result: OracleResult, part_data: bytes | None = None) -> bool:

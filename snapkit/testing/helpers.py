@@ -14,16 +14,18 @@ def assert_plugin_installed(name: str) -> None:
     manager.load_entry_points()
     wanted = normalize_name(name)
     records = [
-        r for r in manager.records
+        r
+        for r in manager.records
         if normalize_name(r.name) == wanted or normalize_name(r.distribution or "") == wanted
     ]
     if not records:
-        raise AssertionError(f"no installed plugin is called {name!r} (entry point group "
-                             "'snapkit'); is its distribution installed?")
+        raise AssertionError(
+            f"no installed plugin is called {name!r} (entry point group "
+            "'snapkit'); is its distribution installed?"
+        )
     broken = [r for r in records if r.status != "ok"]
     if broken:
-        raise AssertionError(f"plugin {broken[0].name!r} is {broken[0].status}: "
-                             f"{broken[0].error}")
+        raise AssertionError(f"plugin {broken[0].name!r} is {broken[0].status}: {broken[0].error}")
     problems = [p for p in manager.problems if p.plugin in {r.name for r in records}]
     if problems:
         raise AssertionError(f"plugin {name!r} has problems: {problems[0].message}")

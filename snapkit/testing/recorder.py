@@ -27,8 +27,9 @@ class HookRecorder:
         def before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             self.calls.append(HookCall(hook_name, dict(kwargs)))
 
-        def after(outcome: Any, hook_name: str, hook_impls: Sequence[Any],
-                  kwargs: Mapping[str, Any]) -> None:
+        def after(
+            outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]
+        ) -> None:
             return None
 
         self._undo = manager.add_hookcall_monitoring(before, after)

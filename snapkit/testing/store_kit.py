@@ -431,8 +431,9 @@ class StoreConformance:
             blocks = list(store.iter_part_blocks(snap.part("people").sha256, verify=verify))
             assert all(isinstance(block, bytes) for block in blocks)
             assert b"".join(blocks) == data
-            assert b"".join(store.iter_part_blocks(snap.part("nothing").sha256,
-                                                   verify=verify)) == b""
+            assert (
+                b"".join(store.iter_part_blocks(snap.part("nothing").sha256, verify=verify)) == b""
+            )
             with pytest.raises(InvalidIdentifierError):
                 list(store.iter_part_blocks("../../etc/passwd", verify=verify))
             with pytest.raises(StoreError):
@@ -448,11 +449,20 @@ class StoreConformance:
         snap = store.get(result.snapshot_id)
         data = b"".join(record_lines(rows))
         sha = snap.part("people").sha256
-        ranges = [(0, 0), (0, 1), (5, 100), (5, 7), (len(data) // 3, 50_000),
-                  (len(data) // 2, 1), (len(data) - 10, 10), (len(data) - 3, 100),
-                  (len(data), 5), (len(data) + 1000, 5)]
+        ranges = [
+            (0, 0),
+            (0, 1),
+            (5, 100),
+            (5, 7),
+            (len(data) // 3, 50_000),
+            (len(data) // 2, 1),
+            (len(data) - 10, 10),
+            (len(data) - 3, 100),
+            (len(data), 5),
+            (len(data) + 1000, 5),
+        ]
         pieces = list(store.read_part_ranges(sha, ranges))
-        assert pieces == [data[offset:offset + length] for offset, length in ranges]
+        assert pieces == [data[offset : offset + length] for offset, length in ranges]
         assert all(isinstance(piece, bytes) for piece in pieces)
         assert list(store.read_part_ranges(sha, [])) == []
         assert b"".join(store.read_part_ranges(sha, [(0, len(data))])) == data
@@ -471,8 +481,10 @@ class StoreConformance:
         if not isinstance(store, PartRangeReader):
             pytest.skip("the store has no read_part_ranges (optional: PartRangeReader)")
         if damage_part is None:
-            pytest.fail("supply a damage_part fixture: a store with range reads must show "
-                        "that they detect damaged parts")
+            pytest.fail(
+                "supply a damage_part fixture: a store with range reads must show "
+                "that they detect damaged parts"
+            )
         rows = _rows(200)
         good = commit(store, payload=1, records={"t": rows})
         sha = store.get(good.snapshot_id).part("t").sha256
@@ -536,8 +548,9 @@ class StoreConformance:
         with pytest.raises(SnapshotNotFoundError):
             store.get(unknown[:10])
 
-    @pytest.mark.parametrize("ref", ["../x", "../../etc/passwd", "ABCDEF", "", "a/b", "0" * 65,
-                                     "g1", " 0a", "0a\n"])
+    @pytest.mark.parametrize(
+        "ref", ["../x", "../../etc/passwd", "ABCDEF", "", "a/b", "0" * 65, "g1", " 0a", "0a\n"]
+    )
     def test_get_refuses_refs_that_are_not_lowercase_hex(
         self, store: SnapshotStore, ref: str
     ) -> None:
@@ -561,8 +574,9 @@ class StoreConformance:
         assert latest is not None and latest.id == newer
 
     def test_list_reports_metadata(self, store: SnapshotStore) -> None:
-        result = commit(store, payload="m", records={"a": _rows(3), "b": _rows(4)},
-                        created_at=at(1))
+        result = commit(
+            store, payload="m", records={"a": _rows(3), "b": _rows(4)}, created_at=at(1)
+        )
         (info,) = store.list()
         assert info.id == result.snapshot_id
         assert info.created_at == at(1)
@@ -576,10 +590,17 @@ class StoreConformance:
     def test_list_filters_by_status_namespace_scope_and_time(self, store: SnapshotStore) -> None:
         a = commit(store, payload=1, namespace="north", created_at=at(5)).snapshot_id
         b = commit(store, payload=2, namespace="south", created_at=at(3)).snapshot_id
-        c = commit(store, payload=3, namespace="north", status="failed",
-                   created_at=at(2)).snapshot_id
-        d = commit(store, payload=4, namespace="north", status="partial", created_at=at(1),
-                   context="class-1").snapshot_id
+        c = commit(
+            store, payload=3, namespace="north", status="failed", created_at=at(2)
+        ).snapshot_id
+        d = commit(
+            store,
+            payload=4,
+            namespace="north",
+            status="partial",
+            created_at=at(1),
+            context="class-1",
+        ).snapshot_id
 
         def ids(**kwargs: Any) -> list[str]:
             limit = kwargs.pop("limit", None)
@@ -632,8 +653,9 @@ class StoreConformance:
         """Commit one success per entry of ``days`` (days ago), oldest first; return ids."""
         ordered = sorted(days, reverse=True)
         return [
-            commit(store, payload=f"day-{d}", created_at=at(d),
-                   records={"t": _rows(2, f"d{d}")}).snapshot_id
+            commit(
+                store, payload=f"day-{d}", created_at=at(d), records={"t": _rows(2, f"d{d}")}
+            ).snapshot_id
             for d in ordered
         ]
 
@@ -665,8 +687,9 @@ class StoreConformance:
     ) -> None:
         target = commit(store, payload="target", created_at=at(50)).snapshot_id
         newer = [
-            commit(store, payload=f"p{i}", status="partial", move_pointer=False,
-                   created_at=at(10 - i)).snapshot_id
+            commit(
+                store, payload=f"p{i}", status="partial", move_pointer=False, created_at=at(10 - i)
+            ).snapshot_id
             for i in range(3)
         ]
         report = store.prune(RetentionPolicy(keep_last=1, max_age_days=5), now=NOW)
@@ -694,10 +717,18 @@ class StoreConformance:
 
     def test_prune_removes_parts_no_kept_snapshot_references(self, store: SnapshotStore) -> None:
         shared = _rows(5, "shared")
-        old = commit(store, payload="old", created_at=at(3),
-                     records={"shared": shared, "own": _rows(5, "old-only")}).snapshot_id
-        new = commit(store, payload="new", created_at=at(1),
-                     records={"shared": shared, "own": _rows(5, "new-only")}).snapshot_id
+        old = commit(
+            store,
+            payload="old",
+            created_at=at(3),
+            records={"shared": shared, "own": _rows(5, "old-only")},
+        ).snapshot_id
+        new = commit(
+            store,
+            payload="new",
+            created_at=at(1),
+            records={"shared": shared, "own": _rows(5, "new-only")},
+        ).snapshot_id
         old_own = store.get(old).part("own").sha256
         shared_sha = store.get(old).part("shared").sha256
         report = store.prune(RetentionPolicy(keep_last=1), now=NOW)
@@ -708,7 +739,8 @@ class StoreConformance:
             list(store.iter_part_lines(old_own))
         assert list(store.iter_part_lines(shared_sha)) == record_lines(shared)
         assert list(store.iter_part_lines(store.get(new).part("own").sha256)) == record_lines(
-            _rows(5, "new-only"))
+            _rows(5, "new-only")
+        )
         assert store.verify().ok
 
     def test_prune_with_no_rule_keeps_everything(self, store: SnapshotStore) -> None:
@@ -789,8 +821,10 @@ class StoreConformance:
         self, store: SnapshotStore, damage_part: DamagePart | None, how: str
     ) -> None:
         if damage_part is None:
-            pytest.fail("supply a damage_part fixture: a store must show that verify "
-                        "detects damaged parts to pass the kit")
+            pytest.fail(
+                "supply a damage_part fixture: a store must show that verify "
+                "detects damaged parts to pass the kit"
+            )
         good = commit(store, payload=1, records={"t": _rows(200)})
         sha = store.get(good.snapshot_id).part("t").sha256
         damage_part(store, sha, how)
@@ -808,8 +842,10 @@ class StoreConformance:
         if not isinstance(store, PartBlockReader):
             pytest.skip("the store has no iter_part_blocks (optional: PartBlockReader)")
         if damage_part is None:
-            pytest.fail("supply a damage_part fixture: a store with block reads must show "
-                        "that they detect damaged parts")
+            pytest.fail(
+                "supply a damage_part fixture: a store with block reads must show "
+                "that they detect damaged parts"
+            )
         good = commit(store, payload=1, records={"t": _rows(200)})
         sha = store.get(good.snapshot_id).part("t").sha256
         damage_part(store, sha, how)
@@ -821,8 +857,10 @@ class StoreConformance:
         self, store: SnapshotStore, damage_manifest: DamageManifest | None
     ) -> None:
         if damage_manifest is None:
-            pytest.fail("supply a damage_manifest fixture: a store must show that verify "
-                        "detects damaged manifests to pass the kit")
+            pytest.fail(
+                "supply a damage_manifest fixture: a store must show that verify "
+                "detects damaged manifests to pass the kit"
+            )
         commit(store, payload=1)
         victim = commit(store, payload=2, move_pointer=False).snapshot_id
         damage_manifest(store, victim)
@@ -836,8 +874,10 @@ class StoreConformance:
         self, store: SnapshotStore, damage_part: DamagePart | None, how: str
     ) -> None:
         if damage_part is None:
-            pytest.fail("supply a damage_part fixture: a store must show that a commit "
-                        "rewrites a damaged part it stages again")
+            pytest.fail(
+                "supply a damage_part fixture: a store must show that a commit "
+                "rewrites a damaged part it stages again"
+            )
         rows = _rows(120)
         first = commit(store, payload=1, records={"t": rows})
         sha = store.get(first.snapshot_id).part("t").sha256
@@ -852,16 +892,19 @@ class StoreConformance:
         self, store: SnapshotStore, damage_part: DamagePart | None
     ) -> None:
         if damage_part is None:
-            pytest.fail("supply a damage_part fixture: a store must show that a commit never "
-                        "points at a part that does not verify")
+            pytest.fail(
+                "supply a damage_part fixture: a store must show that a commit never "
+                "points at a part that does not verify"
+            )
         first = commit(store, payload=1, records={"t": _rows(120)})
         ref = store.get(first.snapshot_id).part("t")
         damage_part(store, ref.sha256, "truncate")
         txn = store.begin()
         try:
             with pytest.raises(StoreError):
-                txn.commit(manifest(payload=2, parts=[ref]), move_pointer=True,
-                           expected_generation=1)
+                txn.commit(
+                    manifest(payload=2, parts=[ref]), move_pointer=True, expected_generation=1
+                )
         finally:
             txn.abort()
         assert store.read_pointer() == first.pointer
@@ -876,8 +919,7 @@ class StoreConformance:
         held = commit(store, payload=4, status="partial", move_pointer=False).snapshot_id
         failed = commit(store, payload=5, status="failed").snapshot_id
         became = {i.id: i.became_current for i in store.list()}
-        assert became == {moved: True, lost: False, kept_back: False, held: False,
-                          failed: False}
+        assert became == {moved: True, lost: False, kept_back: False, held: False, failed: False}
         commit(store, payload=3)  # the same snapshot, now moving the pointer
         assert {i.id: i.became_current for i in store.list()}[kept_back] is True
 
@@ -897,8 +939,9 @@ class StoreConformance:
     def _importer(self, make_store: MakeStore, tmp_path: Path) -> SnapshotStore:
         target = make_store(tmp_path / "import-target")
         if not isinstance(target, SnapshotImporter):
-            pytest.skip("the store has no import_snapshot/import_history "
-                        "(optional: SnapshotImporter)")
+            pytest.skip(
+                "the store has no import_snapshot/import_history (optional: SnapshotImporter)"
+            )
         return target
 
     def test_import_copies_snapshots_history_and_pointer_as_they_were(
@@ -910,8 +953,10 @@ class StoreConformance:
         b = commit(store, payload="B", records={"t": _rows(40)}).snapshot_id
         commit(store, payload="F", status="failed", records={"t": _rows(2, "f")})
         commit(store, payload="held", status="partial", move_pointer=False)
-        assert commit(store, payload="A", records={"t": _rows(40), "u": _rows(3, "u")}
-                      ).snapshot_id == a
+        assert (
+            commit(store, payload="A", records={"t": _rows(40), "u": _rows(3, "u")}).snapshot_id
+            == a
+        )
         infos = list(reversed(store.list()))
         for info in infos:
             assert target.import_snapshot(store.get(info.id), store.open_part) is True
@@ -919,17 +964,22 @@ class StoreConformance:
         assert target.import_history(history, store.read_pointer()) == len(history)
         assert [i.id for i in target.list()] == [i.id for i in store.list()]
         assert [(i.id, i.became_current) for i in target.list()] == [
-            (i.id, i.became_current) for i in store.list()]
+            (i.id, i.became_current) for i in store.list()
+        ]
         assert list(target.history()) == history
         source_pointer, copied = store.read_pointer(), target.read_pointer()
         assert source_pointer is not None and copied is not None
         assert (copied.snapshot_id, copied.generation, copied.updated_at) == (
-            source_pointer.snapshot_id, source_pointer.generation, source_pointer.updated_at)
+            source_pointer.snapshot_id,
+            source_pointer.generation,
+            source_pointer.updated_at,
+        )
         trail = pointer_trail(target.history(), copied)
         assert trail.ids == (a, b, a) and trail.whole
         for ref in store.get(a).parts:
             assert list(target.iter_part_lines(ref.sha256)) == list(
-                store.iter_part_lines(ref.sha256))
+                store.iter_part_lines(ref.sha256)
+            )
         report = target.verify()
         assert report.ok, report.problems
         # idempotent: a second run (a resumed copy) writes nothing and appends nothing

@@ -75,10 +75,15 @@ class TestProject:
         self.folder = folder
         self.config = folder / "snapkit.toml"
         (folder / "source").mkdir(parents=True, exist_ok=True)
-        self.config.write_text(CONFIG.format(
-            base_url=oneroster.base_url, token_url=oneroster.token_url,
-            client_id=oneroster.client_id, secret_env=SECRET_ENV),
-            encoding="utf-8")
+        self.config.write_text(
+            CONFIG.format(
+                base_url=oneroster.base_url,
+                token_url=oneroster.token_url,
+                client_id=oneroster.client_id,
+                secret_env=SECRET_ENV,
+            ),
+            encoding="utf-8",
+        )
         self.scores_file = folder / "source" / "scores.jsonl"
         self.write_scores(SCORES)
 
@@ -123,8 +128,10 @@ def chromium() -> Any:
     """A headless Chromium driven through Debian's chromedriver; fails (never skips) when
     the browser is not installed."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are needed: "
-                    "apt-get install -y chromium chromium-driver (.ci/run does)")
+        pytest.fail(
+            f"{CHROMIUM} and {CHROMEDRIVER} are needed: "
+            "apt-get install -y chromium chromium-driver (.ci/run does)"
+        )
     import tempfile
 
     from selenium import webdriver
@@ -133,13 +140,22 @@ def chromium() -> Any:
     profile = tempfile.mkdtemp(prefix="snapkit-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1280,800", "--hide-scrollbars", f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                              options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.profile_dir = profile
     return driver
 
@@ -157,8 +173,10 @@ VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 def viewport(driver: Any, name: str) -> None:
     """Set the page's viewport exactly (device metrics, not the window's outer size)."""
     width, height = VIEWPORTS[name]
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": name == "phone"})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": name == "phone"},
+    )
 
 
 class Screenshots:
@@ -168,8 +186,14 @@ class Screenshots:
         self.folder = folder
         self.written: list[Path] = []
 
-    def take(self, driver: Any, name: str, *, sizes: tuple[str, ...] = ("desktop", "phone"),
-             ready: Callable[[Any], Any] | None = None) -> list[Path]:
+    def take(
+        self,
+        driver: Any,
+        name: str,
+        *,
+        sizes: tuple[str, ...] = ("desktop", "phone"),
+        ready: Callable[[Any], Any] | None = None,
+    ) -> list[Path]:
         import base64
 
         taken = []
@@ -178,12 +202,23 @@ class Screenshots:
             if ready is not None:
                 ready(driver)
             width, height = VIEWPORTS[size]
-            full = int(driver.execute_script(
-                "return Math.ceil(document.documentElement.scrollHeight)"))
-            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": max(height, full),
-                         "scale": 1}})
+            full = int(
+                driver.execute_script("return Math.ceil(document.documentElement.scrollHeight)")
+            )
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {
+                        "x": 0,
+                        "y": 0,
+                        "width": width,
+                        "height": max(height, full),
+                        "scale": 1,
+                    },
+                },
+            )
             path = self.folder / f"{name}-{size}.png"
             path.write_bytes(base64.b64decode(shot["data"]))
             taken.append(path)

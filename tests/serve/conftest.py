@@ -66,9 +66,15 @@ class Served:
                 self.process.wait(timeout=15)
 
 
-def start_server(config: Path, log_path: Path, *, token: str | None = TOKEN,
-                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 timeout: float = 60.0) -> Served:
+def start_server(
+    config: Path,
+    log_path: Path,
+    *,
+    token: str | None = TOKEN,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 60.0,
+) -> Served:
     """Start ``snapkit serve`` on a free loopback port and wait until it answers."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_SERVE")}
     if token is not None:
@@ -76,9 +82,23 @@ def start_server(config: Path, log_path: Path, *, token: str | None = TOKEN,
     environ.update(env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "snapkit", "-c", str(config), "serve", "--host",
-             "127.0.0.1", "--port", "0", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=environ)
+            [
+                sys.executable,
+                "-m",
+                "snapkit",
+                "-c",
+                str(config),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environ,
+        )
     deadline = time.monotonic() + timeout
     url = None
     while time.monotonic() < deadline:
@@ -131,8 +151,15 @@ def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 class DistrictStore:
     """A OneRoster district refreshed into a file store (see the module docstring)."""
 
-    def __init__(self, folder: Path, config: Path, source: Any, demo: Any,
-                 env: dict[str, str], dashboard_config: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        config: Path,
+        source: Any,
+        demo: Any,
+        env: dict[str, str],
+        dashboard_config: Path,
+    ) -> None:
         self.folder = folder
         self.config = config
         self.dashboard_config = dashboard_config
@@ -155,8 +182,9 @@ class DistrictStore:
         config = target / "snapkit.toml"
         if fail_fast:
             text = config.read_text(encoding="utf-8")
-            text = text.replace("page_size = 2000\n",
-                                "page_size = 2000\nretry = { attempts = 1 }\n")
+            text = text.replace(
+                "page_size = 2000\n", "page_size = 2000\nretry = { attempts = 1 }\n"
+            )
             config.write_text(text + "\n[refresh]\nattempts = 1\n", encoding="utf-8")
         return config
 

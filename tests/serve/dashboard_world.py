@@ -20,12 +20,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DATA = (Path(__file__).parents[2] / "contrib" / "instructor-dashboard" / "tests" / "data"
-        / "small_class")
+DATA = (
+    Path(__file__).parents[2]
+    / "contrib"
+    / "instructor-dashboard"
+    / "tests"
+    / "data"
+    / "small_class"
+)
 NAMESPACE = "district-7"
 CLASSES = {"class-a": 12, "class-b": 8, "class-c": 10, "class-d": 6}
-TITLES = {"class-a": "Algebra I - Period 1", "class-b": "Biology - Period 3",
-          "class-c": "Chemistry - Period 5", "class-d": "Drama - Period 6"}
+TITLES = {
+    "class-a": "Algebra I - Period 1",
+    "class-b": "Biology - Period 3",
+    "class-c": "Chemistry - Period 5",
+    "class-d": "Drama - Period 6",
+}
 
 
 def _load(name: str) -> Any:
@@ -53,7 +63,7 @@ class Sources:
             gate.set()
 
     def students(self, class_id: str) -> list[dict[str, Any]]:
-        return self.roster[:CLASSES[class_id]]
+        return self.roster[: CLASSES[class_id]]
 
     def oracles(self) -> Any:
         from snapkit.testing.engine import OraclePlugin
@@ -69,9 +79,14 @@ class Sources:
         def klass(call: Any) -> Any:
             check(keys.CLASS)
             context = call.scope.context
-            return {"sourcedId": context, "title": TITLES[context],
-                    "classCode": context.upper(), "course": "course-1", "school": "school-1",
-                    "container": None}
+            return {
+                "sourcedId": context,
+                "title": TITLES[context],
+                "classCode": context.upper(),
+                "course": "course-1",
+                "school": "school-1",
+                "container": None,
+            }
 
         def roster(call: Any) -> Any:
             check(keys.ROSTER)
@@ -92,8 +107,9 @@ class Sources:
         plugin.add(keys.CLASS, klass)
         plugin.add(keys.ROSTER, roster, records=True, key_column="sourcedId")
         plugin.add(keys.LINE_ITEMS, line_items, records=True, key_column="sourcedId")
-        plugin.add(keys.RESULTS, results, records=True, key_column="lineItem",
-                   payload_schema=RESULT_SCHEMA)
+        plugin.add(
+            keys.RESULTS, results, records=True, key_column="lineItem", payload_schema=RESULT_SCHEMA
+        )
         return plugin
 
 
@@ -105,10 +121,13 @@ def make_project(folder: Path, sources: Sources, *, attempts: int = 1) -> Any:
     from snapkit.testing.engine import make_project as make
     from snapkit_instructor_dashboard.plugin import ViewsPlugin
 
-    config = {"scope": {"namespace": NAMESPACE, "context": "class-a"},
-              "refresh": {"attempts": attempts}}
-    project = make(folder, sources.oracles(), ViewsPlugin(), serializers_plugin, cache_plugin,
-                   config=config)
+    config = {
+        "scope": {"namespace": NAMESPACE, "context": "class-a"},
+        "refresh": {"attempts": attempts},
+    }
+    project = make(
+        folder, sources.oracles(), ViewsPlugin(), serializers_plugin, cache_plugin, config=config
+    )
     for class_id in CLASSES:
         outcome = project.refresh(scope=Scope(NAMESPACE, class_id))
         assert outcome.status == "success", outcome.errors
@@ -128,8 +147,9 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="dashboard-test-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -12,8 +12,9 @@ from snapkit.project import Project
 from snapkit.serve import create_app
 
 
-def test_a_refresh_in_a_thread_of_the_server_commits_and_reports(district_store, tmp_path,
-                                                                 monkeypatch, admin_token):
+def test_a_refresh_in_a_thread_of_the_server_commits_and_reports(
+    district_store, tmp_path, monkeypatch, admin_token
+):
     config = district_store.copy(tmp_path / "copy")
     for name, value in district_store.env.items():
         monkeypatch.setenv(name, value)
@@ -21,8 +22,9 @@ def test_a_refresh_in_a_thread_of_the_server_commits_and_reports(district_store,
     app = create_app(project, settings=ServeSettings(token=admin_token), isolate_refresh=False)
     assert app.state.snapkit.runs.isolate is False
     with TestClient(app) as client:
-        accepted = client.post("/api/admin/refresh",
-                               headers={"Authorization": f"Bearer {admin_token}"})
+        accepted = client.post(
+            "/api/admin/refresh", headers={"Authorization": f"Bearer {admin_token}"}
+        )
         assert accepted.status_code == 202
         status_url = accepted.json()["status_url"]
         deadline = time.monotonic() + 120

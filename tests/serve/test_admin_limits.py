@@ -45,8 +45,10 @@ def test_the_window_slides_rather_than_resets() -> None:
     assert limiter.attempt() == 58.0  # the one of 1059 leaves at 1119
 
 
-@given(st.lists(st.floats(min_value=0, max_value=600, allow_nan=False), max_size=60),
-       st.integers(min_value=1, max_value=10))
+@given(
+    st.lists(st.floats(min_value=0, max_value=600, allow_nan=False), max_size=60),
+    st.integers(min_value=1, max_value=10),
+)
 def test_never_more_than_the_limit_in_any_window(gaps, limit) -> None:
     times: tuple[float, ...] = ()
     admitted: list[float] = []
@@ -75,8 +77,9 @@ def test_the_token_comes_from_the_config_then_the_environment() -> None:
     assert resolve_token(None, {}) is None
 
 
-@pytest.mark.parametrize("configured, environ", [("s" * 31, {}),
-                                                 (None, {"SNAPKIT_SERVE_TOKEN": "short"})])
+@pytest.mark.parametrize(
+    "configured, environ", [("s" * 31, {}), (None, {"SNAPKIT_SERVE_TOKEN": "short"})]
+)
 def test_a_short_token_is_a_config_error_that_does_not_show_it(configured, environ) -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_token(configured, environ)
@@ -85,10 +88,19 @@ def test_a_short_token_is_a_config_error_that_does_not_show_it(configured, envir
     assert "at least 32" in str(caught.value) and caught.value.exit_code == 2
 
 
-@pytest.mark.parametrize("header, verdict", [
-    (None, "missing"), ("", "missing"), ("Bearer", "missing"), ("Basic abc", "missing"),
-    (f"Bearer {TOKEN}", "ok"), (f"bearer  {TOKEN} ", "ok"), (f"Bearer {TOKEN}x", "wrong"),
-    ("Bearer " + "x" * (MIN_TOKEN_LENGTH - 1), "wrong"), ("Bearer é", "wrong"),
-])
+@pytest.mark.parametrize(
+    "header, verdict",
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("Bearer", "missing"),
+        ("Basic abc", "missing"),
+        (f"Bearer {TOKEN}", "ok"),
+        (f"bearer  {TOKEN} ", "ok"),
+        (f"Bearer {TOKEN}x", "wrong"),
+        ("Bearer " + "x" * (MIN_TOKEN_LENGTH - 1), "wrong"),
+        ("Bearer é", "wrong"),
+    ],
+)
 def test_the_bearer_check(header, verdict) -> None:
     assert check_bearer(header, TOKEN) == verdict

@@ -38,15 +38,19 @@ def _recorder_site(folder: Path, log: Path) -> Path:
     site = folder / "site"
     info = site / "snapkit_serve_recorder-1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: snapkit-serve-recorder\n"
-                                   "Version: 1.0\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[snapkit]\nserve-recorder = serve_recorder\n",
-                                           encoding="utf-8")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: snapkit-serve-recorder\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[snapkit]\nserve-recorder = serve_recorder\n", encoding="utf-8"
+    )
     (site / "serve_recorder.py").write_text(
         "import json\nimport attrs\nfrom snapkit import hookimpl\n\n"
         "@hookimpl\ndef snapkit_admin_refresh_attempted(event):\n"
         f"    with open({str(log)!r}, 'a') as out:\n"
-        "        out.write(json.dumps(attrs.asdict(event)) + '\\n')\n", encoding="utf-8")
+        "        out.write(json.dumps(attrs.asdict(event)) + '\\n')\n",
+        encoding="utf-8",
+    )
     return site
 
 
@@ -74,19 +78,26 @@ def test_without_a_token_401_and_with_a_wrong_one_403(served, district_store):
         answer = client.post("/api/admin/refresh")
         _error(answer, 401, "unauthorized")
         assert answer.headers["www-authenticate"].startswith("Bearer")
-        _error(client.post("/api/admin/refresh", headers={"Authorization": "Basic eDp5"}),
-               401, "unauthorized")
+        _error(
+            client.post("/api/admin/refresh", headers={"Authorization": "Basic eDp5"}),
+            401,
+            "unauthorized",
+        )
         _error(client.post("/api/admin/refresh", headers=_bearer(WRONG)), 403, "forbidden")
-        _error(client.post("/api/admin/refresh", headers={"Authorization": "Bearer"}), 401,
-               "unauthorized")
+        _error(
+            client.post("/api/admin/refresh", headers={"Authorization": "Bearer"}),
+            401,
+            "unauthorized",
+        )
         assert client.get("/api/refresh").json()["run"] is None
 
 
 def test_without_a_configured_token_the_admin_endpoint_is_disabled(served, district_store):
     server = served(district_store.config, token=None, env=district_store.env)
     with server.client() as client:
-        error = _error(client.post("/api/admin/refresh", headers=_bearer(WRONG)), 503,
-                       "admin_disabled")
+        error = _error(
+            client.post("/api/admin/refresh", headers=_bearer(WRONG)), 503, "admin_disabled"
+        )
         assert client.get("/api/current").status_code == 200
     assert error["message"] == "admin refresh is disabled: set serve.token"
 
@@ -99,21 +110,27 @@ def test_a_short_token_is_refused_at_start_with_exit_2(tmp_path, empty_store, wh
         env["SNAPKIT_SERVE_TOKEN"] = short
     else:
         _with_serve(empty_store, f'token = "{short}"')
-    proc = subprocess.run([sys.executable, "-m", "snapkit", "-c", str(empty_store), "serve",
-                           "--port", "0"], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snapkit", "-c", str(empty_store), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "at least 32" in lines[0]
     assert short not in proc.stderr + proc.stdout
 
 
-def test_a_token_from_the_config_environment_reference_is_used(served, district_store,
-                                                               tmp_path, admin_token):
-    config = _with_serve(district_store.copy(tmp_path / "copy"),
-                         'token = { env = "MY_ADMIN_TOKEN" }')
-    server = served(config, token=None, env={**district_store.env,
-                                             "MY_ADMIN_TOKEN": admin_token})
+def test_a_token_from_the_config_environment_reference_is_used(
+    served, district_store, tmp_path, admin_token
+):
+    config = _with_serve(
+        district_store.copy(tmp_path / "copy"), 'token = { env = "MY_ADMIN_TOKEN" }'
+    )
+    server = served(config, token=None, env={**district_store.env, "MY_ADMIN_TOKEN": admin_token})
     with server.client() as client:
         _error(client.post("/api/admin/refresh", headers=_bearer(WRONG)), 403, "forbidden")
         accepted = client.post("/api/admin/refresh", headers=_bearer(admin_token))
@@ -124,8 +141,9 @@ def test_a_token_from_the_config_environment_reference_is_used(served, district_
 # -- rate limit ----------------------------------------------------------------------------------
 
 
-def test_attempts_over_the_rate_limit_get_429_with_retry_after(served, district_store, tmp_path,
-                                                               admin_token):
+def test_attempts_over_the_rate_limit_get_429_with_retry_after(
+    served, district_store, tmp_path, admin_token
+):
     config = _with_serve(district_store.copy(tmp_path / "copy"), "refresh_per_minute = 2")
     server = served(config, env=district_store.env)
     with server.client() as client:
@@ -135,15 +153,15 @@ def test_attempts_over_the_rate_limit_get_429_with_retry_after(served, district_
         _error(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         # a right token does not skip the limit: every attempt counts
-        _error(client.post("/api/admin/refresh", headers=_bearer(admin_token)), 429,
-               "rate_limited")
+        _error(client.post("/api/admin/refresh", headers=_bearer(admin_token)), 429, "rate_limited")
 
 
 # -- one refresh at a time, progress ---------------------------------------------------------------
 
 
-def test_a_refresh_runs_with_progress_and_a_second_one_gets_409(served, district_store, tmp_path,
-                                                                admin_token):
+def test_a_refresh_runs_with_progress_and_a_second_one_gets_409(
+    served, district_store, tmp_path, admin_token
+):
     config = district_store.copy(tmp_path / "copy")
     before = district_store.project().current().id
     server = served(config, env=district_store.env)
@@ -173,8 +191,9 @@ def test_a_refresh_runs_with_progress_and_a_second_one_gets_409(served, district
         district_store.source.set_faults()
 
 
-def test_a_lease_held_by_another_process_gets_409_with_its_holder(served, district_store,
-                                                                  tmp_path, admin_token):
+def test_a_lease_held_by_another_process_gets_409_with_its_holder(
+    served, district_store, tmp_path, admin_token
+):
     from snapkit.project import Project
 
     config = district_store.copy(tmp_path / "copy")
@@ -184,14 +203,16 @@ def test_a_lease_held_by_another_process_gets_409_with_its_holder(served, distri
         status = client.get("/api/refresh").json()
         assert status["running"] is True
         assert status["lock"]["holder"] == "nightly cron refresh"
-        error = _error(client.post("/api/admin/refresh", headers=_bearer(admin_token)), 409,
-                       "refresh_running")
+        error = _error(
+            client.post("/api/admin/refresh", headers=_bearer(admin_token)), 409, "refresh_running"
+        )
         assert error["holder"]["holder"] == "nightly cron refresh"
         assert error["holder"]["pid"] == os.getpid()
 
 
 def test_a_failing_refresh_reports_its_reason_and_reads_keep_the_last_snapshot(
-        served, district_store, tmp_path, admin_token):
+    served, district_store, tmp_path, admin_token
+):
     config = district_store.copy(tmp_path / "copy", fail_fast=True)
     server = served(config, env=district_store.env)
     before = district_store.project().current().id
@@ -214,13 +235,15 @@ def test_a_failing_refresh_reports_its_reason_and_reads_keep_the_last_snapshot(
 
 
 def test_every_attempt_is_audited_and_the_token_is_never_in_events_or_logs(
-        served, district_store, tmp_path, admin_token):
+    served, district_store, tmp_path, admin_token
+):
     events_log = tmp_path / "events.jsonl"
     site = _recorder_site(tmp_path, events_log)
     config = district_store.copy(tmp_path / "copy")
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
-    server = served(config, env={**district_store.env, "PYTHONPATH": path},
-                    args=("--log-level", "debug"))
+    server = served(
+        config, env={**district_store.env, "PYTHONPATH": path}, args=("--log-level", "debug")
+    )
     with server.client() as client:
         client.post("/api/admin/refresh")
         client.post("/api/admin/refresh", headers=_bearer(WRONG))
@@ -229,8 +252,12 @@ def test_every_attempt_is_audited_and_the_token_is_never_in_events_or_logs(
         _finish(client, accepted)
     server.stop()
     events = [json.loads(line) for line in events_log.read_text().splitlines()]
-    assert [e["outcome"] for e in events] == ["no_token", "wrong_token", "started",
-                                              "refresh_running"]
+    assert [e["outcome"] for e in events] == [
+        "no_token",
+        "wrong_token",
+        "started",
+        "refresh_running",
+    ]
     assert [e["status_code"] for e in events] == [401, 403, 202, 409]
     assert events[2]["run_id"] == accepted["run_id"]
     assert all(e["client"].startswith("127.0.0.1:") for e in events)

@@ -21,22 +21,42 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_the_demo_prints_the_serve_command_for_its_store(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    done = subprocess.run([*SNAPKIT, "demo", "--users", "200", "--dir", str(folder), "--quiet"],
-                          capture_output=True, text=True, env=_env(), timeout=300, check=False)
+    done = subprocess.run(
+        [*SNAPKIT, "demo", "--users", "200", "--dir", str(folder), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     config = folder.resolve() / "snapkit.toml"
     assert f"snapkit -c {config} serve --port 8750" in done.stdout
     assert "http://127.0.0.1:8750/" in done.stdout
 
 
-def test_demo_serve_serves_the_demo_store_with_its_source_running(tmp_path: Path,
-                                                                   admin_token: str) -> None:
+def test_demo_serve_serves_the_demo_store_with_its_source_running(
+    tmp_path: Path, admin_token: str
+) -> None:
     log_path = tmp_path / "demo.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*SNAPKIT, "demo", "--users", "200", "--dir", str(tmp_path / "demo"), "--quiet",
-             "--serve", "--port", "0"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(SNAPKIT_SERVE_TOKEN=admin_token))
+            [
+                *SNAPKIT,
+                "demo",
+                "--users",
+                "200",
+                "--dir",
+                str(tmp_path / "demo"),
+                "--quiet",
+                "--serve",
+                "--port",
+                "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(SNAPKIT_SERVE_TOKEN=admin_token),
+        )
     try:
         url = None
         deadline = time.monotonic() + 240
@@ -54,8 +74,9 @@ def test_demo_serve_serves_the_demo_store_with_its_source_running(tmp_path: Path
                     time.sleep(0.1)
             assert current.status_code == 200
             assert current.json()["scope"]["namespace"] == "demo-district"
-            accepted = client.post("/api/admin/refresh",
-                                   headers={"Authorization": f"Bearer {admin_token}"})
+            accepted = client.post(
+                "/api/admin/refresh", headers={"Authorization": f"Bearer {admin_token}"}
+            )
             assert accepted.status_code == 202
             run = accepted.json()
             for _ in range(600):

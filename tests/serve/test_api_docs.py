@@ -16,12 +16,13 @@ def _section(title: str) -> str:
     text = PAGE.read_text(encoding="utf-8")
     start = text.index(f"## {title}\n")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
+    return text[start : end if end != -1 else None]
 
 
 def test_the_mounting_example_runs_on_a_store(district_store, tmp_path, monkeypatch) -> None:
-    (block,) = re.findall(r"```python\n(.*?)```", _section("Mounting it in a host application"),
-                          re.S)
+    (block,) = re.findall(
+        r"```python\n(.*?)```", _section("Mounting it in a host application"), re.S
+    )
     config = district_store.copy(tmp_path / "host")
     script = tmp_path / "host_app.py"
     script.write_text(block, encoding="utf-8")

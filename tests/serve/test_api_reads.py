@@ -52,10 +52,13 @@ def test_current_gives_the_current_snapshot_with_its_tables_and_counts(server, p
     body = answer.json()
     assert body["id"] == manifest.id and body["current"] is True
     assert body["status"] == "success" and body["created_at"] == manifest.created_at
-    assert body["versions"] == {"schema": manifest.schema_version,
-                                "calculation": manifest.calculation_version}
-    assert {t["name"]: t["records"] for t in body["tables"]} == \
-        {p.name: p.records for p in manifest.parts}
+    assert body["versions"] == {
+        "schema": manifest.schema_version,
+        "calculation": manifest.calculation_version,
+    }
+    assert {t["name"]: t["records"] for t in body["tables"]} == {
+        p.name: p.records for p in manifest.parts
+    }
     assert body["record_count"] == sum(p.records for p in manifest.parts)
     assert body["age_seconds"] >= 0
     assert answer.headers["etag"] == f'"{manifest.id}"'
@@ -101,8 +104,16 @@ def test_list_filters_as_the_cli_does(server, project):
     assert flags.count(True) == 1
 
 
-@pytest.mark.parametrize("query", [{"status": "done"}, {"limit": "0"}, {"limit": "x"},
-                                   {"since": "yesterday"}, {"cursor": "not-a-cursor"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "done"},
+        {"limit": "0"},
+        {"limit": "x"},
+        {"since": "yesterday"},
+        {"cursor": "not-a-cursor"},
+    ],
+)
 def test_list_rejects_bad_parameters_with_400(server, query):
     _error(server.get("/api/snapshots", params=query), 400)
 
@@ -117,12 +128,14 @@ def test_one_snapshot_by_every_kind_of_reference(server, project):
     assert server.get("/api/snapshots/latest").json()["id"] == project.resolve("latest").id
     assert server.get(f"/api/snapshots/{day}").json()["id"] == project.resolve(day).id
     etag = f'"{previous.id}"'
-    assert server.get("/api/snapshots/current~1",
-                      headers={"If-None-Match": etag}).status_code == 304
+    assert (
+        server.get("/api/snapshots/current~1", headers={"If-None-Match": etag}).status_code == 304
+    )
 
 
-@pytest.mark.parametrize("ref", ["%2E%2E", "a.b", "current~-1", "ABC", "current~x", "x" * 70,
-                                 "2024-13-45"])
+@pytest.mark.parametrize(
+    "ref", ["%2E%2E", "a.b", "current~-1", "ABC", "current~x", "x" * 70, "2024-13-45"]
+)
 def test_malformed_references_are_400(server, ref):
     _error(server.get(f"/api/snapshots/{ref}"), 400)
 
@@ -141,35 +154,31 @@ def test_unknown_snapshots_and_traversal_are_404(server):
 
 def test_records_stream_as_ndjson_with_offset_and_limit(server, project):
     expected = list(islice(project.records("current", "users"), 5, 12))
-    answer = server.get("/api/snapshots/current/tables/users/records",
-                        params={"offset": 5, "limit": 7})
+    answer = server.get(
+        "/api/snapshots/current/tables/users/records", params={"offset": 5, "limit": 7}
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/x-ndjson")
     assert [json.loads(line) for line in answer.text.splitlines()] == expected
     total = project.current().part("users").records
     assert answer.headers["x-total-count"] == str(total)
     assert answer.headers["etag"] == f'"{project.current().id}"'
-    past = server.get("/api/snapshots/current/tables/users/records",
-                      params={"offset": total})
+    past = server.get("/api/snapshots/current/tables/users/records", params={"offset": total})
     assert past.status_code == 200 and past.content == b""
 
 
 def test_records_of_a_whole_table_are_every_record_in_order(server, project):
     expected = list(project.records("current", "classes"))
-    answer = server.get("/api/snapshots/current/tables/classes/records",
-                        params={"limit": 100000})
+    answer = server.get("/api/snapshots/current/tables/classes/records", params={"limit": 100000})
     assert [json.loads(line) for line in answer.text.splitlines()] == expected
 
 
 def test_records_of_unknown_tables_and_bad_names(server):
-    error = _error(server.get("/api/snapshots/current/tables/nope/records"), 404,
-                   "unknown_table")
+    error = _error(server.get("/api/snapshots/current/tables/nope/records"), 404, "unknown_table")
     assert "users" in error["hint"]
     _error(server.get("/api/snapshots/current/tables/a..b/records"), 400, "bad_name")
-    _error(server.get("/api/snapshots/current/tables/users/records",
-                      params={"limit": 0}), 400)
-    _error(server.get("/api/snapshots/current/tables/users/records",
-                      params={"offset": -1}), 400)
+    _error(server.get("/api/snapshots/current/tables/users/records", params={"limit": 0}), 400)
+    _error(server.get("/api/snapshots/current/tables/users/records", params={"offset": -1}), 400)
 
 
 # -- diff --------------------------------------------------------------------------------------
@@ -181,14 +190,19 @@ def test_diff_is_the_canonical_diff_json(server, project):
     assert answer.status_code == 200
     assert answer.content == diff_bytes(diff_project(project, a.id, b.id))
     assert answer.headers["etag"] == f'"{a.id}..{b.id}"'
-    again = server.get("/api/diff", params={"from": a.id, "to": b.id},
-                       headers={"If-None-Match": answer.headers["etag"]})
+    again = server.get(
+        "/api/diff",
+        params={"from": a.id, "to": b.id},
+        headers={"If-None-Match": answer.headers["etag"]},
+    )
     assert again.status_code == 304
 
 
 def test_diff_with_sections_and_max_items_matches_the_engine(server, project):
-    answer = server.get("/api/diff", params={"from": "current~1", "to": "current",
-                                             "section": "table", "max_items": 2})
+    answer = server.get(
+        "/api/diff",
+        params={"from": "current~1", "to": "current", "section": "table", "max_items": 2},
+    )
     expected = diff_project(project, "current~1", "current", sections=["table"], max_items=2)
     assert answer.content == diff_bytes(expected)
 
@@ -197,8 +211,10 @@ def test_diff_errors(server):
     _error(server.get("/api/diff", params={"from": "current"}), 400, "missing_parameter")
     _error(server.get("/api/diff", params={"from": "../x", "to": "current"}), 400, "bad_ref")
     _error(server.get("/api/diff", params={"from": "current~50", "to": "current"}), 404)
-    _error(server.get("/api/diff", params={"from": "current~1", "to": "current",
-                                           "section": "nope"}), 400)
+    _error(
+        server.get("/api/diff", params={"from": "current~1", "to": "current", "section": "nope"}),
+        400,
+    )
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -208,8 +224,9 @@ def test_search_gives_what_the_python_api_gives(server, project):
     from snapkit.search import search_table
 
     expected = search_table(project, "current", "users", "role=teacher", limit=5, offset=2)
-    answer = server.get("/api/search", params={"table": "users", "q": "role=teacher",
-                                               "limit": 5, "offset": 2})
+    answer = server.get(
+        "/api/search", params={"table": "users", "q": "role=teacher", "limit": 5, "offset": 2}
+    )
     body = answer.json()
     assert body["rows"] == [dict(r) for r in expected.rows]
     assert body["more"] == expected.more and body["snapshot_id"] == project.current().id
@@ -220,15 +237,17 @@ def test_search_uses_the_configured_index(server, project):
     email = next(project.records("current", "users"))["email"]
     body = server.get("/api/search", params={"table": "users", "q": f"email={email}"}).json()
     assert body["index"] == "email" and [r["email"] for r in body["rows"]] == [email]
-    scanned = server.get("/api/search", params={"table": "users", "q": f"email={email}",
-                                                "index": "false"}).json()
+    scanned = server.get(
+        "/api/search", params={"table": "users", "q": f"email={email}", "index": "false"}
+    ).json()
     assert scanned["index"] is None and scanned["rows"] == body["rows"]
 
 
 def test_search_guardians_lists_their_children(server, district_store, project):
     family = district_store.demo.family
-    body = server.get("/api/search", params={"table": "guardians",
-                                             "q": f"familyName={family}"}).json()
+    body = server.get(
+        "/api/search", params={"table": "guardians", "q": f"familyName={family}"}
+    ).json()
     assert body["rows"], "the demo family has guardians"
     assert all(row["familyName"] == family for row in body["rows"])
     assert any(row.get("children") for row in body["rows"])
@@ -240,8 +259,11 @@ def test_search_errors(server):
     _error(server.get("/api/search", params={"table": "nope", "q": "x"}), 404, "unknown_table")
     _error(server.get("/api/search", params={"table": "users"}), 400, "missing_parameter")
     _error(server.get("/api/search", params={"table": "users", "q": '"open'}), 400)
-    _error(server.get("/api/search", params={"table": "users", "q": "x",
-                                             "snapshot": "../up"}), 400, "bad_ref")
+    _error(
+        server.get("/api/search", params={"table": "users", "q": "x", "snapshot": "../up"}),
+        400,
+        "bad_ref",
+    )
 
 
 # -- projections and export ----------------------------------------------------------------------
@@ -254,19 +276,27 @@ def test_projections_give_each_status_as_snapkit_project(server, project):
     body = server.get("/api/snapshots/current/projections").json()
     assert {k: v["status"] for k, v in body["projections"].items()} == derived.statuses()
     assert body["snapshot_id"] == project.current().id
-    one = server.get("/api/snapshots/current/projections",
-                     params={"projection": sorted(derived.results)[0]}).json()
+    one = server.get(
+        "/api/snapshots/current/projections", params={"projection": sorted(derived.results)[0]}
+    ).json()
     assert list(one["projections"]) == [sorted(derived.results)[0]]
-    _error(server.get("/api/snapshots/current/projections", params={"projection": "nope"}),
-           404, "unknown_projection")
+    _error(
+        server.get("/api/snapshots/current/projections", params={"projection": "nope"}),
+        404,
+        "unknown_projection",
+    )
 
 
 def test_export_without_what_the_profile_needs_is_refused_with_its_reason(server):
-    error = _error(server.get("/api/snapshots/current/export",
-                              params={"profile": "instructor_dashboard"}), 422)
+    error = _error(
+        server.get("/api/snapshots/current/export", params={"profile": "instructor_dashboard"}), 422
+    )
     assert error["code"] == "required_projection_unavailable"
-    _error(server.get("/api/snapshots/current/export", params={"profile": "nope"}), 404,
-           "unknown_profile")
+    _error(
+        server.get("/api/snapshots/current/export", params={"profile": "nope"}),
+        404,
+        "unknown_profile",
+    )
     hint = _error(server.get("/api/snapshots/current/export"), 400)["hint"]
     assert "instructor_dashboard" in hint
 
@@ -280,12 +310,18 @@ def test_export_downloads_the_same_zip_as_the_engine(served, district_store):
     manifest = project.current()
     bundle = SnapshotBundle.from_projection_set(manifest, derive_for_project(project, manifest))
     expected = io.BytesIO()
-    export_snapshot(bundle, "instructor_dashboard", project.manager, expected,
-                    settings=lambda d: project.config.plugin_settings(d.kind, d.key))
+    export_snapshot(
+        bundle,
+        "instructor_dashboard",
+        project.manager,
+        expected,
+        settings=lambda d: project.config.plugin_settings(d.kind, d.key),
+    )
     server = served(district_store.dashboard_config, env=district_store.env)
     with server.client() as client:
-        answer = client.get("/api/snapshots/current/export",
-                            params={"profile": "instructor_dashboard"})
+        answer = client.get(
+            "/api/snapshots/current/export", params={"profile": "instructor_dashboard"}
+        )
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/zip"
     assert "attachment" in answer.headers["content-disposition"]

@@ -13,10 +13,13 @@ LINES = [f'{{"id":{i},"name":"n{i * 7919 % 1000}"}}\n'.encode() for i in range(3
 DATA = b"".join(LINES)
 
 
-@given(st.lists(st.integers(min_value=1, max_value=len(DATA) - 1), max_size=40, unique=True),
-       st.integers(min_value=0, max_value=320), st.integers(min_value=1, max_value=400))
+@given(
+    st.lists(st.integers(min_value=1, max_value=len(DATA) - 1), max_size=40, unique=True),
+    st.integers(min_value=0, max_value=320),
+    st.integers(min_value=1, max_value=400),
+)
 def test_a_page_is_the_lines_from_offset_whatever_the_blocks(cuts, offset, limit) -> None:
     edges = [0, *sorted(cuts), len(DATA)]
     blocks = [DATA[a:b] for a, b in pairwise(edges)]
     page = b"".join(_page_of_blocks(iter(blocks), offset, limit))
-    assert page == b"".join(LINES[offset:offset + limit])
+    assert page == b"".join(LINES[offset : offset + limit])

@@ -30,20 +30,33 @@ def iso(when: _dt.datetime) -> str:
 
 
 def run(state: str, **extra: Any) -> dict[str, Any]:
-    return {"run_id": "r1", "state": state, "started_at": iso(NOW - _dt.timedelta(minutes=8)),
-            "finished_at": None, "elapsed_s": 485.0, "client": "127.0.0.1", "oracles": {},
-            "snapshot_id": None, "pointer_moved": None, "error": None, **extra}
+    return {
+        "run_id": "r1",
+        "state": state,
+        "started_at": iso(NOW - _dt.timedelta(minutes=8)),
+        "finished_at": None,
+        "elapsed_s": 485.0,
+        "client": "127.0.0.1",
+        "oracles": {},
+        "snapshot_id": None,
+        "pointer_moved": None,
+        "error": None,
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("seconds", "state", "colour"), [
-    (0, "fresh", "green"),
-    (86_399, "fresh", "green"),
-    (86_400, "aging", "yellow"),          # exactly one day is yellow
-    (3 * 86_400, "aging", "yellow"),
-    (7 * 86_400, "aging", "yellow"),      # exactly seven days is still yellow
-    (7 * 86_400 + 1, "stale", "red"),     # over seven days is red
-    (30 * 86_400, "stale", "red"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "state", "colour"),
+    [
+        (0, "fresh", "green"),
+        (86_399, "fresh", "green"),
+        (86_400, "aging", "yellow"),  # exactly one day is yellow
+        (3 * 86_400, "aging", "yellow"),
+        (7 * 86_400, "aging", "yellow"),  # exactly seven days is still yellow
+        (7 * 86_400 + 1, "stale", "red"),  # over seven days is red
+        (30 * 86_400, "stale", "red"),
+    ],
+)
 def test_age_decides_the_colour_at_the_boundaries(seconds: int, state: str, colour: str) -> None:
     badge = decide(NOW, aged(seconds), IDLE)
     assert (badge.state, badge.colour) == (state, colour)
@@ -77,17 +90,25 @@ def test_a_running_refresh_is_blue_with_its_elapsed_time_whatever_the_age() -> N
 
 
 def test_a_lease_held_by_another_process_is_a_refresh_too() -> None:
-    lock = {"holder": "cli-42", "host": "h", "pid": 42,
-            "acquired_at": iso(NOW - _dt.timedelta(seconds=75)), "heartbeat_at": iso(NOW)}
+    lock = {
+        "holder": "cli-42",
+        "host": "h",
+        "pid": 42,
+        "acquired_at": iso(NOW - _dt.timedelta(seconds=75)),
+        "heartbeat_at": iso(NOW),
+    }
     badge = decide(NOW, aged(3600), {**IDLE, "running": True, "lock": lock})
     assert (badge.state, badge.colour, badge.text) == ("fetching", "blue", "Fetching: 1 min 15 s")
     assert "cli-42" in badge.detail
 
 
 def test_a_failure_newer_than_the_current_snapshot_is_red_with_its_reason() -> None:
-    failure = {"snapshot_id": "ab" * 32, "created_at": iso(NOW - _dt.timedelta(minutes=3)),
-               "reason": "oracle_error", "message": "oracle 'scores': source/scores.jsonl "
-                                                    "does not exist"}
+    failure = {
+        "snapshot_id": "ab" * 32,
+        "created_at": iso(NOW - _dt.timedelta(minutes=3)),
+        "reason": "oracle_error",
+        "message": "oracle 'scores': source/scores.jsonl does not exist",
+    }
     badge = decide(NOW, aged(3 * 86_400), {**IDLE, "last_failure": failure})
     assert (badge.state, badge.colour, badge.text) == ("failed", "red", "Refresh failed")
     assert badge.detail.startswith("oracle_error: oracle 'scores'")

@@ -70,6 +70,7 @@ def wait(driver: Any, condition: Any) -> Any:
 
 def done(driver: Any) -> str:
     """Wait until the page's current stream completed; return its token."""
+
     def finished(d: Any) -> str | None:
         state = d.find_element("id", "live-state")
         token = state.get_attribute("data-token")
@@ -96,24 +97,25 @@ def tiles(driver: Any) -> dict[str, dict[str, Any]]:
 def switch(driver: Any, *class_ids: str) -> None:
     """Choose the classes one after the other, in one task of the page (as fast as a
     user's keyboard can go)."""
-    driver.execute_script("""
+    driver.execute_script(
+        """
         var select = document.getElementById('class-select');
         window.snapkitDashboard.shown.length = 0;  /* from here on: the new choices only */
         arguments[0].forEach(function (id) {
           select.value = id;
           select.dispatchEvent(new Event('change'));
-        });""", list(class_ids))
+        });""",
+        list(class_ids),
+    )
 
 
 def test_rapid_class_switching_shows_only_the_last_class(driver, fresh, shots):
     gate = fresh["sources"].hold("class-a")  # A is still loading while B and C are chosen
     driver.get(fresh["url"] + "/dashboard")
     switch(driver, "class-a")
-    first = wait(driver, lambda d: d.find_element("id", "live-state").get_attribute(
-        "data-token"))
+    first = wait(driver, lambda d: d.find_element("id", "live-state").get_attribute("data-token"))
     switch(driver, "class-b", "class-c")
-    wait(driver, lambda d: d.find_element("id", "live-state").get_attribute(
-        "data-token") != first)
+    wait(driver, lambda d: d.find_element("id", "live-state").get_attribute("data-token") != first)
     gate.set()
     token = done(driver)
     shown = tiles(driver)
@@ -132,8 +134,13 @@ def test_rapid_class_switching_shows_only_the_last_class(driver, fresh, shots):
     # A was in flight when C was chosen: its late results warmed the cache for A only
     live = fresh["live"]
     scope = live.find_class("class-a").scope
-    wait(driver, lambda d: len(live.assembler.cache.lookup(
-        scope, live.assembler.versions(live.oracles()))) == len(live.oracles()))
+    wait(
+        driver,
+        lambda d: (
+            len(live.assembler.cache.lookup(scope, live.assembler.versions(live.oracles())))
+            == len(live.oracles())
+        ),
+    )
     shots.take(driver, "dashboard-ready", ready=lambda d: done(d))
 
 
@@ -151,14 +158,15 @@ def test_tiles_show_their_statuses_ready_and_partial(driver, fresh, shots):
     shots.take(driver, "dashboard-partial", sizes=("desktop",))
 
 
-def test_a_failing_oracle_shows_its_tiles_failed_while_the_others_fill_in(driver, fresh,
-                                                                          shots):
+def test_a_failing_oracle_shows_its_tiles_failed_while_the_others_fill_in(driver, fresh, shots):
     fresh["sources"].failing.add("dashboard_results")
     driver.get(fresh["url"] + "/dashboard")
     switch(driver, "class-d")
     done(driver)
-    states = {item.get_attribute("data-oracle"): item.get_attribute("data-state")
-              for item in driver.find_elements("css selector", "#oracle-list [data-oracle]")}
+    states = {
+        item.get_attribute("data-oracle"): item.get_attribute("data-state")
+        for item in driver.find_elements("css selector", "#oracle-list [data-oracle]")
+    }
     assert states.pop("dashboard_results") == "failed"
     assert set(states.values()) == {"ready"} and len(states) == 3
     shown = tiles(driver)
@@ -195,8 +203,10 @@ def test_without_javascript_the_form_renders_the_class_on_the_server(driver, fre
         Select(driver.find_element("id", "class-select")).select_by_value("class-b")
         driver.find_element("id", "class-show").click()
         wait(driver, lambda d: "class=class-b" in d.current_url)
-        statuses = {tile.get_attribute("data-tile"): tile.get_attribute("data-status")
-                    for tile in driver.find_elements("css selector", "#tiles [data-tile]")}
+        statuses = {
+            tile.get_attribute("data-tile"): tile.get_attribute("data-status")
+            for tile in driver.find_elements("css selector", "#tiles [data-tile]")
+        }
         assert statuses == dict.fromkeys(TILES, "ready")
         assert TITLES["class-b"] in driver.find_element("id", "tiles").text
     finally:

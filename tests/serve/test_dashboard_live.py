@@ -34,8 +34,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     app = create_app(project, isolate_refresh=False)
     live, sessions = dashboard_of(app)
     with serve_in_thread(app) as url:
-        yield {"sources": sources, "project": project, "url": url, "live": live,
-               "sessions": sessions}
+        yield {
+            "sources": sources,
+            "project": project,
+            "url": url,
+            "live": live,
+            "sessions": sessions,
+        }
 
 
 @pytest.fixture
@@ -56,9 +61,11 @@ def client(fresh: dict[str, Any]) -> Iterator[httpx.Client]:
         yield opened
 
 
-def events(response: httpx.Response, until: tuple[str, ...] = ("complete", "timeout"),
-           into: list[tuple[str, dict[str, Any]]] | None = None
-           ) -> list[tuple[str, dict[str, Any]]]:
+def events(
+    response: httpx.Response,
+    until: tuple[str, ...] = ("complete", "timeout"),
+    into: list[tuple[str, dict[str, Any]]] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
     """Read server-sent events until one named in ``until`` (inclusive)."""
     seen = into if into is not None else []
     name = None
@@ -67,22 +74,31 @@ def events(response: httpx.Response, until: tuple[str, ...] = ("complete", "time
         lines = response._dashboard_lines = response.iter_lines()  # type: ignore[attr-defined]
     for line in lines:
         if line.startswith("event: "):
-            name = line[len("event: "):]
+            name = line[len("event: ") :]
         elif line.startswith("data: ") and name is not None:
-            seen.append((name, json.loads(line[len("data: "):])))
+            seen.append((name, json.loads(line[len("data: ") :])))
             if name in until:
                 return seen
             name = None
     return seen
 
 
-def stream(client: httpx.Client, class_id: str, page: str | None = None,
-           seq: int | None = None, cookie: str | None = None) -> Any:
+def stream(
+    client: httpx.Client,
+    class_id: str,
+    page: str | None = None,
+    seq: int | None = None,
+    cookie: str | None = None,
+) -> Any:
     params = {k: v for k, v in (("page", page), ("seq", seq)) if v is not None}
     client.cookies.clear()
-    return client.stream("GET", f"/api/dashboard/{class_id}/events", params=params,
-                         cookies={COOKIE: cookie} if cookie else None,
-                         timeout=httpx.Timeout(WAIT))
+    return client.stream(
+        "GET",
+        f"/api/dashboard/{class_id}/events",
+        params=params,
+        cookies={COOKIE: cookie} if cookie else None,
+        timeout=httpx.Timeout(WAIT),
+    )
 
 
 def wait_until(condition: Any) -> None:
@@ -179,9 +195,11 @@ def test_a_build_timeout_shows_what_arrived_and_the_rest_unavailable(fresh):
 def test_one_coordinator_session_per_browser_session(fresh, client):
     sessions = fresh["sessions"]
     earlier = set(sessions.sessions)
-    with stream(client, "class-a", "browser-one") as one, \
-            stream(client, "class-a", "browser-one") as two, \
-            stream(client, "class-a", "browser-two") as three:
+    with (
+        stream(client, "class-a", "browser-one") as one,
+        stream(client, "class-a", "browser-one") as two,
+        stream(client, "class-a", "browser-two") as three,
+    ):
         for response in (one, two, three):
             events(response, until=("session",))
         assert sorted(set(sessions.sessions) - earlier) == ["browser-one", "browser-two"]
@@ -192,8 +210,10 @@ def test_one_coordinator_session_per_browser_session(fresh, client):
 def test_a_browser_without_a_page_id_gets_the_session_of_its_cookie(fresh, client):
     sessions = fresh["sessions"]
     earlier = set(sessions.sessions)
-    with stream(client, "class-a", cookie="cookie-one") as one, \
-            stream(client, "class-b", cookie="cookie-one") as two:
+    with (
+        stream(client, "class-a", cookie="cookie-one") as one,
+        stream(client, "class-b", cookie="cookie-one") as two,
+    ):
         events(one, until=("session",))
         events(two, until=("session",))
         (added,) = set(sessions.sessions) - earlier
@@ -247,8 +267,7 @@ def test_a_stale_token_never_reaches_a_stream_but_warms_the_cache(fresh, client)
                 events(c, until=("session",), into=received["c"])
                 state = fresh["sessions"].sessions["switch-abc"].driver.state
                 assert state.phase == "queued" and state.queued.scope.context == "class-c"
-                reader = threading.Thread(target=events, args=(c,),
-                                          kwargs={"into": received["c"]})
+                reader = threading.Thread(target=events, args=(c,), kwargs={"into": received["c"]})
                 reader.start()
                 gate.set()
                 reader.join(WAIT)
@@ -304,29 +323,51 @@ def test_the_pages_fingerprints_are_the_export_zips(fresh):
         archive = client.get(url.replace("&amp;", "&"))
     assert archive.status_code == 200
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(archive.content)).read("manifest.json"))
-    shown = dict(re.findall(
-        r'<tr data-projection="([^"]+)"><th scope="row">[^<]+</th><td><code '
-        r'class="fingerprint">([^<]+)</code>', html))
+    shown = dict(
+        re.findall(
+            r'<tr data-projection="([^"]+)"><th scope="row">[^<]+</th><td><code '
+            r'class="fingerprint">([^<]+)</code>',
+            html,
+        )
+    )
     assert shown and shown == manifest["parity"]
 
 
 def test_a_tile_shows_headline_figures_counts_and_row_counts():
-    result = ProjectionResult("support", "ready", value={
-        "total": 12, "rate": 66.6667, "as_of": "2025-09-20", "none": None,
-        "counts": {"excelling": 3, "struggling": 2},
-        "students": {"id": ["a", "b"], "name": ["A", "B"]}, "items": [{"x": 1}]})
+    result = ProjectionResult(
+        "support",
+        "ready",
+        value={
+            "total": 12,
+            "rate": 66.6667,
+            "as_of": "2025-09-20",
+            "none": None,
+            "counts": {"excelling": 3, "struggling": 2},
+            "students": {"id": ["a", "b"], "name": ["A", "B"]},
+            "items": [{"x": 1}],
+        },
+    )
     view = tile_view(result, "Support category per student")
     assert (view["title"], view["about"]) == ("Support", "Support category per student")
     assert view["figures"] == [
-        {"label": "total", "value": "12"}, {"label": "rate", "value": "66.67"},
-        {"label": "as of", "value": "2025-09-20"}, {"label": "students", "value": "2 rows"},
-        {"label": "items", "value": "1 rows"}]
-    assert view["groups"] == [{"label": "counts", "items": [
-        {"label": "excelling", "value": "3"}, {"label": "struggling", "value": "2"}]}]
-    failed = tile_view(ProjectionResult("support", "failed", "derivation_error",
-                                        message="boom"))
+        {"label": "total", "value": "12"},
+        {"label": "rate", "value": "66.67"},
+        {"label": "as of", "value": "2025-09-20"},
+        {"label": "students", "value": "2 rows"},
+        {"label": "items", "value": "1 rows"},
+    ]
+    assert view["groups"] == [
+        {
+            "label": "counts",
+            "items": [{"label": "excelling", "value": "3"}, {"label": "struggling", "value": "2"}],
+        }
+    ]
+    failed = tile_view(ProjectionResult("support", "failed", "derivation_error", message="boom"))
     assert (failed["status"], failed["reason"], failed["figures"]) == (
-        "failed", "derivation_error", [])
+        "failed",
+        "derivation_error",
+        [],
+    )
 
 
 def test_the_dashboard_never_writes_the_store(fresh, tmp_path: Path):

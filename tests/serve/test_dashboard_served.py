@@ -14,16 +14,17 @@ def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
     seen, name = [], None
     for line in response.iter_lines():
         if line.startswith("event: "):
-            name = line[len("event: "):]
+            name = line[len("event: ") :]
         elif line.startswith("data: ") and name:
-            seen.append((name, json.loads(line[len("data: "):])))
+            seen.append((name, json.loads(line[len("data: ") :])))
             if name in ("complete", "timeout"):
                 break
     return seen
 
 
 def test_the_served_dashboard_hydrates_the_stored_class_from_its_oracles(
-        district_store, served, tmp_path):
+    district_store, served, tmp_path
+):
     config = district_store.dashboard_config
     server = served(config, env=district_store.env)
     with server.client() as client:
@@ -31,11 +32,13 @@ def test_the_served_dashboard_hydrates_the_stored_class_from_its_oracles(
         assert page.status_code == 200
         (class_id,) = re.findall(r'<option value="([^"]+)"', page.text)
         before = client.get("/api/snapshots").json()
-        with client.stream("GET", f"/api/dashboard/{class_id}/events",
-                           params={"page": "served-page-1", "seq": 1}) as response:
+        with client.stream(
+            "GET", f"/api/dashboard/{class_id}/events", params={"page": "served-page-1", "seq": 1}
+        ) as response:
             first = read_events(response)
-        with client.stream("GET", f"/api/dashboard/{class_id}/events",
-                           params={"page": "served-page-2", "seq": 1}) as response:
+        with client.stream(
+            "GET", f"/api/dashboard/{class_id}/events", params={"page": "served-page-2", "seq": 1}
+        ) as response:
             second = read_events(response)
         after = client.get("/api/snapshots").json()
     session = first[0][1]

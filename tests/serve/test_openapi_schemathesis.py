@@ -25,8 +25,12 @@ from snapkit.serve.openapi import document
 
 schema = schemathesis.openapi.from_dict(document())
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 """No 5xx; a documented status and content type; a body matching its schema. (Whether a
 schema-valid request is accepted is not checked: a cursor or a date can fit its pattern and
 still name nothing, which is a 400 by design.)"""
@@ -54,14 +58,16 @@ def test_every_api_route_is_in_the_document(district_store) -> None:
     from snapkit.serve import create_app
 
     app = create_app(district_store.project())
-    routes = {route.path for route in app.routes
-              if isinstance(route, Route) and (route.path.startswith("/api")
-                                               or route.path == "/openapi.json")}
+    routes = {
+        route.path
+        for route in app.routes
+        if isinstance(route, Route)
+        and (route.path.startswith("/api") or route.path == "/openapi.json")
+    }
     assert routes == set(document()["paths"])
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_answer_is_a_server_error_and_every_answer_matches_the_document(case, base_url) -> None:
     case.call_and_validate(base_url=base_url, timeout=60, checks=CHECKS)

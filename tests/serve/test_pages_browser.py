@@ -46,8 +46,9 @@ def driver() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory,
-          request: pytest.FixtureRequest) -> Iterator[Screenshots]:
+def shots(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Screenshots]:
     taken = Screenshots(screenshot_folder(tmp_path_factory))
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
 
@@ -74,8 +75,11 @@ def oneroster(district: District) -> Iterator[ServerHandle]:
 
 
 @pytest.fixture(scope="module")
-def world(oneroster: ServerHandle, tmp_path_factory: pytest.TempPathFactory,
-          server_starter: Callable[..., Any]) -> Iterator[dict[str, Any]]:
+def world(
+    oneroster: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_starter: Callable[..., Any],
+) -> Iterator[dict[str, Any]]:
     """Three snapshots 10 days, 3 days and 2 hours old (score r-001: 71, 78, 80), served."""
     with environment():
         folder = tmp_path_factory.mktemp("browser-world")
@@ -104,9 +108,12 @@ def wait_for(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1,
-                         ignored_exceptions=(WebDriverException,)  # e.g. while reloading
-                         ).until(condition, message)
+    return WebDriverWait(
+        driver,
+        WAIT,
+        poll_frequency=0.1,
+        ignored_exceptions=(WebDriverException,),  # e.g. while reloading
+    ).until(condition, message)
 
 
 def by_id(driver: Any, element_id: str) -> Any:
@@ -129,21 +136,29 @@ def badge_of(driver: Any) -> list[str] | None:
     return driver.execute_script(BADGE)  # type: ignore[no-any-return]
 
 
-BACKGROUNDS = {"green": "rgb(218, 251, 225)", "yellow": "rgb(255, 248, 197)",
-               "red": "rgb(255, 235, 233)", "blue": "rgb(221, 244, 255)"}
+BACKGROUNDS = {
+    "green": "rgb(218, 251, 225)",
+    "yellow": "rgb(255, 248, 197)",
+    "red": "rgb(255, 235, 233)",
+    "blue": "rgb(221, 244, 255)",
+}
 
 
 def badge_reads(driver: Any, colour: str, text: str, state: str | None = None) -> bool:
     seen = badge_of(driver)
-    return (seen is not None and seen[0] == colour and seen[1].startswith(text)
-            and seen[2] == BACKGROUNDS[colour] and (state is None or seen[3] == state))
+    return (
+        seen is not None
+        and seen[0] == colour
+        and seen[1].startswith(text)
+        and seen[2] == BACKGROUNDS[colour]
+        and (state is None or seen[3] == state)
+    )
 
 
 def shown_snapshot(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
-    return str(by_id(driver, "source").find_element(By.TAG_NAME, "code")
-               .get_attribute("title"))
+    return str(by_id(driver, "source").find_element(By.TAG_NAME, "code").get_attribute("title"))
 
 
 def confirm_refresh(driver: Any, token: str, *, keyboard: bool = False) -> None:
@@ -168,9 +183,9 @@ def refresh_status(base: str) -> dict[str, Any]:
     return dict(httpx.get(base + "/api/refresh", timeout=10).json())
 
 
-def test_badge_colour_and_text_at_three_ages(driver: Any, fresh: TestProject,
-                                             shots: Screenshots,
-                                             served: Callable[..., Any]) -> None:
+def test_badge_colour_and_text_at_three_ages(
+    driver: Any, fresh: TestProject, shots: Screenshots, served: Callable[..., Any]
+) -> None:
     fresh.refresh_ago(days=10)
     base = served(fresh.config).url
     driver.get(base + "/")
@@ -190,8 +205,13 @@ def test_badge_colour_and_text_at_three_ages(driver: Any, fresh: TestProject,
 
 
 def test_refresh_confirms_shows_progress_then_the_new_snapshot(
-        driver: Any, fresh: TestProject, oneroster: ServerHandle, shots: Screenshots,
-        served: Callable[..., Any], admin_token: str) -> None:
+    driver: Any,
+    fresh: TestProject,
+    oneroster: ServerHandle,
+    shots: Screenshots,
+    served: Callable[..., Any],
+    admin_token: str,
+) -> None:
     old = fresh.refresh_ago(days=3)
     fresh.set_score("r-003", 70)
     base = served(fresh.config).url
@@ -206,63 +226,99 @@ def test_refresh_confirms_shows_progress_then_the_new_snapshot(
     assert refresh_status(base)["run"] is None
     # A wrong token is refused in the dialog.
     confirm_refresh(driver, "not-the-token")
-    wait_for(driver, lambda d: "not accepted" in by_id(d, "refresh-error").text,
-             "no message for a wrong token")
+    wait_for(
+        driver,
+        lambda d: "not accepted" in by_id(d, "refresh-error").text,
+        "no message for a wrong token",
+    )
     assert refresh_status(base)["run"] is None
     by_id(driver, "refresh-cancel").click()
     # The right token starts it; the source answers slowly, so it is seen running.
     oneroster.set_faults(delay=1.0)
     confirm_refresh(driver, admin_token, keyboard=True)
     wait_for(driver, lambda d: badge_reads(d, "blue", "Fetching: "), "never fetching")
-    wait_for(driver, lambda d: d.find_elements("css selector", "#progress-list li"),
-             "no progress per oracle")
+    wait_for(
+        driver,
+        lambda d: d.find_elements("css selector", "#progress-list li"),
+        "no progress per oracle",
+    )
     # read in one script call: the list is redrawn on every progress event, so elements
     # found first may be gone by the time their attributes are read
-    wait_for(driver, lambda d: {"scores", "users"} <= set(d.execute_script(
-        "return Array.from(document.querySelectorAll('#progress-list li'),"
-        " li => li.getAttribute('data-oracle'))")), "scores and users not in the progress")
-    shots.take(driver, "status-blue-fetching",
-                ready=lambda d: badge_reads(d, "blue", "Fetching: "))
+    wait_for(
+        driver,
+        lambda d: (
+            {"scores", "users"}
+            <= set(
+                d.execute_script(
+                    "return Array.from(document.querySelectorAll('#progress-list li'),"
+                    " li => li.getAttribute('data-oracle'))"
+                )
+            )
+        ),
+        "scores and users not in the progress",
+    )
+    shots.take(driver, "status-blue-fetching", ready=lambda d: badge_reads(d, "blue", "Fetching: "))
     oneroster.set_faults()
-    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
-             "the new snapshot never showed")
+    wait_for(
+        driver,
+        lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
+        "the new snapshot never showed",
+    )
     new = fresh.project().current().id
     assert new != old
     assert shown_snapshot(driver) == new
 
 
 def test_a_refresh_started_elsewhere_shows_live_and_the_page_updates_when_it_lands(
-        driver: Any, fresh: TestProject, oneroster: ServerHandle,
-        served: Callable[..., Any], admin_token: str) -> None:
+    driver: Any,
+    fresh: TestProject,
+    oneroster: ServerHandle,
+    served: Callable[..., Any],
+    admin_token: str,
+) -> None:
     old = fresh.refresh_ago(days=2)
     fresh.set_score("r-002", 99)
     base = served(fresh.config).url
     oneroster.set_faults(delay=1.0)
-    started = httpx.post(base + "/api/admin/refresh", timeout=30,
-                         headers={"Authorization": f"Bearer {admin_token}"})
+    started = httpx.post(
+        base + "/api/admin/refresh", timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    )
     assert started.status_code == 202, started.text
     driver.get(base + "/")  # opened while the refresh runs: no button to press
     assert badge_reads(driver, "blue", "Fetching: ", "fetching"), badge_of(driver)
     assert driver.find_elements("css selector", "#refresh-button") == []
-    wait_for(driver, lambda d: d.find_elements("css selector", "#progress-list li"),
-             "no progress per oracle")
+    wait_for(
+        driver,
+        lambda d: d.find_elements("css selector", "#progress-list li"),
+        "no progress per oracle",
+    )
     oneroster.set_faults()
-    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
-             "the page did not update when the snapshot landed")
+    wait_for(
+        driver,
+        lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
+        "the page did not update when the snapshot landed",
+    )
     assert shown_snapshot(driver) == fresh.project().current().id != old
 
 
 def test_failing_source_shows_the_reason_and_retry(
-        driver: Any, fresh: TestProject, shots: Screenshots, served: Callable[..., Any],
-        admin_token: str) -> None:
+    driver: Any,
+    fresh: TestProject,
+    shots: Screenshots,
+    served: Callable[..., Any],
+    admin_token: str,
+) -> None:
     good = fresh.refresh_ago(hours=5)
     saved = fresh.scores_file.read_text("utf-8")
     fresh.scores_file.unlink()
     base = served(fresh.config).url
     driver.get(base + "/")
     confirm_refresh(driver, admin_token)
-    wait_for(driver, lambda d: badge_reads(d, "red", "Refresh failed", "failed"),
-             "the failure never showed")
+    wait_for(
+        driver,
+        lambda d: badge_reads(d, "red", "Refresh failed", "failed"),
+        "the failure never showed",
+    )
     detail = by_id(driver, "badge-detail").text
     assert "scores" in detail and "scores.jsonl" in detail
     assert by_id(driver, "refresh-button").text == "Retry"
@@ -271,8 +327,11 @@ def test_failing_source_shows_the_reason_and_retry(
     shots.take(driver, "status-red-failed")
     # View details: the failed snapshot in the history, with what went wrong.
     driver.find_element("partial link text", "View details").click()
-    failed = wait_for(driver, lambda d: d.find_element(
-        "css selector", "#snapshots tbody tr:first-child"), "no history")
+    failed = wait_for(
+        driver,
+        lambda d: d.find_element("css selector", "#snapshots tbody tr:first-child"),
+        "no history",
+    )
     assert "failed" in failed.text and "scores.jsonl" in failed.text
     assert "current" not in failed.text
     shots.take(driver, "history-after-failure")
@@ -280,13 +339,17 @@ def test_failing_source_shows_the_reason_and_retry(
     # The source is back: Retry lands a new snapshot.
     fresh.scores_file.write_text(saved.replace('"score": 64', '"score": 66'), "utf-8")
     confirm_refresh(driver, admin_token)
-    wait_for(driver, lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
-             "the retried snapshot never showed")
+    wait_for(
+        driver,
+        lambda d: badge_reads(d, "green", "Snapshot: just now", "fresh"),
+        "the retried snapshot never showed",
+    )
     assert shown_snapshot(driver) == fresh.project().current().id != good
 
 
-def test_no_snapshot_yet_offers_create(driver: Any, fresh: TestProject, shots: Screenshots,
-                                       served: Callable[..., Any]) -> None:
+def test_no_snapshot_yet_offers_create(
+    driver: Any, fresh: TestProject, shots: Screenshots, served: Callable[..., Any]
+) -> None:
     base = served(fresh.config).url
     driver.get(base + "/")
     assert badge_reads(driver, "yellow", "No snapshot yet")
@@ -294,9 +357,9 @@ def test_no_snapshot_yet_offers_create(driver: Any, fresh: TestProject, shots: S
     shots.take(driver, "status-no-snapshot", sizes=("desktop",))
 
 
-def test_guardian_search_lists_the_linked_children(driver: Any, world: dict[str, Any],
-                                                   district: District,
-                                                   shots: Screenshots) -> None:
+def test_guardian_search_lists_the_linked_children(
+    driver: Any, world: dict[str, Any], district: District, shots: Screenshots
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
@@ -306,7 +369,8 @@ def test_guardian_search_lists_the_linked_children(driver: Any, world: dict[str,
     family = district.value("users", guardian, "familyName")
     driver.get(world["base"] + "/search")
     Select(by_id(driver, "search-in")).select_by_visible_text(
-        "Parents and guardians (with their children)")
+        "Parents and guardians (with their children)"
+    )
     box = by_id(driver, "search-q")
     box.send_keys(f"familyName={family}", Keys.ENTER)  # the keyboard submits the form
     wait_for(driver, lambda d: by_id(d, "results"), "no results")
@@ -324,14 +388,19 @@ def test_student_search_page(driver: Any, world: dict[str, Any], shots: Screensh
     from selenium.webdriver.common.by import By
 
     driver.get(world["base"] + "/search?in=students&q=")
-    roles = {dd.text for dd in driver.find_elements(
-        By.XPATH, "//li[@class='result']//dt[text()='role']/following-sibling::dd[1]")}
+    roles = {
+        dd.text
+        for dd in driver.find_elements(
+            By.XPATH, "//li[@class='result']//dt[text()='role']/following-sibling::dd[1]"
+        )
+    }
     assert roles == {"student"}
     shots.take(driver, "search-students")
 
 
-def test_diff_view_shows_a_changed_score_with_its_delta(driver: Any, world: dict[str, Any],
-                                                        shots: Screenshots) -> None:
+def test_diff_view_shows_a_changed_score_with_its_delta(
+    driver: Any, world: dict[str, Any], shots: Screenshots
+) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(world["base"] + "/history")
@@ -341,8 +410,9 @@ def test_diff_view_shows_a_changed_score_with_its_delta(driver: Any, world: dict
     shots.take(driver, "history")
     rows[0].find_element(By.LINK_TEXT, "vs. previous").click()
     wait_for(driver, lambda d: by_id(d, "section-table"), "no table section")
-    changed = driver.find_element(By.XPATH,
-                                  "//table[contains(@class,'changes')]//tr[th/code='r-001']")
+    changed = driver.find_element(
+        By.XPATH, "//table[contains(@class,'changes')]//tr[th/code='r-001']"
+    )
     cells = [c.text for c in changed.find_elements(By.TAG_NAME, "td")]
     assert cells[:3] == ["score", "78", "80"]
     assert cells[3].startswith("+2")
@@ -358,15 +428,17 @@ def test_pages_are_labelled_and_keyboard_reachable(driver: Any, world: dict[str,
         unlabelled = driver.execute_script(
             "return [...document.querySelectorAll('input, select')]"
             ".filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length))"
-            ".map(e => e.id || e.name)")
+            ".map(e => e.id || e.name)"
+        )
         assert unlabelled == [], path
         assert driver.find_element("css selector", "main h1").text
         driver.find_element("tag name", "body").send_keys(Keys.TAB)
         assert driver.switch_to.active_element.text == "Skip to content", path
 
 
-def test_reading_works_without_javascript(driver: Any, world: dict[str, Any],
-                                          district: District) -> None:
+def test_reading_works_without_javascript(
+    driver: Any, world: dict[str, Any], district: District
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 

@@ -18,7 +18,7 @@ def luminance(colour: str) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
@@ -31,11 +31,22 @@ def colour(name: str) -> str:
     return VARIABLES[name] if not name.startswith("#") else name
 
 
-@pytest.mark.parametrize(("text", "background"), [
-    ("ink", "bg"), ("muted", "bg"), ("muted", "panel"), ("link", "bg"), ("link", "panel"),
-    ("green-ink", "green-bg"), ("yellow-ink", "yellow-bg"), ("red-ink", "red-bg"),
-    ("blue-ink", "blue-bg"), ("#ffffff", "#1f6feb"), ("#ffffff", "ink"),
-])
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [
+        ("ink", "bg"),
+        ("muted", "bg"),
+        ("muted", "panel"),
+        ("link", "bg"),
+        ("link", "panel"),
+        ("green-ink", "green-bg"),
+        ("yellow-ink", "yellow-bg"),
+        ("red-ink", "red-bg"),
+        ("blue-ink", "blue-bg"),
+        ("#ffffff", "#1f6feb"),
+        ("#ffffff", "ink"),
+    ],
+)
 def test_text_colours_meet_aa_contrast(text: str, background: str) -> None:
     assert contrast(colour(text), colour(background)) >= 4.5
 

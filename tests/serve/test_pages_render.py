@@ -38,11 +38,18 @@ class FakeRuns:
 
 
 def client_for(project: Any, runs: FakeRuns | None = None) -> TestClient:
-    state = ServeState(project=project, runs=runs or FakeRuns(),  # type: ignore[arg-type]
-                       settings=project.config.serve)
+    state = ServeState(
+        project=project,
+        runs=runs or FakeRuns(),  # type: ignore[arg-type]
+        settings=project.config.serve,
+    )
     static = Path(pages.__file__).parent / "static"
-    app = Starlette(routes=[*pages.routes(state),
-                            Mount("/static", app=StaticFiles(directory=static), name="static")])
+    app = Starlette(
+        routes=[
+            *pages.routes(state),
+            Mount("/static", app=StaticFiles(directory=static), name="static"),
+        ]
+    )
     return TestClient(app)
 
 
@@ -52,8 +59,7 @@ def district() -> District:
 
 
 @pytest.fixture(scope="module")
-def world(district: District, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[dict[str, Any]]:
+def world(district: District, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A project with three snapshots (10 days, 3 days and 2 hours old); score r-001 goes
     71 -> 78 -> 80."""
     with environment(), serve(district, auth="both", client_secret=SECRET) as oneroster:
@@ -71,14 +77,15 @@ def client(world: dict[str, Any]) -> TestClient:
     return client_for(world["project"])
 
 
-def test_status_page_shows_the_badge_counts_and_which_snapshot(client: TestClient,
-                                                               world: dict[str, Any]) -> None:
+def test_status_page_shows_the_badge_counts_and_which_snapshot(
+    client: TestClient, world: dict[str, Any]
+) -> None:
     page = client.get("/")
     assert page.status_code == 200
     html = page.text
     current = world["ids"][-1]
     assert 'data-colour="green"' in html and "Snapshot: 2 hours ago" in html
-    assert f"Answer from snapshot <code title=\"{current}\">{current[:12]}</code>" in html
+    assert f'Answer from snapshot <code title="{current}">{current[:12]}</code>' in html
     assert '<th scope="row">scores</th><td class="num">3</td>' in html
     assert '<th scope="row">users</th>' in html
     assert "155 records in 3 tables; snapshot " in html
@@ -86,8 +93,9 @@ def test_status_page_shows_the_badge_counts_and_which_snapshot(client: TestClien
     assert '<script src="/static/snapkit.js" defer></script>' in html
 
 
-def test_status_page_without_a_snapshot_offers_to_create_one(tmp_path: Path,
-                                                             district: District) -> None:
+def test_status_page_without_a_snapshot_offers_to_create_one(
+    tmp_path: Path, district: District
+) -> None:
     with environment(), serve(district, auth="both", client_secret=SECRET) as oneroster:
         empty = TestProject(tmp_path, oneroster).project()
         page = client_for(empty).get("/")
@@ -97,11 +105,21 @@ def test_status_page_without_a_snapshot_offers_to_create_one(tmp_path: Path,
 
 
 def test_status_page_during_a_refresh_shows_progress_per_oracle(world: dict[str, Any]) -> None:
-    run = {"run_id": "r1", "state": "running", "started_at": "2026-12-06T02:00:00.000000Z",
-           "finished_at": None, "elapsed_s": 65.0, "client": "127.0.0.1",
-           "oracles": {"scores": {"state": "done", "records": 3, "attempt": 1},
-                       "users": {"state": "running", "records": 1200, "attempt": 1}},
-           "snapshot_id": None, "pointer_moved": None, "error": None}
+    run = {
+        "run_id": "r1",
+        "state": "running",
+        "started_at": "2026-12-06T02:00:00.000000Z",
+        "finished_at": None,
+        "elapsed_s": 65.0,
+        "client": "127.0.0.1",
+        "oracles": {
+            "scores": {"state": "done", "records": 3, "attempt": 1},
+            "users": {"state": "running", "records": 1200, "attempt": 1},
+        },
+        "snapshot_id": None,
+        "pointer_moved": None,
+        "error": None,
+    }
     page = client_for(world["project"], FakeRuns({**IDLE, "running": True, "run": run})).get("/")
     assert 'data-colour="blue"' in page.text and "Fetching: 1 min 5 s" in page.text
     assert 'data-run="r1"' in page.text
@@ -111,9 +129,14 @@ def test_status_page_during_a_refresh_shows_progress_per_oracle(world: dict[str,
 
 
 def test_status_page_after_a_failure_names_the_reason_and_offers_retry(
-        world: dict[str, Any]) -> None:
-    failure = {"snapshot_id": "ab" * 32, "created_at": "2026-12-06T02:00:00.000000Z",
-               "reason": "oracle_error", "message": "oracle 'scores': no such file"}
+    world: dict[str, Any],
+) -> None:
+    failure = {
+        "snapshot_id": "ab" * 32,
+        "created_at": "2026-12-06T02:00:00.000000Z",
+        "reason": "oracle_error",
+        "message": "oracle 'scores': no such file",
+    }
     page = client_for(world["project"], FakeRuns({**IDLE, "last_failure": failure})).get("/")
     assert 'data-colour="red"' in page.text and "Refresh failed" in page.text
     assert "oracle_error: oracle &#39;scores&#39;: no such file" in page.text
@@ -143,22 +166,27 @@ def test_student_and_teacher_searches_keep_to_their_role(client: TestClient) -> 
     assert "<dd>student</dd>" not in teachers.text
 
 
-def test_search_names_the_snapshot_and_the_index_it_used(client: TestClient,
-                                                         world: dict[str, Any]) -> None:
+def test_search_names_the_snapshot_and_the_index_it_used(
+    client: TestClient, world: dict[str, Any]
+) -> None:
     page = client.get("/search", params={"in": "table:users", "q": "familyName^=A"})
     assert page.status_code == 200
     assert world["ids"][-1][:12] in page.text
     assert "answered from the index on" in page.text
 
 
-@pytest.mark.parametrize(("params", "status", "words"), [
-    ({"in": "table:users", "q": 'name="unbalanced'}, 400, "cannot read the query"),
-    ({"in": "table:nothing", "q": "x"}, 400, "nothing called"),
-    ({"in": "table:users", "q": ""}, 400, "the query is empty"),
-    ({"in": "table:users", "q": "x", "offset": "-1"}, 400, "offset"),
-])
-def test_bad_searches_get_a_friendly_message(client: TestClient, params: dict[str, str],
-                                             status: int, words: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"in": "table:users", "q": 'name="unbalanced'}, 400, "cannot read the query"),
+        ({"in": "table:nothing", "q": "x"}, 400, "nothing called"),
+        ({"in": "table:users", "q": ""}, 400, "the query is empty"),
+        ({"in": "table:users", "q": "x", "offset": "-1"}, 400, "offset"),
+    ],
+)
+def test_bad_searches_get_a_friendly_message(
+    client: TestClient, params: dict[str, str], status: int, words: str
+) -> None:
     page = client.get("/search", params=params)
     assert page.status_code == status
     assert 'role="alert"' in page.text and words in page.text
@@ -172,7 +200,8 @@ def test_what_a_user_types_is_escaped(client: TestClient) -> None:
 
 
 def test_history_lists_every_snapshot_with_status_age_and_counts(
-        client: TestClient, world: dict[str, Any]) -> None:
+    client: TestClient, world: dict[str, Any]
+) -> None:
     page = client.get("/history")
     assert page.status_code == 200
     html = page.text
@@ -184,36 +213,43 @@ def test_history_lists_every_snapshot_with_status_age_and_counts(
     assert f"/diff?from={world['ids'][1]}&amp;to={world['ids'][2]}" in html
 
 
-def test_diff_shows_the_changed_score_with_its_delta(client: TestClient,
-                                                     world: dict[str, Any]) -> None:
+def test_diff_shows_the_changed_score_with_its_delta(
+    client: TestClient, world: dict[str, Any]
+) -> None:
     first, _second, third = world["ids"]
     page = client.get("/diff", params={"from": first[:12], "to": third[:12]})
     assert page.status_code == 200
     html = page.text
-    assert f"From snapshot <code title=\"{first}\">" in html
-    assert ('<tr><th scope="row"><code>r-001</code></th><td data-label="Field">score</td>'
-            '<td data-label="Before" class="before">71'
-            '</td><td data-label="After" class="after">80</td><td data-label="Change" class="num">'
-            '<span class="delta delta-up">+9')\
-        in html
+    assert f'From snapshot <code title="{first}">' in html
+    assert (
+        '<tr><th scope="row"><code>r-001</code></th><td data-label="Field">score</td>'
+        '<td data-label="Before" class="before">71'
+        '</td><td data-label="After" class="after">80</td><td data-label="Change" class="num">'
+        '<span class="delta delta-up">+9'
+    ) in html
     assert 'id="section-table"' in html and 'id="section-summary"' in html
 
 
 def test_diff_defaults_to_the_previous_and_the_current_snapshot(
-        client: TestClient, world: dict[str, Any]) -> None:
+    client: TestClient, world: dict[str, Any]
+) -> None:
     page = client.get("/diff")
     assert page.status_code == 200
     assert "+2" in page.text and world["ids"][1][:12] in page.text
 
 
-@pytest.mark.parametrize(("params", "status", "words"), [
-    ({"from": "0000000000", "to": "current"}, 404, "0000000000"),
-    ({"from": "../etc", "to": "current"}, 400, ""),
-    ({"from": "current~9", "to": "current"}, 404, "has named only 3 snapshot(s)"),
-    ({"from": "current"}, 400, "Choose both snapshots"),
-])
-def test_bad_diff_references_get_a_friendly_message(client: TestClient, params: dict[str, str],
-                                                    status: int, words: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"from": "0000000000", "to": "current"}, 404, "0000000000"),
+        ({"from": "../etc", "to": "current"}, 400, ""),
+        ({"from": "current~9", "to": "current"}, 404, "has named only 3 snapshot(s)"),
+        ({"from": "current"}, 400, "Choose both snapshots"),
+    ],
+)
+def test_bad_diff_references_get_a_friendly_message(
+    client: TestClient, params: dict[str, str], status: int, words: str
+) -> None:
     page = client.get("/diff", params=params)
     assert page.status_code == status
     assert 'role="alert"' in page.text and words in page.text
@@ -244,8 +280,12 @@ def test_templates_and_static_files_ship_with_the_package() -> None:
     package = Path(pages.__file__).parent.parent
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text("utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["snapkit"]
-    files = [p for folder in ("templates", "static")
-             for p in (package / "serve" / folder).rglob("*") if p.is_file()]
+    files = [
+        p
+        for folder in ("templates", "static")
+        for p in (package / "serve" / folder).rglob("*")
+        if p.is_file()
+    ]
     assert files
     for path in files:
         relative = path.relative_to(package).as_posix()

@@ -31,8 +31,9 @@ def big_district(tmp_path_factory) -> Iterator[tuple[Path, object, dict[str, str
     folder = tmp_path_factory.mktemp("district50k")
     demo = OneRosterDemo({"size": USERS})
     config = folder / "snapkit.toml"
-    text = demo.start(folder).replace("page_size = 2000\n",
-                                      "page_size = 10000\nretry = { attempts = 1 }\n")
+    text = demo.start(folder).replace(
+        "page_size = 2000\n", "page_size = 10000\nretry = { attempts = 1 }\n"
+    )
     config.write_text(text + "\n[refresh]\nattempts = 1\n", encoding="utf-8")
     try:
         outcome = Project.load(config).refresh(oracles=["orgs"])
@@ -47,7 +48,8 @@ def _tables(manifest) -> dict[str, int]:
 
 
 def test_reads_during_and_after_refreshes_of_the_50000_user_district(
-        big_district, served, admin_token):
+    big_district, served, admin_token
+):
     from snapkit.project import Project
 
     config, source, env = big_district
@@ -72,11 +74,13 @@ def test_reads_during_and_after_refreshes_of_the_50000_user_district(
                         problems.append(f"current is {body['status']}")
                     seen[body["id"]] = {t["name"]: t["records"] for t in body["tables"]}
                     table = body["tables"][0]["name"]
-                    page = client.get(f"/api/snapshots/{body['id']}/tables/{table}/records",
-                                      params={"limit": 50})
+                    page = client.get(
+                        f"/api/snapshots/{body['id']}/tables/{table}/records", params={"limit": 50}
+                    )
                     lines = page.text.splitlines()
-                    if page.status_code != 200 or \
-                            len(lines) != min(50, body["tables"][0]["records"]):
+                    if page.status_code != 200 or len(lines) != min(
+                        50, body["tables"][0]["records"]
+                    ):
                         problems.append(f"records: {page.status_code} {len(lines)} lines")
                     [json.loads(line) for line in lines]
                     status = client.get("/api/refresh")
@@ -90,8 +94,9 @@ def test_reads_during_and_after_refreshes_of_the_50000_user_district(
     loop.start()
     try:
         with server.client(timeout=30) as client:
-            accepted = client.post("/api/admin/refresh",
-                                   headers={"Authorization": f"Bearer {admin_token}"})
+            accepted = client.post(
+                "/api/admin/refresh", headers={"Authorization": f"Bearer {admin_token}"}
+            )
             assert accepted.status_code == 202, accepted.text
             run = _wait(client, accepted.json()["events_url"])
     finally:
@@ -110,16 +115,16 @@ def test_reads_during_and_after_refreshes_of_the_50000_user_district(
     source.set_faults(server_errors_always=True)
     try:
         with server.client(timeout=30) as client:
-            accepted = client.post("/api/admin/refresh",
-                                   headers={"Authorization": f"Bearer {admin_token}"})
+            accepted = client.post(
+                "/api/admin/refresh", headers={"Authorization": f"Bearer {admin_token}"}
+            )
             assert accepted.status_code == 202, accepted.text
             failed = _wait(client, accepted.json()["events_url"])
             assert failed["state"] == "failed" and failed["pointer_moved"] is False
             current = client.get("/api/current").json()
             assert current["id"] == second.id
             assert {t["name"]: t["records"] for t in current["tables"]} == _tables(second)
-            records = client.get("/api/snapshots/current/tables/users/records",
-                                 params={"limit": 3})
+            records = client.get("/api/snapshots/current/tables/users/records", params={"limit": 3})
             assert len(records.text.splitlines()) == 3
             last_failure = client.get("/api/refresh").json()["last_failure"]
             assert last_failure["snapshot_id"] == failed["snapshot_id"]

@@ -41,8 +41,9 @@ def test_the_plugin_is_installed_through_its_entry_point() -> None:
     assert_plugin_installed("fabric")
 
 
-def test_seed_example_through_the_diff_engine(manager: PluginManager, report_from: Any,
-                                              report_to: Any, expected_changes: Any) -> None:
+def test_seed_example_through_the_diff_engine(
+    manager: PluginManager, report_from: Any, report_to: Any, expected_changes: Any
+) -> None:
     a, b = snap(report_from), snap(report_to)
     diff = compute_diff(manager, MemoryParts(), a, b)
     assert [s.name for s in diff.sections] == SECTIONS  # the seed's order
@@ -52,8 +53,12 @@ def test_seed_example_through_the_diff_engine(manager: PluginManager, report_fro
     assert json.dumps(seed["changes"]) == json.dumps(expected_changes)
     assert list(seed) == ["from_snapshot", "to_snapshot", "changes"]
     counts = {s.name: (s.added, s.removed, s.changed) for s in diff.sections}
-    assert counts == {"execution_summary": (0, 0, 3), "engine_health": (0, 0, 2),
-                      "proxy_profile_stability": (0, 0, 2), "determinism": (1, 1, 0)}
+    assert counts == {
+        "execution_summary": (0, 0, 3),
+        "engine_health": (0, 0, 2),
+        "proxy_profile_stability": (0, 0, 2),
+        "determinism": (1, 1, 0),
+    }
 
 
 def test_the_seed_describes_the_example_changes(report_from: Any, report_to: Any) -> None:
@@ -68,33 +73,48 @@ def test_the_seed_describes_the_example_changes(report_from: Any, report_to: Any
 
 
 def test_the_diff_is_deterministic_and_never_modifies_reports(
-        manager: PluginManager, report_from: Any, report_to: Any) -> None:
+    manager: PluginManager, report_from: Any, report_to: Any
+) -> None:
     frozen = json.dumps(report_from), json.dumps(report_to)
     reordered = json.loads(json.dumps(report_to), object_pairs_hook=lambda p: dict(p[::-1]))
     first = diff_bytes(compute_diff(manager, MemoryParts(), snap(report_from), snap(report_to)))
-    second = diff_bytes(compute_diff(manager, MemoryParts(), snap(report_from),
-                                     snap(reordered)))
+    second = diff_bytes(compute_diff(manager, MemoryParts(), snap(report_from), snap(reordered)))
     assert first == second
     assert (json.dumps(report_from), json.dumps(report_to)) == frozen
 
 
 def test_missing_data_counts_as_zero_and_lists_are_sorted(manager: PluginManager) -> None:
-    a = snap({"engine_health": {"resolve": {"jobs": 3, "failures": 1, "failure_rate": 0.3333}},
-              "determinism": {"non_deterministic_jobs": ["j-2", "j-1"]}})
-    b = snap({"engine_health": {"ffmpeg": {"jobs": 2, "failures": 0, "failure_rate": 0.0}},
-              "proxy_profile_stability": {"p": {"jobs": 1, "failure_rate": 0.5}}})
+    a = snap(
+        {
+            "engine_health": {"resolve": {"jobs": 3, "failures": 1, "failure_rate": 0.3333}},
+            "determinism": {"non_deterministic_jobs": ["j-2", "j-1"]},
+        }
+    )
+    b = snap(
+        {
+            "engine_health": {"ffmpeg": {"jobs": 2, "failures": 0, "failure_rate": 0.0}},
+            "proxy_profile_stability": {"p": {"jobs": 1, "failure_rate": 0.5}},
+        }
+    )
     sections = {s.name: s for s in compute_diff(manager, MemoryParts(), a, b).sections}
     engines = sections["engine_health"]
     assert list(engines.data) == ["ffmpeg", "resolve"]
-    assert engines.data["resolve"] == {"jobs_delta": -3, "failures_delta": -1,
-                                       "failure_rate_delta": -0.3333}
+    assert engines.data["resolve"] == {
+        "jobs_delta": -3,
+        "failures_delta": -1,
+        "failure_rate_delta": -0.3333,
+    }
     assert (engines.added, engines.removed) == (1, 1)
     assert sections["execution_summary"].data == {
-        "completed_delta": 0, "failed_delta": 0, "validation_failed_delta": 0,
-        "total_jobs_delta": 0}
+        "completed_delta": 0,
+        "failed_delta": 0,
+        "validation_failed_delta": 0,
+        "total_jobs_delta": 0,
+    }
     assert sections["determinism"].data["resolved_non_deterministic_jobs"] == ["j-1", "j-2"]
     assert sections["proxy_profile_stability"].data == {
-        "p": {"jobs_delta": 1, "failure_rate_delta": 0.5}}
+        "p": {"jobs_delta": 1, "failure_rate_delta": 0.5}
+    }
 
 
 def test_max_items_truncates_job_lists(manager: PluginManager) -> None:
@@ -107,12 +127,14 @@ def test_max_items_truncates_job_lists(manager: PluginManager) -> None:
 
 
 def test_sections_apply_only_when_both_snapshots_carry_a_report(
-        manager: PluginManager, report_from: Any) -> None:
+    manager: PluginManager, report_from: Any
+) -> None:
     diff = compute_diff(manager, MemoryParts(), snap(report_from), snap(None))
     assert diff.sections == ()
     with pytest.raises(DiffError, match="does not apply"):
-        compute_diff(manager, MemoryParts(), snap(report_from), snap(None),
-                     sections=["determinism"])
+        compute_diff(
+            manager, MemoryParts(), snap(report_from), snap(None), sections=["determinism"]
+        )
 
 
 def test_missing_snapshots_and_reports_raise_typed_errors(report_from: Any) -> None:
@@ -124,8 +146,14 @@ def test_missing_snapshots_and_reports_raise_typed_errors(report_from: Any) -> N
     with pytest.raises(FabricDiffError):
         fabric_diff(None)
     with pytest.raises(FabricDiffError, match="no 'execution_summary' section"):
-        fabric_diff(compute_diff(PluginManager(PluginSelection(autoload=False)),
-                                 MemoryParts(), snap(report_from), snap(report_from)))
+        fabric_diff(
+            compute_diff(
+                PluginManager(PluginSelection(autoload=False)),
+                MemoryParts(),
+                snap(report_from),
+                snap(report_from),
+            )
+        )
 
 
 def test_a_malformed_report_is_a_typed_diff_error(manager: PluginManager) -> None:
@@ -137,8 +165,12 @@ def test_a_malformed_report_is_a_typed_diff_error(manager: PluginManager) -> Non
 
 def test_the_oracle_reads_a_file_or_a_command(tmp_path: Path, data_dir: Path) -> None:
     report = data_dir / "report_from.json"
-    assert FabricReportOracle({"path": "report_from.json"}, data_dir).load(None)[
-        "execution_summary"]["total_jobs"] == 100
+    assert (
+        FabricReportOracle({"path": "report_from.json"}, data_dir).load(None)["execution_summary"][
+            "total_jobs"
+        ]
+        == 100
+    )
     command = [sys.executable, "-c", f"print(open({str(report)!r}).read())"]
     loaded = FabricReportOracle({"command": command, "timeout": 30}).load(None)
     assert loaded == json.loads(report.read_text())
@@ -150,10 +182,12 @@ def test_the_oracle_reads_a_file_or_a_command(tmp_path: Path, data_dir: Path) ->
 
 
 def test_refresh_and_diff_the_seed_reports_in_a_file_store(
-        tmp_path: Path, data_dir: Path, expected_changes: Any) -> None:
+    tmp_path: Path, data_dir: Path, expected_changes: Any
+) -> None:
     shutil.copy(data_dir / "report_from.json", tmp_path / "report.json")
-    project = make_project(tmp_path, fabric,
-                           config={"oracles": {"fabric_report": {"path": "report.json"}}})
+    project = make_project(
+        tmp_path, fabric, config={"oracles": {"fabric_report": {"path": "report.json"}}}
+    )
     first = project.refresh()
     assert first.status == "success"
     assert first.manifest.payloads["fabric_report"]["execution_summary"]["completed"] == 90
@@ -170,13 +204,21 @@ def test_snapkit_diff_cli_on_the_seed_reports(tmp_path: Path, data_dir: Path) ->
     (tmp_path / "snapkit.toml").write_text(
         '[store]\nkind = "file"\npath = "data"\n[scope]\nnamespace = "fabric"\n'
         '[plugins]\nenabled = ["file-store", "fabric"]\n'
-        '[oracles.fabric_report]\npath = "report.json"\n')
+        '[oracles.fabric_report]\npath = "report.json"\n'
+    )
     snapkit = Path(sys.executable).with_name("snapkit")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(snapkit), *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [str(snapkit), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     for name in ("report_from.json", "report_to.json"):
         shutil.copy(data_dir / name, tmp_path / "report.json")

@@ -41,6 +41,7 @@ def fixture_oracles(skip: tuple[str, ...] = (), fail: Collection[str] = ()) -> O
             if key in fail:
                 raise RuntimeError("source down")
             return load(name)
+
         return load_it
 
     tables = {keys.ROSTER: "roster", keys.LINE_ITEMS: "line_items"}
@@ -51,18 +52,33 @@ def fixture_oracles(skip: tuple[str, ...] = (), fail: Collection[str] = ()) -> O
             plugin.add(key, serve(name, key), records=True, key_column="sourcedId")
     if keys.RESULTS not in skip:  # result records grouped by line item, as the oracle does
         serve_results = serve("results", keys.RESULTS)
-        plugin.add(keys.RESULTS, lambda call: group_results(serve_results(call)),
-                   records=True, key_column="lineItem", payload_schema=RESULT_SCHEMA)
+        plugin.add(
+            keys.RESULTS,
+            lambda call: group_results(serve_results(call)),
+            records=True,
+            key_column="lineItem",
+            payload_schema=RESULT_SCHEMA,
+        )
     return plugin
 
 
-def small_project(folder: Path, *, filters: Mapping[str, Any] | None = None,
-                  skip: tuple[str, ...] = (), fail: Collection[str] = (),
-                  oracles: OraclePlugin | None = None) -> Project:
+def small_project(
+    folder: Path,
+    *,
+    filters: Mapping[str, Any] | None = None,
+    skip: tuple[str, ...] = (),
+    fail: Collection[str] = (),
+    oracles: OraclePlugin | None = None,
+) -> Project:
     """A project over the small class: refresh it, then derive and export."""
     scope = {"namespace": "district-7", "context": "class-alg1", "filters": dict(filters or {})}
-    return make_project(folder, oracles or fixture_oracles(skip, fail), ViewsPlugin(),
-                        serializers_plugin, config={"scope": scope})
+    return make_project(
+        folder,
+        oracles or fixture_oracles(skip, fail),
+        ViewsPlugin(),
+        serializers_plugin,
+        config={"scope": scope},
+    )
 
 
 @pytest.fixture
@@ -112,11 +128,13 @@ def write_dashboard_config() -> Callable[..., Path]:
     OneRoster server (the client secret read from the environment variable ``secret_env``);
     returns its path."""
 
-    def write(folder: Path, server: Any, *, namespace: str, secret_env: str,
-              context: str | None = None) -> Path:
+    def write(
+        folder: Path, server: Any, *, namespace: str, secret_env: str, context: str | None = None
+    ) -> Path:
         config = folder / "snapkit.toml"
         scope_context = f'context = "{context}"\n' if context else ""
-        config.write_text(f"""
+        config.write_text(
+            f"""
 [plugins]
 enabled = ["file-store", "serializers", "instructor-dashboard"]
 
@@ -134,8 +152,9 @@ base_url = "{server.base_url}"
 token_url = "{server.token_url}"
 client_id = "{server.client_id}"
 client_secret = {{ env = "{secret_env}" }}
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         return config
 
     return write
-

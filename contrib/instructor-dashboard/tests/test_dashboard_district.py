@@ -30,10 +30,14 @@ def gradebook_classes(server: Any) -> list[str]:
 
 
 def test_every_support_category_is_populated_in_each_refreshed_class(
-        district_server, tmp_path: Path, monkeypatch, write_dashboard_config):
+    district_server, tmp_path: Path, monkeypatch, write_dashboard_config
+):
     monkeypatch.setenv("DISTRICT_SECRET", SECRET)
-    project = Project.load(write_dashboard_config(
-        tmp_path, district_server, namespace="district-3", secret_env="DISTRICT_SECRET"))
+    project = Project.load(
+        write_dashboard_config(
+            tmp_path, district_server, namespace="district-3", secret_env="DISTRICT_SECRET"
+        )
+    )
     classes = gradebook_classes(district_server)
     assert len(classes) >= 10
     for context in classes[:3]:

@@ -47,16 +47,25 @@ def test_progress_counts_completions_per_line_item_and_per_student(small_class):
     assert value["as_of"] == "2025-09-21"
     assert value["counted_line_items"] == 4
     items = value["line_items"]
-    assert [i["title"] for i in items] == ["Quiz 1", "Homework 1", "Quiz 2", "Test 1",
-                                           "Project 1"]
+    assert [i["title"] for i in items] == ["Quiz 1", "Homework 1", "Quiz 2", "Test 1", "Project 1"]
     assert [i["students_completed"] for i in items] == [8, 9, 7, 9, 0]
-    assert cells([i["completion_rate"] for i in items]) == [
-        "66.6667", "75", "58.3333", "75", "0"]
+    assert cells([i["completion_rate"] for i in items]) == ["66.6667", "75", "58.3333", "75", "0"]
     assert [i["counted"] for i in items] == [True, True, True, True, False]
     per_student = {s["student"]: s["progress_pct"] for s in rows(value["per_student"])}
-    assert per_student == {"stu-01": 100, "stu-02": 100, "stu-03": 100, "stu-04": 75,
-                           "stu-05": 50, "stu-06": 25, "stu-07": 75, "stu-08": 25,
-                           "stu-09": 0, "stu-10": 75, "stu-11": 100, "stu-12": 100}
+    assert per_student == {
+        "stu-01": 100,
+        "stu-02": 100,
+        "stu-03": 100,
+        "stu-04": 75,
+        "stu-05": 50,
+        "stu-06": 25,
+        "stu-07": 75,
+        "stu-08": 25,
+        "stu-09": 0,
+        "stu-10": 75,
+        "stu-11": 100,
+        "stu-12": 100,
+    }
     assert value["students_completed"] == 5  # progress >= 80: stu-01, 02, 03, 11, 12
     assert format_cell(value["completion_rate"]) == "41.6667"
 
@@ -102,8 +111,12 @@ def test_student_support_categories_in_order_with_fallback_and_inactivity(small_
         "stu-11": ("excelling", False),  # exactly 100 / 80
         "stu-12": ("on_track", False),
     }
-    assert value["counts"] == {"excelling": 3, "on_track": 6, "struggling": 1,
-                               "not_enough_information": 2}
+    assert value["counts"] == {
+        "excelling": 3,
+        "on_track": 6,
+        "struggling": 1,
+        "not_enough_information": 2,
+    }
     assert value["inactive"] == 3
     assert cells(list(value["percentages"].values())) == ["25", "50", "8.3333", "16.6667"]
     names = value["students"]["name"]
@@ -111,9 +124,13 @@ def test_student_support_categories_in_order_with_fallback_and_inactivity(small_
 
 
 def test_support_thresholds_and_inactivity_window_come_from_filters(make_small_project):
-    project = make_small_project(filters={
-        "struggling_progress_below": 60, "struggling_proficiency_at_most": 20,
-        "inactivity_days": 10})
+    project = make_small_project(
+        filters={
+            "struggling_progress_below": 60,
+            "struggling_proficiency_at_most": 20,
+            "inactivity_days": 10,
+        }
+    )
     project.refresh()
     value = derive_for_project(project, project.current())["student_support"].value
     support = {s["student"]: (s["category"], s["inactive"]) for s in rows(value["students"])}
@@ -125,8 +142,9 @@ def test_support_thresholds_and_inactivity_window_come_from_filters(make_small_p
 
 def test_filters_given_at_derivation_override_the_scope(small_class):
     project, _ = small_class
-    derived = derive_for_project(project, project.current(),
-                                 filters={"excelling_proficiency_at_least": 90})
+    derived = derive_for_project(
+        project, project.current(), filters={"excelling_proficiency_at_least": 90}
+    )
     counts = derived["student_support"].value["counts"]
     assert counts["excelling"] == 1  # only stu-01 (94.25) of the three
 
@@ -150,10 +168,14 @@ def test_assessment_statistics_and_buckets_per_line_item(small_class):
         [1, 0, 0, 1, 1, 0, 1, 1, 3, 2],
         [0] * 10,
     ]
-    assert [b["range"] for b in items[0]["buckets"]][::3] == ["0-10", "30-40", "60-70",
-                                                               "90-100"]
+    assert [b["range"] for b in items[0]["buckets"]][::3] == ["0-10", "30-40", "60-70", "90-100"]
     assert [(i["students_completed"], i["students_not_completed"]) for i in items] == [
-        (8, 4), (9, 3), (7, 5), (9, 3), (0, 12)]
+        (8, 4),
+        (9, 3),
+        (7, 5),
+        (9, 3),
+        (0, 12),
+    ]
     assert items[0]["available_from"] == "2025-09-01T08:00:00.000Z"
     assert items[0]["due_date"] == "2025-09-05T23:59:00.000Z"
 
@@ -197,8 +219,9 @@ def test_an_explicit_as_of_date_moves_the_counted_items_and_inactivity(make_smal
     assert derived["student_support"].value["students"]["inactive"][0] is False
 
 
-@pytest.mark.parametrize("bad", [{"inactivity_days": "seven"}, {"as_of": "yesterday"},
-                                 {"min_scored_items": 2.5}])
+@pytest.mark.parametrize(
+    "bad", [{"inactivity_days": "seven"}, {"as_of": "yesterday"}, {"min_scored_items": 2.5}]
+)
 def test_an_invalid_filter_fails_the_projections_with_a_reason(make_small_project, bad):
     project = make_small_project(filters=bad)
     project.refresh()
@@ -208,7 +231,8 @@ def test_an_invalid_filter_fails_the_projections_with_a_reason(make_small_projec
 
 
 def test_a_failed_results_oracle_fails_every_projection_with_missing_required_oracle(
-        make_small_project):
+    make_small_project,
+):
     project = make_small_project(fail=("dashboard_results",))
     outcome = project.refresh()
     assert outcome.status == "failed"
@@ -219,25 +243,65 @@ def test_a_failed_results_oracle_fails_every_projection_with_missing_required_or
 def test_results_are_grouped_by_line_item_keeping_the_newer_of_two():
     from snapkit_instructor_dashboard.oracles import decode_dictionary, group_results
 
-    table = group_results([
-        {"sourcedId": "r3", "lineItem": {"sourcedId": "li-2"}, "student": "s2", "score": 5.0,
-         "scoreStatus": "fully graded", "scoreDate": "2025-09-02"},
-        {"sourcedId": "r1", "lineItem": "li-1", "student": "s2", "score": 1.0,
-         "scoreStatus": "fully graded", "scoreDate": "2025-09-03T10:00:00Z"},
-        {"sourcedId": "r2", "lineItem": "li-1", "student": "s1", "score": None,
-         "scoreStatus": "exempt", "scoreDate": None},
-        {"sourcedId": "r0", "lineItem": "li-1", "student": "s2", "score": 9.0,
-         "scoreStatus": "fully graded", "scoreDate": "2025-09-03"},  # same day, lower id
-        {"sourcedId": "r4", "lineItem": "li-2", "student": "s2", "score": 7.0,
-         "scoreStatus": "fully graded", "scoreDate": "2025-09-01"},  # older
-    ])
+    table = group_results(
+        [
+            {
+                "sourcedId": "r3",
+                "lineItem": {"sourcedId": "li-2"},
+                "student": "s2",
+                "score": 5.0,
+                "scoreStatus": "fully graded",
+                "scoreDate": "2025-09-02",
+            },
+            {
+                "sourcedId": "r1",
+                "lineItem": "li-1",
+                "student": "s2",
+                "score": 1.0,
+                "scoreStatus": "fully graded",
+                "scoreDate": "2025-09-03T10:00:00Z",
+            },
+            {
+                "sourcedId": "r2",
+                "lineItem": "li-1",
+                "student": "s1",
+                "score": None,
+                "scoreStatus": "exempt",
+                "scoreDate": None,
+            },
+            {
+                "sourcedId": "r0",
+                "lineItem": "li-1",
+                "student": "s2",
+                "score": 9.0,
+                "scoreStatus": "fully graded",
+                "scoreDate": "2025-09-03",
+            },  # same day, lower id
+            {
+                "sourcedId": "r4",
+                "lineItem": "li-2",
+                "student": "s2",
+                "score": 7.0,
+                "scoreStatus": "fully graded",
+                "scoreDate": "2025-09-01",
+            },  # older
+        ]
+    )
     assert table == [
-        {"lineItem": "li-1", "students": ["s1", "s2"], "scores": [None, 1.0],
-         "scoreStatus": {"values": ["exempt", "fully graded"], "codes": [0, 1]},
-         "scoreDate": {"values": [None, "2025-09-03"], "codes": [0, 1]}},
-        {"lineItem": "li-2", "students": ["s2"], "scores": [5.0],
-         "scoreStatus": {"values": ["fully graded"], "codes": [0]},
-         "scoreDate": {"values": ["2025-09-02"], "codes": [0]}},
+        {
+            "lineItem": "li-1",
+            "students": ["s1", "s2"],
+            "scores": [None, 1.0],
+            "scoreStatus": {"values": ["exempt", "fully graded"], "codes": [0, 1]},
+            "scoreDate": {"values": [None, "2025-09-03"], "codes": [0, 1]},
+        },
+        {
+            "lineItem": "li-2",
+            "students": ["s2"],
+            "scores": [5.0],
+            "scoreStatus": {"values": ["fully graded"], "codes": [0]},
+            "scoreDate": {"values": ["2025-09-02"], "codes": [0]},
+        },
     ]
     assert decode_dictionary(table[0]["scoreStatus"]) == ["exempt", "fully graded"]
 
@@ -245,8 +309,13 @@ def test_results_are_grouped_by_line_item_keeping_the_newer_of_two():
 def _results(item, students, scores, statuses, dates):
     from snapkit_instructor_dashboard.oracles import encode_dictionary
 
-    return {"lineItem": item, "students": students, "scores": scores,
-            "scoreStatus": encode_dictionary(statuses), "scoreDate": encode_dictionary(dates)}
+    return {
+        "lineItem": item,
+        "students": students,
+        "scores": scores,
+        "scoreStatus": encode_dictionary(statuses),
+        "scoreDate": encode_dictionary(dates),
+    }
 
 
 def _project_with_results(make_small_project, small_class_oracles, results):
@@ -259,60 +328,104 @@ def _project_with_results(make_small_project, small_class_oracles, results):
     return derive_for_project(project, project.current())
 
 
-@pytest.mark.parametrize("record", [
-    _results("li-1", ["stu-01", "stu-02"], [1.0], ["fully graded"] * 2, ["2025-09-05"] * 2),
-    _results("li-1", ["stu-01", "stu-01"], [1.0, 2.0], ["fully graded"] * 2,
-             ["2025-09-05"] * 2),
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "students": "stu-01"},
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "scoreStatus": ["fully graded"]},
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "scoreStatus": {"values": ["fully graded"], "codes": [1]}},
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "scoreDate": {"values": ["2025-09-05"], "codes": [-1]}},
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "scoreDate": {"values": ["2025-09-05"], "codes": [0.5]}},
-    _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"]) | {
-        "scoreDate": {"values": ["2025-09-05"], "codes": [0, 0]}},
-    _results("li-1", ["stu-01"], [[1.0]], ["fully graded"], ["2025-09-05"]),
-], ids=["short scores", "student twice", "students not a list", "statuses not encoded",
-        "status code past the values", "negative day code", "fractional code",
-        "codes longer than students", "score not a number"])
+@pytest.mark.parametrize(
+    "record",
+    [
+        _results("li-1", ["stu-01", "stu-02"], [1.0], ["fully graded"] * 2, ["2025-09-05"] * 2),
+        _results(
+            "li-1", ["stu-01", "stu-01"], [1.0, 2.0], ["fully graded"] * 2, ["2025-09-05"] * 2
+        ),
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"students": "stu-01"},
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"scoreStatus": ["fully graded"]},
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"scoreStatus": {"values": ["fully graded"], "codes": [1]}},
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"scoreDate": {"values": ["2025-09-05"], "codes": [-1]}},
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"scoreDate": {"values": ["2025-09-05"], "codes": [0.5]}},
+        _results("li-1", ["stu-01"], [1.0], ["fully graded"], ["2025-09-05"])
+        | {"scoreDate": {"values": ["2025-09-05"], "codes": [0, 0]}},
+        _results("li-1", ["stu-01"], [[1.0]], ["fully graded"], ["2025-09-05"]),
+    ],
+    ids=[
+        "short scores",
+        "student twice",
+        "students not a list",
+        "statuses not encoded",
+        "status code past the values",
+        "negative day code",
+        "fractional code",
+        "codes longer than students",
+        "score not a number",
+    ],
+)
 def test_malformed_results_records_fail_every_projection_with_invalid_results(
-        make_small_project, small_class_oracles, record):
+    make_small_project, small_class_oracles, record
+):
     derived = _project_with_results(make_small_project, small_class_oracles, [record])
     assert {r.status for r in derived.results.values()} == {"failed"}
     assert {r.reason for r in derived.results.values()} == {"invalid_results"}
 
 
-def test_a_student_missing_from_some_line_items_is_aligned_by_id(make_small_project,
-                                                                 small_class_oracles):
+def test_a_student_missing_from_some_line_items_is_aligned_by_id(
+    make_small_project, small_class_oracles
+):
     # stu-02 has no result for li-1, a student off the roster is ignored, order is by id
-    derived = _project_with_results(make_small_project, small_class_oracles, [
-        _results("li-1", ["stu-01", "stu-03", "zz-not-enrolled"], [10.0, 5.0, 1.0],
-                 ["fully graded"] * 3, ["2025-09-05", "2025-09-06", "2025-09-30"]),
-        _results("li-2", ["stu-01", "stu-02", "stu-03"], [20.0, 10.0, None],
-                 ["fully graded", "submitted", None], ["2025-09-10", "2025-09-11", None]),
-    ])
-    progress = {s["student"]: s["completed_items"]
-                for s in rows(derived["progress"].value["per_student"])}
+    derived = _project_with_results(
+        make_small_project,
+        small_class_oracles,
+        [
+            _results(
+                "li-1",
+                ["stu-01", "stu-03", "zz-not-enrolled"],
+                [10.0, 5.0, 1.0],
+                ["fully graded"] * 3,
+                ["2025-09-05", "2025-09-06", "2025-09-30"],
+            ),
+            _results(
+                "li-2",
+                ["stu-01", "stu-02", "stu-03"],
+                [20.0, 10.0, None],
+                ["fully graded", "submitted", None],
+                ["2025-09-10", "2025-09-11", None],
+            ),
+        ],
+    )
+    progress = {
+        s["student"]: s["completed_items"] for s in rows(derived["progress"].value["per_student"])
+    }
     assert (progress["stu-01"], progress["stu-02"], progress["stu-03"]) == (2, 1, 1)
-    support = {s["student"]: s["last_activity"]
-               for s in rows(derived["student_support"].value["students"])}
+    support = {
+        s["student"]: s["last_activity"] for s in rows(derived["student_support"].value["students"])
+    }
     assert (support["stu-01"], support["stu-02"], support["stu-03"]) == (
-        "2025-09-10", "2025-09-11", "2025-09-06")
+        "2025-09-10",
+        "2025-09-11",
+        "2025-09-06",
+    )
     assert derived["summary"].value["as_of"] == "2025-09-11"  # the off-roster result is not
     items = derived["assessments"].value["line_items"]
     assert [(i["line_item"], i["scored"]) for i in items[:2]] == [("li-1", 2), ("li-2", 2)]
 
 
 def test_dates_given_as_timestamps_count_by_their_day(make_small_project, small_class_oracles):
-    derived = _project_with_results(make_small_project, small_class_oracles, [
-        _results("li-1", ["stu-01", "stu-02"], [10.0, 5.0], ["fully graded"] * 2,
-                 ["2025-09-05T23:59:00Z", "2025-09-06T08:00:00.000Z"]),
-    ])
-    support = {s["student"]: s["last_activity"]
-               for s in rows(derived["student_support"].value["students"])}
+    derived = _project_with_results(
+        make_small_project,
+        small_class_oracles,
+        [
+            _results(
+                "li-1",
+                ["stu-01", "stu-02"],
+                [10.0, 5.0],
+                ["fully graded"] * 2,
+                ["2025-09-05T23:59:00Z", "2025-09-06T08:00:00.000Z"],
+            ),
+        ],
+    )
+    support = {
+        s["student"]: s["last_activity"] for s in rows(derived["student_support"].value["students"])
+    }
     assert (support["stu-01"], support["stu-02"]) == ("2025-09-05", "2025-09-06")
     assert derived["summary"].value["as_of"] == "2025-09-06"

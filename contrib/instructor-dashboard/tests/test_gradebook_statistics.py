@@ -36,16 +36,23 @@ def reference(values: list[float]) -> tuple[Any, ...]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=4).flatmap(
-    lambda items: st.integers(min_value=0, max_value=30).flatmap(
-        lambda students: st.lists(st.lists(cell, min_size=students, max_size=students),
-                                  min_size=items, max_size=items))))
+@given(
+    st.integers(min_value=0, max_value=4).flatmap(
+        lambda items: st.integers(min_value=0, max_value=30).flatmap(
+            lambda students: st.lists(
+                st.lists(cell, min_size=students, max_size=students), min_size=items, max_size=items
+            )
+        )
+    )
+)
 def test_statistics_match_the_definitions_per_line_item(matrix: list[list[float | None]]):
     n_students = len(matrix[0]) if matrix else 0
-    scored = np.array([[v is not None for v in row] for row in matrix],
-                      dtype=bool).reshape(len(matrix), n_students)
-    percents = np.array([[v or 0.0 for v in row] for row in matrix],
-                        dtype=np.float64).reshape(len(matrix), n_students)
+    scored = np.array([[v is not None for v in row] for row in matrix], dtype=bool).reshape(
+        len(matrix), n_students
+    )
+    percents = np.array([[v or 0.0 for v in row] for row in matrix], dtype=np.float64).reshape(
+        len(matrix), n_students
+    )
     got = _statistics(np, percents, scored)
     for row, stats in zip(matrix, got):
         expected = reference([v for v in row if v is not None])

@@ -12,15 +12,24 @@ from snapkit.projection import StoreReader
 from snapkit.testing.engine import OraclePlugin, make_project
 
 RECORDS = [
-    {"id": "a", "big": 123456789012345678901234567890, "neg": -9223372036854775809,
-     "max": 9223372036854775807, "float": 0.1, "tiny": 5e-324, "text": "naïve \u2603 \"q\""},
+    {
+        "id": "a",
+        "big": 123456789012345678901234567890,
+        "neg": -9223372036854775809,
+        "max": 9223372036854775807,
+        "float": 0.1,
+        "tiny": 5e-324,
+        "text": 'naïve \u2603 "q"',
+    },
     {"id": "b", "big": 18446744073709551616, "nested": {"list": [1, 2.5, None, True]}},
 ]
 
 
-@pytest.mark.parametrize("records", [RECORDS, [{"id": str(i), "score": i * 0.1, "n": i}
-                                                for i in range(500)]],
-                         ids=["long-integers", "ordinary"])
+@pytest.mark.parametrize(
+    "records",
+    [RECORDS, [{"id": str(i), "score": i * 0.1, "n": i} for i in range(500)]],
+    ids=["long-integers", "ordinary"],
+)
 def test_a_part_read_as_a_table_equals_the_streamed_records(tmp_path: Path, records):
     oracles = OraclePlugin()
     oracles.add("things", lambda call: iter(records), records=True, key_column="id")

@@ -23,8 +23,9 @@ def server_process(*, users: int, seed: int, secret: str) -> Iterator[dict[str, 
         "--users", str(users), "--seed", str(seed), "--auth", "oauth2",
         "--client-secret", secret,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert process.stdout is not None
         lines = []

@@ -254,8 +254,11 @@ def pages_of(records: list[dict], page_size: int) -> Callable[[httpx.Request], h
 
     def handler(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"users": records[offset : offset + page_size]},
-                              headers={"X-Total-Count": str(len(records))})
+        return httpx.Response(
+            200,
+            json={"users": records[offset : offset + page_size]},
+            headers={"X-Total-Count": str(len(records))},
+        )
 
     return handler
 
@@ -281,7 +284,10 @@ def test_order_check_can_be_turned_off_but_sourced_ids_are_still_required() -> N
     records = [user(n) for n in (3, 2, 1, 1)]
     client = scripted(pages_of(records, 2), page_size=2, check_order=False)
     assert [r["sourcedId"] for r in client.iter_records("users")] == [
-        "u0003", "u0002", "u0001", "u0001"
+        "u0003",
+        "u0002",
+        "u0001",
+        "u0001",
     ]
     records[3] = {**records[3], "sourcedId": 7}
     client = scripted(pages_of(records, 2), page_size=2, check_order=False)

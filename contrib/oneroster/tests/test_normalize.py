@@ -49,18 +49,42 @@ def outcome(function: Any, *args: Any) -> Any:
 
 
 texts = st.one_of(
-    st.sampled_from(["", " ", "true", "false", "TRUE", " yes ", "0", "1", "no", "x", "1.5",
-                     " 2 ", "nan", "inf", "{SIS:1},{state:2}", "a, b,,c", "Zoë"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "true",
+            "false",
+            "TRUE",
+            " yes ",
+            "0",
+            "1",
+            "no",
+            "x",
+            "1.5",
+            " 2 ",
+            "nan",
+            "inf",
+            "{SIS:1},{state:2}",
+            "a, b,,c",
+            "Zoë",
+        ]
+    ),
     st.text(max_size=6),
     st.text(max_size=4).map(Text),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), texts,
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    texts,
     st.floats(allow_nan=True, allow_infinity=True),
 )
 refs = st.one_of(
-    st.fixed_dictionaries({"sourcedId": st.one_of(texts, st.none(), st.integers(0, 2))},
-                          optional={"type": texts, "href": texts}),
+    st.fixed_dictionaries(
+        {"sourcedId": st.one_of(texts, st.none(), st.integers(0, 2))},
+        optional={"type": texts, "href": texts},
+    ),
     st.dictionaries(texts, scalars, max_size=2),
     st.fixed_dictionaries({"sourcedId": texts}).map(collections.OrderedDict),
 )
@@ -112,9 +136,13 @@ def test_district_records_normalize_like_the_reference(district: District, name:
 
 def test_wire_shapes_take_their_normal_form() -> None:
     raw = {
-        "sourcedId": "u1", "status": "", "enabledUser": "false", "orgs": [
-            {"href": "http://x/orgs/o1", "sourcedId": "o1", "type": "org"}, {"sourcedId": ""}],
-        "userIds": [{"type": "SIS", "identifier": "7"}], "grades": ["09", ""], "agents": None,
+        "sourcedId": "u1",
+        "status": "",
+        "enabledUser": "false",
+        "orgs": [{"href": "http://x/orgs/o1", "sourcedId": "o1", "type": "org"}, {"sourcedId": ""}],
+        "userIds": [{"type": "SIS", "identifier": "7"}],
+        "grades": ["09", ""],
+        "agents": None,
     }
     got = normalize_record("users", raw)
     assert got["status"] is None and got["enabledUser"] is False
@@ -122,13 +150,20 @@ def test_wire_shapes_take_their_normal_form() -> None:
     assert got["userIds"] == [{"type": "SIS", "identifier": "7"}]
     assert got["grades"] == ["09"] and got["agents"] == [] and got["email"] is None
     assert list(got) == [f.name for f in TABLES["users"].fields]
-    csv_row = {"sourcedId": "u1", "enabledUser": " TRUE ", "orgs": "o1, o2",
-               "userIds": "{SIS:7},{state:8}", "grades": "09,10"}
+    csv_row = {
+        "sourcedId": "u1",
+        "enabledUser": " TRUE ",
+        "orgs": "o1, o2",
+        "userIds": "{SIS:7},{state:8}",
+        "grades": "09,10",
+    }
     got = normalize_record("users", csv_row)
     assert got["enabledUser"] is True
     assert got["orgs"] == [{"sourcedId": "o1", "type": "org"}, {"sourcedId": "o2", "type": "org"}]
-    assert got["userIds"] == [{"type": "SIS", "identifier": "7"},
-                              {"type": "state", "identifier": "8"}]
+    assert got["userIds"] == [
+        {"type": "SIS", "identifier": "7"},
+        {"type": "state", "identifier": "8"},
+    ]
     assert normalize_record("results", {"score": "85"})["score"] == 85.0
     assert type(normalize_record("orgs", {"name": Text("A")})["name"]) is str
 

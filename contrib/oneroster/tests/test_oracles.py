@@ -16,30 +16,47 @@ from snapkit_oneroster.normalize import normalize_record
 
 
 def user(n: int, **fields: Any) -> dict[str, Any]:
-    return {"sourcedId": f"u{n:04d}", "role": "student", "enabledUser": "true",
-            "email": f"secret-{n}@example.com", **fields}
+    return {
+        "sourcedId": f"u{n:04d}",
+        "role": "student",
+        "enabledUser": "true",
+        "email": f"secret-{n}@example.com",
+        **fields,
+    }
 
 
-def scripted_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                     users: list[dict[str, Any]], page_size: int) -> Any:
+def scripted_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, users: list[dict[str, Any]], page_size: int
+) -> Any:
     """A project whose ``users`` oracle reads ``users`` from a scripted transport."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params["offset"])
-        return httpx.Response(200, json={"users": users[offset : offset + page_size]},
-                              headers={"X-Total-Count": str(len(users))})
+        return httpx.Response(
+            200,
+            json={"users": users[offset : offset + page_size]},
+            headers={"X-Total-Count": str(len(users))},
+        )
 
     def make_client(settings: Any, timeout: float, cancelled: Any = None) -> OneRosterClient:
         return OneRosterClient(
-            "http://oneroster.test/ims/oneroster/v1p1", httpx.Auth(), page_size=page_size,
+            "http://oneroster.test/ims/oneroster/v1p1",
+            httpx.Auth(),
+            page_size=page_size,
             transport=httpx.MockTransport(handler),
-            retry=RetryPolicy(attempts=1, initial=0, maximum=0, jitter=0))
+            retry=RetryPolicy(attempts=1, initial=0, maximum=0, jitter=0),
+        )
 
     monkeypatch.setattr(oracles, "make_client", make_client)
-    section = {"base_url": "http://oneroster.test/ims/oneroster/v1p1", "client_id": "c",
-               "client_secret": "s", "tables": ["users"]}
-    return make_project(tmp_path, plugin, config={"oracles": {"oneroster": section},
-                                                  "refresh": {"attempts": 1}})
+    section = {
+        "base_url": "http://oneroster.test/ims/oneroster/v1p1",
+        "client_id": "c",
+        "client_secret": "s",
+        "tables": ["users"],
+    }
+    return make_project(
+        tmp_path, plugin, config={"oracles": {"oneroster": section}, "refresh": {"attempts": 1}}
+    )
 
 
 def test_records_are_stored_normalized_page_after_page(
@@ -63,5 +80,6 @@ def test_a_record_that_cannot_be_normalized_fails_the_table_naming_field_and_pos
     [error] = [e for e in outcome.errors if e.oracle == "users"]
     assert error.code == "oracle_error"
     assert error.message.startswith(
-        "oracle 'users': OneRoster users: users.enabledUser at position 4:")
+        "oracle 'users': OneRoster users: users.enabledUser at position 4:"
+    )
     assert "secret" not in error.message

@@ -39,8 +39,10 @@ def rest_section(server: ServerHandle, **changes: Any) -> dict[str, Any]:
 
 
 def project(folder: Path, section: dict[str, Any], **config: Any) -> Project:
-    data: dict[str, Any] = {"oracles": {"oneroster": section},
-                            "refresh": {"backoff": 0.0, **config.pop("refresh", {})}}
+    data: dict[str, Any] = {
+        "oracles": {"oneroster": section},
+        "refresh": {"backoff": 0.0, **config.pop("refresh", {})},
+    }
     data.update(config)
     return make_project(folder, plugin, config=data)
 
@@ -68,8 +70,13 @@ def test_a_50000_user_refresh_holds_exactly_the_servers_records(tmp_path: Path) 
     process generates from the same seed meanwhile."""
     with server_process(users=50_000, seed=5, secret="fifty-thousand") as info:
         district = District.generate(seed=5, users=50_000)
-        section = {"base_url": info["base_url"], "client_id": info["client_id"],
-                   "client_secret": "fifty-thousand", "page_size": 5000, "retry": NO_WAIT}
+        section = {
+            "base_url": info["base_url"],
+            "client_id": info["client_id"],
+            "client_secret": "fifty-thousand",
+            "page_size": 5000,
+            "retry": NO_WAIT,
+        }
         p = project(tmp_path, section)
         outcome = p.refresh()
     assert outcome.status == "success", outcome.errors
@@ -169,8 +176,9 @@ def test_a_bad_secret_fails_with_a_clear_error_that_does_not_leak_it(
     assert "xyzzy" not in json.dumps(outcome.manifest.payloads)
 
 
-def test_a_missing_secret_variable_is_named(tmp_path: Path, server: ServerHandle,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_secret_variable_is_named(
+    tmp_path: Path, server: ServerHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(SECRET_ENV)
     outcome = project(tmp_path, rest_section(server, tables=["orgs"])).refresh()
     assert outcome.status == "failed"
@@ -211,16 +219,29 @@ def test_the_layout_view_has_the_seed_schema_and_selected_columns(
     date = outcome.manifest.created_at[:10]
     assert report.folder == tmp_path / "snapshots" / "district-6" / date / "oneroster"
     status = json.loads((report.folder / "status.json").read_text())
-    assert list(status) == ["district_id", "snapshot_date", "source_type", "status",
-                            "started_at", "completed_at", "fetched_by_session", "files",
-                            "fetch_stats"]
-    assert list(status["fetch_stats"]) == ["total_api_calls", "total_records",
-                                           "duration_seconds", "errors"]
+    assert list(status) == [
+        "district_id",
+        "snapshot_date",
+        "source_type",
+        "status",
+        "started_at",
+        "completed_at",
+        "fetched_by_session",
+        "files",
+        "fetch_stats",
+    ]
+    assert list(status["fetch_stats"]) == [
+        "total_api_calls",
+        "total_records",
+        "duration_seconds",
+        "errors",
+    ]
     assert status["status"] == "complete" and status["source_type"] == "oneroster"
     assert status["district_id"] == "district-6" and status["snapshot_date"] == date
     assert status["fetch_stats"]["total_api_calls"] >= 2
-    names = {f"{n}.{e}" for n in ("users", "students", "parents", "classes")
-             for e in ("csv", "jsonl")}
+    names = {
+        f"{n}.{e}" for n in ("users", "students", "parents", "classes") for e in ("csv", "jsonl")
+    }
     assert set(status["files"]) == names
     for name, info in status["files"].items():
         assert info["size_bytes"] == (report.folder / name).stat().st_size

@@ -80,8 +80,11 @@ def table_runs(config: Path) -> dict[str, Any]:
 def test_a_dead_server_is_tried_once_per_retry_not_retries_times_retries(
     tmp_path: Path,
 ) -> None:
-    config = dead_server_config(tmp_path, "{ attempts = 3, initial = 0, maximum = 0, jitter = 0 }",
-                                "attempts = 3\nbackoff = 0")
+    config = dead_server_config(
+        tmp_path,
+        "{ attempts = 3, initial = 0, maximum = 0, jitter = 0 }",
+        "attempts = 3\nbackoff = 0",
+    )
     code, _, err = snapkit(config, "refresh")
     assert code == 1
     assert "gave up after 3 attempts" in err
@@ -94,7 +97,8 @@ def test_a_dead_server_is_tried_once_per_retry_not_retries_times_retries(
 def test_the_engine_timeout_is_the_client_deadline(tmp_path: Path) -> None:
     # the client would wait 60 s before its second try; the engine allows the call 3 s
     config = dead_server_config(
-        tmp_path, "{ attempts = 3, initial = 60, maximum = 60, jitter = 0 }", "timeout = 3")
+        tmp_path, "{ attempts = 3, initial = 60, maximum = 60, jitter = 0 }", "timeout = 3"
+    )
     code, _, err = snapkit(config, "refresh")
     assert code == 1
     assert "no time left to retry within the deadline of 3 s" in err
@@ -106,11 +110,18 @@ def test_a_server_failing_every_call_is_tried_by_the_client_budget_only(
     tmp_path: Path, server: ServerHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNAPKIT_TEST_ONEROSTER_SECRET", server.client_secret)
-    section = {"base_url": server.base_url, "client_id": server.client_id,
-               "client_secret": {"env": "SNAPKIT_TEST_ONEROSTER_SECRET"},
-               "retry": NO_WAIT, "tables": ["orgs"]}
-    project = make_project(tmp_path, plugin, config={
-        "oracles": {"oneroster": section}, "refresh": {"attempts": 3, "backoff": 0.0}})
+    section = {
+        "base_url": server.base_url,
+        "client_id": server.client_id,
+        "client_secret": {"env": "SNAPKIT_TEST_ONEROSTER_SECRET"},
+        "retry": NO_WAIT,
+        "tables": ["orgs"],
+    }
+    project = make_project(
+        tmp_path,
+        plugin,
+        config={"oracles": {"oneroster": section}, "refresh": {"attempts": 3, "backoff": 0.0}},
+    )
     server.set_faults(server_errors_always=True)
     outcome = project.refresh()
     server.set_faults()
@@ -122,9 +133,14 @@ def test_a_server_failing_every_call_is_tried_by_the_client_budget_only(
 
 
 def endless_client(deadline: float, handler: Any) -> OneRosterClient:
-    return OneRosterClient("http://oneroster.test/ims/oneroster/v1p1", httpx.Auth(),
-                           page_size=10, deadline=deadline, transport=httpx.MockTransport(handler),
-                           retry=RetryPolicy(attempts=1, initial=0, maximum=0, jitter=0))
+    return OneRosterClient(
+        "http://oneroster.test/ims/oneroster/v1p1",
+        httpx.Auth(),
+        page_size=10,
+        deadline=deadline,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1, initial=0, maximum=0, jitter=0),
+    )
 
 
 def test_endless_pagination_is_named_when_the_deadline_passes() -> None:
@@ -151,5 +167,7 @@ def test_a_call_cut_short_by_the_deadline_says_deadline_not_no_answer() -> None:
     client = endless_client(5.0, handler)
     with pytest.raises(DeadlineExceededError) as caught:
         list(client.iter_records("users"))
-    assert str(caught.value) == ("GET users: the deadline of 5 s passed while waiting for an "
-                                 "answer; raise the deadline or check why the server is slow")
+    assert str(caught.value) == (
+        "GET users: the deadline of 5 s passed while waiting for an "
+        "answer; raise the deadline or check why the server is slow"
+    )

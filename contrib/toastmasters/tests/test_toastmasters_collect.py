@@ -26,18 +26,27 @@ from snapkit_toastmasters.server import serve
 
 
 def test_report_urls_follow_the_dashboards_form() -> None:
-    request = Request.from_settings({"base_url": "https://dash.example/", "districts": [61, "f"],
-                                     "program_year": "2026-2027", "month_end": "2026-09-30"})
+    request = Request.from_settings(
+        {
+            "base_url": "https://dash.example/",
+            "districts": [61, "f"],
+            "program_year": "2026-2027",
+            "month_end": "2026-09-30",
+        }
+    )
     assert request.districts == ("61", "F")
     assert request.url("club_performance", "61") == (
-        "https://dash.example/export.aspx?type=CSV&report=clubperformance~61~9/30/2026~~"
-        "2026-2027")
+        "https://dash.example/export.aspx?type=CSV&report=clubperformance~61~9/30/2026~~2026-2027"
+    )
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"program_year": "2026-2028"}, "not two consecutive years"),
-    ({"districts": ["09", 9]}, "names the same district twice"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"program_year": "2026-2028"}, "not two consecutive years"),
+        ({"districts": ["09", 9]}, "names the same district twice"),
+    ],
+)
 def test_settings_that_cannot_be_right_are_refused(settings: dict, message: str) -> None:
     base = {"base_url": "http://x", "districts": ["61"], "program_year": "2026-2027"}
     with pytest.raises(ValidationFailedError, match=message):
@@ -45,8 +54,10 @@ def test_settings_that_cannot_be_right_are_refused(settings: dict, message: str)
 
 
 def test_reports_of_different_as_of_dates_are_a_transient_failure() -> None:
-    with pytest.raises(TransientFetchError, match="district 86: the district summary and club "
-                                                  "performance reports are of different"):
+    with pytest.raises(
+        TransientFetchError,
+        match="district 86: the district summary and club performance reports are of different",
+    ):
         collect_fixtures(district_summary=fixture("closed_year", "district_summary"))
     assert issubclass(TransientFetchError, TransientOracleError)
 
@@ -64,8 +75,9 @@ def test_data_older_than_the_baseline_is_refused_and_equal_dates_pass() -> None:
         return fixture("open_year", report)
 
     assert collect(request, fetch, baseline={"86": "2026-09-22", "61": "2027-01-01"}).tables
-    with pytest.raises(StaleDataError, match="as of 2026-09-22, older than the current "
-                                             "snapshot's \\(2026-09-23\\)"):
+    with pytest.raises(
+        StaleDataError, match="as of 2026-09-22, older than the current snapshot's \\(2026-09-23\\)"
+    ):
         collect(request, fetch, baseline={"86": "2026-09-23"})
 
 
@@ -85,8 +97,7 @@ def test_http_statuses_are_sorted_into_transient_and_permanent() -> None:
         assert fetcher("200", "club_performance", "http://x/export.aspx?report=c~200") == b"x"
         for status in (500, 503, 429):
             with pytest.raises(TransientFetchError) as caught:
-                fetcher(str(status), "club_performance",
-                        f"http://x/export.aspx?report=c~{status}")
+                fetcher(str(status), "club_performance", f"http://x/export.aspx?report=c~{status}")
             assert caught.value.retry_after == 2.0
         with pytest.raises(ExportFetchError, match="HTTP 404"):
             fetcher("404", "club_performance", "http://x/export.aspx?report=c~404")
@@ -97,8 +108,7 @@ def test_a_404_fails_at_once_without_retries(tmp_path: Path) -> None:
         outcome = tm_project(tmp_path, server, districts=["61", "99"]).refresh()
     assert outcome.status == "failed"
     (error,) = [e for e in outcome.errors if e.oracle == "tm_metadata"]
-    assert "district 99, district summary report: the dashboard answered HTTP 404" \
-        in error.message
+    assert "district 99, district summary report: the dashboard answered HTTP 404" in error.message
     assert outcome.manifest.run.timings["tm_metadata"].attempts == 1
 
 
@@ -109,9 +119,11 @@ def test_the_local_dashboard_is_deterministic() -> None:
         assert render_report(one, report, "61") == render_report(two, report, "61")
     two.advance()
     assert render_report(one, "club_performance", "61", month=2) == render_report(
-        two, "club_performance", "61", month=2)
+        two, "club_performance", "61", month=2
+    )
     assert render_report(one, "club_performance", "61") != render_report(
-        two, "club_performance", "61")
+        two, "club_performance", "61"
+    )
     assert Dashboard.generate(2, 30, seed=5).expected_tables() != one.expected_tables()
 
 
@@ -123,8 +135,11 @@ def test_a_heading_used_twice_and_a_club_listed_twice_are_refused() -> None:
         collect_fixtures("closed_year", "2025-2026", district_summary=data)
     lines = fixture("closed_year", "district_performance").split(b"\r\n")
     twice = b"\r\n".join([*lines[:3], lines[2], *lines[3:]])
-    with pytest.raises(ExportFormatError, match="line 4: club 5678 is listed twice "
-                                                r"\(first on line 3\)"):
+    with pytest.raises(
+        ExportFormatError,
+        match="line 4: club 5678 is listed twice "
+        r"\(first on line 3\)",
+    ):
         collect_fixtures("closed_year", "2025-2026", district_performance=twice)
 
 

@@ -25,8 +25,9 @@ def test_the_page_is_in_the_site_navigation() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(EXAMPLES)))
-def test_every_python_example_runs(index: int, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_python_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SNAPKIT_CONFIG", raising=False)
     exec(compile(EXAMPLES[index], f"{PAGE.name} example {index + 1}", "exec"), {})
@@ -46,8 +47,9 @@ def test_every_table_oracle_report_and_fault_is_documented() -> None:
         assert f"| `{oracle}` | `{table}` | `{KEY_COLUMNS[table]}`" in TEXT
     for table, schema in TABLE_SCHEMAS.items():
         if table == "district_statistics":
-            missing = [f for f in schema["properties"] if f"`{f}`" not in TEXT
-                       and f != "district_id"]
+            missing = [
+                f for f in schema["properties"] if f"`{f}`" not in TEXT and f != "district_id"
+            ]
             assert not missing, missing
     for name in REPORTS.values():
         assert f"`{name}`" in TEXT

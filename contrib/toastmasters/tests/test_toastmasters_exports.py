@@ -61,8 +61,8 @@ def test_zero_padded_club_numbers_match_the_unpadded_ones_of_the_other_report() 
     assert b'"00001234"' in fixture("open_year", "club_performance")
     assert b'"1234"' in fixture("open_year", "district_performance")
     club = clubs(collect_fixtures())[1234]
-    assert club["active_members"] == 23          # from the club performance report
-    assert club["oct_renewals"] == 15            # from the district performance report
+    assert club["active_members"] == 23  # from the club performance report
+    assert club["oct_renewals"] == 15  # from the district performance report
     assert club["total_paid"] == 22
 
 
@@ -72,8 +72,12 @@ def test_0D_and_0A_mean_no_division_and_no_area() -> None:
     assert (new_club["division"], new_club["area"]) == (None, None)
     assert new_club["charter_date"] == "2026-08-15"
     assert [d["division_id"] for d in collected.tables["divisions"]] == ["86-A", "86-B"]
-    assert [a["area_id"] for a in collected.tables["areas"]] == ["86-A-1", "86-A-2", "86-B-1",
-                                                                 "86-B-2"]
+    assert [a["area_id"] for a in collected.tables["areas"]] == [
+        "86-A-1",
+        "86-A-2",
+        "86-B-1",
+        "86-B-2",
+    ]
     assert collected.tables["districts"][0]["unassigned_clubs"] == 1
     assert collected.tables["districts"][0]["divisions"] == 2
 
@@ -81,11 +85,21 @@ def test_0D_and_0A_mean_no_division_and_no_area() -> None:
 def test_distinguished_clubs_are_counted_by_status_code() -> None:
     collected = collect_fixtures()
     assert {n: c["distinguished"] for n, c in clubs(collected).items()} == {
-        1234: "D", 5678: None, 9012: "S", 3456: None, 7890: "M", 2222: None}
+        1234: "D",
+        5678: None,
+        9012: "S",
+        3456: None,
+        7890: "M",
+        2222: None,
+    }
     stats = collected.tables["district_statistics"][0]
-    assert (stats["distinguished"], stats["select_distinguished"],
-            stats["presidents_distinguished"], stats["smedley_distinguished"],
-            stats["distinguished_total"]) == (1, 1, 0, 1, 3)
+    assert (
+        stats["distinguished"],
+        stats["select_distinguished"],
+        stats["presidents_distinguished"],
+        stats["smedley_distinguished"],
+        stats["distinguished_total"],
+    ) == (1, 1, 0, 1, 3)
 
 
 def test_a_level_written_in_words_instead_of_a_code_is_refused_naming_the_line() -> None:
@@ -102,10 +116,19 @@ def test_club_statuses_active_suspended_ineligible_low_are_counted() -> None:
     statuses = {n: c["status"] for n, c in clubs(collected).items()}
     assert sorted(set(statuses.values())) == ["active", "ineligible", "low", "suspended"]
     stats = collected.tables["district_statistics"][0]
-    assert (stats["clubs_active"], stats["clubs_suspended"], stats["clubs_ineligible"],
-            stats["clubs_low"], stats["clubs_total"]) == (3, 1, 1, 1, 6)
-    assert (stats["membership_base"], stats["membership_total"], stats["membership_change"],
-            stats["membership_change_pct"]) == (66, 85, 19, 28.79)
+    assert (
+        stats["clubs_active"],
+        stats["clubs_suspended"],
+        stats["clubs_ineligible"],
+        stats["clubs_low"],
+        stats["clubs_total"],
+    ) == (3, 1, 1, 1, 6)
+    assert (
+        stats["membership_base"],
+        stats["membership_total"],
+        stats["membership_change"],
+        stats["membership_change_pct"],
+    ) == (66, 85, 19, 28.79)
 
 
 def test_open_year_columns_are_matched_by_heading_not_by_position() -> None:
@@ -115,7 +138,11 @@ def test_open_year_columns_are_matched_by_heading_not_by_position() -> None:
     collected = collect_fixtures()
     club = clubs(collected)[7890]
     assert (club["club_name"], club["level_1s"], club["level_4s"], club["csp"]) == (
-        "Summit Voices", 12, 2, True)
+        "Summit Voices",
+        12,
+        2,
+        True,
+    )
     assert collected.metadata["districts"]["86"]["open_year_columns"] is True
 
 
@@ -128,19 +155,23 @@ def test_closed_and_open_year_reports_of_the_same_clubs_give_the_same_club_colum
         assert closed_columns == open_columns, table
     assert tuple(closed.tables["clubs"][0]) == CLUB_FIELDS
     strip = ("csp",)
-    assert [{k: v for k, v in row.items() if k not in strip} for row in closed.tables["clubs"]] \
-        == [{k: v for k, v in row.items() if k not in strip} for row in opened.tables["clubs"]]
+    assert [{k: v for k, v in row.items() if k not in strip} for row in closed.tables["clubs"]] == [
+        {k: v for k, v in row.items() if k not in strip} for row in opened.tables["clubs"]
+    ]
     assert all(row["csp"] is None for row in closed.tables["clubs"])
     assert closed.metadata["districts"]["86"]["open_year_columns"] is False
 
 
-@pytest.mark.parametrize(("heading", "normalized"), [
-    ("Mem. Base", "mem base"),
-    ("Level 4s, Path Completions, or DTM Awards", "level 4s path completions or dtm awards"),
-    ("\ufeffDistrict", "district"),
-    ("President's Distinguished Clubs", "president s distinguished clubs"),
-    ("  Charter Date/Suspend Date ", "charter date suspend date"),
-])
+@pytest.mark.parametrize(
+    ("heading", "normalized"),
+    [
+        ("Mem. Base", "mem base"),
+        ("Level 4s, Path Completions, or DTM Awards", "level 4s path completions or dtm awards"),
+        ("\ufeffDistrict", "district"),
+        ("President's Distinguished Clubs", "president s distinguished clubs"),
+        ("  Charter Date/Suspend Date ", "charter date suspend date"),
+    ],
+)
 def test_headings_are_matched_normalized(heading: str, normalized: str) -> None:
     assert normalize_heading(heading) == normalized
 
@@ -160,62 +191,80 @@ def assert_no_record_values(error: BaseException) -> None:
 def test_a_truncated_export_names_the_district_report_and_last_line() -> None:
     with pytest.raises(ExportFormatError) as caught:
         collect_fixtures(club_performance=broken("truncated_club_performance"))
-    assert str(caught.value).startswith("district 86, club performance report, line 5: "
-                                        "the export ends without its 'Month of")
+    assert str(caught.value).startswith(
+        "district 86, club performance report, line 5: the export ends without its 'Month of"
+    )
     assert isinstance(caught.value, OracleError)
     assert (caught.value.district, caught.value.report, caught.value.line) == (
-        "86", "club_performance", 5)
+        "86",
+        "club_performance",
+        5,
+    )
     assert_no_record_values(caught.value)
 
 
 def test_a_missing_column_is_named() -> None:
     with pytest.raises(ExportFormatError) as caught:
         collect_fixtures(club_performance=broken("missing_column_club_performance"))
-    assert str(caught.value).startswith("district 86, club performance report, line 1: the "
-                                        "export has no column 'Active Members'")
+    assert str(caught.value).startswith(
+        "district 86, club performance report, line 1: the export has no column 'Active Members'"
+    )
 
 
 def test_a_row_with_too_few_fields_is_refused_naming_its_line() -> None:
-    with pytest.raises(ExportFormatError, match=r"line 7: the row has 24 fields where the "
-                                                r"heading has 25"):
+    with pytest.raises(
+        ExportFormatError,
+        match=r"line 7: the row has 24 fields where the "
+        r"heading has 25",
+    ):
         collect_fixtures(club_performance=broken("short_row_club_performance"))
 
 
 def test_summary_totals_that_disagree_with_the_clubs_fail_naming_the_column() -> None:
     with pytest.raises(ValidationFailedError) as caught:
         collect_fixtures(district_summary=broken("summary_disagrees_district_summary"))
-    assert str(caught.value).startswith("district 86, district summary report, line 2: "
-                                        "'Active Members' disagrees with the clubs")
-    assert "86\"" not in str(caught.value)
+    assert str(caught.value).startswith(
+        "district 86, district summary report, line 2: 'Active Members' disagrees with the clubs"
+    )
+    assert '86"' not in str(caught.value)
 
 
 def test_an_empty_district_fails_with_the_reason() -> None:
-    with pytest.raises(EmptyDistrictError, match="district 86, club performance report, "
-                                                 "line 2: the report lists no clubs"):
+    with pytest.raises(
+        EmptyDistrictError,
+        match="district 86, club performance report, line 2: the report lists no clubs",
+    ):
         collect_fixtures(club_performance=broken("empty_club_performance"))
 
 
 def test_a_value_of_the_wrong_kind_names_the_club_and_column_not_the_value() -> None:
-    data = fixture("open_year", "club_performance").replace(b'"Low","N","10","7"',
-                                                            b'"Low","N","10","seven"')
+    data = fixture("open_year", "club_performance").replace(
+        b'"Low","N","10","7"', b'"Low","N","10","seven"'
+    )
     with pytest.raises(ExportFormatError) as caught:
         collect_fixtures(club_performance=data)
-    assert str(caught.value) == ("district 86, club performance report, line 3: club 5678, "
-                                 "column 'Active Members': expected a whole number")
+    assert str(caught.value) == (
+        "district 86, club performance report, line 3: club 5678, "
+        "column 'Active Members': expected a whole number"
+    )
 
 
 def test_a_row_of_another_district_is_refused() -> None:
     data = fixture("open_year", "district_performance").replace(b'"86","B","02"', b'"87","B","02"')
-    with pytest.raises(ExportFormatError, match=r"district performance report, line 7: the row "
-                                                r"\(club 2222\) is of district 87, not 86"):
+    with pytest.raises(
+        ExportFormatError,
+        match=r"district performance report, line 7: the row "
+        r"\(club 2222\) is of district 87, not 86",
+    ):
         collect_fixtures(district_performance=data)
 
 
 def test_a_club_missing_from_the_district_performance_report_is_named() -> None:
     lines = fixture("open_year", "district_performance").split(b"\n")
     data = b"\n".join(line for line in lines if b'"5678"' not in line)
-    with pytest.raises(ValidationFailedError, match="club 5678 is not in the district "
-                                                    "performance report"):
+    with pytest.raises(
+        ValidationFailedError, match="club 5678 is not in the district performance report"
+    ):
         collect_fixtures(district_performance=data)
 
 
@@ -223,7 +272,6 @@ def test_not_utf8_and_unclosed_quotes_name_their_line() -> None:
     data = fixture("closed_year", "club_performance").replace(b"Summit", b"S\xffmmit")
     with pytest.raises(ExportFormatError, match="line 6: the export is not UTF-8"):
         parse_export(data, district="86", report="club_performance")
-    data = fixture("closed_year", "club_performance").replace(b'"Summit Voices"',
-                                                              b'"Summit Voices')
+    data = fixture("closed_year", "club_performance").replace(b'"Summit Voices"', b'"Summit Voices')
     with pytest.raises(ToastmastersError, match="line 6"):
         parse_export(data, district="86", report="club_performance")

@@ -20,7 +20,10 @@ def test_the_entry_point_registers_every_kind() -> None:
     assert {"district_ranking", "club_health"} <= set(manager.projections.keys())
     datasets = {d.key: d for d in manager.datasets}
     assert {k for k, d in datasets.items() if "toastmasters" in d.profiles} == {
-        "district_ranking", "club_health", "clubs_at_risk"}
+        "district_ranking",
+        "club_health",
+        "clubs_at_risk",
+    }
     assert "toastmasters" in manager.registry("command")
     assert "toastmasters" in manager.registry("demo")
     assert manager.oracles.get(SECTION).settings_schema is not None
@@ -36,6 +39,12 @@ def test_a_refresh_without_the_section_fails_saying_what_to_add(tmp_path: Path) 
 
 def test_a_bad_section_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"oracles\.toastmasters\.program_year"):
-        make_project(tmp_path, plugin, config={"oracles": {SECTION: {
-            "base_url": "http://x", "districts": ["61"], "program_year": "2026"}}}
+        make_project(
+            tmp_path,
+            plugin,
+            config={
+                "oracles": {
+                    SECTION: {"base_url": "http://x", "districts": ["61"], "program_year": "2026"}
+                }
+            },
         ).validate_settings()

@@ -34,14 +34,16 @@ def server() -> Iterator[ServerHandle]:
 
 
 def versioned(folder: Path, server: ServerHandle, schema: str, calculation: str) -> Project:
-    config = {"oracles": {"toastmasters": section(server)},
-              "refresh": {"backoff": 0.0, "schema_version": schema,
-                          "calculation_version": calculation}}
+    config = {
+        "oracles": {"toastmasters": section(server)},
+        "refresh": {"backoff": 0.0, "schema_version": schema, "calculation_version": calculation},
+    }
     return make_project(folder, plugin, config=config)
 
 
 def test_property_8_a_successful_refresh_creates_a_success_snapshot(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     project = tm_project(tmp_path, server)
     outcome = project.refresh()
     assert outcome.status == "success" and outcome.pointer_moved
@@ -58,7 +60,8 @@ FAILURES = {
 
 @pytest.mark.parametrize("fault", sorted(FAILURES))
 def test_property_9_a_failed_refresh_records_a_failed_snapshot_and_keeps_the_pointer(
-        tmp_path: Path, server: ServerHandle, fault: str) -> None:
+    tmp_path: Path, server: ServerHandle, fault: str
+) -> None:
     project = tm_project(tmp_path, server)
     good = project.refresh()
     server.advance()
@@ -73,19 +76,20 @@ def test_property_9_a_failed_refresh_records_a_failed_snapshot_and_keeps_the_poi
 
 
 def test_property_11_snapshots_carry_their_creation_and_fetch_times(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     outcome = tm_project(tmp_path, server).refresh()
     manifest = outcome.manifest
     created = parse_time(manifest.created_at)
     fetched = parse_time(manifest.run.timings["tm_metadata"].metrics["fetched_at"])
     assert fetched <= created
     metadata = manifest.payloads["tm_metadata"]
-    assert (metadata["source"], metadata["data_as_of"]) == ("toastmasters-dashboard",
-                                                            "2026-09-22")
+    assert (metadata["source"], metadata["data_as_of"]) == ("toastmasters-dashboard", "2026-09-22")
 
 
 def test_property_12_snapshots_carry_schema_and_calculation_versions(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     outcome = versioned(tmp_path, server, "3", "7").refresh()
     manifest = outcome.manifest
     assert (manifest.schema_version, manifest.calculation_version) == ("3", "7")
@@ -94,8 +98,7 @@ def test_property_12_snapshots_carry_schema_and_calculation_versions(
     assert {s.key: s.version for s in manifest.oracles}["tm_clubs"] == "0.1.0"
 
 
-def test_property_13_failed_snapshots_are_not_served(tmp_path: Path,
-                                                     server: ServerHandle) -> None:
+def test_property_13_failed_snapshots_are_not_served(tmp_path: Path, server: ServerHandle) -> None:
     project = tm_project(tmp_path, server)
     good = project.refresh()
     server.set_faults(missing_column="Mem. Base")
@@ -107,7 +110,8 @@ def test_property_13_failed_snapshots_are_not_served(tmp_path: Path,
 
 
 def test_property_14_a_failed_snapshot_holds_the_detailed_error(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     project = tm_project(tmp_path, server)
     server.set_faults(truncate_always=True, report="club_performance", district="62")
     failed = project.refresh()
@@ -115,8 +119,9 @@ def test_property_14_a_failed_snapshot_holds_the_detailed_error(
     assert manifest.id == failed.snapshot_id
     (error,) = [e for e in manifest.errors if e.oracle == "tm_metadata"]
     assert error.code == "oracle_error"
-    assert error.message.startswith("oracle 'tm_metadata': district 62, club performance "
-                                    "report, line ")
+    assert error.message.startswith(
+        "oracle 'tm_metadata': district 62, club performance report, line "
+    )
     dependents = {e.oracle for e in manifest.errors if e.code == "dependency_failed"}
     assert {"tm_clubs", "tm_districts"} <= dependents
 
@@ -129,7 +134,8 @@ def test_property_16_network_errors_are_retried(tmp_path: Path, server: ServerHa
 
 
 def test_property_22_every_stored_record_matches_its_tables_json_schema(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     project = tm_project(tmp_path, server)
     project.refresh()
     for table, schema in TABLE_SCHEMAS.items():
@@ -143,17 +149,20 @@ def test_property_22_every_stored_record_matches_its_tables_json_schema(
 
 
 def test_property_23_a_record_missing_a_required_field_is_rejected_and_the_pointer_stays(
-        tmp_path: Path, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, server: ServerHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tm_project(tmp_path, server)
     good = project.refresh()
     real = oracles.collect
 
     def without_status(*args: Any, **kwargs: Any) -> Collected:
         collected = real(*args, **kwargs)
-        clubs = tuple({k: v for k, v in row.items() if k != "status"}
-                      for row in collected.tables["clubs"])
-        return Collected({**collected.tables, "clubs": clubs}, collected.metadata,
-                         collected.exports)
+        clubs = tuple(
+            {k: v for k, v in row.items() if k != "status"} for row in collected.tables["clubs"]
+        )
+        return Collected(
+            {**collected.tables, "clubs": clubs}, collected.metadata, collected.exports
+        )
 
     monkeypatch.setattr(oracles, "collect", without_status)
     server.advance()
@@ -165,7 +174,8 @@ def test_property_23_a_record_missing_a_required_field_is_rejected_and_the_point
 
 
 def test_property_28_a_historical_snapshot_keeps_its_versions(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     old = versioned(tmp_path, server, "1", "1").refresh()
     server.advance()
     versioned(tmp_path, server, "2", "2").refresh()
@@ -175,7 +185,8 @@ def test_property_28_a_historical_snapshot_keeps_its_versions(
 
 
 def test_property_29_new_snapshots_use_the_current_versions(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     versioned(tmp_path, server, "1", "1").refresh()
     server.advance()
     new = versioned(tmp_path, server, "2", "5").refresh()
@@ -183,7 +194,8 @@ def test_property_29_new_snapshots_use_the_current_versions(
 
 
 def test_property_30_a_diff_across_versions_shows_the_version_change(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     import snapkit_diff_sections.plugin as diff_sections
 
     old = versioned(tmp_path, server, "1", "1").refresh()
@@ -191,23 +203,32 @@ def test_property_30_a_diff_across_versions_shows_the_version_change(
     project = versioned(tmp_path, server, "1", "2")
     project.manager.register(diff_sections, name="diff-sections")
     new = project.refresh()
-    diff = compute_diff(project.manager, project.store, old.manifest, new.manifest,
-                        sections=["summary"])
+    diff = compute_diff(
+        project.manager, project.store, old.manifest, new.manifest, sections=["summary"]
+    )
     facts = diff.sections[0].data["snapshot"]
     assert facts["calculation_version"] == {"from": "1", "to": "2"}
 
 
 def test_property_10_the_cli_and_the_python_api_run_the_same_refresh(
-        tmp_path: Path, server: ServerHandle) -> None:
+    tmp_path: Path, server: ServerHandle
+) -> None:
     config = tmp_path / "snapkit.toml"
     districts = ", ".join(f'"{d}"' for d in sorted(server.dashboard.districts))
     config.write_text(
         f'[store]\nkind = "file"\npath = "cli-store"\n\n[refresh]\nbackoff = 0.0\n\n'
         f'[oracles.toastmasters]\nbase_url = "{server.base_url}"\ndistricts = [{districts}]\n'
-        f'program_year = "2026-2027"\n', encoding="utf-8")
+        f'program_year = "2026-2027"\n',
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
-    done = subprocess.run([sys.executable, "-m", "snapkit", "-c", str(config), "refresh",
-                           "--json"], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "snapkit", "-c", str(config), "refresh", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     cli_id = json.loads(done.stdout)["snapshot_id"]
     api = Project.load(config).refresh()

@@ -23,32 +23,40 @@ def fixture(folder: str, report: str) -> bytes:
     return (FIXTURES / folder / f"{report}.csv").read_bytes()
 
 
-def collect_fixtures(folder: str = "open_year", program_year: str = "2026-2027",
-                     **replaced: bytes) -> Collected:
+def collect_fixtures(
+    folder: str = "open_year", program_year: str = "2026-2027", **replaced: bytes
+) -> Collected:
     """Collect district 86 from the fixture files of ``folder`` (``replaced`` swaps reports
     for other bytes, e.g. a broken export)."""
+
     def fetch(district: str, report: str, url: str) -> bytes:
         return replaced[report] if report in replaced else fixture(folder, report)
 
-    request = Request(base_url="http://dashboard.invalid", districts=("86",),
-                      program_year=program_year)
+    request = Request(
+        base_url="http://dashboard.invalid", districts=("86",), program_year=program_year
+    )
     return collect(request, fetch)
 
 
 def section(server: ServerHandle, **changes: Any) -> dict[str, Any]:
     """An ``[oracles.toastmasters]`` section for every district the server has."""
-    data: dict[str, Any] = {"base_url": server.base_url,
-                            "districts": sorted(server.dashboard.districts),
-                            "program_year": server.dashboard.program_year}
+    data: dict[str, Any] = {
+        "base_url": server.base_url,
+        "districts": sorted(server.dashboard.districts),
+        "program_year": server.dashboard.program_year,
+    }
     data.update(changes)
     return data
 
 
-def tm_project(folder: Path, server: ServerHandle, *, filters: Mapping[str, Any] | None = None,
-               **changes: Any) -> Project:
+def tm_project(
+    folder: Path, server: ServerHandle, *, filters: Mapping[str, Any] | None = None, **changes: Any
+) -> Project:
     """A project refreshing the server's districts into ``folder/store`` (no backoff)."""
-    config: dict[str, Any] = {"oracles": {"toastmasters": section(server, **changes)},
-                              "refresh": {"backoff": 0.0}}
+    config: dict[str, Any] = {
+        "oracles": {"toastmasters": section(server, **changes)},
+        "refresh": {"backoff": 0.0},
+    }
     if filters:
         config["scope"] = {"namespace": "toastmasters", "filters": dict(filters)}
     return make_project(folder, plugin, config=config)

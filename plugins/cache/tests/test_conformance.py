@@ -32,8 +32,12 @@ class TestRedisCacheConformance(CacheConformance):
         made: list[RedisCache] = []
 
         def make(ttl: float, capacity: int) -> RedisCache:
-            cache = RedisCache(url=redis_server.url, ttl=ttl, capacity=capacity,
-                               namespace=f"{redis_namespace}{len(made)}")
+            cache = RedisCache(
+                url=redis_server.url,
+                ttl=ttl,
+                capacity=capacity,
+                namespace=f"{redis_namespace}{len(made)}",
+            )
             made.append(cache)
             return cache
 

@@ -32,10 +32,13 @@ def test_entry_point_in_the_snapkit_group_names_the_plugin_module() -> None:
 def test_importing_the_plugin_loads_neither_cachetools_nor_redis() -> None:
     import subprocess
 
-    code = ("import sys, snapkit_cache.plugin; "
-            "print(sorted(m for m in ('cachetools', 'redis') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, snapkit_cache.plugin; "
+        "print(sorted(m for m in ('cachetools', 'redis') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -54,21 +57,25 @@ def test_the_memory_factory_builds_from_settings() -> None:
 
 
 def test_the_redis_factory_builds_from_settings_without_connecting() -> None:
-    backend = _registered()["redis"].factory({"url": "redis://127.0.0.1:1/0", "ttl": 5,
-                                              "capacity": 9, "namespace": "app"})
+    backend = _registered()["redis"].factory(
+        {"url": "redis://127.0.0.1:1/0", "ttl": 5, "capacity": 9, "namespace": "app"}
+    )
     assert isinstance(backend, RedisCache) and isinstance(backend, CacheBackend)
     assert (backend.ttl, backend.capacity, backend.prefix) == (5.0, 9, "app")
     backend.close()
 
 
-@pytest.mark.parametrize(("key", "settings"), [
-    ("memory", {"ttl": 0}),
-    ("memory", {"capacity": 0}),
-    ("memory", {"url": "redis://x"}),
-    ("redis", {"url": "http://example"}),
-    ("redis", {"lock_timeout": -1}),
-    ("redis", {"namespace": ""}),
-])
+@pytest.mark.parametrize(
+    ("key", "settings"),
+    [
+        ("memory", {"ttl": 0}),
+        ("memory", {"capacity": 0}),
+        ("memory", {"url": "redis://x"}),
+        ("redis", {"url": "http://example"}),
+        ("redis", {"lock_timeout": -1}),
+        ("redis", {"namespace": ""}),
+    ],
+)
 def test_settings_schemas_refuse_bad_settings(key, settings) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(settings, _registered()[key].settings_schema)

@@ -59,8 +59,7 @@ def test_a_failed_load_releases_the_lock_for_the_next_client(redis_server, redis
 
 
 def test_an_unreachable_server_is_a_cache_unavailable_error_without_the_password():
-    cache = RedisCache(url=f"redis://user:s3cret@127.0.0.1:{free_port()}/0",
-                       socket_timeout=1)
+    cache = RedisCache(url=f"redis://user:s3cret@127.0.0.1:{free_port()}/0", socket_timeout=1)
     with pytest.raises(CacheUnavailableError) as info:
         cache.get("k")
     message = str(info.value)

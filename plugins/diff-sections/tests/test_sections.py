@@ -27,8 +27,9 @@ def manager() -> PluginManager:
     return manager
 
 
-def snap(payloads: dict[str, Any] | None = None, parts: tuple[PartRef, ...] = (),
-         **fields: Any) -> SnapshotManifest:
+def snap(
+    payloads: dict[str, Any] | None = None, parts: tuple[PartRef, ...] = (), **fields: Any
+) -> SnapshotManifest:
     values = {"schema_version": "1", "calculation_version": "1", "status": "success", **fields}
     return SnapshotManifest(Scope("t"), payloads=payloads or {}, parts=parts, **values)
 
@@ -61,19 +62,20 @@ def test_summary_shows_facts_and_parts_side_by_side(manager: PluginManager) -> N
 
 
 def test_json_section_addresses_changes_by_path(manager: PluginManager) -> None:
-    a = snap({"r": {"n": 1, "f": 0.1, "gone": 2, "ids": ["a", "b"], "l": [{"k": 1}],
-                    "a/b": "x"}})
-    b = snap({"r": {"n": 4, "f": 0.3, "new": True, "ids": ["c", "b"], "l": [{"k": 2}, 3],
-                    "a/b": "y"}})
+    a = snap({"r": {"n": 1, "f": 0.1, "gone": 2, "ids": ["a", "b"], "l": [{"k": 1}], "a/b": "x"}})
+    b = snap(
+        {"r": {"n": 4, "f": 0.3, "new": True, "ids": ["c", "b"], "l": [{"k": 2}, 3], "a/b": "y"}}
+    )
     section = by_name(compute_diff(manager, MemoryParts(), a, b))["json"]
     assert section.data == {
-        "added": [{"path": "/r/l/1", "value": 3, "delta": 3},
-                  {"path": "/r/new", "value": True}],
+        "added": [{"path": "/r/l/1", "value": 3, "delta": 3}, {"path": "/r/new", "value": True}],
         "removed": [{"path": "/r/gone", "value": 2, "delta": -2}],
-        "changed": [{"path": "/r/a~1b", "from": "x", "to": "y"},
-                    {"path": "/r/f", "from": 0.1, "to": 0.3, "delta": 0.2},
-                    {"path": "/r/l/0/k", "from": 1, "to": 2, "delta": 1},
-                    {"path": "/r/n", "from": 1, "to": 4, "delta": 3}],
+        "changed": [
+            {"path": "/r/a~1b", "from": "x", "to": "y"},
+            {"path": "/r/f", "from": 0.1, "to": 0.3, "delta": 0.2},
+            {"path": "/r/l/0/k", "from": 1, "to": 2, "delta": 1},
+            {"path": "/r/n", "from": 1, "to": 4, "delta": 3},
+        ],
         "items": [{"path": "/r/ids", "added": ["c"], "removed": ["a"]}],
     }
     assert (section.added, section.removed, section.changed) == (3, 2, 4)
@@ -92,8 +94,7 @@ def test_json_section_does_not_apply_without_payloads(manager: PluginManager) ->
     assert [s.name for s in diff.sections] == ["summary"]
 
 
-def test_table_section_diffs_keyed_tables_and_skips_unchanged_ones(
-        manager: PluginManager) -> None:
+def test_table_section_diffs_keyed_tables_and_skips_unchanged_ones(manager: PluginManager) -> None:
     parts = MemoryParts()
     same = parts.add("same", [{"id": 1}], key_column="id")
     a_rows = [{"id": i, "name": f"n{i}", "score": i} for i in range(6)]
@@ -114,8 +115,9 @@ def test_table_section_diffs_keyed_tables_and_skips_unchanged_ones(
     users = tables["users"]
     assert users["status"] == "changed" and users["key_column"] == "id"
     assert users["added"] == [7] and users["removed"] == [0]
-    assert users["changed"] == [{"key": 2, "fields": {"score": {"from": 2, "to": 2.25,
-                                                                "delta": 0.25}}}]
+    assert users["changed"] == [
+        {"key": 2, "fields": {"score": {"from": 2, "to": 2.25, "delta": 0.25}}}
+    ]
     assert users["records"] == {"from": 6, "to": 6, "delta": 0}
     assert (section.added, section.removed, section.changed) == (1, 3, 1)
 
@@ -124,20 +126,36 @@ def test_table_section_uses_its_memory_setting(manager: PluginManager, tmp_path:
     parts = MemoryParts()
     rows = [{"id": i, "v": "x" * 50} for i in range(3000)]
     a = snap(parts=(parts.add("t", rows, key_column="id"),))
-    b = snap(parts=(parts.add("t", [dict(r, v="y") if r["id"] % 500 == 0 else r
-                                     for r in rows], key_column="id"),))
-    small = compute_diff(manager, parts, a, b, sections=["table"],
-                         settings={"table": {"memory_mb": 1, "tmpdir": str(tmp_path)}})
+    b = snap(
+        parts=(
+            parts.add(
+                "t", [dict(r, v="y") if r["id"] % 500 == 0 else r for r in rows], key_column="id"
+            ),
+        )
+    )
+    small = compute_diff(
+        manager,
+        parts,
+        a,
+        b,
+        sections=["table"],
+        settings={"table": {"memory_mb": 1, "tmpdir": str(tmp_path)}},
+    )
     large = compute_diff(manager, parts, a, b, sections=["table"])
     assert diff_bytes(small) == diff_bytes(large)
     assert small.sections[0].changed == 6
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text("abc", max_size=3)
+    st.none()
+    | st.booleans()
+    | st.integers(-1000, 1000)
+    | st.text("abc", max_size=3)
     | st.floats(-1e6, 1e6, allow_nan=False),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text("abc/~", max_size=3), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text("abc/~", max_size=3), children, max_size=4)
+    ),
     max_leaves=15,
 )
 
@@ -150,10 +168,10 @@ def test_json_changes_reverse_and_vanish_on_identity(old: Any, new: Any) -> None
     strip = lambda entries: [{k: v for k, v in e.items() if k != "delta"} for e in entries]  # noqa: E731
     assert strip(forward["added"]) == strip(backward["removed"])
     assert [e.get("delta") for e in forward["added"]] == [
-        None if e.get("delta") is None else -e["delta"] for e in backward["removed"]]
+        None if e.get("delta") is None else -e["delta"] for e in backward["removed"]
+    ]
     for one, other in zip(forward["changed"], backward["changed"], strict=True):
-        assert (one["path"], one["from"], one["to"]) == (other["path"], other["to"],
-                                                         other["from"])
+        assert (one["path"], one["from"], one["to"]) == (other["path"], other["to"], other["from"])
         assert one.get("delta") == (None if "delta" not in other else -other["delta"])
     for one, other in zip(forward["items"], backward["items"], strict=True):
         assert (one["added"], one["removed"]) == (other["removed"], other["added"])
@@ -165,7 +183,8 @@ def test_snapkit_diff_end_to_end_with_files_and_a_file_store(tmp_path: Path) -> 
         '[store]\nkind = "file"\npath = "data"\n[scope]\nnamespace = "e2e"\n'
         '[plugins]\nenabled = ["file-store", "files", "diff-sections"]\n'
         '[oracles.users]\nkind = "files"\npath = "users.jsonl"\nkey_column = "id"\n'
-        '[oracles.cfg]\nkind = "files"\npath = "cfg.json"\n')
+        '[oracles.cfg]\nkind = "files"\npath = "cfg.json"\n'
+    )
 
     def write(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> None:
         (tmp_path / "users.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -175,13 +194,22 @@ def test_snapkit_diff_end_to_end_with_files_and_a_file_store(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(snapkit), *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [str(snapkit), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     write([{"id": i, "name": f"u{i}"} for i in range(5)], {"limit": 1.5, "tags": ["a"]})
     assert run("refresh").returncode == 0
-    write([{"id": i, "name": "x" if i == 2 else f"u{i}"} for i in range(1, 7)],
-          {"limit": 1.25, "tags": ["b"]})
+    write(
+        [{"id": i, "name": "x" if i == 2 else f"u{i}"} for i in range(1, 7)],
+        {"limit": 1.25, "tags": ["b"]},
+    )
     assert run("refresh").returncode == 0
     proc = run("diff", "current~1", "current", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -192,7 +220,8 @@ def test_snapkit_diff_end_to_end_with_files_and_a_file_store(tmp_path: Path) -> 
     assert (users["added"], users["removed"]) == ([5, 6], [0])
     assert users["changed"] == [{"key": 2, "fields": {"name": {"from": "u2", "to": "x"}}}]
     assert sections["json"]["data"]["changed"] == [
-        {"path": "/cfg/limit", "from": 1.5, "to": 1.25, "delta": -0.25}]
+        {"path": "/cfg/limit", "from": 1.5, "to": 1.25, "delta": -0.25}
+    ]
     text = run("diff", "current~1", "current")
     assert text.returncode == 0
     assert text.stdout.splitlines()[1].split()[0] == "summary"

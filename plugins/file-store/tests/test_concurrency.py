@@ -26,8 +26,12 @@ def _race_commits(path: Path, worker: int, start: object, results: object) -> No
         pointer = store.read_pointer()
         generation = pointer.generation if pointer else 0
         try:
-            commit(store, payload=[worker, i], expected_generation=generation,
-                   records={"rows": [{"w": worker, "i": i}]} if i % 10 == 0 else None)
+            commit(
+                store,
+                payload=[worker, i],
+                expected_generation=generation,
+                records={"rows": [{"w": worker, "i": i}]} if i % 10 == 0 else None,
+            )
         except PointerConflictError:
             conflicts += 1
         else:
@@ -41,8 +45,7 @@ def test_racing_commits_move_the_pointer_exactly_once_per_win(tmp_path: Path) ->
     start = _fork.Barrier(WORKERS)
     results = _fork.Queue()
     procs = [
-        _fork.Process(target=_race_commits, args=(path, w, start, results))
-        for w in range(WORKERS)
+        _fork.Process(target=_race_commits, args=(path, w, start, results)) for w in range(WORKERS)
     ]
     for proc in procs:
         proc.start()

@@ -47,8 +47,9 @@ def _build(folder: Path) -> Truth:
     (folder / "users.csv").unlink()
     assert snapkit(folder, "refresh").code == 1  # a failed run, as real stores have
     b = refresh(folder, users("b"))["snapshot_id"]
-    manifests = {sid: _manifest_json(snapkit(folder, "snapshots", "show", sid, "--json"))
-                 for sid in (a, b)}
+    manifests = {
+        sid: _manifest_json(snapkit(folder, "snapshots", "show", sid, "--json")) for sid in (a, b)
+    }
     listing = {row["id"]: row for row in snapkit(folder, "snapshots", "list", "--json").json()}
     return Truth(a, b, manifests, {a: users("a"), b: users("b")}, listing)
 
@@ -92,14 +93,14 @@ def _fails_loudly(run: Run) -> bool:
     return run.code != 0 and run.stderr.startswith("Error: ") and "Traceback" not in run.stderr
 
 
-def _same(answer: dict[str, Any], expected: dict[str, Any], strict: bool,
-          *loose: str) -> bool:
+def _same(answer: dict[str, Any], expected: dict[str, Any], strict: bool, *loose: str) -> bool:
     """Equal, or (not ``strict``: after a refresh captured the same data again) equal but for
     the capture fields ``loose``."""
     if strict:
         return answer == expected
-    return ({k: v for k, v in answer.items() if k not in loose}
-            == {k: v for k, v in expected.items() if k not in loose})
+    return {k: v for k, v in answer.items() if k not in loose} == {
+        k: v for k, v in expected.items() if k not in loose
+    }
 
 
 def _check_reads(folder: Path, truth: Truth, *, strict: bool = True) -> None:

@@ -96,15 +96,16 @@ def test_commit_refuses_a_manifest_that_references_an_unknown_part(store: FileSt
     txn = store.begin()
     ghost = PartRef(name="ghost", sha256="ab" * 32, records=1, bytes=3, oracle="o")
     with pytest.raises(StoreError, match="ghost"):
-        txn.commit(manifest(payload=2, parts=[ghost]), move_pointer=True,
-                   expected_generation=1)
+        txn.commit(manifest(payload=2, parts=[ghost]), move_pointer=True, expected_generation=1)
     assert store.read_pointer() == good.pointer
     assert [i.id for i in store.list()] == [good.snapshot_id]
     assert list(store.layout.tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize("ref", ["../x", "../../../etc/passwd", "/etc/passwd", "a" * 64 + "\n",
-                                 "a" * 63 + "/", "..", "A" * 64])
+@pytest.mark.parametrize(
+    "ref",
+    ["../x", "../../../etc/passwd", "/etc/passwd", "a" * 64 + "\n", "a" * 63 + "/", "..", "A" * 64],
+)
 def test_path_traversal_is_refused_before_any_path_is_built(
     store: FileStore, tmp_path: Path, ref: str
 ) -> None:
@@ -348,9 +349,13 @@ def test_a_part_cut_short_never_reads_as_complete_through_buffered_lines(tmp_pat
     sha, _ = writer.close()
     from snapkit.contracts import PartRef, Scope, SnapshotManifest
 
-    manifest = SnapshotManifest(scope=Scope("t"), schema_version="1", calculation_version="1",
-                                status="success",
-                                parts=(PartRef("t", sha, len(lines), sum(map(len, lines)), "t"),))
+    manifest = SnapshotManifest(
+        scope=Scope("t"),
+        schema_version="1",
+        calculation_version="1",
+        status="success",
+        parts=(PartRef("t", sha, len(lines), sum(map(len, lines)), "t"),),
+    )
     txn.commit(manifest, move_pointer=True, expected_generation=0)
     stored = next(p for p in (tmp_path / "store").rglob(f"{sha}*") if p.is_file())
     data = stored.read_bytes()

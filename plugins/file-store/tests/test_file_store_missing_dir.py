@@ -32,6 +32,7 @@ def _raises(
     def check(store: FileStore) -> None:
         with pytest.raises(error):
             read(store)
+
     return check
 
 
@@ -60,7 +61,8 @@ READS: dict[str, Callable[[FileStore], None]] = {
     "open_part": _raises(CorruptSnapshotError, lambda s: s.open_part(NO_PART).__enter__()),
     "iter_part_lines": _raises(CorruptSnapshotError, lambda s: list(s.iter_part_lines(NO_PART))),
     "iter_part_blocks": _raises(
-        CorruptSnapshotError, lambda s: list(s.iter_part_blocks(NO_PART, verify=False))),
+        CorruptSnapshotError, lambda s: list(s.iter_part_blocks(NO_PART, verify=False))
+    ),
     "verify": _verify,
     "prune_dry_run": _prune_dry_run,
 }
@@ -100,8 +102,11 @@ def test_the_store_says_where_it_is_and_whether_it_exists(missing: Path) -> None
 
 
 def _private_dirs(root: Path) -> dict[Path, int]:
-    return {path: stat.S_IMODE(path.stat().st_mode)
-            for path in [root, *root.rglob("*")] if path.is_dir()}
+    return {
+        path: stat.S_IMODE(path.stat().st_mode)
+        for path in [root, *root.rglob("*")]
+        if path.is_dir()
+    }
 
 
 WRITES: dict[str, Callable[[FileStore], None]] = {
@@ -126,16 +131,20 @@ def test_the_first_write_creates_the_store_private_and_fsyncs_each_new_directory
     store = FileStore(missing)
     WRITES[write](store)
     modes = _private_dirs(missing.parent)
-    assert {missing.parent, missing, missing / "parts", missing / "snapshots",
-            missing / "tmp"} <= set(modes)
+    assert {
+        missing.parent,
+        missing,
+        missing / "parts",
+        missing / "snapshots",
+        missing / "tmp",
+    } <= set(modes)
     assert set(modes.values()) == {0o700}
     # each new directory's entry is made durable in its parent
     assert {missing.parent.parent, missing.parent, missing} <= set(synced)
 
 
 def test_the_first_refresh_creates_the_store_with_mode_0700(tmp_path: Path) -> None:
-    plugin = OraclePlugin().add("users", lambda call: [{"id": 1}], records=True,
-                                key_column="id")
+    plugin = OraclePlugin().add("users", lambda call: [{"id": 1}], records=True, key_column="id")
     project = make_project(tmp_path, plugin)
     root = tmp_path / "store"
     with pytest.raises(NoSnapshotError):
@@ -187,43 +196,55 @@ def test_snapshots_list_names_the_store_that_does_not_exist(
 ) -> None:
     code, out, _err = _run(folder, "snapshots", "list", capsys=capsys)
     assert code == 0
-    assert out == (f"No snapshots yet in {folder / 'nostore'} (the store does not exist yet). "
-                   "Run 'snapkit refresh'.\n")
+    assert out == (
+        f"No snapshots yet in {folder / 'nostore'} (the store does not exist yet). "
+        "Run 'snapkit refresh'.\n"
+    )
     assert not (folder / "nostore").exists()
 
 
-@pytest.mark.parametrize("args", [
-    ("snapshots", "current"),
-    ("snapshots", "show", "current"),
-    ("snapshots", "show", "latest"),
-    ("project",),
-    ("diff", "current", "latest"),
-    ("search", "people", "x"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("snapshots", "current"),
+        ("snapshots", "show", "current"),
+        ("snapshots", "show", "latest"),
+        ("project",),
+        ("diff", "current", "latest"),
+        ("search", "people", "x"),
+    ],
+)
 def test_reads_needing_a_snapshot_exit_3_naming_the_store_that_does_not_exist(
     folder: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
 ) -> None:
     code, _out, err = _run(folder, *args, capsys=capsys)
     assert code == 3
-    assert err.strip() == (f"Error: no snapshot yet in {folder / 'nostore'} (the store does "
-                           "not exist yet); run 'snapkit refresh' first")
+    assert err.strip() == (
+        f"Error: no snapshot yet in {folder / 'nostore'} (the store does "
+        "not exist yet); run 'snapkit refresh' first"
+    )
     assert not (folder / "nostore").exists()
 
 
-@pytest.mark.parametrize("args", [
-    ("snapshots", "list", "--json"),
-    ("snapshots", "verify"),
-    ("snapshots", "verify", "--json"),
-    ("snapshots", "prune", "--keep-last", "1", "--dry-run"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("snapshots", "list", "--json"),
+        ("snapshots", "verify"),
+        ("snapshots", "verify", "--json"),
+        ("snapshots", "prune", "--keep-last", "1", "--dry-run"),
+    ],
+)
 def test_other_read_commands_succeed_on_a_store_that_does_not_exist_and_create_nothing(
     folder: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
 ) -> None:
     code, out, _err = _run(folder, *args, capsys=capsys)
     assert code == 0
     if args == ("snapshots", "verify"):
-        assert out == (f"verified 0 snapshots and 0 parts: ok (the store {folder / 'nostore'} "
-                       "does not exist yet)\n")
+        assert out == (
+            f"verified 0 snapshots and 0 parts: ok (the store {folder / 'nostore'} "
+            "does not exist yet)\n"
+        )
     assert not (folder / "nostore").exists()
 
 

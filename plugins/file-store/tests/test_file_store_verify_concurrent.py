@@ -76,8 +76,8 @@ def _problems(store: FileStore) -> list[tuple[str, str, str]]:
 
 # -- a commit while verify runs --------------------------------------------------------------
 
-@pytest.mark.parametrize("before", [True, False], ids=["before-part-listing",
-                                                       "after-part-listing"])
+
+@pytest.mark.parametrize("before", [True, False], ids=["before-part-listing", "after-part-listing"])
 def test_a_commit_after_the_manifests_were_listed_is_no_problem(
     store: FileStore, other: FileStore, monkeypatch: pytest.MonkeyPatch, before: bool
 ) -> None:
@@ -110,6 +110,7 @@ def test_a_commit_while_verify_re_hashes_parts_completes_and_is_no_problem(
 
 # -- a prune while verify runs ---------------------------------------------------------------
 
+
 def _old_and_current(store: FileStore) -> tuple[str, str]:
     old = commit(store, payload=1, records={"t": _rows("a")}, created_at=at(3))
     current = commit(store, payload=2, records={"u": _rows("b")}, created_at=at(1))
@@ -122,7 +123,8 @@ def test_a_prune_between_the_manifest_and_part_listings_is_no_problem(
     old, current = _old_and_current(store)
     reports: list[Any] = []
     _when_parts_are_listed(
-        monkeypatch, lambda: reports.append(other.prune(RetentionPolicy(keep_last=1))),
+        monkeypatch,
+        lambda: reports.append(other.prune(RetentionPolicy(keep_last=1))),
         before=True,
     )
     report = store.verify()
@@ -145,17 +147,20 @@ def test_a_prune_while_verify_re_hashes_parts_is_no_problem(
 
 PARTS_LOST = "names a snapshot with 1 missing or damaged part(s); refresh to write them again"
 
+
 def test_a_deleted_part_is_reported_as_before(store: FileStore) -> None:
     old, current = _old_and_current(store)
     old_part = store.get(old).part("t").sha256
     current_part = store.get(current).part("u").sha256
     damage_part(store, old_part, "delete")
     damage_part(store, current_part, "delete")
-    assert sorted(_problems(open_store(store.layout.root))) == sorted([
-        ("part", old_part, f"is missing; snapshot {old} references it as 't'"),
-        ("part", current_part, f"is missing; snapshot {current} references it as 'u'"),
-        ("pointer", current, PARTS_LOST),
-    ])
+    assert sorted(_problems(open_store(store.layout.root))) == sorted(
+        [
+            ("part", old_part, f"is missing; snapshot {old} references it as 't'"),
+            ("part", current_part, f"is missing; snapshot {current} references it as 'u'"),
+            ("pointer", current, PARTS_LOST),
+        ]
+    )
 
 
 def test_a_damaged_manifest_of_the_current_snapshot_is_reported_and_the_pointer_recovered(
@@ -165,11 +170,14 @@ def test_a_damaged_manifest_of_the_current_snapshot_is_reported_and_the_pointer_
     damage_manifest(store, current)
     problems = _problems(open_store(store.layout.root))
     assert [(kind, ref) for kind, ref, _message in problems] == [
-        ("manifest", current), ("pointer", current)]
+        ("manifest", current),
+        ("pointer", current),
+    ]
     assert "it was changed or damaged" in problems[0][2]
     assert problems[1][2] == (
         "it names a snapshot whose manifest is missing or damaged; recovered it to snapshot "
-        f"{old}, the last verified pointer target")
+        f"{old}, the last verified pointer target"
+    )
 
 
 def test_a_part_deleted_while_a_commit_runs_during_verify_is_still_reported(
@@ -180,7 +188,8 @@ def test_a_part_deleted_while_a_commit_runs_during_verify_is_still_reported(
     damage_part(store, old_part, "delete")
     _when_parts_are_listed(monkeypatch, lambda: commit(other, payload=3), before=False)
     assert _problems(store) == [
-        ("part", old_part, f"is missing; snapshot {old} references it as 't'")]
+        ("part", old_part, f"is missing; snapshot {old} references it as 't'")
+    ]
 
 
 def test_a_part_deleted_between_listing_and_re_hashing_is_reported(
@@ -207,8 +216,7 @@ def test_a_snapshot_committed_during_verify_with_its_part_lost_is_reported(
         damage_part(other, other.get(result.snapshot_id).part("u").sha256, "delete")
 
     _when_parts_are_listed(monkeypatch, commit_then_lose_its_part, before=False)
-    assert _problems(store) == [
-        ("pointer", lost[0], PARTS_LOST)]
+    assert _problems(store) == [("pointer", lost[0], PARTS_LOST)]
 
 
 def test_a_snapshot_committed_during_verify_with_a_damaged_manifest_is_reported(
@@ -224,7 +232,10 @@ def test_a_snapshot_committed_during_verify_with_a_damaged_manifest_is_reported(
     _when_parts_are_listed(monkeypatch, commit_then_damage_its_manifest, before=False)
     problems = store.verify().problems
     assert [(p.kind, p.ref) for p in problems] == [
-        ("manifest", damaged[0]), ("pointer", damaged[0])]
+        ("manifest", damaged[0]),
+        ("pointer", damaged[0]),
+    ]
     assert problems[1].message == (
         "it names a snapshot whose manifest is missing or damaged; recovered it to snapshot "
-        f"{first}, the last verified pointer target")
+        f"{first}, the last verified pointer target"
+    )

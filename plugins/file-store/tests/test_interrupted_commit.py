@@ -41,8 +41,9 @@ def test_a_manifest_nothing_names_yet_is_listed_and_verify_passes(tmp_path: Path
 
     verified = snapkit(folder, "snapshots", "verify")
     assert verified.code == 0, verified.stdout + verified.stderr
-    assert failed["id"] in [row["id"] for row in
-                            snapkit(folder, "snapshots", "list", "--json").json()]
+    assert failed["id"] in [
+        row["id"] for row in snapkit(folder, "snapshots", "list", "--json").json()
+    ]
     assert snapkit(folder, "snapshots", "current", "--json").json()["id"] == current
 
 

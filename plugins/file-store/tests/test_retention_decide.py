@@ -16,9 +16,17 @@ NOW = _dt.datetime(2024, 3, 10, 12, 0, tzinfo=_dt.UTC)
 def _info(n: int, hours_ago: float, status: str = "success") -> SnapshotInfo:
     created = (NOW - _dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return SnapshotInfo(
-        id=f"{n:064x}", created_at=created, status=status, schema_version="1",  # type: ignore[arg-type]
-        calculation_version="1", namespace="n", scope_id="s", size_bytes=1, error_count=0,
-        part_count=0, record_count=0,
+        id=f"{n:064x}",
+        created_at=created,
+        status=status,
+        schema_version="1",  # type: ignore[arg-type]
+        calculation_version="1",
+        namespace="n",
+        scope_id="s",
+        size_bytes=1,
+        error_count=0,
+        part_count=0,
+        record_count=0,
     )
 
 

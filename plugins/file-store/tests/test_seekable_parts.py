@@ -47,26 +47,37 @@ def _every_read(path: Path, sha: str) -> list[bytes]:
     """The part as each reader returns it."""
     with open_part_file(path, sha) as handle:
         opened = handle.read()
-    return [opened, b"".join(part_file_blocks(path, sha, verify=True)),
-            b"".join(part_file_blocks(path, sha, verify=False)),
-            b"".join(part_file_ranges(path, sha, [(0, 1 << 40)]))]
+    return [
+        opened,
+        b"".join(part_file_blocks(path, sha, verify=True)),
+        b"".join(part_file_blocks(path, sha, verify=False)),
+        b"".join(part_file_ranges(path, sha, [(0, 1 << 40)])),
+    ]
 
 
-lines = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"") + b"\n"),
-                 max_size=60)
+lines = st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"") + b"\n"), max_size=60)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=lines, frame_size=st.integers(1, 700), split=st.integers(1, 500),
-       tail=st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    parts=lines,
+    frame_size=st.integers(1, 700),
+    split=st.integers(1, 500),
+    tail=st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")),
+)
 def test_a_part_reads_back_the_same_whatever_its_frames_and_writes(
-    tmp_path: Path, parts: list[bytes], frame_size: int, split: int, tail: bytes,
+    tmp_path: Path,
+    parts: list[bytes],
+    frame_size: int,
+    split: int,
+    tail: bytes,
 ) -> None:
     folder = tmp_path / os.urandom(6).hex()
     folder.mkdir()
     data = b"".join(parts) + tail
-    chunks = [data[i:i + split] for i in range(0, len(data), split)]
+    chunks = [data[i : i + split] for i in range(0, len(data), split)]
     sha, path = _write(folder, chunks, frame_size)
     assert sha == sha256_hex(data)
     assert _every_read(path, sha) == [data] * 4
@@ -75,15 +86,19 @@ def test_a_part_reads_back_the_same_whatever_its_frames_and_writes(
     assert table.total == len(data)
     # every frame but the last holds whole lines, and reaches the frame size
     for start, size in zip(table.plain[:-1], table.plain_sizes[:-1], strict=True):
-        assert size >= frame_size and data[start + size - 1:start + size] == b"\n"
-        assert b"\n" not in data[start + frame_size - 1:start + size - 1]
+        assert size >= frame_size and data[start + size - 1 : start + size] == b"\n"
+        assert b"\n" not in data[start + frame_size - 1 : start + size - 1]
     # the same bytes, written in other pieces, make the same file
     _sha, again = _write(folder, [data], frame_size)
     assert again.read_bytes() == path.read_bytes()
     # any ascending ranges read the plain bytes, across frames and past the end
-    ranges = sorted((min(o, len(data) + 3), n) for o, n in zip(
-        range(0, len(data) + 5, max(1, len(data) // 7 or 1)), range(0, 999, 37), strict=False))
-    assert list(part_file_ranges(path, sha, ranges)) == [data[o:o + n] for o, n in ranges]
+    ranges = sorted(
+        (min(o, len(data) + 3), n)
+        for o, n in zip(
+            range(0, len(data) + 5, max(1, len(data) // 7 or 1)), range(0, 999, 37), strict=False
+        )
+    )
+    assert list(part_file_ranges(path, sha, ranges)) == [data[o : o + n] for o, n in ranges]
 
 
 def test_an_empty_part_is_one_empty_frame_and_reads_empty(tmp_path: Path) -> None:
@@ -97,11 +112,13 @@ def test_an_empty_part_is_one_empty_frame_and_reads_empty(tmp_path: Path) -> Non
 def test_a_line_longer_than_a_frame_is_one_frame_and_reads_across(tmp_path: Path) -> None:
     huge = b"x" * 50_000 + b"\n"
     data = b"a\n" + huge + b"b\n"
-    sha, path = _write(tmp_path, [data[i:i + 999] for i in range(0, len(data), 999)], 1000)
+    sha, path = _write(tmp_path, [data[i : i + 999] for i in range(0, len(data), 999)], 1000)
     assert _table(path).plain_sizes == (1000 + len(huge) - 998, 2)
     assert _every_read(path, sha) == [data] * 4
     assert list(part_file_ranges(path, sha, [(2, len(huge)), (len(data) - 4, 10)])) == [
-        huge, data[-4:]]
+        huge,
+        data[-4:],
+    ]
 
 
 def test_plain_zstd_decompresses_a_seekable_part(tmp_path: Path) -> None:
@@ -123,7 +140,7 @@ def test_a_part_written_as_one_frame_before_stays_readable(tmp_path: Path) -> No
     assert _every_read(path, sha) == [data] * 4
     assert hash_part_file(path) == (sha, len(data))
     ranges = [(0, 5), (100_000, 30), (len(data) - 3, 10), (len(data) + 4, 2)]
-    assert list(part_file_ranges(path, sha, ranges)) == [data[o:o + n] for o, n in ranges]
+    assert list(part_file_ranges(path, sha, ranges)) == [data[o : o + n] for o, n in ranges]
 
 
 def _stored(store: FileStore, rows: int) -> tuple[str, Path, bytes]:
@@ -132,15 +149,18 @@ def _stored(store: FileStore, rows: int) -> tuple[str, Path, bytes]:
 
 
 def _committed(store: FileStore, rows: int) -> tuple[str, Path, bytes, str]:
-    records = [{"id": f"r{i:06d}", "name": f"name {i % 97}", "pad": "p" * (i % 50)}
-               for i in range(rows)]
+    records = [
+        {"id": f"r{i:06d}", "name": f"name {i % 97}", "pad": "p" * (i % 50)} for i in range(rows)
+    ]
     result = commit(store, records={"t": records})
     sha = store.get(result.snapshot_id).part("t").sha256
     return sha, store.layout.part(sha), b"".join(record_lines(records)), result.snapshot_id
 
 
-BEFORE_SEEKABLE = ("ce48c9583f4b5fb7e16a3439587943bbf48571f3e451927706786d87a0f1fbef",
-                   "147cae3e262a04f1511bc9de1f9980d0c4c941f6ee213e921e71e2ca72c93937")
+BEFORE_SEEKABLE = (
+    "ce48c9583f4b5fb7e16a3439587943bbf48571f3e451927706786d87a0f1fbef",
+    "147cae3e262a04f1511bc9de1f9980d0c4c941f6ee213e921e71e2ca72c93937",
+)
 """The snapshot id and part name the single-frame writer gave the rows of :func:`_stored`
 (30,000 rows), computed with the code before seekable parts."""
 
@@ -160,9 +180,10 @@ def test_the_store_reads_ranges_across_frames(store: FileStore) -> None:
     table = _table(path)
     boundary = table.plain[1]
     middle = len(data) // 2
-    ranges = sorted([(0, 10), (boundary - 5, 10), (middle, 5000), (len(data) - 2, 9),
-                     (len(data), 1)])
-    assert list(store.read_part_ranges(sha, ranges)) == [data[o:o + n] for o, n in ranges]
+    ranges = sorted(
+        [(0, 10), (boundary - 5, 10), (middle, 5000), (len(data) - 2, 9), (len(data), 1)]
+    )
+    assert list(store.read_part_ranges(sha, ranges)) == [data[o : o + n] for o, n in ranges]
 
 
 def _flip(path: Path, position: int) -> None:
@@ -177,11 +198,13 @@ def test_a_flipped_byte_in_a_middle_frame_is_found_by_every_reader(store: FileSt
     middle = len(table.starts) // 2
     _flip(path, table.starts[middle] + table.sizes[middle] // 2)
     inside = table.plain[middle] + 10
-    for read in (lambda: b"".join(store.iter_part_blocks(sha, verify=True)),
-                 lambda: b"".join(store.iter_part_blocks(sha, verify=False)),
-                 lambda: b"".join(store.iter_part_lines(sha)),
-                 lambda: list(store.read_part_ranges(sha, [(inside, 10)])),
-                 lambda: hash_part_file(path)):
+    for read in (
+        lambda: b"".join(store.iter_part_blocks(sha, verify=True)),
+        lambda: b"".join(store.iter_part_blocks(sha, verify=False)),
+        lambda: b"".join(store.iter_part_lines(sha)),
+        lambda: list(store.read_part_ranges(sha, [(inside, 10)])),
+        lambda: hash_part_file(path),
+    ):
         with pytest.raises(CorruptSnapshotError):
             read()
     # frames before it still read, from their own checked frames
@@ -208,9 +231,21 @@ def _table_bytes(path: Path) -> tuple[bytes, int]:
     return data, len(data) - (8 + 12 * count + 9)
 
 
-@pytest.mark.parametrize("damage", ["plain size", "compressed size", "checksum", "count",
-                                    "descriptor", "magic", "header digest", "header tag",
-                                    "table cut", "table gone"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "plain size",
+        "compressed size",
+        "checksum",
+        "count",
+        "descriptor",
+        "magic",
+        "header digest",
+        "header tag",
+        "table cut",
+        "table gone",
+    ],
+)
 def test_a_damaged_seek_table_is_found_by_every_reader(store: FileStore, damage: str) -> None:
     """Never other bytes: a table whose sizes were changed (so that later frames would be
     read at the wrong offsets) is refused before it is used, by range reads too."""
@@ -235,15 +270,17 @@ def test_a_damaged_seek_table_is_found_by_every_reader(store: FileStore, damage:
     elif damage == "header tag":
         damaged[9] ^= 0x01
     elif damage == "table cut":
-        del damaged[start + 5:]
+        del damaged[start + 5 :]
     elif damage == "table gone":
         del damaged[start:]
     path.write_bytes(bytes(damaged))
-    for read in (lambda: b"".join(store.iter_part_blocks(sha, verify=True)),
-                 lambda: b"".join(store.iter_part_blocks(sha, verify=False)),
-                 lambda: list(store.read_part_ranges(sha, [(5_000_000, 10)])),
-                 lambda: list(store.read_part_ranges(sha, [(0, 10)])),
-                 lambda: hash_part_file(path)):
+    for read in (
+        lambda: b"".join(store.iter_part_blocks(sha, verify=True)),
+        lambda: b"".join(store.iter_part_blocks(sha, verify=False)),
+        lambda: list(store.read_part_ranges(sha, [(5_000_000, 10)])),
+        lambda: list(store.read_part_ranges(sha, [(0, 10)])),
+        lambda: hash_part_file(path),
+    ):
         with pytest.raises(CorruptSnapshotError):
             read()
     assert any(p.ref == sha for p in store.verify().problems)
@@ -278,10 +315,14 @@ def test_a_bit_flip_anywhere_never_reads_as_other_bytes(tmp_path: Path) -> None:
         path.write_bytes(bytes(damaged))
         for read, expected in (
             (lambda: b"".join(part_file_blocks(path, sha, verify=False)), data),
-            (lambda: list(part_file_ranges(path, sha, ranges)),
-             [data[o:o + n] for o, n in ranges]),
-            (lambda: list(part_file_ranges(path, sha, [(len(data) // 2, 10)])),
-             [data[len(data) // 2:len(data) // 2 + 10]]),
+            (
+                lambda: list(part_file_ranges(path, sha, ranges)),
+                [data[o : o + n] for o, n in ranges],
+            ),
+            (
+                lambda: list(part_file_ranges(path, sha, [(len(data) // 2, 10)])),
+                [data[len(data) // 2 : len(data) // 2 + 10]],
+            ),
         ):
             try:
                 got = read()

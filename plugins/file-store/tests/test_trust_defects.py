@@ -34,6 +34,7 @@ def _only_part(folder: Path, snapshot_id: str) -> str:
 
 # -- defect 2: a damaged part is rewritten -----------------------------------------------------
 
+
 @pytest.mark.parametrize("how", ["flip", "truncate", "delete"])
 def test_refresh_of_the_same_data_rewrites_a_damaged_part_and_verify_passes(
     folder: Path, how: str
@@ -60,8 +61,7 @@ def test_a_commit_refuses_to_reference_a_damaged_part_it_did_not_write(
     damage_part(store, ref.sha256, "truncate")
     txn = store.begin()
     with pytest.raises(CorruptSnapshotError, match="does not verify"):
-        txn.commit(manifest(payload=2, parts=[ref]), move_pointer=True,
-                   expected_generation=1)
+        txn.commit(manifest(payload=2, parts=[ref]), move_pointer=True, expected_generation=1)
     assert store.read_pointer() == good.pointer
     assert len(store.list()) == 1
 
@@ -79,6 +79,7 @@ def test_a_stored_part_that_verifies_is_kept_as_it_is(store: FileStore) -> None:
 
 
 # -- defect 3: current~N follows the pointer's history ------------------------------------------
+
 
 def test_current_1_after_refreshing_a_then_b_then_a_is_b(folder: Path) -> None:
     a = refresh(folder, users("a"))["snapshot_id"]
@@ -117,11 +118,13 @@ def test_a_success_that_lost_the_compare_and_swap_is_listed_as_never_current(
     assert listed[a]["became_current"] is True and listed[b]["became_current"] is True
     table = snapkit(folder, "snapshots", "list").stdout
     assert "success (never current)" in next(
-        line for line in table.splitlines() if lost[:12] in line)
+        line for line in table.splitlines() if lost[:12] in line
+    )
     assert snapkit(folder, "snapshots", "show", "current~1", "--json").json()["id"] == a
 
 
 # -- defect 6: a pointer naming a missing manifest, or moved back ------------------------------
+
 
 def test_a_pointer_naming_a_missing_manifest_is_recovered_to_the_last_good_move(
     folder: Path, caplog: pytest.LogCaptureFixture
@@ -146,8 +149,19 @@ def test_a_read_that_recovers_the_pointer_says_so_on_stderr(folder: Path) -> Non
     b = refresh(folder, users("b"))["snapshot_id"]
     _store(folder).layout.manifest(b).unlink()
     done = subprocess.run(
-        [sys.executable, "-m", "snapkit", "-c", str(folder / "snapkit.toml"),
-         "snapshots", "current"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "snapkit",
+            "-c",
+            str(folder / "snapkit.toml"),
+            "snapshots",
+            "current",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert a in done.stdout
     assert f"recovered it to snapshot {a}" in done.stderr
@@ -206,6 +220,8 @@ def test_verify_names_store_files_whole_in_its_lines(folder: Path) -> None:
     history.write_bytes(bytes(data))
     done = snapkit(folder, "snapshots", "verify")
     assert done.code == 1
-    assert "history history.jsonl: 1 damaged line(s) (line 1): set aside in " \
+    assert (
+        "history history.jsonl: 1 damaged line(s) (line 1): set aside in "
         "history-damaged.jsonl" in done.stdout
+    )
     assert snapkit(folder, "snapshots", "verify").code == 0

@@ -88,8 +88,9 @@ def test_a_url_streams_its_records(server: str, tmp_path: Path) -> None:
     assert load({"url": f"{server}/users.jsonl"}, tmp_path) == [{"id": "a"}, {"id": "b"}]
 
 
-def test_a_busy_server_is_transient_and_the_query_string_stays_out(server: str,
-                                                                   tmp_path: Path) -> None:
+def test_a_busy_server_is_transient_and_the_query_string_stays_out(
+    server: str, tmp_path: Path
+) -> None:
     with pytest.raises(TransientOracleError) as caught:
         load({"url": f"{server}/busy.json?token=secret"}, tmp_path)
     assert caught.value.retry_after == 7.0

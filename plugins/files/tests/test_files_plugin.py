@@ -21,11 +21,16 @@ def test_the_distribution_installs_its_plugin() -> None:
 
 
 def test_each_files_section_registers_one_oracle(tmp_path: Path) -> None:
-    manager = manager_for({"oracles": {
-        "users": {"kind": "files", "path": "users.jsonl", "key_column": "id"},
-        "cfg": {"kind": "files", "path": "cfg.json"},
-        "other": {"kind": "something-else"},
-    }}, tmp_path)
+    manager = manager_for(
+        {
+            "oracles": {
+                "users": {"kind": "files", "path": "users.jsonl", "key_column": "id"},
+                "cfg": {"kind": "files", "path": "cfg.json"},
+                "other": {"kind": "something-else"},
+            }
+        },
+        tmp_path,
+    )
     oracles = {d.key: d for d in manager.oracles}
     assert set(oracles) == {"users", "cfg"}
     assert oracles["users"].records and oracles["users"].key_column == "id"
@@ -33,9 +38,14 @@ def test_each_files_section_registers_one_oracle(tmp_path: Path) -> None:
 
 
 def test_a_schema_file_that_is_missing_is_reported_against_the_plugin(tmp_path: Path) -> None:
-    manager = manager_for({"oracles": {
-        "cfg": {"kind": "files", "path": "cfg.json", "schema": "missing.schema.json"}}},
-        tmp_path)
+    manager = manager_for(
+        {
+            "oracles": {
+                "cfg": {"kind": "files", "path": "cfg.json", "schema": "missing.schema.json"}
+            }
+        },
+        tmp_path,
+    )
     list(manager.oracles)
     messages = [p.message for p in manager.problems if p.plugin == "files"]
     assert any("oracles.cfg.schema" in m and "does not exist" in m for m in messages), messages

@@ -21,8 +21,13 @@ COMMITS = 50
 _fork = multiprocessing.get_context("fork")
 
 
-def _race_commits(open_store: Callable[[Path], ObjectStore], path: Path, worker: int,
-                  start: object, results: object) -> None:
+def _race_commits(
+    open_store: Callable[[Path], ObjectStore],
+    path: Path,
+    worker: int,
+    start: object,
+    results: object,
+) -> None:
     store = open_store(path)
     wins = conflicts = 0
     start.wait()  # type: ignore[attr-defined]
@@ -30,8 +35,12 @@ def _race_commits(open_store: Callable[[Path], ObjectStore], path: Path, worker:
         pointer = store.read_pointer()
         generation = pointer.generation if pointer else 0
         try:
-            commit(store, payload=[worker, i], expected_generation=generation,
-                   records={"rows": [{"w": worker, "i": i}]} if i % 10 == 0 else None)
+            commit(
+                store,
+                payload=[worker, i],
+                expected_generation=generation,
+                records={"rows": [{"w": worker, "i": i}]} if i % 10 == 0 else None,
+            )
         except PointerConflictError:
             conflicts += 1
         else:
@@ -46,8 +55,10 @@ def test_racing_commits_move_the_pointer_exactly_once_per_win(
     open_at(path).begin().abort()
     start = _fork.Barrier(WORKERS)
     results = _fork.Queue()
-    procs = [_fork.Process(target=_race_commits, args=(open_at, path, w, start, results))
-             for w in range(WORKERS)]
+    procs = [
+        _fork.Process(target=_race_commits, args=(open_at, path, w, start, results))
+        for w in range(WORKERS)
+    ]
     for proc in procs:
         proc.start()
     outcomes = [results.get(timeout=300) for _ in procs]
@@ -73,8 +84,14 @@ def test_racing_commits_move_the_pointer_exactly_once_per_win(
     assert store.verify().ok
 
 
-def _try_lock(open_store: Callable[[Path], ObjectStore], path: Path, worker: int,
-              start: object, tried: object, results: object) -> None:
+def _try_lock(
+    open_store: Callable[[Path], ObjectStore],
+    path: Path,
+    worker: int,
+    start: object,
+    tried: object,
+    results: object,
+) -> None:
     store = open_store(path)
     start.wait()  # type: ignore[attr-defined]
     try:
@@ -95,8 +112,10 @@ def test_exactly_one_of_eight_processes_gets_the_lock(
     open_at(path).begin().abort()
     start, tried = _fork.Barrier(WORKERS), _fork.Barrier(WORKERS)
     results = _fork.Queue()
-    procs = [_fork.Process(target=_try_lock, args=(open_at, path, w, start, tried, results))
-             for w in range(WORKERS)]
+    procs = [
+        _fork.Process(target=_try_lock, args=(open_at, path, w, start, tried, results))
+        for w in range(WORKERS)
+    ]
     for proc in procs:
         proc.start()
     outcomes = [results.get(timeout=60) for _ in procs]

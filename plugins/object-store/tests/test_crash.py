@@ -91,9 +91,13 @@ def test_refreshes_killed_at_random_moments_leave_the_store_verified(
     path = tmp_path / "store"
     probe = open_at(path)
     settings: dict[str, Any] = {
-        "kind": "s3", "endpoint_url": probe.target.endpoint_url, "bucket": probe.target.bucket,
-        "prefix": probe.target.prefix, "access_key_id": "testing",
-        "secret_access_key": "testing"}
+        "kind": "s3",
+        "endpoint_url": probe.target.endpoint_url,
+        "bucket": probe.target.bucket,
+        "prefix": probe.target.prefix,
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
     rng = random.Random(20261206)
     seen: set[str] = set()
     refresh_seconds = 0.2
@@ -115,7 +119,8 @@ def test_refreshes_killed_at_random_moments_leave_the_store_verified(
         os.close(read_fd)
         _pid, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
-            "the refresh failed by itself before it was killed (its traceback is above)")
+            "the refresh failed by itself before it was killed (its traceback is above)"
+        )
         snapshot_id = _check(checker)
         if snapshot_id:
             seen.add(snapshot_id)

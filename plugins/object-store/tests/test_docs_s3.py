@@ -16,14 +16,17 @@ _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
 
 
 def _env_as_strings(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: "from-the-environment" if isinstance(v, dict) and set(v) == {"env"} else v
-            for k, v in value.items()}
+    return {
+        k: "from-the-environment" if isinstance(v, dict) and set(v) == {"env"} else v
+        for k, v in value.items()
+    }
 
 
 def test_the_s3_configs_on_the_page_validate_against_the_schema() -> None:
     text = PAGE.read_text(encoding="utf-8")
-    stores = [tomllib.loads(body).get("store") for lang, body in _BLOCK.findall(text)
-              if lang == "toml"]
+    stores = [
+        tomllib.loads(body).get("store") for lang, body in _BLOCK.findall(text) if lang == "toml"
+    ]
     s3 = [store for store in stores if store and store.get("kind") == "s3"]
     assert len(s3) >= 2
     for store in s3:
@@ -33,6 +36,6 @@ def test_the_s3_configs_on_the_page_validate_against_the_schema() -> None:
 
 def test_the_page_documents_every_s3_setting() -> None:
     text = PAGE.read_text(encoding="utf-8")
-    section = text[text.index("### S3 (object storage)"):]
+    section = text[text.index("### S3 (object storage)") :]
     for name in SCHEMA["properties"]:
         assert f"`{name}`" in section, f"s3 setting {name} is not documented"

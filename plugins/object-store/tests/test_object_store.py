@@ -34,8 +34,14 @@ def _on_pointer_put(store: ObjectStore, stage: str, exc: Exception) -> list[int]
         raise exc
 
     if stage == "after-call":
-        def after(http_response: Any = None, parsed: Any = None, model: Any = None,
-                  context: Any = None, **_kw: Any) -> None:
+
+        def after(
+            http_response: Any = None,
+            parsed: Any = None,
+            model: Any = None,
+            context: Any = None,
+            **_kw: Any,
+        ) -> None:
             if not fired and context and context.get("pointer"):
                 fired.append(1)
                 raise exc
@@ -53,15 +59,18 @@ def _on_pointer_put(store: ObjectStore, stage: str, exc: Exception) -> list[int]
 
 def test_a_lost_answer_after_the_pointer_write_counts_as_committed(store: ObjectStore) -> None:
     first = commit(store, payload=1, records={"t": [{"id": 1}]})
-    fired = _on_pointer_put(store, "after-call",
-                            ReadTimeoutError(endpoint_url=store.target.endpoint_url or ""))
+    fired = _on_pointer_put(
+        store, "after-call", ReadTimeoutError(endpoint_url=store.target.endpoint_url or "")
+    )
     second = commit(store, payload=2, records={"t": [{"id": 2}]})
     assert fired, "the injected loss never happened"
     assert second.pointer is not None and second.pointer.generation == 2
     assert store.read_pointer() == second.pointer
     moves = [e for e in store.history() if e.event == "pointer_moved"]
-    assert [(e.snapshot_id, e.generation) for e in moves] == [(first.snapshot_id, 1),
-                                                              (second.snapshot_id, 2)]
+    assert [(e.snapshot_id, e.generation) for e in moves] == [
+        (first.snapshot_id, 1),
+        (second.snapshot_id, 2),
+    ]
     assert store.verify().ok
 
 
@@ -69,8 +78,9 @@ def test_a_pointer_write_that_never_arrived_fails_and_leaves_the_pointer(
     store: ObjectStore,
 ) -> None:
     first = commit(store, payload=1)
-    fired = _on_pointer_put(store, "before-send",
-                            EndpointConnectionError(endpoint_url=store.target.endpoint_url))
+    fired = _on_pointer_put(
+        store, "before-send", EndpointConnectionError(endpoint_url=store.target.endpoint_url)
+    )
     with pytest.raises(StoreError, match="did not move the pointer"):
         commit(store, payload=2)
     assert fired
@@ -106,8 +116,9 @@ def test_a_crash_between_the_pointer_and_its_history_event_is_healed(
     commit(store, payload=1)
     second = commit(store, payload=2)
     assert second.pointer is not None
-    moves = [k["Key"] for k in store._list(store.keys.history, "test")
-             if "-pointer_moved-" in k["Key"]]
+    moves = [
+        k["Key"] for k in store._list(store.keys.history, "test") if "-pointer_moved-" in k["Key"]
+    ]
     store.client.delete_object(Bucket=store.target.bucket, Key=moves[-1])
     store._history_cache.clear()
     third = commit(store, payload=3)
@@ -121,6 +132,7 @@ def test_a_large_part_goes_up_in_pieces_with_memory_flat(
 ) -> None:
     monkeypatch.setattr(commit_module, "MULTIPART_THRESHOLD", 6 << 20)
     monkeypatch.setattr(commit_module, "MULTIPART_CHUNK", 5 << 20)
+
     def line() -> bytes:
         return json.dumps({"blob": os.urandom(3000).hex()}).encode() + b"\n"
 
@@ -137,8 +149,7 @@ def test_a_large_part_goes_up_in_pieces_with_memory_flat(
         from snapkit.testing.store_kit import manifest
 
         ref = PartRef(name="big", sha256=sha, records=count, bytes=size, oracle="big")
-        txn.commit(manifest(payload="big", parts=[ref]), move_pointer=True,
-                   expected_generation=0)
+        txn.commit(manifest(payload="big", parts=[ref]), move_pointer=True, expected_generation=0)
         _now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -161,10 +172,12 @@ def test_a_part_written_again_is_uploaded_only_if_absent(store: ObjectStore) -> 
     assert list(store.iter_part_lines(sha)) == record_lines(rows)
 
 
-def test_the_store_says_where_it_lives_without_secrets(moto_server: MotoServer,
-                                                       bucket: str) -> None:
-    store = open_store(moto_server.endpoint_url, bucket, "/team/north/",
-                       secret_access_key="very-secret-value")
+def test_the_store_says_where_it_lives_without_secrets(
+    moto_server: MotoServer, bucket: str
+) -> None:
+    store = open_store(
+        moto_server.endpoint_url, bucket, "/team/north/", secret_access_key="very-secret-value"
+    )
     assert isinstance(store, SnapshotStore) and isinstance(store, StoreLocation)
     assert isinstance(store, PartBlockReader)
     assert store.location == f"s3://{bucket}/team/north/ at {moto_server.endpoint_url}"
@@ -174,8 +187,7 @@ def test_the_store_says_where_it_lives_without_secrets(moto_server: MotoServer,
 def test_an_unreachable_endpoint_is_a_one_line_store_error(tmp_path: Path) -> None:
     from snapkit_object_store.testing import free_port
 
-    store = open_store(f"http://127.0.0.1:{free_port()}", "nowhere", "p",
-                       connect_timeout=0.5)
+    store = open_store(f"http://127.0.0.1:{free_port()}", "nowhere", "p", connect_timeout=0.5)
     for action in (store.read_pointer, store.list, store.begin):
         with pytest.raises(StoreError) as caught:
             action()
@@ -206,8 +218,9 @@ def strict_server() -> Any:
 def test_wrong_credentials_are_a_one_line_store_error_and_write_nothing(
     strict_server: MotoServer,
 ) -> None:
-    store = open_store(strict_server.endpoint_url, "any-bucket", "p",
-                       secret_access_key="wrong-secret")
+    store = open_store(
+        strict_server.endpoint_url, "any-bucket", "p", secret_access_key="wrong-secret"
+    )
     for action in (store.read_pointer, store.begin, lambda: commit(store, payload=1)):
         with pytest.raises(StoreError) as caught:
             action()
@@ -216,8 +229,9 @@ def test_wrong_credentials_are_a_one_line_store_error_and_write_nothing(
         assert "wrong-secret" not in message
 
 
-def test_the_plugin_registers_the_s3_store_with_its_schema(moto_server: MotoServer,
-                                                          bucket: str) -> None:
+def test_the_plugin_registers_the_s3_store_with_its_schema(
+    moto_server: MotoServer, bucket: str
+) -> None:
     import jsonschema
 
     from snapkit_object_store import plugin
@@ -230,7 +244,13 @@ def test_the_plugin_registers_the_s3_store_with_its_schema(moto_server: MotoServ
     assert descriptor.key == "s3" and descriptor.kind == "store"
     jsonschema.Draft202012Validator.check_schema(descriptor.settings_schema)
     assert descriptor.settings_schema["required"] == ["bucket"]
-    store = descriptor.factory({"endpoint_url": moto_server.endpoint_url, "bucket": bucket,
-                                "prefix": "plugin-made", "access_key_id": "testing",
-                                "secret_access_key": "testing"})
+    store = descriptor.factory(
+        {
+            "endpoint_url": moto_server.endpoint_url,
+            "bucket": bucket,
+            "prefix": "plugin-made",
+            "access_key_id": "testing",
+            "secret_access_key": "testing",
+        }
+    )
     assert store.key == "s3" and not store.exists()

@@ -18,18 +18,25 @@ ROWS = [
     {"name": "Al", "score": 80.0, "note": "line one\nline two"},
     {"name": "Bo", "score": None, "note": True},
 ]
-CELLS = [["Zoë", "0.6667", 'says "hi", twice'], ["Al", "80", "line one\nline two"],
-         ["Bo", "", "true"]]
+CELLS = [
+    ["Zoë", "0.6667", 'says "hi", twice'],
+    ["Al", "80", "line one\nline two"],
+    ["Bo", "", "true"],
+]
 
 
 def test_csv_writes_the_documented_dialect():
     out = io.BytesIO()
     assert make_csv({}).write(ROWS, COLUMNS, out) == 3
-    assert out.getvalue() == (
-        'name,score,note\r\n'
-        'Zoë,0.6667,"says ""hi"", twice"\r\n'
-        'Al,80,"line one\nline two"\r\n'
-        'Bo,,true\r\n').encode()
+    assert (
+        out.getvalue()
+        == (
+            "name,score,note\r\n"
+            'Zoë,0.6667,"says ""hi"", twice"\r\n'
+            'Al,80,"line one\nline two"\r\n'
+            "Bo,,true\r\n"
+        ).encode()
+    )
     assert not out.getvalue().startswith(b"\xef\xbb\xbf")  # no byte-order mark
     assert not out.closed
 
@@ -41,8 +48,9 @@ def test_csv_can_end_lines_with_lf():
     assert b"\r" not in out.getvalue()
 
 
-@pytest.mark.parametrize("serializer", [CsvSerializer(), CsvSerializer("\n"),
-                                        JsonLinesSerializer()])
+@pytest.mark.parametrize(
+    "serializer", [CsvSerializer(), CsvSerializer("\n"), JsonLinesSerializer()]
+)
 def test_what_is_written_reads_back_as_the_same_cells(serializer):
     out = io.BytesIO()
     serializer.write(ROWS, COLUMNS, out)

@@ -59,8 +59,7 @@ def open_pg_at(
 ) -> Callable[[Path], SqlStore]:
     """``open(path)``: the PostgreSQL store in a schema named after ``path`` (over the
     server's socket; the tests of credentials use its TCP port)."""
-    return lambda path: handles(open_postgresql(pg_server.socket_dsn(),
-                                                schema=schema_for(path)))
+    return lambda path: handles(open_postgresql(pg_server.socket_dsn(), schema=schema_for(path)))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -92,16 +92,20 @@ def _picture(folder: Path) -> dict[str, Any]:
     store = _store(folder)
     pointer = store.read_pointer()
     trail = pointer_trail(store.history(), pointer)
-    shown = [snapkit(folder, "snapshots", "show", f"current~{n}", "--json")
-             for n in range(len(trail.ids))]
+    shown = [
+        snapkit(folder, "snapshots", "show", f"current~{n}", "--json")
+        for n in range(len(trail.ids))
+    ]
     picture = {
         "list": [(i.id, i.status, i.became_current, i.created_at) for i in store.list()],
         "history": list(store.history()),
         "pointer": (pointer.snapshot_id, pointer.generation, pointer.updated_at),
         "trail": trail,
         "current~N": [run.json()["id"] for run in shown],
-        "rows": sorted(snapkit(folder, "search", "users", "u", "--limit", "1000",
-                               "--json").json()["rows"], key=str),
+        "rows": sorted(
+            snapkit(folder, "search", "users", "u", "--limit", "1000", "--json").json()["rows"],
+            key=str,
+        ),
     }
     if hasattr(store, "close"):
         store.close()
@@ -120,8 +124,13 @@ def source(tmp_path: Path) -> Path:
     _refresh(folder, "b")
     store = _store(folder)
     commit(store, payload="broken", status="failed")
-    commit(store, payload="late", expected_generation=None, move_pointer=False,
-           records={"users": users("late")})
+    commit(
+        store,
+        payload="late",
+        expected_generation=None,
+        move_pointer=False,
+        records={"users": users("late")},
+    )
     assert _refresh(folder, "a") == a
     return folder
 
@@ -130,8 +139,11 @@ def test_file_to_sqlite_to_postgresql_to_file_keeps_ids_history_and_current_n(
     source: Path, tmp_path: Path, pg_server: PostgresServer
 ) -> None:
     before = _picture(source)
-    assert before["trail"].ids[-3:] == (before["current~N"][2], before["current~N"][1],
-                                        before["current~N"][0])
+    assert before["trail"].ids[-3:] == (
+        before["current~N"][2],
+        before["current~N"][1],
+        before["current~N"][0],
+    )
 
     done = _copy(source, "sqlite:" + str(tmp_path / "lite" / "store.sqlite3"))
     assert done.code == 0, done.stderr
@@ -139,8 +151,10 @@ def test_file_to_sqlite_to_postgresql_to_file_keeps_ids_history_and_current_n(
     lite = _project(tmp_path / "lite", 'kind = "sqlite"\npath = "store.sqlite3"\n')
     assert _picture(lite) == before
 
-    pg = _project(tmp_path / "pg", f'kind = "postgresql"\ndsn = "{pg_server.socket_dsn()}"\n'
-                  'schema = "copy_round_trip"\n')
+    pg = _project(
+        tmp_path / "pg",
+        f'kind = "postgresql"\ndsn = "{pg_server.socket_dsn()}"\nschema = "copy_round_trip"\n',
+    )
     done = _copy(lite, str(pg / "snapkit.toml"))
     assert done.code == 0, done.stderr
     assert _picture(pg) == before
@@ -171,8 +185,13 @@ def test_an_interrupted_copy_is_resumed_and_copies_only_what_is_missing(
         opened.append(sha256)
         return store.open_part(sha256)
 
-    flaky = SimpleNamespace(history=store.history, read_pointer=store.read_pointer,
-                            list=store.list, get=store.get, open_part=failing_open_part)
+    flaky = SimpleNamespace(
+        history=store.history,
+        read_pointer=store.read_pointer,
+        list=store.list,
+        get=store.get,
+        open_part=failing_open_part,
+    )
     with pytest.raises(StoreError, match="injected"):
         copy_store(flaky, target)  # type: ignore[arg-type]
     assert target.history() == ()  # history and pointer come last
@@ -279,8 +298,11 @@ def test_a_copy_killed_mid_part_leaves_a_readable_target_and_a_rerun_completes_i
 
     path = "store.sqlite3" if kind == "sqlite" else "store"
     target = _project(tmp_path / "target", f'kind = "{kind}"\npath = "{path}"\n')
-    killed = subprocess.run([sys.executable, "-c", _KILLER, str(source / "snapkit.toml"),
-                             str(target / "snapkit.toml")], capture_output=True, timeout=120)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLER, str(source / "snapkit.toml"), str(target / "snapkit.toml")],
+        capture_output=True,
+        timeout=120,
+    )
     assert killed.returncode == -9, killed.stderr
     half = _store(target)
     assert half.read_pointer() is None and list(half.history()) == []
@@ -295,7 +317,12 @@ def test_a_copy_killed_mid_part_leaves_a_readable_target_and_a_rerun_completes_i
     if kind == "sqlite":  # the killed copy's staged chunks were cleaned up
         with store.backend.read() as db:
             assert db.one("SELECT count(*) FROM {p}uploads")[0] == 0
-            assert db.one("SELECT count(*) FROM {p}part_chunks WHERE blob_id NOT IN "
-                          "(SELECT blob_id FROM {p}parts)")[0] == 0
+            assert (
+                db.one(
+                    "SELECT count(*) FROM {p}part_chunks WHERE blob_id NOT IN "
+                    "(SELECT blob_id FROM {p}parts)"
+                )[0]
+                == 0
+            )
     else:
         assert list(store.layout.tmp.iterdir()) == []

@@ -48,8 +48,7 @@ def _project(store_settings: dict[str, Any], folder: Path) -> Project:
     plugin = OraclePlugin()
     plugin.add("users", users, records=True, key_column="id")
     plugin.add("meta", lambda call: {"rows": ROWS})
-    data = {"store": store_settings, "plugins": {},
-            "refresh": {"oracles": ["users", "meta"]}}
+    data = {"store": store_settings, "plugins": {}, "refresh": {"oracles": ["users", "meta"]}}
     config = config_from_data(data, None, folder)
     manager = PluginManager(PluginSelection(enabled=("sql-store",)), config)
     manager.load_entry_points()
@@ -123,7 +122,8 @@ def test_refreshes_killed_at_random_moments_leave_the_store_verified(
         os.close(read_fd)
         _pid, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
-            "the refresh failed by itself before it was killed (its traceback is above)")
+            "the refresh failed by itself before it was killed (its traceback is above)"
+        )
         store = open_at(path)
         snapshot_id = _check(store)
         if snapshot_id:
@@ -134,6 +134,8 @@ def test_refreshes_killed_at_random_moments_leave_the_store_verified(
     store.begin().abort()  # the next transaction cleans what the killed refreshes staged
     with store.backend.read() as db:
         uploads = db.one("SELECT count(*) FROM {p}uploads")
-        strays = db.one("SELECT count(*) FROM {p}part_chunks c WHERE NOT EXISTS "
-                        "(SELECT 1 FROM {p}parts p WHERE p.blob_id = c.blob_id)")
+        strays = db.one(
+            "SELECT count(*) FROM {p}part_chunks c WHERE NOT EXISTS "
+            "(SELECT 1 FROM {p}parts p WHERE p.blob_id = c.blob_id)"
+        )
     assert uploads == (0,) and strays == (0,)

@@ -24,8 +24,9 @@ _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
 
 
 def _blocks(language: str) -> list[str]:
-    return [body for lang, body in _BLOCK.findall(PAGE.read_text(encoding="utf-8"))
-            if lang == language]
+    return [
+        body for lang, body in _BLOCK.findall(PAGE.read_text(encoding="utf-8")) if lang == language
+    ]
 
 
 def _schemas() -> dict[str, Any]:
@@ -37,8 +38,7 @@ def _schemas() -> dict[str, Any]:
     file_plugin.snapkit_register_stores(lambda d: schemas.__setitem__(d.key, d.settings_schema))
     from snapkit_object_store import plugin as object_plugin
 
-    object_plugin.snapkit_register_stores(
-        lambda d: schemas.__setitem__(d.key, d.settings_schema))
+    object_plugin.snapkit_register_stores(lambda d: schemas.__setitem__(d.key, d.settings_schema))
     return schemas
 
 
@@ -59,8 +59,9 @@ def test_the_page_has_runnable_examples_and_store_configs() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(RUNNABLE)))
-def test_python_examples_run(index: int, tmp_path: Path, pg_server: PostgresServer,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_examples_run(
+    index: int, tmp_path: Path, pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SNAPKIT_PG_DSN", pg_server.socket_dsn())
     exec(compile(RUNNABLE[index], f"docs/stores.md python block {index}", "exec"), {})

@@ -46,10 +46,13 @@ def test_plugin_registers_sqlite_and_postgresql_with_settings_schemas() -> None:
 
 
 def test_importing_the_plugin_loads_no_database_driver() -> None:
-    code = ("import sys, snapkit_sql_store.plugin; "
-            "print(any(m in sys.modules for m in ('psycopg', 'sqlite3', 'zstandard')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, snapkit_sql_store.plugin; "
+        "print(any(m in sys.modules for m in ('psycopg', 'sqlite3', 'zstandard')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -78,16 +81,23 @@ def test_factories_build_stores_without_touching_the_database(tmp_path: Path) ->
     assert isinstance(lite, StoreLocation)
     assert lite.key == "sqlite" and lite.location == str(tmp_path / "s.sqlite3")
     assert not (tmp_path / "s.sqlite3").exists()
-    pg = stores["postgresql"].factory({"dsn": f"postgresql://u:{TEST_PASSWORD}@127.0.0.1:1/db",
-                                       "schema": "north"})
+    pg = stores["postgresql"].factory(
+        {"dsn": f"postgresql://u:{TEST_PASSWORD}@127.0.0.1:1/db", "schema": "north"}
+    )
     assert pg.key == "postgresql"
     assert pg.location == "postgresql://u@127.0.0.1:1/db (schema north)"
 
 
 def test_separate_connection_settings_override_the_dsn_and_never_show_the_password() -> None:
-    pg = _registered()["postgresql"].factory({
-        "dsn": "postgresql://someone@db.example:5432/first", "user": "snapkit",
-        "password": "s3cret", "dbname": "second", "port": 6543})
+    pg = _registered()["postgresql"].factory(
+        {
+            "dsn": "postgresql://someone@db.example:5432/first",
+            "user": "snapkit",
+            "password": "s3cret",
+            "dbname": "second",
+            "port": 6543,
+        }
+    )
     assert pg.location == "postgresql://snapkit@db.example:6543/second (schema snapkit)"
     assert "s3cret" not in repr(pg)
 
@@ -100,8 +110,9 @@ def _write_config(folder: Path, text: str) -> Path:
 
 
 def test_sqlite_path_is_resolved_against_the_config_folder(tmp_path: Path) -> None:
-    config = _write_config(tmp_path / "cfg", '[store]\nkind = "sqlite"\n'
-                           'path = "data/store.sqlite3"\n')
+    config = _write_config(
+        tmp_path / "cfg", '[store]\nkind = "sqlite"\npath = "data/store.sqlite3"\n'
+    )
     project = Project.load(config)
     store = project.store
     assert isinstance(store, SqlStore)
@@ -115,8 +126,11 @@ def test_postgresql_config_with_the_dsn_from_the_environment_reaches_the_server(
     tmp_path: Path, pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNAPKIT_TEST_PG_DSN", pg_server.dsn())
-    config = _write_config(tmp_path, '[store]\nkind = "postgresql"\n'
-                           'dsn = { env = "SNAPKIT_TEST_PG_DSN" }\nschema = "from_config"\n')
+    config = _write_config(
+        tmp_path,
+        '[store]\nkind = "postgresql"\n'
+        'dsn = { env = "SNAPKIT_TEST_PG_DSN" }\nschema = "from_config"\n',
+    )
     project = Project.load(load_config(config))
     store = project.store
     assert isinstance(store, SqlStore)
@@ -136,7 +150,8 @@ def test_wrong_credentials_raise_a_typed_one_line_error_without_the_password(
     pg_server: PostgresServer,
 ) -> None:
     store = _registered()["postgresql"].factory(
-        {"dsn": pg_server.dsn(password="wrong-password"), "schema": "never"})
+        {"dsn": pg_server.dsn(password="wrong-password"), "schema": "never"}
+    )
     with pytest.raises(StoreConnectionError) as caught:
         store.read_pointer()
     text = str(caught.value)
@@ -148,28 +163,37 @@ def test_wrong_credentials_raise_a_typed_one_line_error_without_the_password(
 
 def test_an_unreachable_server_raises_a_typed_one_line_error() -> None:
     store = _registered()["postgresql"].factory(
-        {"dsn": f"postgresql://snapkit@127.0.0.1:{free_port()}/snapkit", "connect_timeout": 2})
+        {"dsn": f"postgresql://snapkit@127.0.0.1:{free_port()}/snapkit", "connect_timeout": 2}
+    )
     with pytest.raises(StoreConnectionError) as caught:
         store.list()
     assert "cannot connect to PostgreSQL at postgresql://snapkit@127.0.0.1:" in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
-def _snapkit(folder: Path, *args: str, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def _snapkit(
+    folder: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SNAPKIT_")}
     environment.update(env or {})
-    return subprocess.run([str(SNAPKIT), *args], capture_output=True, text=True, cwd=folder,
-                          env=environment, timeout=60)
+    return subprocess.run(
+        [str(SNAPKIT), *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=environment,
+        timeout=60,
+    )
 
 
 def test_cli_says_one_line_and_exits_1_for_wrong_credentials_and_writes_nothing(
     tmp_path: Path, pg_server: PostgresServer
 ) -> None:
-    _write_config(tmp_path, '[store]\nkind = "postgresql"\ndsn = { env = "PG_DSN" }\n'
-                  'schema = "cli_wrong"\n')
+    _write_config(
+        tmp_path, '[store]\nkind = "postgresql"\ndsn = { env = "PG_DSN" }\nschema = "cli_wrong"\n'
+    )
     env = {"PG_DSN": pg_server.dsn(password="not-it")}
     for command in (["snapshots", "list"], ["snapshots", "prune", "--keep-last", "1"]):
         proc = _snapkit(tmp_path, *command, env=env)
@@ -183,14 +207,16 @@ def test_cli_says_one_line_and_exits_1_for_wrong_credentials_and_writes_nothing(
 
 
 def test_cli_exits_2_for_a_bad_dsn_and_1_for_an_unreachable_server(tmp_path: Path) -> None:
-    _write_config(tmp_path, '[store]\nkind = "postgresql"\n'
-                  'dsn = "postgresql://h/db?nonsense=1"\n')
+    _write_config(tmp_path, '[store]\nkind = "postgresql"\ndsn = "postgresql://h/db?nonsense=1"\n')
     proc = _snapkit(tmp_path, "snapshots", "list")
     assert proc.returncode == 2, proc.stderr
     assert "store.dsn" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    _write_config(tmp_path, '[store]\nkind = "postgresql"\n'
-                  f'dsn = "postgresql://snapkit@127.0.0.1:{free_port()}/snapkit"\n'
-                  "connect_timeout = 2\n")
+    _write_config(
+        tmp_path,
+        '[store]\nkind = "postgresql"\n'
+        f'dsn = "postgresql://snapkit@127.0.0.1:{free_port()}/snapkit"\n'
+        "connect_timeout = 2\n",
+    )
     proc = _snapkit(tmp_path, "snapshots", "list")
     assert proc.returncode == 1, proc.stderr
     assert "cannot connect to PostgreSQL" in proc.stderr

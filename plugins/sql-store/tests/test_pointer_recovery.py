@@ -21,8 +21,7 @@ def _rows(tag: str) -> dict[str, list[dict[str, object]]]:
 
 
 def _moves(store: SqlStore) -> list[tuple[str, int | None]]:
-    return [(e.snapshot_id, e.generation) for e in store.history()
-            if e.event == "pointer_moved"]
+    return [(e.snapshot_id, e.generation) for e in store.history() if e.event == "pointer_moved"]
 
 
 def _drop_manifest(store: SqlStore, snapshot_id: str) -> None:
@@ -51,13 +50,18 @@ def test_verify_notices_a_pointer_moved_back_and_restores_the_history_s_target(
 ) -> None:
     commit(store, payload="a", records=_rows("a"))
     with store.backend.read() as db:
-        old = db.one("SELECT snapshot_id, manifest_sha256, generation, updated_at "
-                     "FROM {p}pointer WHERE id = 1")
+        old = db.one(
+            "SELECT snapshot_id, manifest_sha256, generation, updated_at "
+            "FROM {p}pointer WHERE id = 1"
+        )
     b = commit(store, payload="b", records=_rows("b")).snapshot_id
     assert old is not None
     with store.backend.write() as db:  # a well-formed pointer row, one move back
-        db.execute("UPDATE {p}pointer SET snapshot_id = ?, manifest_sha256 = ?, "
-                   "generation = ?, updated_at = ? WHERE id = 1", tuple(old))
+        db.execute(
+            "UPDATE {p}pointer SET snapshot_id = ?, manifest_sha256 = ?, "
+            "generation = ?, updated_at = ? WHERE id = 1",
+            tuple(old),
+        )
 
     report = store.verify()
 

@@ -61,16 +61,16 @@ def test_a_schema_newer_than_the_package_is_refused_with_a_message(
 ) -> None:
     commit(store, payload=1)
     with store.backend.write() as db:
-        db.execute("INSERT INTO {p}schema_version (version, applied_at, applied_by) "
-                   "VALUES (?, ?, ?)", (LATEST + 1, "2030-01-01T00:00:00Z", "the future"))
+        db.execute(
+            "INSERT INTO {p}schema_version (version, applied_at, applied_by) VALUES (?, ?, ?)",
+            (LATEST + 1, "2030-01-01T00:00:00Z", "the future"),
+        )
     other = open_at(tmp_path / "store")
     with pytest.raises(StoreError, match="upgrade snapkit-sql-store"):
         other.read_pointer()
 
 
-def test_two_handles_creating_a_new_store_at_once_create_it_once(
-    open_at, tmp_path: Path
-) -> None:
+def test_two_handles_creating_a_new_store_at_once_create_it_once(open_at, tmp_path: Path) -> None:
     first, second = open_at(tmp_path / "store"), open_at(tmp_path / "store")
     first.begin().abort()
     second.begin().abort()
@@ -119,7 +119,8 @@ def test_a_large_part_spans_many_chunk_rows_and_reads_back(store: SqlStore) -> N
     assert chunks == (-(-ref.bytes // CHUNK_BYTES), "raw")
     assert list(store.iter_part_lines(ref.sha256)) == record_lines(rows)
     assert b"".join(store.iter_part_blocks(ref.sha256, verify=False)) == b"".join(
-        record_lines(rows))
+        record_lines(rows)
+    )
     assert store.verify().ok
 
 
@@ -129,8 +130,11 @@ def test_a_flipped_bit_in_a_middle_chunk_is_caught_by_every_read(
     store: SqlStore, level: int, verify: bool
 ) -> None:
     store.compression_level = level
-    rows = _wide_rows(2600) if level == 0 else [{"id": i, "blob": os.urandom(512).hex()}
-                                                 for i in range(2600)]
+    rows = (
+        _wide_rows(2600)
+        if level == 0
+        else [{"id": i, "blob": os.urandom(512).hex()} for i in range(2600)]
+    )
     result = commit(store, records={"big": rows})
     sha = store.get(result.snapshot_id).part("big").sha256
     damage_part(store, sha, "flip")
@@ -248,8 +252,7 @@ def test_commit_refuses_to_point_at_a_damaged_part_it_did_not_write(store: SqlSt
     damage_part(store, ref.sha256, "truncate")
     txn = store.begin()
     with pytest.raises(StoreError, match="stored damaged"):
-        txn.commit(make_manifest(payload=2, parts=[ref]), move_pointer=True,
-                   expected_generation=1)
+        txn.commit(make_manifest(payload=2, parts=[ref]), move_pointer=True, expected_generation=1)
     assert store.read_pointer() == first.pointer
 
 
@@ -310,8 +313,9 @@ def test_a_lost_pointer_row_is_recovered_and_skips_a_snapshot_with_a_damaged_par
 # -- a commit whose answer is lost -----------------------------------------------------------
 
 
-def _lose_commit_answer(store: SqlStore, monkeypatch: pytest.MonkeyPatch, *, applied: bool,
-                        calls: list[int]) -> None:
+def _lose_commit_answer(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, *, applied: bool, calls: list[int]
+) -> None:
     """Make the next COMMIT's answer get lost: after the commit happened, or before."""
     backend = store.backend
     real = backend._commit  # type: ignore[attr-defined]
@@ -379,7 +383,10 @@ def test_a_commit_whose_answer_is_lost_and_that_did_not_happen_raises_and_leaves
 
 @pytest.mark.parametrize("expected", ["read", None])
 def test_a_lost_answer_counts_as_done_from_the_history_when_the_pointer_moved_on_since(
-    store: SqlStore, open_at, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    store: SqlStore,
+    open_at,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     expected: str | None,
 ) -> None:
     commit(store, payload=1)
@@ -419,8 +426,11 @@ def test_part_writers_in_parallel_threads_stage_into_one_commit(store: SqlStore)
         thread.start()
     for thread in threads:
         thread.join()
-    result = txn.commit(make_manifest(parts=[refs[n] for n in ("a", "b", "c")]),
-                        move_pointer=True, expected_generation=0)
+    result = txn.commit(
+        make_manifest(parts=[refs[n] for n in ("a", "b", "c")]),
+        move_pointer=True,
+        expected_generation=0,
+    )
     assert result.pointer is not None
     assert list(store.iter_part_lines(refs["b"].sha256)) == record_lines(_rows(4000, "b"))
     assert _count(store, "uploads") == 0

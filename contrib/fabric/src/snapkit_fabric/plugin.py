@@ -61,21 +61,35 @@ ORACLE_SETTINGS_SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
     "oneOf": [{"required": ["path"]}, {"required": ["command"]}],
     "properties": {
-        "path": {"type": "string", "minLength": 1,
-                 "description": "a Fabric report JSON file (relative to the config's folder)"},
-        "command": {"type": "array", "minItems": 1, "items": {"type": "string"},
-                    "description": "a command printing the report JSON, run without a shell"},
-        "timeout": {"type": "number", "exclusiveMinimum": 0,
-                    "default": DEFAULT_COMMAND_TIMEOUT,
-                    "description": "seconds the command may run"},
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "a Fabric report JSON file (relative to the config's folder)",
+        },
+        "command": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string"},
+            "description": "a command printing the report JSON, run without a shell",
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": DEFAULT_COMMAND_TIMEOUT,
+            "description": "seconds the command may run",
+        },
         "cwd": {"type": "string", "description": "working folder of the command"},
     },
 }
 """JSON Schema of ``[oracles.fabric_report]``."""
 
 _FIELD_ORDER: Mapping[str, tuple[str, ...]] = {
-    "execution_summary": ("completed_delta", "failed_delta", "validation_failed_delta",
-                          "total_jobs_delta"),
+    "execution_summary": (
+        "completed_delta",
+        "failed_delta",
+        "validation_failed_delta",
+        "total_jobs_delta",
+    ),
     "engine_health": ("jobs_delta", "failures_delta", "failure_rate_delta"),
     "proxy_profile_stability": ("jobs_delta", "failure_rate_delta"),
     "determinism": ("new_non_deterministic_jobs", "resolved_non_deterministic_jobs"),
@@ -108,13 +122,15 @@ class FabricReportOracle:
     def __init__(self, settings: Mapping[str, Any], root: Path | None = None) -> None:
         path = settings.get("path")
         self.path: Path | None = None if path is None else (root or Path()) / path
-        self.command: list[str] | None = (list(settings["command"]) if "command" in settings
-                                          else None)
+        self.command: list[str] | None = (
+            list(settings["command"]) if "command" in settings else None
+        )
         self.timeout = float(settings.get("timeout", DEFAULT_COMMAND_TIMEOUT))
         self.cwd: str | None = settings.get("cwd")
         if (self.path is None) == (self.command is None):
-            raise FabricSourceError("the fabric_report oracle needs exactly one of 'path' "
-                                    "and 'command'")
+            raise FabricSourceError(
+                "the fabric_report oracle needs exactly one of 'path' and 'command'"
+            )
 
     def load(self, call: Any) -> dict[str, Any]:
         """Return the report (validated against :data:`REPORT_SCHEMA`).
@@ -127,8 +143,7 @@ class FabricReportOracle:
             if self.path is not None:
                 return load_report_from_file(self.path)
             timeout = min(self.timeout, float(getattr(call, "timeout", self.timeout)))
-            return load_report_from_command(self.command or [], timeout=timeout,
-                                            cwd=self.cwd)
+            return load_report_from_command(self.command or [], timeout=timeout, cwd=self.cwd)
         except FabricSourceError:
             raise
         except FabricSnapshotError as exc:
@@ -148,11 +163,17 @@ def snapkit_register_oracles(register: Callable[[Any], None], config: Any) -> No
     def factory(settings: Mapping[str, Any]) -> FabricReportOracle:
         return FabricReportOracle(settings, root)
 
-    register(OracleDescriptor(
-        key=ORACLE_KEY, version=VERSION, factory=factory,
-        settings_schema=ORACLE_SETTINGS_SCHEMA, payload_schema=REPORT_SCHEMA, records=False,
-        description="a Fabric report (FabricReportExporter.export_json) from a file or command",
-    ))
+    register(
+        OracleDescriptor(
+            key=ORACLE_KEY,
+            version=VERSION,
+            factory=factory,
+            settings_schema=ORACLE_SETTINGS_SCHEMA,
+            payload_schema=REPORT_SCHEMA,
+            records=False,
+            description="a Fabric report (FabricReportExporter.export_json) from a file or command",
+        )
+    )
 
 
 # -- the sections -------------------------------------------------------------------------------
@@ -164,8 +185,7 @@ def report_of(manifest: SnapshotManifest | None, side: str = "a") -> Mapping[str
     :raises FabricSectionError: when the snapshot is missing or has no ``fabric_report``.
     """
     if manifest is None:
-        raise FabricSectionError(f"snapshot {side} is missing; a Fabric diff needs two "
-                                 "snapshots")
+        raise FabricSectionError(f"snapshot {side} is missing; a Fabric diff needs two snapshots")
     report = manifest.payloads.get(ORACLE_KEY)
     if not isinstance(report, Mapping):
         raise FabricSectionError(
@@ -244,12 +264,16 @@ def snapkit_register_diff_sections(register: Callable[[Any], None]) -> None:
         "determinism": "Jobs that became, or stopped being, non-deterministic.",
     }
     for index, name in enumerate(SECTIONS):
-        register(DiffSectionDescriptor(
-            key=name, version=VERSION, factory=_section_factory(name),
-            order=SECTION_ORDER + index,
-            settings_schema={"type": "object", "additionalProperties": False},
-            description=descriptions[name],
-        ))
+        register(
+            DiffSectionDescriptor(
+                key=name,
+                version=VERSION,
+                factory=_section_factory(name),
+                order=SECTION_ORDER + index,
+                settings_schema={"type": "object", "additionalProperties": False},
+                description=descriptions[name],
+            )
+        )
 
 
 # -- the seed's shape ---------------------------------------------------------------------------
@@ -269,8 +293,10 @@ def fabric_diff(diff: Diff | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name, fields in _FIELD_ORDER.items():
         if name not in by_name:
-            raise FabricSectionError(f"the diff has no {name!r} section",
-                                     hint="both snapshots need a fabric_report payload")
+            raise FabricSectionError(
+                f"the diff has no {name!r} section",
+                hint="both snapshots need a fabric_report payload",
+            )
         data = by_name[name]
         if name in {"engine_health", "proxy_profile_stability"}:
             changes[name] = {key: {f: data[key][f] for f in fields} for key in sorted(data)}

@@ -71,19 +71,20 @@ def settings_from(filters: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DerivationError(f"filter {name!r} must be a number", reason="invalid_filter")
         if value < 0:
-            raise DerivationError(f"filter {name!r} must not be negative",
-                                  reason="invalid_filter")
+            raise DerivationError(f"filter {name!r} must not be negative", reason="invalid_filter")
         effective[name] = value
     if not isinstance(effective["min_scored_items"], int):
-        raise DerivationError("filter 'min_scored_items' must be an integer",
-                              reason="invalid_filter")
+        raise DerivationError(
+            "filter 'min_scored_items' must be an integer", reason="invalid_filter"
+        )
     as_of = filters.get("as_of")
     if as_of is not None:
         try:
             dt.date.fromisoformat(str(as_of)[:10])
         except ValueError:
-            raise DerivationError("filter 'as_of' must be an ISO date (YYYY-MM-DD)",
-                                  reason="invalid_filter") from None
+            raise DerivationError(
+                "filter 'as_of' must be an ISO date (YYYY-MM-DD)", reason="invalid_filter"
+            ) from None
         effective["as_of"] = str(as_of)[:10]
     return effective
 
@@ -139,9 +140,10 @@ class Gradebook:
 
 def _names(records: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     """Display names: given name, then family name, either left out when empty."""
-    return tuple((f"{given} {family}" if given and family else given or family or "").strip()
-                 for given, family in ((r.get("givenName"), r.get("familyName"))
-                                       for r in records))
+    return tuple(
+        (f"{given} {family}" if given and family else given or family or "").strip()
+        for given, family in ((r.get("givenName"), r.get("familyName")) for r in records)
+    )
 
 
 def _date(value: Any) -> str | None:
@@ -149,8 +151,12 @@ def _date(value: Any) -> str | None:
 
 
 def _item_order(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    return (record.get("dueDate") or "9999", record.get("assignDate") or "9999",
-            record.get("title") or "", record["sourcedId"])
+    return (
+        record.get("dueDate") or "9999",
+        record.get("assignDate") or "9999",
+        record.get("title") or "",
+        record["sourcedId"],
+    )
 
 
 def gradebook(inputs: ProjectionInputs) -> Gradebook:
@@ -185,43 +191,62 @@ which of them are on the roster (an array of indices; ``None``: all)."""
 
 
 def _invalid(item: Any, what: str, hint: str | None = None) -> DerivationError:
-    return DerivationError(f"the results of line item {item!r} {what}",
-                           reason="invalid_results", hint=hint)
+    return DerivationError(
+        f"the results of line item {item!r} {what}", reason="invalid_results", hint=hint
+    )
 
 
 def _codes(np: Any, item: Any, name: str, column: Any, n: int) -> tuple[list[Any], Any]:
     """A dictionary-encoded column's values and codes (checked: codes are integers that
     index the values, one per student)."""
-    if not isinstance(column, dict) or not isinstance(column.get("values"), list) \
-            or not isinstance(column.get("codes"), list):
-        raise _invalid(item, f"have no dictionary-encoded {name}",
-                       hint=f'{name} must be {{"values": [...], "codes": [...]}}')
+    if (
+        not isinstance(column, dict)
+        or not isinstance(column.get("values"), list)
+        or not isinstance(column.get("codes"), list)
+    ):
+        raise _invalid(
+            item,
+            f"have no dictionary-encoded {name}",
+            hint=f'{name} must be {{"values": [...], "codes": [...]}}',
+        )
     values, listed = column["values"], column["codes"]
     try:  # codes under 256, as one byte each (in C; anything else is refused)
         codes = np.frombuffer(bytes(listed), dtype=np.uint8)
     except (TypeError, ValueError):
         codes = np.asarray(listed)
     if len(codes) != n:
-        raise _invalid(item, "are not aligned",
-                       hint="students, scores and the codes of scoreStatus and scoreDate "
-                            "must have equal lengths")
-    if n and (codes.ndim != 1 or codes.dtype.kind not in "iu" or codes.min() < 0
-              or codes.max() >= len(values)):
+        raise _invalid(
+            item,
+            "are not aligned",
+            hint="students, scores and the codes of scoreStatus and scoreDate "
+            "must have equal lengths",
+        )
+    if n and (
+        codes.ndim != 1
+        or codes.dtype.kind not in "iu"
+        or codes.min() < 0
+        or codes.max() >= len(values)
+    ):
         raise _invalid(item, f"have {name} codes that are not positions in its values")
     return values, codes
 
 
-def _column(np: Any, record: Mapping[str, Any], position: Mapping[str, int],
-            previous: _Mapping) -> tuple[_Column, _Mapping]:
+def _column(
+    np: Any, record: Mapping[str, Any], position: Mapping[str, int], previous: _Mapping
+) -> tuple[_Column, _Mapping]:
     """The line item's column and the mapping of its students to class positions (most
     line items list the same students: the previous mapping is reused when the list is
     equal)."""
     item = record.get("lineItem")
     students, scores = record.get("students"), record.get("scores")
-    if not isinstance(students, list) or not isinstance(scores, list) \
-            or len(scores) != len(students):
-        raise _invalid(item, "are not aligned",
-                       hint="students and scores must be arrays of equal lengths")
+    if (
+        not isinstance(students, list)
+        or not isinstance(scores, list)
+        or len(scores) != len(students)
+    ):
+        raise _invalid(
+            item, "are not aligned", hint="students and scores must be arrays of equal lengths"
+        )
     n = len(students)
     statuses, status_codes = _codes(np, item, "scoreStatus", record.get("scoreStatus"), n)
     days, day_codes = _codes(np, item, "scoreDate", record.get("scoreDate"), n)
@@ -237,20 +262,21 @@ def _column(np: Any, record: Mapping[str, Any], position: Mapping[str, int],
         positions = list(map(position.get, students))
         keep = None
         if None in positions:  # students not on the roster: ignored
-            keep = np.array([k for k, row in enumerate(positions) if row is not None],
-                            dtype=np.intp)
+            keep = np.array(
+                [k for k, row in enumerate(positions) if row is not None], dtype=np.intp
+            )
             positions = [row for row in positions if row is not None]
         if len(set(positions)) != len(positions):
-            raise _invalid(item, "list a student twice",
-                           hint="keep one result per student and line item")
+            raise _invalid(
+                item, "list a student twice", hint="keep one result per student and line item"
+            )
         every = len(positions) == len(position) and positions == list(range(len(positions)))
         rows = slice(None) if every else np.array(positions, dtype=np.intp)
         mapping = (students, rows, keep)
     rows, keep = mapping[1], mapping[2]
     if keep is not None:
         numbers, status_codes, day_codes = numbers[keep], status_codes[keep], day_codes[keep]
-    return _Column(rows, len(numbers), numbers, statuses, status_codes, days,
-                   day_codes), mapping
+    return _Column(rows, len(numbers), numbers, statuses, status_codes, days, day_codes), mapping
 
 
 def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
@@ -264,9 +290,10 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     import numpy as np
 
     filters = settings_from(inputs.filters)
-    by_name = sorted(inputs.table(ROSTER),
-                     key=lambda r: (r.get("familyName") or "", r.get("givenName") or "",
-                                    r["sourcedId"]))
+    by_name = sorted(
+        inputs.table(ROSTER),
+        key=lambda r: (r.get("familyName") or "", r.get("givenName") or "", r["sourcedId"]),
+    )
     items = sorted(inputs.table(LINE_ITEMS), key=_item_order)
     n_students, n_items = len(by_name), len(items)
     class_ids = sorted(record["sourcedId"] for record in by_name)
@@ -280,22 +307,26 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
         if i is None:  # another class's (or category's) line item
             continue
         if columns[i] is not None:
-            raise DerivationError(f"line item {items[i]['sourcedId']!r} has two results "
-                                  "records", reason="invalid_results")
+            raise DerivationError(
+                f"line item {items[i]['sourcedId']!r} has two results records",
+                reason="invalid_results",
+            )
         columns[i], previous = _column(np, record, position, previous)
 
     # days (a date's first ten characters) as positions in the sorted list of every day the
     # results name ("no day": -1)
-    named = {_date(value) for column in columns if column is not None
-             for value in column.day_values}
+    named = {
+        _date(value) for column in columns if column is not None for value in column.day_values
+    }
     days = sorted(day for day in named if day is not None)
     day_index: dict[str | None, int] = {day: k for k, day in enumerate(days)}
     day_positions: list[Any] = [None] * n_items
     latest = -1
     for i, column in enumerate(columns):
         if column is not None and column.n:
-            lookup = np.array([day_index.get(_date(value), -1) for value in column.day_values],
-                              np.intp)
+            lookup = np.array(
+                [day_index.get(_date(value), -1) for value in column.day_values], np.intp
+            )
             day_positions[i] = lookup[column.day_codes]
             latest = max(latest, int(day_positions[i].max()))
     as_of = filters.get("as_of") or (days[latest] if latest >= 0 else None)
@@ -333,8 +364,11 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     sums = np.zeros(n_students, dtype=np.float64)
     for row in percents:  # (line item by line item: a fixed order of additions)
         sums += row
-    completed_count = done[np.array(counted, dtype=bool)].sum(axis=0) if n_items \
+    completed_count = (
+        done[np.array(counted, dtype=bool)].sum(axis=0)
+        if n_items
         else np.zeros(n_students, dtype=np.intp)
+    )
     scored_count = scored.sum(axis=0)
     last_day = activity.max(axis=0, initial=-1)
     n_counted = sum(counted)
@@ -345,34 +379,43 @@ def build_gradebook(inputs: ProjectionInputs) -> Gradebook:
     if as_of is None:
         inactive = np.zeros(n_students, dtype=bool)
     else:
-        cutoff = (dt.date.fromisoformat(as_of)
-                  - dt.timedelta(days=filters["inactivity_days"])).isoformat()
+        cutoff = (
+            dt.date.fromisoformat(as_of) - dt.timedelta(days=filters["inactivity_days"])
+        ).isoformat()
         inactive = last_day < bisect.bisect_left(days, cutoff)  # (no activity: -1)
 
     display = np.array([position[record["sourcedId"]] for record in by_name], dtype=np.intp)
     enough = (scored_count >= minimum)[display].tolist()
-    mean_fraction = tuple(f if ok else None
-                          for f, ok in zip(fractions[display].tolist(), enough))
+    mean_fraction = tuple(f if ok else None for f, ok in zip(fractions[display].tolist(), enough))
     line_items = tuple(
-        LineItem(record["sourcedId"], record.get("title") or record["sourcedId"],
-                 record.get("assignDate"), record.get("dueDate"), counted[i],
-                 item_completed[i], *statistics)
-        for i, (record, statistics) in enumerate(zip(items, _statistics(np, percents,
-                                                                         scored)))
+        LineItem(
+            record["sourcedId"],
+            record.get("title") or record["sourcedId"],
+            record.get("assignDate"),
+            record.get("dueDate"),
+            counted[i],
+            item_completed[i],
+            *statistics,
+        )
+        for i, (record, statistics) in enumerate(zip(items, _statistics(np, percents, scored)))
     )
     return Gradebook(
         student_ids=tuple(record["sourcedId"] for record in by_name),
         names=_names(by_name),
         completed=tuple(completed_count[display].tolist()),
         scored=tuple(scored_count[display].tolist()),
-        progress=(tuple(progress[display].tolist()) if progress is not None
-                  else (None,) * n_students),
+        progress=(
+            tuple(progress[display].tolist()) if progress is not None else (None,) * n_students
+        ),
         mean_fraction=mean_fraction,
-        last_activity=tuple(days[k] if k >= 0 else None
-                            for k in last_day[display].tolist()),
+        last_activity=tuple(days[k] if k >= 0 else None for k in last_day[display].tolist()),
         inactive=tuple(inactive[display].tolist()),
-        line_items=line_items, counted_items=n_counted, results=results, as_of=as_of,
-        filters=filters)
+        line_items=line_items,
+        counted_items=n_counted,
+        results=results,
+        as_of=as_of,
+        filters=filters,
+    )
 
 
 def _statistics(np: Any, percents: Any, scored: Any) -> list[tuple[Any, ...]]:
@@ -399,10 +442,17 @@ def _statistics(np: Any, percents: Any, scored: Any) -> list[tuple[Any, ...]]:
         medians.append((low + high) / 2)
     return [
         (n, low, median, mean, high, std, tuple(counts_))
-        if n else (0, None, None, None, None, None, tuple(counts_))
+        if n
+        else (0, None, None, None, None, None, tuple(counts_))
         for n, low, median, mean, high, std, counts_ in zip(
-            counts.tolist(), lows.tolist(), medians, means.tolist(), highs.tolist(),
-            std_devs.tolist(), buckets.tolist())
+            counts.tolist(),
+            lows.tolist(),
+            medians,
+            means.tolist(),
+            highs.tolist(),
+            std_devs.tolist(),
+            buckets.tolist(),
+        )
     ]
 
 

@@ -27,14 +27,22 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "base_url": {"type": "string", "pattern": "^https?://",
-                     "description": "the OneRoster 1.1 API root, e.g. "
-                                    "https://host/ims/oneroster/v1p1"},
-        "token_url": {"type": "string", "pattern": "^https?://",
-                      "description": "OAuth 2 token endpoint (default: /token on the host)"},
+        "base_url": {
+            "type": "string",
+            "pattern": "^https?://",
+            "description": "the OneRoster 1.1 API root, e.g. https://host/ims/oneroster/v1p1",
+        },
+        "token_url": {
+            "type": "string",
+            "pattern": "^https?://",
+            "description": "OAuth 2 token endpoint (default: /token on the host)",
+        },
         "client_id": {"type": "string", "minLength": 1},
-        "client_secret": {"type": "string", "minLength": 1,
-                          "description": "write {env = \"NAME\"} to read it from NAME"},
+        "client_secret": {
+            "type": "string",
+            "minLength": 1,
+            "description": 'write {env = "NAME"} to read it from NAME',
+        },
         "auth": {"enum": ["oauth2", "oauth1"], "default": "oauth2"},
         "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
         "timeout": {"type": "number", "exclusiveMinimum": 0},
@@ -55,40 +63,66 @@ CLASS_SCHEMA: Mapping[str, Any] = {
         "classCode": _TEXT,
         "course": _REF,
         "school": _REF,
-        "container": {"anyOf": [{"type": "null"}, {
-            "type": "object", "required": ["sourcedId"],
-            "properties": {"sourcedId": {"type": "string"}, "title": _TEXT}}]},
+        "container": {
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["sourcedId"],
+                    "properties": {"sourcedId": {"type": "string"}, "title": _TEXT},
+                },
+            ]
+        },
     },
 }
 ROSTER_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "required": ["sourcedId"],
-    "properties": {"sourcedId": {"type": "string"}, "givenName": _TEXT,
-                   "familyName": _TEXT, "identifier": _TEXT},
+    "properties": {
+        "sourcedId": {"type": "string"},
+        "givenName": _TEXT,
+        "familyName": _TEXT,
+        "identifier": _TEXT,
+    },
 }
 LINE_ITEM_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "required": ["sourcedId", "title"],
-    "properties": {"sourcedId": {"type": "string"}, "title": _TEXT, "assignDate": _TEXT,
-                   "dueDate": _TEXT, "category": _REF, "resultValueMin": _NUMBER,
-                   "resultValueMax": _NUMBER},
+    "properties": {
+        "sourcedId": {"type": "string"},
+        "title": _TEXT,
+        "assignDate": _TEXT,
+        "dueDate": _TEXT,
+        "category": _REF,
+        "resultValueMin": _NUMBER,
+        "resultValueMax": _NUMBER,
+    },
 }
+
+
 def _dictionary(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"type": "object", "required": ["values", "codes"], "additionalProperties": False,
-            "properties": {"values": {"type": "array", "items": value},
-                           "codes": {"type": "array", "items": {"type": "integer",
-                                                                "minimum": 0}}}}
+    return {
+        "type": "object",
+        "required": ["values", "codes"],
+        "additionalProperties": False,
+        "properties": {
+            "values": {"type": "array", "items": value},
+            "codes": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        },
+    }
 
 
 RESULT_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "required": ["lineItem", "students", "scores", "scoreStatus", "scoreDate"],
     "additionalProperties": False,
-    "properties": {"lineItem": {"type": "string"},
-                   "students": {"type": "array", "items": {"type": "string"}},
-                   "scores": {"type": "array", "items": _NUMBER},
-                   "scoreStatus": _dictionary(_TEXT),
-                   "scoreDate": _dictionary(_TEXT)},
+    "properties": {
+        "lineItem": {"type": "string"},
+        "students": {"type": "array", "items": {"type": "string"}},
+        "scores": {"type": "array", "items": _NUMBER},
+        "scoreStatus": _dictionary(_TEXT),
+        "scoreDate": _dictionary(_TEXT),
+    },
 }
 """One record per line item: its results as aligned columns, one entry per student (see
 :func:`group_results`); ``scoreStatus`` and ``scoreDate`` are dictionary-encoded (distinct
@@ -127,15 +161,19 @@ def group_results(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for item in sorted(by_item):
         entries = sorted(by_item[item], key=lambda entry: entry[0])
-        table.append({
-            "lineItem": item,
-            "students": [student for student, _ in entries],
-            "scores": [result.get("score") for _, result in entries],
-            "scoreStatus": encode_dictionary(
-                [result.get("scoreStatus") for _, result in entries]),
-            "scoreDate": encode_dictionary(
-                [_day(result.get("scoreDate")) for _, result in entries]),
-        })
+        table.append(
+            {
+                "lineItem": item,
+                "students": [student for student, _ in entries],
+                "scores": [result.get("score") for _, result in entries],
+                "scoreStatus": encode_dictionary(
+                    [result.get("scoreStatus") for _, result in entries]
+                ),
+                "scoreDate": encode_dictionary(
+                    [_day(result.get("scoreDate")) for _, result in entries]
+                ),
+            }
+        )
     return table
 
 
@@ -160,7 +198,9 @@ def _day(value: Any) -> str | None:
 
 def _newer(result: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
     return ((result.get("scoreDate") or "")[:10], str(result.get("sourcedId"))) > (
-        (than.get("scoreDate") or "")[:10], str(than.get("sourcedId")))
+        (than.get("scoreDate") or "")[:10],
+        str(than.get("sourcedId")),
+    )
 
 
 class OneRosterSource:
@@ -180,14 +220,18 @@ class OneRosterSource:
         from snapkit_oneroster.client import OneRosterClient
 
         s = self.settings
-        options = {"page_size": s.get("page_size", 1000),
-                   "timeout": min(float(s.get("timeout", timeout)), timeout)}
+        options = {
+            "page_size": s.get("page_size", 1000),
+            "timeout": min(float(s.get("timeout", timeout)), timeout),
+        }
         if s.get("auth", "oauth2") == "oauth1":
-            return OneRosterClient.oauth1(s["base_url"], s["client_id"], s["client_secret"],
-                                          **options)
+            return OneRosterClient.oauth1(
+                s["base_url"], s["client_id"], s["client_secret"], **options
+            )
         token_url = s.get("token_url") or _default_token_url(s["base_url"])
-        return OneRosterClient.oauth2(s["base_url"], token_url, s["client_id"],
-                                      s["client_secret"], **options)
+        return OneRosterClient.oauth2(
+            s["base_url"], token_url, s["client_id"], s["client_secret"], **options
+        )
 
 
 def _default_token_url(base_url: str) -> str:
@@ -198,8 +242,9 @@ def _default_token_url(base_url: str) -> str:
 def _context(call: Any) -> str:
     context = call.scope.context
     if not context:
-        raise OracleError("the scope has no context",
-                          hint="set scope.context to the class's sourcedId")
+        raise OracleError(
+            "the scope has no context", hint="set scope.context to the class's sourcedId"
+        )
     return str(context)
 
 
@@ -218,8 +263,9 @@ class ClassOracle:
             try:
                 record = client.get_record("classes", context)
             except NotFoundError:
-                raise OracleError(f"class {context!r} is not on the OneRoster server",
-                                  hint="check scope.context") from None
+                raise OracleError(
+                    f"class {context!r} is not on the OneRoster server", hint="check scope.context"
+                ) from None
             container = None
             if call.scope.container:
                 try:
@@ -227,7 +273,8 @@ class ClassOracle:
                 except NotFoundError:
                     raise OracleError(
                         f"grading category {call.scope.container!r} is not on the server",
-                        hint="check scope.container") from None
+                        hint="check scope.container",
+                    ) from None
                 container = {"sourcedId": category["sourcedId"], "title": category.get("title")}
         return {
             "sourcedId": record["sourcedId"],
@@ -250,15 +297,20 @@ class RosterOracle:
         context = _context(call)
         with self.source.client(call.timeout) as client:
             students = {
-                _ref(e.get("user")) for e in client.iter_records("enrollments")
-                if _ref(e.get("class")) == context and e.get("role") == "student"
+                _ref(e.get("user"))
+                for e in client.iter_records("enrollments")
+                if _ref(e.get("class")) == context
+                and e.get("role") == "student"
                 and e.get("status") == "active"
             }
             for user in client.iter_records("users"):
                 if user["sourcedId"] in students and user.get("status") == "active":
-                    yield {"sourcedId": user["sourcedId"], "givenName": user.get("givenName"),
-                           "familyName": user.get("familyName"),
-                           "identifier": user.get("identifier")}
+                    yield {
+                        "sourcedId": user["sourcedId"],
+                        "givenName": user.get("givenName"),
+                        "familyName": user.get("familyName"),
+                        "identifier": user.get("identifier"),
+                    }
 
 
 def _line_items(client: Any, context: str, container: str | None) -> Iterator[dict[str, Any]]:
@@ -281,11 +333,15 @@ class LineItemsOracle:
         context = _context(call)
         with self.source.client(call.timeout) as client:
             for item in _line_items(client, context, call.scope.container):
-                yield {"sourcedId": item["sourcedId"], "title": item.get("title"),
-                       "assignDate": item.get("assignDate"), "dueDate": item.get("dueDate"),
-                       "category": _ref(item.get("category")),
-                       "resultValueMin": item.get("resultValueMin"),
-                       "resultValueMax": item.get("resultValueMax")}
+                yield {
+                    "sourcedId": item["sourcedId"],
+                    "title": item.get("title"),
+                    "assignDate": item.get("assignDate"),
+                    "dueDate": item.get("dueDate"),
+                    "category": _ref(item.get("category")),
+                    "resultValueMin": item.get("resultValueMin"),
+                    "resultValueMax": item.get("resultValueMax"),
+                }
 
 
 class ResultsOracle:
@@ -301,7 +357,9 @@ class ResultsOracle:
         context = _context(call)
         with self.source.client(call.timeout) as client:
             items = {i["sourcedId"] for i in _line_items(client, context, call.scope.container)}
-            kept = [result for result in client.iter_records("results")
-                    if _ref(result.get("lineItem")) in items
-                    and result.get("status") == "active"]
+            kept = [
+                result
+                for result in client.iter_records("results")
+                if _ref(result.get("lineItem")) in items and result.get("status") == "active"
+            ]
         return group_results(kept)

@@ -51,21 +51,43 @@ def _factory(kind: type, config: Any) -> Callable[[Mapping[str, Any]], Any]:
 def oracle_descriptors(config: Any = None) -> tuple[OracleDescriptor, ...]:
     """The four oracles (``config`` supplies the shared settings section)."""
 
-    def oracle(key: str, kind: Any, schema: Mapping[str, Any], description: str,
-               key_column: str | None = None) -> OracleDescriptor:
-        return OracleDescriptor(key=key, factory=_factory(kind, config), version=VERSION,
-                                settings_schema=SETTINGS_SCHEMA, payload_schema=schema,
-                                records=key_column is not None, key_column=key_column,
-                                description=description)
+    def oracle(
+        key: str,
+        kind: Any,
+        schema: Mapping[str, Any],
+        description: str,
+        key_column: str | None = None,
+    ) -> OracleDescriptor:
+        return OracleDescriptor(
+            key=key,
+            factory=_factory(kind, config),
+            version=VERSION,
+            settings_schema=SETTINGS_SCHEMA,
+            payload_schema=schema,
+            records=key_column is not None,
+            key_column=key_column,
+            description=description,
+        )
 
     return (
         oracle(keys.CLASS, ClassOracle, CLASS_SCHEMA, "the class record and grading category"),
-        oracle(keys.ROSTER, RosterOracle, ROSTER_SCHEMA, "the class's students",
-               key_column="sourcedId"),
-        oracle(keys.LINE_ITEMS, LineItemsOracle, LINE_ITEM_SCHEMA,
-               "the class's line items (in the category)", key_column="sourcedId"),
-        oracle(keys.RESULTS, ResultsOracle, RESULT_SCHEMA,
-               "results of those line items, a record per line item", key_column="lineItem"),
+        oracle(
+            keys.ROSTER, RosterOracle, ROSTER_SCHEMA, "the class's students", key_column="sourcedId"
+        ),
+        oracle(
+            keys.LINE_ITEMS,
+            LineItemsOracle,
+            LINE_ITEM_SCHEMA,
+            "the class's line items (in the category)",
+            key_column="sourcedId",
+        ),
+        oracle(
+            keys.RESULTS,
+            ResultsOracle,
+            RESULT_SCHEMA,
+            "results of those line items, a record per line item",
+            key_column="lineItem",
+        ),
     )
 
 
@@ -78,30 +100,45 @@ def _derive(name: str) -> Callable[[Mapping[str, Any]], Callable[[Any], Any]]:
 
     def factory(settings: Mapping[str, Any]) -> Callable[[Any], Any]:
         derive: Callable[[Any], Any] = getattr(
-            importlib.import_module("snapkit_instructor_dashboard.projections"), name)
+            importlib.import_module("snapkit_instructor_dashboard.projections"), name
+        )
         return derive
 
     return factory
 
 
-def _projection(key: str, derive: str, description: str,
-                optional: tuple[str, ...] = ()) -> ProjectionDescriptor:
-    return ProjectionDescriptor(key=key, version=VERSION, factory=_derive(derive),
-                                requires=keys.GRADEBOOK, optional=optional,
-                                description=description)
+def _projection(
+    key: str, derive: str, description: str, optional: tuple[str, ...] = ()
+) -> ProjectionDescriptor:
+    return ProjectionDescriptor(
+        key=key,
+        version=VERSION,
+        factory=_derive(derive),
+        requires=keys.GRADEBOOK,
+        optional=optional,
+        description=description,
+    )
 
 
 PROJECTIONS: tuple[ProjectionDescriptor, ...] = (
-    _projection(keys.PROGRESS, "derive_progress",
-                "completion per line item and per student"),
-    _projection(keys.PROFICIENCY, "derive_proficiency",
-                "mean score fraction and level per student"),
-    _projection(keys.STUDENT_SUPPORT, "derive_student_support",
-                "support category and inactivity per student"),
-    _projection(keys.ASSESSMENTS, "derive_assessments",
-                "score statistics and distribution per line item"),
-    _projection(keys.SUMMARY, "derive_summary", "class, date, filters and course metrics",
-                optional=(keys.CLASS,)),
+    _projection(keys.PROGRESS, "derive_progress", "completion per line item and per student"),
+    _projection(
+        keys.PROFICIENCY, "derive_proficiency", "mean score fraction and level per student"
+    ),
+    _projection(
+        keys.STUDENT_SUPPORT,
+        "derive_student_support",
+        "support category and inactivity per student",
+    ),
+    _projection(
+        keys.ASSESSMENTS, "derive_assessments", "score statistics and distribution per line item"
+    ),
+    _projection(
+        keys.SUMMARY,
+        "derive_summary",
+        "class, date, filters and course metrics",
+        optional=(keys.CLASS,),
+    ),
 )
 """The five projections."""
 

@@ -58,17 +58,26 @@ def derive_progress(inputs: ProjectionInputs) -> dict[str, Any]:
     threshold = book.filters["completion_threshold"]
     met = [pct is not None and pct >= threshold for pct in book.progress]
     reached = met.count(True)
-    per_student = {"student": list(book.student_ids), "progress_pct": list(book.progress),
-                   "completed_items": list(book.completed), "met_threshold": met}
+    per_student = {
+        "student": list(book.student_ids),
+        "progress_pct": list(book.progress),
+        "completed_items": list(book.completed),
+        "met_threshold": met,
+    }
     return {
         "as_of": book.as_of,
         "completion_threshold": threshold,
         "students": n,
         "counted_line_items": book.counted_items,
         "line_items": [
-            {"line_item": item.id, "title": item.title, "due_date": item.due_date,
-             "counted": item.counted, "students_completed": item.completed,
-             "completion_rate": _percent(item.completed, n)}
+            {
+                "line_item": item.id,
+                "title": item.title,
+                "due_date": item.due_date,
+                "counted": item.counted,
+                "students_completed": item.completed,
+                "completion_rate": _percent(item.completed, n),
+            }
             for item in book.line_items
         ],
         "students_completed": reached,
@@ -100,30 +109,44 @@ def derive_proficiency(inputs: ProjectionInputs) -> dict[str, Any]:
     book = gradebook(inputs)
     levels = [level_of(fraction, book.filters) for fraction in book.mean_fraction]
     counts = {level: levels.count(level) for level in LEVELS}
-    students = {"student": list(book.student_ids), "scored_items": list(book.scored),
-                "mean_fraction": list(book.mean_fraction), "level": levels}
-    return {"levels": counts, "students": students,
-            "min_scored_items": book.filters["min_scored_items"]}
+    students = {
+        "student": list(book.student_ids),
+        "scored_items": list(book.scored),
+        "mean_fraction": list(book.mean_fraction),
+        "level": levels,
+    }
+    return {
+        "levels": counts,
+        "students": students,
+        "min_scored_items": book.filters["min_scored_items"],
+    }
 
 
 # -- student support -----------------------------------------------------------------------
 
 
-def category_of(progress: float | None, proficiency: float | None,
-                filters: Mapping[str, Any]) -> str:
+def category_of(
+    progress: float | None, proficiency: float | None, filters: Mapping[str, Any]
+) -> str:
     """The support category of a student (percentages 0-100), evaluated in the order
     excelling, struggling, on_track, falling back to on_track; ``not_enough_information``
     when either measure is missing."""
     if progress is None or proficiency is None:
         return "not_enough_information"
-    if (progress >= filters["excelling_progress_at_least"]
-            and proficiency >= filters["excelling_proficiency_at_least"]):
+    if (
+        progress >= filters["excelling_progress_at_least"]
+        and proficiency >= filters["excelling_proficiency_at_least"]
+    ):
         return "excelling"
-    if (progress < filters["struggling_progress_below"]
-            and proficiency <= filters["struggling_proficiency_at_most"]):
+    if (
+        progress < filters["struggling_progress_below"]
+        and proficiency <= filters["struggling_proficiency_at_most"]
+    ):
         return "struggling"
-    if (progress >= filters["on_track_progress_at_least"]
-            and proficiency >= filters["on_track_proficiency_at_least"]):
+    if (
+        progress >= filters["on_track_progress_at_least"]
+        and proficiency >= filters["on_track_proficiency_at_least"]
+    ):
         return "on_track"
     return "on_track"
 
@@ -135,14 +158,21 @@ def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
     category."""
     book = gradebook(inputs)
     proficiency = [None if f is None else 100.0 * f for f in book.mean_fraction]
-    categories = [category_of(progress, percent, book.filters)
-                  for progress, percent in zip(book.progress, proficiency)]
+    categories = [
+        category_of(progress, percent, book.filters)
+        for progress, percent in zip(book.progress, proficiency)
+    ]
     counts = {category: categories.count(category) for category in CATEGORIES}
     inactive_count = book.inactive.count(True)
-    students = {"student": list(book.student_ids), "name": list(book.names),
-                "progress_pct": list(book.progress), "proficiency_pct": proficiency,
-                "category": categories, "inactive": list(book.inactive),
-                "last_activity": list(book.last_activity)}
+    students = {
+        "student": list(book.student_ids),
+        "name": list(book.names),
+        "progress_pct": list(book.progress),
+        "proficiency_pct": proficiency,
+        "category": categories,
+        "inactive": list(book.inactive),
+        "last_activity": list(book.last_activity),
+    }
     n = len(book.student_ids)
     return {
         "as_of": book.as_of,
@@ -152,8 +182,11 @@ def derive_student_support(inputs: ProjectionInputs) -> dict[str, Any]:
         "percentages": {c: _percent(counts[c], n) for c in CATEGORIES},
         "inactive": inactive_count,
         "inactive_percentage": _percent(inactive_count, n),
-        "thresholds": {name: book.filters[name] for name in sorted(book.filters)
-                       if name.startswith(("excelling_", "struggling_", "on_track_"))},
+        "thresholds": {
+            name: book.filters[name]
+            for name in sorted(book.filters)
+            if name.startswith(("excelling_", "struggling_", "on_track_"))
+        },
         "inactivity_days": book.filters["inactivity_days"],
     }
 
@@ -168,15 +201,26 @@ def derive_assessments(inputs: ProjectionInputs) -> dict[str, Any]:
     :class:`~snapkit_instructor_dashboard.gradebook.LineItem`)."""
     book = gradebook(inputs)
     n = len(book.student_ids)
-    return {"line_items": [
-        {"line_item": item.id, "title": item.title, "available_from": item.assign_date,
-         "due_date": item.due_date, "students_completed": item.completed,
-         "students_not_completed": n - item.completed, "scored": item.scored,
-         "min": item.min, "median": item.median, "mean": item.mean, "max": item.max,
-         "std_dev": item.std_dev,
-         "buckets": [{"range": r, "count": c} for r, c in zip(BUCKETS, item.buckets)]}
-        for item in book.line_items
-    ]}
+    return {
+        "line_items": [
+            {
+                "line_item": item.id,
+                "title": item.title,
+                "available_from": item.assign_date,
+                "due_date": item.due_date,
+                "students_completed": item.completed,
+                "students_not_completed": n - item.completed,
+                "scored": item.scored,
+                "min": item.min,
+                "median": item.median,
+                "mean": item.mean,
+                "max": item.max,
+                "std_dev": item.std_dev,
+                "buckets": [{"range": r, "count": c} for r, c in zip(BUCKETS, item.buckets)],
+            }
+            for item in book.line_items
+        ]
+    }
 
 
 # -- summary -------------------------------------------------------------------------------
@@ -196,9 +240,11 @@ def _metrics(book: Gradebook) -> list[dict[str, Any]]:
         {"metric": "line_items_due", "value": book.counted_items, "unit": "count"},
         {"metric": "results", "value": book.results, "unit": "count"},
         {"metric": "average_progress", "value": _mean(progress), "unit": "percent"},
-        {"metric": "average_proficiency",
-         "value": None if mean_fraction_all is None else 100.0 * mean_fraction_all,
-         "unit": "percent"},
+        {
+            "metric": "average_proficiency",
+            "value": None if mean_fraction_all is None else 100.0 * mean_fraction_all,
+            "unit": "percent",
+        },
         {"metric": "students_completed", "value": completed, "unit": "count"},
         {"metric": "completion_rate", "value": _percent(completed, n), "unit": "percent"},
         {"metric": "inactive_students", "value": inactive, "unit": "count"},

@@ -135,12 +135,30 @@ def export_csv(target: str, users: int, seed: int, days: int) -> None:
 
 
 @oneroster.command("layout")
-@click.option("--snapshot", "-s", "ref", default="current", show_default=True,
-              help="Which snapshot: an id or prefix, current, current~N, latest or a date.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default="snapshots",
-              show_default=True, help="Root of the layout: OUT/{namespace}/{date}/oneroster/.")
-@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file, when not run as 'snapkit -c CONFIG oneroster layout'.")
+@click.option(
+    "--snapshot",
+    "-s",
+    "ref",
+    default="current",
+    show_default=True,
+    help="Which snapshot: an id or prefix, current, current~N, latest or a date.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default="snapshots",
+    show_default=True,
+    help="Root of the layout: OUT/{namespace}/{date}/oneroster/.",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file, when not run as 'snapkit -c CONFIG oneroster layout'.",
+)
 @click.pass_context
 def layout(ctx: click.Context, ref: str, out: str, config_path: str | None) -> None:
     """Write a snapshot as seed 002's daily layout: status.json, CSV and JSONL per table.
@@ -161,13 +179,14 @@ def layout(ctx: click.Context, ref: str, out: str, config_path: str | None) -> N
     manifest = project.resolve(ref)
     section = project.config.settings.get("oracles", {}).get(SECTION, {})
     try:
-        report = write_layout(project.store, manifest, project.config.resolve_path(out),
-                              section)
+        report = write_layout(project.store, manifest, project.config.resolve_path(out), section)
     except LayoutError as exc:
         raise click.UsageError(str(exc)) from None
     rows = sum(info["rows"] for name, info in report.files.items() if name.endswith(".csv"))
-    click.echo(f"{report.folder}: {report.status}, {len(report.files)} files, {rows:,} CSV rows "
-               f"(snapshot {manifest.id[:12]})")
+    click.echo(
+        f"{report.folder}: {report.status}, {len(report.files)} files, {rows:,} CSV rows "
+        f"(snapshot {manifest.id[:12]})"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -233,8 +233,11 @@ class OneRosterClient:
             except DeadlineExceededError as exc:
                 if not pages:
                     raise
-                told = f"of {announced} announced" if announced is not None else (
-                    "and no X-Total-Count")
+                told = (
+                    f"of {announced} announced"
+                    if announced is not None
+                    else ("and no X-Total-Count")
+                )
                 raise DeadlineExceededError(
                     f"{path}: the deadline of {deadline.seconds:g} s passed after {pages} "
                     f"pages ({offset} records {told}) while the server still sent full pages; "

@@ -23,8 +23,12 @@ SECRET_ENV = "SNAPKIT_DEMO_ONEROSTER_SECRET"
 SEED = 2025
 
 DASHBOARD_PROFILE = "instructor_dashboard"
-DASHBOARD_ORACLES = ("dashboard_class", "dashboard_roster", "dashboard_line_items",
-                     "dashboard_results")
+DASHBOARD_ORACLES = (
+    "dashboard_class",
+    "dashboard_roster",
+    "dashboard_line_items",
+    "dashboard_results",
+)
 """The instructor-dashboard plugin's export profile and oracles (the first one's settings
 serve all four), named by key: the demo works, skipping its export, without that plugin."""
 
@@ -76,8 +80,12 @@ class OneRosterDemo:
             if family:
                 self.family = str(family)
                 break
-        return CONFIG.format(base_url=self.server.base_url, token_url=self.server.token_url,
-                             client_id=self.server.client_id, env=SECRET_ENV)
+        return CONFIG.format(
+            base_url=self.server.base_url,
+            token_url=self.server.token_url,
+            client_id=self.server.client_id,
+            env=SECRET_ENV,
+        )
 
     def advance(self) -> str:
         """Move the district a school day on; say what changed."""
@@ -92,13 +100,18 @@ class OneRosterDemo:
     def searches(self) -> Sequence[SearchExample]:
         """Guardians of one family with their children, and teachers by family name."""
         return [
-            SearchExample("guardians", f"familyName={self.family}",
-                          f"guardians named {self.family}, each with the children linked "
-                          "through agents",
-                          ("givenName", "familyName", "role", "children.givenName")),
-            SearchExample("users", f"role=teacher familyName^={self.family[:3]}",
-                          f"teachers whose family name starts with {self.family[:3]!r}",
-                          ("givenName", "familyName", "email")),
+            SearchExample(
+                "guardians",
+                f"familyName={self.family}",
+                f"guardians named {self.family}, each with the children linked through agents",
+                ("givenName", "familyName", "role", "children.givenName"),
+            ),
+            SearchExample(
+                "users",
+                f"role=teacher familyName^={self.family[:3]}",
+                f"teachers whose family name starts with {self.family[:3]!r}",
+                ("givenName", "familyName", "email"),
+            ),
         ]
 
     def exports(self, project: Any) -> Sequence[DemoExport]:
@@ -113,16 +126,26 @@ class OneRosterDemo:
         if not items:
             return []
         context = district.value("lineItems", items[0], "class")
-        settings = {"base_url": self.server.base_url, "auth": "oauth2",
-                    "token_url": self.server.token_url, "client_id": self.server.client_id,
-                    "client_secret": {"env": SECRET_ENV}, "page_size": 2000}
+        settings = {
+            "base_url": self.server.base_url,
+            "auth": "oauth2",
+            "token_url": self.server.token_url,
+            "client_id": self.server.client_id,
+            "client_secret": {"env": SECRET_ENV},
+            "page_size": 2000,
+        }
         code = district.value("classes", context, "classCode")
-        return [DemoExport(
-            name=context, profile=DASHBOARD_PROFILE,
-            scope=Scope(project.config.scope.namespace, context),
-            oracles=DASHBOARD_ORACLES, config={"oracles": {DASHBOARD_ORACLES[0]: settings}},
-            explain=f"the instructor dashboard of class {code} ({context})",
-            plugin="snapkit-instructor-dashboard")]
+        return [
+            DemoExport(
+                name=context,
+                profile=DASHBOARD_PROFILE,
+                scope=Scope(project.config.scope.namespace, context),
+                oracles=DASHBOARD_ORACLES,
+                config={"oracles": {DASHBOARD_ORACLES[0]: settings}},
+                explain=f"the instructor dashboard of class {code} ({context})",
+                plugin="snapkit-instructor-dashboard",
+            )
+        ]
 
     def close(self) -> None:
         """Stop the server."""

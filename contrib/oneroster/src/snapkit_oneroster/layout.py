@@ -86,8 +86,7 @@ class _Pair:
         self.name = name
         self.fields = fields
         self.rows = 0
-        self.csv_file: IO[str] = (folder / f"{name}.csv").open("w", encoding="utf-8",
-                                                                newline="")
+        self.csv_file: IO[str] = (folder / f"{name}.csv").open("w", encoding="utf-8", newline="")
         self.jsonl: IO[bytes] = (folder / f"{name}.jsonl").open("wb")
         self.writer = csv.writer(self.csv_file)
         self.writer.writerow([f.name for f in fields])
@@ -102,8 +101,10 @@ class _Pair:
         self.jsonl.close()
         folder = Path(self.csv_file.name).parent
         return {
-            f"{self.name}.{ext}": {"rows": self.rows,
-                                   "size_bytes": (folder / f"{self.name}.{ext}").stat().st_size}
+            f"{self.name}.{ext}": {
+                "rows": self.rows,
+                "size_bytes": (folder / f"{self.name}.{ext}").stat().st_size,
+            }
             for ext in ("csv", "jsonl")
         }
 
@@ -177,8 +178,9 @@ def write_layout(
             for name, part in sorted(parts.items()):
                 files.update(_write_table(store, part.sha256, staging, name, plan))
         document = status_document(manifest, files)
-        (staging / "status.json").write_text(json.dumps(document, indent=2) + "\n",
-                                             encoding="utf-8")
+        (staging / "status.json").write_text(
+            json.dumps(document, indent=2) + "\n", encoding="utf-8"
+        )
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -186,13 +188,16 @@ def write_layout(
     return LayoutReport(target, document["status"], files)
 
 
-def _write_table(store: Any, sha256: str, folder: Path, name: str,
-                 plan: Mapping[str, list[Field]]) -> dict[str, dict[str, int]]:
+def _write_table(
+    store: Any, sha256: str, folder: Path, name: str, plan: Mapping[str, list[Field]]
+) -> dict[str, dict[str, int]]:
     pairs = [_Pair(folder, name, plan[name])]
     views: list[tuple[frozenset[str], _Pair]] = []
     if name == "users":
-        views = [(frozenset(roles), _Pair(folder, view, plan[view]))
-                 for view, roles in USER_VIEWS.items()]
+        views = [
+            (frozenset(roles), _Pair(folder, view, plan[view]))
+            for view, roles in USER_VIEWS.items()
+        ]
         pairs += [pair for _, pair in views]
     loads = json.loads
     try:

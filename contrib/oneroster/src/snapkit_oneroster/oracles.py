@@ -36,6 +36,7 @@ from snapkit_oneroster.settings import TABLE_KEYS
 PREFETCH_PAGES = 2
 """Pages read ahead of the consumer."""
 
+
 def default_token_url(base_url: str) -> str:
     """The token endpoint assumed when none is configured: ``/token`` at the API's host."""
     parts = urlsplit(base_url)
@@ -53,18 +54,23 @@ def snapkit_error(exc: OneRosterError, what: str) -> OracleError:
     """
     message = f"{what}: {exc}"
     if isinstance(exc, RetriesExhaustedError):
-        return OracleError(message, hint="raise retry.attempts in [oracles.oneroster] to "
-                                         "try longer")
+        return OracleError(
+            message, hint="raise retry.attempts in [oracles.oneroster] to try longer"
+        )
     if isinstance(exc, TransientHTTPError):
         return TransientOracleError(message, retry_after=exc.retry_after)
     if isinstance(exc, DeadlineExceededError):
-        return OracleError(message, hint="raise deadline in [oracles.oneroster] and "
-                                         "timeout in [refresh] (the smaller one applies)")
+        return OracleError(
+            message,
+            hint="raise deadline in [oracles.oneroster] and "
+            "timeout in [refresh] (the smaller one applies)",
+        )
     return OracleError(message)
 
 
-def make_client(settings: Mapping[str, Any], timeout: float,
-                cancelled: threading.Event | None = None) -> Any:
+def make_client(
+    settings: Mapping[str, Any], timeout: float, cancelled: threading.Event | None = None
+) -> Any:
     """A :class:`~snapkit_oneroster.client.OneRosterClient` from ``[oracles.oneroster]``
     settings (secrets resolved), its per-call timeout and deadline bounded by ``timeout``
     (the engine's, which its refresh deadline bounds in turn); a wait between retries ends
@@ -174,8 +180,7 @@ class _Prefetcher:
             self.client.close()
 
     def records(self) -> Iterator[dict[str, Any]]:
-        thread = threading.Thread(target=self._produce, name=f"oneroster-{self.key}",
-                                  daemon=True)
+        thread = threading.Thread(target=self._produce, name=f"oneroster-{self.key}", daemon=True)
         thread.start()
         try:
             while True:

@@ -39,6 +39,7 @@ def _record_schema(table: str) -> dict[str, Any]:
 
     return record_json_schema(table)
 
+
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["source", "tables", "records"],
@@ -126,8 +127,14 @@ def _command(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_commands(register: Register) -> None:
     """Register ``snapkit oneroster`` (serve, export-csv, layout)."""
-    register(CommandDescriptor(key="oneroster", version=__version__, factory=_command,
-                               description="OneRoster server, CSV export, daily layout view"))
+    register(
+        CommandDescriptor(
+            key="oneroster",
+            version=__version__,
+            factory=_command,
+            description="OneRoster server, CSV export, daily layout view",
+        )
+    )
 
 
 def _guardians(settings: Mapping[str, Any]) -> Any:
@@ -139,9 +146,15 @@ def _guardians(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_search_views(register: Register) -> None:
     """Register the ``guardians`` view: parents and guardians with their children."""
-    register(SearchViewDescriptor(key="guardians", table="users", version=__version__,
-                                  factory=_guardians,
-                                  description="guardians with their children (via agents)"))
+    register(
+        SearchViewDescriptor(
+            key="guardians",
+            table="users",
+            version=__version__,
+            factory=_guardians,
+            description="guardians with their children (via agents)",
+        )
+    )
 
 
 def _demo(settings: Mapping[str, Any]) -> Any:
@@ -153,5 +166,12 @@ def _demo(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_demos(register: Register) -> None:
     """Register the OneRoster demo: a local server over a synthetic district."""
-    register(DemoDescriptor(key="oneroster", version=__version__, factory=_demo, priority=10,
-                            description="a school district served over OneRoster 1.1 REST"))
+    register(
+        DemoDescriptor(
+            key="oneroster",
+            version=__version__,
+            factory=_demo,
+            priority=10,
+            description="a school district served over OneRoster 1.1 REST",
+        )
+    )

@@ -56,8 +56,9 @@ class Request:
         """
         year = str(settings["program_year"])
         if int(year[5:]) != int(year[:4]) + 1:
-            raise ValidationFailedError(f"program_year {year} is not two consecutive years",
-                                        hint="write it as 2026-2027")
+            raise ValidationFailedError(
+                f"program_year {year} is not two consecutive years", hint="write it as 2026-2027"
+            )
         districts = tuple(district_id(d) for d in settings["districts"])
         if len(set(districts)) != len(districts):
             raise ValidationFailedError("districts names the same district twice")
@@ -74,8 +75,13 @@ class Request:
         """The export URL of ``report`` (a key of :data:`REPORTS`) for ``district``:
         ``{base}/export.aspx?type=CSV&report=<name>~<district>~<month end>~<as of>~<year>``
         with dates written M/D/YYYY (empty for the latest)."""
-        parts = (REPORTS[report], district, _mdy(self.month_end), _mdy(self.as_of),
-                 self.program_year)
+        parts = (
+            REPORTS[report],
+            district,
+            _mdy(self.month_end),
+            _mdy(self.as_of),
+            self.program_year,
+        )
         return f"{self.base_url}/export.aspx?type=CSV&report={'~'.join(parts)}"
 
 
@@ -88,8 +94,13 @@ class Collected:
     exports: int
 
 
-def collect(request: Request, fetch: Fetch, *, baseline: Mapping[str, str] | None = None,
-            cancelled: threading.Event | None = None) -> Collected:
+def collect(
+    request: Request,
+    fetch: Fetch,
+    *,
+    baseline: Mapping[str, str] | None = None,
+    cancelled: threading.Event | None = None,
+) -> Collected:
     """Fetch, check and normalize every report of every district of ``request``.
 
     :param baseline: district -> the data as-of date (ISO) of the current snapshot; data
@@ -108,16 +119,22 @@ def collect(request: Request, fetch: Fetch, *, baseline: Mapping[str, str] | Non
             data = fetch(district, report, request.url(report, district))
             exports += 1
             reports[report] = load_report(data, report, district)
-        tables = normalize_district(district, request.program_year,
-                                    reports["district_summary"],
-                                    reports["district_performance"],
-                                    reports["club_performance"])
+        tables = normalize_district(
+            district,
+            request.program_year,
+            reports["district_summary"],
+            reports["district_performance"],
+            reports["club_performance"],
+        )
         month_end = tables.district["month_end"]
         if request.month_end is not None and month_end != request.month_end.isoformat():
             raise ValidationFailedError(
                 f"the exports are of the month ending {month_end}, not "
-                f"{request.month_end.isoformat()} as asked", district=district,
-                report="club_performance", line=reports["club_performance"].trailer_line)
+                f"{request.month_end.isoformat()} as asked",
+                district=district,
+                report="club_performance",
+                line=reports["club_performance"].trailer_line,
+            )
         _not_older(district, tables.as_of, baseline)
         done.append(tables)
     return assemble(request, done, exports)
@@ -132,8 +149,11 @@ def assemble(request: Request, districts: Sequence[DistrictTables], exports: int
         "districts": tuple(d.district for d in ordered),
         "divisions": tuple(row for d in ordered for row in d.divisions),
         "areas": tuple(row for d in ordered for row in d.areas),
-        "clubs": tuple(sorted((row for d in ordered for row in d.clubs),
-                              key=lambda row: int(row["club_number"]))),
+        "clubs": tuple(
+            sorted(
+                (row for d in ordered for row in d.clubs), key=lambda row: int(row["club_number"])
+            )
+        ),
         "district_statistics": tuple(d.statistics for d in ordered),
     }
     month_ends = sorted({d.district["month_end"] for d in ordered})
@@ -145,9 +165,11 @@ def assemble(request: Request, districts: Sequence[DistrictTables], exports: int
         "schema_version": SCHEMA_VERSION,
         "calculation_version": CALCULATION_VERSION,
         "districts": {
-            d.district["district_id"]: {"data_as_of": d.as_of.isoformat(),
-                                        "clubs": len(d.clubs),
-                                        "open_year_columns": d.open_year_columns}
+            d.district["district_id"]: {
+                "data_as_of": d.as_of.isoformat(),
+                "clubs": len(d.clubs),
+                "open_year_columns": d.open_year_columns,
+            }
             for d in ordered
         },
     }
@@ -159,8 +181,11 @@ def baseline_of(metadata: Any) -> dict[str, str] | None:
     the snapshot has none)."""
     if not isinstance(metadata, Mapping) or not isinstance(metadata.get("districts"), Mapping):
         return None
-    return {str(k): str(v["data_as_of"]) for k, v in metadata["districts"].items()
-            if isinstance(v, Mapping) and "data_as_of" in v}
+    return {
+        str(k): str(v["data_as_of"])
+        for k, v in metadata["districts"].items()
+        if isinstance(v, Mapping) and "data_as_of" in v
+    }
 
 
 def _not_older(district: str, as_of: dt.date, baseline: Mapping[str, str] | None) -> None:
@@ -170,8 +195,10 @@ def _not_older(district: str, as_of: dt.date, baseline: Mapping[str, str] | None
     if as_of < current:
         raise StaleDataError(
             f"the data is as of {as_of.isoformat()}, older than the current snapshot's "
-            f"({current.isoformat()})", district=district,
-            hint="the dashboard served stale data; the current snapshot stays")
+            f"({current.isoformat()})",
+            district=district,
+            hint="the dashboard served stale data; the current snapshot stays",
+        )
 
 
 def _district_order(value: str) -> tuple[int, int, str]:

@@ -133,9 +133,17 @@ def _date(text: str) -> str | None:
 
 
 KINDS: dict[str, Callable[[str], object]] = {
-    "whole": _whole, "signed": _signed, "text": _text, "district": _district,
-    "division": _division, "area": _area, "club": _club, "status": _status, "code": _code,
-    "yesno": _yesno, "date": _date,
+    "whole": _whole,
+    "signed": _signed,
+    "text": _text,
+    "district": _district,
+    "division": _division,
+    "area": _area,
+    "club": _club,
+    "status": _status,
+    "code": _code,
+    "yesno": _yesno,
+    "date": _date,
 }
 
 
@@ -182,10 +190,19 @@ CLUB_PERFORMANCE: tuple[Column, ...] = (
     _c("level_2s", "Level 2s", "whole", "Level 2s Earned"),
     _c("add_level_2s", "Add. Level 2s", "whole", "Add. Level 2s Earned"),
     _c("level_3s", "Level 3s", "whole", "Level 3s Earned"),
-    _c("level_4s", "Level 4s, Path Completions, or DTM Awards", "whole",
-       "Level 4s, Level 5s, or DTM Awards"),
-    _c("add_level_4s", "Add. Level 4s, Path Completions, or DTM award", "whole",
-       "Add. Level 4s, Path Completions, or DTM Awards", "Add. Level 4s, Level 5s, or DTM Awards"),
+    _c(
+        "level_4s",
+        "Level 4s, Path Completions, or DTM Awards",
+        "whole",
+        "Level 4s, Level 5s, or DTM Awards",
+    ),
+    _c(
+        "add_level_4s",
+        "Add. Level 4s, Path Completions, or DTM award",
+        "whole",
+        "Add. Level 4s, Path Completions, or DTM Awards",
+        "Add. Level 4s, Level 5s, or DTM Awards",
+    ),
     _c("new_members", "New Members", "whole"),
     _c("add_new_members", "Add. New Members", "whole"),
     _c("officers_trained_round_1", "Off. Trained Round 1", "whole"),

@@ -45,20 +45,44 @@ def at_risk_rows(projections: Mapping[str, Any]) -> Rows:
             yield club
 
 
-def _dataset(key: str, columns: tuple[str, ...], projection: str, rows: Any,
-             description: str) -> DatasetDescriptor:
-    return DatasetDescriptor(key=key, version="1", factory=lambda settings: rows,
-                             file_name=f"{key}.csv", columns=columns, requires=(projection,),
-                             serializer="csv", policy="fail_closed", profiles=(PROFILE,),
-                             description=description)
+def _dataset(
+    key: str, columns: tuple[str, ...], projection: str, rows: Any, description: str
+) -> DatasetDescriptor:
+    return DatasetDescriptor(
+        key=key,
+        version="1",
+        factory=lambda settings: rows,
+        file_name=f"{key}.csv",
+        columns=columns,
+        requires=(projection,),
+        serializer="csv",
+        policy="fail_closed",
+        profiles=(PROFILE,),
+        description=description,
+    )
 
 
 DATASETS: tuple[DatasetDescriptor, ...] = (
-    _dataset("district_ranking", RANKING_COLUMNS, "district_ranking", ranking_rows,
-             "the districts ranked by membership change"),
-    _dataset("club_health", HEALTH_COLUMNS, "club_health", health_rows,
-             "every club's distinguished progress and risk"),
-    _dataset("clubs_at_risk", HEALTH_COLUMNS, "club_health", at_risk_rows,
-             "clubs under the member threshold or with membership falling"),
+    _dataset(
+        "district_ranking",
+        RANKING_COLUMNS,
+        "district_ranking",
+        ranking_rows,
+        "the districts ranked by membership change",
+    ),
+    _dataset(
+        "club_health",
+        HEALTH_COLUMNS,
+        "club_health",
+        health_rows,
+        "every club's distinguished progress and risk",
+    ),
+    _dataset(
+        "clubs_at_risk",
+        HEALTH_COLUMNS,
+        "club_health",
+        at_risk_rows,
+        "clubs under the member threshold or with membership falling",
+    ),
 )
 """Every dataset of the ``toastmasters`` profile."""

@@ -53,8 +53,9 @@ class ToastmastersDemo:
         dashboard = Dashboard.generate(DISTRICTS, self.clubs, program_year=PROGRAM_YEAR)
         self.server = serve(dashboard)
         districts = "[" + ", ".join(f'"{d}"' for d in DISTRICTS) + "]"
-        return CONFIG.format(base_url=self.server.base_url, districts=districts,
-                             program_year=PROGRAM_YEAR)
+        return CONFIG.format(
+            base_url=self.server.base_url, districts=districts, program_year=PROGRAM_YEAR
+        )
 
     def advance(self) -> str:
         """Move the dashboard to the next month."""
@@ -66,10 +67,18 @@ class ToastmastersDemo:
     def searches(self) -> Sequence[SearchExample]:
         """Low clubs, and clubs by name."""
         return [
-            SearchExample("clubs", "status=low", "clubs whose status is Low",
-                          ("club_number", "club_name", "district_id", "active_members")),
-            SearchExample("clubs", "club_name^=Golden", "clubs whose name starts with Golden",
-                          ("club_number", "club_name", "distinguished")),
+            SearchExample(
+                "clubs",
+                "status=low",
+                "clubs whose status is Low",
+                ("club_number", "club_name", "district_id", "active_members"),
+            ),
+            SearchExample(
+                "clubs",
+                "club_name^=Golden",
+                "clubs whose name starts with Golden",
+                ("club_number", "club_name", "distinguished"),
+            ),
         ]
 
     def exports(self, project: Any) -> Sequence[DemoExport]:
@@ -78,13 +87,21 @@ class ToastmastersDemo:
         from snapkit.contracts import Scope
 
         section = dict(project.config.settings["oracles"]["toastmasters"])
-        return [DemoExport(
-            name="toastmasters", profile="toastmasters",
-            scope=Scope(project.config.scope.namespace, "all-districts",
-                        filters={"member_threshold": 15}),
-            oracles=("toastmasters",), config={"oracles": {"toastmasters": section}},
-            explain="district ranking and club health, clubs under 15 members at risk",
-            plugin="snapkit-toastmasters")]
+        return [
+            DemoExport(
+                name="toastmasters",
+                profile="toastmasters",
+                scope=Scope(
+                    project.config.scope.namespace,
+                    "all-districts",
+                    filters={"member_threshold": 15},
+                ),
+                oracles=("toastmasters",),
+                config={"oracles": {"toastmasters": section}},
+                explain="district ranking and club health, clubs under 15 members at risk",
+                plugin="snapkit-toastmasters",
+            )
+        ]
 
     def close(self) -> None:
         """Stop the server."""

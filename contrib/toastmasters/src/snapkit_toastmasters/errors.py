@@ -13,8 +13,7 @@ from snapkit.errors import OracleError, TransientOracleError
 from snapkit_toastmasters.settings import REPORT_TITLES
 
 
-def locate(district: str | None = None, report: str | None = None,
-           line: int | None = None) -> str:
+def locate(district: str | None = None, report: str | None = None, line: int | None = None) -> str:
     """``"district 61, club performance report, line 12: "`` (the parts that are known)."""
     parts = []
     if district is not None:
@@ -34,8 +33,15 @@ class ToastmastersError(OracleError):
     :param line: the line of the export (1 is the heading).
     """
 
-    def __init__(self, message: str, *, district: str | None = None, report: str | None = None,
-                 line: int | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        district: str | None = None,
+        report: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(locate(district, report, line) + message, hint=hint)
         self.district = district
         self.report = report
@@ -66,8 +72,14 @@ class TransientFetchError(TransientOracleError):
     """A failure worth retrying: 5xx, a dropped connection, a timeout, or reports of one
     district that disagree on their as-of date (the dashboard was updating)."""
 
-    def __init__(self, message: str, *, district: str | None = None, report: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        district: str | None = None,
+        report: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(locate(district, report) + message, retry_after=retry_after)
         self.district = district
         self.report = report

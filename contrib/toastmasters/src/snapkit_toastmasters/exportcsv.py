@@ -52,8 +52,9 @@ class ExportFile:
     trailer_line: int
 
 
-def parse_export(data: bytes, *, district: str | None = None,
-                 report: str | None = None) -> ExportFile:
+def parse_export(
+    data: bytes, *, district: str | None = None, report: str | None = None
+) -> ExportFile:
     """Parse the bytes of one export.
 
     :param district: the district it is of (named in errors).
@@ -62,11 +63,10 @@ def parse_export(data: bytes, *, district: str | None = None,
     """
 
     def fail(message: str, line: int | None, hint: str | None = None) -> ExportFormatError:
-        return ExportFormatError(message, district=district, report=report, line=line,
-                                 hint=hint)
+        return ExportFormatError(message, district=district, report=report, line=line, hint=hint)
 
     if data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,9 +80,12 @@ def parse_export(data: bytes, *, district: str | None = None,
         raise fail("the export is empty", 1, "check the district and program year")
     match = TRAILER.match(lines[last].rstrip("\r\n"))
     if match is None:
-        raise fail("the export ends without its 'Month of ..., As of MM/DD/YYYY' line: it was "
-                   "cut short, or is not a dashboard export", last + 1,
-                   "refresh again; if it persists, check the export in a browser")
+        raise fail(
+            "the export ends without its 'Month of ..., As of MM/DD/YYYY' line: it was "
+            "cut short, or is not a dashboard export",
+            last + 1,
+            "refresh again; if it persists, check the export in a browser",
+        )
     trailer_line = last + 1
     month_name = match["month"][:3].lower()
     if month_name not in MONTHS:
@@ -105,12 +108,12 @@ def parse_export(data: bytes, *, district: str | None = None,
                 headings = tuple(fields)
                 continue
             if len(fields) != len(headings):
-                raise fail(f"the row has {len(fields)} fields where the heading has "
-                           f"{len(headings)}", line)
+                raise fail(
+                    f"the row has {len(fields)} fields where the heading has {len(headings)}", line
+                )
             rows.append((line, tuple(fields)))
     except csv.Error:
         raise fail("the line is not valid CSV (an unclosed quote?)", start) from None
     if headings is None:
         raise fail("the export has no heading line", 1)
-    return ExportFile(headings, tuple(rows), MONTHS.index(month_name) + 1, as_of,
-                      trailer_line)
+    return ExportFile(headings, tuple(rows), MONTHS.index(month_name) + 1, as_of, trailer_line)

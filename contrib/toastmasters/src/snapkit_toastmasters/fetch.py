@@ -23,8 +23,12 @@ class HttpFetcher:
     """
 
     def __init__(self, timeout: float = 60.0, *, transport: Any = None) -> None:
-        self.client = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport,
-                                   headers={"User-Agent": "snapkit-toastmasters"})
+        self.client = httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            transport=transport,
+            headers={"User-Agent": "snapkit-toastmasters"},
+        )
         self.requests = 0
 
     def __call__(self, district: str, report: str, url: str) -> bytes:
@@ -37,21 +41,31 @@ class HttpFetcher:
         try:
             response = self.client.get(url)
         except httpx.TimeoutException:
-            raise TransientFetchError("the export request timed out", district=district,
-                                      report=report) from None
+            raise TransientFetchError(
+                "the export request timed out", district=district, report=report
+            ) from None
         except httpx.TransportError as exc:
-            raise TransientFetchError(f"the export request failed ({type(exc).__name__})",
-                                      district=district, report=report) from None
+            raise TransientFetchError(
+                f"the export request failed ({type(exc).__name__})",
+                district=district,
+                report=report,
+            ) from None
         status = response.status_code
         if status == 200:
             return response.content
         if status >= 500 or status == 429:
-            raise TransientFetchError(f"the dashboard answered HTTP {status}",
-                                      district=district, report=report,
-                                      retry_after=_retry_after(response))
-        raise ExportFetchError(f"the dashboard answered HTTP {status}", district=district,
-                               report=report, hint="check base_url, the district and the "
-                               "program year")
+            raise TransientFetchError(
+                f"the dashboard answered HTTP {status}",
+                district=district,
+                report=report,
+                retry_after=_retry_after(response),
+            )
+        raise ExportFetchError(
+            f"the dashboard answered HTTP {status}",
+            district=district,
+            report=report,
+            hint="check base_url, the district and the program year",
+        )
 
     def close(self) -> None:
         """Close the connections."""
@@ -60,8 +74,9 @@ class HttpFetcher:
     def __enter__(self) -> HttpFetcher:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

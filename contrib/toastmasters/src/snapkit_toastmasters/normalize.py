@@ -53,8 +53,15 @@ _FROM_CLUB_REPORT = (
     "add_new_members", "officers_trained_round_1", "officers_trained_round_2",
     "dues_on_time_oct", "dues_on_time_apr", "officer_list_on_time", "distinguished",
 )  # fmt: skip
-_FROM_PERFORMANCE = ("new_paid", "late_renewals", "oct_renewals", "apr_renewals",
-                     "charter_members", "total_paid", "charter_date")
+_FROM_PERFORMANCE = (
+    "new_paid",
+    "late_renewals",
+    "oct_renewals",
+    "apr_renewals",
+    "charter_members",
+    "total_paid",
+    "charter_date",
+)
 
 
 @frozen
@@ -82,8 +89,9 @@ def percent(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(100.0 * part / whole, 2)
 
 
-def normalize_district(district: str, program_year: str, summary: Report,
-                       performance: Report, clubs: Report) -> DistrictTables:
+def normalize_district(
+    district: str, program_year: str, summary: Report, performance: Report, clubs: Report
+) -> DistrictTables:
     """Check one district's reports against each other and build its table rows.
 
     :raises EmptyDistrictError, ValidationFailedError, ExportFormatError: naming the report
@@ -97,14 +105,24 @@ def normalize_district(district: str, program_year: str, summary: Report,
     unassigned = sum(1 for c in club_rows if c["division"] is None)
     month_end = program_month_end(program_year, clubs.month)
     district_row: Row = {
-        "district_id": district, "program_year": program_year,
-        "month_end": month_end.isoformat(), "data_as_of": clubs.as_of.isoformat(),
-        "divisions": len(divisions), "areas": len(areas), "clubs": len(club_rows),
+        "district_id": district,
+        "program_year": program_year,
+        "month_end": month_end.isoformat(),
+        "data_as_of": clubs.as_of.isoformat(),
+        "divisions": len(divisions),
+        "areas": len(areas),
+        "clubs": len(club_rows),
         "unassigned_clubs": unassigned,
     }
-    return DistrictTables(district_row, divisions, areas, tuple(club_rows),
-                          statistics(district, club_rows), clubs.as_of,
-                          "net_growth" in clubs.fields or "csp" in clubs.fields)
+    return DistrictTables(
+        district_row,
+        divisions,
+        areas,
+        tuple(club_rows),
+        statistics(district, club_rows),
+        clubs.as_of,
+        "net_growth" in clubs.fields or "csp" in clubs.fields,
+    )
 
 
 def statistics(district: str, clubs: Iterable[Mapping[str, Any]]) -> Row:
@@ -116,8 +134,12 @@ def statistics(district: str, clubs: Iterable[Mapping[str, Any]]) -> Row:
     row: Row = {"district_id": district, "clubs_total": len(rows)}
     for status in STATUSES:
         row[f"clubs_{status}"] = sum(1 for c in rows if c["status"] == status)
-    row.update(membership_base=base, membership_total=total, membership_change=total - base,
-               membership_change_pct=percent(total - base, base))
+    row.update(
+        membership_base=base,
+        membership_total=total,
+        membership_change=total - base,
+        membership_change_pct=percent(total - base, base),
+    )
     for code, name in LEVELS.items():
         row[name] = sum(1 for c in rows if c["distinguished"] == code)
     row["distinguished_total"] = sum(row[name] for name in LEVELS.values())
@@ -132,14 +154,19 @@ def _same_date(district: str, reports: tuple[Report, ...]) -> None:
             raise TransientFetchError(
                 f"the {other.report.replace('_', ' ')} and {first.report.replace('_', ' ')} "
                 "reports are of different as-of dates (the dashboard was updating)",
-                district=district)
+                district=district,
+            )
 
 
 def _clubs(district: str, clubs: Report, performance: Report) -> list[Row]:
     if not clubs.rows:
-        raise EmptyDistrictError("the report lists no clubs", district=district,
-                                 report="club_performance", line=clubs.trailer_line,
-                                 hint="check the district number and program year")
+        raise EmptyDistrictError(
+            "the report lists no clubs",
+            district=district,
+            report="club_performance",
+            line=clubs.trailer_line,
+            hint="check the district number and program year",
+        )
     by_number = _unique(district, performance)
     seen = _unique(district, clubs)
     rows: list[Row] = []
@@ -150,21 +177,35 @@ def _clubs(district: str, clubs: Report, performance: Report) -> list[Row]:
         if other is None:
             raise ValidationFailedError(
                 f"club {number} is not in the district performance report",
-                district=district, report="club_performance", line=line)
+                district=district,
+                report="club_performance",
+                line=line,
+            )
         if (other["division"], other["area"]) != (source["division"], source["area"]):
             raise ValidationFailedError(
                 f"club {number} is in another division or area in the district performance "
-                f"report (line {other['line']})", district=district,
-                report="club_performance", line=line)
+                f"report (line {other['line']})",
+                district=district,
+                report="club_performance",
+                line=line,
+            )
         change = source["active_members"] - source["membership_base"]
         if "net_growth" in source and source["net_growth"] != change:
             raise ValidationFailedError(
                 f"club {number}: 'Net Growth' is not 'Active Members' - 'Mem. Base'",
-                district=district, report="club_performance", line=line)
+                district=district,
+                report="club_performance",
+                line=line,
+            )
         _check_performance(district, number, other)
-        row: Row = {"club_number": number, "district_id": district,
-                    "division": source["division"], "area": source["area"],
-                    "member_change": change, "csp": source.get("csp")}
+        row: Row = {
+            "club_number": number,
+            "district_id": district,
+            "division": source["division"],
+            "area": source["area"],
+            "member_change": change,
+            "csp": source.get("csp"),
+        }
         row.update({name: source[name] for name in _FROM_CLUB_REPORT})
         row.update({name: other[name] for name in _FROM_PERFORMANCE})
         rows.append({name: row[name] for name in CLUB_FIELDS})
@@ -172,7 +213,10 @@ def _clubs(district: str, clubs: Report, performance: Report) -> list[Row]:
     if extra:
         raise ValidationFailedError(
             f"club {extra[0]} is not in the club performance report",
-            district=district, report="district_performance", line=by_number[extra[0]]["line"])
+            district=district,
+            report="district_performance",
+            line=by_number[extra[0]]["line"],
+        )
     return rows
 
 
@@ -181,17 +225,24 @@ def _unique(district: str, report: Report) -> dict[int, Mapping[str, Any]]:
     for row in report.rows:
         number = row["club_number"]
         if number in found:
-            raise ExportFormatError(f"club {number} is listed twice (first on line "
-                                    f"{found[number]['line']})", district=district,
-                                    report=report.report, line=row["line"])
+            raise ExportFormatError(
+                f"club {number} is listed twice (first on line {found[number]['line']})",
+                district=district,
+                report=report.report,
+                line=row["line"],
+            )
         found[number] = row
     return found
 
 
 def _check_performance(district: str, number: int, row: Mapping[str, Any]) -> None:
     def fail(what: str) -> ValidationFailedError:
-        return ValidationFailedError(f"club {number}: {what}", district=district,
-                                     report="district_performance", line=row["line"])
+        return ValidationFailedError(
+            f"club {number}: {what}",
+            district=district,
+            report="district_performance",
+            line=row["line"],
+        )
 
     if row["total_renewals"] != row["oct_renewals"] + row["apr_renewals"] + row["late_renewals"]:
         raise fail("'Total Ren.' is not 'Oct. Ren.' + 'Apr. Ren.' + 'Late Ren.'")
@@ -201,10 +252,12 @@ def _check_performance(district: str, number: int, row: Mapping[str, Any]) -> No
 
 def _check_summary(district: str, summary: Report, clubs: list[Row]) -> None:
     if len(summary.rows) != 1:
-        raise ExportFormatError(f"the report has {len(summary.rows)} rows where one is expected",
-                                district=district, report="district_summary",
-                                line=summary.rows[1]["line"] if summary.rows else
-                                summary.trailer_line)
+        raise ExportFormatError(
+            f"the report has {len(summary.rows)} rows where one is expected",
+            district=district,
+            report="district_summary",
+            line=summary.rows[1]["line"] if summary.rows else summary.trailer_line,
+        )
     (row,) = summary.rows
     stats = statistics(district, clubs)
     expected = {
@@ -220,8 +273,11 @@ def _check_summary(district: str, summary: Report, clubs: list[Row]) -> None:
         if field in row and row[field] != value:
             raise ValidationFailedError(
                 f"{titles[field]!r} disagrees with the clubs of the club performance report",
-                district=district, report="district_summary", line=row["line"],
-                hint="the dashboard may be mid-update: refresh again later")
+                district=district,
+                report="district_summary",
+                line=row["line"],
+                hint="the dashboard may be mid-update: refresh again later",
+            )
 
 
 def _groups(district: str, clubs: list[Row]) -> tuple[tuple[Row, ...], tuple[Row, ...]]:
@@ -237,15 +293,26 @@ def _groups(district: str, clubs: list[Row]) -> tuple[tuple[Row, ...], tuple[Row
         if division is not None:
             area_count[division] = area_count.get(division, 0) + 1
     division_rows = tuple(
-        {"division_id": f"{district}-{division}", "district_id": district,
-         "division": division, "areas": area_count.get(division, 0), **_totals(members)}
+        {
+            "division_id": f"{district}-{division}",
+            "district_id": district,
+            "division": division,
+            "areas": area_count.get(division, 0),
+            **_totals(members),
+        }
         for division, members in sorted(divisions.items())
     )
     area_rows = tuple(
-        {"area_id": f"{district}-{division or '0D'}-{area}", "district_id": district,
-         "division": division, "area": area, **_totals(members)}
+        {
+            "area_id": f"{district}-{division or '0D'}-{area}",
+            "district_id": district,
+            "division": division,
+            "area": area,
+            **_totals(members),
+        }
         for (division, area), members in sorted(
-            areas.items(), key=lambda item: (item[0][0] or "", int(item[0][1])))
+            areas.items(), key=lambda item: (item[0][0] or "", int(item[0][1]))
+        )
     )
     return division_rows, area_rows
 
@@ -253,6 +320,10 @@ def _groups(district: str, clubs: list[Row]) -> tuple[tuple[Row, ...], tuple[Row
 def _totals(clubs: list[Row]) -> Row:
     base = sum(c["membership_base"] for c in clubs)
     total = sum(c["active_members"] for c in clubs)
-    return {"clubs": len(clubs), "membership_base": base, "active_members": total,
-            "member_change": total - base,
-            "distinguished_clubs": sum(1 for c in clubs if c["distinguished"] is not None)}
+    return {
+        "clubs": len(clubs),
+        "membership_base": base,
+        "active_members": total,
+        "member_change": total - base,
+        "distinguished_clubs": sum(1 for c in clubs if c["distinguished"] is not None),
+    }

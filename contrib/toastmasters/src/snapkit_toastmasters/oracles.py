@@ -24,6 +24,7 @@ from snapkit_toastmasters.collect import Collected, Request, baseline_of, collec
 KEPT_RUNS = 4
 """Refreshes whose collected tables the handoff keeps at once."""
 
+
 class Handoff:
     """Collected tables by request token, for the table oracles of the same refresh."""
 
@@ -68,8 +69,9 @@ class MetadataOracle:
     :param transport: an httpx transport for tests.
     """
 
-    def __init__(self, settings: Mapping[str, Any], *, transport: Any = None,
-                 handoff: Handoff = HANDOFF) -> None:
+    def __init__(
+        self, settings: Mapping[str, Any], *, transport: Any = None, handoff: Handoff = HANDOFF
+    ) -> None:
         self.settings = dict(settings)
         self.transport = transport
         self.handoff = handoff
@@ -85,8 +87,7 @@ class MetadataOracle:
         fetched_at = utc_now()
         with HttpFetcher(timeout, transport=self.transport) as fetcher:
             try:
-                collected = collect(request, fetcher, baseline=baseline,
-                                    cancelled=call.cancelled)
+                collected = collect(request, fetcher, baseline=baseline, cancelled=call.cancelled)
             finally:
                 call.report(requests=fetcher.requests, fetched_at=fetched_at)
         self.handoff.put(call.request_token, collected)
@@ -103,8 +104,10 @@ class TableOracle:
     def load(self, call: Any) -> Iterator[dict[str, Any]]:
         collected = self.handoff.get(call.request_token)
         if collected is None:
-            raise OracleError(f"table {self.table!r}: the collected exports of this refresh "
-                              "are gone", hint="run the refresh again")
+            raise OracleError(
+                f"table {self.table!r}: the collected exports of this refresh are gone",
+                hint="run the refresh again",
+            )
         return iter(collected.tables[self.table])
 
 

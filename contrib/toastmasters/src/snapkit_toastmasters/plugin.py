@@ -42,9 +42,11 @@ def _metadata_factory(config: Any) -> Callable[[Mapping[str, Any]], Any]:
         from snapkit_toastmasters.oracles import MetadataOracle
 
         if config is None or SECTION not in config.settings.get("oracles", {}):
-            raise OracleError(f"{METADATA!r} has no settings",
-                              hint=f"add an [oracles.{SECTION}] section with base_url, "
-                              "districts and program_year")
+            raise OracleError(
+                f"{METADATA!r} has no settings",
+                hint=f"add an [oracles.{SECTION}] section with base_url, "
+                "districts and program_year",
+            )
         return MetadataOracle(config.plugin_settings("oracle", SECTION))
 
     return factory
@@ -70,24 +72,40 @@ def oracle_descriptors(config: Any) -> list[OracleDescriptor]:
     ``[oracles.toastmasters]`` section of ``config`` (the loaded configuration, or ``None``)
     when they run. A refresh runs them when that section exists (``snapkit refresh`` runs
     every oracle with a section) or when ``refresh.oracles`` names them."""
-    found = [OracleDescriptor(
-        key=METADATA, version=__version__, factory=_metadata_factory(config),
-        payload_schema=METADATA_SCHEMA,
-        description="fetches and checks every export of [oracles.toastmasters]; the metadata",
-    )]
+    found = [
+        OracleDescriptor(
+            key=METADATA,
+            version=__version__,
+            factory=_metadata_factory(config),
+            payload_schema=METADATA_SCHEMA,
+            description="fetches and checks every export of [oracles.toastmasters]; the metadata",
+        )
+    ]
     found += [
-        OracleDescriptor(key=key, version=__version__, factory=_table_factory(table),
-                         requires=(METADATA,), payload_schema=TABLE_SCHEMAS[table],
-                         records=True, key_column=KEY_COLUMNS[table], part_name=table,
-                         description=f"Toastmasters {table.replace('_', ' ')}")
+        OracleDescriptor(
+            key=key,
+            version=__version__,
+            factory=_table_factory(table),
+            requires=(METADATA,),
+            payload_schema=TABLE_SCHEMAS[table],
+            records=True,
+            key_column=KEY_COLUMNS[table],
+            part_name=table,
+            description=f"Toastmasters {table.replace('_', ' ')}",
+        )
         for key, table in TABLE_ORACLES.items()
     ]
-    found.append(OracleDescriptor(
-        key=SECTION, version=__version__, factory=_summary_factory,
-        settings_schema=SETTINGS_SCHEMA, requires=tuple(TABLE_ORACLES),
-        payload_schema=SUMMARY_SCHEMA,
-        description="every configured district: requires every table oracle; rows per table",
-    ))
+    found.append(
+        OracleDescriptor(
+            key=SECTION,
+            version=__version__,
+            factory=_summary_factory,
+            settings_schema=SETTINGS_SCHEMA,
+            requires=tuple(TABLE_ORACLES),
+            payload_schema=SUMMARY_SCHEMA,
+            description="every configured district: requires every table oracle; rows per table",
+        )
+    )
     return found
 
 
@@ -101,21 +119,28 @@ def snapkit_register_oracles(register: Register, config: Any) -> None:
 def _derive(name: str) -> Callable[[Mapping[str, Any]], Callable[[Any], Any]]:
     def factory(settings: Mapping[str, Any]) -> Callable[[Any], Any]:
         derive: Callable[[Any], Any] = getattr(
-            importlib.import_module("snapkit_toastmasters.projections"), name)
+            importlib.import_module("snapkit_toastmasters.projections"), name
+        )
         return derive
 
     return factory
 
 
 PROJECTIONS: tuple[ProjectionDescriptor, ...] = (
-    ProjectionDescriptor(key="district_ranking", version=__version__,
-                         factory=_derive("derive_district_ranking"),
-                         requires=("tm_district_statistics", "tm_districts"),
-                         description="districts ranked by membership change"),
-    ProjectionDescriptor(key="club_health", version=__version__,
-                         factory=_derive("derive_club_health"), requires=("tm_clubs",),
-                         description="distinguished progress and risk per club "
-                         "(filter member_threshold)"),
+    ProjectionDescriptor(
+        key="district_ranking",
+        version=__version__,
+        factory=_derive("derive_district_ranking"),
+        requires=("tm_district_statistics", "tm_districts"),
+        description="districts ranked by membership change",
+    ),
+    ProjectionDescriptor(
+        key="club_health",
+        version=__version__,
+        factory=_derive("derive_club_health"),
+        requires=("tm_clubs",),
+        description="distinguished progress and risk per club (filter member_threshold)",
+    ),
 )
 
 
@@ -142,8 +167,14 @@ def _command(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_commands(register: Register) -> None:
     """Register ``snapkit toastmasters`` (serve)."""
-    register(CommandDescriptor(key="toastmasters", version=__version__, factory=_command,
-                               description="a local Toastmasters dashboard with faults"))
+    register(
+        CommandDescriptor(
+            key="toastmasters",
+            version=__version__,
+            factory=_command,
+            description="a local Toastmasters dashboard with faults",
+        )
+    )
 
 
 def _demo(settings: Mapping[str, Any]) -> Any:
@@ -155,5 +186,12 @@ def _demo(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_demos(register: Register) -> None:
     """Register the Toastmasters demo: three districts behind a local dashboard."""
-    register(DemoDescriptor(key="toastmasters", version=__version__, factory=_demo, priority=5,
-                            description="district statistics from a Toastmasters dashboard"))
+    register(
+        DemoDescriptor(
+            key="toastmasters",
+            version=__version__,
+            factory=_demo,
+            priority=5,
+            description="district statistics from a Toastmasters dashboard",
+        )
+    )

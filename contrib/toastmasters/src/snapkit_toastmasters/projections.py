@@ -34,6 +34,7 @@ PROGRAM: tuple[tuple[str, int, int | None], ...] = (
 NET_GROWTH_INSTEAD = 3
 """A net growth that stands in for 20 members (not for Smedley's 25)."""
 
+
 def member_threshold(inputs: ProjectionInputs) -> int:
     """The filter ``member_threshold``, checked.
 
@@ -41,8 +42,9 @@ def member_threshold(inputs: ProjectionInputs) -> int:
     """
     value = inputs.filter("member_threshold", DEFAULT_MEMBER_THRESHOLD)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DerivationError("filter 'member_threshold' must be a non-negative whole number",
-                              reason="invalid_filter")
+        raise DerivationError(
+            "filter 'member_threshold' must be a non-negative whole number", reason="invalid_filter"
+        )
     return value
 
 
@@ -54,15 +56,28 @@ def derive_district_ranking(inputs: ProjectionInputs) -> dict[str, Any]:
     def order(row: Mapping[str, Any]) -> tuple[Any, ...]:
         pct = row["membership_change_pct"]
         district = row["district_id"]
-        return (pct is None, -(pct or 0.0), -(row["distinguished_pct"] or 0.0),
-                -row["membership_total"], (0, int(district), "") if district.isdigit()
-                else (1, 0, district))
+        return (
+            pct is None,
+            -(pct or 0.0),
+            -(row["distinguished_pct"] or 0.0),
+            -row["membership_total"],
+            (0, int(district), "") if district.isdigit() else (1, 0, district),
+        )
 
     ranked = []
     for rank, row in enumerate(sorted(rows, key=order), start=1):
-        ranked.append({name: (rank if name == "rank" else
-                              dates.get(row["district_id"]) if name == "data_as_of"
-                              else row[name]) for name in RANKING_COLUMNS})
+        ranked.append(
+            {
+                name: (
+                    rank
+                    if name == "rank"
+                    else dates.get(row["district_id"])
+                    if name == "data_as_of"
+                    else row[name]
+                )
+                for name in RANKING_COLUMNS
+            }
+        )
     return {"districts": ranked}
 
 
@@ -74,22 +89,30 @@ def progress(goals: int, members: int, change: int) -> dict[str, Any]:
         if goals >= goals_needed and _members_ok(code, members, change, members_needed):
             reached = code
     codes = [code for code, _g, _m in PROGRAM]
-    following = codes[codes.index(reached) + 1] if reached in codes[:-1] else (
-        codes[0] if reached is None else None)
+    following = (
+        codes[codes.index(reached) + 1]
+        if reached in codes[:-1]
+        else (codes[0] if reached is None else None)
+    )
     if following is None:
-        return {"projected_level": LEVELS[reached] if reached else None, "next_level": None,
-                "goals_to_next_level": 0, "members_to_next_level": 0}
+        return {
+            "projected_level": LEVELS[reached] if reached else None,
+            "next_level": None,
+            "goals_to_next_level": 0,
+            "members_to_next_level": 0,
+        }
     _code, goals_needed, members_needed = PROGRAM[codes.index(following)]
     missing_members = 0
-    if members_needed is not None and not _members_ok(following, members, change,
-                                                      members_needed):
+    if members_needed is not None and not _members_ok(following, members, change, members_needed):
         missing_members = members_needed - members
         if following != "M":
             missing_members = min(missing_members, NET_GROWTH_INSTEAD - change)
-    return {"projected_level": LEVELS[reached] if reached else None,
-            "next_level": LEVELS[following],
-            "goals_to_next_level": max(0, goals_needed - goals),
-            "members_to_next_level": max(0, missing_members)}
+    return {
+        "projected_level": LEVELS[reached] if reached else None,
+        "next_level": LEVELS[following],
+        "goals_to_next_level": max(0, goals_needed - goals),
+        "members_to_next_level": max(0, missing_members),
+    }
 
 
 def _members_ok(code: str, members: int, change: int, needed: int | None) -> bool:
@@ -118,5 +141,9 @@ def derive_club_health(inputs: ProjectionInputs) -> dict[str, Any]:
         clubs.append({name: row[name] for name in HEALTH_COLUMNS})
         if reasons:
             at_risk[club["district_id"]] = at_risk.get(club["district_id"], 0) + 1
-    return {"member_threshold": threshold, "clubs": clubs,
-            "at_risk": sum(at_risk.values()), "at_risk_by_district": at_risk}
+    return {
+        "member_threshold": threshold,
+        "clubs": clubs,
+        "at_risk": sum(at_risk.values()),
+        "at_risk_by_district": at_risk,
+    }

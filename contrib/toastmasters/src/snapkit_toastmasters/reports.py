@@ -43,8 +43,9 @@ class Report:
     trailer_line: int
 
 
-def find_columns(headings: tuple[str, ...], columns: tuple[Column, ...], *, district: str,
-                 report: str) -> dict[str, int]:
+def find_columns(
+    headings: tuple[str, ...], columns: tuple[Column, ...], *, district: str, report: str
+) -> dict[str, int]:
     """Map each known field to the position of its heading in this export.
 
     :raises ExportFormatError: for a required column that is missing, or a column whose
@@ -55,15 +56,22 @@ def find_columns(headings: tuple[str, ...], columns: tuple[Column, ...], *, dist
     for column in columns:
         positions = [i for i, h in enumerate(normalized) if column.matches(h)]
         if len(positions) > 1:
-            raise ExportFormatError(f"column {column.title!r} appears {len(positions)} times",
-                                    district=district, report=report, line=1)
+            raise ExportFormatError(
+                f"column {column.title!r} appears {len(positions)} times",
+                district=district,
+                report=report,
+                line=1,
+            )
         if positions:
             found[column.field] = positions[0]
         elif column.required:
-            raise ExportFormatError(f"the export has no column {column.title!r}",
-                                    district=district, report=report, line=1,
-                                    hint="the dashboard changed its format, or the export "
-                                    "is damaged")
+            raise ExportFormatError(
+                f"the export has no column {column.title!r}",
+                district=district,
+                report=report,
+                line=1,
+                hint="the dashboard changed its format, or the export is damaged",
+            )
     return found
 
 
@@ -80,18 +88,38 @@ def read_report(export: ExportFile, report: str, district: str) -> Report:
         row: dict[str, Any] = {"line": line}
         club = None
         if "club_number" in positions:  # parsed first, so later errors can name the club
-            club = _parse(by_field["club_number"], fields[positions["club_number"]],
-                          district, report, line, None)
+            club = _parse(
+                by_field["club_number"],
+                fields[positions["club_number"]],
+                district,
+                report,
+                line,
+                None,
+            )
         for name, position in positions.items():
-            row[name] = club if name == "club_number" else _parse(
-                by_field[name], fields[position], district, report, line, club)
+            row[name] = (
+                club
+                if name == "club_number"
+                else _parse(by_field[name], fields[position], district, report, line, club)
+            )
         if row["district"] != district:
             where = f" (club {club})" if club is not None else ""
-            raise ExportFormatError(f"the row{where} is of district {row['district']}, not "
-                                    f"{district}", district=district, report=report, line=line)
+            raise ExportFormatError(
+                f"the row{where} is of district {row['district']}, not {district}",
+                district=district,
+                report=report,
+                line=line,
+            )
         rows.append(row)
-    return Report(report, district, tuple(rows), frozenset(positions), export.month,
-                  export.as_of, export.trailer_line)
+    return Report(
+        report,
+        district,
+        tuple(rows),
+        frozenset(positions),
+        export.month,
+        export.as_of,
+        export.trailer_line,
+    )
 
 
 def load_report(data: bytes, report: str, district: str) -> Report:
@@ -99,11 +127,13 @@ def load_report(data: bytes, report: str, district: str) -> Report:
     return read_report(parse_export(data, district=district, report=report), report, district)
 
 
-def _parse(column: Column, text: str, district: str, report: str, line: int,
-           club: int | None) -> Any:
+def _parse(
+    column: Column, text: str, district: str, report: str, line: int, club: int | None
+) -> Any:
     try:
         return KINDS[column.kind](text)
     except ValueError as exc:
         where = f"club {club}, " if club is not None else ""
-        raise ExportFormatError(f"{where}column {column.title!r}: {exc}", district=district,
-                                report=report, line=line) from None
+        raise ExportFormatError(
+            f"{where}column {column.title!r}: {exc}", district=district, report=report, line=line
+        ) from None

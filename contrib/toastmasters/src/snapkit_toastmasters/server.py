@@ -88,8 +88,9 @@ class Faults:
 class DashboardState:
     """The served dashboard, its faults and request counters (thread-safe)."""
 
-    def __init__(self, dashboard: Dashboard, faults: Faults | None = None, *,
-                 bom: bool = True) -> None:
+    def __init__(
+        self, dashboard: Dashboard, faults: Faults | None = None, *, bom: bool = True
+    ) -> None:
         self.dashboard = dashboard
         self.bom = bom
         self.lock = threading.Lock()
@@ -116,10 +117,16 @@ class DashboardState:
     def state_json(self) -> dict[str, Any]:
         d = self.dashboard
         with self.lock:
-            return {"districts": dict(d.districts), "program_year": d.program_year,
-                    "month": d.month, "month_end": month_end(d.program_year, d.month)
-                    .isoformat(), "seed": d.seed, "requests": self.requests,
-                    "faults": attrs.asdict(self.faults), "faults_remaining": dict(self._left)}
+            return {
+                "districts": dict(d.districts),
+                "program_year": d.program_year,
+                "month": d.month,
+                "month_end": month_end(d.program_year, d.month).isoformat(),
+                "seed": d.seed,
+                "requests": self.requests,
+                "faults": attrs.asdict(self.faults),
+                "faults_remaining": dict(self._left),
+            }
 
 
 class _Answer(Exception):
@@ -207,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             month = _month_index(dashboard, year, month_text)
         faults = state.faults
         if faults.matches(report, district) and (
-                faults.server_errors_always or state.take("server_errors")):
+            faults.server_errors_always or state.take("server_errors")
+        ):
             raise _Answer(500, "injected server error")
         options: dict[str, Any] = {"bom": state.bom}
         if faults.matches(report, district):
@@ -218,8 +226,12 @@ class _Handler(BaseHTTPRequestHandler):
             if faults.stale_days:
                 from snapkit_toastmasters.generator import as_of
 
-                current = as_of(year, month if month is not None else (
-                    dashboard.month if year == dashboard.program_year else 11))
+                current = as_of(
+                    year,
+                    month
+                    if month is not None
+                    else (dashboard.month if year == dashboard.program_year else 11),
+                )
                 options["as_of_date"] = current - dt.timedelta(days=faults.stale_days)
         with state.lock:
             body = render_report(dashboard, report, district, year=year, month=month, **options)
@@ -256,8 +268,7 @@ class ServerHandle:
         self._thread = thread
         self.state = server.state
         host = server.server_address[0]
-        self.url = f"http://{host if isinstance(host, str) else host.decode()}:" \
-            f"{server.server_port}"
+        self.url = f"http://{host if isinstance(host, str) else host.decode()}:{server.server_port}"
 
     @property
     def base_url(self) -> str:
@@ -296,13 +307,20 @@ class ServerHandle:
     def __enter__(self) -> ServerHandle:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
-def serve(dashboard: Dashboard | None = None, *, host: str = "127.0.0.1", port: int = 0,
-          faults: Faults | None = None, bom: bool = True) -> ServerHandle:
+def serve(
+    dashboard: Dashboard | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: Faults | None = None,
+    bom: bool = True,
+) -> ServerHandle:
     """Start a dashboard in a background thread (``port=0`` picks a free port).
 
     :param dashboard: what to serve (default: 3 districts of 150 clubs).
@@ -310,7 +328,8 @@ def serve(dashboard: Dashboard | None = None, *, host: str = "127.0.0.1", port: 
     """
     state = DashboardState(dashboard or Dashboard.generate(3, 150), faults, bom=bom)
     server = _Server((host, port), state)
-    thread = threading.Thread(target=server.serve_forever, name="toastmasters-dashboard",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="toastmasters-dashboard", daemon=True
+    )
     thread.start()
     return ServerHandle(server, thread)

@@ -54,27 +54,49 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["base_url", "districts", "program_year"],
     "properties": {
-        "base_url": {"type": "string", "pattern": "^https?://",
-                     "description": "the dashboard's root; exports are at {base_url}/export.aspx"},
+        "base_url": {
+            "type": "string",
+            "pattern": "^https?://",
+            "description": "the dashboard's root; exports are at {base_url}/export.aspx",
+        },
         "districts": {
-            "type": "array", "minItems": 1, "uniqueItems": True,
-            "items": {"anyOf": [{"type": "string", "pattern": "^[0-9A-Za-z]{1,3}$"},
-                                {"type": "integer", "minimum": 1, "maximum": 999}]},
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {
+                "anyOf": [
+                    {"type": "string", "pattern": "^[0-9A-Za-z]{1,3}$"},
+                    {"type": "integer", "minimum": 1, "maximum": 999},
+                ]
+            },
             "description": "the districts to fetch (numbers, or letters such as F and U)",
         },
-        "program_year": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{4}$",
-                         "description": "e.g. 2026-2027 (July to June)"},
-        "month_end": {"type": "string", "format": "date",
-                      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                      "description": "the last day of the month to read; default: latest"},
-        "as_of": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-                  "description": "the dashboard's as-of date to ask for; default: latest"},
-        "timeout": {"type": "number", "exclusiveMinimum": 0,
-                    "description": "seconds per HTTP request (also bounded by refresh.timeout)"},
-        "source": {"type": "string", "minLength": 1,
-                   "description": "the metadata's source label"},
-        "check_as_of": {"type": "boolean",
-                        "description": "refuse data older than the current snapshot's"},
+        "program_year": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{4}$",
+            "description": "e.g. 2026-2027 (July to June)",
+        },
+        "month_end": {
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "the last day of the month to read; default: latest",
+        },
+        "as_of": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "the dashboard's as-of date to ask for; default: latest",
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "seconds per HTTP request (also bounded by refresh.timeout)",
+        },
+        "source": {"type": "string", "minLength": 1, "description": "the metadata's source label"},
+        "check_as_of": {
+            "type": "boolean",
+            "description": "refuse data older than the current snapshot's",
+        },
     },
 }
 """The JSON Schema of ``[oracles.toastmasters]``."""

@@ -29,12 +29,18 @@ DEFAULT_CAPACITY = 1024
 class MemoryCache:
     """An in-process cache backend (see the module docstring)."""
 
-    def __init__(self, *, ttl: float = DEFAULT_TTL, capacity: int = DEFAULT_CAPACITY,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float = DEFAULT_TTL,
+        capacity: int = DEFAULT_CAPACITY,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = float(ttl)
         self.capacity = int(capacity)
-        self._entries: TTLCache[str, bytes] = TTLCache(maxsize=self.capacity, ttl=self.ttl,
-                                                       timer=timer)
+        self._entries: TTLCache[str, bytes] = TTLCache(
+            maxsize=self.capacity, ttl=self.ttl, timer=timer
+        )
         self._group_of: dict[str, str] = {}
         self._groups: dict[str, set[str]] = {}
         self._lock = threading.Lock()
@@ -43,8 +49,10 @@ class MemoryCache:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> MemoryCache:
         """Build from validated ``[cache]`` settings (``ttl``, ``capacity``)."""
-        return cls(ttl=settings.get("ttl", DEFAULT_TTL),
-                   capacity=settings.get("capacity", DEFAULT_CAPACITY))
+        return cls(
+            ttl=settings.get("ttl", DEFAULT_TTL),
+            capacity=settings.get("capacity", DEFAULT_CAPACITY),
+        )
 
     def get(self, key: str) -> bytes | None:
         with self._lock:

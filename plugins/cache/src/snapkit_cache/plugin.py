@@ -14,10 +14,18 @@ from snapkit.markers import hookimpl
 VERSION = "0.1.0"
 
 _COMMON: dict[str, Any] = {
-    "ttl": {"type": "number", "exclusiveMinimum": 0, "default": 300,
-            "description": "seconds an entry lives after its last write or touch"},
-    "capacity": {"type": "integer", "minimum": 1, "default": 1024,
-                 "description": "entries kept; the least recently used goes first"},
+    "ttl": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 300,
+        "description": "seconds an entry lives after its last write or touch",
+    },
+    "capacity": {
+        "type": "integer",
+        "minimum": 1,
+        "default": 1024,
+        "description": "entries kept; the least recently used goes first",
+    },
 }
 
 MEMORY_SCHEMA: Mapping[str, Any] = {
@@ -42,15 +50,29 @@ REDIS_SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
     "properties": {
         **_COMMON,
-        "url": {"anyOf": [{"type": "string", "pattern": "^(redis|rediss|unix)://"}, _SECRET],
-                "default": "redis://127.0.0.1:6379/0",
-                "description": "the server; use {env = \"NAME\"} when it holds a password"},
-        "namespace": {"type": "string", "minLength": 1, "default": "snapkit:cache",
-                      "description": "prefix of every key this cache writes"},
-        "lock_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 30,
-                         "description": "seconds a load holds the coalescing lock at most"},
-        "socket_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 5,
-                           "description": "seconds a Redis call may take"},
+        "url": {
+            "anyOf": [{"type": "string", "pattern": "^(redis|rediss|unix)://"}, _SECRET],
+            "default": "redis://127.0.0.1:6379/0",
+            "description": 'the server; use {env = "NAME"} when it holds a password',
+        },
+        "namespace": {
+            "type": "string",
+            "minLength": 1,
+            "default": "snapkit:cache",
+            "description": "prefix of every key this cache writes",
+        },
+        "lock_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 30,
+            "description": "seconds a load holds the coalescing lock at most",
+        },
+        "socket_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 5,
+            "description": "seconds a Redis call may take",
+        },
     },
 }
 
@@ -69,9 +91,21 @@ def _redis(settings: Mapping[str, Any]) -> Any:
 
 @hookimpl
 def snapkit_register_cache_backends(register: Callable[[Any], None]) -> None:
-    register(CacheBackendDescriptor(
-        key="memory", version=VERSION, factory=_memory, settings_schema=MEMORY_SCHEMA,
-        description="in-process TTL + LRU cache (cachetools); one process only"))
-    register(CacheBackendDescriptor(
-        key="redis", version=VERSION, factory=_redis, settings_schema=REDIS_SCHEMA,
-        description="shared cache on a Redis server (redis-py); coalesces across processes"))
+    register(
+        CacheBackendDescriptor(
+            key="memory",
+            version=VERSION,
+            factory=_memory,
+            settings_schema=MEMORY_SCHEMA,
+            description="in-process TTL + LRU cache (cachetools); one process only",
+        )
+    )
+    register(
+        CacheBackendDescriptor(
+            key="redis",
+            version=VERSION,
+            factory=_redis,
+            settings_schema=REDIS_SCHEMA,
+            description="shared cache on a Redis server (redis-py); coalesces across processes",
+        )
+    )

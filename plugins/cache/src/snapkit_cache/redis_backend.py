@@ -103,10 +103,17 @@ return 0
 class RedisCache:
     """A cache backend on a Redis server (see the module docstring)."""
 
-    def __init__(self, *, url: str = DEFAULT_URL, ttl: float = DEFAULT_TTL,
-                 capacity: int = DEFAULT_CAPACITY, namespace: str = DEFAULT_NAMESPACE,
-                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT, socket_timeout: float = 5.0,
-                 client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str = DEFAULT_URL,
+        ttl: float = DEFAULT_TTL,
+        capacity: int = DEFAULT_CAPACITY,
+        namespace: str = DEFAULT_NAMESPACE,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        socket_timeout: float = 5.0,
+        client: Any = None,
+    ) -> None:
         import redis
 
         self.url = url
@@ -116,7 +123,8 @@ class RedisCache:
         self.lock_timeout = float(lock_timeout)
         self._redis = redis
         self._client = client or redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
         self._get = self._client.register_script(_GET)
         self._put = self._client.register_script(_PUT)
         self._touch = self._client.register_script(_TOUCH)
@@ -128,12 +136,14 @@ class RedisCache:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> RedisCache:
         """Build from validated ``[cache]`` settings."""
-        return cls(url=settings.get("url", DEFAULT_URL),
-                   ttl=settings.get("ttl", DEFAULT_TTL),
-                   capacity=settings.get("capacity", DEFAULT_CAPACITY),
-                   namespace=settings.get("namespace", DEFAULT_NAMESPACE),
-                   lock_timeout=settings.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
-                   socket_timeout=settings.get("socket_timeout", 5.0))
+        return cls(
+            url=settings.get("url", DEFAULT_URL),
+            ttl=settings.get("ttl", DEFAULT_TTL),
+            capacity=settings.get("capacity", DEFAULT_CAPACITY),
+            namespace=settings.get("namespace", DEFAULT_NAMESPACE),
+            lock_timeout=settings.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
+            socket_timeout=settings.get("socket_timeout", 5.0),
+        )
 
     @property
     def _ttl_ms(self) -> int:
@@ -154,7 +164,8 @@ class RedisCache:
             ) from None
         except self._redis.exceptions.RedisError as exc:
             raise CacheUnavailableError(
-                f"redis cache: cannot {what}: {type(exc).__name__} ({self._where()})") from None
+                f"redis cache: cannot {what}: {type(exc).__name__} ({self._where()})"
+            ) from None
 
     def _where(self) -> str:
         # the URL without credentials
@@ -167,8 +178,9 @@ class RedisCache:
 
     def put(self, key: str, value: bytes, *, group: str) -> None:
         value = require_bytes(value)
-        self._call("write", self._put,
-                   args=[self.prefix, key, value, self._ttl_ms, group, self.capacity])
+        self._call(
+            "write", self._put, args=[self.prefix, key, value, self._ttl_ms, group, self.capacity]
+        )
 
     def get_or_load(self, key: str, loader: Loader, *, group: str) -> Loaded:
         value = self.get(key)

@@ -46,7 +46,8 @@ class RedisServer:
         if found is None:
             raise FileNotFoundError(
                 "redis-server is not installed: the Redis cache tests need a real server; "
-                "install it (Debian: apt-get install -y redis-server)")
+                "install it (Debian: apt-get install -y redis-server)"
+            )
         self.binary = found
         self.port = 0
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -61,10 +62,26 @@ class RedisServer:
         self.port = free_port()
         log = Path(self._dir.name) / "redis.log"
         self._process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self._dir.name, "--save", "", "--appendonly", "no",
-             "--protected-mode", "no", "--logfile", str(log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self._dir.name,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+                "--logfile",
+                str(log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._wait_ready(log)
         return self
 
@@ -106,6 +123,7 @@ class RedisServer:
     def __enter__(self) -> RedisServer:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

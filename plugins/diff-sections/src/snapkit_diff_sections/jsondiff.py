@@ -53,8 +53,7 @@ class JsonSection:
                     new_ids, cut_new = context.limit(entry["added"])
                     old_ids, cut_old = context.limit(entry["removed"])
                     truncated = truncated or cut_new or cut_old
-                    limited.append({"path": entry["path"], "added": new_ids,
-                                    "removed": old_ids})
+                    limited.append({"path": entry["path"], "added": new_ids, "removed": old_ids})
                 entries = limited
             data[kind] = entries
         return DiffSection("json", added, removed, changed, truncated, data)
@@ -66,8 +65,7 @@ def json_changes(old: Any, new: Any) -> dict[str, list[dict[str, Any]]]:
     :returns: ``{"added": [...], "removed": [...], "changed": [...], "items": [...]}``, each
         in walk order (sorted keys, list indices ascending). See the module docstring.
     """
-    out: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "changed": [],
-                                            "items": []}
+    out: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "changed": [], "items": []}
     _walk(old, new, "", out)
     return out
 
@@ -94,9 +92,13 @@ def _walk(old: Any, new: Any, path: str, out: dict[str, list[dict[str, Any]]]) -
             gone = set(old) - set(new)
             came = set(new) - set(old)
             if gone or came:
-                out["items"].append({"path": path or "/",
-                                     "added": sorted(came, key=sort_key),
-                                     "removed": sorted(gone, key=sort_key)})
+                out["items"].append(
+                    {
+                        "path": path or "/",
+                        "added": sorted(came, key=sort_key),
+                        "removed": sorted(gone, key=sort_key),
+                    }
+                )
             return
         for index in range(max(len(old), len(new))):
             where = pointer(path, index)

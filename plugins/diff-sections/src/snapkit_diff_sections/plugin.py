@@ -46,18 +46,33 @@ def make_table(settings: Mapping[str, Any] | None = None) -> TableSection:
 @hookimpl
 def snapkit_register_diff_sections(register: Register) -> None:
     """Register ``summary`` (first), ``json`` and ``table``."""
-    register(DiffSectionDescriptor(
-        key="summary", version=VERSION, factory=make_summary, order=0,
-        settings_schema={"type": "object", "additionalProperties": False},
-        description="Ids, times, versions, statuses, part sizes and row counts side by side.",
-    ))
-    register(DiffSectionDescriptor(
-        key="json", version=VERSION, factory=make_json, order=50,
-        settings_schema={"type": "object", "additionalProperties": False},
-        description="Path-addressed changes of small payloads, with numeric deltas.",
-    ))
-    register(DiffSectionDescriptor(
-        key="table", version=VERSION, factory=make_table, order=60,
-        settings_schema=TABLE_SETTINGS_SCHEMA,
-        description="Keyed tables: rows added, removed and changed, with changed fields.",
-    ))
+    register(
+        DiffSectionDescriptor(
+            key="summary",
+            version=VERSION,
+            factory=make_summary,
+            order=0,
+            settings_schema={"type": "object", "additionalProperties": False},
+            description="Ids, times, versions, statuses, part sizes and row counts side by side.",
+        )
+    )
+    register(
+        DiffSectionDescriptor(
+            key="json",
+            version=VERSION,
+            factory=make_json,
+            order=50,
+            settings_schema={"type": "object", "additionalProperties": False},
+            description="Path-addressed changes of small payloads, with numeric deltas.",
+        )
+    )
+    register(
+        DiffSectionDescriptor(
+            key="table",
+            version=VERSION,
+            factory=make_table,
+            order=60,
+            settings_schema=TABLE_SETTINGS_SCHEMA,
+            description="Keyed tables: rows added, removed and changed, with changed fields.",
+        )
+    )

@@ -9,9 +9,12 @@ TABLE_SETTINGS_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "memory_mb": {"type": "integer", "minimum": 1,
-                      "description": "MB of a table's rows held in memory before the diff "
-                                     "partitions to disk (peak memory is about twice this)."},
+        "memory_mb": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "MB of a table's rows held in memory before the diff "
+            "partitions to disk (peak memory is about twice this).",
+        },
         "tmpdir": {"type": "string", "description": "Where partitions are written."},
     },
 }

@@ -54,17 +54,22 @@ class SummarySection:
             facts[name] = {"from": old, "to": new}
             if name in _COUNTED_FACTS and old != new:
                 changed += 1
-        facts["errors"] = {"from": len(a.errors), "to": len(b.errors),
-                           "delta": delta(len(a.errors), len(b.errors))}
+        facts["errors"] = {
+            "from": len(a.errors),
+            "to": len(b.errors),
+            "delta": delta(len(a.errors), len(b.errors)),
+        }
 
         parts: dict[str, Any] = {}
         old_parts = {p.name: p for p in a.parts}
         new_parts = {p.name: p for p in b.parts}
         for name in sorted(old_parts.keys() | new_parts.keys()):
             before, after = old_parts.get(name), new_parts.get(name)
-            status = _status(before is not None, after is not None,
-                             before is not None and after is not None
-                             and before.sha256 == after.sha256)
+            status = _status(
+                before is not None,
+                after is not None,
+                before is not None and after is not None and before.sha256 == after.sha256,
+            )
             added += status == "added"
             removed += status == "removed"
             changed += status == "changed"
@@ -72,17 +77,20 @@ class SummarySection:
                 "status": status,
                 "from": _part(before),
                 "to": _part(after),
-                "records_delta": delta(before.records if before else None,
-                                       after.records if after else None),
-                "bytes_delta": delta(before.bytes if before else None,
-                                     after.bytes if after else None),
+                "records_delta": delta(
+                    before.records if before else None, after.records if after else None
+                ),
+                "bytes_delta": delta(
+                    before.bytes if before else None, after.bytes if after else None
+                ),
             }
 
         payloads: dict[str, Any] = {}
         for key in sorted(a.payloads.keys() | b.payloads.keys()):
             has_old, has_new = key in a.payloads, key in b.payloads
-            same = has_old and has_new and (
-                content_id(a.payloads[key]) == content_id(b.payloads[key]))
+            same = (
+                has_old and has_new and (content_id(a.payloads[key]) == content_id(b.payloads[key]))
+            )
             status = _status(has_old, has_new, same)
             added += status == "added"
             removed += status == "removed"
@@ -94,8 +102,11 @@ class SummarySection:
         new_oracles = {o.key: o for o in b.oracles}
         for key in sorted(old_oracles.keys() | new_oracles.keys()):
             oracles[key] = {
-                side: ({"status": o.status, "version": o.version, "source": o.source}
-                       if o is not None else None)
+                side: (
+                    {"status": o.status, "version": o.version, "source": o.source}
+                    if o is not None
+                    else None
+                )
                 for side, o in (("from", old_oracles.get(key)), ("to", new_oracles.get(key)))
             }
 
@@ -114,5 +125,9 @@ def _status(has_old: bool, has_new: bool, same: bool) -> str:
 def _part(part: PartRef | None) -> dict[str, Any] | None:
     if part is None:
         return None
-    return {"records": part.records, "bytes": part.bytes, "sha256": part.sha256,
-            "key_column": part.key_column}
+    return {
+        "records": part.records,
+        "bytes": part.bytes,
+        "sha256": part.sha256,
+        "key_column": part.key_column,
+    }

@@ -37,7 +37,8 @@ class TableSection:
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         settings = dict(settings or {})
         self.memory_budget = int(settings.get("memory_mb", 0)) * 1024 * 1024 or (
-            DEFAULT_MEMORY_BUDGET)
+            DEFAULT_MEMORY_BUDGET
+        )
         self.tmpdir: str | None = settings.get("tmpdir")
 
     def applies(self, a: SnapshotManifest, b: SnapshotManifest) -> bool:
@@ -62,8 +63,9 @@ class TableSection:
             tables[name] = entry
         return DiffSection("table", added, removed, changed, truncated, {"tables": tables})
 
-    def _table(self, context: DiffContext, name: str, before: PartRef | None,
-               after: PartRef | None) -> dict[str, Any]:
+    def _table(
+        self, context: DiffContext, name: str, before: PartRef | None, after: PartRef | None
+    ) -> dict[str, Any]:
         records = {
             "from": before.records if before else None,
             "to": after.records if after else None,
@@ -71,8 +73,12 @@ class TableSection:
         }
         entry: dict[str, Any] = {
             "key_column": (after or before).key_column,  # type: ignore[union-attr]
-            "records": records, "added": [], "removed": [], "changed": [],
-            "counts": {"added": 0, "removed": 0, "changed": 0}, "truncated": False,
+            "records": records,
+            "added": [],
+            "removed": [],
+            "changed": [],
+            "counts": {"added": 0, "removed": 0, "changed": 0},
+            "truncated": False,
         }
         if before is None or after is None:
             side = "added" if before is None else "removed"
@@ -87,17 +93,25 @@ class TableSection:
             entry["status"] = "unchanged"
             return entry
         result = diff_tables(
-            lambda: context.line_batches(before), lambda: context.line_batches(after),
-            str(after.key_column), size_hint=before.bytes,
-            max_items=context.max_items, memory_budget=self.memory_budget,
-            tmpdir=self.tmpdir, name=name,
+            lambda: context.line_batches(before),
+            lambda: context.line_batches(after),
+            str(after.key_column),
+            size_hint=before.bytes,
+            max_items=context.max_items,
+            memory_budget=self.memory_budget,
+            tmpdir=self.tmpdir,
+            name=name,
         )
         entry.update(
             status="changed",
-            added=list(result.added), removed=list(result.removed),
+            added=list(result.added),
+            removed=list(result.removed),
             changed=list(result.changed),
-            counts={"added": result.added_count, "removed": result.removed_count,
-                    "changed": result.changed_count},
+            counts={
+                "added": result.added_count,
+                "removed": result.removed_count,
+                "changed": result.changed_count,
+            },
             truncated=result.truncated,
         )
         return entry

@@ -28,8 +28,9 @@ def import_snapshot(store: FileStore, manifest: SnapshotManifest, open_part: Par
     """See :meth:`snapkit.store.SnapshotImporter.import_snapshot`."""
     refs = {} if manifest.status == "failed" else {ref.sha256: ref for ref in manifest.parts}
     layout = store.layout
-    missing = [sha for sha in refs
-               if not store._stored_part_ok(layout.part(sha), sha, layout.tmp / "-")]
+    missing = [
+        sha for sha in refs if not store._stored_part_ok(layout.part(sha), sha, layout.tmp / "-")
+    ]
     if not missing and _has_good_manifest(store, manifest.id):
         return False
     txn = store.begin()
@@ -66,13 +67,14 @@ def _has_good_manifest(store: FileStore, snapshot_id: str) -> bool:
     return snapshot_id in store.checked_index().ids()
 
 
-def import_history(store: FileStore, entries: Sequence[HistoryEntry],
-                   pointer: Pointer | None) -> int:
+def import_history(
+    store: FileStore, entries: Sequence[HistoryEntry], pointer: Pointer | None
+) -> int:
     """See :meth:`snapkit.store.SnapshotImporter.import_history`."""
     with store.meta_mutex():
         own = store.history_log.items()
         check_prefix(own, entries, store.location)
-        for entry in entries[len(own):]:
+        for entry in entries[len(own) :]:
             store.history_log.append(entry)
         if pointer is not None:
             try:
@@ -83,23 +85,27 @@ def import_history(store: FileStore, entries: Sequence[HistoryEntry],
                     f"{pointer.snapshot_id}: {exc}",
                     hint="import every snapshot before the history",
                 ) from None
-            wanted = Pointer(snapshot_id=pointer.snapshot_id, manifest_sha256=loaded.sha256,
-                             generation=pointer.generation, updated_at=pointer.updated_at)
+            wanted = Pointer(
+                snapshot_id=pointer.snapshot_id,
+                manifest_sha256=loaded.sha256,
+                generation=pointer.generation,
+                updated_at=pointer.updated_at,
+            )
             if read_pointer_file(store.layout).pointer != wanted:
                 write_pointer_file(store.layout, wanted)
                 store._current = None
     return len(entries) - len(own)
 
 
-def check_prefix(own: Sequence[HistoryEntry], entries: Sequence[HistoryEntry],
-                 where: str) -> None:
+def check_prefix(own: Sequence[HistoryEntry], entries: Sequence[HistoryEntry], where: str) -> None:
     """Raise unless ``own`` (a store's history) is a prefix of ``entries``."""
-    if len(own) > len(entries) or list(own) != list(entries[:len(own)]):
-        first = next((i for i, (a, b) in enumerate(zip(own, entries, strict=False)) if a != b),
-                     min(len(own), len(entries)))
+    if len(own) > len(entries) or list(own) != list(entries[: len(own)]):
+        first = next(
+            (i for i, (a, b) in enumerate(zip(own, entries, strict=False)) if a != b),
+            min(len(own), len(entries)),
+        )
         raise StoreError(
             f"the store at {where} has a history of its own ({len(own)} entries, differing "
             f"from the source's at entry {first + 1}): copying would mix two histories",
-            hint="copy into a new, empty store (or one an earlier copy of this source "
-            "started)",
+            hint="copy into a new, empty store (or one an earlier copy of this source started)",
         )

@@ -69,9 +69,13 @@ class StoreInternals(Protocol):
         """Whether a recovery happened since the last call (and clear the flag)."""
         ...
 
-    def commit_staged(self, staging: Path, manifest: SnapshotManifest, *, move_pointer: bool,
-                      expected_generation: int | None) -> CommitResult:
+    def commit_staged(
+        self,
+        staging: Path,
+        manifest: SnapshotManifest,
+        *,
+        move_pointer: bool,
+        expected_generation: int | None,
+    ) -> CommitResult:
         """Install a transaction's staged parts and manifest, moving the pointer if asked."""
         ...
-
-

@@ -60,9 +60,7 @@ def unwrap_line(line: bytes) -> tuple[bytes, bool]:
 class ContractLog(Generic[T]):
     """One append-only JSON Lines file of ``cls`` contracts, with an incremental read cache."""
 
-    def __init__(
-        self, path: Path, cls: type[T], parse: Callable[[bytes], T] | None = None
-    ) -> None:
+    def __init__(self, path: Path, cls: type[T], parse: Callable[[bytes], T] | None = None) -> None:
         """Read and append ``cls`` items at ``path``.
 
         :param parse: a faster parser for one line; it must raise :class:`ContractError` on a

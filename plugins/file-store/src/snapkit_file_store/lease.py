@@ -107,8 +107,9 @@ class LeaseFile:
         try:
             raw = convert.parse(data, _LeaseRecord)
         except ContractError:
-            log.warning("lease file %s cannot be read; treating the lease as free",
-                        self._layout.lease)
+            log.warning(
+                "lease file %s cannot be read; treating the lease as free", self._layout.lease
+            )
             return None
         return raw.info, raw.token
 
@@ -154,7 +155,10 @@ class FileLease:
                     )
                 log.warning(
                     "taking over the stale refresh lock of %r (pid %s on %s): %s",
-                    held.holder, held.pid, held.host, why,
+                    held.holder,
+                    held.pid,
+                    held.host,
+                    why,
                 )
             info = LockInfo(
                 holder=holder,

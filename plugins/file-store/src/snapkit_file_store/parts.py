@@ -65,11 +65,14 @@ class ZstdPartWriter:
     ``<staging>/<sha256>.zst``; the transaction moves it into ``parts/`` at commit.
     """
 
-    def __init__(self, staging: Path, level: int, tag: str, *,
-                 frame_size: int = seekable.FRAME_SIZE) -> None:
+    def __init__(
+        self, staging: Path, level: int, tag: str, *, frame_size: int = seekable.FRAME_SIZE
+    ) -> None:
         if not 1 <= frame_size <= seekable.MAX_FRAME:
-            raise StoreError(f"frame size {frame_size} is out of range",
-                             hint=f"use 1 to {seekable.MAX_FRAME} bytes")
+            raise StoreError(
+                f"frame size {frame_size} is out of range",
+                hint=f"use 1 to {seekable.MAX_FRAME} bytes",
+            )
         self._staging = staging
         self._path = staging / temp_name("part", tag)
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -109,15 +112,16 @@ class ZstdPartWriter:
                 take = cap
             else:
                 take = end + 1 - position
-            self._stream.write(view[position:position + take])
+            self._stream.write(view[position : position + take])
             self._in_frame += take
             self._end_frame()
             position += take
 
     def _end_frame(self) -> None:
         self._stream.flush(zstandard.FLUSH_FRAME)
-        self._entries.append((self._out.written - self._frame_start, self._in_frame,
-                              self._out.tail))
+        self._entries.append(
+            (self._out.written - self._frame_start, self._in_frame, self._out.tail)
+        )
         self._frame_start = self._out.written
         self._in_frame = 0
 
@@ -239,8 +243,11 @@ class _PartDecoder:
         self.done = True
         if self._hash is None and self._verify:
             self._hash = hashlib.sha256()  # an empty file: the error above was raised first
-        if (self._expected is not None and self._hash is not None
-                and self._hash.hexdigest() != self._expected):
+        if (
+            self._expected is not None
+            and self._hash is not None
+            and self._hash.hexdigest() != self._expected
+        ):
             raise _corrupt(self._path, "does not match its SHA-256")
 
     def result(self) -> tuple[str, int]:
@@ -277,8 +284,7 @@ def load_table(raw: BinaryIO, head: bytes, path: Path, name: str | None) -> seek
     try:
         if size < len(head) + seekable.FOOTER_SIZE:
             raise seekable.SeekTableError("is truncated (too short to hold a seek table)")
-        length = seekable.table_size(_pread(raw, size - seekable.FOOTER_SIZE,
-                                            seekable.FOOTER_SIZE))
+        length = seekable.table_size(_pread(raw, size - seekable.FOOTER_SIZE, seekable.FOOTER_SIZE))
         if length > size - len(head):
             raise seekable.SeekTableError("has a damaged seek table footer")
         table = _pread(raw, size - length, length)
@@ -291,8 +297,9 @@ def _pread(raw: BinaryIO, offset: int, length: int) -> bytes:
     return os.pread(raw.fileno(), length, offset)
 
 
-def frame_blocks(raw: BinaryIO, table: seekable.SeekTable, number: int,
-                 path: Path) -> Iterator[bytes]:
+def frame_blocks(
+    raw: BinaryIO, table: seekable.SeekTable, number: int, path: Path
+) -> Iterator[bytes]:
     """Decompress frame ``number`` of a seekable part in blocks, checking that it is one
     complete zstd frame of the table's size and plain size, with the table's checksum
     (which zstd checks against the content at its end).
@@ -322,16 +329,16 @@ def frame_blocks(raw: BinaryIO, table: seekable.SeekTable, number: int,
     if not decompressor.eof or decompressor.unused_data or produced != plain_size:
         raise _corrupt(path, f"has a frame ({number}) that does not match its seek table")
     if tail != table.checksums[number]:
-        raise _corrupt(path, f"has a frame ({number}) whose checksum differs from its seek "
-                             f"table's")
+        raise _corrupt(path, f"has a frame ({number}) whose checksum differs from its seek table's")
 
 
 def _check_frame_header(head: bytes, plain_size: int, number: int, path: Path) -> None:
     try:
         parameters = zstandard.get_frame_parameters(head)
     except zstandard.ZstdError:
-        raise _corrupt(path, f"has no zstd frame where its seek table puts frame {number}"
-                       ) from None
+        raise _corrupt(
+            path, f"has no zstd frame where its seek table puts frame {number}"
+        ) from None
     if not parameters.has_checksum or parameters.content_size not in (plain_size, _UNKNOWN):
         raise _corrupt(path, f"has a frame ({number}) that does not match its seek table")
 
@@ -381,8 +388,9 @@ def open_part_file(path: Path, sha256: str) -> BinaryIO:
     return io.BufferedReader(_PartReader(path, sha256), buffer_size=_CHUNK)
 
 
-def part_file_blocks(path: Path, sha256: str, *, verify: bool = True
-                     ) -> Generator[bytes, None, None]:
+def part_file_blocks(
+    path: Path, sha256: str, *, verify: bool = True
+) -> Generator[bytes, None, None]:
     """Yield a stored part's uncompressed bytes in blocks as they are decompressed.
 
     Blocks are whatever one step of the decompressor gives (tens of KiB to a few MiB; their
@@ -403,8 +411,7 @@ def part_file_blocks(path: Path, sha256: str, *, verify: bool = True
         decoder.close()
 
 
-def part_file_ranges(path: Path, sha256: str, ranges: Iterable[tuple[int, int]]
-                     ) -> Iterator[bytes]:
+def part_file_ranges(path: Path, sha256: str, ranges: Iterable[tuple[int, int]]) -> Iterator[bytes]:
     """Yield the plain bytes ``[offset, offset + length)`` of a stored part for each range,
     in order (shorter only where the part ends; ``b""`` past its end).
 
@@ -445,12 +452,15 @@ def part_file_ranges(path: Path, sha256: str, ranges: Iterable[tuple[int, int]]
 
 def _check_range(offset: int, length: int, previous: int) -> None:
     if offset < previous or length < 0:
-        raise ValueError(f"ranges must ascend and have a length >= 0 (got offset {offset}, "
-                         f"length {length} after offset {previous})")
+        raise ValueError(
+            f"ranges must ascend and have a length >= 0 (got offset {offset}, "
+            f"length {length} after offset {previous})"
+        )
 
 
-def _ranges_in_blocks(blocks: Generator[bytes, None, None], ranges: Iterable[tuple[int, int]]
-                      ) -> Iterator[bytes]:
+def _ranges_in_blocks(
+    blocks: Generator[bytes, None, None], ranges: Iterable[tuple[int, int]]
+) -> Iterator[bytes]:
     """The ranges cut from a part read from its start (for parts without a seek table)."""
     data, position = b"", 0  # position: the part offset of data[0]
 
@@ -471,7 +481,7 @@ def _ranges_in_blocks(blocks: Generator[bytes, None, None], ranges: Iterable[tup
                     break
                 data += block
                 advance(offset)
-            yield b"" if position < offset else data[offset - position:offset - position + length]
+            yield b"" if position < offset else data[offset - position : offset - position + length]
 
 
 def hash_part_file(path: Path) -> tuple[str, int]:

@@ -38,8 +38,13 @@ def prune_store(
     """Decide what ``policy`` keeps in ``store`` and remove the rest (unless ``dry_run``)."""
     layout = store.layout
     if not store.exists():
-        return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),
-                           removed_snapshots=0, removed_parts=0, freed_bytes=0)
+        return PruneReport(
+            dry_run=dry_run,
+            decisions=decide((), policy, None, now),
+            removed_snapshots=0,
+            removed_parts=0,
+            freed_bytes=0,
+        )
     with store.meta_mutex():
         if store.index_out_of_step():
             store.rebuild_index()
@@ -87,15 +92,17 @@ def prune_store(
             if doomed_manifests:
                 fsync_dir(layout.snapshots)
                 keep = set(kept)
-                store.snapshot_index.rewrite(
-                    info for info in reversed(infos) if info.id in keep
-                )
+                store.snapshot_index.rewrite(info for info in reversed(infos) if info.id in keep)
             for path in doomed_parts:
                 path.unlink(missing_ok=True)
             for directory in {path.parent for path in doomed_parts}:
                 fsync_dir(directory)
-            log.info("pruned %d snapshot(s) and %d part(s) from %s", len(dropped),
-                     len(doomed_parts), layout.root)
+            log.info(
+                "pruned %d snapshot(s) and %d part(s) from %s",
+                len(dropped),
+                len(doomed_parts),
+                layout.root,
+            )
 
     return PruneReport(
         dry_run=dry_run,

@@ -117,13 +117,16 @@ def decode(header: bytes, table: bytes, file_size: int, name: str) -> SeekTable:
     :raises SeekTableError: if either is damaged, belongs to another part, or does not add up
         to the file's size.
     """
-    if (len(header) != HEADER_SIZE
-            or struct.unpack_from("<II", header) != (HEADER_MAGIC, HEADER_SIZE - 8)
-            or header[8:8 + len(TAG)] != TAG):
+    if (
+        len(header) != HEADER_SIZE
+        or struct.unpack_from("<II", header) != (HEADER_MAGIC, HEADER_SIZE - 8)
+        or header[8 : 8 + len(TAG)] != TAG
+    ):
         raise SeekTableError("has a damaged header")
-    if header[8 + len(TAG):] != _digest(name, table):
-        raise SeekTableError("has a seek table that does not match its header (damaged, "
-                             "or another part's)")
+    if header[8 + len(TAG) :] != _digest(name, table):
+        raise SeekTableError(
+            "has a seek table that does not match its header (damaged, or another part's)"
+        )
     magic, length = struct.unpack_from("<II", table)
     count = (len(table) - 8 - FOOTER_SIZE) // ENTRY_SIZE
     if magic != TABLE_MAGIC or length != len(table) - 8:
@@ -141,8 +144,12 @@ def decode(header: bytes, table: bytes, file_size: int, name: str) -> SeekTable:
         position += compressed
         offset += size
     if position + len(table) != file_size:
-        raise SeekTableError("has frames that do not add up to its size (truncated or "
-                             "extended)")
-    return SeekTable(tuple(starts), tuple(r[0] for r in rows[1:]), tuple(plain),
-                     tuple(r[1] for r in rows[1:]), tuple(r[2] for r in rows[1:]),
-                     position)
+        raise SeekTableError("has frames that do not add up to its size (truncated or extended)")
+    return SeekTable(
+        tuple(starts),
+        tuple(r[0] for r in rows[1:]),
+        tuple(plain),
+        tuple(r[1] for r in rows[1:]),
+        tuple(r[2] for r in rows[1:]),
+        position,
+    )

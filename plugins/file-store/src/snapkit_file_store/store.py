@@ -144,8 +144,12 @@ class FileStore:
 
         Every write calls it first; reads never do.
         """
-        for directory in (self.layout.root, self.layout.parts, self.layout.snapshots,
-                          self.layout.tmp):
+        for directory in (
+            self.layout.root,
+            self.layout.parts,
+            self.layout.snapshots,
+            self.layout.tmp,
+        ):
             make_dir(directory)
 
     def checked_index(self, *, locked: bool = False) -> SnapshotIndex:
@@ -220,16 +224,18 @@ class FileStore:
             infos.append(info_of(loaded.manifest, loaded.size))
         infos.sort(key=lambda info: (parse_time(info.created_at), info.id))
         self.snapshot_index.rewrite(infos)
-        log.log(logging.INFO if upgrade else logging.WARNING,
-                "rebuilt the listing index of %s from %d manifests", self.layout.root,
-                len(infos))
+        log.log(
+            logging.INFO if upgrade else logging.WARNING,
+            "rebuilt the listing index of %s from %d manifests",
+            self.layout.root,
+            len(infos),
+        )
 
     @contextmanager
     def meta_mutex(self) -> Iterator[None]:
         """The short inter-process mutex around store writes (creates the store if missing)."""
         self._create()  # filelock would create a missing directory itself, with the umask's mode
-        lock = filelock.FileLock(self.layout.meta_lock, timeout=self._mutex_timeout,
-                                 mode=FILE_MODE)
+        lock = filelock.FileLock(self.layout.meta_lock, timeout=self._mutex_timeout, mode=FILE_MODE)
         try:
             lock.acquire()
         except filelock.Timeout:
@@ -259,8 +265,7 @@ class FileStore:
         expected_generation: int | None,
     ) -> CommitResult:
         moving = move_pointer and manifest.status != "failed"
-        checked = {} if manifest.status == "failed" else self._check_stored_parts(staging,
-                                                                                  manifest)
+        checked = {} if manifest.status == "failed" else self._check_stored_parts(staging, manifest)
         with self.meta_mutex():
             if manifest.status != "failed":
                 self._install_parts(staging, manifest, checked)
@@ -270,24 +275,39 @@ class FileStore:
             snapshot_id = loaded.manifest.id
             if not moving:
                 event: Literal["refresh_failed", "snapshot_recorded"] = (
-                    "refresh_failed" if manifest.status == "failed" else "snapshot_recorded")
+                    "refresh_failed" if manifest.status == "failed" else "snapshot_recorded"
+                )
                 self.history_log.append(
-                    HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
-                                 status=manifest.status, errors=manifest.errors)
+                    HistoryEntry(
+                        at=utc_now(),
+                        event=event,
+                        snapshot_id=snapshot_id,
+                        status=manifest.status,
+                        errors=manifest.errors,
+                    )
                 )
                 return CommitResult(snapshot_id=snapshot_id, pointer=None)
             try:
                 pointer = self._swap_pointer(loaded, expected_generation)
             except PointerConflictError:
                 self.history_log.append(
-                    HistoryEntry(at=utc_now(), event="snapshot_recorded",
-                                 snapshot_id=snapshot_id, status=manifest.status)
+                    HistoryEntry(
+                        at=utc_now(),
+                        event="snapshot_recorded",
+                        snapshot_id=snapshot_id,
+                        status=manifest.status,
+                    )
                 )
                 raise
             self.history_log.append(
-                HistoryEntry(at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
-                             status=manifest.status, generation=pointer.generation,
-                             errors=manifest.errors)
+                HistoryEntry(
+                    at=pointer.updated_at,
+                    event="pointer_moved",
+                    snapshot_id=snapshot_id,
+                    status=manifest.status,
+                    generation=pointer.generation,
+                    errors=manifest.errors,
+                )
             )
         log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
         return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
@@ -307,8 +327,10 @@ class FileStore:
             target = self.layout.part(ref.sha256)
             key = _file_key(target)
             if key is not None:
-                checked[ref.sha256] = (key, self._stored_part_ok(
-                    target, ref.sha256, staging / f"{ref.sha256}.zst"))
+                checked[ref.sha256] = (
+                    key,
+                    self._stored_part_ok(target, ref.sha256, staging / f"{ref.sha256}.zst"),
+                )
         return checked
 
     @staticmethod
@@ -321,8 +343,9 @@ class FileStore:
             return False
         return digest == sha256
 
-    def _install_parts(self, staging: Path, manifest: SnapshotManifest,
-                       checked: Mapping[str, tuple[StatKey, bool]]) -> None:
+    def _install_parts(
+        self, staging: Path, manifest: SnapshotManifest, checked: Mapping[str, tuple[StatKey, bool]]
+    ) -> None:
         """Move the manifest's staged parts into ``parts/``; each is stored once.
 
         A part already stored is kept if it verifies; a stored copy that does not verify is
@@ -336,8 +359,11 @@ class FileStore:
             key = _file_key(target)
             if key is not None:
                 before = checked.get(ref.sha256)
-                ok = before[1] if before is not None and before[0] == key \
+                ok = (
+                    before[1]
+                    if before is not None and before[0] == key
                     else self._stored_part_ok(target, ref.sha256, staged)
+                )
                 if ok:
                     continue
                 if not staged.exists():
@@ -346,8 +372,12 @@ class FileStore:
                         "written in this transaction: the snapshot would reference a damaged part",
                         hint="refresh to write the part again; run `snapkit snapshots verify`",
                     )
-                log.warning("stored part %s (%r) did not verify; replacing it with the copy "
-                            "this refresh wrote", ref.sha256, ref.name)
+                log.warning(
+                    "stored part %s (%r) did not verify; replacing it with the copy "
+                    "this refresh wrote",
+                    ref.sha256,
+                    ref.name,
+                )
             elif not staged.exists():
                 raise StoreError(
                     f"snapshot part {ref.name!r} ({ref.sha256}) was not written in this "
@@ -383,10 +413,16 @@ class FileStore:
         except OSError as exc:
             # The rename may or may not have happened: look before deciding.
             after = read_pointer_file(self.layout).pointer
-            if after is not None and after.snapshot_id == pointer.snapshot_id \
-                    and after.generation == pointer.generation:
-                log.warning("pointer write reported %s but the pointer names the snapshot; "
-                            "counting the commit as done", type(exc).__name__)
+            if (
+                after is not None
+                and after.snapshot_id == pointer.snapshot_id
+                and after.generation == pointer.generation
+            ):
+                log.warning(
+                    "pointer write reported %s but the pointer names the snapshot; "
+                    "counting the commit as done",
+                    type(exc).__name__,
+                )
                 return after
             raise StoreError(
                 f"could not move the current pointer of {self.layout.root}: {exc}",
@@ -406,8 +442,9 @@ class FileStore:
         with self.meta_mutex():
             return self.pointer_locked()
 
-    def _target_of(self, pointer: Pointer, *, reload: bool = False
-                   ) -> tuple[LoadedManifest | None, str | None]:
+    def _target_of(
+        self, pointer: Pointer, *, reload: bool = False
+    ) -> tuple[LoadedManifest | None, str | None]:
         """The manifest the pointer names, or ``None`` and why it cannot be served."""
         what = f"it names snapshot {pointer.snapshot_id}"
         if reload:
@@ -439,11 +476,20 @@ class FileStore:
             loaded, _problem = self._target_of(pointer)
             if loaded is None:
                 return last  # not a move that happened: the pointer is damaged (recovered)
-            self.history_log.append(HistoryEntry(
-                at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
-                status=loaded.manifest.status, generation=pointer.generation))
-            log.warning("history of %s lacked the pointer move to generation %d; added it",
-                        self.layout.root, pointer.generation)
+            self.history_log.append(
+                HistoryEntry(
+                    at=pointer.updated_at,
+                    event="pointer_moved",
+                    snapshot_id=pointer.snapshot_id,
+                    status=loaded.manifest.status,
+                    generation=pointer.generation,
+                )
+            )
+            log.warning(
+                "history of %s lacked the pointer move to generation %d; added it",
+                self.layout.root,
+                pointer.generation,
+            )
         return last
 
     def pointer_expected(self) -> bool:
@@ -490,26 +536,41 @@ class FileStore:
             )
             write_pointer_file(self.layout, pointer)
             self.history_log.append(
-                HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                             snapshot_id=snapshot_id, status=loaded.manifest.status,
-                             generation=pointer.generation)
+                HistoryEntry(
+                    at=pointer.updated_at,
+                    event="pointer_moved",
+                    snapshot_id=snapshot_id,
+                    status=loaded.manifest.status,
+                    generation=pointer.generation,
+                )
             )
             self._recovered_unreported = True
-            self.last_recovery = (f"the current pointer was unusable ({reason}); recovered it "
-                                  f"to snapshot {snapshot_id}, the last verified pointer target")
-            log.warning("current pointer of %s was unusable (%s); recovered it to snapshot %s, "
-                        "the last verified pointer target", self.layout.root, reason,
-                        snapshot_id)
+            self.last_recovery = (
+                f"the current pointer was unusable ({reason}); recovered it "
+                f"to snapshot {snapshot_id}, the last verified pointer target"
+            )
+            log.warning(
+                "current pointer of %s was unusable (%s); recovered it to snapshot %s, "
+                "the last verified pointer target",
+                self.layout.root,
+                reason,
+                snapshot_id,
+            )
             return pointer
         if keep_if_none:
             return None
         remove_quietly(self.layout.pointer)
         self._recovered_unreported = True
-        self.last_recovery = (f"the current pointer was unusable ({reason}) and no verified "
-                              "snapshot is left; it was removed")
-        log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left; "
-                    "the store has no current snapshot until the next refresh",
-                    self.layout.root, reason)
+        self.last_recovery = (
+            f"the current pointer was unusable ({reason}) and no verified "
+            "snapshot is left; it was removed"
+        )
+        log.warning(
+            "current pointer of %s was unusable (%s) and no verified snapshot is left; "
+            "the store has no current snapshot until the next refresh",
+            self.layout.root,
+            reason,
+        )
         return None
 
     def _verified(self, snapshot_id: str) -> LoadedManifest | None:
@@ -594,8 +655,9 @@ class FileStore:
         """
         return self.manifest_files.load(self.manifest_files.resolve(ref)).manifest
 
-    def list(self, filters: ListFilter | None = None, limit: int | None = None
-             ) -> list[SnapshotInfo]:
+    def list(
+        self, filters: ListFilter | None = None, limit: int | None = None
+    ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first, filtered and limited.
 
         ``became_current`` comes from the history: whether any pointer move named the snapshot.
@@ -605,9 +667,15 @@ class FileStore:
         trail = pointer_trail(history, read_pointer_file(self.layout).pointer)
         ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
         unknown: bool | None = None if not trail.whole else False
-        return [attrs.evolve(info, became_current=True if info.id in ever
-                             else (False if info.status == "failed" else unknown))
-                for info in rows]
+        return [
+            attrs.evolve(
+                info,
+                became_current=True
+                if info.id in ever
+                else (False if info.status == "failed" else unknown),
+            )
+            for info in rows
+        ]
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first.
@@ -701,8 +769,9 @@ class FileStore:
 
         return import_history(self, entries, pointer)
 
-    def read_part_ranges(self, sha256: str, ranges: Iterable[tuple[int, int]]
-                         ) -> Generator[bytes, None, None]:
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
         """Yield the part's plain bytes ``[offset, offset + length)`` for each range, in order
         (:class:`snapkit.store.PartRangeReader`): only the zstd frames holding the ranges are
         decompressed, each checked whole against the part's checked seek table and its zstd
@@ -750,13 +819,13 @@ class FileStore:
 
         return verify_store(self)
 
-    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
-              now: _dt.datetime | None = None) -> PruneReport:
+    def prune(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: _dt.datetime | None = None
+    ) -> PruneReport:
         """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
         from snapkit_file_store.prune import prune_store
 
-        return prune_store(self, policy, dry_run=dry_run,
-                           now=now or _dt.datetime.now(_dt.UTC))
+        return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))
 
 
 def _file_key(path: Path) -> StatKey | None:

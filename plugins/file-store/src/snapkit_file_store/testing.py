@@ -58,7 +58,8 @@ def write_single_frame_part(path: Path, plain: bytes) -> None:
     its content checksum, no seek table (what the writer made until 2026-12)."""
     buffer = io.BytesIO()
     writer = zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(
-        buffer, closefd=False)
+        buffer, closefd=False
+    )
     writer.write(plain)
     writer.close()  # type: ignore[no-untyped-call]
     path.write_bytes(buffer.getvalue())
@@ -75,16 +76,17 @@ def rot_part_content(path: Path, old: bytes, new: bytes) -> int:
     with open(path, "rb") as raw:
         head = raw.read(seekable.HEADER_SIZE)
         table = load_table(raw, head, path, None)
-        frames = [os.pread(raw.fileno(), size, start)
-                  for start, size in zip(table.starts, table.sizes, strict=True)]
+        frames = [
+            os.pread(raw.fileno(), size, start)
+            for start, size in zip(table.starts, table.sizes, strict=True)
+        ]
         plains = [b"".join(frame_blocks(raw, table, n, path)) for n in range(len(frames))]
     number = next(n for n, plain in enumerate(plains) if old in plain)
     compressed = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(
-        plains[number].replace(old, new, 1))
+        plains[number].replace(old, new, 1)
+    )
     frames[number] = compressed[:-4] + table.checksums[number]
-    entries = [(len(f), len(p), c) for f, p, c in zip(frames, plains, table.checksums,
-                                                       strict=True)]
+    entries = [(len(f), len(p), c) for f, p, c in zip(frames, plains, table.checksums, strict=True)]
     header, table_bytes = seekable.encode(entries, path.name.split(".")[0])
     path.write_bytes(header + b"".join(frames) + table_bytes)
     return number
-

@@ -113,8 +113,9 @@ def _read_manifests(
     for snapshot_id in manifest_ids:
         try:
             data = layout.manifest(snapshot_id).read_bytes()
-            manifests[snapshot_id] = _Manifest(check_manifest_bytes(snapshot_id, data),
-                                               sha256_hex(data), len(data))
+            manifests[snapshot_id] = _Manifest(
+                check_manifest_bytes(snapshot_id, data), sha256_hex(data), len(data)
+            )
         except FileNotFoundError:
             continue  # pruned while we looked
         except CorruptSnapshotError as exc:
@@ -145,8 +146,11 @@ def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
             problems.append(VerifyProblem("part", stem, f"is damaged: {exc.message}"))
             continue
         if digest != stem:
-            problems.append(VerifyProblem(
-                "part", stem, f"content hashes to {digest}: the file was changed or damaged"))
+            problems.append(
+                VerifyProblem(
+                    "part", stem, f"content hashes to {digest}: the file was changed or damaged"
+                )
+            )
             continue
         good.add(stem)
     present = frozenset(stem for stem, _path in files) - gone
@@ -159,8 +163,9 @@ def _missing_parts_locked(
     """The suspects still missing now (call under the meta mutex, where no commit or prune
     is half done): the snapshot is still recorded and the part is still absent."""
     return [
-        VerifyProblem("part", ref.sha256,
-                      f"is missing; snapshot {snapshot_id} references it as {ref.name!r}")
+        VerifyProblem(
+            "part", ref.sha256, f"is missing; snapshot {snapshot_id} references it as {ref.name!r}"
+        )
         for snapshot_id, ref in suspects
         if layout.manifest(snapshot_id).exists() and not layout.part(ref.sha256).exists()
     ]
@@ -181,8 +186,13 @@ def pointer_locked(
     if pointer is None:
         if read.damage is None and not store.pointer_expected():
             return []  # no snapshot was ever current
-        return [_recover(store, "current", read.damage
-                         or "the pointer file is missing although the history moved it")]
+        return [
+            _recover(
+                store,
+                "current",
+                read.damage or "the pointer file is missing although the history moved it",
+            )
+        ]
     problems: list[VerifyProblem] = []
     entry = manifests.get(pointer.snapshot_id)
     if entry is None:
@@ -198,29 +208,39 @@ def pointer_locked(
         problems.extend(_repair_history_locked(store, pointer))
         last = _last_move(store)
         if last is not None and (last.snapshot_id, last.generation) != (
-                pointer.snapshot_id, pointer.generation):
-            reason = (f"it names generation {pointer.generation}, but the history's last "
-                      f"pointer move is to snapshot {last.snapshot_id} at generation "
-                      f"{last.generation}: the pointer file was moved back or replaced")
+            pointer.snapshot_id,
+            pointer.generation,
+        ):
+            reason = (
+                f"it names generation {pointer.generation}, but the history's last "
+                f"pointer move is to snapshot {last.snapshot_id} at generation "
+                f"{last.generation}: the pointer file was moved back or replaced"
+            )
     if reason is not None:
         problems.append(_recover(store, pointer.snapshot_id, reason, keep_if_none=True))
         return problems
     assert entry is not None
     bad = [
-        ref.sha256 for ref in entry.manifest.parts
+        ref.sha256
+        for ref in entry.manifest.parts
         if ref.sha256 not in parts.good
         and (ref.sha256 in parts.present or not layout.part(ref.sha256).exists())
     ]
     if bad:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id,
-            f"names a snapshot with {len(bad)} missing or damaged part(s); refresh to write "
-            "them again"))
+        problems.append(
+            VerifyProblem(
+                "pointer",
+                pointer.snapshot_id,
+                f"names a snapshot with {len(bad)} missing or damaged part(s); refresh to write "
+                "them again",
+            )
+        )
     return problems
 
 
-def _recover(store: StoreInternals, ref: str, reason: str, *, keep_if_none: bool = False
-             ) -> VerifyProblem:
+def _recover(
+    store: StoreInternals, ref: str, reason: str, *, keep_if_none: bool = False
+) -> VerifyProblem:
     """Recover the pointer (under the mutex) and describe what was wrong and what was done."""
     pointer = store.recover_locked(reason, keep_if_none=keep_if_none)
     if pointer is not None:
@@ -266,12 +286,19 @@ def _repair_history_locked(store: StoreInternals, pointer: Pointer) -> list[Veri
     last = store.heal_history_locked(pointer)
     if pointer.generation <= last + 1:
         return []
-    lost = (f"generation {last + 1}" if pointer.generation == last + 2
-            else f"generations {last + 1}-{pointer.generation - 1}")
-    return [VerifyProblem(
-        "history", "history.jsonl",
-        f"lacks the pointer moves of {lost} (the pointer is at generation "
-        f"{pointer.generation}): lines were lost; added the current pointer's move")]
+    lost = (
+        f"generation {last + 1}"
+        if pointer.generation == last + 2
+        else f"generations {last + 1}-{pointer.generation - 1}"
+    )
+    return [
+        VerifyProblem(
+            "history",
+            "history.jsonl",
+            f"lacks the pointer moves of {lost} (the pointer is at generation "
+            f"{pointer.generation}): lines were lost; added the current pointer's move",
+        )
+    ]
 
 
 def _history_locked(store: StoreInternals) -> list[VerifyProblem]:
@@ -308,12 +335,20 @@ def _history_locked(store: StoreInternals) -> list[VerifyProblem]:
     replace_atomic(layout.history, b"".join(good), layout.tmp, writer_tag())
     history.items()
     shown = ", ".join(str(n) for n in numbers[:10]) + (", ..." if len(numbers) > 10 else "")
-    log.warning("set aside %d damaged line(s) of the history of %s in %s", len(bad),
-                layout.root, layout.history_damaged.name)
-    return [VerifyProblem(
-        "history", "history.jsonl",
-        f"{len(bad)} damaged line(s) (line {shown}): set aside in "
-        f"{layout.history_damaged.name}; the history keeps its {len(good)} good line(s)")]
+    log.warning(
+        "set aside %d damaged line(s) of the history of %s in %s",
+        len(bad),
+        layout.root,
+        layout.history_damaged.name,
+    )
+    return [
+        VerifyProblem(
+            "history",
+            "history.jsonl",
+            f"{len(bad)} damaged line(s) (line {shown}): set aside in "
+            f"{layout.history_damaged.name}; the history keeps its {len(good)} good line(s)",
+        )
+    ]
 
 
 def _history_line_ok(line: bytes) -> bool:
@@ -341,7 +376,8 @@ def _index_locked(store: StoreInternals, manifests: dict[str, _Manifest]) -> lis
     extra = indexed - on_disk
     lacking = [sid for sid in manifests if sid in on_disk and sid not in indexed]
     wrong = [
-        sid for sid, entry in manifests.items()
+        sid
+        for sid, entry in manifests.items()
         if sid in indexed and index.get(sid) != info_of(entry.manifest, entry.size)
     ]
     if extra:
@@ -353,8 +389,11 @@ def _index_locked(store: StoreInternals, manifests: dict[str, _Manifest]) -> lis
     interrupted = [sid for sid in lacking if sid not in recorded]
     lacking = [sid for sid in lacking if sid in recorded]
     if interrupted:
-        log.info("listed %d snapshot(s) of %s whose commit was interrupted before it listed "
-                 "them", len(interrupted), layout.root)
+        log.info(
+            "listed %d snapshot(s) of %s whose commit was interrupted before it listed them",
+            len(interrupted),
+            layout.root,
+        )
     if lacking:
         what.append(f"lacks {len(lacking)} snapshot(s)")
     if wrong:
@@ -363,5 +402,6 @@ def _index_locked(store: StoreInternals, manifests: dict[str, _Manifest]) -> lis
         store.rebuild_index()
     if not what:
         return []
-    return [VerifyProblem("index", "index.jsonl",
-                          "; ".join(what) + ": rebuilt it from the manifests")]
+    return [
+        VerifyProblem("index", "index.jsonl", "; ".join(what) + ": rebuilt it from the manifests")
+    ]

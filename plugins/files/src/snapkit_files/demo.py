@@ -64,21 +64,26 @@ class FilesDemo:
         self.next_sku += 1
         sku = f"SKU-{self.next_sku:06d}"
         name = f"{self.rng.choice(COLORS)} {self.rng.choice(ITEMS)}"
-        self.products[sku] = {"sku": sku, "name": name,
-                              "price": f"{self.rng.uniform(3, 300):.2f}",
-                              "stock": str(self.rng.randint(0, 500))}
+        self.products[sku] = {
+            "sku": sku,
+            "name": name,
+            "price": f"{self.rng.uniform(3, 300):.2f}",
+            "stock": str(self.rng.randint(0, 500)),
+        }
 
     def _write(self) -> None:
         assert self.folder is not None
-        with (self.folder / "source" / "products.csv").open("w", newline="",
-                                                            encoding="utf-8") as handle:
+        with (self.folder / "source" / "products.csv").open(
+            "w", newline="", encoding="utf-8"
+        ) as handle:
             writer = csv.DictWriter(handle, fieldnames=["sku", "name", "price", "stock"])
             writer.writeheader()
             for sku in sorted(self.products):
                 writer.writerow(self.products[sku])
         settings = {"currency": "EUR", "day": self.day, "vat_rate": 0.21 if self.day else 0.2}
-        (self.folder / "source" / "settings.json").write_text(json.dumps(settings),
-                                                              encoding="utf-8")
+        (self.folder / "source" / "settings.json").write_text(
+            json.dumps(settings), encoding="utf-8"
+        )
 
     def advance(self) -> str:
         """Reprice 2 %, drop 1 %, add 1 % of the products; change the VAT rate."""
@@ -96,8 +101,14 @@ class FilesDemo:
 
     def searches(self) -> Sequence[SearchExample]:
         """Find lamps by name."""
-        return [SearchExample("products", "name~lamp", "products whose name contains 'lamp'",
-                              ("sku", "name", "price"))]
+        return [
+            SearchExample(
+                "products",
+                "name~lamp",
+                "products whose name contains 'lamp'",
+                ("sku", "name", "price"),
+            )
+        ]
 
     def close(self) -> None:
         """Nothing runs in the background."""

@@ -37,8 +37,13 @@ class FilesOracle:
         return list(self._parse(iter(text.splitlines(keepends=True))))
 
     def _open(self, timeout: float) -> Any:
-        return open_lines(self.path, self.url, encoding=self.settings.get("encoding", "utf-8"),
-                          timeout=timeout, headers=self.settings.get("headers", {}))
+        return open_lines(
+            self.path,
+            self.url,
+            encoding=self.settings.get("encoding", "utf-8"),
+            timeout=timeout,
+            headers=self.settings.get("headers", {}),
+        )
 
     def _iter_records(self, timeout: float) -> Iterator[dict[str, Any]]:
         with self._open(timeout) as lines:
@@ -68,15 +73,18 @@ def load_schema(value: Any, root: Path, key: str) -> Mapping[str, Any] | None:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{where}: the schema file {path} does not exist",
-                          hint="fix the path (relative to the config file's folder)") from None
+        raise ConfigError(
+            f"{where}: the schema file {path} does not exist",
+            hint="fix the path (relative to the config file's folder)",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read the schema file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: the schema file {path} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where}: the schema file {path} is not JSON ({exc.msg} at line "
-                          f"{exc.lineno})") from None
+        raise ConfigError(
+            f"{where}: the schema file {path} is not JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
     if not isinstance(schema, dict):
         raise ConfigError(f"{where}: the schema file {path} does not hold a JSON object")
     return schema

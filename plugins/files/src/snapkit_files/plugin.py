@@ -23,9 +23,11 @@ def snapkit_register_oracles(register: Any, config: Any) -> None:
     if config is None:
         return
     root: Path = config.root
-    sections = [(key, section)
-                for key, section in sorted(config.settings.get("oracles", {}).items())
-                if section.get("kind") == "files"]
+    sections = [
+        (key, section)
+        for key, section in sorted(config.settings.get("oracles", {}).items())
+        if section.get("kind") == "files"
+    ]
     if not sections:
         return
     from snapkit_files.oracle import FilesOracle, load_schema
@@ -33,26 +35,34 @@ def snapkit_register_oracles(register: Any, config: Any) -> None:
     for key, section in sections:
         fmt = infer_format(dict(section))
         records = bool(section.get("records", fmt in {"jsonl", "csv"}))
-        register(OracleDescriptor(
-            key=key,
-            version=str(section.get("version", __version__)),
-            factory=partial(FilesOracle, root=root),
-            settings_schema=SETTINGS_SCHEMA,
-            description=f"{fmt} from {section.get('path') or 'a URL'}",
-            requires=section.get("requires", ()),
-            optional=bool(section.get("optional", False)),
-            payload_schema=load_schema(section.get("schema"), root, key),
-            records=records,
-            key_column=section.get("key_column"),
-            transient_errors=(TransientOracleError,),
-        ))
+        register(
+            OracleDescriptor(
+                key=key,
+                version=str(section.get("version", __version__)),
+                factory=partial(FilesOracle, root=root),
+                settings_schema=SETTINGS_SCHEMA,
+                description=f"{fmt} from {section.get('path') or 'a URL'}",
+                requires=section.get("requires", ()),
+                optional=bool(section.get("optional", False)),
+                payload_schema=load_schema(section.get("schema"), root, key),
+                records=records,
+                key_column=section.get("key_column"),
+                transient_errors=(TransientOracleError,),
+            )
+        )
 
 
 @hookimpl
 def snapkit_register_demos(register: Any) -> None:
     """Register the files demo: a product catalogue in CSV and JSON that changes overnight."""
-    register(DemoDescriptor(key="files", factory=_make_demo, priority=0,
-                            description="a product catalogue in CSV and JSON files"))
+    register(
+        DemoDescriptor(
+            key="files",
+            factory=_make_demo,
+            priority=0,
+            description="a product catalogue in CSV and JSON files",
+        )
+    )
 
 
 def _make_demo(settings: Any) -> Any:

@@ -13,8 +13,9 @@ RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 @contextmanager
-def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: float,
-               headers: Mapping[str, str]) -> Iterator[Iterator[str]]:
+def open_lines(
+    path: Path | None, url: str | None, *, encoding: str, timeout: float, headers: Mapping[str, str]
+) -> Iterator[Iterator[str]]:
     """Open a source and yield an iterator of its text lines (with line endings).
 
     A UTF-8 byte-order mark at the start is dropped (it would otherwise glue itself to the
@@ -24,15 +25,17 @@ def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: fl
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise OracleError(f"unknown encoding {encoding!r}",
-                          hint="set the oracle's 'encoding' to a Python codec name, "
-                               "e.g. \"utf-8\" or \"latin-1\"") from None
+        raise OracleError(
+            f"unknown encoding {encoding!r}",
+            hint='set the oracle\'s \'encoding\' to a Python codec name, e.g. "utf-8" or "latin-1"',
+        ) from None
     if path is not None:
         try:
             handle = path.open("r", encoding=_sig(encoding), newline="")
         except FileNotFoundError:
-            raise OracleError(f"file {path} does not exist",
-                              hint="check the oracle's 'path' setting") from None
+            raise OracleError(
+                f"file {path} does not exist", hint="check the oracle's 'path' setting"
+            ) from None
         except OSError as exc:
             raise OracleError(f"cannot read {path}: {exc.strerror}") from None
         with handle:
@@ -42,8 +45,10 @@ def open_lines(path: Path | None, url: str | None, *, encoding: str, timeout: fl
     import httpx
 
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client, \
-                client.stream("GET", url, headers=dict(headers)) as response:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True) as client,
+            client.stream("GET", url, headers=dict(headers)) as response,
+        ):
             _check(response, url)
             yield _url_lines(response.iter_bytes(), _safe(url), encoding)
     except httpx.TimeoutException:
@@ -61,8 +66,9 @@ def _decoded(lines: Iterator[str], path: Path, encoding: str) -> Iterator[str]:
     try:
         yield from lines
     except UnicodeDecodeError as exc:
-        raise _not_decodable(path.name, encoding, exc.object[exc.start:exc.start + 1],
-                             _bad_line(path, encoding)) from None
+        raise _not_decodable(
+            path.name, encoding, exc.object[exc.start : exc.start + 1], _bad_line(path, encoding)
+        ) from None
 
 
 def _bad_line(path: Path, encoding: str) -> int | None:
@@ -73,11 +79,11 @@ def _bad_line(path: Path, encoding: str) -> int | None:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 for start in range(0, len(chunk), 4096):
-                    piece = chunk[start:start + 4096]
+                    piece = chunk[start : start + 4096]
                     try:
                         text = decoder.decode(piece)
                     except UnicodeDecodeError as exc:
-                        good = piece[:exc.start]
+                        good = piece[: exc.start]
                         return newlines + _count_newlines(good, encoding) + 1
                     newlines += text.count("\n")
     except OSError:
@@ -99,11 +105,13 @@ def _url_lines(chunks: Iterator[bytes], source: str, encoding: str) -> Iterator[
         try:
             text = decoder.decode(chunk or b"", final=chunk is None)
         except UnicodeDecodeError as exc:
-            good = codecs.decode((chunk or b"")[:max(exc.start, 0)], _sig(encoding),
-                                 errors="replace")
+            good = codecs.decode(
+                (chunk or b"")[: max(exc.start, 0)], _sig(encoding), errors="replace"
+            )
             line = lines_done + pending.count("\n") + good.count("\n") + 1
-            raise _not_decodable(source, encoding, (chunk or b"\0")[max(exc.start, 0):][:1],
-                                 line) from None
+            raise _not_decodable(
+                source, encoding, (chunk or b"\0")[max(exc.start, 0) :][:1], line
+            ) from None
         pending += text
         *lines, pending = pending.split("\n")
         for line_text in lines:
@@ -124,7 +132,7 @@ def _not_decodable(source: str, encoding: str, byte: bytes, line: int | None) ->
     return OracleError(
         f"{source} is not {encoding} text: byte {value}{at} cannot be decoded",
         hint="set the oracle's 'encoding' setting to the source's encoding "
-             "(e.g. encoding = \"latin-1\" or \"cp1252\")",
+        '(e.g. encoding = "latin-1" or "cp1252")',
     )
 
 

@@ -18,8 +18,15 @@ from snapkit.errors import StoreError
 
 CONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 MISSING = {"NoSuchKey", "404", "NotFound"}
-_AUTH = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
-         "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"}
+_AUTH = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "403",
+    "InvalidToken",
+    "ExpiredToken",
+    "AuthorizationHeaderMalformed",
+}
 
 
 _SESSION: Any = None
@@ -47,9 +54,15 @@ class Target:
         return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
 
 
-def make_client(target: Target, *, access_key_id: str | None = None,
-                secret_access_key: str | None = None, connect_timeout: float = 5.0,
-                read_timeout: float = 60.0, max_attempts: int = 3) -> Any:
+def make_client(
+    target: Target,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 60.0,
+    max_attempts: int = 3,
+) -> Any:
     """An S3 client for ``target``; credentials from the arguments, else the environment."""
     import boto3
     from botocore.config import Config
@@ -125,7 +138,7 @@ def store_error(exc: BaseException, target: Target, doing: str) -> StoreError:
         return StoreError(
             f"no S3 credentials for {where} while {doing}",
             hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or give access_key_id and "
-            "secret_access_key as {env = \"NAME\"} in [store])",
+            'secret_access_key as {env = "NAME"} in [store])',
         )
     code = error_code(exc)
     if code == "NoSuchBucket":
@@ -140,7 +153,11 @@ def store_error(exc: BaseException, target: Target, doing: str) -> StoreError:
             hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket's policy",
         )
     if code is not None:
-        return StoreError(f"S3 request failed for {where} ({code}) while {doing}",
-                          hint="check the S3 server's logs; retry when it is healthy")
-    return StoreError(f"S3 request failed for {where} while {doing}: {type(exc).__name__}",
-                      hint="check the S3 server and the network; retry when it is healthy")
+        return StoreError(
+            f"S3 request failed for {where} ({code}) while {doing}",
+            hint="check the S3 server's logs; retry when it is healthy",
+        )
+    return StoreError(
+        f"S3 request failed for {where} while {doing}: {type(exc).__name__}",
+        hint="check the S3 server and the network; retry when it is healthy",
+    )

@@ -42,9 +42,14 @@ MULTIPART_THRESHOLD = 16 << 20
 MULTIPART_CHUNK = 8 << 20
 
 
-def commit_staged(store: ObjectStore, staged: Mapping[str, SpooledPart],
-                  manifest: SnapshotManifest, *, move_pointer: bool,
-                  expected_generation: int | None) -> CommitResult:
+def commit_staged(
+    store: ObjectStore,
+    staged: Mapping[str, SpooledPart],
+    manifest: SnapshotManifest,
+    *,
+    move_pointer: bool,
+    expected_generation: int | None,
+) -> CommitResult:
     """Record ``manifest`` with its staged parts and move the pointer if asked (see the
     module docstring). Called by :class:`ObjectTransaction`."""
     failed = manifest.status == "failed"
@@ -55,25 +60,47 @@ def commit_staged(store: ObjectStore, staged: Mapping[str, SpooledPart],
     snapshot_id = manifest.id
     if not moving:
         event: Literal["refresh_failed", "snapshot_recorded"] = (
-            "refresh_failed" if failed else "snapshot_recorded")
-        store._append(HistoryEntry(at=utc_now(), event=event, snapshot_id=snapshot_id,
-                                  status=manifest.status, errors=manifest.errors))
+            "refresh_failed" if failed else "snapshot_recorded"
+        )
+        store._append(
+            HistoryEntry(
+                at=utc_now(),
+                event=event,
+                snapshot_id=snapshot_id,
+                status=manifest.status,
+                errors=manifest.errors,
+            )
+        )
         return CommitResult(snapshot_id=snapshot_id, pointer=None)
     try:
         pointer = _swap_pointer(store, loaded, expected_generation)
     except PointerConflictError:
-        store._append(HistoryEntry(at=utc_now(), event="snapshot_recorded",
-                                  snapshot_id=snapshot_id, status=manifest.status))
+        store._append(
+            HistoryEntry(
+                at=utc_now(),
+                event="snapshot_recorded",
+                snapshot_id=snapshot_id,
+                status=manifest.status,
+            )
+        )
         raise
-    store._append(HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                              snapshot_id=snapshot_id, status=manifest.status,
-                              generation=pointer.generation, errors=manifest.errors))
+    store._append(
+        HistoryEntry(
+            at=pointer.updated_at,
+            event="pointer_moved",
+            snapshot_id=snapshot_id,
+            status=manifest.status,
+            generation=pointer.generation,
+            errors=manifest.errors,
+        )
+    )
     log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
     return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
 
 
-def _install_parts(store: ObjectStore, staged: Mapping[str, SpooledPart],
-                   manifest: SnapshotManifest) -> None:
+def _install_parts(
+    store: ObjectStore, staged: Mapping[str, SpooledPart], manifest: SnapshotManifest
+) -> None:
     """Upload the manifest's staged parts if absent; check the stored ones it reuses.
 
     A stored copy that does not verify is replaced by the copy staged now; without one the
@@ -94,16 +121,22 @@ def _install_parts(store: ObjectStore, staged: Mapping[str, SpooledPart],
                 continue  # byte-identical to the copy staged now
             if store._stored_part_ok(sha):
                 continue
-            log.warning("stored part %s (%r) did not verify; replacing it with the copy "
-                        "this refresh wrote", sha, ref.name)
+            log.warning(
+                "stored part %s (%r) did not verify; replacing it with the copy this refresh wrote",
+                sha,
+                ref.name,
+            )
             _upload(store, key, part)
             continue
         if not store._stored_part_ok(sha):
             exists = store._head(key) is not None
             raise StoreError(
                 f"snapshot part {ref.name!r} ({sha}) "
-                + ("is stored damaged and was not written in this transaction" if exists
-                   else "was not written in this transaction and is not in the store"),
+                + (
+                    "is stored damaged and was not written in this transaction"
+                    if exists
+                    else "was not written in this transaction and is not in the store"
+                ),
                 hint="the pointer did not move; refresh again so the part is written anew "
                 "(`snapkit snapshots verify` lists the damage)",
             )
@@ -116,21 +149,39 @@ def _upload(store: ObjectStore, key: str, part: SpooledPart, **condition: str) -
         store._put(key, part.file.read(), "writing a part", **condition)
         return
     doing = "writing a large part"
-    upload = store._call(doing, "create_multipart_upload", Bucket=store.target.bucket,
-                        Key=key)
+    upload = store._call(doing, "create_multipart_upload", Bucket=store.target.bucket, Key=key)
     upload_id = upload["UploadId"]
     try:
         pieces = []
         for number, chunk in enumerate(part.chunks(MULTIPART_CHUNK), start=1):
-            answer = store._call(doing, "upload_part", Bucket=store.target.bucket, Key=key,
-                                UploadId=upload_id, PartNumber=number, Body=chunk)
+            answer = store._call(
+                doing,
+                "upload_part",
+                Bucket=store.target.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=chunk,
+            )
             pieces.append({"PartNumber": number, "ETag": answer["ETag"]})
-        store._call(doing, "complete_multipart_upload", Bucket=store.target.bucket, Key=key,
-                   UploadId=upload_id, MultipartUpload={"Parts": pieces}, **condition)
+        store._call(
+            doing,
+            "complete_multipart_upload",
+            Bucket=store.target.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": pieces},
+            **condition,
+        )
     except BaseException:
         with suppress(StoreError, KeyError, ConditionFailed):
-            store._call(doing, "abort_multipart_upload", Bucket=store.target.bucket, Key=key,
-                        UploadId=upload_id)
+            store._call(
+                doing,
+                "abort_multipart_upload",
+                Bucket=store.target.bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
         raise
 
 
@@ -156,16 +207,16 @@ def _install_manifest(store: ObjectStore, manifest: SnapshotManifest) -> LoadedM
     return LoadedManifest(manifest, sha256_hex(body), len(body))
 
 
-def _swap_pointer(store: ObjectStore, loaded: LoadedManifest, expected: int | None
-                  ) -> Pointer:
+def _swap_pointer(store: ObjectStore, loaded: LoadedManifest, expected: int | None) -> Pointer:
     """Compare-and-swap the pointer object on its ETag (read with its generation)."""
     snapshot_id = loaded.manifest.id
     while True:
         read = store._read_pointer_object()
         current = read.pointer
         if current is None and (read.damage is not None or store._moves_exist()):
-            current = store._recover(read.damage or "the pointer object is missing "
-                                    "although the history moved it")
+            current = store._recover(
+                read.damage or "the pointer object is missing although the history moved it"
+            )
             read = store._read_pointer_object()
             current = read.pointer
         generation = current.generation if current else 0
@@ -175,14 +226,17 @@ def _swap_pointer(store: ObjectStore, loaded: LoadedManifest, expected: int | No
             raise PointerConflictError(
                 f"the current pointer is at generation {generation}, not {expected}: "
                 "another commit moved it since it was read",
-                hint="the snapshot is recorded; re-read the pointer and refresh again if "
-                "needed",
+                hint="the snapshot is recorded; re-read the pointer and refresh again if needed",
             )
         now = utc_now()
         if current is not None and micros(now) <= micros(current.updated_at):
             now = after(current.updated_at)
-        pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=loaded.sha256,
-                          generation=generation + 1, updated_at=now)
+        pointer = Pointer(
+            snapshot_id=snapshot_id,
+            manifest_sha256=loaded.sha256,
+            generation=generation + 1,
+            updated_at=now,
+        )
         condition = {"IfMatch": read.etag} if read.etag else {"IfNoneMatch": "*"}
         try:
             store._write_pointer(pointer, condition)
@@ -194,19 +248,20 @@ def _swap_pointer(store: ObjectStore, loaded: LoadedManifest, expected: int | No
             raise PointerConflictError(
                 f"the current pointer moved past generation {generation} while this "
                 "commit wrote it",
-                hint="the snapshot is recorded; re-read the pointer and refresh again if "
-                "needed",
+                hint="the snapshot is recorded; re-read the pointer and refresh again if needed",
             ) from None
         except CommitOutcomeUnknown as exc:
             return _settle_unknown(store, pointer, exc)
         return pointer
 
 
-def _settle_unknown(store: ObjectStore, pointer: Pointer, exc: CommitOutcomeUnknown
-                    ) -> Pointer:
+def _settle_unknown(store: ObjectStore, pointer: Pointer, exc: CommitOutcomeUnknown) -> Pointer:
     """Decide a pointer write whose answer was lost, from the pointer as it is now."""
-    log.warning("the pointer write for snapshot %s got no answer (%s); reading the "
-                "pointer again", pointer.snapshot_id, exc)
+    log.warning(
+        "the pointer write for snapshot %s got no answer (%s); reading the pointer again",
+        pointer.snapshot_id,
+        exc,
+    )
     try:
         now = store._read_pointer_object().pointer
     except StoreError as again:
@@ -217,8 +272,9 @@ def _settle_unknown(store: ObjectStore, pointer: Pointer, exc: CommitOutcomeUnkn
             "is current; refresh again if not",
         ) from None
     if now == pointer:
-        log.warning("the pointer names snapshot %s: counting the commit as done",
-                    pointer.snapshot_id)
+        log.warning(
+            "the pointer names snapshot %s: counting the commit as done", pointer.snapshot_id
+        )
         return pointer
     raise StoreError(
         f"the commit of snapshot {pointer.snapshot_id} to {store.location} did not move "
@@ -242,16 +298,21 @@ class ObjectTransaction:
         self._parts.append(part)
         return part
 
-    def commit(self, manifest: SnapshotManifest, *, move_pointer: bool,
-               expected_generation: int | None) -> CommitResult:
+    def commit(
+        self, manifest: SnapshotManifest, *, move_pointer: bool, expected_generation: int | None
+    ) -> CommitResult:
         """Upload the referenced staged parts, record the manifest, move the pointer if asked."""
         self._check_open()
         self._finished = True
         try:
-            staged = {p.sha256: p for p in self._parts if p.closed and not p.discarded
-                      and p.sha256}
-            return commit_staged(self._store, staged, manifest, move_pointer=move_pointer,
-                                 expected_generation=expected_generation)
+            staged = {p.sha256: p for p in self._parts if p.closed and not p.discarded and p.sha256}
+            return commit_staged(
+                self._store,
+                staged,
+                manifest,
+                move_pointer=move_pointer,
+                expected_generation=expected_generation,
+            )
         finally:
             for part in self._parts:
                 part.discard()
@@ -264,8 +325,9 @@ class ObjectTransaction:
 
     def _check_open(self) -> None:
         if self._finished:
-            raise StoreError("this transaction was already committed or aborted",
-                             hint="call store.begin()")
+            raise StoreError(
+                "this transaction was already committed or aborted", hint="call store.begin()"
+            )
 
     def __enter__(self) -> ObjectTransaction:
         return self

@@ -68,8 +68,10 @@ class Keys:
 
     def history_entry(self, entry: HistoryEntry) -> str:
         """The key of a history event (deterministic for a pointer move)."""
-        name = (f"{micros(entry.at):017d}-{entry.generation or 0:010d}-{entry.event}-"
-                f"{entry.snapshot_id}")
+        name = (
+            f"{micros(entry.at):017d}-{entry.generation or 0:010d}-{entry.event}-"
+            f"{entry.snapshot_id}"
+        )
         if entry.event != "pointer_moved":
             name += f"-{secrets.token_hex(4)}"
         return f"{self.history}{name}.json"
@@ -78,7 +80,7 @@ class Keys:
         """The name between ``folder`` and ``suffix`` of a listed key, or ``None``."""
         if not key.startswith(folder) or not key.endswith(suffix):
             return None
-        return key[len(folder): len(key) - len(suffix)]
+        return key[len(folder) : len(key) - len(suffix)]
 
 
 def generation_of(history_key_name: str) -> tuple[int, str] | None:

@@ -40,9 +40,16 @@ def pid_alive(pid: int) -> bool:
 
 
 def _encode(info: LockInfo) -> bytes:
-    return json.dumps({"holder": info.holder, "host": info.host, "pid": info.pid,
-                       "acquired_at": info.acquired_at, "heartbeat_at": info.heartbeat_at},
-                      sort_keys=True).encode()
+    return json.dumps(
+        {
+            "holder": info.holder,
+            "host": info.host,
+            "pid": info.pid,
+            "acquired_at": info.acquired_at,
+            "heartbeat_at": info.heartbeat_at,
+        },
+        sort_keys=True,
+    ).encode()
 
 
 def read_lease(store: ObjectStore) -> tuple[LockInfo, str] | None:
@@ -53,13 +60,22 @@ def read_lease(store: ObjectStore) -> tuple[LockInfo, str] | None:
     body, etag = found
     try:
         data = json.loads(body)
-        info = LockInfo(holder=str(data["holder"]), host=str(data["host"]),
-                        pid=int(data["pid"]), acquired_at=str(data["acquired_at"]),
-                        heartbeat_at=str(data["heartbeat_at"]))
+        info = LockInfo(
+            holder=str(data["holder"]),
+            host=str(data["host"]),
+            pid=int(data["pid"]),
+            acquired_at=str(data["acquired_at"]),
+            heartbeat_at=str(data["heartbeat_at"]),
+        )
         parse_time(info.heartbeat_at)
     except (ValueError, KeyError, TypeError):
-        info = LockInfo(holder="(damaged lease)", host="", pid=0, acquired_at="",
-                        heartbeat_at="1970-01-01T00:00:00.000000Z")
+        info = LockInfo(
+            holder="(damaged lease)",
+            host="",
+            pid=0,
+            acquired_at="",
+            heartbeat_at="1970-01-01T00:00:00.000000Z",
+        )
     return info, etag
 
 
@@ -85,8 +101,9 @@ class ObjectLease:
     def take(cls, store: ObjectStore, holder: str, stale_after: float) -> ObjectLease:
         """Take the lease or raise :class:`LockHeldError` naming its holder."""
         now = utc_now()
-        info = LockInfo(holder=holder, host=host_name(), pid=os.getpid(), acquired_at=now,
-                        heartbeat_at=now)
+        info = LockInfo(
+            holder=holder, host=host_name(), pid=os.getpid(), acquired_at=now, heartbeat_at=now
+        )
         body = _encode(info)
         for _attempt in range(5):
             current = read_lease(store)
@@ -104,8 +121,9 @@ class ObjectLease:
                     )
                 condition = {"IfMatch": etag}
             try:
-                new_etag = store._put(store.keys.lease, body, "taking the refresh lease",
-                                      **condition)
+                new_etag = store._put(
+                    store.keys.lease, body, "taking the refresh lease", **condition
+                )
             except ConditionFailed:
                 continue  # someone else took or renewed it meanwhile: look again
             return cls(store, info, new_etag)
@@ -116,11 +134,20 @@ class ObjectLease:
 
     def heartbeat(self) -> None:
         """Renew the lease; :class:`LockHeldError` if another process took it over."""
-        info = LockInfo(holder=self.info.holder, host=self.info.host, pid=self.info.pid,
-                        acquired_at=self.info.acquired_at, heartbeat_at=utc_now())
+        info = LockInfo(
+            holder=self.info.holder,
+            host=self.info.host,
+            pid=self.info.pid,
+            acquired_at=self.info.acquired_at,
+            heartbeat_at=utc_now(),
+        )
         try:
-            self._etag = self._store._put(self._store.keys.lease, _encode(info),
-                                          "renewing the refresh lease", IfMatch=self._etag)
+            self._etag = self._store._put(
+                self._store.keys.lease,
+                _encode(info),
+                "renewing the refresh lease",
+                IfMatch=self._etag,
+            )
         except ConditionFailed:
             raise LockHeldError(
                 f"the refresh lease of {self._store.location} was taken over by another "
@@ -138,8 +165,9 @@ class ObjectLease:
         if current is None or current[1] != self._etag:
             return  # taken over: the new holder's lease is not ours to free
         try:
-            self._store._delete(self._store.keys.lease, "freeing the refresh lease",
-                                IfMatch=self._etag)
+            self._store._delete(
+                self._store.keys.lease, "freeing the refresh lease", IfMatch=self._etag
+            )
         except ConditionFailed:
             return  # renewed or taken over by another process just now: not ours any more
         except StoreError:

@@ -98,8 +98,9 @@ class PartDecoder:
     part this store writes does), which zstd checks at the end of the frame.
     """
 
-    def __init__(self, body: Iterator[bytes], name: str, expected: str | None, *,
-                 verify: bool = True) -> None:
+    def __init__(
+        self, body: Iterator[bytes], name: str, expected: str | None, *, verify: bool = True
+    ) -> None:
         self._body = body
         self._name = name
         self._expected = expected
@@ -153,8 +154,11 @@ class PartDecoder:
             self._hash = hashlib.sha256()
         if not self._dobj.eof:
             raise self._corrupt("is truncated (its zstd frame is incomplete)")
-        if (self._expected is not None and self._hash is not None
-                and self._hash.hexdigest() != self._expected):
+        if (
+            self._expected is not None
+            and self._hash is not None
+            and self._hash.hexdigest() != self._expected
+        ):
             raise self._corrupt("does not match its SHA-256")
 
     def _corrupt(self, what: str) -> CorruptSnapshotError:

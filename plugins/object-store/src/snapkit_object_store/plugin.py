@@ -23,24 +23,47 @@ SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
     "required": ["bucket"],
     "properties": {
-        "endpoint_url": {**_TEXT, "pattern": "^https?://",
-                         "description": "the S3 endpoint, e.g. 'https://s3.example.org' or "
-                         "'http://127.0.0.1:9000'; AWS's own when left out"},
-        "bucket": {**_TEXT, "description": "the bucket (it must exist; the store never "
-                   "creates buckets)"},
-        "prefix": {"type": "string", "default": "",
-                   "description": "key prefix the store's objects live under, so several "
-                   "stores can share one bucket"},
+        "endpoint_url": {
+            **_TEXT,
+            "pattern": "^https?://",
+            "description": "the S3 endpoint, e.g. 'https://s3.example.org' or "
+            "'http://127.0.0.1:9000'; AWS's own when left out",
+        },
+        "bucket": {
+            **_TEXT,
+            "description": "the bucket (it must exist; the store never creates buckets)",
+        },
+        "prefix": {
+            "type": "string",
+            "default": "",
+            "description": "key prefix the store's objects live under, so several "
+            "stores can share one bucket",
+        },
         "region": {**_TEXT, "default": "us-east-1", "description": "the bucket's region"},
-        "access_key_id": {**_TEXT, "description": "give it as {env = \"NAME\"}; when left "
-                          "out, AWS_ACCESS_KEY_ID and the usual AWS credential chain apply"},
-        "secret_access_key": {**_TEXT, "description": "give it as {env = \"NAME\"}, never "
-                              "in the file; when left out, AWS_SECRET_ACCESS_KEY and the usual "
-                              "AWS credential chain apply"},
-        "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 5,
-                            "description": "seconds to wait for a connection to the endpoint"},
-        "compression_level": {"type": "integer", "minimum": 1, "maximum": 22, "default": 3,
-                              "description": "zstd level for parts"},
+        "access_key_id": {
+            **_TEXT,
+            "description": 'give it as {env = "NAME"}; when left '
+            "out, AWS_ACCESS_KEY_ID and the usual AWS credential chain apply",
+        },
+        "secret_access_key": {
+            **_TEXT,
+            "description": 'give it as {env = "NAME"}, never '
+            "in the file; when left out, AWS_SECRET_ACCESS_KEY and the usual "
+            "AWS credential chain apply",
+        },
+        "connect_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 5,
+            "description": "seconds to wait for a connection to the endpoint",
+        },
+        "compression_level": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 22,
+            "default": 3,
+            "description": "zstd level for parts",
+        },
     },
 }
 """JSON Schema of the ``s3`` store's settings (the ``[store]`` table of ``snapkit.toml``)."""

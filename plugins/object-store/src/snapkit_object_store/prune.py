@@ -24,12 +24,18 @@ log = logging.getLogger(__name__)
 PRUNE_HOLDER = "snapkit prune"
 
 
-def prune_store(store: ObjectStore, policy: RetentionPolicy, *, dry_run: bool,
-                now: _dt.datetime) -> PruneReport:
+def prune_store(
+    store: ObjectStore, policy: RetentionPolicy, *, dry_run: bool, now: _dt.datetime
+) -> PruneReport:
     """Decide what ``policy`` keeps in ``store`` and delete the rest (unless ``dry_run``)."""
     if not store.exists():
-        return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),
-                           removed_snapshots=0, removed_parts=0, freed_bytes=0)
+        return PruneReport(
+            dry_run=dry_run,
+            decisions=decide((), policy, None, now),
+            removed_snapshots=0,
+            removed_parts=0,
+            freed_bytes=0,
+        )
     lease = None if dry_run else store.lock(PRUNE_HOLDER, 3600.0)
     try:
         pointer = store.read_pointer()
@@ -64,10 +70,19 @@ def prune_store(store: ObjectStore, policy: RetentionPolicy, *, dry_run: bool,
                 store._forget(snapshot_id)
             for key in doomed_parts:
                 store._delete(key, "pruning a part")
-            log.info("pruned %d snapshot(s) and %d part(s) from %s", len(dropped),
-                     len(doomed_parts), store.location)
+            log.info(
+                "pruned %d snapshot(s) and %d part(s) from %s",
+                len(dropped),
+                len(doomed_parts),
+                store.location,
+            )
     finally:
         if lease is not None:
             lease.release()
-    return PruneReport(dry_run=dry_run, decisions=decisions, removed_snapshots=len(dropped),
-                       removed_parts=len(doomed_parts), freed_bytes=freed)
+    return PruneReport(
+        dry_run=dry_run,
+        decisions=decisions,
+        removed_snapshots=len(dropped),
+        removed_parts=len(doomed_parts),
+        freed_bytes=freed,
+    )

@@ -65,8 +65,7 @@ def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:
     computed = content_id(convert.identity_json(manifest))
     if computed != snapshot_id:
         raise CorruptSnapshotError(
-            f"manifest of snapshot {snapshot_id} hashes to {computed}: it was changed or "
-            "damaged",
+            f"manifest of snapshot {snapshot_id} hashes to {computed}: it was changed or damaged",
             hint="run `snapkit snapshots verify` and refresh to write a good snapshot",
         )
     return manifest
@@ -78,8 +77,11 @@ def parse_pointer(body: bytes, etag: str | None) -> PointerRead:
         pointer = convert.parse(body, Pointer)
     except ContractError:
         return PointerRead(None, "the pointer object cannot be parsed", etag)
-    if (len(pointer.snapshot_id) != 64 or not set(pointer.snapshot_id) <= _HEX
-            or pointer.generation < 1):
+    if (
+        len(pointer.snapshot_id) != 64
+        or not set(pointer.snapshot_id) <= _HEX
+        or pointer.generation < 1
+    ):
         return PointerRead(None, "the pointer object names no valid snapshot", etag)
     return PointerRead(pointer, None, etag)
 
@@ -93,8 +95,9 @@ def _utc(moment: _dt.datetime) -> _dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
 
-def select(rows: list[SnapshotInfo], filters: ListFilter | None,
-            limit: int | None) -> list[SnapshotInfo]:
+def select(
+    rows: list[SnapshotInfo], filters: ListFilter | None, limit: int | None
+) -> list[SnapshotInfo]:
     if filters is None:
         filters = ListFilter()
     since = _utc(filters.since) if filters.since else None

@@ -98,8 +98,9 @@ class ObjectStore:
 
     key = "s3"
 
-    def __init__(self, target: Target, client: Any, *,
-                 compression_level: int = DEFAULT_COMPRESSION_LEVEL) -> None:
+    def __init__(
+        self, target: Target, client: Any, *, compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    ) -> None:
         self.target = target
         self.client = client
         self.keys = Keys(target.prefix)
@@ -116,18 +117,23 @@ class ObjectStore:
     def from_settings(cls, settings: Mapping[str, Any]) -> ObjectStore:
         """Build a store from validated settings (:data:`snapkit_object_store.plugin.SCHEMA`)."""
         prefix = str(settings.get("prefix", "")).strip("/")
-        target = Target(endpoint_url=settings.get("endpoint_url"), bucket=settings["bucket"],
-                        prefix=f"{prefix}/" if prefix else "",
-                        region=str(settings.get("region", "us-east-1")))
+        target = Target(
+            endpoint_url=settings.get("endpoint_url"),
+            bucket=settings["bucket"],
+            prefix=f"{prefix}/" if prefix else "",
+            region=str(settings.get("region", "us-east-1")),
+        )
         client = make_client(
             target,
             access_key_id=settings.get("access_key_id"),
             secret_access_key=settings.get("secret_access_key"),
             connect_timeout=float(settings.get("connect_timeout", 5)),
         )
-        return cls(target, client,
-                   compression_level=int(settings.get("compression_level",
-                                                      DEFAULT_COMPRESSION_LEVEL)))
+        return cls(
+            target,
+            client,
+            compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
+        )
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.location!r})"
@@ -161,8 +167,9 @@ class ObjectStore:
 
         :raises ConditionFailed: if the condition does not hold.
         """
-        response = self._call(doing, "put_object", Bucket=self.target.bucket, Key=key,
-                              Body=body, **condition)
+        response = self._call(
+            doing, "put_object", Bucket=self.target.bucket, Key=key, Body=body, **condition
+        )
         return str(response["ETag"])
 
     def _delete(self, key: str, doing: str, **condition: str) -> None:
@@ -184,8 +191,9 @@ class ObjectStore:
         token: str | None = None
         while True:
             extra = {"ContinuationToken": token} if token else {}
-            response = self._call(doing, "list_objects_v2", Bucket=self.target.bucket,
-                                  Prefix=prefix, **extra)
+            response = self._call(
+                doing, "list_objects_v2", Bucket=self.target.bucket, Prefix=prefix, **extra
+            )
             out.extend(response.get("Contents", ()))
             if not response.get("IsTruncated"):
                 return out
@@ -203,8 +211,12 @@ class ObjectStore:
         if self._created:
             return True
         try:
-            self._call("looking for the store", "head_object", Bucket=self.target.bucket,
-                       Key=self.keys.marker)
+            self._call(
+                "looking for the store",
+                "head_object",
+                Bucket=self.target.bucket,
+                Key=self.keys.marker,
+            )
         except KeyError:
             return False
         self._created = True
@@ -230,8 +242,9 @@ class ObjectStore:
 
     def _head(self, key: str) -> str | None:
         try:
-            response = self._call("checking a stored object", "head_object",
-                                  Bucket=self.target.bucket, Key=key)
+            response = self._call(
+                "checking a stored object", "head_object", Bucket=self.target.bucket, Key=key
+            )
         except KeyError:
             return None
         return str(response["ETag"])
@@ -246,16 +259,24 @@ class ObjectStore:
     def _append(self, entry: HistoryEntry) -> None:
         """Write one history event (only if absent: a pointer move's key is its own)."""
         with suppress(ConditionFailed):
-            self._put(self.keys.history_entry(entry), convert.dumps(entry),
-                      "appending to the history", IfNoneMatch="*")
+            self._put(
+                self.keys.history_entry(entry),
+                convert.dumps(entry),
+                "appending to the history",
+                IfNoneMatch="*",
+            )
 
     def _write_pointer(self, pointer: Pointer, condition: Mapping[str, str]) -> None:
         """The pointer's conditional write; a lost answer raises CommitOutcomeUnknown."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.put_object(Bucket=self.target.bucket, Key=self.keys.pointer,
-                                   Body=convert.dumps(pointer), **condition)
+            self.client.put_object(
+                Bucket=self.target.bucket,
+                Key=self.keys.pointer,
+                Body=convert.dumps(pointer),
+                **condition,
+            )
         except ClientError as exc:
             if is_condition_failed(exc):
                 raise ConditionFailed("moving the pointer") from None
@@ -269,9 +290,13 @@ class ObjectStore:
         The move's key follows from the pointer, so one ``HeadObject`` tells whether it is
         there.
         """
-        probe = HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                             snapshot_id=pointer.snapshot_id, status="success",
-                             generation=pointer.generation)
+        probe = HistoryEntry(
+            at=pointer.updated_at,
+            event="pointer_moved",
+            snapshot_id=pointer.snapshot_id,
+            status="success",
+            generation=pointer.generation,
+        )
         if self._head(self.keys.history_entry(probe)) is not None:
             return
         try:
@@ -280,9 +305,15 @@ class ObjectStore:
             return
         if loaded.sha256 != pointer.manifest_sha256:
             return
-        self._append(HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                                  snapshot_id=pointer.snapshot_id,
-                                  status=loaded.manifest.status, generation=pointer.generation))
+        self._append(
+            HistoryEntry(
+                at=pointer.updated_at,
+                event="pointer_moved",
+                snapshot_id=pointer.snapshot_id,
+                status=loaded.manifest.status,
+                generation=pointer.generation,
+            )
+        )
 
     # -- the pointer and its recovery --------------------------------------------------------
 
@@ -302,8 +333,9 @@ class ObjectStore:
             return read.pointer
         if read.damage is None and not self._moves_exist():
             return None
-        return self._recover(read.damage or "the pointer object is missing although the "
-                             "history moved it")
+        return self._recover(
+            read.damage or "the pointer object is missing although the history moved it"
+        )
 
     def _recover(self, reason: str, *, keep_if_none: bool = False) -> Pointer | None:
         """Point at the rightful target: the last history move whose snapshot verifies, else
@@ -329,30 +361,51 @@ class ObjectStore:
             loaded = self._verified(snapshot_id)
             if loaded is None:
                 continue
-            pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=loaded.sha256,
-                              generation=last + 1, updated_at=utc_now())
+            pointer = Pointer(
+                snapshot_id=snapshot_id,
+                manifest_sha256=loaded.sha256,
+                generation=last + 1,
+                updated_at=utc_now(),
+            )
             try:
                 self._write_pointer(pointer, condition)
             except (ConditionFailed, CommitOutcomeUnknown):
                 return self._read_pointer_object().pointer
-            self._append(HistoryEntry(at=pointer.updated_at, event="pointer_moved",
-                                      snapshot_id=snapshot_id, status=loaded.manifest.status,
-                                      generation=pointer.generation))
+            self._append(
+                HistoryEntry(
+                    at=pointer.updated_at,
+                    event="pointer_moved",
+                    snapshot_id=snapshot_id,
+                    status=loaded.manifest.status,
+                    generation=pointer.generation,
+                )
+            )
             self._recovered_unreported = True
-            self.last_recovery = (f"the current pointer was unusable ({reason}); recovered it "
-                                  f"to snapshot {snapshot_id}, the last verified pointer target")
-            log.warning("current pointer of %s was unusable (%s); recovered it to snapshot %s",
-                        self.location, reason, snapshot_id)
+            self.last_recovery = (
+                f"the current pointer was unusable ({reason}); recovered it "
+                f"to snapshot {snapshot_id}, the last verified pointer target"
+            )
+            log.warning(
+                "current pointer of %s was unusable (%s); recovered it to snapshot %s",
+                self.location,
+                reason,
+                snapshot_id,
+            )
             return pointer
         if keep_if_none:
             return None
         if before is not None:
             self._delete(self.keys.pointer, "removing an unusable pointer", IfMatch=before[1])
         self._recovered_unreported = True
-        self.last_recovery = (f"the current pointer was unusable ({reason}) and no verified "
-                              "snapshot is left; it was removed")
-        log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left",
-                    self.location, reason)
+        self.last_recovery = (
+            f"the current pointer was unusable ({reason}) and no verified "
+            "snapshot is left; it was removed"
+        )
+        log.warning(
+            "current pointer of %s was unusable (%s) and no verified snapshot is left",
+            self.location,
+            reason,
+        )
         return None
 
     def _verified(self, snapshot_id: str) -> LoadedManifest | None:
@@ -398,8 +451,9 @@ class ObjectStore:
                 hint="list snapshots with `snapkit snapshots list`",
             )
         body, found_etag = found
-        loaded = LoadedManifest(check_manifest_bytes(snapshot_id, body), sha256_hex(body),
-                                len(body))
+        loaded = LoadedManifest(
+            check_manifest_bytes(snapshot_id, body), sha256_hex(body), len(body)
+        )
         with self._lock:
             self._cache[snapshot_id] = (found_etag, loaded)
             if len(self._cache) > _CACHE_SIZE:
@@ -416,6 +470,7 @@ class ObjectStore:
 
     def _infos(self) -> list[SnapshotInfo]:
         """Metadata of every manifest that loads, newest first."""
+
         def load(listed: tuple[str, dict[str, Any]]) -> SnapshotInfo | None:
             try:
                 loaded = self._load(listed[0], str(listed[1]["ETag"]))
@@ -476,9 +531,12 @@ class ObjectStore:
     def _resolve(self, ref: str) -> str:
         check_id_prefix(ref)
         matches = sorted(
-            stem for item in self._list(f"{self.keys.snapshots}{ref}", "finding a snapshot")
+            stem
+            for item in self._list(f"{self.keys.snapshots}{ref}", "finding a snapshot")
             if (stem := self.keys.stem(item["Key"], self.keys.snapshots, ".json")) is not None
-            and len(stem) == 64 and set(stem) <= _HEX)
+            and len(stem) == 64
+            and set(stem) <= _HEX
+        )
         if not matches:
             raise SnapshotNotFoundError(
                 f"no snapshot matches {ref!r} in the store at {self.location}",
@@ -499,22 +557,28 @@ class ObjectStore:
             return self._load(ref).manifest
         return self._load(self._resolve(ref)).manifest
 
-    def list(self, filters: ListFilter | None = None, limit: int | None = None
-             ) -> list[SnapshotInfo]:
+    def list(
+        self, filters: ListFilter | None = None, limit: int | None = None
+    ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first, filtered and limited."""
         rows = select(self._infos(), filters, limit)
         history = self.history()
         trail = pointer_trail(history, self._read_pointer_object().pointer)
         ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
         unknown: bool | None = None if not trail.whole else False
-        return [attrs.evolve(info, became_current=True if info.id in ever
-                             else (False if info.status == "failed" else unknown))
-                for info in rows]
+        return [
+            attrs.evolve(
+                info,
+                became_current=True
+                if info.id in ever
+                else (False if info.status == "failed" else unknown),
+            )
+            for info in rows
+        ]
 
     def _history_objects(self) -> _List[tuple[str, HistoryEntry | None]]:
         """Every history object as ``(key, entry)`` in key order; damaged ones as ``None``."""
-        keys = [str(item["Key"]) for item in self._list(self.keys.history,
-                                                         "reading the history")]
+        keys = [str(item["Key"]) for item in self._list(self.keys.history, "reading the history")]
         with self._lock:
             missing = [key for key in keys if key not in self._history_cache]
 
@@ -531,8 +595,7 @@ class ObjectStore:
 
         self._map(fetch, missing)
         with self._lock:
-            return [(key, self._history_cache[key]) for key in keys
-                    if key in self._history_cache]
+            return [(key, self._history_cache[key]) for key in keys if key in self._history_cache]
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the history of pointer moves and runs, oldest first (damaged ones left out)."""
@@ -554,8 +617,12 @@ class ObjectStore:
         """The compressed bytes of a stored part as they stream in (opened at once)."""
         check_part_hash(sha256)
         try:
-            response = self._call("reading a part", "get_object", Bucket=self.target.bucket,
-                                  Key=self.keys.part(sha256))
+            response = self._call(
+                "reading a part",
+                "get_object",
+                Bucket=self.target.bucket,
+                Key=self.keys.part(sha256),
+            )
         except KeyError:
             raise CorruptSnapshotError(
                 f"part {sha256} is not in the store at {self.location}",
@@ -622,8 +689,9 @@ class ObjectStore:
 
         return verify_store(self)
 
-    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
-              now: _dt.datetime | None = None) -> PruneReport:
+    def prune(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: _dt.datetime | None = None
+    ) -> PruneReport:
         """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
         from snapkit_object_store.prune import prune_store
 
@@ -645,8 +713,6 @@ class _DecoderIO(io.RawIOBase):
             self._pending = memoryview(self._decoder.read_block())
             self._pos = 0
         count = min(len(buffer), len(self._pending) - self._pos)
-        buffer[:count] = self._pending[self._pos: self._pos + count]
+        buffer[:count] = self._pending[self._pos : self._pos + count]
         self._pos += count
         return count
-
-

@@ -40,7 +40,8 @@ class MotoServer:
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, **CREDENTIALS},
         )
         deadline = time.monotonic() + timeout
@@ -66,8 +67,11 @@ class MotoServer:
         self.process = None
 
     def client(self) -> Any:
-        return make_client(Target(self.endpoint_url, "unused", "", "us-east-1"),
-                           access_key_id="testing", secret_access_key="testing")
+        return make_client(
+            Target(self.endpoint_url, "unused", "", "us-east-1"),
+            access_key_id="testing",
+            secret_access_key="testing",
+        )
 
     def make_bucket(self, name: str | None = None) -> str:
         bucket = name or f"snapkit-{uuid.uuid4().hex[:12]}"
@@ -77,9 +81,16 @@ class MotoServer:
 
 def open_store(endpoint_url: str, bucket: str, prefix: str, **settings: Any) -> ObjectStore:
     """Open the ``s3`` store at ``endpoint_url``/``bucket``/``prefix`` with test credentials."""
-    return ObjectStore.from_settings({"endpoint_url": endpoint_url, "bucket": bucket,
-                                      "prefix": prefix, "access_key_id": "testing",
-                                      "secret_access_key": "testing", **settings})
+    return ObjectStore.from_settings(
+        {
+            "endpoint_url": endpoint_url,
+            "bucket": bucket,
+            "prefix": prefix,
+            "access_key_id": "testing",
+            "secret_access_key": "testing",
+            **settings,
+        }
+    )
 
 
 def damage_part(store: ObjectStore, sha256: str, how: str) -> None:

@@ -40,13 +40,13 @@ def verify_store(store: ObjectStore) -> VerifyReport:
         if found is None:
             return snapshot_id, None  # pruned since the listing
         try:
-            return snapshot_id, (check_manifest_bytes(snapshot_id, found[0]),
-                                 sha256_hex(found[0]))
+            return snapshot_id, (check_manifest_bytes(snapshot_id, found[0]), sha256_hex(found[0]))
         except CorruptSnapshotError as exc:
             return snapshot_id, exc
 
-    for snapshot_id, got in store._map(read_manifest,
-                                       [sid for sid, _item in store._manifest_objects()]):
+    for snapshot_id, got in store._map(
+        read_manifest, [sid for sid, _item in store._manifest_objects()]
+    ):
         if isinstance(got, CorruptSnapshotError):
             store._forget(snapshot_id)
             problems.append(VerifyProblem("manifest", snapshot_id, got.message))
@@ -67,8 +67,11 @@ def verify_store(store: ObjectStore) -> VerifyReport:
             return stem, None, f"hashes to {digest}, not its name"
         return stem, digest, None
 
-    stems = [stem for item in store._list(keys.parts, "listing parts")
-             if (stem := keys.stem(str(item["Key"]), keys.parts, ".zst")) is not None]
+    stems = [
+        stem
+        for item in store._list(keys.parts, "listing parts")
+        if (stem := keys.stem(str(item["Key"]), keys.parts, ".zst")) is not None
+    ]
     good_parts: set[str] = set()
     part_count = 0
     for stem, digest, problem in store._map(hash_part, stems):
@@ -85,25 +88,41 @@ def verify_store(store: ObjectStore) -> VerifyReport:
         if manifest.status == "failed":
             continue
         for ref in manifest.parts:
-            if (ref.sha256 not in good_parts and ref.sha256 not in reported
-                    and store._head(keys.part(ref.sha256)) is None):
-                    problems.append(VerifyProblem(
-                        "part", ref.sha256,
-                        f"part {ref.name!r} of snapshot {snapshot_id} is missing"))
-                    reported.add(ref.sha256)
+            if (
+                ref.sha256 not in good_parts
+                and ref.sha256 not in reported
+                and store._head(keys.part(ref.sha256)) is None
+            ):
+                problems.append(
+                    VerifyProblem(
+                        "part",
+                        ref.sha256,
+                        f"part {ref.name!r} of snapshot {snapshot_id} is missing",
+                    )
+                )
+                reported.add(ref.sha256)
 
     for key, entry in store._history_objects():
         if entry is None:
-            problems.append(VerifyProblem("history", key.rsplit("/", 1)[-1],
-                                          "a history event does not parse"))
+            problems.append(
+                VerifyProblem("history", key.rsplit("/", 1)[-1], "a history event does not parse")
+            )
 
     recovered = _check_pointer(store, manifests, good_parts, problems)
-    return VerifyReport(snapshots=len(manifests), parts=part_count,
-                        problems=tuple(problems), pointer_recovered=recovered)
+    return VerifyReport(
+        snapshots=len(manifests),
+        parts=part_count,
+        problems=tuple(problems),
+        pointer_recovered=recovered,
+    )
 
 
-def _check_pointer(store: ObjectStore, manifests: dict[str, tuple[Any, str]], good_parts: set[str],
-                   problems: list[VerifyProblem]) -> bool:
+def _check_pointer(
+    store: ObjectStore,
+    manifests: dict[str, tuple[Any, str]],
+    good_parts: set[str],
+    problems: list[VerifyProblem],
+) -> bool:
     read = store._read_pointer_object()
     pointer = read.pointer
     moves = [e for e in store.history() if e.event == "pointer_moved"]
@@ -116,8 +135,9 @@ def _check_pointer(store: ObjectStore, manifests: dict[str, tuple[Any, str]], go
     else:
         target = manifests.get(pointer.snapshot_id)
         if target is None:
-            reason = (f"the pointer names snapshot {pointer.snapshot_id}, which is missing or "
-                      "damaged")
+            reason = (
+                f"the pointer names snapshot {pointer.snapshot_id}, which is missing or damaged"
+            )
         elif target[1] != pointer.manifest_sha256:
             reason = "the pointer's manifest hash does not match the stored manifest"
         elif target[0].status == "failed":
@@ -131,17 +151,21 @@ def _check_pointer(store: ObjectStore, manifests: dict[str, tuple[Any, str]], go
                     store._heal_history(pointer)  # a crash between the two writes
                 else:
                     reason = "the history lacks pointer moves before the pointer's generation"
-            elif (last.generation, last.snapshot_id) != (pointer.generation,
-                                                         pointer.snapshot_id):
-                reason = (f"the pointer (generation {pointer.generation}) disagrees with the "
-                          f"history's last move (generation {last.generation})")
+            elif (last.generation, last.snapshot_id) != (pointer.generation, pointer.snapshot_id):
+                reason = (
+                    f"the pointer (generation {pointer.generation}) disagrees with the "
+                    f"history's last move (generation {last.generation})"
+                )
     if reason is None:
         return False
     if pointer is not None and reason.startswith("the history lacks"):
         problems.append(VerifyProblem("history", "pointer_moved", reason))
         return False
     recovered = store._recover(reason)
-    what = (f"recovered it to snapshot {recovered.snapshot_id}" if recovered
-            else "no verified snapshot is left; it was removed")
+    what = (
+        f"recovered it to snapshot {recovered.snapshot_id}"
+        if recovered
+        else "no verified snapshot is left; it was removed"
+    )
     problems.append(VerifyProblem("pointer", "current", f"{reason}; {what}"))
     return True

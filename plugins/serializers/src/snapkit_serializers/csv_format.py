@@ -50,11 +50,18 @@ class CsvSerializer:
     @property
     def dialect(self) -> dict[str, Any]:
         """The dialect as a Frictionless CSV dialect (for ``manifest.json``)."""
-        return {"delimiter": ",", "lineTerminator": self.line_terminator, "quoteChar": '"',
-                "doubleQuote": True, "header": True, "skipInitialSpace": False}
+        return {
+            "delimiter": ",",
+            "lineTerminator": self.line_terminator,
+            "quoteChar": '"',
+            "doubleQuote": True,
+            "header": True,
+            "skipInitialSpace": False,
+        }
 
-    def write(self, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-              stream: BinaryIO) -> int:
+    def write(
+        self, rows: Iterable[Mapping[str, Any]], columns: Sequence[str], stream: BinaryIO
+    ) -> int:
         """Write a header and ``rows`` (values by column) to ``stream``; return the row count.
 
         The stream is left open.
@@ -91,8 +98,9 @@ class CsvSerializer:
                 raise ContractError("the CSV header does not match the dataset's columns")
             for number, row in enumerate(reader, start=2):
                 if len(row) != len(columns):
-                    raise ContractError(f"CSV row {number} has {len(row)} cells, "
-                                        f"expected {len(columns)}")
+                    raise ContractError(
+                        f"CSV row {number} has {len(row)} cells, expected {len(columns)}"
+                    )
                 yield row
         finally:
             text.detach()

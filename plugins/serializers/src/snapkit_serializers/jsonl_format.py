@@ -20,13 +20,15 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 class JsonLinesSerializer:
     """Writes rows as JSON Lines; reads such files back as text cells."""
 
-    def write(self, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
-              stream: BinaryIO) -> int:
+    def write(
+        self, rows: Iterable[Mapping[str, Any]], columns: Sequence[str], stream: BinaryIO
+    ) -> int:
         """Write ``rows`` (values by column) to ``stream``; return the row count."""
         count = 0
         for row in rows:
-            stream.write(_ENCODE({column: row.get(column) for column in columns})
-                         .encode("utf-8") + b"\n")
+            stream.write(
+                _ENCODE({column: row.get(column) for column in columns}).encode("utf-8") + b"\n"
+            )
             count += 1
         return count
 

@@ -54,13 +54,25 @@ def make_jsonl(settings: Mapping[str, Any]) -> Any:
 @hookimpl
 def snapkit_register_serializers(register: Callable[[Any], None]) -> None:
     """Register ``csv`` and ``jsonl``."""
-    register(SerializerDescriptor(
-        key="csv", version=VERSION, factory=make_csv, settings_schema=CSV_SETTINGS,
-        extension="csv", mediatype="text/csv",
-        description="CSV: comma, QUOTE_MINIMAL, CRLF (or LF), UTF-8 without BOM, header row",
-    ))
-    register(SerializerDescriptor(
-        key="jsonl", version=VERSION, factory=make_jsonl, settings_schema=JSONL_SETTINGS,
-        extension="jsonl", mediatype="application/jsonl",
-        description="JSON Lines: one object per row, keys in column order, UTF-8",
-    ))
+    register(
+        SerializerDescriptor(
+            key="csv",
+            version=VERSION,
+            factory=make_csv,
+            settings_schema=CSV_SETTINGS,
+            extension="csv",
+            mediatype="text/csv",
+            description="CSV: comma, QUOTE_MINIMAL, CRLF (or LF), UTF-8 without BOM, header row",
+        )
+    )
+    register(
+        SerializerDescriptor(
+            key="jsonl",
+            version=VERSION,
+            factory=make_jsonl,
+            settings_schema=JSONL_SETTINGS,
+            extension="jsonl",
+            mediatype="application/jsonl",
+            description="JSON Lines: one object per row, keys in column order, UTF-8",
+        )
+    )

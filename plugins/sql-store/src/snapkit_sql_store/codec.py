@@ -48,7 +48,8 @@ class ChunkEncoder:
         self.codec = ZSTD if level > 0 else RAW
         self._compressor: Any = (
             zstandard.ZstdCompressor(level=level, write_checksum=True).compressobj()
-            if level > 0 else None
+            if level > 0
+            else None
         )
         self._hash = hashlib.sha256()
         self._buffer = bytearray()
@@ -128,8 +129,9 @@ class ChunkDecoder:
                 out = self._decompressor.decompress(view[start : start + _STEP])
             except zstandard.ZstdError as exc:
                 if "checksum" in str(exc):
-                    raise corrupt(self._expected,
-                                  "does not match its zstd content checksum") from None
+                    raise corrupt(
+                        self._expected, "does not match its zstd content checksum"
+                    ) from None
                 raise corrupt(self._expected, f"does not decompress ({exc})") from None
             yield from self._out(out)
 

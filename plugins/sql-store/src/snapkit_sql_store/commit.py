@@ -64,24 +64,44 @@ def commit_staged(
             stored_sha = _install_manifest(store, db, manifest, body)
             if moving:
                 try:
-                    pointer = _swap_pointer(store, db, snapshot_id, stored_sha,
-                                                 expected_generation)
+                    pointer = _swap_pointer(store, db, snapshot_id, stored_sha, expected_generation)
                 except PointerConflictError as exc:
                     conflict = exc
-                    append_history(db, HistoryEntry(
-                        at=utc_now(), event="snapshot_recorded", snapshot_id=snapshot_id,
-                        status=manifest.status))
+                    append_history(
+                        db,
+                        HistoryEntry(
+                            at=utc_now(),
+                            event="snapshot_recorded",
+                            snapshot_id=snapshot_id,
+                            status=manifest.status,
+                        ),
+                    )
                 else:
-                    append_history(db, HistoryEntry(
-                        at=pointer.updated_at, event="pointer_moved",
-                        snapshot_id=snapshot_id, status=manifest.status,
-                        generation=pointer.generation, errors=manifest.errors))
+                    append_history(
+                        db,
+                        HistoryEntry(
+                            at=pointer.updated_at,
+                            event="pointer_moved",
+                            snapshot_id=snapshot_id,
+                            status=manifest.status,
+                            generation=pointer.generation,
+                            errors=manifest.errors,
+                        ),
+                    )
             else:
                 event: Literal["refresh_failed", "snapshot_recorded"] = (
-                    "refresh_failed" if failed else "snapshot_recorded")
-                append_history(db, HistoryEntry(
-                    at=utc_now(), event=event, snapshot_id=snapshot_id,
-                    status=manifest.status, errors=manifest.errors))
+                    "refresh_failed" if failed else "snapshot_recorded"
+                )
+                append_history(
+                    db,
+                    HistoryEntry(
+                        at=utc_now(),
+                        event=event,
+                        snapshot_id=snapshot_id,
+                        status=manifest.status,
+                        errors=manifest.errors,
+                    ),
+                )
             for blob_id in blob_ids:
                 if blob_id not in used:
                     db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
@@ -91,9 +111,9 @@ def commit_staged(
     if conflict is not None:
         raise conflict
     if pointer is not None:
-        log.info("snapshot %s is now current (generation %d)", snapshot_id,
-                 pointer.generation)
+        log.info("snapshot %s is now current (generation %d)", snapshot_id, pointer.generation)
     return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
+
 
 def _damaged_stored_copies(
     store: SqlStore, refs: dict[str, Any], staged: dict[str, PartRow]
@@ -119,10 +139,14 @@ def _damaged_stored_copies(
                     hint="the pointer did not move; refresh again so the part is written "
                     "anew (`snapkit snapshots verify` lists the damage)",
                 ) from exc
-            log.warning("stored part %s is damaged (%s); replacing it with the copy this "
-                        "commit wrote", sha, exc.message)
+            log.warning(
+                "stored part %s is damaged (%s); replacing it with the copy this commit wrote",
+                sha,
+                exc.message,
+            )
             replace[sha] = row.blob_id
     return replace
+
 
 def _install_parts(
     db: Db, refs: dict[str, Any], staged: dict[str, PartRow], replace: dict[str, int]
@@ -143,8 +167,16 @@ def _install_parts(
             inserted = db.execute(
                 f"INSERT INTO {{p}}parts ({PART_COLUMNS}, stored_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                (sha, part.blob_id, part.codec, part.size, part.stored_bytes, part.chunks,
-                 stored_at))
+                (
+                    sha,
+                    part.blob_id,
+                    part.codec,
+                    part.size,
+                    part.stored_bytes,
+                    part.chunks,
+                    stored_at,
+                ),
+            )
             if inserted == 1:
                 used.add(part.blob_id)
                 continue
@@ -156,6 +188,7 @@ def _install_parts(
             )
     return used
 
+
 def _install_manifest(store: SqlStore, db: Db, manifest: SnapshotManifest, body: bytes) -> str:
     """Insert the manifest row unless a good copy is there; return the stored SHA-256.
 
@@ -165,17 +198,31 @@ def _install_manifest(store: SqlStore, db: Db, manifest: SnapshotManifest, body:
     snapshot_id = manifest.id
     sha = sha256_hex(body)
     info = info_of(manifest, len(body))
-    columns = (f"{INFO_COLUMNS}, body, sha256, size, created_us")
-    values = (info.id, info.created_at, info.status, info.schema_version,
-              info.calculation_version, info.namespace, info.scope_id, info.size_bytes,
-              info.error_count, info.part_count, info.record_count, body, sha, len(body),
-              micros(info.created_at))
-    insert = (f"INSERT INTO {{p}}manifests ({columns}) VALUES "
-              f"({', '.join('?' * len(values))}) ON CONFLICT (snapshot_id) DO NOTHING")
+    columns = f"{INFO_COLUMNS}, body, sha256, size, created_us"
+    values = (
+        info.id,
+        info.created_at,
+        info.status,
+        info.schema_version,
+        info.calculation_version,
+        info.namespace,
+        info.scope_id,
+        info.size_bytes,
+        info.error_count,
+        info.part_count,
+        info.record_count,
+        body,
+        sha,
+        len(body),
+        micros(info.created_at),
+    )
+    insert = (
+        f"INSERT INTO {{p}}manifests ({columns}) VALUES "
+        f"({', '.join('?' * len(values))}) ON CONFLICT (snapshot_id) DO NOTHING"
+    )
     stored_sha = sha
     if db.execute(insert, values) != 1:
-        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
-                     (snapshot_id,))
+        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
         assert row is not None
         try:
             check_manifest_bytes(snapshot_id, bytes(row[0]))
@@ -188,9 +235,13 @@ def _install_manifest(store: SqlStore, db: Db, manifest: SnapshotManifest, body:
             db.execute(insert, values)
             store._forget(snapshot_id)
     for sha256 in {ref.sha256 for ref in manifest.parts}:
-        db.execute("INSERT INTO {p}snapshot_parts (snapshot_id, sha256) VALUES (?, ?) "
-                   "ON CONFLICT (snapshot_id, sha256) DO NOTHING", (snapshot_id, sha256))
+        db.execute(
+            "INSERT INTO {p}snapshot_parts (snapshot_id, sha256) VALUES (?, ?) "
+            "ON CONFLICT (snapshot_id, sha256) DO NOTHING",
+            (snapshot_id, sha256),
+        )
     return stored_sha
+
 
 def _swap_pointer(
     store: SqlStore, db: Db, snapshot_id: str, manifest_sha: str, expected_generation: int | None
@@ -201,21 +252,26 @@ def _swap_pointer(
     """
     expected = expected_generation
     if expected is None:
-        row = db.one(f"SELECT generation FROM {{p}}pointer WHERE id = 1"
-                     f"{store.backend.for_update}")
+        row = db.one(f"SELECT generation FROM {{p}}pointer WHERE id = 1{store.backend.for_update}")
         expected = int(row[0]) if row else 0
-    pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=manifest_sha,
-                      generation=expected + 1, updated_at=utc_now())
+    pointer = Pointer(
+        snapshot_id=snapshot_id,
+        manifest_sha256=manifest_sha,
+        generation=expected + 1,
+        updated_at=utc_now(),
+    )
     if expected == 0:
         changed = db.execute(
             "INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, generation, "
             "updated_at) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at))
+            (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at),
+        )
     else:
         changed = db.execute(
             "UPDATE {p}pointer SET snapshot_id = ?, manifest_sha256 = ?, generation = ?, "
             "updated_at = ? WHERE id = 1 AND generation = ?",
-            (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at, expected))
+            (snapshot_id, manifest_sha, pointer.generation, pointer.updated_at, expected),
+        )
     if changed != 1:
         row = db.one("SELECT generation FROM {p}pointer WHERE id = 1")
         now = int(row[0]) if row else 0
@@ -225,6 +281,7 @@ def _swap_pointer(
             hint="the snapshot is recorded; re-read the pointer and refresh again if needed",
         )
     return pointer
+
 
 def _settle_unknown(
     store: SqlStore,
@@ -241,21 +298,28 @@ def _settle_unknown(
     commit started), when another commit has moved the pointer on since.
     """
     snapshot_id = manifest.id
-    log.warning("the commit of snapshot %s got no answer (%s); reading the store again",
-                snapshot_id, exc)
+    log.warning(
+        "the commit of snapshot %s got no answer (%s); reading the store again", snapshot_id, exc
+    )
     try:
         if moving:
             pointer = store._read_row().pointer
-            if pointer is not None and pointer.snapshot_id == snapshot_id and (
-                    expected_generation is None
-                    or pointer.generation == expected_generation + 1):
-                log.warning("the pointer names snapshot %s: counting the commit as done",
-                            snapshot_id)
+            if (
+                pointer is not None
+                and pointer.snapshot_id == snapshot_id
+                and (expected_generation is None or pointer.generation == expected_generation + 1)
+            ):
+                log.warning(
+                    "the pointer names snapshot %s: counting the commit as done", snapshot_id
+                )
                 return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
             moved = _history_move(store, snapshot_id, expected_generation, started)
             if moved is not None:
-                log.warning("the history moved the pointer to snapshot %s (since moved "
-                            "on): counting the commit as done", snapshot_id)
+                log.warning(
+                    "the history moved the pointer to snapshot %s (since moved "
+                    "on): counting the commit as done",
+                    snapshot_id,
+                )
                 return CommitResult(snapshot_id=snapshot_id, pointer=moved)
         elif store._manifest_sha(snapshot_id) is not None:
             log.warning("snapshot %s is recorded: counting the commit as done", snapshot_id)
@@ -272,13 +336,16 @@ def _settle_unknown(
         hint="the pointer did not move; refresh again",
     ) from exc
 
+
 def _history_move(
     store: SqlStore, snapshot_id: str, expected_generation: int | None, started: str
 ) -> Pointer | None:
     """The pointer move to ``snapshot_id`` this commit made, if the history has it."""
-    sql = ("SELECT h.at, m.sha256, h.generation FROM {p}history h JOIN {p}manifests m "
-           "ON m.snapshot_id = h.snapshot_id WHERE h.event = 'pointer_moved' "
-           "AND h.snapshot_id = ? ")
+    sql = (
+        "SELECT h.at, m.sha256, h.generation FROM {p}history h JOIN {p}manifests m "
+        "ON m.snapshot_id = h.snapshot_id WHERE h.event = 'pointer_moved' "
+        "AND h.snapshot_id = ? "
+    )
     if expected_generation is not None:
         sql += "AND h.generation = ?"
         params: tuple[Any, ...] = (snapshot_id, expected_generation + 1)
@@ -289,5 +356,9 @@ def _history_move(
         row = db.one(sql, params)
     if row is None:
         return None
-    return Pointer(snapshot_id=snapshot_id, manifest_sha256=str(row[1]),
-                   generation=int(row[2]), updated_at=str(row[0]))
+    return Pointer(
+        snapshot_id=snapshot_id,
+        manifest_sha256=str(row[1]),
+        generation=int(row[2]),
+        updated_at=str(row[0]),
+    )

@@ -97,16 +97,21 @@ def _has_good_manifest(store: SqlStore, snapshot_id: str) -> bool:
     return True
 
 
-def import_history(store: SqlStore, entries: Sequence[HistoryEntry],
-                   pointer: Pointer | None) -> int:
+def import_history(
+    store: SqlStore, entries: Sequence[HistoryEntry], pointer: Pointer | None
+) -> int:
     """See :meth:`snapkit.store.SnapshotImporter.import_history`."""
     store._create()
     with store.backend.write(exclusive=True) as db:
-        own = [history_entry(r) for r in db.all(
-            "SELECT at, event, snapshot_id, status, generation, errors FROM {p}history "
-            "ORDER BY seq")]
+        own = [
+            history_entry(r)
+            for r in db.all(
+                "SELECT at, event, snapshot_id, status, generation, errors FROM {p}history "
+                "ORDER BY seq"
+            )
+        ]
         _check_prefix(own, entries, store.location)
-        for entry in entries[len(own):]:
+        for entry in entries[len(own) :]:
             append_history(db, entry)
         if pointer is not None:
             _set_pointer(store, db, pointer)
@@ -118,21 +123,25 @@ def _set_pointer(store: SqlStore, db: Db, pointer: Pointer) -> None:
     if row is None:
         raise StoreError(
             f"cannot set the pointer of {store.location} to snapshot {pointer.snapshot_id}: "
-            "it is not in the store", hint="import every snapshot before the history")
+            "it is not in the store",
+            hint="import every snapshot before the history",
+        )
     db.execute("DELETE FROM {p}pointer WHERE id = 1")
-    db.execute("INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, generation, "
-               "updated_at) VALUES (1, ?, ?, ?, ?)",
-               (pointer.snapshot_id, str(row[0]), pointer.generation, pointer.updated_at))
+    db.execute(
+        "INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, generation, "
+        "updated_at) VALUES (1, ?, ?, ?, ?)",
+        (pointer.snapshot_id, str(row[0]), pointer.generation, pointer.updated_at),
+    )
 
 
-def _check_prefix(own: Sequence[HistoryEntry], entries: Sequence[HistoryEntry],
-                  where: str) -> None:
-    if len(own) > len(entries) or list(own) != list(entries[:len(own)]):
-        first = next((i for i, (a, b) in enumerate(zip(own, entries, strict=False)) if a != b),
-                     min(len(own), len(entries)))
+def _check_prefix(own: Sequence[HistoryEntry], entries: Sequence[HistoryEntry], where: str) -> None:
+    if len(own) > len(entries) or list(own) != list(entries[: len(own)]):
+        first = next(
+            (i for i, (a, b) in enumerate(zip(own, entries, strict=False)) if a != b),
+            min(len(own), len(entries)),
+        )
         raise StoreError(
             f"the store at {where} has a history of its own ({len(own)} entries, differing "
             f"from the source's at entry {first + 1}): copying would mix two histories",
-            hint="copy into a new, empty store (or one an earlier copy of this source "
-            "started)",
+            hint="copy into a new, empty store (or one an earlier copy of this source started)",
         )

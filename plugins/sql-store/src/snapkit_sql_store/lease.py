@@ -52,8 +52,13 @@ def read_lease(backend: Backend) -> LockInfo | None:
 
 
 def _info(row: tuple[Any, ...]) -> LockInfo:
-    return LockInfo(holder=str(row[0]), host=str(row[1]), pid=int(row[2]),
-                    acquired_at=str(row[3]), heartbeat_at=str(row[4]))
+    return LockInfo(
+        holder=str(row[0]),
+        host=str(row[1]),
+        pid=int(row[2]),
+        acquired_at=str(row[3]),
+        heartbeat_at=str(row[4]),
+    )
 
 
 def _held(held: LockInfo, stale_after: float) -> LockHeldError:
@@ -81,8 +86,13 @@ class SqlLease:
         :raises LockHeldError: if a live holder has it, naming who and since when.
         """
         now_text = utc_now()
-        info = LockInfo(holder=holder, host=host_name(), pid=os.getpid(),
-                        acquired_at=now_text, heartbeat_at=now_text)
+        info = LockInfo(
+            holder=holder,
+            host=host_name(),
+            pid=os.getpid(),
+            acquired_at=now_text,
+            heartbeat_at=now_text,
+        )
         token = secrets.token_hex(16)
         with backend.write() as db:
             row = db.one(f"SELECT {COLUMNS} FROM {{p}}lease WHERE id = 1{backend.for_update}")
@@ -91,13 +101,19 @@ class SqlLease:
                 why = stale_reason(held, stale_after, parse_time(now_text))
                 if why is None:
                     raise _held(held, stale_after)
-                log.warning("taking over the stale refresh lock of %r (pid %s on %s): %s",
-                            held.holder, held.pid, held.host, why)
+                log.warning(
+                    "taking over the stale refresh lock of %r (pid %s on %s): %s",
+                    held.holder,
+                    held.pid,
+                    held.host,
+                    why,
+                )
                 db.execute("DELETE FROM {p}lease WHERE id = 1")
             inserted = db.execute(
                 f"INSERT INTO {{p}}lease (id, {COLUMNS}, token) VALUES (1, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO NOTHING",
-                (info.holder, info.host, info.pid, info.acquired_at, info.heartbeat_at, token))
+                (info.holder, info.host, info.pid, info.acquired_at, info.heartbeat_at, token),
+            )
             if inserted != 1:  # another taker got in first (PostgreSQL, no row to lock)
                 row = db.one(f"SELECT {COLUMNS} FROM {{p}}lease WHERE id = 1")
                 raise _held(_info(row) if row else info, stale_after)
@@ -112,8 +128,10 @@ class SqlLease:
             raise StoreError("the refresh lease was already released", hint="take a new lock")
         beat = utc_now()
         with self._backend.autocommit() as db:
-            changed = db.execute("UPDATE {p}lease SET heartbeat_at = ? WHERE id = 1 AND token = ?",
-                                 (beat, self._token))
+            changed = db.execute(
+                "UPDATE {p}lease SET heartbeat_at = ? WHERE id = 1 AND token = ?",
+                (beat, self._token),
+            )
         if changed != 1:
             current = read_lease(self._backend)
             who = f"{current.holder!r} (pid {current.pid})" if current else "nobody"
@@ -133,8 +151,11 @@ class SqlLease:
             with self._backend.autocommit() as db:
                 db.execute("DELETE FROM {p}lease WHERE id = 1 AND token = ?", (self._token,))
         except StoreError as exc:
-            log.warning("could not release the refresh lease of %r (%s); it goes stale by "
-                        "itself", self.info.holder, exc.message)
+            log.warning(
+                "could not release the refresh lease of %r (%s); it goes stale by itself",
+                self.info.holder,
+                exc.message,
+            )
 
     def __enter__(self) -> SqlLease:
         return self

@@ -51,8 +51,11 @@ def discard_blobs(backend: Backend, blob_ids: list[int]) -> None:
         return
     with backend.write() as db:
         for blob_id in blob_ids:
-            db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ? AND NOT EXISTS "
-                       "(SELECT 1 FROM {p}parts WHERE blob_id = ?)", (blob_id, blob_id))
+            db.execute(
+                "DELETE FROM {p}part_chunks WHERE blob_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM {p}parts WHERE blob_id = ?)",
+                (blob_id, blob_id),
+            )
             db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
 
 
@@ -72,8 +75,11 @@ class SqlPartWriter:
     def _register(self) -> int:
         if self.blob_id is None:
             with self._backend.autocommit() as db:
-                row = db.one("INSERT INTO {p}uploads (host, pid, started_at) VALUES (?, ?, ?) "
-                             "RETURNING blob_id", (host_name(), os.getpid(), utc_now()))
+                row = db.one(
+                    "INSERT INTO {p}uploads (host, pid, started_at) VALUES (?, ?, ?) "
+                    "RETURNING blob_id",
+                    (host_name(), os.getpid(), utc_now()),
+                )
             assert row is not None
             self.blob_id = int(row[0])
         return self.blob_id
@@ -81,8 +87,10 @@ class SqlPartWriter:
     def _put(self, chunk: bytes) -> None:
         blob_id = self._register()
         with self._backend.autocommit() as db:
-            db.execute("INSERT INTO {p}part_chunks (blob_id, seq, data) VALUES (?, ?, ?)",
-                       (blob_id, self._seq, chunk))
+            db.execute(
+                "INSERT INTO {p}part_chunks (blob_id, seq, data) VALUES (?, ?, ?)",
+                (blob_id, self._seq, chunk),
+            )
         self._seq += 1
         self._stored += len(chunk)
 
@@ -101,8 +109,14 @@ class SqlPartWriter:
             self._put(chunk)
         blob_id = self._register()
         self._closed = True
-        self.staged = PartRow(self._encoder.sha256, blob_id, self._encoder.codec,
-                              self._encoder.size, self._stored, self._seq)
+        self.staged = PartRow(
+            self._encoder.sha256,
+            blob_id,
+            self._encoder.codec,
+            self._encoder.size,
+            self._stored,
+            self._seq,
+        )
         return self.staged.sha256, self.staged.size
 
     def abort(self) -> None:
@@ -129,8 +143,11 @@ def iter_chunks(backend: Backend, row: PartRow) -> Iterator[bytes]:
     seq = 0
     while seq < row.chunks:
         with backend.read() as db:
-            rows = db.all("SELECT seq, data FROM {p}part_chunks WHERE blob_id = ? AND seq >= ? "
-                          "AND seq < ? ORDER BY seq", (row.blob_id, seq, seq + batch))
+            rows = db.all(
+                "SELECT seq, data FROM {p}part_chunks WHERE blob_id = ? AND seq >= ? "
+                "AND seq < ? ORDER BY seq",
+                (row.blob_id, seq, seq + batch),
+            )
         if not rows:
             raise corrupt(row.sha256, f"is missing chunk {seq} of {row.chunks}")
         for number, data in rows:

@@ -65,16 +65,25 @@ POSTGRESQL_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "dsn": {**_TEXT, "description": "a libpq connection URL or string, e.g. "
-                "'postgresql://snapkit@db.example:5432/snapkit'; may hold the password, so "
-                "give it as {env = \"NAME\"}"},
+        "dsn": {
+            **_TEXT,
+            "description": "a libpq connection URL or string, e.g. "
+            "'postgresql://snapkit@db.example:5432/snapkit'; may hold the password, so "
+            'give it as {env = "NAME"}',
+        },
         "host": {**_TEXT, "description": "server host name or socket folder (overrides dsn)"},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535,
-                 "description": "server port (overrides dsn)"},
+        "port": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 65535,
+            "description": "server port (overrides dsn)",
+        },
         "dbname": {**_TEXT, "description": "database name (overrides dsn)"},
         "user": {**_TEXT, "description": "user name (overrides dsn)"},
-        "password": {**_TEXT, "description": "password: give it as {env = \"NAME\"}, never "
-                     "in the file"},
+        "password": {
+            **_TEXT,
+            "description": 'password: give it as {env = "NAME"}, never in the file',
+        },
         "schema": {
             "type": "string",
             "pattern": "^[a-z_][a-z0-9_]{0,62}$",
@@ -82,11 +91,20 @@ POSTGRESQL_SCHEMA: Mapping[str, Any] = {
             "description": "the schema holding the store's tables; created by the first "
             "write, so several stores can share one database",
         },
-        "pool_size": {"type": "integer", "minimum": 2, "maximum": 64, "default": 4,
-                      "description": "most connections one process opens (at least 2: a "
-                      "pointer recovery reads parts while it holds one)"},
-        "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10,
-                            "description": "seconds to wait for a connection"},
+        "pool_size": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 64,
+            "default": 4,
+            "description": "most connections one process opens (at least 2: a "
+            "pointer recovery reads parts while it holds one)",
+        },
+        "connect_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 10,
+            "description": "seconds to wait for a connection",
+        },
         **_COMMON,
     },
 }

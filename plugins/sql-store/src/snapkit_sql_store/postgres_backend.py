@@ -89,8 +89,16 @@ class PostgresBackend(Backend):
     dialect = "postgresql"
     for_update = " FOR UPDATE"
 
-    def __init__(self, conninfo: str, *, schema: str, display: str, password: str | None = None,
-                 pool_size: int = 4, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str,
+        display: str,
+        password: str | None = None,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+    ) -> None:
         self._conninfo = conninfo
         self.schema = schema
         self._display = display
@@ -120,8 +128,12 @@ class PostgresBackend(Backend):
             if self._pool is None:
                 self._probe()
                 new = psycopg_pool.ConnectionPool(
-                    self._conninfo, min_size=1, max_size=self._pool_size, open=False,
-                    timeout=self._timeout, kwargs={"autocommit": True},
+                    self._conninfo,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    open=False,
+                    timeout=self._timeout,
+                    kwargs={"autocommit": True},
                     name=f"snapkit-{self.schema}",
                 )
                 new.open(wait=False)
@@ -131,8 +143,9 @@ class PostgresBackend(Backend):
     def _probe(self) -> None:
         """Open and close one connection, so that a refusal says why."""
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True,
-                                   connect_timeout=max(1, round(self._timeout)))
+            conn = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=max(1, round(self._timeout))
+            )
         except psycopg.Error as exc:
             raise self._connection_error(exc) from None
         conn.close()
@@ -150,8 +163,9 @@ class PostgresBackend(Backend):
             hint = "create the database (createdb) or fix dbname in the store settings"
         else:
             hint = "check that the server runs and is reachable, and the host/port settings"
-        return StoreConnectionError(f"cannot connect to PostgreSQL at {self._display}: {text}",
-                                    hint=hint)
+        return StoreConnectionError(
+            f"cannot connect to PostgreSQL at {self._display}: {text}", hint=hint
+        )
 
     def _scrub(self, text: str) -> str:
         if self._password:
@@ -166,7 +180,8 @@ class PostgresBackend(Backend):
                 hint="check that the server runs and accepts connections (max_connections)",
             )
         if isinstance(exc, psycopg.OperationalError) and not isinstance(
-                exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+            exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+        ):
             return self._connection_error(exc)
         text = self._scrub(first_line(exc))
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
@@ -174,8 +189,10 @@ class PostgresBackend(Backend):
                 f"PostgreSQL refused an operation on the store {self.location}: {text}",
                 hint="grant the user CREATE on the database, or USAGE and rights on the schema",
             )
-        return StoreError(f"PostgreSQL error in the store {self.location}: {text}",
-                          hint="run `snapkit snapshots verify`")
+        return StoreError(
+            f"PostgreSQL error in the store {self.location}: {text}",
+            hint="run `snapkit snapshots verify`",
+        )
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -198,8 +215,12 @@ class PostgresBackend(Backend):
         with self._conn() as conn:
             conn.execute("BEGIN")
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)" if exclusive
-                             else "SELECT pg_advisory_xact_lock_shared(%s)", (self._key,))
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s)"
+                    if exclusive
+                    else "SELECT pg_advisory_xact_lock_shared(%s)",
+                    (self._key,),
+                )
                 yield PgDb(conn, self._prefix)
             except BaseException:
                 with contextlib.suppress(psycopg.Error):

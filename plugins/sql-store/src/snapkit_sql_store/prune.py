@@ -36,8 +36,13 @@ def prune_store(
     from snapkit_sql_store.rows import INFO_COLUMNS, info_row
 
     if not store.exists():
-        return PruneReport(dry_run=dry_run, decisions=decide((), policy, None, now),
-                           removed_snapshots=0, removed_parts=0, freed_bytes=0)
+        return PruneReport(
+            dry_run=dry_run,
+            decisions=decide((), policy, None, now),
+            removed_snapshots=0,
+            removed_parts=0,
+            freed_bytes=0,
+        )
     store.read_pointer()  # recover a damaged pointer first: its target must be kept
     try:
         with store.backend.write(exclusive=True) as db:
@@ -48,20 +53,25 @@ def prune_store(
             dropped = [d.snapshot_id for d in decisions if not d.keep]
             freed = 0
             for snapshot_id in dropped:
-                size = db.one("SELECT size FROM {p}manifests WHERE snapshot_id = ?",
-                              (snapshot_id,))
+                size = db.one("SELECT size FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
                 freed += int(size[0]) if size else 0
                 db.execute("DELETE FROM {p}snapshot_parts WHERE snapshot_id = ?", (snapshot_id,))
                 db.execute("DELETE FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
-            unused = db.all("SELECT sha256, blob_id, stored_bytes FROM {p}parts p WHERE NOT "
-                            "EXISTS (SELECT 1 FROM {p}snapshot_parts s WHERE s.sha256 = p.sha256)")
+            unused = db.all(
+                "SELECT sha256, blob_id, stored_bytes FROM {p}parts p WHERE NOT "
+                "EXISTS (SELECT 1 FROM {p}snapshot_parts s WHERE s.sha256 = p.sha256)"
+            )
             for sha256, blob_id, stored_bytes in unused:
                 freed += int(stored_bytes)
                 db.execute("DELETE FROM {p}parts WHERE sha256 = ?", (sha256,))
                 db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
-            report = PruneReport(dry_run=dry_run, decisions=decisions,
-                                 removed_snapshots=len(dropped), removed_parts=len(unused),
-                                 freed_bytes=freed)
+            report = PruneReport(
+                dry_run=dry_run,
+                decisions=decisions,
+                removed_snapshots=len(dropped),
+                removed_parts=len(unused),
+                freed_bytes=freed,
+            )
             if dry_run:
                 raise _RollBack(report)
     except _RollBack as done:
@@ -69,6 +79,10 @@ def prune_store(
     for snapshot_id in dropped:
         store._forget(snapshot_id)
     if dropped or unused:
-        log.info("pruned %d snapshot(s) and %d part(s) from %s", len(dropped), len(unused),
-                 store.location)
+        log.info(
+            "pruned %d snapshot(s) and %d part(s) from %s",
+            len(dropped),
+            len(unused),
+            store.location,
+        )
     return report

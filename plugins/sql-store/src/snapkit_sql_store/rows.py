@@ -33,8 +33,10 @@ from snapkit_sql_store.backend import Db
 
 _SHA256_CHARS = frozenset("0123456789abcdef")
 
-INFO_COLUMNS = ("snapshot_id, created_at, status, schema_version, calculation_version, "
-                "namespace, scope_id, size_bytes, error_count, part_count, record_count")
+INFO_COLUMNS = (
+    "snapshot_id, created_at, status, schema_version, calculation_version, "
+    "namespace, scope_id, size_bytes, error_count, part_count, record_count"
+)
 
 
 def check_part_hash(value: str) -> str:
@@ -58,9 +60,16 @@ def micros(value: str | _dt.datetime) -> int:
 def info_row(row: Sequence[Any]) -> SnapshotInfo:
     """A :class:`SnapshotInfo` from a row of :data:`INFO_COLUMNS`."""
     return SnapshotInfo(
-        id=str(row[0]), created_at=str(row[1]), status=row[2], schema_version=str(row[3]),
-        calculation_version=str(row[4]), namespace=str(row[5]), scope_id=str(row[6]),
-        size_bytes=int(row[7]), error_count=int(row[8]), part_count=int(row[9]),
+        id=str(row[0]),
+        created_at=str(row[1]),
+        status=row[2],
+        schema_version=str(row[3]),
+        calculation_version=str(row[4]),
+        namespace=str(row[5]),
+        scope_id=str(row[6]),
+        size_bytes=int(row[7]),
+        error_count=int(row[8]),
+        part_count=int(row[9]),
         record_count=int(row[10]),
     )
 
@@ -77,9 +86,15 @@ def with_became_current(
     trail = pointer_trail(history, pointer)
     ever = set(trail.ids).union(e.snapshot_id for e in history if e.event == "pointer_moved")
     unknown: bool | None = False if trail.whole else None
-    return [attrs.evolve(info, became_current=True if info.id in ever
-                         else (False if info.status == "failed" else unknown))
-            for info in infos]
+    return [
+        attrs.evolve(
+            info,
+            became_current=True
+            if info.id in ever
+            else (False if info.status == "failed" else unknown),
+        )
+        for info in infos
+    ]
 
 
 def check_manifest_bytes(snapshot_id: str, data: bytes) -> SnapshotManifest:
@@ -122,30 +137,55 @@ class PointerRead:
 
 def append_history(db: Db, entry: HistoryEntry) -> None:
     """Append one history row (inside the caller's transaction)."""
-    errors = json.dumps(convert.to_json(entry.errors), sort_keys=True,
-                        separators=(",", ":"))
-    db.execute("INSERT INTO {p}history (at, at_us, event, snapshot_id, status, generation, "
-               "errors) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (entry.at, micros(entry.at), entry.event, entry.snapshot_id, entry.status,
-                entry.generation, errors))
+    errors = json.dumps(convert.to_json(entry.errors), sort_keys=True, separators=(",", ":"))
+    db.execute(
+        "INSERT INTO {p}history (at, at_us, event, snapshot_id, status, generation, "
+        "errors) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.at,
+            micros(entry.at),
+            entry.event,
+            entry.snapshot_id,
+            entry.status,
+            entry.generation,
+            errors,
+        ),
+    )
 
 
 def pointer_of(row: Sequence[Any] | None) -> PointerRead:
     if row is None:
         return PointerRead(None, None)
     snapshot_id, manifest_sha, generation, updated_at = row
-    if (not isinstance(snapshot_id, str) or not is_snapshot_id(snapshot_id)
-            or not isinstance(manifest_sha, str) or len(manifest_sha) != 64
-            or not set(manifest_sha) <= _SHA256_CHARS
-            or not isinstance(generation, int) or generation < 1):
+    if (
+        not isinstance(snapshot_id, str)
+        or not is_snapshot_id(snapshot_id)
+        or not isinstance(manifest_sha, str)
+        or len(manifest_sha) != 64
+        or not set(manifest_sha) <= _SHA256_CHARS
+        or not isinstance(generation, int)
+        or generation < 1
+    ):
         return PointerRead(None, "the pointer row names no valid snapshot")
-    return PointerRead(Pointer(snapshot_id=snapshot_id, manifest_sha256=manifest_sha,
-                               generation=int(generation), updated_at=str(updated_at)), None)
+    return PointerRead(
+        Pointer(
+            snapshot_id=snapshot_id,
+            manifest_sha256=manifest_sha,
+            generation=int(generation),
+            updated_at=str(updated_at),
+        ),
+        None,
+    )
 
 
 def history_entry(row: Sequence[Any]) -> HistoryEntry:
     at, event, snapshot_id, status, generation, errors = row
     parsed = convert.from_json(json.loads(errors), tuple[ErrorInfo, ...]) if errors else ()
-    return HistoryEntry(at=str(at), event=event, snapshot_id=str(snapshot_id), status=status,
-                        generation=None if generation is None else int(generation),
-                        errors=parsed)
+    return HistoryEntry(
+        at=str(at),
+        event=event,
+        snapshot_id=str(snapshot_id),
+        status=status,
+        generation=None if generation is None else int(generation),
+        errors=parsed,
+    )

@@ -35,8 +35,11 @@ VERSION = "0.1.0"
 def _v1(dialect: str) -> list[str]:
     pg = dialect == "postgresql"
     blob = "BYTEA" if pg else "BLOB"
-    serial = ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if pg
-              else "INTEGER PRIMARY KEY AUTOINCREMENT")
+    serial = (
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        if pg
+        else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    )
     hex_text = 'TEXT COLLATE "C"' if pg else "TEXT"
     return [
         f"""CREATE TABLE {{p}}manifests (
@@ -145,6 +148,8 @@ def migrate(db: Db, dialect: str, location: str) -> int:
     for version in range(current + 1, LATEST + 1):
         for statement in MIGRATIONS[version](dialect):
             db.execute(statement)
-        db.execute("INSERT INTO {p}schema_version (version, applied_at, applied_by) "
-                   "VALUES (?, ?, ?)", (version, utc_now(), f"snapkit-sql-store {VERSION}"))
+        db.execute(
+            "INSERT INTO {p}schema_version (version, applied_at, applied_by) VALUES (?, ?, ?)",
+            (version, utc_now(), f"snapkit-sql-store {VERSION}"),
+        )
     return LATEST

@@ -34,8 +34,9 @@ def sqlite_store(settings: Mapping[str, Any]) -> SqlStore:
     from snapkit_sql_store.sqlite_backend import SqliteBackend
 
     path = Path(settings["path"]).expanduser().absolute()
-    backend = SqliteBackend(path, busy_timeout=float(settings.get("busy_timeout",
-                                                                   DEFAULT_BUSY_TIMEOUT)))
+    backend = SqliteBackend(
+        path, busy_timeout=float(settings.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
+    )
     return SqlStore(backend, **_common(settings))
 
 

@@ -109,8 +109,13 @@ class SqliteBackend(Backend):
         # mode=rw: a read never creates the file (create() makes it first)
         uri = f"file:{quote(str(self.path))}?mode=rw"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             raise self.translate(exc) from exc
@@ -131,13 +136,18 @@ class SqliteBackend(Backend):
                 "hung process",
             )
         if "not a database" in text:
-            return StoreError(f"{self.path} is not a SQLite database",
-                              hint="point [store] path at a new file or a snapkit SQLite store")
+            return StoreError(
+                f"{self.path} is not a SQLite database",
+                hint="point [store] path at a new file or a snapkit SQLite store",
+            )
         if "unable to open" in text or "readonly" in text:
-            return StoreError(f"cannot open the SQLite store {self.path}: {text}",
-                              hint="check the path and its permissions")
-        return StoreError(f"SQLite error in the store {self.path}: {text}",
-                          hint="run `snapkit snapshots verify`")
+            return StoreError(
+                f"cannot open the SQLite store {self.path}: {text}",
+                hint="check the path and its permissions",
+            )
+        return StoreError(
+            f"SQLite error in the store {self.path}: {text}", hint="run `snapkit snapshots verify`"
+        )
 
     @contextmanager
     def read(self) -> Iterator[Db]:
@@ -195,8 +205,10 @@ class SqliteBackend(Backend):
         except sqlite3.Error as exc:
             raise self.translate(exc) from exc
         if not mode or str(mode[0]).lower() != "wal":
-            raise StoreError(f"the SQLite store {self.path} cannot use WAL mode",
-                             hint="put it on a local file system")
+            raise StoreError(
+                f"the SQLite store {self.path} cannot use WAL mode",
+                hint="put it on a local file system",
+            )
         with self.write(exclusive=True) as db:
             migrate(db, self.dialect, self.location)
 

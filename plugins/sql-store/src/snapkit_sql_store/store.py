@@ -204,8 +204,14 @@ class SqlStore:
         :mod:`snapkit_sql_store.commit`). Called by :class:`SqlTransaction`."""
         from snapkit_sql_store.commit import commit_staged
 
-        return commit_staged(self, staged, blob_ids, manifest, move_pointer=move_pointer,
-                             expected_generation=expected_generation)
+        return commit_staged(
+            self,
+            staged,
+            blob_ids,
+            manifest,
+            move_pointer=move_pointer,
+            expected_generation=expected_generation,
+        )
 
     # -- the pointer and its recovery --------------------------------------------------------
 
@@ -215,8 +221,12 @@ class SqlStore:
 
     @staticmethod
     def _read_row_in(db: Db) -> PointerRead:
-        return pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, updated_at "
-                                 "FROM {p}pointer WHERE id = 1"))
+        return pointer_of(
+            db.one(
+                "SELECT snapshot_id, manifest_sha256, generation, updated_at "
+                "FROM {p}pointer WHERE id = 1"
+            )
+        )
 
     def read_pointer(self) -> Pointer | None:
         """Return the current pointer, recovering a damaged or missing one; ``None`` if none."""
@@ -227,16 +237,19 @@ class SqlStore:
             return read.pointer
         if read.damage is None and not self._pointer_expected():
             return None
-        return self._recover(read.damage or "the pointer row is missing although the history "
-                             "moved it")
+        return self._recover(
+            read.damage or "the pointer row is missing although the history moved it"
+        )
 
     def _pointer_expected(self) -> bool:
         with self.backend.read() as db:
-            return db.one("SELECT 1 FROM {p}history WHERE event = 'pointer_moved' "
-                          "LIMIT 1") is not None
+            return (
+                db.one("SELECT 1 FROM {p}history WHERE event = 'pointer_moved' LIMIT 1") is not None
+            )
 
-    def _recover(self, reason: str, *, expected: Pointer | None = None,
-                 keep_if_none: bool = False) -> Pointer | None:
+    def _recover(
+        self, reason: str, *, expected: Pointer | None = None, keep_if_none: bool = False
+    ) -> Pointer | None:
         """Point at the pointer's rightful target; record and log the recovery.
 
         The rightful target is the snapshot of the last pointer move in the history whose
@@ -250,8 +263,12 @@ class SqlStore:
         writes it again).
         """
         with self.backend.write(exclusive=True) as db:
-            read = pointer_of(db.one("SELECT snapshot_id, manifest_sha256, generation, "
-                                      "updated_at FROM {p}pointer WHERE id = 1"))
+            read = pointer_of(
+                db.one(
+                    "SELECT snapshot_id, manifest_sha256, generation, "
+                    "updated_at FROM {p}pointer WHERE id = 1"
+                )
+            )
             if read.pointer is not None:
                 if expected is None or read.pointer != expected:
                     return read.pointer
@@ -259,16 +276,21 @@ class SqlStore:
                 if now is None:
                     return read.pointer
                 reason = now
-            elif read.damage is None and db.one("SELECT 1 FROM {p}history WHERE event = "
-                                                "'pointer_moved' LIMIT 1") is None:
+            elif (
+                read.damage is None
+                and db.one("SELECT 1 FROM {p}history WHERE event = 'pointer_moved' LIMIT 1") is None
+            ):
                 return None
             candidates: list[str] = []
-            for (snapshot_id,) in db.all("SELECT snapshot_id FROM {p}history WHERE event = "
-                                         "'pointer_moved' ORDER BY seq DESC"):
+            for (snapshot_id,) in db.all(
+                "SELECT snapshot_id FROM {p}history WHERE event = 'pointer_moved' ORDER BY seq DESC"
+            ):
                 if snapshot_id not in candidates:
                     candidates.append(str(snapshot_id))
-            for (snapshot_id,) in db.all("SELECT snapshot_id FROM {p}manifests WHERE status = "
-                                         "'success' ORDER BY created_us DESC, seq DESC"):
+            for (snapshot_id,) in db.all(
+                "SELECT snapshot_id FROM {p}manifests WHERE status = "
+                "'success' ORDER BY created_us DESC, seq DESC"
+            ):
                 if snapshot_id not in candidates:
                     candidates.append(str(snapshot_id))
             row = db.one("SELECT max(generation) FROM {p}history")
@@ -277,40 +299,64 @@ class SqlStore:
                 loaded = self._verified(db, snapshot_id)
                 if loaded is None:
                     continue
-                pointer = Pointer(snapshot_id=snapshot_id, manifest_sha256=loaded.sha256,
-                                  generation=last + 1, updated_at=utc_now())
+                pointer = Pointer(
+                    snapshot_id=snapshot_id,
+                    manifest_sha256=loaded.sha256,
+                    generation=last + 1,
+                    updated_at=utc_now(),
+                )
                 db.execute("DELETE FROM {p}pointer WHERE id = 1")
-                db.execute("INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, "
-                           "generation, updated_at) VALUES (1, ?, ?, ?, ?)",
-                           (snapshot_id, loaded.sha256, pointer.generation, pointer.updated_at))
-                append_history(db, HistoryEntry(
-                    at=pointer.updated_at, event="pointer_moved", snapshot_id=snapshot_id,
-                    status=loaded.manifest.status, generation=pointer.generation))
+                db.execute(
+                    "INSERT INTO {p}pointer (id, snapshot_id, manifest_sha256, "
+                    "generation, updated_at) VALUES (1, ?, ?, ?, ?)",
+                    (snapshot_id, loaded.sha256, pointer.generation, pointer.updated_at),
+                )
+                append_history(
+                    db,
+                    HistoryEntry(
+                        at=pointer.updated_at,
+                        event="pointer_moved",
+                        snapshot_id=snapshot_id,
+                        status=loaded.manifest.status,
+                        generation=pointer.generation,
+                    ),
+                )
                 self._recovered_unreported = True
                 self.last_recovery = (
                     f"the current pointer was unusable ({reason}); recovered it to snapshot "
-                    f"{snapshot_id}, the last verified pointer target")
-                log.warning("current pointer of %s was unusable (%s); recovered it to snapshot "
-                            "%s, the last verified pointer target", self.location, reason,
-                            snapshot_id)
+                    f"{snapshot_id}, the last verified pointer target"
+                )
+                log.warning(
+                    "current pointer of %s was unusable (%s); recovered it to snapshot "
+                    "%s, the last verified pointer target",
+                    self.location,
+                    reason,
+                    snapshot_id,
+                )
                 return pointer
             if keep_if_none and read.pointer is not None:
                 return None
             db.execute("DELETE FROM {p}pointer WHERE id = 1")
         self._recovered_unreported = True
-        self.last_recovery = (f"the current pointer was unusable ({reason}) and no verified "
-                              "snapshot is left; it was removed")
-        log.warning("current pointer of %s was unusable (%s) and no verified snapshot is left; "
-                    "the store has no current snapshot until the next refresh", self.location,
-                    reason)
+        self.last_recovery = (
+            f"the current pointer was unusable ({reason}) and no verified "
+            "snapshot is left; it was removed"
+        )
+        log.warning(
+            "current pointer of %s was unusable (%s) and no verified snapshot is left; "
+            "the store has no current snapshot until the next refresh",
+            self.location,
+            reason,
+        )
         return None
 
     def _pointer_problem(self, db: Db, pointer: Pointer) -> str | None:
         """Why a well-formed pointer cannot stand, or ``None``: it must name a good manifest
         that verifies and whose hash it records, and be the history's last pointer move."""
         what = f"it names snapshot {pointer.snapshot_id}"
-        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
-                     (pointer.snapshot_id,))
+        row = db.one(
+            "SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?", (pointer.snapshot_id,)
+        )
         if row is None:
             return f"{what}, whose manifest is missing"
         body = bytes(row[0])
@@ -322,19 +368,26 @@ class SqlStore:
             return f"{what} with a manifest hash that does not match the stored manifest"
         if manifest.status == "failed":
             return f"{what}, a failed snapshot"
-        last = db.one("SELECT snapshot_id, generation FROM {p}history WHERE event = "
-                      "'pointer_moved' ORDER BY seq DESC LIMIT 1")
-        if last is not None and last[1] is not None and int(last[1]) >= pointer.generation \
-                and (str(last[0]), int(last[1])) != (pointer.snapshot_id, pointer.generation):
-            return (f"it names generation {pointer.generation}, but the history's last "
-                    f"pointer move is to snapshot {last[0]} at generation {last[1]}: the "
-                    "pointer row was moved back or replaced")
+        last = db.one(
+            "SELECT snapshot_id, generation FROM {p}history WHERE event = "
+            "'pointer_moved' ORDER BY seq DESC LIMIT 1"
+        )
+        if (
+            last is not None
+            and last[1] is not None
+            and int(last[1]) >= pointer.generation
+            and (str(last[0]), int(last[1])) != (pointer.snapshot_id, pointer.generation)
+        ):
+            return (
+                f"it names generation {pointer.generation}, but the history's last "
+                f"pointer move is to snapshot {last[0]} at generation {last[1]}: the "
+                "pointer row was moved back or replaced"
+            )
         return None
 
     def _verified(self, db: Db, snapshot_id: str) -> LoadedManifest | None:
         """The manifest, if it and every part it references re-hash correctly and it is good."""
-        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
-                     (snapshot_id,))
+        row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
         if row is None:
             return None
         body = bytes(row[0])
@@ -345,8 +398,7 @@ class SqlStore:
         if manifest.status == "failed" or sha256_hex(body) != row[1]:
             return None
         for ref in manifest.parts:
-            part = db.one(f"SELECT {PART_COLUMNS} FROM {{p}}parts WHERE sha256 = ?",
-                          (ref.sha256,))
+            part = db.one(f"SELECT {PART_COLUMNS} FROM {{p}}parts WHERE sha256 = ?", (ref.sha256,))
             if part is None:
                 return None
             try:
@@ -389,8 +441,9 @@ class SqlStore:
                 self._cache.move_to_end(snapshot_id)
                 return cached
         with self.backend.read() as db:
-            row = db.one("SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?",
-                         (snapshot_id,))
+            row = db.one(
+                "SELECT body, sha256 FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,)
+            )
         if row is None:
             raise SnapshotNotFoundError(
                 f"no snapshot {snapshot_id} in the store at {self.location}",
@@ -416,12 +469,15 @@ class SqlStore:
         if self._readable():
             with self.backend.read() as db:
                 if len(ref) == 64:
-                    rows = db.all("SELECT snapshot_id FROM {p}manifests WHERE snapshot_id = ?",
-                                  (ref,))
+                    rows = db.all(
+                        "SELECT snapshot_id FROM {p}manifests WHERE snapshot_id = ?", (ref,)
+                    )
                 else:
-                    rows = db.all("SELECT snapshot_id FROM {p}manifests WHERE snapshot_id >= ? "
-                                  "AND snapshot_id < ? ORDER BY snapshot_id LIMIT 6",
-                                  (ref, ref + "g"))
+                    rows = db.all(
+                        "SELECT snapshot_id FROM {p}manifests WHERE snapshot_id >= ? "
+                        "AND snapshot_id < ? ORDER BY snapshot_id LIMIT 6",
+                        (ref, ref + "g"),
+                    )
             matches = [str(row[0]) for row in rows]
         if not matches:
             raise SnapshotNotFoundError(
@@ -451,8 +507,9 @@ class SqlStore:
             return cached[1]
         loaded = self._servable(pointer)
         if loaded is None:  # look again under the exclusive transaction, recover if still bad
-            recovered = self._recover("its target cannot be served", expected=pointer,
-                                      keep_if_none=True)
+            recovered = self._recover(
+                "its target cannot be served", expected=pointer, keep_if_none=True
+            )
             if recovered is None:
                 raise CorruptSnapshotError(
                     f"the current pointer cannot be served: it names snapshot "
@@ -466,7 +523,9 @@ class SqlStore:
             if loaded is None:
                 raise CorruptSnapshotError(
                     f"the current pointer names snapshot {pointer.snapshot_id}, which cannot "
-                    "be read", hint="run `snapkit snapshots verify`")
+                    "be read",
+                    hint="run `snapkit snapshots verify`",
+                )
         self._current = (pointer, loaded.manifest)
         return loaded.manifest
 
@@ -493,8 +552,9 @@ class SqlStore:
         """
         return self._load(self._resolve(ref)).manifest
 
-    def list(self, filters: ListFilter | None = None, limit: int | None = None
-             ) -> list[SnapshotInfo]:
+    def list(
+        self, filters: ListFilter | None = None, limit: int | None = None
+    ) -> list[SnapshotInfo]:
         """Return snapshot metadata, newest first (by capture time), filtered and limited.
 
         ``became_current`` comes from the history: whether any pointer move named the snapshot.
@@ -530,8 +590,9 @@ class SqlStore:
             params.append(limit)
         with self.backend.read() as db:
             rows = db.all(sql, params)
-        return with_became_current((info_row(row) for row in rows), self.history(),
-                                   self._read_row().pointer)
+        return with_became_current(
+            (info_row(row) for row in rows), self.history(), self._read_row().pointer
+        )
 
     def history(self) -> Sequence[HistoryEntry]:
         """Return the append-only history of pointer moves and runs, oldest first."""
@@ -542,8 +603,10 @@ class SqlStore:
             count = int(row[0]) if row else 0
             if count == self._history[0]:
                 return self._history[1]
-            rows = db.all("SELECT at, event, snapshot_id, status, generation, errors "
-                          "FROM {p}history ORDER BY seq")
+            rows = db.all(
+                "SELECT at, event, snapshot_id, status, generation, errors "
+                "FROM {p}history ORDER BY seq"
+            )
         entries = tuple(history_entry(r) for r in rows)
         self._history = (len(entries), entries)
         return entries
@@ -572,8 +635,11 @@ class SqlStore:
         with self.backend.read() as db:
             for start in range(0, len(shas), 100):
                 batch = shas[start : start + 100]
-                rows = db.all(f"SELECT {PART_COLUMNS} FROM {{p}}parts WHERE sha256 IN "
-                              f"({', '.join('?' * len(batch))})", batch)
+                rows = db.all(
+                    f"SELECT {PART_COLUMNS} FROM {{p}}parts WHERE sha256 IN "
+                    f"({', '.join('?' * len(batch))})",
+                    batch,
+                )
                 for row in rows:
                     part = part_row(row)
                     out[part.sha256] = part
@@ -665,10 +731,10 @@ class SqlStore:
 
         return verify_store(self)
 
-    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False,
-              now: _dt.datetime | None = None) -> PruneReport:
+    def prune(
+        self, policy: RetentionPolicy, *, dry_run: bool = False, now: _dt.datetime | None = None
+    ) -> PruneReport:
         """Apply a retention policy; with ``dry_run`` only say what would happen and why."""
         from snapkit_sql_store.prune import prune_store
 
-        return prune_store(self, policy, dry_run=dry_run,
-                           now=now or _dt.datetime.now(_dt.UTC))
+        return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))

@@ -46,8 +46,9 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
             db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
             return
         seq = chunks // 2 if how == "flip" else chunks - 1
-        data_row = db.one("SELECT data FROM {p}part_chunks WHERE blob_id = ? AND seq = ?",
-                          (blob_id, seq))
+        data_row = db.one(
+            "SELECT data FROM {p}part_chunks WHERE blob_id = ? AND seq = ?", (blob_id, seq)
+        )
         assert data_row is not None
         data = bytearray(bytes(data_row[0]))
         if how == "flip":
@@ -56,8 +57,10 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
             del data[len(data) // 2 :]
         else:
             raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
-        db.execute("UPDATE {p}part_chunks SET data = ? WHERE blob_id = ? AND seq = ?",
-                   (bytes(data), blob_id, seq))
+        db.execute(
+            "UPDATE {p}part_chunks SET data = ? WHERE blob_id = ? AND seq = ?",
+            (bytes(data), blob_id, seq),
+        )
 
 
 def damage_manifest(store: SnapshotStore, snapshot_id: str) -> None:
@@ -76,9 +79,12 @@ def postgres_bindir() -> Path:
 
     :raises RuntimeError: if there are none, saying what to install.
     """
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name)
-                   if Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
@@ -118,11 +124,12 @@ class PostgresServer:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self._as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                              cwd=self.root)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=self.root)
         if proc.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({proc.returncode}): "
-                               f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+            raise RuntimeError(
+                f"{args[0]} failed ({proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
+            )
 
     def start(self) -> PostgresServer:
         """Create the cluster, start the server and create the test user and database."""
@@ -133,21 +140,43 @@ class PostgresServer:
         pwfile.write_text(TEST_PASSWORD + "\n")
         if self._as_root:
             shutil.chown(pwfile, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", TEST_USER, f"--pwfile={pwfile}",
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            TEST_USER,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
         for key, value in self._settings.items():
             options += f" -c {key}={value}"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w",
-                  "-t", "60", "-o", options, "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         self.started = True
-        self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", TEST_USER,
-                  TEST_DB)
+        self._run("createdb", "-h", str(self.root), "-p", str(self.port), "-U", TEST_USER, TEST_DB)
         return self
 
-    def dsn(self, *, password: str | None = TEST_PASSWORD, user: str = TEST_USER,
-            dbname: str = TEST_DB) -> str:
+    def dsn(
+        self, *, password: str | None = TEST_PASSWORD, user: str = TEST_USER, dbname: str = TEST_DB
+    ) -> str:
         """A URL to this server over TCP (with the password, unless ``None``)."""
         secret = f":{password}" if password is not None else ""
         return f"postgresql://{user}{secret}@127.0.0.1:{self.port}/{dbname}"

@@ -68,8 +68,11 @@ class SqlTransaction:
                 blob_ids.append(writer.blob_id)
         try:
             return self._store._commit_staged(
-                staged, blob_ids, manifest,
-                move_pointer=move_pointer, expected_generation=expected_generation,
+                staged,
+                blob_ids,
+                manifest,
+                move_pointer=move_pointer,
+                expected_generation=expected_generation,
             )
         except BaseException:
             self._discard(blob_ids)
@@ -86,8 +89,11 @@ class SqlTransaction:
         try:
             discard_blobs(self._store.backend, blob_ids)
         except StoreError as exc:
-            log.warning("could not remove %d staged part(s) now (%s); the next transaction "
-                        "removes them", len(blob_ids), exc.message)
+            log.warning(
+                "could not remove %d staged part(s) now (%s); the next transaction removes them",
+                len(blob_ids),
+                exc.message,
+            )
 
     def _check_open(self) -> None:
         if self._finished:

@@ -47,8 +47,11 @@ def verify_store(store: SqlStore) -> VerifyReport:
     last = -1
     while True:
         with backend.read() as db:
-            rows = db.all("SELECT seq, snapshot_id, body, sha256, status FROM {p}manifests "
-                          "WHERE seq > ? ORDER BY seq LIMIT ?", (last, _PAGE))
+            rows = db.all(
+                "SELECT seq, snapshot_id, body, sha256, status FROM {p}manifests "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, _PAGE),
+            )
         if not rows:
             break
         for seq, snapshot_id, body, sha, status in rows:
@@ -61,18 +64,24 @@ def verify_store(store: SqlStore) -> VerifyReport:
                 problems.append(VerifyProblem("manifest", str(snapshot_id), exc.message))
                 continue
             if sha256_hex(data) != sha:
-                problems.append(VerifyProblem("manifest", str(snapshot_id),
-                                              "does not match the SHA-256 recorded with it"))
+                problems.append(
+                    VerifyProblem(
+                        "manifest", str(snapshot_id), "does not match the SHA-256 recorded with it"
+                    )
+                )
                 continue
             if manifest.status != status:
-                problems.append(VerifyProblem(
-                    "manifest", str(snapshot_id),
-                    f"is {manifest.status} but listed as {status}"))
+                problems.append(
+                    VerifyProblem(
+                        "manifest", str(snapshot_id), f"is {manifest.status} but listed as {status}"
+                    )
+                )
             manifests[str(snapshot_id)] = (manifest, str(sha))
 
     with backend.read() as db:
-        part_rows = [part_row(r) for r in db.all(f"SELECT {PART_COLUMNS} FROM {{p}}parts "
-                                                   "ORDER BY sha256")]
+        part_rows = [
+            part_row(r) for r in db.all(f"SELECT {PART_COLUMNS} FROM {{p}}parts ORDER BY sha256")
+        ]
     good: set[str] = set()
     present = {row.sha256 for row in part_rows}
     for row in part_rows:
@@ -109,8 +118,12 @@ def _hashes(store: SqlStore, row: PartRow, problems: list[VerifyProblem]) -> boo
 
 def _part_gone(store: SqlStore, row: PartRow) -> bool:
     with store.backend.read() as db:
-        return db.one("SELECT 1 FROM {p}parts WHERE sha256 = ? AND blob_id = ?",
-                      (row.sha256, row.blob_id)) is None
+        return (
+            db.one(
+                "SELECT 1 FROM {p}parts WHERE sha256 = ? AND blob_id = ?", (row.sha256, row.blob_id)
+            )
+            is None
+        )
 
 
 def _still_missing(store: SqlStore, suspects: list[tuple[str, PartRef]]) -> list[VerifyProblem]:
@@ -118,14 +131,19 @@ def _still_missing(store: SqlStore, suspects: list[tuple[str, PartRef]]) -> list
     problems = []
     with store.backend.read() as db:
         for snapshot_id, ref in suspects:
-            recorded = db.one("SELECT 1 FROM {p}manifests WHERE snapshot_id = ?",
-                              (snapshot_id,)) is not None
-            stored = db.one("SELECT 1 FROM {p}parts WHERE sha256 = ?",
-                            (ref.sha256,)) is not None
+            recorded = (
+                db.one("SELECT 1 FROM {p}manifests WHERE snapshot_id = ?", (snapshot_id,))
+                is not None
+            )
+            stored = db.one("SELECT 1 FROM {p}parts WHERE sha256 = ?", (ref.sha256,)) is not None
             if recorded and not stored:
-                problems.append(VerifyProblem(
-                    "part", ref.sha256,
-                    f"is missing; snapshot {snapshot_id} references it as {ref.name!r}"))
+                problems.append(
+                    VerifyProblem(
+                        "part",
+                        ref.sha256,
+                        f"is missing; snapshot {snapshot_id} references it as {ref.name!r}",
+                    )
+                )
     return problems
 
 
@@ -150,8 +168,9 @@ def _check_pointer(
     entry = manifests.get(pointer.snapshot_id)
     if entry is None:  # committed after the listing
         with store.backend.read() as db:
-            row = db.one("SELECT body FROM {p}manifests WHERE snapshot_id = ?",
-                         (pointer.snapshot_id,))
+            row = db.one(
+                "SELECT body FROM {p}manifests WHERE snapshot_id = ?", (pointer.snapshot_id,)
+            )
         if row is None:
             return problems
         try:
@@ -172,10 +191,14 @@ def _check_pointer(
         except CorruptSnapshotError:
             bad += 1
     if bad:
-        problems.append(VerifyProblem(
-            "pointer", pointer.snapshot_id,
-            f"names a snapshot with {bad} missing or damaged part(s); refresh to write "
-            "them again"))
+        problems.append(
+            VerifyProblem(
+                "pointer",
+                pointer.snapshot_id,
+                f"names a snapshot with {bad} missing or damaged part(s); refresh to write "
+                "them again",
+            )
+        )
     return problems
 
 
@@ -185,11 +208,9 @@ def _recover(store: SqlStore, pointer: Pointer, reason: str) -> VerifyProblem:
     if recovered is None:
         done = "no verified snapshot is left to recover to; refresh to write a good one"
     elif recovered == pointer:
-        return VerifyProblem("pointer", pointer.snapshot_id,
-                             f"{reason}; it was repaired meanwhile")
+        return VerifyProblem("pointer", pointer.snapshot_id, f"{reason}; it was repaired meanwhile")
     else:
-        done = (f"recovered it to snapshot {recovered.snapshot_id}, the last verified "
-                "pointer target")
+        done = f"recovered it to snapshot {recovered.snapshot_id}, the last verified pointer target"
     return VerifyProblem("pointer", pointer.snapshot_id, f"{reason}; {done}")
 
 
@@ -209,15 +230,29 @@ def _heal_history(store: SqlStore, pointer: Pointer) -> list[VerifyProblem]:
         now = store._read_row_in(db).pointer
         if now != pointer or pointer.generation <= last:
             return []
-        status = db.one("SELECT status FROM {p}manifests WHERE snapshot_id = ?",
-                        (pointer.snapshot_id,))
-        append_history(db, HistoryEntry(
-            at=pointer.updated_at, event="pointer_moved", snapshot_id=pointer.snapshot_id,
-            status=str(status[0]) if status else "success",  # type: ignore[arg-type]
-            generation=pointer.generation))
-    lost = (f"generation {last + 1}" if pointer.generation == last + 1
-            else f"generations {last + 1}-{pointer.generation}")
-    return [VerifyProblem(
-        "history", pointer.snapshot_id,
-        f"lacks the pointer moves of {lost} (the pointer is at generation "
-        f"{pointer.generation}): rows were removed; added the current pointer's move")]
+        status = db.one(
+            "SELECT status FROM {p}manifests WHERE snapshot_id = ?", (pointer.snapshot_id,)
+        )
+        append_history(
+            db,
+            HistoryEntry(
+                at=pointer.updated_at,
+                event="pointer_moved",
+                snapshot_id=pointer.snapshot_id,
+                status=str(status[0]) if status else "success",  # type: ignore[arg-type]
+                generation=pointer.generation,
+            ),
+        )
+    lost = (
+        f"generation {last + 1}"
+        if pointer.generation == last + 1
+        else f"generations {last + 1}-{pointer.generation}"
+    )
+    return [
+        VerifyProblem(
+            "history",
+            pointer.snapshot_id,
+            f"lacks the pointer moves of {lost} (the pointer is at generation "
+            f"{pointer.generation}): rows were removed; added the current pointer's move",
+        )
+    ]
