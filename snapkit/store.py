@@ -327,6 +327,55 @@ class PartRangeReader(Protocol):
         ...
 
 
+@frozen
+class ChunkRef:
+    """One chunk of a chunked part: a run of whole canonical JSON lines, stored once.
+
+    :param sha256: the SHA-256 of the chunk's lines (each with its ``\\n``), its address.
+    :param rows: how many lines (records) it holds.
+    :param size: its bytes (uncompressed).
+
+    Two chunks with the same ``sha256`` hold the same rows, so a diff skips them unread.
+    """
+
+    sha256: str
+    rows: int
+    size: int
+
+
+@runtime_checkable
+class ChunkedPartReader(Protocol):
+    """Optional for stores: parts kept as chunks, each stored once and shared between snapshots.
+
+    A part's address stays the SHA-256 of its whole canonical JSON Lines bytes; a store that
+    chunks parts also knows the chunks, in table order, whose bytes joined are the part's.
+    Diffs compare chunk lists and read only chunks one side lacks; reads of a page of rows
+    skip whole chunks by their row counts. The conformance kit checks both methods when a
+    store has them.
+    """
+
+    def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
+        """Return the part's chunks in table order, or ``None`` if the part is stored whole
+        (written in an older format, or too small to chunk).
+
+        :raises snapkit.errors.CorruptSnapshotError: if the part or its chunk list is missing
+            or damaged.
+        """
+        ...
+
+    def iter_chunks(
+        self, sha256: str, positions: Iterable[int], *, verify: bool = True
+    ) -> Generator[bytes, None, None]:
+        """Yield the bytes of the part's chunks at ``positions`` (indexes into
+        :meth:`part_chunks`, ascending), in that order. With ``verify`` each chunk's bytes are
+        checked against its SHA-256 before it is yielded.
+
+        :raises snapkit.errors.CorruptSnapshotError: for a missing or damaged chunk.
+        :raises ValueError: if positions are not ascending or out of range.
+        """
+        ...
+
+
 @runtime_checkable
 class StoreLocation(Protocol):
     """Optional for stores: where the store lives, and whether it has been created yet.
