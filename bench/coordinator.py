@@ -6,11 +6,12 @@ Three figures, each beside a baseline measured in the same run:
   (``request_scope_change`` while idle / in flight / queued, ``handle_cache_lookup`` partial
   hit, ``handle_oracle_result`` applied / superseded / completing, ``handle_timeout``), each
   call timed alone over many rounds of a rapid A -> B -> C session; p50 and p99 per event and
-  overall. Target p99 < 100 µs (seed 001's budget at the LiveView boundary is p95 100 ms).
+  overall. Target p99 < 100 µs (the dashboard's budget at the UI boundary is p95 100 ms).
 - **cached hydration**: ``CoordinatorDriver.request`` for a scope whose oracles are all in a
   ``memory`` cache — lookup, state transitions, UI updates, telemetry — beside the bare
   ``OracleCache.lookup`` of the same oracles; the difference is the coordinator's overhead.
-  Target < 1 ms (seed 001: coordinator overhead p95 <= 25 ms, cached dispatch p95 <= 50 ms).
+  Target < 1 ms (the dashboard's budget: coordinator overhead p95 <= 25 ms, cached dispatch
+  p95 <= 50 ms).
 - **cache rates**: get and put per second of the ``memory`` backend beside a plain dict, and
   of the ``redis`` backend beside raw redis-py ``GET``/``SET`` on the same server (started by
   the bench on a free loopback port; 1 KB values).

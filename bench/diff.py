@@ -18,8 +18,8 @@ Usage::
 
 Needs the bench extras (never runtime dependencies of snapkit): ``duckdb``, ``deepdiff``,
 ``psutil``, and the ``snapkit-file-store`` and ``snapkit-diff-sections`` plugins installed.
-Targets (SPEC §9 figures are ratios): at 1,000,000 rows within 2x of DuckDB's time and under
-300 MB peak RSS; at 100,000 rows at least 50x faster than deepdiff.
+Targets (bench/README.md; figures are ratios): at 1,000,000 rows within 2x of DuckDB's time
+and under 300 MB peak RSS; at 100,000 rows at least 50x faster than deepdiff.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The assembler (seed 000, ``DataSnapshot.get_or_build``): a snapshot bundle for one scope and
+"""The assembler (docs/cache.md, get-or-build): a snapshot bundle for one scope and
 request token, from cache hits and fresh oracle loads.
 
 :meth:`Assembler.get_or_build` consults the cache first, loads only the oracles it misses —

@@ -1,4 +1,4 @@
-"""The cache-backend protocol and the oracle cache built on it (SPEC §3, seed 001).
+"""The cache-backend protocol and the oracle cache built on it (docs/cache.md).
 
 Two layers, one job each:
 

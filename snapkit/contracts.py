@@ -1,4 +1,4 @@
-"""The contracts: immutable records that snapkit and its plugins exchange (SPEC §4).
+"""The contracts: immutable records that snapkit and its plugins exchange (docs/plugins.md).
 
 Every contract is a frozen attrs class; :mod:`snapkit.convert` turns them into JSON-able data
 and back, and :mod:`snapkit.schemas` derives a JSON Schema for each JSON form. Identities are
@@ -126,7 +126,8 @@ class PartRef:
 
 @frozen
 class OracleResult:
-    """The envelope of one oracle call (SPEC §4): who, for what, how it went, and the payload.
+    """The envelope of one oracle call (docs/plugins.md): who, for what, how it went, and the
+    payload.
 
     Exactly one of ``payload`` (a small JSON value) and ``part`` (a record stream already
     written to the store) is set when ``status`` is ``ok``.
@@ -213,7 +214,7 @@ class SnapshotManifest:
 
 @frozen
 class SnapshotInfo:
-    """A snapshot's metadata as listings show it (seed 003's SnapshotMetadata, extended).
+    """A snapshot's metadata as listings show it (docs/snapshots.md).
 
     ``became_current`` says whether the current pointer has ever named the snapshot (per the
     store's history): ``False`` for a failed run, a ``partial`` that did not move the pointer
@@ -262,7 +263,7 @@ class HistoryEntry:
 
 @frozen
 class ProjectionResult:
-    """The outcome of deriving one projection from a snapshot (SPEC §4)."""
+    """The outcome of deriving one projection from a snapshot (docs/plugins.md)."""
 
     key: str
     status: ProjectionStatus

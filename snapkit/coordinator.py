@@ -1,4 +1,5 @@
-"""The coordinator (seed 001): a pure state machine for a dashboard session's scope requests.
+"""The coordinator (docs/coordinator.md): a pure state machine for a dashboard session's
+scope requests.
 
 Shaped like the Elm architecture: each event function takes the state and the event and
 returns a :class:`Transition` — the new state and a *plan*, a tuple of actions for a driver

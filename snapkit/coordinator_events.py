@@ -1,4 +1,4 @@
-"""The coordinator's telemetry events (seed 001 §12), announced through event hooks.
+"""The coordinator's telemetry events (docs/coordinator.md), announced through event hooks.
 
 Each carries the session id, request tokens, scope identities (hashes), oracle keys, counts and
 durations in milliseconds — never payload values. The coordinator plans them as

@@ -1,4 +1,4 @@
-"""Descriptors: what a plugin registers for each kind (SPEC §3).
+"""Descriptors: what a plugin registers for each kind (docs/plugin-kinds.md).
 
 A descriptor says what an implementation is — its ``key`` (unique within its kind), its
 ``version``, the JSON Schema of its settings, and a ``factory`` that builds it from validated

@@ -1,4 +1,4 @@
-"""The diff engine (SPEC §4 *Diff*): what changed between two snapshots, deterministically.
+"""The diff engine (docs/diff.md): what changed between two snapshots, deterministically.
 
 Each diff section is a plugin (``snapkit_register_diff_sections``). Its implementation says
 which pairs of snapshots it ``applies`` to and ``compute``\\ s one :class:`DiffSection` from a
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 FLOAT_PLACES = 4
-"""Decimal places every float delta is rounded to (SPEC §4)."""
+"""Decimal places every float delta is rounded to (docs/diff.md)."""
 
 CHUNK = 1 << 22
 """Bytes read from a part at a time by :meth:`DiffContext.line_batches`."""

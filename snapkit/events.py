@@ -1,4 +1,4 @@
-"""The events the kernel announces through event hooks (SPEC §3).
+"""The events the kernel announces through event hooks (docs/hooks.md).
 
 Events carry identifiers, statuses, counts and durations — never payload values — so that a
 telemetry or audit plugin cannot leak personal data by accident.
@@ -120,7 +120,7 @@ class AdminRefreshAttempted:
     holder: str | None = None
 
 
-# The coordinator's telemetry events (seed 001) are defined beside the coordinator and
+# The coordinator's telemetry events (docs/coordinator.md) are defined beside the coordinator and
 # re-exported here, with every other event hook's event.
 from snapkit.coordinator_events import (  # noqa: E402
     ScopeCacheConsulted,

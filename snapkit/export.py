@@ -1,4 +1,4 @@
-"""The export engine (SPEC §4-5, seed 000): a snapshot bundle in, a deterministic ZIP out.
+"""The export engine (docs/export.md): a snapshot bundle in, a deterministic ZIP out.
 
 Export only *transforms*: it takes a :class:`SnapshotBundle` (the snapshot's manifest and the
 projection results already derived from it) and never calls an oracle, a store or a query.
@@ -501,7 +501,7 @@ def expected_parity(
 ) -> dict[str, str]:
     """Return the projection fingerprints the export of ``bundle`` must carry, computed from
     the projection values alone (no serializer): the fingerprints a UI showing the same
-    projections computes (seed 000's ``Parity.fingerprint``)."""
+    projections computes (the parity fingerprint, docs/export.md)."""
     settings_of: SettingsFn = settings or (lambda descriptor: {})
     tables: dict[str, str] = {}
     uses: dict[str, tuple[str, ...]] = {}

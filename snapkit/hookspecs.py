@@ -1,4 +1,4 @@
-"""The hook specifications: every way a plugin extends snapkit (SPEC §3).
+"""The hook specifications: every way a plugin extends snapkit (docs/plugin-kinds.md).
 
 There are two groups. *Registration hooks* have one form, ``snapkit_register_<kind>(register)``:
 the plugin calls ``register(descriptor)`` once per implementation, with a descriptor from
@@ -317,7 +317,7 @@ EVENT_HOOKS: tuple[str, ...] = (
 """The event hooks, in the order a refresh-then-read session meets them."""
 
 
-# -- coordinator event hooks (seed 001 telemetry) ------------------------------------------
+# -- coordinator event hooks (telemetry, docs/coordinator.md) -------------------------------
 # Events from :mod:`snapkit.coordinator_events`: session id, tokens, scope identities, oracle
 # keys, counts and milliseconds only. The coordinator's driver calls them.
 

@@ -1,4 +1,4 @@
-"""Parity between what a UI shows and what an export carries (seed 000, FR-010/FR-012).
+"""Parity between what a UI shows and what an export carries (docs/export.md).
 
 One number formatter, :func:`format_cell`, turns every value a projection hands to a view into
 text: the CSV serializer writes exactly these cells and a UI that shows a projection uses the

@@ -1,4 +1,4 @@
-"""The projection engine (SPEC §5, seed 000): derive views from a snapshot, each isolated.
+"""The projection engine (docs/projections.md): derive views from a snapshot, each isolated.
 
 A projection declares the oracles it requires and those it can do without. :func:`derive`
 checks them against the snapshot, gives the projection a :class:`ProjectionInputs` (the small

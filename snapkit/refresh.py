@@ -1,4 +1,4 @@
-"""The refresh engine (SPEC §5): run oracles, validate, freeze, commit.
+"""The refresh engine (docs/snapshots.md): run oracles, validate, freeze, commit.
 
 One refresh: take the store's lease; plan the oracles in dependency order; run each level's
 oracles in parallel (bounded), each call with a timeout and retries on transient errors, the

@@ -1,4 +1,4 @@
-"""Search: find rows in a snapshot's tables, streaming, in table order (SPEC §5).
+"""Search: find rows in a snapshot's tables, streaming, in table order (docs/search.md).
 
 A query is one or more terms, all of which must match:
 

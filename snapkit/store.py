@@ -1,4 +1,4 @@
-"""The snapshot store contract (SPEC §6): what every store plugin implements.
+"""The snapshot store contract (docs/stores.md): what every store plugin implements.
 
 A store persists manifests and parts, keeps the current pointer, lists, prunes, verifies and
 locks. Writes go through a :class:`Transaction`: parts are staged, then ``commit`` makes them

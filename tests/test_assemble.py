@@ -1,4 +1,4 @@
-"""The assembler (seed 000 get_or_build) and the kernel's cache wiring: ``[cache]`` config,
+"""The assembler (get-or-build, docs/cache.md) and the kernel's cache wiring: ``[cache]`` config,
 ``refresh.use_cache``, ``plugins validate``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The coordinator (seed 001): every functional requirement and acceptance criterion by name.
+"""The coordinator (docs/coordinator.md): every behaviour it documents, by name.
 
 The pure state machine is exercised directly; the asyncio driver end to end with a stubbed
 cache facade and stubbed oracle-result producers, and virtual time for timeouts.

@@ -1,5 +1,5 @@
 """The export engine: dataset policies, reason codes, manifest, deterministic ZIP, parity,
-and that it only transforms a bundle (seed 000's failure-mode table)."""
+and that it only transforms a bundle (docs/export.md, failures)."""
 
 from __future__ import annotations
 

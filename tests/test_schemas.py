@@ -10,7 +10,7 @@ from snapkit import contracts
 from snapkit.convert import to_json
 from snapkit.schemas import CONTRACTS, SCHEMA_VERSION, all_schemas, schema_for
 
-SPEC_CONTRACTS = {  # SPEC §4: each of these has a published schema
+SPEC_CONTRACTS = {  # docs/plugins.md: each of these has a published schema
     "scope",
     "oracle-result",
     "snapshot-manifest",

@@ -1,10 +1,10 @@
 """The live dashboard's data and its event stream (``GET /api/dashboard/{class_id}/events``).
 
-The live dashboard (seed 000's instructor dashboard, seed 001's coordinator) hydrates a class
-from its oracles through the oracle cache: every tile is derived from results that come from
-the cache or are freshly loaded by the :class:`~snapkit.assemble.Assembler`. The snapshot
-store is read (to list the classes and for the export of a class's stored snapshot), never
-written.
+The live dashboard (docs/coordinator.md: the instructor dashboard driven by the coordinator)
+hydrates a class from its oracles through the oracle cache: every tile is derived from
+results that come from the cache or are freshly loaded by the
+:class:`~snapkit.assemble.Assembler`. The snapshot store is read (to list the classes and for
+the export of a class's stored snapshot), never written.
 
 - :class:`LiveDashboard` knows the classes (the scopes of the store's committed snapshots),
   the oracles of a class (``refresh.oracles`` and what they require), the tiles (the

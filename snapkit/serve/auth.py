@@ -13,7 +13,7 @@ from typing import Literal
 from snapkit.errors import ConfigError
 
 MIN_TOKEN_LENGTH = 32
-"""The shortest admin token the server accepts (seed 003: at least 32 characters)."""
+"""The shortest admin token the server accepts (docs/serve.md: at least 32 characters)."""
 
 TOKEN_ENV = "SNAPKIT_SERVE_TOKEN"
 """The environment variable read when the config sets no ``serve.token``."""

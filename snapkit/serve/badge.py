@@ -1,4 +1,4 @@
-"""The status badge: how fresh the current snapshot is, or what a refresh is doing (seed 002).
+"""The status badge: how fresh the current snapshot is, or what a refresh is doing (docs/serve.md).
 
 :func:`decide` is a pure function of the time, the current snapshot (or ``None``) and the
 refresh status dict (the body of ``GET /api/refresh``, see :mod:`snapkit.serve.runs`):

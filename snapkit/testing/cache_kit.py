@@ -1,4 +1,4 @@
-"""The conformance kit every cache backend passes (SPEC §3, seed 001), first-party or not.
+"""The conformance kit every cache backend passes (docs/cache.md), first-party or not.
 
 Subclass :class:`CacheConformance` in a test module (its name must start with ``Test``) and
 supply a ``make_cache`` fixture: a function ``make_cache(ttl, capacity)`` that returns a new,

@@ -1,4 +1,4 @@
-"""Stubs for testing code that drives the coordinator (seed 001 FR-011, AC-007): a cache
+"""Stubs for testing code that drives the coordinator (docs/coordinator.md, testing): a cache
 facade that records its calls, oracle-result producers a test steers, and helpers to build
 results and read plans. Used by snapkit's own coordinator tests; hosts can use them too."""
 

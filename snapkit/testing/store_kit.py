@@ -1,4 +1,4 @@
-"""The conformance kit every snapshot store passes (SPEC §6), first-party or third-party.
+"""The conformance kit every snapshot store passes (docs/stores.md), first-party or third-party.
 
 Subclass :class:`StoreConformance` in a test module (its name must start with ``Test``) and
 supply a ``make_store`` fixture: a function that opens the store at a given directory, which

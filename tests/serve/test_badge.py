@@ -1,4 +1,4 @@
-"""The status badge's decision (seed 002): colours at the age boundaries, refreshes, failures."""
+"""The status badge's decision: colours at the age boundaries, refreshes, failures."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Reads during a refresh of the 50,000-user OneRoster district, and after a failing one.
 
-The server refreshes the reference district (seed 002's size) through the admin endpoint
+The server refreshes the reference district (50,000 users) through the admin endpoint
 while a loop of reads runs: every read answers, and every answer is one whole committed
 snapshot (the previous one or the new one, its tables and counts exactly its manifest's),
 never a partial one. Then the source fails: the refresh fails, and the API still serves the

@@ -1,4 +1,4 @@
-"""The example snapshot pair and diff from seed 004, reproduced exactly."""
+"""The example snapshot pair and diff from the package's README, reproduced exactly."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The synthetic OneRoster district, read through the dashboard: every support category of
-seed 000 (excelling, on track, struggling, not enough information, inactive) is populated in
+the dashboard (excelling, on track, struggling, not enough information, inactive) is populated in
 each gradebook class under the dashboard's default thresholds."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fabric report snapshots and diffs for snapkit (seed 004), independent of the kernel.
+"""Fabric report snapshots and diffs for snapkit (README.md), independent of the kernel.
 
 - :mod:`snapkit_fabric.report` loads a report from a file or a command's output;
 - :mod:`snapkit_fabric.schema` holds the JSON Schema of the report shape the diff reads;

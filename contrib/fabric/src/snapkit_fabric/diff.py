@@ -29,7 +29,7 @@ class FabricChanges(TypedDict):
 
 
 class FabricDiff(TypedDict):
-    """The JSON form of a diff between two Fabric reports (seed 004)."""
+    """The JSON form of a diff between two Fabric reports (README.md)."""
 
     from_snapshot: str
     to_snapshot: str

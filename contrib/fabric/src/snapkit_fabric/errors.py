@@ -1,7 +1,8 @@
 """Typed errors of the Fabric snapshot and diff layer.
 
-The hierarchy follows seed 004: both errors inherit from :class:`FabricExportError`, so a
-caller can catch every Fabric failure at once or tell snapshot problems from diff problems.
+The hierarchy follows the exporter's (README.md): both errors inherit from
+:class:`FabricExportError`, so a caller can catch every Fabric failure at once or tell
+snapshot problems from diff problems.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The snapkit plugin of Fabric (seed 004): the ``fabric_report`` oracle and four diff sections.
+"""The snapkit plugin of Fabric (README.md): the ``fabric_report`` oracle and four diff sections.
 
 Registered through the entry point ``fabric`` in the group ``snapkit``:
 

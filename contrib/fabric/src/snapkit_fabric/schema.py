@@ -1,6 +1,6 @@
 """JSON Schema of the Fabric report shape that the diff sections rely on.
 
-The schema describes ``FabricReportExporter.export_json()`` output as seed 004 shows it, and
+The schema describes ``FabricReportExporter.export_json()`` output as README.md shows it, and
 only the parts the diff reads. It is permissive wherever the seed is silent: every section and
 every field is optional (missing data counts as zero), and extra keys are allowed at every
 level (``failure_summary``, ``generated_at`` and anything else pass through untouched).

@@ -1,4 +1,4 @@
-"""The four diff sections of seed 004, one pure function each.
+"""The four diff sections (README.md), one pure function each.
 
 Every section takes the two reports (``from`` first, ``to`` second) and returns plain
 JSON-able data with exactly the fields the seed names, in the seed's order:
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 FLOAT_PRECISION: Final[int] = 4
-"""Decimal places of every float delta (seed 004)."""
+"""Decimal places of every float delta (README.md)."""
 
 Report: TypeAlias = Mapping[str, Any]
 SectionFunction: TypeAlias = Callable[[Report, Report], Any]

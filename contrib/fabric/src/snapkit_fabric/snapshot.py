@@ -1,7 +1,7 @@
 """Content addresses of Fabric reports.
 
 ``snapshot_id`` is the SHA-256 of the report's canonical JSON with the capture time left out,
-so the same report data gives the same id whenever it was captured (seed 004).
+so the same report data gives the same id whenever it was captured (README.md).
 """
 
 from __future__ import annotations

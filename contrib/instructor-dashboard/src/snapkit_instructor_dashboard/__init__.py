@@ -1,4 +1,4 @@
-"""The instructor dashboard of seed 000, as snapkit plugins.
+"""The instructor dashboard (README.md), as snapkit plugins.
 
 - :mod:`~snapkit_instructor_dashboard.oracles` -- a class's record, roster, line items and
   results, read over the OneRoster 1.1 REST API;

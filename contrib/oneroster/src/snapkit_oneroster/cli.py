@@ -161,7 +161,8 @@ def export_csv(target: str, users: int, seed: int, days: int) -> None:
 )
 @click.pass_context
 def layout(ctx: click.Context, ref: str, out: str, config_path: str | None) -> None:
-    """Write a snapshot as seed 002's daily layout: status.json, CSV and JSONL per table.
+    """Write a snapshot as the daily layout (docs/oneroster.md): status.json, CSV and JSONL
+    per table.
 
     A failed snapshot (e.g. '--snapshot latest' after a failed refresh) gets status.json
     alone, with status 'failed' and its errors. Never fetches.

@@ -28,7 +28,7 @@ class Faults:
     :param omit_total_count: leave out the ``X-Total-Count`` header.
     :param role_filter_cap: when set, a query that selects users by role (a ``role`` filter,
         or ``/students``, ``/teachers``) returns at most this many records and reports that
-        as its total, like the provider bug of seed 002 (1,000).
+        as its total, like a known provider bug (1,000).
     """
 
     rate_limit: int = attrs.field(default=0, validator=_non_negative)

@@ -1,4 +1,4 @@
-"""The daily layout view of seed 002, written from a committed snapshot.
+"""The daily layout view (docs/oneroster.md), written from a committed snapshot.
 
 ::
 
@@ -9,7 +9,7 @@
         parents.csv  parents.jsonl       users with a guardian role
         classes.csv  classes.jsonl  ...
 
-``status.json`` has exactly seed 002's keys. The CSV files hold selected columns (per table,
+``status.json`` has exactly the daily layout's keys. The CSV files hold selected columns (per table,
 ``csv_columns`` in ``[oracles.oneroster]``; defaults in
 :data:`~snapkit_oneroster.settings.DEFAULT_CSV_COLUMNS`), the JSONL files every field of every
 record (the snapshot's canonical JSON lines). A failed snapshot gets a ``status.json`` alone,
@@ -38,7 +38,7 @@ SOURCE_TYPE = "oneroster"
 """The ``{source}`` folder and ``source_type`` of this package's views."""
 
 STATUS_OF = {"success": "complete", "partial": "complete", "failed": "failed"}
-"""Snapshot status -> seed 002's status."""
+"""Snapshot status -> the daily layout's status."""
 
 
 @attrs.frozen
@@ -122,7 +122,7 @@ def run_metric(manifest: Any, name: str) -> int:
 
 
 def status_document(manifest: Any, files: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
-    """status.json for a snapshot, with exactly seed 002's keys."""
+    """status.json for a snapshot, with exactly the daily layout's keys."""
     run = manifest.run
     api_calls = run_metric(manifest, "api_calls")
     return {

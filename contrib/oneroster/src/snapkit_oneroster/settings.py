@@ -39,7 +39,8 @@ USER_VIEWS: dict[str, tuple[str, ...]] = {
     "students": ("student",),
     "parents": ("parent", "guardian", "relative"),
 }
-"""Layout files that hold one group of users (seed 002's ``students.csv``, ``parents.csv``)."""
+"""Layout files that hold one group of users (the daily layout's ``students.csv``,
+``parents.csv``)."""
 
 _USER_COLUMNS = (
     "sourcedId", "status", "role", "givenName", "familyName", "email", "username",

@@ -1,5 +1,5 @@
-"""Toastmasters district statistics for snapkit (seed 003): a collector of the dashboard's CSV
-exports, normalized into districts, divisions, areas, clubs and district statistics.
+"""Toastmasters district statistics for snapkit (docs/toastmasters.md): a collector of the
+dashboard's CSV exports, normalized into districts, divisions, areas, clubs and district statistics.
 
 Modules, one job each:
 

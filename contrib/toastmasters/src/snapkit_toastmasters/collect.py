@@ -141,7 +141,7 @@ def collect(
 
 
 def assemble(request: Request, districts: Sequence[DistrictTables], exports: int) -> Collected:
-    """Merge districts' rows into the tables and build the metadata (seed 003's
+    """Merge districts' rows into the tables and build the metadata (docs/toastmasters.md:
     ``metadata``: source, data as-of date; plus the program year, the month, each
     district's as-of date and club count, and the versions)."""
     ordered = sorted(districts, key=lambda d: _district_order(d.district["district_id"]))

@@ -183,8 +183,8 @@ METADATA_SCHEMA: dict[str, Any] = {
         },
     },
 }
-"""The payload of ``tm_metadata``: seed 003's ``metadata`` (the fetch time is kept outside the
-snapshot id: see the docs)."""
+"""The payload of ``tm_metadata``: the dashboard's ``metadata`` (docs/toastmasters.md; the
+fetch time is kept outside the snapshot id)."""
 
 SUMMARY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

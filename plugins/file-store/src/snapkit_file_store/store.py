@@ -75,7 +75,7 @@ _RECENT_NS = 200_000_000
 
 
 class FileStore:
-    """A snapshot store in a local directory (SPEC §6, File store).
+    """A snapshot store in a local directory (docs/stores.md).
 
     :param path: the store's directory. If it does not exist, the store reads as empty and
         the first write creates it with mode ``0700``; opening and reading create nothing.

@@ -89,7 +89,7 @@ _List = list
 
 
 class ObjectStore:
-    """A snapshot store in an S3 bucket under a key prefix (SPEC §6, Object store).
+    """A snapshot store in an S3 bucket under a key prefix (docs/stores.md).
 
     :param target: endpoint, bucket, prefix and region.
     :param client: a botocore S3 client (see :func:`snapkit_object_store.client.make_client`).

@@ -82,7 +82,7 @@ _CACHE_SIZE = 256
 
 
 class SqlStore:
-    """A snapshot store in a SQL database (SPEC §6, SQL store).
+    """A snapshot store in a SQL database (docs/stores.md).
 
     :param backend: the database (:class:`SqliteBackend` or :class:`PostgresBackend`).
     :param compression_level: zstd level for parts (1-22), or 0 to store them plain.
