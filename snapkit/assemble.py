@@ -249,10 +249,10 @@ class Assembler:
         # (a bundle is built per request, not against the last known good snapshot)
         run = _Run(
             self.manager,
-            None,
+            None,  # type: ignore[arg-type]
             scope,
             self.settings,
-            self.oracle_settings,  # type: ignore[arg-type]
+            self.oracle_settings,
             descriptors,
             levels,
             token,

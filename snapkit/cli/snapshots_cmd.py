@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from snapkit import exitcodes
 from snapkit.cli.output import echo_json, echo_table, short
+
+if TYPE_CHECKING:
+    from snapkit.contracts import SnapshotManifest
 
 
 @click.group()
@@ -104,41 +107,38 @@ def _status(info: Any) -> str:
     return str(info.status)
 
 
-def _show(manifest: object, as_json: bool, age: float | None = None) -> None:
+def _show(manifest: SnapshotManifest, as_json: bool, age: float | None = None) -> None:
     from snapkit.convert import to_json
 
     if as_json:
         data = to_json(manifest)
-        data["id"] = manifest.id  # type: ignore[attr-defined]
+        data["id"] = manifest.id
         if age is not None:
             data["age_seconds"] = round(age, 3)
         echo_json(data)
         return
     m = manifest
-    click.echo(f"snapshot  {m.id}")  # type: ignore[attr-defined]
-    click.echo(f"status    {m.status}")  # type: ignore[attr-defined]
-    click.echo(f"created   {m.created_at}")  # type: ignore[attr-defined]
+    click.echo(f"snapshot  {m.id}")
+    click.echo(f"status    {m.status}")
+    click.echo(f"created   {m.created_at}")
     if age is not None:
         click.echo(f"age       {_human(age)}")
     click.echo(
-        f"scope     {m.scope.namespace}"  # type: ignore[attr-defined]
-        + (f" / {m.scope.context}" if m.scope.context else "")  # type: ignore[attr-defined]
+        f"scope     {m.scope.namespace}"
+        + (f" / {m.scope.context}" if m.scope.context else "")
         + (f" / {m.scope.container}" if m.scope.container else "")
-    )  # type: ignore[attr-defined]
-    click.echo(
-        f"versions  schema {m.schema_version}, "  # type: ignore[attr-defined]
-        f"calculation {m.calculation_version}"
-    )  # type: ignore[attr-defined]
-    for status in m.oracles:  # type: ignore[attr-defined]
+    )
+    click.echo(f"versions  schema {m.schema_version}, calculation {m.calculation_version}")
+    for status in m.oracles:
         click.echo(f"oracle    {status.key} v{status.version}: {status.status} ({status.source})")
-    for part in m.parts:  # type: ignore[attr-defined]
+    for part in m.parts:
         click.echo(
             f"table     {part.name}: {part.records:,} records, {part.bytes:,} bytes, "
             f"sha256 {part.sha256[:12]}"
         )
-    for key in sorted(m.payloads):  # type: ignore[attr-defined]
+    for key in sorted(m.payloads):
         click.echo(f"payload   {key}")
-    for error in m.errors:  # type: ignore[attr-defined]
+    for error in m.errors:
         click.echo(f"error     {error.code}: {error.message}")
 
 
