@@ -44,9 +44,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the kernel and every plugin distribution.
 
     The files and settings are the root pyproject's [tool.mypy]; every distribution is
-    installed so that their imports of each other are checked too.
+    installed with what its tests need (the testing kits import pytest, moto, ...), so that
+    their imports of each other and of those are checked too.
     """
-    session.install("-r", "requirements.txt", "mypy", "types-jsonschema", "pytest", "hypothesis")
+    session.install("-r", "requirements-test.txt", "mypy", "types-jsonschema")
     session.run("mypy")
 
 
