@@ -1,12 +1,21 @@
-"""Pack files: the chunks a part stored new, as zstd frames, named by the SHA-256 of the file.
+"""Pack files: chunks stored once, as zstd frames, with an index; named by their SHA-256.
 
-A pack is a plain run of zstd frames, each with its content size and content checksum
-(XXH64), each holding consecutive new chunks of one part up to about :data:`PACK_FRAME`
-plain bytes (so that small chunks still compress as well as a 1 MiB frame of the table).
-Nothing else is in the file: the chunk lists say where each chunk is (frame start, frame
-size, offset in the frame), and the file's name is the SHA-256 of all its bytes, which
-``verify`` checks. :class:`PackWriter` stages a pack as a part is written;
-:class:`FrameReader` decompresses and checks the frames chunks are read from.
+A pack holds the chunks one part stored new, in the order it met them::
+
+    frame 1..n   zstd frames (content size, content checksum), each of consecutive new chunks
+                 up to about PACK_FRAME plain bytes (so small chunks compress as well as a
+                 1 MiB frame of the table would)
+    index        one zstd frame (content checksum) of one entry per chunk: SHA-256 (32 bytes),
+                 u32 rows, u32 size, u64 frame start, u32 frame size (compressed), u32 offset
+                 of the chunk in its frame's plain bytes
+    footer       u64 index start, u32 index size, TAG (4 bytes, "SKP1")
+
+The file's name is the SHA-256 of all its bytes (``verify`` re-hashes every pack). A chunk
+list names, with each pack it uses, the SHA-256 of the pack's index frame, so the index a
+reader uses is checked before it is used, without hashing the pack; each frame is checked by
+zstd's content checksum as it is decompressed and each chunk by its SHA-256 where the reader
+asks (see ``docs/snapshots.md``). A chunk's SHA-256 is stored once, in the pack that holds
+it; snapshots that share the chunk name it by its pack and its position there.
 """
 
 from __future__ import annotations
@@ -14,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 import zstandard
 
@@ -26,72 +36,85 @@ from snapkit_file_store.atomic import FILE_MODE, temp_name
 
 PACK_FRAME = 1 << 20
 """Plain bytes of new chunks a pack frame aims for (a frame ends with the chunk reaching it)."""
-MAX_FRAME = 1 << 30
-_CACHED_FRAMES = 2
+TAG = b"SKP1"
+ENTRY = struct.Struct("<32sIIQII")
+FOOTER = struct.Struct("<QI4s")
+MAX_INDEX = 1 << 30
+_CACHED_FRAMES = 4
 
 
 class PackWriter:
-    """Stages one pack: chunks are appended to a frame, frames to a temp file.
-
-    ``add`` returns where the chunk will be (frame start, offset in the frame) and the
-    frame's compressed size is known when the frame ends, so the caller asks
-    :meth:`frame_size` after :meth:`close` or when :meth:`add` reports a finished frame.
-    """
+    """Stages one pack: chunks go into frames, frames into a temp file, the index at the end."""
 
     def __init__(self, staging: Path, level: int, tag: str) -> None:
         self._staging = staging
         self._path = staging / temp_name("pack", tag)
+        self._level = level
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._file: Any | None = None
+        self._file: BinaryIO | None = None
         self._hash = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self.written = 0
-        self.frames: dict[int, int] = {}
-        """Compressed size of each finished frame, by its start."""
-        self.name: str | None = None
+        self._written = 0
+        self._entries: list[tuple[bytes, int, int, int]] = []  # sha, rows, size, offset
+        self._frame_of: list[int] = []  # index of the frame of each entry
+        self._frames: list[tuple[int, int]] = []  # start, size
+        self._frame_first = 0  # first entry of the frame being filled
 
     @property
-    def frame_start(self) -> int:
-        """Where the frame being filled will start."""
-        return self.written
+    def count(self) -> int:
+        """Chunks added so far."""
+        return len(self._entries)
 
-    def add(self, chunk: bytes) -> tuple[int, int]:
-        """Append a chunk; return ``(frame start, offset in frame)``."""
-        where = (self.written, self._pending_size)
+    def add(self, chunk: bytes, sha256: bytes, rows: int) -> int:
+        """Append a chunk; return its position in the pack."""
+        self._entries.append((sha256, rows, len(chunk), self._pending_size))
+        self._frame_of.append(len(self._frames))
         self._pending.append(chunk)
         self._pending_size += len(chunk)
         if self._pending_size >= PACK_FRAME:
             self._end_frame()
-        return where
+        return len(self._entries) - 1
+
+    def _write(self, data: bytes) -> None:
+        if self._file is None:
+            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            self._file = os.fdopen(fd, "wb")
+        self._file.write(data)
+        self._hash.update(data)
+        self._written += len(data)
 
     def _end_frame(self) -> None:
         if not self._pending:
             return
-        if self._file is None:
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            self._file = os.fdopen(fd, "wb")
         frame = self._compressor.compress(b"".join(self._pending))
-        self._file.write(frame)
-        self._hash.update(frame)
-        self.frames[self.written] = len(frame)
-        self.written += len(frame)
+        self._frames.append((self._written, len(frame)))
+        self._write(frame)
         self._pending = []
         self._pending_size = 0
 
-    def close(self) -> str | None:
-        """Finish the pack: made durable in staging as ``<sha256>.pack``; return its name,
-        or ``None`` if it holds no chunk (nothing is written then)."""
+    def close(self) -> tuple[str, str] | None:
+        """Finish the pack, durable in staging as ``<sha256>.pack``; return its name and the
+        SHA-256 of its index frame, or ``None`` if it holds no chunk (nothing is written)."""
         self._end_frame()
-        if self._file is None:
+        if not self._entries:
             return None
+        body = b"".join(
+            ENTRY.pack(sha, rows, size, *self._frames[frame], offset)
+            for (sha, rows, size, offset), frame in zip(self._entries, self._frame_of, strict=True)
+        )
+        index = zstandard.ZstdCompressor(level=self._level, write_checksum=True).compress(body)
+        start = self._written
+        self._write(index)
+        self._write(FOOTER.pack(start, len(index), TAG))
+        assert self._file is not None
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
-        self.name = self._hash.hexdigest()
-        os.replace(self._path, self._staging / f"{self.name}.pack")
-        return self.name
+        name = self._hash.hexdigest()
+        os.replace(self._path, self._staging / f"{name}.pack")
+        return name, hashlib.sha256(index).hexdigest()
 
     def discard(self) -> None:
         """Close and remove the unfinished pack."""
@@ -110,13 +133,44 @@ def corrupt_pack(name: str, what: str) -> CorruptSnapshotError:
     )
 
 
+def read_index(path: Path, name: str, index_sha256: str) -> bytes:
+    """The entries of pack ``name`` at ``path`` (raw, :data:`ENTRY` each), checked against the
+    SHA-256 of its index frame that a chunk list recorded.
+
+    :raises CorruptSnapshotError: if the pack is missing, or its footer or index is damaged
+        or another pack's.
+    """
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if size < FOOTER.size:
+                raise corrupt_pack(name, "is truncated (too short to hold its index)")
+            start, length, tag = FOOTER.unpack(
+                os.pread(raw.fileno(), FOOTER.size, size - FOOTER.size)
+            )
+            if tag != TAG or start + length + FOOTER.size != size:
+                raise corrupt_pack(name, "is truncated or has a damaged footer")
+            frame = os.pread(raw.fileno(), length, start)
+    except FileNotFoundError:
+        raise corrupt_pack(name, "is missing") from None
+    if hashlib.sha256(frame).hexdigest() != index_sha256:
+        raise corrupt_pack(name, "has an index that does not match its chunk lists (damaged)")
+    try:
+        body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_INDEX)
+    except zstandard.ZstdError as exc:
+        raise corrupt_pack(name, f"has an index that does not decompress: {exc}") from None
+    if len(body) % ENTRY.size:
+        raise corrupt_pack(name, "has an index of the wrong length")
+    return body
+
+
 class FrameReader:
     """Reads and checks pack frames, keeping the last few decompressed (chunks of one frame
     are read together). Open packs stay open until :meth:`close`."""
 
     def __init__(self, pack_path: Callable[[str], Path]) -> None:
         self._pack_path = pack_path
-        self._files: dict[str, Any] = {}
+        self._files: dict[str, BinaryIO] = {}
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
     def frame(self, pack: str, start: int, size: int) -> bytes:
@@ -137,14 +191,14 @@ class FrameReader:
             except FileNotFoundError:
                 raise corrupt_pack(pack, "is missing") from None
             self._files[pack] = raw
-        data = os.pread(raw.fileno(), size, start)
-        plain = decompress_frame(data, size, pack, start)
+        plain = decompress_frame(os.pread(raw.fileno(), size, start), size, pack, start)
         self._frames[key] = plain
         if len(self._frames) > _CACHED_FRAMES:
             self._frames.popitem(last=False)
         return plain
 
     def close(self) -> None:
+        """Close the packs opened and drop the frames kept."""
         for raw in self._files.values():
             raw.close()
         self._files.clear()
@@ -156,17 +210,16 @@ def decompress_frame(data: bytes, size: int, pack: str, start: int) -> bytes:
     if len(data) != size:
         raise corrupt_pack(pack, f"is truncated (frame at {start} is incomplete)")
     try:
-        parameters = zstandard.get_frame_parameters(data)
-        if not parameters.has_checksum:
+        if not zstandard.get_frame_parameters(data).has_checksum:
             raise corrupt_pack(pack, f"has a frame at {start} without its checksum")
         decompressor = zstandard.ZstdDecompressor().decompressobj()
         plain = decompressor.decompress(data)
     except zstandard.ZstdError as exc:
         raise corrupt_pack(
-            pack, f"has a frame at {start} that does not decompress ({exc})"
+            pack, f"has a frame at {start} that does not decompress: {exc}"
         ) from None
     if not decompressor.eof or decompressor.unused_data:
-        raise corrupt_pack(pack, f"has a frame at {start} that does not match its chunk lists")
+        raise corrupt_pack(pack, f"has a frame at {start} that does not match its index")
     return plain
 
 

@@ -54,6 +54,8 @@ from snapkit.store import (
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
     CHUNK_TARGET,
+    ChunkList,
+    Known,
     KnownChunks,
     chunked_blocks,
     chunked_ranges,
@@ -62,8 +64,8 @@ from snapkit_file_store.chunked import (
     known_chunks_of,
     open_chunked,
     read_chunk_list,
+    read_raw_list,
 )
-from snapkit_file_store.chunklist import ChunkList, Location
 from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
@@ -372,22 +374,25 @@ class FileStore:
         :raises CorruptSnapshotError: if the part, its chunk list, a pack or a chunk is damaged.
         """
         path = self.layout.part(check_part_hash(sha256))
-        listed = read_chunk_list(path, sha256)
+        listed = read_chunk_list(path, sha256, self.layout.pack)
         if listed is None:
             return hash_part_file(path)
         return hash_chunked(self.layout.pack, sha256, listed)
 
     def known_chunks(self) -> KnownChunks:
-        """The chunks a new transaction may reference: those of the current snapshot."""
+        """The chunks a new transaction may reference: those of the current snapshot and of
+        the newest one recorded (a copy imports snapshots without moving the pointer)."""
 
-        def load() -> dict[bytes, Location]:
-            try:
-                current = self.latest_successful()
-            except (CorruptSnapshotError, StoreError):
-                return {}
-            if current is None:
-                return {}
-            return known_chunks_of(self.layout.part, [ref.sha256 for ref in current.parts])
+        def load() -> dict[bytes, Known]:
+            names: dict[str, None] = {}
+            for read in (self.latest_successful, self.latest):
+                try:
+                    manifest = read()
+                except (CorruptSnapshotError, StoreError):
+                    continue
+                if manifest is not None and manifest.status != "failed":
+                    names.update(dict.fromkeys(ref.sha256 for ref in manifest.parts))
+            return known_chunks_of(self.layout.part, self.layout.pack, names)
 
         return KnownChunks(load)
 
@@ -435,8 +440,8 @@ class FileStore:
                 )
             lists.append((ref.sha256, staged, target))
         for sha256, staged, _target in lists:  # packs first: a list never names a missing pack
-            listed = read_chunk_list(staged, sha256)
-            for pack in sorted(listed.packs) if listed is not None else ():
+            raw = read_raw_list(staged, sha256)
+            for pack in sorted({name for name, _index in raw.packs}) if raw is not None else ():
                 pack_target = self.layout.pack(pack)
                 pack_staged = staging / f"{pack}.pack"
                 if pack_staged.exists():
@@ -779,7 +784,7 @@ class FileStore:
         """The part's file and, for a chunked part, its checked chunk list."""
         path = self.layout.part(check_part_hash(sha256))
         try:
-            return path, read_chunk_list(path, sha256)
+            return path, read_chunk_list(path, sha256, self.layout.pack)
         except FileNotFoundError:
             raise self._missing(sha256) from None
 
@@ -849,7 +854,10 @@ class FileStore:
         _path, listed = self._listed(sha256)
         if listed is None:
             return None
-        return [ChunkRef(sha256=e.sha256.hex(), rows=e.rows, size=e.size) for e in listed.entries]
+        return [
+            ChunkRef(sha256=sha.hex(), rows=rows, size=size)
+            for sha, rows, size in zip(listed.shas, listed.rows, listed.sizes, strict=True)
+        ]
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True
