@@ -286,8 +286,7 @@ class ChunkedPartWriter:
         self._hash = hashlib.sha256()
         self._size = 0
         self._held: list[bytes] | None = []  # bytes held until the part is large enough
-        self._refs: list[tuple[str, str, int]] = []  # pack ("" = this part's), index sha, entry
-        self._own: dict[bytes, int] = {}
+        self._runs: list[list[Any]] = []  # [pack ("" = this part's), index sha, first, count]
         self._closed = False
         self._small: ZstdPartWriter | None = None
 
@@ -310,12 +309,14 @@ class ChunkedPartWriter:
         sha = hashlib.sha256(chunk).digest()
         known = self._known.index().get(sha)
         if known is not None and self._stored_equal(known, chunk):
-            self._refs.append((known[0], known[1], known[2]))
-            return
-        entry = self._own.get(sha)
-        if entry is None:
-            entry = self._own[sha] = self._pack.add(chunk, sha, rows)
-        self._refs.append(("", "", entry))
+            pack, index, entry = known[0], known[1], known[2]
+        else:
+            pack, index, entry = "", "", self._pack.add(chunk, sha, rows)
+        runs = self._runs
+        if runs and runs[-1][0] == pack and runs[-1][2] + runs[-1][3] == entry:
+            runs[-1][3] += 1
+        else:
+            runs.append([pack, index, entry, 1])
 
     def _stored_equal(self, known: Known, chunk: bytes) -> bool:
         """Whether the stored chunk holds exactly these bytes (a damaged or missing one does
@@ -345,8 +346,8 @@ class ChunkedPartWriter:
         own = self._pack.close()
         numbers: dict[str, int] = {}
         pack_list: list[tuple[str, str]] = []
-        refs: list[tuple[int, int]] = []
-        for pack, index, entry in self._refs:
+        runs: list[tuple[int, int, int]] = []
+        for pack, index, first, count in self._runs:
             if not pack:
                 assert own is not None
                 pack, index = own
@@ -354,8 +355,9 @@ class ChunkedPartWriter:
             if number is None:
                 number = numbers[pack] = len(pack_list)
                 pack_list.append((pack, index))
-            refs.append((number, entry))
-        data = chunklist.encode(digest, self._size, pack_list, chunklist.runs_of(refs), self._level)
+            runs.append((number, first, count))
+        self._runs = []
+        data = chunklist.encode(digest, self._size, pack_list, runs, self._level)
         path = self._staging / temp_name("list", self._tag)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:

@@ -56,17 +56,6 @@ def is_chunk_list(head: bytes) -> bool:
     return head[: len(TAG)] == TAG
 
 
-def runs_of(refs: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """The runs of ``(pack number, entry)`` references, in order."""
-    runs: list[list[int]] = []
-    for pack, entry in refs:
-        if runs and runs[-1][0] == pack and runs[-1][1] + runs[-1][2] == entry:
-            runs[-1][2] += 1
-        else:
-            runs.append([pack, entry, 1])
-    return [(pack, first, count) for pack, first, count in runs]
-
-
 def encode(
     name: str,
     size: int,
@@ -79,12 +68,12 @@ def encode(
     for pack, index in packs:
         body += _PACK.pack(bytes.fromhex(pack), bytes.fromhex(index))
     ends = [0] * len(packs)
-    for pack, first, count in runs:
-        delta = first - ends[pack]
-        _varint(body, pack)
+    for number, first, count in runs:
+        delta = first - ends[number]
+        _varint(body, number)
         _varint(body, delta * 2 if delta >= 0 else -delta * 2 - 1)
         _varint(body, count)
-        ends[pack] = first + count
+        ends[number] = first + count
     frame = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(bytes(body))
     return TAG + _digest(name, frame) + frame
 

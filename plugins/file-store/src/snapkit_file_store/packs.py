@@ -27,7 +27,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import zstandard
 
@@ -44,85 +44,119 @@ _CACHED_FRAMES = 4
 
 
 class PackWriter:
-    """Stages one pack: chunks go into frames, frames into a temp file, the index at the end."""
+    """Stages one pack: chunks go into frames, frames into a temp file, the index at the end.
+
+    Memory stays bounded by a frame: the index entries of finished frames stream through a
+    zstd compressor into a second temp file, copied after the frames at :meth:`close`.
+    """
 
     def __init__(self, staging: Path, level: int, tag: str) -> None:
         self._staging = staging
         self._path = staging / temp_name("pack", tag)
+        self._index_path = staging / temp_name("packindex", tag)
         self._level = level
-        self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._file: BinaryIO | None = None
-        self._hash = hashlib.sha256()
-        self._pending: list[bytes] = []
+        self._out: _HashingFile | None = None
+        self._stream: Any = None
+        self._index_file: BinaryIO | None = None
+        self._pending_entries: list[tuple[bytes, int, int, int]] = []  # sha, rows, size, offset
         self._pending_size = 0
-        self._written = 0
-        self._entries: list[tuple[bytes, int, int, int]] = []  # sha, rows, size, offset
-        self._frame_of: list[int] = []  # index of the frame of each entry
-        self._frames: list[tuple[int, int]] = []  # start, size
-        self._frame_first = 0  # first entry of the frame being filled
-
-    @property
-    def count(self) -> int:
+        self._frame_start = 0
+        self.count = 0
         """Chunks added so far."""
-        return len(self._entries)
 
     def add(self, chunk: bytes, sha256: bytes, rows: int) -> int:
         """Append a chunk; return its position in the pack."""
-        self._entries.append((sha256, rows, len(chunk), self._pending_size))
-        self._frame_of.append(len(self._frames))
-        self._pending.append(chunk)
+        if self._out is None:
+            self._out = _HashingFile(_create(self._path))
+            compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+            self._stream = compressor.stream_writer(cast(BinaryIO, self._out), closefd=False)
+        self._pending_entries.append((sha256, rows, len(chunk), self._pending_size))
+        self._stream.write(chunk)
         self._pending_size += len(chunk)
+        self.count += 1
         if self._pending_size >= PACK_FRAME:
             self._end_frame()
-        return len(self._entries) - 1
-
-    def _write(self, data: bytes) -> None:
-        if self._file is None:
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            self._file = os.fdopen(fd, "wb")
-        self._file.write(data)
-        self._hash.update(data)
-        self._written += len(data)
+        return self.count - 1
 
     def _end_frame(self) -> None:
-        if not self._pending:
+        if not self._pending_entries:
             return
-        frame = self._compressor.compress(b"".join(self._pending))
-        self._frames.append((self._written, len(frame)))
-        self._write(frame)
-        self._pending = []
+        assert self._out is not None
+        self._stream.flush(zstandard.FLUSH_FRAME)
+        start, size = self._frame_start, self._out.written - self._frame_start
+        self._frame_start = self._out.written
+        if self._index_file is None:
+            self._index_file = _create(self._index_path)
+        self._index_file.write(
+            b"".join(
+                ENTRY.pack(sha, rows, length, start, size, offset)
+                for sha, rows, length, offset in self._pending_entries
+            )
+        )
+        self._pending_entries = []
         self._pending_size = 0
 
     def close(self) -> tuple[str, str] | None:
         """Finish the pack, durable in staging as ``<sha256>.pack``; return its name and the
         SHA-256 of its index frame, or ``None`` if it holds no chunk (nothing is written)."""
         self._end_frame()
-        if not self._entries:
+        if not self.count:
             return None
-        body = b"".join(
-            ENTRY.pack(sha, rows, size, *self._frames[frame], offset)
-            for (sha, rows, size, offset), frame in zip(self._entries, self._frame_of, strict=True)
-        )
-        index = zstandard.ZstdCompressor(level=self._level, write_checksum=True).compress(body)
-        start = self._written
-        self._write(index)
-        self._write(FOOTER.pack(start, len(index), TAG))
-        assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        name = self._hash.hexdigest()
+        assert self._index_file is not None and self._out is not None
+        self._stream = None  # one compressor at a time: the index is compressed after
+        length = self._index_file.tell()
+        self._index_file.seek(0)
+        start = self._out.written
+        self._out.index_hash = hashlib.sha256()
+        compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+        compressor.copy_stream(self._index_file, cast(BinaryIO, self._out), size=length)
+        index_hash, self._out.index_hash = self._out.index_hash, None
+        self._index_file.close()
+        self._index_file = None
+        self._index_path.unlink()
+        self._out.write(FOOTER.pack(start, self._out.written - start, TAG))
+        self._out.file.flush()
+        os.fsync(self._out.file.fileno())
+        self._out.file.close()
+        name = self._out.hash.hexdigest()
+        self._out = None
         os.replace(self._path, self._staging / f"{name}.pack")
-        return name, hashlib.sha256(index).hexdigest()
+        return name, index_hash.hexdigest()
 
     def discard(self) -> None:
         """Close and remove the unfinished pack."""
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
+        for handle in (self._out.file if self._out else None, self._index_file):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
+        self._out = None
+        self._index_file = None
         self._path.unlink(missing_ok=True)
+        self._index_path.unlink(missing_ok=True)
+
+
+class _HashingFile:
+    """Where a pack's compressor writes: the staged file, counting and hashing the bytes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.written = 0
+        self.hash = hashlib.sha256()
+        self.index_hash: Any = None
+        """Also hashes what is written while it is set (the index frame)."""
+
+    def write(self, data: bytes) -> int:
+        self.file.write(data)
+        self.hash.update(data)
+        if self.index_hash is not None:
+            self.index_hash.update(data)
+        self.written += len(data)
+        return len(data)
+
+
+def _create(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    return os.fdopen(fd, "w+b")
 
 
 def corrupt_pack(name: str, what: str) -> CorruptSnapshotError:
