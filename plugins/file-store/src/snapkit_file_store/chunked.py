@@ -9,8 +9,8 @@ already stores (:class:`KnownChunks`) is referenced where it is, after its store
 compared with the new ones (a damaged stored chunk is written again instead); new chunks go to
 the part's pack (:mod:`snapkit_file_store.packs`). The part's chunk list
 (:mod:`snapkit_file_store.chunklist`) is staged under the part's name, the SHA-256 of its
-whole plain bytes, as a whole part would be. Parts smaller than :data:`MIN_CHUNKED_PART` are
-stored whole (seekable zstd), as before.
+whole plain bytes, as a whole part would be. Parts smaller than :data:`MIN_CHUNKS` chunk
+targets are stored whole (seekable zstd), as before.
 
 The readers here serve :class:`snapkit.store.ChunkedPartReader`, ``open_part``,
 ``iter_part_blocks`` and ``read_part_ranges`` for chunked parts; see ``docs/snapshots.md``.
@@ -38,11 +38,16 @@ from snapkit_file_store.parts import ZstdPartWriter
 CHUNK_TARGET = 1024
 """Plain bytes a chunk aims for (about 1.5 KiB on average with the minimum of a quarter of it;
 ``docs/snapshots.md`` has the measurements behind the choice)."""
-MIN_CHUNKED_PART = 64 << 10
-"""Parts smaller than this are stored whole: a chunk list and a pack would cost more."""
+MIN_CHUNKS = 64
+"""Parts smaller than this many chunk targets (64 KiB at the default) are stored whole: a chunk
+list and a pack would cost more than they could save."""
 _BLOCK = 1 << 16
 _RUN = 1 << 18
 """Plain bytes a block of a whole-part read reaches at most (plus one chunk)."""
+
+
+MIN_CHUNK_TARGET = 64
+"""The smallest chunk target a store accepts."""
 
 
 class LineCutter:
@@ -54,8 +59,10 @@ class LineCutter:
     """
 
     def __init__(self, target: int) -> None:
-        if target < 64:
-            raise StoreError(f"chunk size {target} is too small", hint="use 64 bytes or more")
+        if target < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {target} is too small", hint=f"use {MIN_CHUNK_TARGET} bytes or more"
+            )
         self._scale = (1 << 32) / target
         self._min = target // 4
         self._max = target * 8
@@ -281,6 +288,7 @@ class ChunkedPartWriter:
         self._tag = tag
         self._known = known
         self._cutter = LineCutter(target)
+        self._min_size = MIN_CHUNKS * target
         self._pack = PackWriter(staging, level, tag)
         self._reader = FrameReader(pack_path)
         self._hash = hashlib.sha256()
@@ -299,7 +307,7 @@ class ChunkedPartWriter:
         self._size += len(data)
         if self._held is not None:
             self._held.append(data)
-            if self._size < MIN_CHUNKED_PART:
+            if self._size < self._min_size:
                 return
             data, self._held = b"".join(self._held), None
         for chunk, rows in self._cutter.feed(data):

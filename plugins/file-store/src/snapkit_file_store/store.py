@@ -54,6 +54,7 @@ from snapkit.store import (
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
     CHUNK_TARGET,
+    MIN_CHUNK_TARGET,
     ChunkList,
     Known,
     KnownChunks,
@@ -116,6 +117,11 @@ class FileStore:
     ) -> None:
         self.layout = Layout(Path(path).expanduser().absolute())
         self.compression_level = compression_level
+        if chunk_size and chunk_size < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {chunk_size} is too small",
+                hint=f"use 0 (whole parts) or {MIN_CHUNK_TARGET} bytes or more",
+            )
         self.chunk_size = chunk_size
         self._mutex_timeout = mutex_timeout
         self._temp_grace = temp_grace
@@ -407,6 +413,7 @@ class FileStore:
         """
         touched: set[Path] = set()
         lists: list[tuple[str, Path, Path]] = []
+        packed: list[tuple[str, Path]] = []  # staged chunk lists whose packs to install
         for ref in manifest.parts:
             target = self.layout.part(ref.sha256)
             staged = staging / f"{ref.sha256}.zst"
@@ -419,6 +426,8 @@ class FileStore:
                     else self._stored_part_ok(target, ref.sha256, staged)
                 )
                 if ok:
+                    if staged.exists() and filecmp.cmp(staged, target, shallow=False):
+                        packed.append((ref.sha256, staged))  # its packs may be missing
                     continue
                 if not staged.exists():
                     raise CorruptSnapshotError(
@@ -439,15 +448,21 @@ class FileStore:
                     hint="write every part through txn.part_writer() before commit",
                 )
             lists.append((ref.sha256, staged, target))
-        for sha256, staged, _target in lists:  # packs first: a list never names a missing pack
+            packed.append((ref.sha256, staged))
+        for sha256, staged in packed:  # packs first: a list never names a missing pack
             raw = read_raw_list(staged, sha256)
             for pack in sorted({name for name, _index in raw.packs}) if raw is not None else ():
                 pack_target = self.layout.pack(pack)
                 pack_staged = staging / f"{pack}.pack"
                 if pack_staged.exists():
-                    make_dir(pack_target.parent)
-                    os.replace(pack_staged, pack_target)
-                    touched.add(pack_target.parent)
+                    # a pack is named by its bytes: one stored already is replaced only if it
+                    # is missing or differs (damaged), as when a refresh writes lost chunks again
+                    if not pack_target.exists() or not filecmp.cmp(
+                        pack_staged, pack_target, shallow=False
+                    ):
+                        make_dir(pack_target.parent)
+                        os.replace(pack_staged, pack_target)
+                        touched.add(pack_target.parent)
                 elif not pack_target.exists():
                     raise StoreError(
                         f"pack {pack}, which part {sha256} reuses chunks of, was removed (a "
@@ -847,7 +862,7 @@ class FileStore:
     def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
         """Return the part's chunks in table order, or ``None`` if it is stored whole
         (written before chunking, by a store with ``chunk_size = 0``, or smaller than
-        :data:`~snapkit_file_store.chunked.MIN_CHUNKED_PART`).
+        :data:`~snapkit_file_store.chunked.MIN_CHUNKS` chunk targets).
 
         :raises CorruptSnapshotError: if the part or its chunk list is missing or damaged.
         """

@@ -14,6 +14,7 @@ import zstandard
 
 from snapkit.store import SnapshotStore
 from snapkit_file_store import FileStore, seekable
+from snapkit_file_store.chunked import read_raw_list
 from snapkit_file_store.parts import frame_blocks, load_table
 
 
@@ -38,6 +39,27 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
     data = bytearray(path.read_bytes())
     if how == "flip":
         data[len(data) // 2] ^= 0x10
+    elif how == "truncate":
+        del data[len(data) // 2 :]
+    else:
+        raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
+    path.write_bytes(bytes(data))
+
+
+def damage_pack(store: SnapshotStore, sha256: str, how: str) -> None:
+    """Damage the first pack holding chunks of chunked part ``sha256`` in place: flip a bit
+    (in its middle: inside a frame of chunks), truncate it, or delete it."""
+    store = _file_store(store)
+    raw = read_raw_list(store.layout.part(sha256), sha256)
+    if raw is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no packs")
+    path = store.layout.pack(raw.packs[raw.runs[0][0]][0])
+    if how == "delete":
+        path.unlink()
+        return
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 3] ^= 0x10
     elif how == "truncate":
         del data[len(data) // 2 :]
     else:

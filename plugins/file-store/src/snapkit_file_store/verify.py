@@ -7,8 +7,9 @@ SHA-256, and the part's SHA-256 over all of them); every pack is re-hashed again
 (not failed) snapshot references must be present; the pointer must name a verified good
 snapshot and agree with the history's last pointer move; every history line must match its
 check; the listing index must describe exactly the manifests on disk. The staging area and
-temp files are not data and are ignored; packs no part names (left by a crash between
-installing a part's pack and its chunk list) are not damage: the next prune removes them.
+temp files are not data and are ignored, and so are packs no chunk list names (left by a
+crash between installing a part's pack and its list, or damaged and replaced by a refresh
+that wrote their chunks again): the next prune removes them.
 
 What can be repaired from verified data is repaired, and reported as a problem saying what was
 done (so this verify exits 1 and the next one passes): a pointer that is damaged, lost, names a
@@ -41,6 +42,7 @@ from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport, info_of
 from snapkit_file_store.atomic import append_line, replace_atomic
+from snapkit_file_store.chunked import read_raw_list
 from snapkit_file_store.jsonlines import unwrap_line
 from snapkit_file_store.manifests import check_manifest_bytes
 from snapkit_file_store.packs import hash_pack_file
@@ -82,7 +84,7 @@ def verify_store(store: StoreInternals) -> VerifyReport:
     problems: list[VerifyProblem] = []
     manifest_ids, manifests = _read_manifests(layout, problems)
     parts = _hash_parts(store, problems)
-    _hash_packs(layout, problems)
+    _hash_packs(layout, _packs_named(layout, parts.files), problems)
 
     suspects = [
         (snapshot_id, ref)
@@ -167,9 +169,26 @@ def _hash_parts(store: StoreInternals, problems: list[VerifyProblem]) -> _Parts:
     return _Parts(files=files, present=present, good=frozenset(good))
 
 
-def _hash_packs(layout: Layout, problems: list[VerifyProblem]) -> None:
-    """Re-hash every file under ``packs/`` against its name."""
+def _packs_named(layout: Layout, files: list[tuple[str, Path]]) -> set[str]:
+    """The packs the chunk lists under ``parts/`` name (damaged lists were reported)."""
+    named: set[str] = set()
+    for stem, path in files:
+        try:
+            raw = read_raw_list(path, stem)
+        except (OSError, CorruptSnapshotError):
+            continue
+        if raw is not None:
+            named.update(name for name, _index in raw.packs)
+    return named
+
+
+def _hash_packs(layout: Layout, named: set[str], problems: list[VerifyProblem]) -> None:
+    """Re-hash every pack a chunk list names against its name. A pack no list names is
+    garbage (a crash between installing it and its list, or a damaged pack whose chunks a
+    refresh wrote again elsewhere): not read, removed by the next prune."""
     for stem, path in layout.pack_files():
+        if stem not in named:
+            continue
         try:
             check_part_hash(stem)
         except InvalidIdentifierError:
