@@ -14,7 +14,7 @@ import zstandard
 
 from snapkit.store import SnapshotStore
 from snapkit_file_store import FileStore, seekable
-from snapkit_file_store.chunked import read_raw_list
+from snapkit_file_store.chunked import read_chunk_list, read_raw_list
 from snapkit_file_store.parts import frame_blocks, load_table
 
 
@@ -64,6 +64,24 @@ def damage_pack(store: SnapshotStore, sha256: str, how: str) -> None:
         del data[len(data) // 2 :]
     else:
         raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
+    path.write_bytes(bytes(data))
+
+
+def damage_chunk(store: SnapshotStore, sha256: str, position: int, how: str) -> None:
+    """Damage the stored bytes of chunk ``position`` of chunked part ``sha256``: flip a bit in
+    the middle of the compressed frame holding it, or delete the pack holding it."""
+    store = _file_store(store)
+    listed = read_chunk_list(store.layout.part(sha256), sha256, store.layout.pack)
+    if listed is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no chunks")
+    path = store.layout.pack(listed.packs[listed.pack_of[position]][0])
+    if how == "delete":
+        path.unlink()
+        return
+    if how != "flip":
+        raise ValueError(f"unknown damage {how!r}; use flip or delete")
+    data = bytearray(path.read_bytes())
+    data[listed.frame_starts[position] + listed.frame_sizes[position] // 2] ^= 0x10
     path.write_bytes(bytes(data))
 
 
