@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="", help="comma-separated chunk sizes to write copies with as well"
     )
+    parser.add_argument(
+        "--full", action="store_true", help="accepted for `nox -s bench -- --full` (the default)"
+    )
     args = parser.parse_args()
     from snapkit_file_store import FileStore
 
