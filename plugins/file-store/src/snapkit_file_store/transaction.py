@@ -4,7 +4,8 @@ Parts are written to ``tmp/txn-<host>-<pid>-<random>/`` as they stream in (a chu
 its chunk list and a pack of its new chunks; see :mod:`snapkit_file_store.chunked`).
 ``commit`` hands the staging directory to the store, which moves the referenced parts into
 ``parts/`` (packs first; a part already stored is not rewritten), records the manifest and
-moves the pointer; the staging directory is removed whatever happens. ``abort`` removes it without recording anything.
+moves the pointer; the staging directory is removed whatever happens. ``abort`` removes it
+without recording anything.
 """
 
 from __future__ import annotations
