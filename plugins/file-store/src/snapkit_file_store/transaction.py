@@ -1,9 +1,11 @@
 """One refresh's writes to a file store: parts staged in a private temp directory.
 
-Parts are written to ``tmp/txn-<host>-<pid>-<random>/`` as they stream in. ``commit`` hands the
-staging directory to the store, which moves the referenced parts into ``parts/`` (a part already
-stored is not rewritten), records the manifest and moves the pointer; the staging directory is
-removed whatever happens. ``abort`` removes it without recording anything.
+Parts are written to ``tmp/txn-<host>-<pid>-<random>/`` as they stream in (a chunked part as
+its chunk list and a pack of its new chunks; see :mod:`snapkit_file_store.chunked`).
+``commit`` hands the staging directory to the store, which moves the referenced parts into
+``parts/`` (packs first; a part already stored is not rewritten), records the manifest and
+moves the pointer; the staging directory is removed whatever happens. ``abort`` removes it
+without recording anything.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
 from snapkit_file_store.atomic import make_dir, remove_quietly, temp_name
+from snapkit_file_store.chunked import ChunkedPartWriter, KnownChunks
 from snapkit_file_store.parts import ZstdPartWriter
 from snapkit_file_store.paths import writer_tag
 
@@ -28,13 +31,27 @@ class FileTransaction:
         self._store = store
         self.staging = store.layout.tmp / temp_name("txn", writer_tag())
         make_dir(self.staging)
-        self._writers: list[ZstdPartWriter] = []
+        self._writers: list[ZstdPartWriter | ChunkedPartWriter] = []
+        self._known: KnownChunks = store.known_chunks()  # loaded by the first chunked part
         self._finished = False
 
-    def part_writer(self) -> ZstdPartWriter:
-        """Return a writer for a new part, staged until commit."""
+    def part_writer(self) -> ZstdPartWriter | ChunkedPartWriter:
+        """Return a writer for a new part, staged until commit: chunked unless the store's
+        ``chunk_size`` is 0."""
         self._check_open()
-        writer = ZstdPartWriter(self.staging, self._store.compression_level, writer_tag())
+        store = self._store
+        writer: ZstdPartWriter | ChunkedPartWriter
+        if store.chunk_size:
+            writer = ChunkedPartWriter(
+                self.staging,
+                store.compression_level,
+                writer_tag(),
+                self._known,
+                store.layout.pack,
+                target=store.chunk_size,
+            )
+        else:
+            writer = ZstdPartWriter(self.staging, store.compression_level, writer_tag())
         self._writers.append(writer)
         return writer
 
