@@ -39,7 +39,6 @@ from snapkit.store import VerifyProblem, VerifyReport, info_of
 from snapkit_file_store.atomic import append_line, replace_atomic
 from snapkit_file_store.jsonlines import unwrap_line
 from snapkit_file_store.manifests import check_manifest_bytes
-from snapkit_file_store.parts import hash_part_file
 from snapkit_file_store.paths import Layout, check_part_hash, writer_tag
 from snapkit_file_store.pointer import read_pointer_file
 
@@ -77,7 +76,7 @@ def verify_store(store: StoreInternals) -> VerifyReport:
     layout = store.layout
     problems: list[VerifyProblem] = []
     manifest_ids, manifests = _read_manifests(layout, problems)
-    parts = _hash_parts(layout, problems)
+    parts = _hash_parts(store, problems)
 
     suspects = [
         (snapshot_id, ref)
@@ -123,8 +122,10 @@ def _read_manifests(
     return manifest_ids, manifests
 
 
-def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
-    """Re-hash every file under ``parts/``."""
+def _hash_parts(store: StoreInternals, problems: list[VerifyProblem]) -> _Parts:
+    """Re-hash every file under ``parts/`` (a chunk list: every chunk it lists, each against
+    its SHA-256, and the part's SHA-256 over all of them)."""
+    layout = store.layout
     files = layout.part_files()
     gone: set[str] = set()
     good: set[str] = set()
@@ -138,11 +139,14 @@ def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
             problems.append(VerifyProblem("part", stem, f"is stored at the wrong path {path}"))
             continue
         try:
-            digest, _size = hash_part_file(path)
+            digest, _size = store.hash_part(stem)
         except FileNotFoundError:
             gone.add(stem)  # pruned while we looked
             continue
         except CorruptSnapshotError as exc:
+            if not path.exists():
+                gone.add(stem)  # pruned with its packs while we read its chunks
+                continue
             problems.append(VerifyProblem("part", stem, f"is damaged: {exc.message}"))
             continue
         if digest != stem:

@@ -1,0 +1,466 @@
+"""Chunked parts: a part's lines cut into chunks at content-defined boundaries, each stored once.
+
+:class:`ChunkedPartWriter` cuts the canonical JSON Lines bytes it receives into chunks of whole
+lines. Where a chunk ends depends only on the lines themselves (a line ends a chunk when a
+CRC-32 of it falls under a threshold proportional to its length, with a minimum and a maximum
+chunk size), so an unchanged run of rows cuts into the same chunks after rows were inserted,
+changed or removed elsewhere. Each chunk is named by its SHA-256; a chunk the current snapshot
+already stores (:class:`KnownChunks`) is referenced where it is, after its stored bytes are
+compared with the new ones (a damaged stored chunk is written again instead); new chunks go to
+the part's pack (:mod:`snapkit_file_store.packs`). The part's chunk list
+(:mod:`snapkit_file_store.chunklist`) is staged under the part's name, the SHA-256 of its
+whole plain bytes, as a whole part would be. Parts smaller than :data:`MIN_CHUNKED_PART` are
+stored whole (seekable zstd), as before.
+
+The readers here serve :class:`snapkit.store.ChunkedPartReader`, ``open_part``,
+``iter_part_blocks`` and ``read_part_ranges`` for chunked parts; see ``docs/snapshots.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import zlib
+from bisect import bisect_right
+from collections.abc import Callable, Generator, Iterable, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from snapkit.errors import CorruptSnapshotError, StoreError
+from snapkit_file_store import chunklist
+from snapkit_file_store.atomic import FILE_MODE, temp_name
+from snapkit_file_store.chunklist import ChunkList, Entry, Location
+from snapkit_file_store.packs import FrameReader, PackWriter
+from snapkit_file_store.parts import ZstdPartWriter
+
+CHUNK_TARGET = 4096
+"""Plain bytes a chunk averages (see ``docs/snapshots.md`` for the measurements behind it)."""
+MIN_CHUNKED_PART = 64 << 10
+"""Parts smaller than this are stored whole: a chunk list and a pack would cost more."""
+_BLOCK = 1 << 16
+_RUN = 1 << 18
+"""Plain bytes a block of a whole-part read reaches at most (plus one chunk)."""
+
+
+class LineCutter:
+    """Cuts bytes into chunks of whole lines at content-defined boundaries.
+
+    A line (with its ``\\n``) of ``n`` bytes ends a chunk when the chunk holds at least
+    ``target // 4`` bytes and the CRC-32 of the line is below ``n * 2**32 / target``
+    (a chunk then averages about ``target`` bytes), or when the chunk reaches ``8 * target``.
+    """
+
+    def __init__(self, target: int) -> None:
+        if target < 64:
+            raise StoreError(f"chunk size {target} is too small", hint="use 64 bytes or more")
+        self._scale = (1 << 32) / target
+        self._min = target // 4
+        self._max = target * 8
+        self._carry = b""
+        self._lines: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> list[tuple[bytes, int]]:
+        """Take the next bytes; return the chunks completed, ``(bytes, rows)`` each."""
+        lines = (self._carry + data).split(b"\n") if self._carry else data.split(b"\n")
+        self._carry = lines.pop()
+        out: list[tuple[bytes, int]] = []
+        held = self._lines
+        size = self._size
+        scale, low, high = self._scale, self._min, self._max
+        crc32 = zlib.crc32
+        for line in lines:
+            n = len(line) + 1
+            held.append(line)
+            size += n
+            if size >= high or (size >= low and crc32(line) < n * scale):
+                held.append(b"")
+                out.append((b"\n".join(held), len(held) - 1))
+                held = []
+                size = 0
+        self._lines = held
+        self._size = size
+        return out
+
+    def finish(self) -> list[tuple[bytes, int]]:
+        """The last chunk (a last line without ``\\n`` included as it is), if any."""
+        if self._carry:
+            self._lines.append(self._carry)
+            data = b"\n".join(self._lines)
+            rows = len(self._lines)
+        elif self._lines:
+            data = b"\n".join([*self._lines, b""])
+            rows = len(self._lines)
+        else:
+            return []
+        self._lines, self._carry, self._size = [], b"", 0
+        return [(data, rows)]
+
+
+def read_chunk_list(path: Path, name: str) -> ChunkList | None:
+    """The chunk list stored at ``path`` for part ``name``, or ``None`` if the part is stored
+    whole (a zstd file).
+
+    :raises FileNotFoundError: if the file is missing.
+    :raises CorruptSnapshotError: if the chunk list is damaged or another part's.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(len(chunklist.TAG))
+        if not chunklist.is_chunk_list(head):
+            return None
+        data = head + handle.read()
+    try:
+        return chunklist.decode(data, name)
+    except chunklist.ChunkListError as exc:
+        raise CorruptSnapshotError(
+            f"stored part {name} {exc}",
+            hint="run `snapkit snapshots verify` and refresh to rewrite the part",
+        ) from None
+
+
+class KnownChunks:
+    """The chunks a transaction may reference instead of storing again: those of the parts
+    of the snapshot that was current when it began. Loaded once, when the first chunked part
+    needs it; shared by the transaction's writers (each compares with its own reader)."""
+
+    def __init__(self, load: Callable[[], dict[bytes, Location]]) -> None:
+        self._load = load
+        self._index: dict[bytes, Location] | None = None
+        self._lock = threading.Lock()
+
+    def index(self) -> dict[bytes, Location]:
+        """Chunk SHA-256 (raw) -> where it is stored."""
+        with self._lock:
+            if self._index is None:
+                self._index = self._load()
+            return self._index
+
+
+def known_chunks_of(
+    layout_part: Callable[[str], Path], parts: Iterable[str]
+) -> dict[bytes, Location]:
+    """Where each chunk of the chunked parts ``parts`` is stored (the first place listed);
+    parts stored whole, missing or with a damaged list are left out."""
+    index: dict[bytes, Location] = {}
+    for name in parts:
+        try:
+            listed = read_chunk_list(layout_part(name), name)
+        except (OSError, CorruptSnapshotError):
+            continue
+        if listed is None:
+            continue
+        for entry in listed.entries:
+            index.setdefault(entry.sha256, entry.location)
+    return index
+
+
+class ChunkedPartWriter:
+    """Writes one staged part as chunks (see the module docstring).
+
+    After :meth:`close` the staging directory holds ``<sha256>.zst`` (the chunk list, or
+    the whole part when it is small) and ``<pack sha256>.pack`` when new chunks were
+    written; the transaction installs both at commit.
+    """
+
+    def __init__(
+        self,
+        staging: Path,
+        level: int,
+        tag: str,
+        known: KnownChunks,
+        pack_path: Callable[[str], Path],
+        *,
+        target: int = CHUNK_TARGET,
+    ) -> None:
+        self._staging = staging
+        self._level = level
+        self._tag = tag
+        self._known = known
+        self._cutter = LineCutter(target)
+        self._pack = PackWriter(staging, level, tag)
+        self._reader = FrameReader(pack_path)
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._held: list[bytes] | None = []  # bytes held until the part is large enough
+        self._entries: list[tuple[bytes, int, int, Location | None, int, int]] = []
+        self._own: dict[bytes, tuple[int, int]] = {}
+        self._closed = False
+        self._small: ZstdPartWriter | None = None
+
+    def write(self, data: bytes) -> None:
+        """Append uncompressed bytes to the part."""
+        if self._closed:
+            raise StoreError("part writer is closed", hint="start a new part_writer()")
+        data = bytes(data)
+        self._hash.update(data)
+        self._size += len(data)
+        if self._held is not None:
+            self._held.append(data)
+            if self._size < MIN_CHUNKED_PART:
+                return
+            data, self._held = b"".join(self._held), None
+        for chunk, rows in self._cutter.feed(data):
+            self._add(chunk, rows)
+
+    def _add(self, chunk: bytes, rows: int) -> None:
+        sha = hashlib.sha256(chunk).digest()
+        location = self._known.index().get(sha)
+        if location is not None and self._stored_equal(location, chunk):
+            self._entries.append((sha, rows, len(chunk), location, 0, 0))
+            return
+        own = self._own.get(sha)
+        if own is None:
+            own = self._pack.add(chunk)
+            self._own[sha] = own
+        self._entries.append((sha, rows, len(chunk), None, own[0], own[1]))
+
+    def _stored_equal(self, location: Location, chunk: bytes) -> bool:
+        """Whether the stored chunk at ``location`` holds exactly these bytes (a damaged or
+        missing one does not: the chunk is written again)."""
+        try:
+            frame = self._reader.frame(location.pack, location.frame_start, location.frame_size)
+        except (OSError, CorruptSnapshotError):
+            return False
+        return frame[location.offset : location.offset + len(chunk)] == chunk
+
+    def close(self) -> tuple[str, int]:
+        """Finish the part; return its SHA-256 (hex) and uncompressed size in bytes."""
+        if self._closed:
+            raise StoreError("part writer is already closed")
+        self._closed = True
+        self._reader.close()
+        digest = self._hash.hexdigest()
+        if self._held is not None:  # small: stored whole
+            self._small = ZstdPartWriter(self._staging, self._level, self._tag)
+            for data in self._held:
+                self._small.write(data)
+            self._held = None
+            return self._small.close()
+        for chunk, rows in self._cutter.finish():
+            self._add(chunk, rows)
+        pack = self._pack.close()
+        entries = []
+        for sha, rows, size, location, start, offset in self._entries:
+            if location is None:
+                assert pack is not None
+                location = Location(pack, start, self._pack.frames[start], offset)
+            entries.append(Entry(sha, rows, size, location))
+        data = chunklist.encode(digest, self._size, entries, self._level)
+        path = self._staging / temp_name("list", self._tag)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(path, self._staging / f"{digest}.zst")
+        return digest, self._size
+
+    def abort(self) -> None:
+        """Discard this part (the engine calls it before retrying a failed stream)."""
+        self.discard()
+
+    def discard(self) -> None:
+        """Close and remove an unfinished part."""
+        if self._closed:
+            return
+        self._closed = True
+        self._reader.close()
+        self._pack.discard()
+        if self._small is not None:
+            self._small.discard()
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _corrupt_chunk(name: str, position: int, what: str) -> CorruptSnapshotError:
+    return CorruptSnapshotError(
+        f"chunk {position} of stored part {name} {what}",
+        hint="run `snapkit snapshots verify` and refresh to write the chunks again",
+    )
+
+
+def chunk_bytes(
+    reader: FrameReader, name: str, listed: ChunkList, position: int, *, verify: bool
+) -> bytes:
+    """The bytes of chunk ``position`` of part ``name``, checked against its SHA-256 when
+    ``verify`` (else by its frame's zstd checksum and its size only).
+
+    :raises CorruptSnapshotError: if its pack or frame is missing or damaged, or the bytes
+        differ from the chunk's SHA-256.
+    """
+    entry = listed.entries[position]
+    loc = entry.location
+    frame = reader.frame(loc.pack, loc.frame_start, loc.frame_size)
+    data = frame[loc.offset : loc.offset + entry.size]
+    if len(data) != entry.size:
+        raise _corrupt_chunk(name, position, f"is cut short in pack {loc.pack}")
+    if verify and hashlib.sha256(data).digest() != entry.sha256:
+        raise _corrupt_chunk(name, position, "does not match its SHA-256")
+    return data
+
+
+def iter_chunk_bytes(
+    pack_path: Callable[[str], Path],
+    name: str,
+    listed: ChunkList,
+    positions: Iterable[int],
+    *,
+    verify: bool,
+) -> Generator[bytes, None, None]:
+    """Yield the chunks at ``positions`` (ascending) of part ``name``, each checked."""
+    reader = FrameReader(pack_path)
+    try:
+        previous = -1
+        count = len(listed.entries)
+        for position in positions:
+            if position <= previous or not 0 <= position < count:
+                raise ValueError(
+                    f"chunk positions must ascend within 0..{count - 1} (got {position} "
+                    f"after {previous})"
+                )
+            previous = position
+            yield chunk_bytes(reader, name, listed, position, verify=verify)
+    finally:
+        reader.close()
+
+
+def chunked_blocks(
+    pack_path: Callable[[str], Path], name: str, listed: ChunkList, *, verify: bool
+) -> Generator[bytes, None, None]:
+    """Yield a chunked part's plain bytes in blocks (runs of chunks that lie together in one
+    frame are one block). ``verify`` checks the part's SHA-256 at the end; either way every
+    frame's zstd checksum and every chunk's size are checked as they are read.
+
+    :raises CorruptSnapshotError: if a pack, frame or chunk is missing or damaged, or (at the
+        end, with ``verify``) the bytes do not hash to ``name``.
+    """
+    reader = FrameReader(pack_path)
+    digest = hashlib.sha256() if verify else None
+    try:
+        run: list[bytes] = []
+        run_key: tuple[str, int] | None = None
+        run_end = run_size = 0
+        for position, entry in enumerate(listed.entries):
+            loc = entry.location
+            key = (loc.pack, loc.frame_start)
+            if run and (key != run_key or loc.offset != run_end or run_size >= _RUN):
+                block = b"".join(run)
+                if digest is not None:
+                    digest.update(block)
+                yield block
+                run, run_size = [], 0
+            data = chunk_bytes(reader, name, listed, position, verify=False)
+            run.append(data)
+            run_size += len(data)
+            run_key, run_end = key, loc.offset + entry.size
+        if run:
+            block = b"".join(run)
+            if digest is not None:
+                digest.update(block)
+            yield block
+        if digest is not None and digest.hexdigest() != name:
+            raise CorruptSnapshotError(
+                f"stored part {name} does not match its SHA-256 (its chunks were changed)",
+                hint="run `snapkit snapshots verify` and refresh to rewrite the part",
+            )
+    finally:
+        reader.close()
+
+
+def hash_chunked(pack_path: Callable[[str], Path], name: str, listed: ChunkList) -> tuple[str, int]:
+    """Re-hash every chunk of a chunked part against its SHA-256 and the whole part; return
+    the part's SHA-256 and size (for ``verify``).
+
+    :raises CorruptSnapshotError: for a missing or damaged pack, frame or chunk.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    reader = FrameReader(pack_path)
+    try:
+        for position in range(len(listed.entries)):
+            data = chunk_bytes(reader, name, listed, position, verify=True)
+            digest.update(data)
+            size += len(data)
+    finally:
+        reader.close()
+    return digest.hexdigest(), size
+
+
+def chunked_ranges(
+    pack_path: Callable[[str], Path],
+    name: str,
+    listed: ChunkList,
+    ranges: Iterable[tuple[int, int]],
+    check_range: Callable[[int, int, int], None],
+) -> Generator[bytes, None, None]:
+    """Yield the plain bytes of each ``(offset, length)`` range of a chunked part, reading
+    only the chunks holding them, each checked against its SHA-256."""
+    reader = FrameReader(pack_path)
+    try:
+        current, data = -1, b""
+        previous = 0
+        for offset, length in ranges:
+            check_range(offset, length, previous)
+            previous = offset
+            end = min(offset + length, listed.size)
+            pieces = []
+            while offset < end:
+                position = bisect_right(listed.offsets, offset) - 1
+                if position != current:
+                    current = position
+                    data = chunk_bytes(reader, name, listed, position, verify=True)
+                base = listed.offsets[position]
+                pieces.append(data[offset - base : end - base])
+                offset += len(pieces[-1])
+            yield b"".join(pieces)
+    finally:
+        reader.close()
+
+
+class BlockStream(io.RawIOBase):
+    """Blocks from a generator as a raw stream (for ``open_part`` of a chunked part)."""
+
+    def __init__(self, blocks: Generator[bytes, None, None]) -> None:
+        super().__init__()
+        self._blocks = blocks
+        self._pending = memoryview(b"")
+        self._pos = 0
+        self._error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._error is not None:
+            raise self._error
+        while self._pos >= len(self._pending):
+            try:
+                block = next(self._blocks, None)
+            except CorruptSnapshotError as exc:
+                self._error = exc
+                raise
+            if block is None:
+                return 0
+            self._pending, self._pos = memoryview(block), 0
+        count = min(len(buffer), len(self._pending) - self._pos)
+        buffer[:count] = self._pending[self._pos : self._pos + count]
+        self._pos += count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._blocks.close()
+        super().close()
+
+
+def open_chunked(blocks: Generator[bytes, None, None]) -> BinaryIO:
+    """A buffered stream over a chunked part's checked blocks."""
+    return io.BufferedReader(BlockStream(blocks), buffer_size=_BLOCK)
+
+
+def chunk_refs(listed: ChunkList) -> Sequence[tuple[str, int, int]]:
+    """``(sha256 hex, rows, size)`` of each chunk, in order."""
+    return [(entry.sha256.hex(), entry.rows, entry.size) for entry in listed.entries]
