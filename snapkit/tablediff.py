@@ -125,17 +125,17 @@ def diff_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, A
     compare by their JSON form, so ``1`` and ``1.0`` differ.
     """
     fields: dict[str, dict[str, Any]] = {}
-    names = old.keys() | new.keys() if old.keys() != new.keys() else old.keys()
-    for name in sorted(names):
+    names = sorted(old) if old.keys() == new.keys() else sorted(old.keys() | new.keys())
+    for name in names:
         before = old.get(name, _MISSING)
         after = new.get(name, _MISSING)
         kind = type(before)
-        if kind is type(after) and (
-            before == after
-            if kind is not dict and kind is not list
-            else canonical_str(before) == canonical_str(after)
-        ):
-            continue  # the same JSON value (or missing on both sides: not a field of either)
+        if kind is type(after):
+            if kind is dict or kind is list:
+                if canonical_str(before) == canonical_str(after):
+                    continue
+            elif before == after:
+                continue  # the same JSON value (or missing on both sides)
         change: dict[str, Any] = {}
         if before is not _MISSING:
             change["from"] = before
@@ -143,10 +143,15 @@ def diff_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, A
             change["to"] = after
         left = None if before is _MISSING else before
         right = None if after is _MISSING else after
-        if (left is None or is_number(left)) and (right is None or is_number(right)):
+        if _number_or_none(left) and _number_or_none(right):
             change["delta"] = delta(left, right)
         fields[name] = change
     return fields
+
+
+def _number_or_none(value: Any) -> bool:
+    kind = type(value)
+    return kind is float or kind is int or value is None or is_number(value)
 
 
 def diff_tables(
@@ -548,6 +553,27 @@ class _Collector:
         key = row[self.key_column]
         return _identity(key), key, row
 
+    def _decoded(self, lines: Iterable[bytes], side: str) -> list[tuple[Any, Any, dict[str, Any]]]:
+        """:meth:`_key` of every line (the same checks and errors), in one loop."""
+        decode, column = self.decode, self.key_column
+        out: list[tuple[Any, Any, dict[str, Any]]] = []
+        append = out.append
+        for line in lines:
+            try:
+                row = decode(line)
+                key = row[column]
+            except (ValueError, KeyError, TypeError):
+                self._key(line, side)  # raises the error that says what is wrong
+                raise
+            if type(row) is not dict:
+                self._key(line, side)
+            kind = type(key)
+            if kind is str or kind is int or kind is float:
+                append(((kind.__name__, key), key, row))
+            else:
+                append((_identity(key), key, row))
+        return out
+
     def _groups(self) -> Iterator[tuple[list[bytes], list[bytes]]]:
         if self.folder is None:
             yield self.pending["a"], self.pending["b"]
@@ -567,14 +593,12 @@ class _Collector:
         changed = _Top(self.max_items)
         for lines_a, lines_b in self._groups():
             old: dict[Any, tuple[Any, dict[str, Any]]] = {}
-            for line in lines_a:
-                ident, key, row = self._key(line, "a")
+            for ident, key, row in self._decoded(lines_a, "a"):
                 if ident in old:
                     raise self._duplicate("a")
                 old[ident] = (key, row)
             seen: set[Any] = set()
-            for line in lines_b:
-                ident, key, row = self._key(line, "b")
+            for ident, key, row in self._decoded(lines_b, "b"):
                 if ident in seen:
                     raise self._duplicate("b")
                 seen.add(ident)
