@@ -107,14 +107,17 @@ def tables(
     return a, b
 
 
-def prepare(rows: int, folder: Path, churn: str) -> dict[str, Any]:
+def prepare(rows: int, folder: Path, churn: str, chunk_size: int | None) -> dict[str, Any]:
     """Write both tables as snapkit parts in a file store and as JSONL files."""
     from snapkit.canonical import canonical_bytes
     from snapkit.contracts import PartRef, Scope, SnapshotManifest
     from snapkit.parts import write_records
     from snapkit_file_store.store import FileStore
 
-    store = FileStore.from_settings({"path": str(folder / "store"), "compression_level": 1})
+    settings: dict[str, Any] = {"path": str(folder / "store"), "compression_level": 1}
+    if chunk_size is not None:
+        settings["chunk_size"] = chunk_size
+    store = FileStore.from_settings(settings)
     ids = []
     for name, table in zip(("a", "b"), tables(rows, churn), strict=True):
         with open(folder / f"{name}.jsonl", "wb") as file:
@@ -147,6 +150,7 @@ def prepare(rows: int, folder: Path, churn: str) -> dict[str, Any]:
 
 
 def run_snapkit(job: dict[str, Any]) -> dict[str, Any]:
+    from snapkit import gcpace
     from snapkit.diff import compute_diff
     from snapkit.manager import PluginManager, PluginSelection
     from snapkit_diff_sections import plugin
@@ -157,7 +161,8 @@ def run_snapkit(job: dict[str, Any]) -> dict[str, Any]:
     store = FileStore.from_settings({"path": job["store"]})
     a, b = store.get(job["a"]), store.get(job["b"])
     started, cpu = time.perf_counter(), time.process_time()
-    diff = compute_diff(manager, store, a, b, sections=["table"])
+    with gcpace.enabled():  # as the command line runs it
+        diff = compute_diff(manager, store, a, b, sections=["table"])
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     (section,) = diff.sections
     return {
@@ -246,7 +251,9 @@ def child(name: str, job_file: str) -> None:
 
     job = json.loads(Path(job_file).read_text())
     if name == "prepare":
-        print(json.dumps(prepare(job["rows"], Path(job["folder"]), job["churn"])))
+        print(
+            json.dumps(prepare(job["rows"], Path(job["folder"]), job["churn"], job["chunk_size"]))
+        )
         return
     baseline = psutil.Process().memory_info().rss
     figures = CONTENDERS[name](job)
@@ -277,16 +284,21 @@ CHURN = {
 }
 
 
-def bench(rows: int, churn: str) -> None:
+def bench(rows: int, churn: str, chunk_size: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="snapkit-bench-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
         job_file = folder / "job.json"
-        job_file.write_text(json.dumps({"rows": rows, "folder": str(folder), "churn": churn}))
+        job_file.write_text(
+            json.dumps(
+                {"rows": rows, "folder": str(folder), "churn": churn, "chunk_size": chunk_size}
+            )
+        )
         job = measure("prepare", job_file)  # in its own process: this one stays small
         job_file.write_text(json.dumps(job))
         print(
-            f"\n{rows:,} rows per table, {churn} churn ({CHURN[churn]}); "
+            f"\n{rows:,} rows per table, {churn} churn ({CHURN[churn]}); store "
+            f"{'default' if chunk_size is None else f'chunk_size {chunk_size}'}; "
             f"data prepared in {time.perf_counter() - started:.1f} s"
         )
         names = ["snapkit", "duckdb"] + (["deepdiff"] if rows <= DEEPDIFF_MAX_ROWS else [])
@@ -333,6 +345,11 @@ def main() -> None:
         action="append",
         help="kind of change; repeatable (default: both)",
     )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        help="the file store's chunk_size (0: parts stored whole; default: the store's)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "JOB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -341,7 +358,7 @@ def main() -> None:
     os.environ.setdefault("PYTHONHASHSEED", "0")
     for rows in args.rows or [100_000, 1_000_000]:
         for churn in args.churn or ["random", "range"]:
-            bench(rows, churn)
+            bench(rows, churn, args.chunk_size)
 
 
 if __name__ == "__main__":

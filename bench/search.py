@@ -19,7 +19,7 @@ Throughput is the part's uncompressed JSON Lines bytes (snapkit, duckdb json.zst
 bytes (grep, DuckDB) over the wall time; CPU time is shown beside it (the machine may be
 busy). Timing starts once the contender is ready to query: DuckDB's ``connect()`` and
 snapkit's opening of the store (importing and opening the file store plugin) are outside it,
-and printed. Targets: streaming at least 150 MB/s and within 1.5x of DuckDB's time (on the
+and printed. Targets: streaming at least 150 MB/s and at most 1.0x DuckDB's time (on the
 CSV), peak RSS under 50 MB; indexed p99 under 20 ms.
 
 Usage::
@@ -50,7 +50,7 @@ NEEDLE = "2345@district"
 LOOKUPS = 300
 
 
-def _project(folder: Path, rows: int = 0) -> Any:
+def _project(folder: Path, rows: int = 0, chunk_size: int | None = None) -> Any:
     from snapkit.testing.engine import OraclePlugin, make_project
     from snapkit_oneroster.normalize import normalize_record
 
@@ -60,21 +60,27 @@ def _project(folder: Path, rows: int = 0) -> Any:
         return (normalize_record("users", record) for record in users(rows))
 
     plugin = OraclePlugin().add("users", load, records=True, key_column="sourcedId")
+    store = (
+        {}
+        if chunk_size is None
+        else {"store": {"kind": "file", "path": str(folder / "store"), "chunk_size": chunk_size}}
+    )
     return make_project(
         folder,
         plugin,
         config={
             "search": {"index": {"users": ["email"]}, "index_dir": "index"},
             "refresh": {"timeout": 3600},
+            **store,
         },
     )
 
 
-def build(folder: Path, rows: int) -> dict[str, Any]:
+def build(folder: Path, rows: int, chunk_size: int | None = None) -> dict[str, Any]:
     """Commit the table (with its index) and write users.csv; return sizes."""
     from snapkit_oneroster.layout import write_layout
 
-    project = _project(folder, rows)
+    project = _project(folder, rows, chunk_size)
     started = time.perf_counter()
     outcome = project.refresh()
     if outcome.status != "success":
@@ -82,7 +88,12 @@ def build(folder: Path, rows: int) -> dict[str, Any]:
     report = write_layout(project.store, outcome.manifest, folder / "view")
     part = outcome.manifest.part("users")
     index = folder / "index"
-    stored = sum(f.stat().st_size for f in (folder / "store").rglob("*.zst"))
+    stored = sum(
+        f.stat().st_size
+        for where in ("parts", "packs")  # whole parts, and chunk lists with their packs
+        for f in (folder / "store" / where).rglob("*")
+        if f.is_file()
+    )
     return {
         "seconds": time.perf_counter() - started,
         "part_bytes": part.bytes,
@@ -209,6 +220,11 @@ def run_child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        help="the file store's chunk_size (0: parts stored whole; default: the store's)",
+    )
     parser.add_argument("--child")
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--csv", default="")
@@ -218,8 +234,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"building {args.rows:,} users (part + email index + users.csv)...")
-        sizes = build(folder, args.rows)
+        layout = "default" if args.chunk_size is None else f"chunk_size {args.chunk_size}"
+        print(f"building {args.rows:,} users (part + email index + users.csv; store {layout})...")
+        sizes = build(folder, args.rows, args.chunk_size)
         print(
             f"  built in {sizes['seconds']:.1f} s: part {sizes['part_bytes'] / 1e6:.0f} MB "
             f"(JSON Lines; {sizes['stored_bytes'] / 1e6:.0f} MB stored), users.csv "
@@ -262,7 +279,7 @@ def main() -> None:
     ratio = snap["seconds"] / duck["seconds"]
     print(
         f"\ntargets: scan >= 150 MB/s: {rate:.0f} ({'ok' if rate >= 150 else 'MISSED'}); "
-        f"<= 1.5x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.5 else 'MISSED'}); "
+        f"<= 1.0x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.0 else 'MISSED'}); "
         f"peak RSS < 50 MB: {snap['peak_mb']:.0f} ({'ok' if snap['peak_mb'] < 50 else 'MISSED'})"
         f"; index p99 < 20 ms: {index['p99_ms']:.1f} "
         f"({'ok' if index['p99_ms'] < 20 else 'MISSED'})"

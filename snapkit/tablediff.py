@@ -44,6 +44,7 @@ from attrs import frozen
 from snapkit.canonical import canonical_str
 from snapkit.diff import delta, is_number, sort_key
 from snapkit.errors import DiffError
+from snapkit.gcpace import YOUNG_COLLECTION_EVERY, spaced_collections
 from snapkit.search_core import json_decoder
 from snapkit.store import ChunkRef
 
@@ -187,7 +188,8 @@ def diff_tables(
     try:
         _align(batches_a, batches_b, residue)
         residue.finish(collector)
-        return collector.finish()
+        with spaced_collections(young=YOUNG_COLLECTION_EVERY):  # decoded rows: see gcpace
+            return collector.finish()
     finally:
         residue.close()
         collector.close()
