@@ -9,8 +9,8 @@ already stores (:class:`KnownChunks`) is referenced where it is, after its store
 compared with the new ones (a damaged stored chunk is written again instead); new chunks go to
 the part's pack (:mod:`snapkit_file_store.packs`). The part's chunk list
 (:mod:`snapkit_file_store.chunklist`) is staged under the part's name, the SHA-256 of its
-whole plain bytes, as a whole part would be. Parts smaller than :data:`MIN_CHUNKED_PART` are
-stored whole (seekable zstd), as before.
+whole plain bytes, as a whole part would be. Parts smaller than :data:`MIN_CHUNKS` chunk
+targets are stored whole (seekable zstd), as before.
 
 The readers here serve :class:`snapkit.store.ChunkedPartReader`, ``open_part``,
 ``iter_part_blocks`` and ``read_part_ranges`` for chunked parts; see ``docs/snapshots.md``.
@@ -24,24 +24,30 @@ import os
 import threading
 import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from snapkit.errors import CorruptSnapshotError, StoreError
-from snapkit_file_store import chunklist
+from snapkit_file_store import chunklist, packs
 from snapkit_file_store.atomic import FILE_MODE, temp_name
-from snapkit_file_store.chunklist import ChunkList, Entry, Location
+from snapkit_file_store.chunklist import RawList
 from snapkit_file_store.packs import FrameReader, PackWriter
 from snapkit_file_store.parts import ZstdPartWriter
 
-CHUNK_TARGET = 4096
-"""Plain bytes a chunk averages (see ``docs/snapshots.md`` for the measurements behind it)."""
-MIN_CHUNKED_PART = 64 << 10
-"""Parts smaller than this are stored whole: a chunk list and a pack would cost more."""
+CHUNK_TARGET = 1024
+"""Plain bytes a chunk aims for (about 1.5 KiB on average with the minimum of a quarter of it;
+``docs/snapshots.md`` has the measurements behind the choice)."""
+MIN_CHUNKS = 64
+"""Parts smaller than this many chunk targets (64 KiB at the default) are stored whole: a chunk
+list and a pack would cost more than they could save."""
 _BLOCK = 1 << 16
 _RUN = 1 << 18
 """Plain bytes a block of a whole-part read reaches at most (plus one chunk)."""
+
+
+MIN_CHUNK_TARGET = 64
+"""The smallest chunk target a store accepts."""
 
 
 class LineCutter:
@@ -53,8 +59,10 @@ class LineCutter:
     """
 
     def __init__(self, target: int) -> None:
-        if target < 64:
-            raise StoreError(f"chunk size {target} is too small", hint="use 64 bytes or more")
+        if target < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {target} is too small", hint=f"use {MIN_CHUNK_TARGET} bytes or more"
+            )
         self._scale = (1 << 32) / target
         self._min = target // 4
         self._max = target * 8
@@ -99,9 +107,53 @@ class LineCutter:
         return [(data, rows)]
 
 
-def read_chunk_list(path: Path, name: str) -> ChunkList | None:
-    """The chunk list stored at ``path`` for part ``name``, or ``None`` if the part is stored
-    whole (a zstd file).
+class ChunkList:
+    """A chunked part's chunks, resolved from its list and its packs' checked indexes: one
+    column per field, position ``i`` being the part's ``i``-th chunk."""
+
+    __slots__ = (
+        "entry_of",
+        "frame_offsets",
+        "frame_sizes",
+        "frame_starts",
+        "offsets",
+        "pack_of",
+        "packs",
+        "rows",
+        "shas",
+        "size",
+        "sizes",
+    )
+
+    def __init__(self, size: int, packs: tuple[tuple[str, str], ...]) -> None:
+        self.size = size
+        self.packs = packs
+        """``(name, index SHA-256)`` of each pack the list uses."""
+        self.shas: list[bytes] = []
+        self.rows: list[int] = []
+        self.sizes: list[int] = []
+        self.offsets: list[int] = []
+        """Where each chunk starts in the part's plain bytes."""
+        self.pack_of: list[int] = []
+        self.entry_of: list[int] = []
+        self.frame_starts: list[int] = []
+        self.frame_sizes: list[int] = []
+        self.frame_offsets: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.shas)
+
+
+def _corrupt_part(name: str, what: str) -> CorruptSnapshotError:
+    return CorruptSnapshotError(
+        f"stored part {name} {what}",
+        hint="run `snapkit snapshots verify` and refresh to rewrite the part",
+    )
+
+
+def read_raw_list(path: Path, name: str) -> RawList | None:
+    """The chunk list stored at ``path`` for part ``name`` as written (packs and runs), or
+    ``None`` if the part is stored whole (a zstd file).
 
     :raises FileNotFoundError: if the file is missing.
     :raises CorruptSnapshotError: if the chunk list is damaged or another part's.
@@ -114,10 +166,58 @@ def read_chunk_list(path: Path, name: str) -> ChunkList | None:
     try:
         return chunklist.decode(data, name)
     except chunklist.ChunkListError as exc:
-        raise CorruptSnapshotError(
-            f"stored part {name} {exc}",
-            hint="run `snapkit snapshots verify` and refresh to rewrite the part",
-        ) from None
+        raise _corrupt_part(name, str(exc)) from None
+
+
+def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkList:
+    """The chunks of a chunk list, from the indexes of its packs (each checked against the
+    digest the list recorded).
+
+    :raises CorruptSnapshotError: if a pack is missing, an index is damaged, a run lies outside
+        its pack's index, or the chunks do not add up to the part's size.
+    """
+    listed = ChunkList(raw.size, raw.packs)
+    indexes: dict[int, bytes] = {}
+    position = 0
+    width = packs.ENTRY.size
+    for pack, first, count in raw.runs:
+        index = indexes.get(pack)
+        if index is None:
+            pack_name, index_sha = raw.packs[pack]
+            index = indexes[pack] = packs.read_index(pack_path(pack_name), pack_name, index_sha)
+        if (first + count) * width > len(index):
+            raise _corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
+        rows = list(packs.ENTRY.iter_unpack(index[first * width : (first + count) * width]))
+        shas, counts, sizes, starts, frame_sizes, frame_offsets = zip(*rows, strict=True)
+        listed.shas.extend(shas)
+        listed.rows.extend(counts)
+        listed.sizes.extend(sizes)
+        listed.frame_starts.extend(starts)
+        listed.frame_sizes.extend(frame_sizes)
+        listed.frame_offsets.extend(frame_offsets)
+        listed.pack_of.extend([pack] * count)
+        listed.entry_of.extend(range(first, first + count))
+        for size in sizes:
+            listed.offsets.append(position)
+            position += size
+    if position != raw.size:
+        raise _corrupt_part(name, "has chunks that do not add up to the part's size")
+    return listed
+
+
+def read_chunk_list(path: Path, name: str, pack_path: Callable[[str], Path]) -> ChunkList | None:
+    """The resolved chunk list of part ``name`` stored at ``path``, or ``None`` if the part is
+    stored whole.
+
+    :raises FileNotFoundError: if the part file is missing.
+    :raises CorruptSnapshotError: if the list or a pack index it uses is missing or damaged.
+    """
+    raw = read_raw_list(path, name)
+    return None if raw is None else resolve(raw, name, pack_path)
+
+
+Known = tuple[str, str, int, int, int, int]
+"""Where a known chunk is: pack, its index SHA-256, entry, frame start, frame size, offset."""
 
 
 class KnownChunks:
@@ -125,12 +225,12 @@ class KnownChunks:
     of the snapshot that was current when it began. Loaded once, when the first chunked part
     needs it; shared by the transaction's writers (each compares with its own reader)."""
 
-    def __init__(self, load: Callable[[], dict[bytes, Location]]) -> None:
+    def __init__(self, load: Callable[[], dict[bytes, Known]]) -> None:
         self._load = load
-        self._index: dict[bytes, Location] | None = None
+        self._index: dict[bytes, Known] | None = None
         self._lock = threading.Lock()
 
-    def index(self) -> dict[bytes, Location]:
+    def index(self) -> dict[bytes, Known]:
         """Chunk SHA-256 (raw) -> where it is stored."""
         with self._lock:
             if self._index is None:
@@ -139,20 +239,29 @@ class KnownChunks:
 
 
 def known_chunks_of(
-    layout_part: Callable[[str], Path], parts: Iterable[str]
-) -> dict[bytes, Location]:
+    part_path: Callable[[str], Path], pack_path: Callable[[str], Path], parts: Iterable[str]
+) -> dict[bytes, Known]:
     """Where each chunk of the chunked parts ``parts`` is stored (the first place listed);
-    parts stored whole, missing or with a damaged list are left out."""
-    index: dict[bytes, Location] = {}
+    parts stored whole, missing or with a damaged list or pack index are left out."""
+    index: dict[bytes, Known] = {}
     for name in parts:
         try:
-            listed = read_chunk_list(layout_part(name), name)
+            listed = read_chunk_list(part_path(name), name, pack_path)
         except (OSError, CorruptSnapshotError):
             continue
         if listed is None:
             continue
-        for entry in listed.entries:
-            index.setdefault(entry.sha256, entry.location)
+        for i, sha in enumerate(listed.shas):
+            if sha not in index:
+                pack, index_sha = listed.packs[listed.pack_of[i]]
+                index[sha] = (
+                    pack,
+                    index_sha,
+                    listed.entry_of[i],
+                    listed.frame_starts[i],
+                    listed.frame_sizes[i],
+                    listed.frame_offsets[i],
+                )
     return index
 
 
@@ -161,7 +270,7 @@ class ChunkedPartWriter:
 
     After :meth:`close` the staging directory holds ``<sha256>.zst`` (the chunk list, or
     the whole part when it is small) and ``<pack sha256>.pack`` when new chunks were
-    written; the transaction installs both at commit.
+    written; the transaction installs both at commit, the packs first.
     """
 
     def __init__(
@@ -179,13 +288,13 @@ class ChunkedPartWriter:
         self._tag = tag
         self._known = known
         self._cutter = LineCutter(target)
+        self._min_size = MIN_CHUNKS * target
         self._pack = PackWriter(staging, level, tag)
         self._reader = FrameReader(pack_path)
         self._hash = hashlib.sha256()
         self._size = 0
         self._held: list[bytes] | None = []  # bytes held until the part is large enough
-        self._entries: list[tuple[bytes, int, int, Location | None, int, int]] = []
-        self._own: dict[bytes, tuple[int, int]] = {}
+        self._runs: list[list[Any]] = []  # [pack ("" = this part's), index sha, first, count]
         self._closed = False
         self._small: ZstdPartWriter | None = None
 
@@ -198,7 +307,7 @@ class ChunkedPartWriter:
         self._size += len(data)
         if self._held is not None:
             self._held.append(data)
-            if self._size < MIN_CHUNKED_PART:
+            if self._size < self._min_size:
                 return
             data, self._held = b"".join(self._held), None
         for chunk, rows in self._cutter.feed(data):
@@ -206,24 +315,26 @@ class ChunkedPartWriter:
 
     def _add(self, chunk: bytes, rows: int) -> None:
         sha = hashlib.sha256(chunk).digest()
-        location = self._known.index().get(sha)
-        if location is not None and self._stored_equal(location, chunk):
-            self._entries.append((sha, rows, len(chunk), location, 0, 0))
-            return
-        own = self._own.get(sha)
-        if own is None:
-            own = self._pack.add(chunk)
-            self._own[sha] = own
-        self._entries.append((sha, rows, len(chunk), None, own[0], own[1]))
+        known = self._known.index().get(sha)
+        if known is not None and self._stored_equal(known, chunk):
+            pack, index, entry = known[0], known[1], known[2]
+        else:
+            pack, index, entry = "", "", self._pack.add(chunk, sha, rows)
+        runs = self._runs
+        if runs and runs[-1][0] == pack and runs[-1][2] + runs[-1][3] == entry:
+            runs[-1][3] += 1
+        else:
+            runs.append([pack, index, entry, 1])
 
-    def _stored_equal(self, location: Location, chunk: bytes) -> bool:
-        """Whether the stored chunk at ``location`` holds exactly these bytes (a damaged or
-        missing one does not: the chunk is written again)."""
+    def _stored_equal(self, known: Known, chunk: bytes) -> bool:
+        """Whether the stored chunk holds exactly these bytes (a damaged or missing one does
+        not: the chunk is written again)."""
+        pack, _index, _entry, start, size, offset = known
         try:
-            frame = self._reader.frame(location.pack, location.frame_start, location.frame_size)
+            frame = self._reader.frame(pack, start, size)
         except (OSError, CorruptSnapshotError):
             return False
-        return frame[location.offset : location.offset + len(chunk)] == chunk
+        return frame[offset : offset + len(chunk)] == chunk
 
     def close(self) -> tuple[str, int]:
         """Finish the part; return its SHA-256 (hex) and uncompressed size in bytes."""
@@ -240,14 +351,21 @@ class ChunkedPartWriter:
             return self._small.close()
         for chunk, rows in self._cutter.finish():
             self._add(chunk, rows)
-        pack = self._pack.close()
-        entries = []
-        for sha, rows, size, location, start, offset in self._entries:
-            if location is None:
-                assert pack is not None
-                location = Location(pack, start, self._pack.frames[start], offset)
-            entries.append(Entry(sha, rows, size, location))
-        data = chunklist.encode(digest, self._size, entries, self._level)
+        own = self._pack.close()
+        numbers: dict[str, int] = {}
+        pack_list: list[tuple[str, str]] = []
+        runs: list[tuple[int, int, int]] = []
+        for pack, index, first, count in self._runs:
+            if not pack:
+                assert own is not None
+                pack, index = own
+            number = numbers.get(pack)
+            if number is None:
+                number = numbers[pack] = len(pack_list)
+                pack_list.append((pack, index))
+            runs.append((number, first, count))
+        self._runs = []
+        data = chunklist.encode(digest, self._size, pack_list, runs, self._level)
         path = self._staging / temp_name("list", self._tag)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
@@ -291,13 +409,14 @@ def chunk_bytes(
     :raises CorruptSnapshotError: if its pack or frame is missing or damaged, or the bytes
         differ from the chunk's SHA-256.
     """
-    entry = listed.entries[position]
-    loc = entry.location
-    frame = reader.frame(loc.pack, loc.frame_start, loc.frame_size)
-    data = frame[loc.offset : loc.offset + entry.size]
-    if len(data) != entry.size:
-        raise _corrupt_chunk(name, position, f"is cut short in pack {loc.pack}")
-    if verify and hashlib.sha256(data).digest() != entry.sha256:
+    pack = listed.packs[listed.pack_of[position]][0]
+    frame = reader.frame(pack, listed.frame_starts[position], listed.frame_sizes[position])
+    offset = listed.frame_offsets[position]
+    size = listed.sizes[position]
+    data = frame[offset : offset + size]
+    if len(data) != size:
+        raise _corrupt_chunk(name, position, f"is cut short in pack {pack}")
+    if verify and hashlib.sha256(data).digest() != listed.shas[position]:
         raise _corrupt_chunk(name, position, "does not match its SHA-256")
     return data
 
@@ -314,7 +433,7 @@ def iter_chunk_bytes(
     reader = FrameReader(pack_path)
     try:
         previous = -1
-        count = len(listed.entries)
+        count = len(listed)
         for position in positions:
             if position <= previous or not 0 <= position < count:
                 raise ValueError(
@@ -341,12 +460,12 @@ def chunked_blocks(
     digest = hashlib.sha256() if verify else None
     try:
         run: list[bytes] = []
-        run_key: tuple[str, int] | None = None
+        run_key: tuple[int, int] | None = None
         run_end = run_size = 0
-        for position, entry in enumerate(listed.entries):
-            loc = entry.location
-            key = (loc.pack, loc.frame_start)
-            if run and (key != run_key or loc.offset != run_end or run_size >= _RUN):
+        for position in range(len(listed)):
+            key = (listed.pack_of[position], listed.frame_starts[position])
+            offset = listed.frame_offsets[position]
+            if run and (key != run_key or offset != run_end or run_size >= _RUN):
                 block = b"".join(run)
                 if digest is not None:
                     digest.update(block)
@@ -355,7 +474,7 @@ def chunked_blocks(
             data = chunk_bytes(reader, name, listed, position, verify=False)
             run.append(data)
             run_size += len(data)
-            run_key, run_end = key, loc.offset + entry.size
+            run_key, run_end = key, offset + len(data)
         if run:
             block = b"".join(run)
             if digest is not None:
@@ -380,7 +499,7 @@ def hash_chunked(pack_path: Callable[[str], Path], name: str, listed: ChunkList)
     size = 0
     reader = FrameReader(pack_path)
     try:
-        for position in range(len(listed.entries)):
+        for position in range(len(listed)):
             data = chunk_bytes(reader, name, listed, position, verify=True)
             digest.update(data)
             size += len(data)
@@ -459,8 +578,3 @@ class BlockStream(io.RawIOBase):
 def open_chunked(blocks: Generator[bytes, None, None]) -> BinaryIO:
     """A buffered stream over a chunked part's checked blocks."""
     return io.BufferedReader(BlockStream(blocks), buffer_size=_BLOCK)
-
-
-def chunk_refs(listed: ChunkList) -> Sequence[tuple[str, int, int]]:
-    """``(sha256 hex, rows, size)`` of each chunk, in order."""
-    return [(entry.sha256.hex(), entry.rows, entry.size) for entry in listed.entries]

@@ -1,20 +1,22 @@
-"""The chunk list format: a chunked part's chunks, in table order, and where each is stored.
+"""The chunk list format: a chunked part's chunks, in table order, as runs of pack entries.
 
 A chunked part is stored as a chunk list at the part's usual path (``parts/ab/<sha256>...``,
-the SHA-256 of the part's whole plain bytes, as for every part); its chunks live in pack files
-(:mod:`snapkit_file_store.packs`). The file::
+the SHA-256 of the part's whole plain bytes, as for every part); its chunks live in packs
+(:mod:`snapkit_file_store.packs`), whose indexes hold each chunk's SHA-256, rows and size.
+The list names runs of consecutive entries of those indexes, so a snapshot that changed a
+few rows of a table costs a few runs, not a list of every chunk again. The file::
 
     TAG (8 bytes, "SNAPKCL1")   the format and its version
     digest (32 bytes)           SHA-256 of TAG + the part's name (hex, ASCII) + body
     body                        one zstd frame (with its content checksum) of:
-        u64 part size, u32 pack count, u32 chunk count,
-        pack count x 32-byte pack SHA-256 (the packs the chunks are in),
-        chunk count x entry: 32-byte chunk SHA-256, u32 rows, u32 size, u32 pack index,
-                             u64 frame start, u32 frame size (compressed), u32 offset in frame
+        u64 part size, u32 pack count, u32 run count,
+        pack count x (32-byte pack SHA-256, 32-byte SHA-256 of the pack's index frame),
+        run count x (pack number, first entry, entries), each a LEB128 varint; the first
+            entry is stored as the (zigzag) difference from the end of the previous run in
+            the same pack, so a list that mostly continues where it was costs a few bytes a run
 
 The digest binds the list to the part it describes: a damaged list, or another part's list
-put in its place, is found before any chunk is read. The chunks' own SHA-256s and the part's
-SHA-256 over all of them are checked when they are read (see ``docs/snapshots.md``).
+put in its place, is found before any pack is read; the index digests bind each pack's index.
 
 This module is the format only (bytes in, bytes out).
 """
@@ -31,9 +33,8 @@ from attrs import frozen
 TAG = b"SNAPKCL1"
 HEADER_SIZE = len(TAG) + 32
 _HEAD = struct.Struct("<QII")
-_ENTRY = struct.Struct("<32sIIIQII")
+_PACK = struct.Struct("<32s32s")
 MAX_LIST = 1 << 30
-"""Bytes a decompressed chunk list may hold (about 16 million chunks)."""
 
 
 class ChunkListError(Exception):
@@ -41,38 +42,13 @@ class ChunkListError(Exception):
 
 
 @frozen
-class Location:
-    """Where a chunk's bytes are: in pack ``pack`` (its SHA-256, hex), the zstd frame at
-    ``frame_start`` of ``frame_size`` compressed bytes, ``offset`` plain bytes into it."""
-
-    pack: str
-    frame_start: int
-    frame_size: int
-    offset: int
-
-
-@frozen
-class Entry:
-    """One chunk of a chunk list: its SHA-256 (raw 32 bytes), rows, plain size, location."""
-
-    sha256: bytes
-    rows: int
-    size: int
-    location: Location
-
-
-@frozen
-class ChunkList:
-    """A decoded chunk list: the part's size, its chunks in order and their plain offsets."""
+class RawList:
+    """A decoded chunk list: the part's size, its packs ``(name, index SHA-256)`` and its
+    runs ``(pack number, first entry, entries)``, in table order."""
 
     size: int
-    entries: tuple[Entry, ...]
-    offsets: tuple[int, ...]
-
-    @property
-    def packs(self) -> frozenset[str]:
-        """The packs the chunks are stored in."""
-        return frozenset(entry.location.pack for entry in self.entries)
+    packs: tuple[tuple[str, str], ...]
+    runs: tuple[tuple[int, int, int], ...]
 
 
 def is_chunk_list(head: bytes) -> bool:
@@ -80,33 +56,68 @@ def is_chunk_list(head: bytes) -> bool:
     return head[: len(TAG)] == TAG
 
 
-def encode(name: str, size: int, entries: Sequence[Entry], level: int = 3) -> bytes:
+def encode(
+    name: str,
+    size: int,
+    packs: Sequence[tuple[str, str]],
+    runs: Sequence[tuple[int, int, int]],
+    level: int = 3,
+) -> bytes:
     """The chunk list file of part ``name`` (its SHA-256, hex) of ``size`` plain bytes."""
-    packs = sorted({entry.location.pack for entry in entries})
-    number = {pack: index for index, pack in enumerate(packs)}
-    body = bytearray(_HEAD.pack(size, len(packs), len(entries)))
-    for pack in packs:
-        body += bytes.fromhex(pack)
-    for entry in entries:
-        loc = entry.location
-        body += _ENTRY.pack(
-            entry.sha256,
-            entry.rows,
-            entry.size,
-            number[loc.pack],
-            loc.frame_start,
-            loc.frame_size,
-            loc.offset,
-        )
+    body = bytearray(_HEAD.pack(size, len(packs), len(runs)))
+    for pack, index in packs:
+        body += _PACK.pack(bytes.fromhex(pack), bytes.fromhex(index))
+    ends = [0] * len(packs)
+    for number, first, count in runs:
+        delta = first - ends[number]
+        _varint(body, number)
+        _varint(body, delta * 2 if delta >= 0 else -delta * 2 - 1)
+        _varint(body, count)
+        ends[number] = first + count
     frame = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(bytes(body))
     return TAG + _digest(name, frame) + frame
+
+
+def _varint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _runs(data: bytes, count: int, pack_count: int) -> tuple[tuple[int, int, int], ...]:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                raise ChunkListError("has a malformed chunk list")
+            continue
+        values.append(value)
+        value = shift = 0
+    if shift or len(values) != 3 * count:
+        raise ChunkListError("has a chunk list of the wrong length")
+    runs = []
+    ends = [0] * pack_count
+    for i in range(0, len(values), 3):
+        pack, zigzag, entries = values[i : i + 3]
+        if pack >= pack_count or entries == 0:
+            raise ChunkListError("has a run naming a pack it does not list")
+        first = ends[pack] + (zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1))
+        if first < 0:
+            raise ChunkListError("has a malformed chunk list")
+        ends[pack] = first + entries
+        runs.append((pack, first, entries))
+    return tuple(runs)
 
 
 def _digest(name: str, frame: bytes) -> bytes:
     return hashlib.sha256(TAG + name.encode("ascii") + frame).digest()
 
 
-def decode(data: bytes, name: str) -> ChunkList:
+def decode(data: bytes, name: str) -> RawList:
     """Check and decode the chunk list file ``data`` of part ``name``.
 
     :raises ChunkListError: if it is damaged, truncated or another part's.
@@ -121,28 +132,15 @@ def decode(data: bytes, name: str) -> ChunkList:
     try:
         body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_LIST)
     except zstandard.ZstdError as exc:
-        raise ChunkListError(f"has a chunk list that does not decompress ({exc})") from None
-    try:
-        size, pack_count, count = _HEAD.unpack_from(body)
-        start = _HEAD.size + 32 * pack_count
-        if len(body) != start + count * _ENTRY.size:
-            raise ChunkListError("has a chunk list of the wrong length")
-        packs = [
-            body[_HEAD.size + 32 * i : _HEAD.size + 32 * (i + 1)].hex() for i in range(pack_count)
-        ]
-        entries = []
-        offsets = []
-        position = 0
-        for sha, rows, chunk_size, pack, frame_start, frame_size, offset in _ENTRY.iter_unpack(
-            body[start:]
-        ):
-            entries.append(
-                Entry(sha, rows, chunk_size, Location(packs[pack], frame_start, frame_size, offset))
-            )
-            offsets.append(position)
-            position += chunk_size
-    except (struct.error, IndexError):
-        raise ChunkListError("has a malformed chunk list") from None
-    if position != size:
-        raise ChunkListError("has chunks that do not add up to the part's size")
-    return ChunkList(size=size, entries=tuple(entries), offsets=tuple(offsets))
+        raise ChunkListError(f"has a chunk list that does not decompress: {exc}") from None
+    if len(body) < _HEAD.size:
+        raise ChunkListError("has a malformed chunk list")
+    size, pack_count, run_count = _HEAD.unpack_from(body)
+    start = _HEAD.size + pack_count * _PACK.size
+    if len(body) < start:
+        raise ChunkListError("has a chunk list of the wrong length")
+    packs = tuple(
+        (pack.hex(), index.hex()) for pack, index in _PACK.iter_unpack(body[_HEAD.size : start])
+    )
+    runs = _runs(body[start:], run_count, pack_count)
+    return RawList(size=size, packs=packs, runs=runs)

@@ -54,6 +54,9 @@ from snapkit.store import (
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
     CHUNK_TARGET,
+    MIN_CHUNK_TARGET,
+    ChunkList,
+    Known,
     KnownChunks,
     chunked_blocks,
     chunked_ranges,
@@ -62,8 +65,8 @@ from snapkit_file_store.chunked import (
     known_chunks_of,
     open_chunked,
     read_chunk_list,
+    read_raw_list,
 )
-from snapkit_file_store.chunklist import ChunkList, Location
 from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
@@ -114,6 +117,11 @@ class FileStore:
     ) -> None:
         self.layout = Layout(Path(path).expanduser().absolute())
         self.compression_level = compression_level
+        if chunk_size and chunk_size < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {chunk_size} is too small",
+                hint=f"use 0 (whole parts) or {MIN_CHUNK_TARGET} bytes or more",
+            )
         self.chunk_size = chunk_size
         self._mutex_timeout = mutex_timeout
         self._temp_grace = temp_grace
@@ -372,22 +380,25 @@ class FileStore:
         :raises CorruptSnapshotError: if the part, its chunk list, a pack or a chunk is damaged.
         """
         path = self.layout.part(check_part_hash(sha256))
-        listed = read_chunk_list(path, sha256)
+        listed = read_chunk_list(path, sha256, self.layout.pack)
         if listed is None:
             return hash_part_file(path)
         return hash_chunked(self.layout.pack, sha256, listed)
 
     def known_chunks(self) -> KnownChunks:
-        """The chunks a new transaction may reference: those of the current snapshot."""
+        """The chunks a new transaction may reference: those of the current snapshot and of
+        the newest one recorded (a copy imports snapshots without moving the pointer)."""
 
-        def load() -> dict[bytes, Location]:
-            try:
-                current = self.latest_successful()
-            except (CorruptSnapshotError, StoreError):
-                return {}
-            if current is None:
-                return {}
-            return known_chunks_of(self.layout.part, [ref.sha256 for ref in current.parts])
+        def load() -> dict[bytes, Known]:
+            names: dict[str, None] = {}
+            for read in (self.latest_successful, self.latest):
+                try:
+                    manifest = read()
+                except (CorruptSnapshotError, StoreError):
+                    continue
+                if manifest is not None and manifest.status != "failed":
+                    names.update(dict.fromkeys(ref.sha256 for ref in manifest.parts))
+            return known_chunks_of(self.layout.part, self.layout.pack, names)
 
         return KnownChunks(load)
 
@@ -402,6 +413,7 @@ class FileStore:
         """
         touched: set[Path] = set()
         lists: list[tuple[str, Path, Path]] = []
+        packed: list[tuple[str, Path]] = []  # staged chunk lists whose packs to install
         for ref in manifest.parts:
             target = self.layout.part(ref.sha256)
             staged = staging / f"{ref.sha256}.zst"
@@ -414,6 +426,8 @@ class FileStore:
                     else self._stored_part_ok(target, ref.sha256, staged)
                 )
                 if ok:
+                    if staged.exists() and filecmp.cmp(staged, target, shallow=False):
+                        packed.append((ref.sha256, staged))  # its packs may be missing
                     continue
                 if not staged.exists():
                     raise CorruptSnapshotError(
@@ -434,15 +448,21 @@ class FileStore:
                     hint="write every part through txn.part_writer() before commit",
                 )
             lists.append((ref.sha256, staged, target))
-        for sha256, staged, _target in lists:  # packs first: a list never names a missing pack
-            listed = read_chunk_list(staged, sha256)
-            for pack in sorted(listed.packs) if listed is not None else ():
+            packed.append((ref.sha256, staged))
+        for sha256, staged in packed:  # packs first: a list never names a missing pack
+            raw = read_raw_list(staged, sha256)
+            for pack in sorted({name for name, _index in raw.packs}) if raw is not None else ():
                 pack_target = self.layout.pack(pack)
                 pack_staged = staging / f"{pack}.pack"
                 if pack_staged.exists():
-                    make_dir(pack_target.parent)
-                    os.replace(pack_staged, pack_target)
-                    touched.add(pack_target.parent)
+                    # a pack is named by its bytes: one stored already is replaced only if it
+                    # is missing or differs (damaged), as when a refresh writes lost chunks again
+                    if not pack_target.exists() or not filecmp.cmp(
+                        pack_staged, pack_target, shallow=False
+                    ):
+                        make_dir(pack_target.parent)
+                        os.replace(pack_staged, pack_target)
+                        touched.add(pack_target.parent)
                 elif not pack_target.exists():
                     raise StoreError(
                         f"pack {pack}, which part {sha256} reuses chunks of, was removed (a "
@@ -779,7 +799,7 @@ class FileStore:
         """The part's file and, for a chunked part, its checked chunk list."""
         path = self.layout.part(check_part_hash(sha256))
         try:
-            return path, read_chunk_list(path, sha256)
+            return path, read_chunk_list(path, sha256, self.layout.pack)
         except FileNotFoundError:
             raise self._missing(sha256) from None
 
@@ -842,14 +862,17 @@ class FileStore:
     def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
         """Return the part's chunks in table order, or ``None`` if it is stored whole
         (written before chunking, by a store with ``chunk_size = 0``, or smaller than
-        :data:`~snapkit_file_store.chunked.MIN_CHUNKED_PART`).
+        :data:`~snapkit_file_store.chunked.MIN_CHUNKS` chunk targets).
 
         :raises CorruptSnapshotError: if the part or its chunk list is missing or damaged.
         """
         _path, listed = self._listed(sha256)
         if listed is None:
             return None
-        return [ChunkRef(sha256=e.sha256.hex(), rows=e.rows, size=e.size) for e in listed.entries]
+        return [
+            ChunkRef(sha256=sha.hex(), rows=rows, size=size)
+            for sha, rows, size in zip(listed.shas, listed.rows, listed.sizes, strict=True)
+        ]
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True
