@@ -36,7 +36,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, count
-from operator import ne
+from operator import attrgetter, ne, not_
 from typing import Any, Protocol, runtime_checkable
 
 from attrs import frozen
@@ -203,11 +203,20 @@ def shared_chunks(chunks_a: Sequence[ChunkRef], chunks_b: Sequence[ChunkRef]) ->
 
     A chunk in both parts holds the same rows in both, unchanged rows since keys are unique.
     A chunk found twice in one part (which only a table holding a row twice can have) is
-    read on both sides, so the rows it holds are compared and the duplicate refused.
+    read on both sides, so the rows it holds are compared.
     """
-    once_a = {sha for sha, n in Counter(c.sha256 for c in chunks_a).items() if n == 1}
-    counted_b = Counter(c.sha256 for c in chunks_b if c.sha256 in once_a)
-    return {sha for sha, n in counted_b.items() if n == 1}
+    return _once(list(map(_SHA, chunks_a))) & _once(list(map(_SHA, chunks_b)))
+
+
+_SHA = attrgetter("sha256")
+
+
+def _once(hashes: list[str]) -> set[str]:
+    """The hashes found exactly once in ``hashes``."""
+    distinct = set(hashes)
+    if len(distinct) == len(hashes):
+        return distinct
+    return {sha for sha, n in Counter(hashes).items() if n == 1}
 
 
 def _unshared(
@@ -220,10 +229,19 @@ def _unshared(
     chunks_b = source_b.chunks() if chunks_a is not None else None
     if chunks_a is None or chunks_b is None:
         return source_a, source_b
-    shared = shared_chunks(chunks_a, chunks_b)
-    keep_a = [n for n, chunk in enumerate(chunks_a) if chunk.sha256 not in shared]
-    keep_b = [n for n, chunk in enumerate(chunks_b) if chunk.sha256 not in shared]
-    return source_a.chunk_batches(keep_a), source_b.chunk_batches(keep_b)
+    hashes_a, hashes_b = list(map(_SHA, chunks_a)), list(map(_SHA, chunks_b))
+    shared = _once(hashes_a) & _once(hashes_b)
+    return source_a.chunk_batches(_unlisted(hashes_a, shared)), source_b.chunk_batches(
+        _unlisted(hashes_b, shared)
+    )
+
+
+def _unlisted(hashes: list[str], shared: set[str]) -> list[int]:
+    """The positions of the hashes not in ``shared``."""
+    return list(compress(count(), map(_NOT, map(shared.__contains__, hashes))))
+
+
+_NOT = not_
 
 
 # -- step 2: lines ------------------------------------------------------------------------------
