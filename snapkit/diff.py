@@ -229,21 +229,35 @@ class _Unusual(Exception):
 def _plain(value: Any) -> Any:
     """:func:`normalize` of plain JSON data (dicts with string keys, lists, tuples, finite
     numbers, strings, booleans, ``None``), without tracking paths; raises :class:`_Unusual`
-    for anything else."""
+    for anything else. Strings, integers, booleans and ``None`` inside are taken as they are
+    without a call."""
     kind = type(value)
+    if kind is dict:
+        out = {}
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            inner = type(item)
+            out[key] = (
+                item
+                if inner is str or inner is int or inner is bool or item is None
+                else _plain(item)
+            )
+        return out
+    if kind is list or kind is tuple:
+        return [
+            item
+            if type(item) is str or type(item) is int or type(item) is bool or item is None
+            else _plain(item)
+            for item in value
+        ]
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is float:
         if not math.isfinite(value):
             raise _Unusual
         return 0.0 if value == 0 else value
-    if kind is dict:
-        for key in value:
-            if type(key) is not str:
-                raise _Unusual
-        return {key: _plain(value[key]) for key in sorted(value)}
-    if kind is list or kind is tuple:
-        return [_plain(item) for item in value]
     raise _Unusual
 
 
