@@ -35,6 +35,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
@@ -457,8 +458,8 @@ class PartLines:
         if self._chunks is None and isinstance(self.parts, ChunkedPartReader):
             chunks = self.parts.part_chunks(self.part.sha256)
             if chunks is not None:
-                size = sum(c.size for c in chunks)
-                rows = sum(c.rows for c in chunks)
+                size = sum(map(attrgetter("size"), chunks))
+                rows = sum(map(attrgetter("rows"), chunks))
                 if size != self.part.bytes or rows != self.part.records:
                     raise _corrupt(self.part, "its chunk list does not add up to it")
                 self._chunks = tuple(chunks)
