@@ -477,28 +477,39 @@ class PartLines:
         reader = self.parts.iter_chunks(  # type: ignore[attr-defined]
             self.part.sha256, list(positions), verify=False
         )
-        batch: list[bytes] = []
+        last = len(chunks) - 1
+        held: list[bytes] = []
+        size = 0
         with closing(reader):
             read = 0
             for position, data in zip(positions, reader):
                 ref = chunks[position]
-                lines = data.split(b"\n")
+                ended = data.endswith(b"\n")
                 if (
                     len(data) != ref.size
-                    or lines.pop()
-                    or len(lines) != ref.rows
+                    or data.count(b"\n") + (not ended) != ref.rows
+                    or (not ended and position != last)  # only a part's end may lack one
                     or hashlib.sha256(data).hexdigest() != ref.sha256
                 ):
                     raise _corrupt(self.part, f"its chunk {ref.sha256[:12]} does not match")
                 read += 1
-                batch += lines
-                if len(batch) >= 32_768:
-                    yield batch
-                    batch = []
+                held.append(data)
+                size += len(data)
+                if size >= self.chunk:
+                    yield _lines_of(held)
+                    held, size = [], 0
             if read != len(positions):
                 raise _corrupt(self.part, "a chunk of it is missing")
-        if batch:
-            yield batch
+        if held:
+            yield _lines_of(held)
+
+
+def _lines_of(chunks: list[bytes]) -> list[bytes]:
+    """The lines of whole-line chunks, without their newlines."""
+    lines = b"".join(chunks).split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _split_blocks(

@@ -35,7 +35,9 @@ class ChunkedParts(MemoryParts):
         self.read: list[str] = []  # the SHA-256 of every chunk read, in order
 
     def add_chunked(self, name: str, records: Iterable[dict[str, Any]]) -> PartRef:
-        ref = self.add(name, records, key_column="id")
+        return self.chunk(self.add(name, records, key_column="id"))
+
+    def chunk(self, ref: PartRef) -> PartRef:
         chunks: list[ChunkRef] = []
         lines: list[bytes] = []
         for line in self._bytes(ref.sha256).splitlines(keepends=True):
@@ -53,6 +55,11 @@ class ChunkedParts(MemoryParts):
         sha = hashlib.sha256(data).hexdigest()
         self.chunk_bytes[sha] = data
         return ChunkRef(sha, len(lines), len(data))
+
+    def put_chunked(self, data: bytes) -> PartRef:
+        """A part of raw bytes (its last line may lack its newline), chunked."""
+        sha = self.put(data)
+        return self.chunk(PartRef("t", sha, len(data.splitlines()), len(data), "t", "id"))
 
     def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
         self._bytes(sha256)  # a missing part raises
@@ -169,6 +176,15 @@ def test_a_chunk_found_twice_in_a_part_is_read_not_skipped() -> None:
     assert chunk not in shared_chunks(parts.chunk_lists[a.sha256], parts.chunk_lists[b.sha256])
     _diff(parts, a, b)
     assert parts.read.count(chunk) == 3  # twice in a, once in b
+
+
+def test_a_part_whose_last_line_lacks_its_newline_is_read_as_it_is() -> None:
+    parts = ChunkedParts(cut=256)
+    a = parts.put_chunked(b'{"id":1}\n{"id":2,"v":1}')
+    b = parts.put_chunked(b'{"id":1}\n{"id":2,"v":2}\n')
+    result = _diff(parts, a, b)
+    assert result.changed == ({"key": 2, "fields": {"v": {"from": 1, "to": 2, "delta": 1}}},)
+    assert len(parts.read) == 2
 
 
 def test_a_damaged_chunk_raises_instead_of_answering() -> None:
