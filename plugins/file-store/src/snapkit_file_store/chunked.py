@@ -24,11 +24,13 @@ import os
 import threading
 import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 from snapkit.errors import CorruptSnapshotError, StoreError
+from snapkit.store import ChunkRef
 from snapkit_file_store import chunklist, packs
 from snapkit_file_store.atomic import FILE_MODE, temp_name
 from snapkit_file_store.chunklist import RawList
@@ -42,8 +44,6 @@ MIN_CHUNKS = 64
 """Parts smaller than this many chunk targets (64 KiB at the default) are stored whole: a chunk
 list and a pack would cost more than they could save."""
 _BLOCK = 1 << 16
-_RUN = 1 << 18
-"""Plain bytes a block of a whole-part read reaches at most (plus one chunk)."""
 
 
 MIN_CHUNK_TARGET = 64
@@ -107,6 +107,42 @@ class LineCutter:
         return [(data, rows)]
 
 
+class ChunkRefs(Sequence[ChunkRef]):
+    """A chunked part's chunks as :class:`snapkit.store.ChunkRef`, made as they are read (a
+    large part has hundreds of thousands); ``digests`` are the raw SHA-256s, in order."""
+
+    def __init__(self, listed: ChunkList) -> None:
+        self._listed = listed
+        self.digests: Sequence[bytes] = listed.shas
+
+    def __len__(self) -> int:
+        return len(self._listed)
+
+    @overload
+    def __getitem__(self, index: int) -> ChunkRef: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ChunkRef]: ...
+
+    def __getitem__(self, index: int | slice) -> ChunkRef | Sequence[ChunkRef]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        listed = self._listed
+        return ChunkRef(listed.shas[index].hex(), listed.rows[index], listed.sizes[index])
+
+    def __iter__(self) -> Iterator[ChunkRef]:
+        listed = self._listed
+        for sha, rows, size in zip(listed.shas, listed.rows, listed.sizes, strict=True):
+            yield ChunkRef(sha.hex(), rows, size)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChunkRefs):
+            return self.digests == other.digests and self._listed.rows == other._listed.rows
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class ChunkList:
     """A chunked part's chunks, resolved from its list and its packs' checked indexes: one
     column per field, position ``i`` being the part's ``i``-th chunk."""
@@ -120,6 +156,7 @@ class ChunkList:
         "pack_of",
         "packs",
         "rows",
+        "run_starts",
         "shas",
         "size",
         "sizes",
@@ -139,6 +176,9 @@ class ChunkList:
         self.frame_starts: list[int] = []
         self.frame_sizes: list[int] = []
         self.frame_offsets: list[int] = []
+        self.run_starts: list[int] = []
+        """Where each run of consecutive entries of one pack starts (its chunks lie end to end
+        in each frame they span)."""
 
     def __len__(self) -> int:
         return len(self.shas)
@@ -178,9 +218,9 @@ def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkL
     """
     listed = ChunkList(raw.size, raw.packs)
     indexes: dict[int, bytes] = {}
-    position = 0
     width = packs.ENTRY.size
     for pack, first, count in raw.runs:
+        listed.run_starts.append(len(listed.shas))
         index = indexes.get(pack)
         if index is None:
             pack_name, index_sha = raw.packs[pack]
@@ -197,9 +237,8 @@ def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkL
         listed.frame_offsets.extend(frame_offsets)
         listed.pack_of.extend([pack] * count)
         listed.entry_of.extend(range(first, first + count))
-        for size in sizes:
-            listed.offsets.append(position)
-            position += size
+    listed.offsets = list(accumulate(listed.sizes, initial=0))
+    position = listed.offsets.pop()
     if position != raw.size:
         raise _corrupt_part(name, "has chunks that do not add up to the part's size")
     return listed
@@ -458,28 +497,24 @@ def chunked_blocks(
     """
     reader = FrameReader(pack_path)
     digest = hashlib.sha256() if verify else None
+    starts, sizes, offsets = listed.frame_starts, listed.sizes, listed.offsets
+    in_frame = listed.frame_offsets
+    bounds = [*listed.run_starts, len(listed)]
     try:
-        run: list[bytes] = []
-        run_key: tuple[int, int] | None = None
-        run_end = run_size = 0
-        for position in range(len(listed)):
-            key = (listed.pack_of[position], listed.frame_starts[position])
-            offset = listed.frame_offsets[position]
-            if run and (key != run_key or offset != run_end or run_size >= _RUN):
-                block = b"".join(run)
+        for run in range(len(listed.run_starts)):
+            first, end = bounds[run], bounds[run + 1]
+            pack = listed.packs[listed.pack_of[first]][0]
+            while first < end:  # one block per frame the run spans: its chunks end to end
+                frame_start = starts[first]
+                last = bisect_right(starts, frame_start, first, end) - 1
+                frame = reader.frame(pack, frame_start, listed.frame_sizes[first])
+                block = frame[in_frame[first] : in_frame[last] + sizes[last]]
+                if len(block) != offsets[last] + sizes[last] - offsets[first]:
+                    raise _corrupt_chunk(name, last, f"is cut short in pack {pack}")
                 if digest is not None:
                     digest.update(block)
                 yield block
-                run, run_size = [], 0
-            data = chunk_bytes(reader, name, listed, position, verify=False)
-            run.append(data)
-            run_size += len(data)
-            run_key, run_end = key, offset + len(data)
-        if run:
-            block = b"".join(run)
-            if digest is not None:
-                digest.update(block)
-            yield block
+                first = last + 1
         if digest is not None and digest.hexdigest() != name:
             raise CorruptSnapshotError(
                 f"stored part {name} does not match its SHA-256 (its chunks were changed)",

@@ -40,7 +40,11 @@ TAG = b"SKP1"
 ENTRY = struct.Struct("<32sIIQII")
 FOOTER = struct.Struct("<QI4s")
 MAX_INDEX = 1 << 30
-_CACHED_FRAMES = 4
+CACHED_FRAMES = 32
+"""Decompressed frames a reader keeps (least recently used out). A part a month of refreshes
+changed spans a pack per day, and a sequential read moves through one frame of each at a
+time: keeping one frame per pack reads each frame once. Memory: at most this many frames
+(about 1 MiB each), and only for parts that span as many packs."""
 
 
 class PackWriter:
@@ -227,7 +231,7 @@ class FrameReader:
             self._files[pack] = raw
         plain = decompress_frame(os.pread(raw.fileno(), size, start), size, pack, start)
         self._frames[key] = plain
-        if len(self._frames) > _CACHED_FRAMES:
+        if len(self._frames) > CACHED_FRAMES:
             self._frames.popitem(last=False)
         return plain
 

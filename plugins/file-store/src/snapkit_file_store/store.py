@@ -56,6 +56,7 @@ from snapkit_file_store.chunked import (
     CHUNK_TARGET,
     MIN_CHUNK_TARGET,
     ChunkList,
+    ChunkRefs,
     Known,
     KnownChunks,
     chunked_blocks,
@@ -869,10 +870,7 @@ class FileStore:
         _path, listed = self._listed(sha256)
         if listed is None:
             return None
-        return [
-            ChunkRef(sha256=sha.hex(), rows=rows, size=size)
-            for sha, rows, size in zip(listed.shas, listed.rows, listed.sizes, strict=True)
-        ]
+        return ChunkRefs(listed)
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True
