@@ -456,13 +456,14 @@ class PartLines:
         from snapkit.store import ChunkedPartReader
 
         if self._chunks is None and isinstance(self.parts, ChunkedPartReader):
-            chunks = self.parts.part_chunks(self.part.sha256)
-            if chunks is not None:
+            listed = self.parts.part_chunks(self.part.sha256)
+            if listed is not None:
+                chunks = tuple(listed)  # once: a store may make each ChunkRef as it is read
                 size = sum(map(attrgetter("size"), chunks))
                 rows = sum(map(attrgetter("rows"), chunks))
                 if size != self.part.bytes or rows != self.part.records:
                     raise _corrupt(self.part, "its chunk list does not add up to it")
-                self._chunks = tuple(chunks)
+                self._chunks = chunks
         return self._chunks
 
     def chunk_batches(self, positions: Sequence[int]) -> Iterator[list[bytes]]:
