@@ -238,10 +238,7 @@ def _unshared(
 
 def _unlisted(hashes: list[str], shared: set[str]) -> list[int]:
     """The positions of the hashes not in ``shared``."""
-    return list(compress(count(), map(_NOT, map(shared.__contains__, hashes))))
-
-
-_NOT = not_
+    return list(compress(count(), map(not_, map(shared.__contains__, hashes))))
 
 
 # -- step 2: lines ------------------------------------------------------------------------------
