@@ -13,13 +13,14 @@ own, looking for one email substring that matches a handful of rows:
   and the bucket it reads, and reads the part up to the row, whose digest it checks); p50
   and p99. The index's size on disk is printed beside the part's;
 - for information only (no target): **duckdb json.zst**, one thread, ``read_json`` over the
-  stored part file itself, the very zstd JSON Lines bytes the scan reads.
+  part as one zstd JSON Lines file (the stored part file itself when the store keeps the part
+  whole; a zstd copy of its bytes when it keeps it as chunks).
 
 Throughput is the part's uncompressed JSON Lines bytes (snapkit, duckdb json.zst) or the CSV's
 bytes (grep, DuckDB) over the wall time; CPU time is shown beside it (the machine may be
 busy). Timing starts once the contender is ready to query: DuckDB's ``connect()`` and
 snapkit's opening of the store (importing and opening the file store plugin) are outside it,
-and printed. Targets: streaming at least 150 MB/s and within 1.5x of DuckDB's time (on the
+and printed. Targets: streaming at least 150 MB/s and at most 1.0x DuckDB's time (on the
 CSV), peak RSS under 50 MB; indexed p99 under 20 ms.
 
 Usage::
@@ -50,7 +51,7 @@ NEEDLE = "2345@district"
 LOOKUPS = 300
 
 
-def _project(folder: Path, rows: int = 0) -> Any:
+def _project(folder: Path, rows: int = 0, chunk_size: int | None = None) -> Any:
     from snapkit.testing.engine import OraclePlugin, make_project
     from snapkit_oneroster.normalize import normalize_record
 
@@ -60,29 +61,41 @@ def _project(folder: Path, rows: int = 0) -> Any:
         return (normalize_record("users", record) for record in users(rows))
 
     plugin = OraclePlugin().add("users", load, records=True, key_column="sourcedId")
+    store = (
+        {}
+        if chunk_size is None
+        else {"store": {"kind": "file", "path": str(folder / "store"), "chunk_size": chunk_size}}
+    )
     return make_project(
         folder,
         plugin,
         config={
             "search": {"index": {"users": ["email"]}, "index_dir": "index"},
             "refresh": {"timeout": 3600},
+            **store,
         },
     )
 
 
-def build(folder: Path, rows: int) -> dict[str, Any]:
+def build(folder: Path, rows: int, chunk_size: int | None = None) -> dict[str, Any]:
     """Commit the table (with its index) and write users.csv; return sizes."""
     from snapkit_oneroster.layout import write_layout
 
-    project = _project(folder, rows)
+    project = _project(folder, rows, chunk_size)
     started = time.perf_counter()
     outcome = project.refresh()
     if outcome.status != "success":
         raise SystemExit(f"refresh {outcome.status}: {outcome.errors}")
     report = write_layout(project.store, outcome.manifest, folder / "view")
     part = outcome.manifest.part("users")
+    _zstd_copy(project.store, part.sha256, folder / ZST_COPY)
     index = folder / "index"
-    stored = sum(f.stat().st_size for f in (folder / "store").rglob("*.zst"))
+    stored = sum(
+        f.stat().st_size
+        for where in ("parts", "packs")  # whole parts, and chunk lists with their packs
+        for f in (folder / "store" / where).rglob("*")
+        if f.is_file()
+    )
     return {
         "seconds": time.perf_counter() - started,
         "part_bytes": part.bytes,
@@ -91,6 +104,26 @@ def build(folder: Path, rows: int) -> dict[str, Any]:
         "csv": str(report.folder / "users.csv"),
         "csv_bytes": (report.folder / "users.csv").stat().st_size,
     }
+
+
+ZST_COPY = "users.jsonl.zst"
+"""The part as one zstd file for DuckDB's ``read_json`` (for information): the stored part file
+itself when it is one, else its bytes compressed the way the file store compresses."""
+
+
+def _zstd_copy(store: Any, sha256: str, path: Path) -> None:
+    import shutil
+
+    import zstandard
+
+    stored = store.layout.part(sha256)
+    with open(stored, "rb") as file:
+        if file.read(4) == b"\x28\xb5\x2f\xfd":  # a zstd frame: the part stored whole
+            shutil.copyfile(stored, path)
+            return
+    compressor = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    with store.open_part(sha256) as source, open(path, "wb") as target:
+        compressor.copy_stream(source, target)
 
 
 def peak_mb() -> float:
@@ -156,9 +189,7 @@ def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
                 "SELECT count(*) FROM read_json(?, format='newline_delimited', "
                 "compression='zstd', columns={'email': 'VARCHAR'}) WHERE email LIKE ?"
             )
-            project = _project(folder)
-            current = project.current()
-            source = str(project.store.layout.part(current.part("users").sha256))
+            source = str(folder / ZST_COPY)
         started, cpu = time.perf_counter(), time.process_time()
         (count,) = connection.execute(sql, [source, f"%{NEEDLE}%"]).fetchone() or (0,)
         result = {
@@ -209,6 +240,14 @@ def run_child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        help="the file store's chunk_size (0: parts stored whole; default: the store's)",
+    )
+    parser.add_argument(
+        "--reuse", type=Path, metavar="DIR", help="build the data in DIR once, then reuse it"
+    )
     parser.add_argument("--child")
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--csv", default="")
@@ -217,9 +256,18 @@ def main() -> None:
         print(json.dumps(child(args.child, args.folder, args.csv)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        print(f"building {args.rows:,} users (part + email index + users.csv)...")
-        sizes = build(folder, args.rows)
+        folder = args.reuse or Path(tmp)
+        layout = "default" if args.chunk_size is None else f"chunk_size {args.chunk_size}"
+        built = folder / "sizes.json"
+        if built.exists():
+            sizes = json.loads(built.read_text())
+            print(f"reusing {folder} ({sizes['rows']:,} users)")
+        else:
+            print(f"building {args.rows:,} users (part + email index + users.csv; {layout})...")
+            folder.mkdir(parents=True, exist_ok=True)
+            sizes = dict(build(folder, args.rows, args.chunk_size), rows=args.rows)
+            built.write_text(json.dumps(sizes))
+        args.rows = sizes["rows"]
         print(
             f"  built in {sizes['seconds']:.1f} s: part {sizes['part_bytes'] / 1e6:.0f} MB "
             f"(JSON Lines; {sizes['stored_bytes'] / 1e6:.0f} MB stored), users.csv "
@@ -255,14 +303,14 @@ def main() -> None:
     )
     print(
         f"(untimed: opening the store {snap['open']:.3f} s, DuckDB connect "
-        f"{duck['open']:.3f} s; duckdb json.zst reads the stored part file itself, "
+        f"{duck['open']:.3f} s; duckdb json.zst reads the part as one zstd file, "
         f"for information)"
     )
     rate = sizes["part_bytes"] / snap["seconds"] / 1e6
     ratio = snap["seconds"] / duck["seconds"]
     print(
         f"\ntargets: scan >= 150 MB/s: {rate:.0f} ({'ok' if rate >= 150 else 'MISSED'}); "
-        f"<= 1.5x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.5 else 'MISSED'}); "
+        f"<= 1.0x DuckDB: {ratio:.2f}x ({'ok' if ratio <= 1.0 else 'MISSED'}); "
         f"peak RSS < 50 MB: {snap['peak_mb']:.0f} ({'ok' if snap['peak_mb'] < 50 else 'MISSED'})"
         f"; index p99 < 20 ms: {index['p99_ms']:.1f} "
         f"({'ok' if index['p99_ms'] < 20 else 'MISSED'})"

@@ -34,8 +34,9 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from contextlib import AbstractContextManager, closing, nullcontext
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
 from attrs import evolve, field, frozen
@@ -46,10 +47,14 @@ from snapkit.contracts import Diff, DiffSection, PartRef, SnapshotManifest
 from snapkit.convert import from_json, to_json
 from snapkit.errors import DiffError, SnapkitError, UnknownKeyError, UsageError
 
+if TYPE_CHECKING:
+    from snapkit.store import ChunkRef
+
 __all__ = [
     "FLOAT_PLACES",
     "DiffContext",
     "MemoryParts",
+    "PartLines",
     "PartSource",
     "compute_diff",
     "delta",
@@ -191,6 +196,11 @@ def sort_key(value: Any) -> tuple[int, Any, str]:
     Numbers sort numerically before strings; strings sort by code point; anything else sorts
     by its canonical JSON text after both.
     """
+    kind = type(value)
+    if kind is str:
+        return (1, value, "")
+    if kind is int or (kind is float and math.isfinite(value)):
+        return (0, value, repr(value))  # repr is the canonical JSON of an int or finite float
     if is_number(value):
         return (0, value, canonical_str(value))
     if isinstance(value, str):
@@ -207,6 +217,52 @@ def normalize(value: Any, where: str = "$") -> Any:
     :param where: the path named in error messages.
     :raises DiffError: for NaN, infinity, a non-string key or a value JSON cannot hold.
     """
+    try:
+        return _plain(value)
+    except _Unusual:  # walk it again, naming where each value is (for the error message)
+        return _normalize(value, where)
+
+
+class _Unusual(Exception):
+    """A value :func:`_plain` leaves to :func:`_normalize`: not plain JSON, or refused."""
+
+
+def _plain(value: Any) -> Any:
+    """:func:`normalize` of plain JSON data (dicts with string keys, lists, tuples, finite
+    numbers, strings, booleans, ``None``), without tracking paths; raises :class:`_Unusual`
+    for anything else. Strings, integers, booleans and ``None`` inside are taken as they are
+    without a call."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            inner = type(item)
+            out[key] = (
+                item
+                if inner is str or inner is int or inner is bool or item is None
+                else _plain(item)
+            )
+        return out
+    if kind is list or kind is tuple:
+        return [
+            item
+            if type(item) is str or type(item) is int or type(item) is bool or item is None
+            else _plain(item)
+            for item in value
+        ]
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise _Unusual
+        return 0.0 if value == 0 else value
+    raise _Unusual
+
+
+def _normalize(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -221,15 +277,15 @@ def normalize(value: Any, where: str = "$") -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key in sorted(value, key=_key_order(where)):
-            out[key] = normalize(value[key], f"{where}.{key}")
+            out[key] = _normalize(value[key], f"{where}.{key}")
         return out
     if isinstance(value, list | tuple):
-        return [normalize(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [_normalize(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, set | frozenset):
-        items = [normalize(item, f"{where}[]") for item in value]
+        items = [_normalize(item, f"{where}[]") for item in value]
         return sorted(items, key=sort_key)
     if attrs.has(type(value)):
-        return normalize(to_json(value), where)
+        return _normalize(to_json(value), where)
     raise DiffError(f"diff data at {where} is a {type(value).__name__}, which JSON cannot hold")
 
 
@@ -288,42 +344,17 @@ class DiffContext:
         for line in self.lines(part):
             yield decode(line)
 
-    def line_batches(self, part: PartRef, chunk: int = CHUNK) -> Iterator[list[bytes]]:
-        """Yield the lines of ``part`` in batches, *without* their newlines.
+    def line_batches(self, part: PartRef, chunk: int = CHUNK) -> PartLines:
+        """Return the lines of ``part`` in batches, *without* their newlines: a
+        :class:`PartLines`, which the table diff (:func:`snapkit.tablediff.diff_tables`) also
+        asks for the part's chunks when the store keeps parts as chunks.
 
-        Reads the part in large chunks when the source can open it, which avoids a Python
-        call per line: the fast path of the table diff. The bytes are checked against the
-        part's SHA-256 and size as they stream, whatever the store does, so a damaged part
-        ends the diff with :class:`CorruptSnapshotError` instead of a wrong answer.
+        Iterating it reads the part in large blocks when the source can (no Python call per
+        line). Every byte is checked as it streams, whatever the store does: the part against
+        its SHA-256 and size, or each chunk read against its own; a damaged part ends the
+        diff with :class:`CorruptSnapshotError` instead of a wrong answer.
         """
-        check = _PartCheck(part)
-        opener = getattr(self.parts, "open_part", None)
-        if opener is None:
-            batch: list[bytes] = []
-            for line in self.lines(part):
-                check.update(line)
-                batch.append(line.rstrip(b"\n"))
-                if len(batch) >= 50_000:
-                    yield batch
-                    batch = []
-            check.finish()
-            if batch:
-                yield batch
-            return
-        with opener(part.sha256) as stream:
-            rest = b""
-            while True:
-                data = stream.read(chunk)
-                if not data:
-                    break
-                check.update(data)
-                lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
-                rest = lines.pop()
-                if lines:
-                    yield lines
-            check.finish()
-            if rest:
-                yield [rest]
+        return PartLines(self.parts, part, chunk)
 
     def limit(self, items: Iterable[Any]) -> tuple[list[Any], bool]:
         """Return at most ``max_items`` of ``items`` and whether some were left out."""
@@ -354,6 +385,168 @@ class _PartCheck:
                 "or size",
                 hint="run 'snapkit snapshots verify'",
             )
+
+
+class PartLines:
+    """The lines of one part in batches (iterate it once), and its chunks if it has them.
+
+    A :class:`snapkit.tablediff.ChunkedLines`: :meth:`chunks` and :meth:`chunk_batches` let
+    the table diff read only the chunks one side lacks, when the store keeps parts as chunks
+    (:class:`snapkit.store.ChunkedPartReader`).
+    """
+
+    def __init__(self, parts: PartSource, part: PartRef, chunk: int = CHUNK) -> None:
+        self.parts = parts
+        self.part = part
+        self.chunk = chunk
+        self._batches: Iterator[list[bytes]] | None = None
+        self._chunks: Sequence[ChunkRef] | None = None
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        return self
+
+    def __next__(self) -> list[bytes]:
+        if self._batches is None:
+            self._batches = self._read()
+        return next(self._batches)
+
+    def _read(self) -> Iterator[list[bytes]]:
+        check = _PartCheck(self.part)
+        from snapkit.store import PartBlockReader
+
+        if isinstance(self.parts, PartBlockReader):
+            blocks = self.parts.iter_part_blocks(self.part.sha256, verify=False)
+        elif hasattr(self.parts, "open_part"):
+            blocks = self._opened()
+        else:
+            yield from self._line_by_line(check)
+            return
+        try:
+            yield from _split_blocks(blocks, check.update, self.chunk)
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:  # a generator: release the part file now, even when stopped
+                close()
+        check.finish()
+
+    def _opened(self) -> Iterator[bytes]:
+        with self.parts.open_part(self.part.sha256) as stream:  # type: ignore[attr-defined]
+            while data := stream.read(self.chunk):
+                yield data
+
+    def _line_by_line(self, check: _PartCheck) -> Iterator[list[bytes]]:
+        batch: list[bytes] = []
+        for line in self.parts.iter_part_lines(self.part.sha256):
+            check.update(line)
+            batch.append(line.rstrip(b"\n"))
+            if len(batch) >= 50_000:
+                yield batch
+                batch = []
+        check.finish()
+        if batch:
+            yield batch
+
+    def chunks(self) -> Sequence[ChunkRef] | None:
+        """The part's chunks in table order, or ``None`` if the store keeps it whole (or does
+        not chunk parts at all).
+
+        :raises CorruptSnapshotError: if the chunk list does not add up to the part (its bytes
+            and rows), or the store finds it damaged.
+        """
+        from snapkit.store import ChunkedPartReader
+
+        if self._chunks is None and isinstance(self.parts, ChunkedPartReader):
+            listed = self.parts.part_chunks(self.part.sha256)
+            if listed is not None:
+                chunks = tuple(listed)  # once: a store may make each ChunkRef as it is read
+                size = sum(map(attrgetter("size"), chunks))
+                rows = sum(map(attrgetter("rows"), chunks))
+                if size != self.part.bytes or rows != self.part.records:
+                    raise _corrupt(self.part, "its chunk list does not add up to it")
+                self._chunks = chunks
+        return self._chunks
+
+    def chunk_batches(self, positions: Sequence[int]) -> Iterator[list[bytes]]:
+        """The lines of the part's chunks at ``positions`` (ascending indexes into
+        :meth:`chunks`), in batches, without their newlines. Each chunk is checked against its
+        SHA-256, size and row count before its lines are handed out."""
+        chunks = self.chunks()
+        if chunks is None:
+            raise ValueError(f"part {self.part.sha256[:12]} is not stored as chunks")
+        if not positions:
+            return
+        reader = self.parts.iter_chunks(  # type: ignore[attr-defined]
+            self.part.sha256, list(positions), verify=False
+        )
+        last = len(chunks) - 1
+        held: list[bytes] = []
+        size = 0
+        with closing(reader):
+            read = 0
+            for position, data in zip(positions, reader):
+                ref = chunks[position]
+                ended = data.endswith(b"\n")
+                if (
+                    len(data) != ref.size
+                    or data.count(b"\n") + (not ended) != ref.rows
+                    or (not ended and position != last)  # only a part's end may lack one
+                    or hashlib.sha256(data).hexdigest() != ref.sha256
+                ):
+                    raise _corrupt(self.part, f"its chunk {ref.sha256[:12]} does not match")
+                read += 1
+                held.append(data)
+                size += len(data)
+                if size >= self.chunk:
+                    yield _lines_of(held)
+                    held, size = [], 0
+            if read != len(positions):
+                raise _corrupt(self.part, "a chunk of it is missing")
+        if held:
+            yield _lines_of(held)
+
+
+def _lines_of(chunks: list[bytes]) -> list[bytes]:
+    """The lines of whole-line chunks, without their newlines."""
+    lines = b"".join(chunks).split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _split_blocks(
+    blocks: Iterable[bytes], update: Callable[[bytes], None], size: int
+) -> Iterator[list[bytes]]:
+    """Lines of canonical JSON Lines bytes given in blocks that end anywhere, in batches of
+    about ``size`` bytes; each block is passed to ``update`` (the check) first."""
+    rest = b""
+    batch: list[bytes] = []
+    held = 0
+    for data in blocks:
+        update(data)
+        lines = data.split(b"\n")
+        if rest:
+            lines[0] = rest + lines[0]
+        rest = lines.pop()
+        if batch:
+            batch += lines
+        else:
+            batch = lines
+        held += len(data)
+        if held >= size:
+            yield batch
+            batch, held = [], 0
+    if rest:
+        batch.append(rest)
+    if batch:
+        yield batch
+
+
+def _corrupt(part: PartRef, what: str) -> SnapkitError:
+    from snapkit.errors import CorruptSnapshotError
+
+    return CorruptSnapshotError(
+        f"part {part.sha256[:12]} ({part.name}): {what}", hint="run 'snapkit snapshots verify'"
+    )
 
 
 # -- the engine ----------------------------------------------------------------------------------

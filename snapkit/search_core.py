@@ -165,10 +165,11 @@ def _term_matches(term: Term, record: Mapping[str, Any], ignore_case: bool) -> b
     return False
 
 
-def _decoder() -> Callable[[bytes], Any]:
-    """A JSON decoder for candidate lines: orjson when installed and the line holds no run of
-    19 or more digits (orjson reads integers beyond 64 bits as floats), else :mod:`json`;
-    the records are the same either way."""
+def json_decoder() -> Callable[[bytes], Any]:
+    """A JSON decoder for canonical JSON lines: orjson when installed and the line holds no
+    run of 19 or more digits (orjson reads integers beyond 64 bits as floats), else
+    :mod:`json`; the records are the same either way. A line that is not JSON raises
+    :class:`ValueError`, as :func:`json.loads` does."""
     loads = json.loads
     try:
         import orjson
@@ -185,6 +186,9 @@ def _decoder() -> Callable[[bytes], Any]:
         return loads(line)
 
     return decode
+
+
+_decoder = json_decoder
 
 
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")

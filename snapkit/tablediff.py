@@ -1,17 +1,27 @@
 """The keyed table diff: rows added, removed and changed between two parts, in bounded memory.
 
 A part is canonical JSON Lines, so two rows are equal exactly when their line bytes are equal.
-The diff uses that in two passes and decodes only rows that differ:
+The diff uses that and decodes only rows that differ, in three steps:
 
-1. **Lines.** Each side's lines are split from large chunks (no Python call per line);
-   ``a``'s lines are held as a set of byte strings and ``b``'s are streamed against it: a
-   line found on both sides is an unchanged row and is never decoded. When ``a`` is larger
-   than the memory budget, both tables are first partitioned to temporary files by a hash of
-   the line (the grace hash join), so each partition is compared on its own and memory holds
-   one partition of ``a`` at a time.
-2. **Keys.** The lines found on one side only are decoded to read their key. A key on both
+1. **Chunks.** When both parts are kept as chunks (a store with
+   :class:`snapkit.store.ChunkedPartReader`; see :class:`ChunkedLines`), a chunk whose
+   SHA-256 is in both chunk lists (once in each) holds the same rows on both sides: keys are
+   unique per table, so those rows are unchanged, and the chunk is not read at all. Only the
+   other chunks are read, each checked against its SHA-256. Parts stored whole are read whole.
+2. **Lines.** The lines read are compared as bytes, both sides in table order: runs of equal
+   lines are skipped pairwise at C speed, and where the sides differ a short look-ahead finds
+   where they meet again (a row removed, added, or changed). The lines set aside on either
+   side (the *residue*) are matched against each other as sets, so rows that moved are still
+   unchanged rows; when the residue outgrows the memory budget it is partitioned to temporary
+   files by a hash of the line (the grace hash join) and each partition compared on its own.
+3. **Keys.** The lines found on one side only are decoded to read their key. A key on both
    sides is a changed row (its fields are compared), a key only in ``a`` was removed, a key
    only in ``b`` added. This pass too spills to key-hashed partitions when it is large.
+
+Every step is exact: which rows are unchanged is decided on equal bytes, never on a hash
+alone, so the result is the same whatever the order of the rows and however the parts are
+stored. Duplicate rows and keys are refused among the rows the diff compares; a keyed table
+written by a refresh has none (see :mod:`snapkit.integrity`).
 
 Results are sorted by key (numbers, then strings; see :func:`snapkit.diff.sort_key`) and, with
 ``max_items``, only the first items are kept while the counts stay exact; memory for the
@@ -21,29 +31,70 @@ listed changes is then bounded by ``max_items``.
 from __future__ import annotations
 
 import heapq
-import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import compress, count
+from operator import attrgetter, ne, not_
+from typing import Any, Protocol, runtime_checkable
 
 from attrs import frozen
 
 from snapkit.canonical import canonical_str
 from snapkit.diff import delta, is_number, sort_key
 from snapkit.errors import DiffError
+from snapkit.gcpace import YOUNG_COLLECTION_EVERY, spaced_collections
+from snapkit.search_core import json_decoder
+from snapkit.store import ChunkRef
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "TableChanges", "diff_rows", "diff_tables"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "ChunkedLines",
+    "TableChanges",
+    "diff_rows",
+    "diff_tables",
+    "shared_chunks",
+]
 
 DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024
-"""Bytes of table ``a``'s rows held in memory at once; a larger table is partitioned to disk.
+"""Bytes of rows set aside (the residue) held in memory at once; more is partitioned to disk.
 
-Held as a set of byte strings, rows take about 1.6 times their size, so the peak memory of a
-diff is about twice the budget.
+Held as sets of byte strings, rows take about 1.6 times their size, so the peak memory of a
+diff is about twice the budget. Tables in the same order on both sides set aside only the
+rows that differ, so their diff stays far below it.
 """
+
+LOOKAHEAD = 16
+"""Lines looked ahead on each side, where the sides differ, for the line they meet again on."""
+
+BULK = 4096
+"""Lines set aside at once when the sides keep differing (a table reordered, or every row
+changed): the residue's set operations then do the matching."""
 
 _MISSING = object()
 LineBatches = Callable[[], Iterable[list[bytes]]]
+
+
+@runtime_checkable
+class ChunkedLines(Protocol):
+    """Batches of a part's lines (iterate it) that can also say which chunks the part is kept
+    as, and read only some of them: what :meth:`snapkit.diff.DiffContext.line_batches`
+    returns. When both sides of :func:`diff_tables` are these, chunks they share are skipped.
+    """
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        """The part's lines in batches, without their newlines (the whole part, checked)."""
+        ...
+
+    def chunks(self) -> Sequence[ChunkRef] | None:
+        """The part's chunks in table order, or ``None`` if it is stored whole."""
+        ...
+
+    def chunk_batches(self, positions: Sequence[int]) -> Iterator[list[bytes]]:
+        """The lines of the chunks at ``positions`` (ascending), in batches, each chunk
+        checked against its SHA-256, size and row count."""
+        ...
 
 
 @frozen
@@ -75,11 +126,17 @@ def diff_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, A
     compare by their JSON form, so ``1`` and ``1.0`` differ.
     """
     fields: dict[str, dict[str, Any]] = {}
-    for name in sorted(old.keys() | new.keys()):
+    names = sorted(old) if old.keys() == new.keys() else sorted(old.keys() | new.keys())
+    for name in names:
         before = old.get(name, _MISSING)
         after = new.get(name, _MISSING)
-        if _same(before, after):
-            continue
+        kind = type(before)
+        if kind is type(after):
+            if kind is dict or kind is list:
+                if canonical_str(before) == canonical_str(after):
+                    continue
+            elif before == after:
+                continue  # the same JSON value (or missing on both sides)
         change: dict[str, Any] = {}
         if before is not _MISSING:
             change["from"] = before
@@ -87,20 +144,15 @@ def diff_rows(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, A
             change["to"] = after
         left = None if before is _MISSING else before
         right = None if after is _MISSING else after
-        if (left is None or is_number(left)) and (right is None or is_number(right)):
+        if _number_or_none(left) and _number_or_none(right):
             change["delta"] = delta(left, right)
         fields[name] = change
     return fields
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is _MISSING or b is _MISSING:
-        return a is b
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict | list):
-        return bool(canonical_str(a) == canonical_str(b))
-    return bool(a == b)
+def _number_or_none(value: Any) -> bool:
+    kind = type(value)
+    return kind is float or kind is int or value is None or is_number(value)
 
 
 def diff_tables(
@@ -117,39 +169,309 @@ def diff_tables(
     """Diff two keyed tables given as batches of canonical JSON lines (without newlines).
 
     :param lines_a: returns the batches of table ``a`` (called once).
-    :param lines_b: returns the batches of table ``b`` (called once).
+    :param lines_b: returns the batches of table ``b`` (called once). When both return
+        :class:`ChunkedLines` whose parts are chunked, chunks shared by both are not read.
     :param key_column: the field identifying a row; every row must have it, uniquely.
-    :param size_hint: bytes of table ``a``; above ``memory_budget`` the line pass is
-        partitioned to disk.
+    :param size_hint: bytes of table ``a``: sizes the partitions when the residue spills.
     :param max_items: the most keys/rows listed per kind of change.
-    :param memory_budget: bytes of ``a``'s rows held in memory at once (see
+    :param memory_budget: bytes of set-aside rows held in memory at once (see
         :data:`DEFAULT_MEMORY_BUDGET`).
     :param tmpdir: where partitions go (default: the system's temporary folder).
     :param name: the table's name, for error messages.
     :raises DiffError: when a row is not a JSON object, lacks the key column, or a key or row
-        appears twice.
+        appears twice among the rows compared.
+    :raises CorruptSnapshotError: when a part or chunk read does not match its SHA-256.
     """
-    partitions = _partition_count(size_hint, memory_budget)
+    batches_a, batches_b = _unshared(lines_a(), lines_b())
     collector = _Collector(key_column, max_items, memory_budget, tmpdir, name)
+    residue = _Residue(size_hint, memory_budget, tmpdir, name)
     try:
-        if partitions == 1:
-            _compare_lines(_gather(lines_a()), _gather(lines_b()), collector, name)
-        else:
-            with tempfile.TemporaryDirectory(prefix="snapkit-diff-", dir=tmpdir) as folder:
-                files_a = _spill(lines_a(), partitions, os.path.join(folder, "a"))
-                files_b = _spill(lines_b(), partitions, os.path.join(folder, "b"))
-                for path_a, path_b in zip(files_a, files_b, strict=True):
-                    _compare_lines(_gather(_read(path_a)), _gather(_read(path_b)), collector, name)
-                    os.unlink(path_a)
-                    os.unlink(path_b)
-        return collector.finish()
+        _align(batches_a, batches_b, residue)
+        residue.finish(collector)
+        with spaced_collections(young=YOUNG_COLLECTION_EVERY):  # decoded rows: see gcpace
+            return collector.finish()
     finally:
+        residue.close()
         collector.close()
+
+
+# -- step 1: chunks -----------------------------------------------------------------------------
+
+
+def shared_chunks(chunks_a: Sequence[ChunkRef], chunks_b: Sequence[ChunkRef]) -> set[str]:
+    """The SHA-256 of the chunks a diff skips: those found exactly once in each list.
+
+    A chunk in both parts holds the same rows in both, unchanged rows since keys are unique.
+    A chunk found twice in one part (which only a table holding a row twice can have) is
+    read on both sides, so the rows it holds are compared.
+    """
+    return _once(list(map(_SHA, chunks_a))) & _once(list(map(_SHA, chunks_b)))
+
+
+_SHA = attrgetter("sha256")
+
+
+def _once(hashes: list[str]) -> set[str]:
+    """The hashes found exactly once in ``hashes``."""
+    distinct = set(hashes)
+    if len(distinct) == len(hashes):
+        return distinct
+    return {sha for sha, n in Counter(hashes).items() if n == 1}
+
+
+def _unshared(
+    source_a: Iterable[list[bytes]], source_b: Iterable[list[bytes]]
+) -> tuple[Iterable[list[bytes]], Iterable[list[bytes]]]:
+    """Both sides' batches, without the chunks they share when both are chunked."""
+    if not (isinstance(source_a, ChunkedLines) and isinstance(source_b, ChunkedLines)):
+        return source_a, source_b
+    chunks_a = source_a.chunks()
+    chunks_b = source_b.chunks() if chunks_a is not None else None
+    if chunks_a is None or chunks_b is None:
+        return source_a, source_b
+    hashes_a, hashes_b = list(map(_SHA, chunks_a)), list(map(_SHA, chunks_b))
+    shared = _once(hashes_a) & _once(hashes_b)
+    return source_a.chunk_batches(_unlisted(hashes_a, shared)), source_b.chunk_batches(
+        _unlisted(hashes_b, shared)
+    )
+
+
+def _unlisted(hashes: list[str], shared: set[str]) -> list[int]:
+    """The positions of the hashes not in ``shared``."""
+    return list(compress(count(), map(not_, map(shared.__contains__, hashes))))
+
+
+# -- step 2: lines ------------------------------------------------------------------------------
+
+
+class _Side:
+    """One side's lines being aligned: a window of lines and the position reached in it."""
+
+    __slots__ = ("at", "batches", "done", "lines")
+
+    def __init__(self, batches: Iterable[list[bytes]]) -> None:
+        self.lines: list[bytes] = []
+        self.at = 0
+        self.batches = iter(batches)
+        self.done = False
+
+    def fill(self, ahead: int) -> None:
+        """Read batches until ``ahead`` lines are past the position, or the side ends."""
+        while not self.done and len(self.lines) - self.at < ahead:
+            batch = next(self.batches, None)
+            if batch is None:
+                self.done = True
+            elif self.at < len(self.lines):
+                self.lines = self.lines[self.at :] + batch
+                self.at = 0
+            else:
+                self.lines, self.at = batch, 0
+
+    def rest(self) -> Iterator[list[bytes]]:
+        """The lines past the position, in batches, to the side's end."""
+        if self.at < len(self.lines):
+            yield self.lines[self.at :]
+        self.lines, self.at = [], 0
+        yield from self.batches
+
+
+def _equal_run(lines_a: list[bytes], i: int, lines_b: list[bytes], j: int) -> int:
+    """How many lines are equal pairwise from ``lines_a[i]`` and ``lines_b[j]`` on."""
+    left, right = iter(lines_a), iter(lines_b)
+    left.__setstate__(i)  # type: ignore[attr-defined]  # a list iterator, moved in O(1)
+    right.__setstate__(j)  # type: ignore[attr-defined]
+    for run in compress(count(), map(ne, left, right)):
+        return run
+    return min(len(lines_a) - i, len(lines_b) - j)
+
+
+def _find(lines: list[bytes], line: bytes, start: int) -> int:
+    """Where ``line`` is in the :data:`LOOKAHEAD` lines from ``start`` on, or -1."""
+    try:
+        return lines.index(line, start, start + LOOKAHEAD)
+    except ValueError:
+        return -1
+
+
+def _align(
+    batches_a: Iterable[list[bytes]], batches_b: Iterable[list[bytes]], residue: _Residue
+) -> None:
+    """Walk both sides in step, skip lines equal on both, set aside the others in ``residue``.
+
+    Where the sides differ at lines ``x`` (of ``a``) and ``y`` (of ``b``), ``y`` found a few
+    lines ahead in ``a`` means the ``a`` lines before it are set aside (rows removed or moved),
+    ``x`` found ahead in ``b`` the same for ``b`` (rows added), and neither means both are set
+    aside (usually one changed row). The residue matches what was set aside on both sides, so
+    a look-ahead that misses costs time, never a wrong answer.
+    """
+    a, b = _Side(batches_a), _Side(batches_b)
+    ahead = LOOKAHEAD + 2
+    misses = 0
+    while True:
+        a.fill(ahead)
+        b.fill(ahead)
+        lines_a, i, lines_b, j = a.lines, a.at, b.lines, b.at
+        end_a, end_b = len(lines_a), len(lines_b)
+        if i == end_a or j == end_b:
+            break
+        while i < end_a and j < end_b:
+            run = _equal_run(lines_a, i, lines_b, j)
+            if run:
+                i += run
+                j += run
+                misses = 0
+                if i == end_a or j == end_b:
+                    break
+            if (end_a - i < ahead and not a.done) or (end_b - j < ahead and not b.done):
+                break  # read on before looking ahead
+            if misses >= 64:
+                residue.add(lines_a[i : i + BULK], "a")
+                residue.add(lines_b[j : j + BULK], "b")
+                i, j = min(i + BULK, end_a), min(j + BULK, end_b)
+                misses = 0
+                continue
+            x, y = lines_a[i], lines_b[j]
+            in_b = _find(lines_b, x, j + 1)
+            in_a = _find(lines_a, y, i + 1)
+            if in_a < 0 and in_b < 0:
+                residue.one(x, "a")
+                residue.one(y, "b")
+                i += 1
+                j += 1
+                misses += 1
+            elif in_a >= 0 and (in_b < 0 or in_a - i <= in_b - j):
+                residue.add(lines_a[i:in_a], "a")
+                i = in_a
+            else:
+                residue.add(lines_b[j:in_b], "b")
+                j = in_b
+        a.at, b.at = i, j
+    for batch in a.rest():
+        residue.add(batch, "a")
+    for batch in b.rest():
+        residue.add(batch, "b")
+
+
+class _Residue:
+    """The lines set aside on each side, matched against the other side's as they come.
+
+    A line set aside on one side that the other side set aside too is an unchanged row
+    (reordered); what is left at the end is on one side only. Held as two sets while their
+    bytes stay under the budget, else partitioned to files by a hash of the line and compared
+    one partition at a time.
+    """
+
+    def __init__(self, size_hint: int, budget: int, tmpdir: str | None, name: str) -> None:
+        self.size_hint = size_hint
+        self.budget = budget
+        self.tmpdir = tmpdir
+        self.name = name
+        self.sets: dict[str, set[bytes]] = {"a": set(), "b": set()}
+        self.bytes = 0
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.files: dict[str, list[Any]] = {}
+
+    def one(self, line: bytes, side: str) -> None:
+        """Set aside one line of ``side`` (an empty line is no row: canonical parts have none)."""
+        if not line:
+            return
+        if self.folder is not None:
+            self._write([line], side)
+            return
+        theirs = self.sets["b" if side == "a" else "a"]
+        if line in theirs:
+            theirs.remove(line)
+            self.bytes -= len(line)
+            return
+        mine = self.sets[side]
+        if line in mine:
+            raise _twice(self.name, side)
+        mine.add(line)
+        self.bytes += len(line)
+        if self.bytes > self.budget:
+            self._spill()
+
+    def add(self, lines: list[bytes], side: str) -> None:
+        """Set aside lines of ``side`` (set operations, in C)."""
+        if b"" in lines:
+            lines = [line for line in lines if line]
+        if not lines:
+            return
+        if self.folder is not None:
+            self._write(lines, side)
+            return
+        fresh = set(lines)
+        if len(fresh) != len(lines):
+            raise _twice(self.name, side)
+        theirs = self.sets["b" if side == "a" else "a"]
+        if theirs:
+            matched = fresh & theirs
+            if matched:
+                theirs -= matched
+                fresh -= matched
+                self.bytes -= sum(map(len, matched))
+        mine = self.sets[side]
+        if not mine.isdisjoint(fresh):
+            raise _twice(self.name, side)
+        mine |= fresh
+        self.bytes += sum(map(len, fresh))
+        if self.bytes > self.budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="snapkit-diff-", dir=self.tmpdir)
+        partitions = _partition_count(max(self.size_hint, 2 * self.bytes), self.budget)
+        for side in ("a", "b"):
+            self.files[side] = [
+                open(os.path.join(self.folder.name, f"{side}.{i}"), "wb+", buffering=1 << 20)  # noqa: SIM115
+                for i in range(partitions)
+            ]
+        for side, lines in self.sets.items():
+            self._write(lines, side)
+            lines.clear()
+        self.bytes = 0
+
+    def _write(self, lines: Iterable[bytes], side: str) -> None:
+        files = self.files[side]
+        mask = len(files) - 1
+        buckets: list[list[bytes]] = [[] for _ in files]
+        appenders = [bucket.append for bucket in buckets]
+        for line in lines:
+            appenders[hash(line) & mask](line)
+        for bucket, file in zip(buckets, files, strict=True):
+            if bucket:
+                bucket.append(b"")
+                file.write(b"\n".join(bucket))
+
+    def finish(self, collector: _Collector) -> None:
+        """Hand the lines on one side only to the key pass."""
+        if self.folder is None:
+            collector.add(self.sets["a"], "a")
+            collector.add(self.sets["b"], "b")
+            self.sets = {"a": set(), "b": set()}
+            return
+        for file_a, file_b in zip(self.files["a"], self.files["b"], strict=True):
+            groups = []
+            for file in (file_a, file_b):
+                file.flush()
+                file.seek(0)
+                groups.append(_read(file))
+                file.truncate(0)
+            _compare_lines(groups[0], groups[1], collector, self.name)
+
+    def close(self) -> None:
+        for files in self.files.values():
+            for file in files:
+                file.close()
+        self.files = {}
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
 
 
 def _partition_count(size: int, budget: int) -> int:
     if size <= budget:
-        return 1
+        return 2
     wanted = -(-size // max(budget // 2, 1))
     count = 2
     while count < wanted and count < 1024:
@@ -157,82 +479,22 @@ def _partition_count(size: int, budget: int) -> int:
     return count
 
 
-def _gather(batches: Iterable[list[bytes]]) -> Iterator[list[bytes]]:
-    """Drop empty lines (canonical parts have none; a stray blank line is not a row)."""
-    for batch in batches:
-        if b"" in batch:
-            batch = [line for line in batch if line]
-        yield batch
-
-
-def _spill(batches: Iterable[list[bytes]], count: int, prefix: str) -> list[str]:
-    """Write each line to one of ``count`` files chosen by its hash; return the file paths."""
-    paths = [f"{prefix}.{index}" for index in range(count)]
-    files = [open(path, "wb", buffering=1 << 20) for path in paths]  # noqa: SIM115
-    try:
-        mask = count - 1
-        buckets: list[list[bytes]] = [[] for _ in range(count)]
-        appenders = [bucket.append for bucket in buckets]
-        for batch in batches:
-            for line in batch:
-                if line:
-                    appenders[hash(line) & mask](line)
-            for bucket, file in zip(buckets, files, strict=True):
-                if bucket:
-                    bucket.append(b"")
-                    file.write(b"\n".join(bucket))
-                    bucket.clear()
-    finally:
-        for file in files:
-            file.close()
-    return paths
-
-
-def _read(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
-    with open(path, "rb") as file:
-        rest = b""
-        while True:
-            data = file.read(chunk)
-            if not data:
-                break
-            lines = (rest + data).split(b"\n")
-            rest = lines.pop()
-            yield lines
-        if rest:
-            yield [rest]
+def _read(file: Any) -> list[bytes]:
+    return [line for line in file.read().split(b"\n") if line]
 
 
 def _compare_lines(
-    batches_a: Iterable[list[bytes]],
-    batches_b: Iterable[list[bytes]],
-    collector: _Collector,
-    name: str,
+    lines_a: list[bytes], lines_b: list[bytes], collector: _Collector, name: str
 ) -> None:
-    """Compare one partition: hold ``a``'s lines as a set, stream ``b``'s against it.
-
-    Every step is a set operation done in C; the lines on one side only go to the key pass.
-    """
-    set_a: set[bytes] = set()
-    count_a = 0
-    for batch in batches_a:
-        set_a.update(batch)
-        count_a += len(batch)
-    if len(set_a) != count_a:
+    """Compare one partition of the residue: the lines on one side only go to the key pass."""
+    set_a = set(lines_a)
+    if len(set_a) != len(lines_a):
         raise _twice(name, "a")
-    only_b: set[bytes] = set()
-    listed_b = 0
-    for batch in batches_b:
-        chunk = set(batch)
-        if len(chunk) != len(batch):
-            raise _twice(name, "b")
-        fresh = chunk.difference(set_a)
-        listed_b += len(fresh)
-        only_b |= fresh
-        set_a.difference_update(chunk)
-    if len(only_b) != listed_b:
+    set_b = set(lines_b)
+    if len(set_b) != len(lines_b):
         raise _twice(name, "b")
-    collector.add(set_a, "a")
-    collector.add(only_b, "b")
+    collector.add(set_a - set_b, "a")
+    collector.add(set_b - set_a, "b")
 
 
 def _twice(name: str, side: str) -> DiffError:
@@ -258,6 +520,7 @@ class _Collector:
         self.folder: tempfile.TemporaryDirectory[str] | None = None
         self.files: dict[str, list[Any]] = {}
         self.partitions = 16
+        self.decode = json_decoder()
 
     def add(self, lines: Iterable[bytes], side: str) -> None:
         pending = self.pending[side]
@@ -289,7 +552,7 @@ class _Collector:
 
     def _key(self, line: bytes, side: str) -> tuple[Any, Any, dict[str, Any]]:
         try:
-            row = json.loads(line)
+            row = self.decode(line)
         except ValueError:
             raise DiffError(
                 f"table {self.name!r} of snapshot {side} holds a line that is not JSON",
@@ -306,6 +569,27 @@ class _Collector:
             )
         key = row[self.key_column]
         return _identity(key), key, row
+
+    def _decoded(self, lines: Iterable[bytes], side: str) -> list[tuple[Any, Any, dict[str, Any]]]:
+        """:meth:`_key` of every line (the same checks and errors), in one loop."""
+        decode, column = self.decode, self.key_column
+        out: list[tuple[Any, Any, dict[str, Any]]] = []
+        append = out.append
+        for line in lines:
+            try:
+                row = decode(line)
+                key = row[column]
+            except (ValueError, KeyError, TypeError):
+                self._key(line, side)  # raises the error that says what is wrong
+                raise
+            if type(row) is not dict:
+                self._key(line, side)
+            kind = type(key)
+            if kind is str or kind is int or kind is float:
+                append(((kind.__name__, key), key, row))
+            else:
+                append((_identity(key), key, row))
+        return out
 
     def _groups(self) -> Iterator[tuple[list[bytes], list[bytes]]]:
         if self.folder is None:
@@ -326,14 +610,12 @@ class _Collector:
         changed = _Top(self.max_items)
         for lines_a, lines_b in self._groups():
             old: dict[Any, tuple[Any, dict[str, Any]]] = {}
-            for line in lines_a:
-                ident, key, row = self._key(line, "a")
+            for ident, key, row in self._decoded(lines_a, "a"):
                 if ident in old:
                     raise self._duplicate("a")
                 old[ident] = (key, row)
             seen: set[Any] = set()
-            for line in lines_b:
-                ident, key, row = self._key(line, "b")
+            for ident, key, row in self._decoded(lines_b, "b"):
                 if ident in seen:
                     raise self._duplicate("b")
                 seen.add(ident)

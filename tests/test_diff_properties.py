@@ -291,3 +291,29 @@ def test_shape_of_the_property_sections() -> None:
     assert data["sections"][2]["data"]["changed"] == [
         {"key": 1, "fields": {"v": {"from": 1, "to": 2, "delta": 1}}}
     ]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+        | st.frozensets(st.integers() | st.text(max_size=3), max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_normalizing_plain_data_fast_equals_walking_it_with_paths(value: Any) -> None:
+    from snapkit.diff import _normalize, normalize
+
+    fast, walked = normalize(value), _normalize(value, "$")
+    assert fast == walked
+    assert repr(fast) == repr(walked)  # the same types too (1 is not 1.0, -0.0 becomes 0.0)

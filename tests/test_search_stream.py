@@ -182,22 +182,17 @@ def _damage_content(path: Path, plain: bytes) -> None:
     rot_part_content(path, b"user1@", b"user1!")
 
 
-@pytest.fixture
-def whole_users_project(tmp_path: Path) -> Any:
-    """``users_project`` in a file store of whole parts (seekable zstd files: the format
-    ``rot_part_content`` rots; chunked parts have their own damage tests)."""
+def _project_with(tmp_path: Path, chunk_size: int) -> Any:
     users = _users(3000)
     plugin = OraclePlugin().add("users", lambda call: iter(users), records=True, key_column="id")
-    store = {"kind": "file", "path": str(tmp_path / "store"), "chunk_size": 0}
+    store = {"kind": "file", "path": str(tmp_path / "store"), "chunk_size": chunk_size}
     project = make_project(tmp_path, plugin, config={"store": store})
     project.refresh()
     return project
 
 
-def test_a_search_read_detects_a_damaged_part_and_so_does_verify(
-    whole_users_project: Any,
-) -> None:
-    users_project = whole_users_project
+def test_a_search_read_detects_a_damaged_part_and_so_does_verify(tmp_path: Path) -> None:
+    users_project = _project_with(tmp_path, chunk_size=0)  # the part stored whole
     store = users_project.store
     part = users_project.current().part("users")
     with store.open_part(part.sha256) as handle:
@@ -217,6 +212,32 @@ def test_a_search_read_detects_a_damaged_part_and_so_does_verify(
         )
     report = store.verify()
     assert any(problem.ref == part.sha256 for problem in report.problems)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_search_read_detects_a_damaged_chunk_and_so_does_verify(
+    tmp_path: Path, verify: bool
+) -> None:
+    from snapkit_file_store.testing import damage_chunk
+
+    users_project = _project_with(tmp_path, chunk_size=1024)  # the part kept as chunks
+    store = users_project.store
+    part = users_project.current().part("users")
+    chunks = store.part_chunks(part.sha256)
+    assert chunks is not None and len(chunks) > 10
+    damage_chunk(store, part.sha256, len(chunks) // 2, "flip")
+    with pytest.raises(CorruptSnapshotError):
+        search_table(
+            users_project,
+            "current",
+            "users",
+            "email~user2",
+            limit=None,
+            use_index=False,
+            verify=verify,
+        )
+    report = store.verify()
+    assert not report.ok
 
 
 def test_a_store_without_block_reads_is_read_through_open_part() -> None:
