@@ -19,13 +19,17 @@ It prints requests/s, p50 and p99 latency (ms) and errors per route, each route'
 over the static file's, and the server's peak RSS. Targets: ``current`` p99 under 10 ms at
 64 clients, and at least half the static file's requests/s.
 
-The clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own process (one
-connection per client), so that the load generator costs little beside the server.
+The load generator is ``wrk`` (a C HTTP benchmarking tool; Debian package ``wrk``, a bench
+dependency only) when it is on the PATH: one keep-alive connection per client, two threads,
+latency percentiles from its histogram. Without it (or with ``--client python``) the clients
+are a minimal HTTP/1.1 keep-alive client on asyncio in their own process, which spends several
+times wrk's CPU per request on the same 2 cores as the server. The table says which ran.
 
 Usage::
 
     python bench/serve.py                      # 50,000 users, 5 s per measurement
     python bench/serve.py --users 5000 --seconds 3
+    python bench/serve.py --client python      # the asyncio clients even when wrk is installed
 
 Needs ``snapkit[serve]``, ``snapkit-oneroster`` and ``snapkit-file-store`` installed.
 """
@@ -37,6 +41,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -141,6 +146,86 @@ def clients_child(port: int, clients: int, seconds: float, paths_json: str) -> N
     )
 
 
+# -- the clients: wrk ------------------------------------------------------------------------------
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local n = 0
+if #paths > 1 then
+  request = function()
+    n = n + 1
+    return wrk.format("GET", paths[(n %% #paths) + 1])
+  end
+else
+  wrk.path = paths[1]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\n{"requests": %%d, "seconds": %%.6f, "p50_us": %%d, "p99_us": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status))
+end
+"""
+
+
+def run_wrk(port: int, clients: int, seconds: float, paths: list[str]) -> dict[str, Any]:
+    """``clients`` wrk connections for ``seconds`` (whole seconds, at least 1) over ``paths``."""
+    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths)}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        done = subprocess.run(
+            [
+                "wrk",
+                "--threads",
+                str(min(2, clients)),
+                "--connections",
+                str(clients),
+                "--duration",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "--script",
+                file.name,
+                f"http://127.0.0.1:{port}{paths[0]}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(file.name)
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / raw["seconds"],
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["errors"],
+    }
+
+
+def run_python_clients(port: int, clients: int, seconds: float, paths: list[str]) -> dict[str, Any]:
+    """The asyncio clients (:func:`clients_child`) in their own process."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child-clients",
+            str(port),
+            str(clients),
+            str(seconds),
+            json.dumps(paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 # -- the bench -------------------------------------------------------------------------------------
 
 
@@ -195,12 +280,39 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return _peak_rss_mb(pid, "VmRSS"), _peak_rss_mb(pid)
 
 
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="the load generator: wrk if on the PATH (auto), or the asyncio clients",
+    )
+    parser.add_argument(
+        "--routes", nargs="+", choices=ROUTES, default=list(ROUTES), help="the routes measured"
+    )
+    parser.add_argument(
+        "--refresh-nice",
+        type=int,
+        metavar="N",
+        help="serve.refresh_nice for the server (default: the setting's default)",
+    )
     args = parser.parse_args()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        parser.error("wrk is not on the PATH (Debian: apt-get install wrk)")
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    load = run_wrk if use_wrk else run_python_clients
+    client_name = "wrk (2 threads)" if use_wrk else "asyncio clients (python, one process)"
+    if "static" not in args.routes:
+        args.routes.append("static")
+    routes = [r for r in ROUTES if r in args.routes]
 
     from snapkit.project import Project
     from snapkit_oneroster.demo import OneRosterDemo
@@ -210,7 +322,8 @@ def main() -> None:
     config = folder / "snapkit.toml"
     config.write_text(
         demo.start(folder).replace("page_size = 2000", "page_size = 10000")
-        + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n',
+        + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n'
+        + ("" if args.refresh_nice is None else f"refresh_nice = {args.refresh_nice}\n"),
         encoding="utf-8",
     )
     server = None
@@ -258,36 +371,26 @@ def main() -> None:
             time.sleep(0.1)
         results: dict[tuple[int, str], dict[str, Any]] = {}
         for clients in args.clients:
-            for route in ROUTES:
+            for route in routes:
                 during = keeper.running()
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child-clients",
-                        str(port),
-                        str(clients),
-                        str(args.seconds),
-                        json.dumps(paths[route]),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
                 results[clients, route] = {
-                    **json.loads(done.stdout.strip().splitlines()[-1]),
+                    **load(port, clients, args.seconds, paths[route]),
                     "during": during and keeper.running(),
                     "rss": _rss_mb(server.pid),
                 }
         keeper.stop.set()
         rss = _peak_rss_mb(server.pid)
+        nice = "default" if args.refresh_nice is None else args.refresh_nice
         print(
-            f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"\nload generator: {client_name}; serve.refresh_nice {nice}; load average {_loadavg()}"
+        )
+        print(
+            f"{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
             f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running"
         )
         for clients in args.clients:
             static_rps = results[clients, "static"]["rps"]
-            for route in ROUTES:
+            for route in routes:
                 r = results[clients, route]
                 print(
                     f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
