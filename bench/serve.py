@@ -79,6 +79,59 @@ def serve_child(config: str, static_dir: str) -> None:
     )
 
 
+# -- the in-app cost ------------------------------------------------------------------------------
+
+
+def in_app_cost(config: Path, requests: int = 20_000) -> dict[str, float]:
+    """The app's own time per ``GET /api/current``: the ASGI call, no socket, no HTTP parser
+    (in this process, no refresh running): mean and p50/p99 in microseconds."""
+    from snapkit.project import Project
+    from snapkit.serve import create_app
+
+    app = create_app(Project.load(config))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/current",
+        "raw_path": b"/api/current",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench"), (b"accept", b"*/*")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8750),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def measure() -> list[float]:
+        for _ in range(1000):
+            await app(dict(scope), receive, send)
+        times = []
+        clock = time.perf_counter
+        for _ in range(requests):
+            start = clock()
+            await app(dict(scope), receive, send)
+            times.append(clock() - start)
+        return times
+
+    times = sorted(asyncio.run(measure()))
+    assert set(statuses) == {200}, set(statuses)
+    return {
+        "mean_us": 1e6 * statistics.fmean(times),
+        "p50_us": 1e6 * times[len(times) // 2],
+        "p99_us": 1e6 * times[int(0.99 * (len(times) - 1))],
+    }
+
+
 # -- the clients (child process) -------------------------------------------------------------------
 
 
@@ -299,6 +352,11 @@ def main() -> None:
         "--routes", nargs="+", choices=ROUTES, default=list(ROUTES), help="the routes measured"
     )
     parser.add_argument(
+        "--in-app-only",
+        action="store_true",
+        help="measure the in-app cost of GET /api/current only (no server, no clients)",
+    )
+    parser.add_argument(
         "--refresh-nice",
         type=int,
         metavar="N",
@@ -338,6 +396,14 @@ def main() -> None:
             f"{outcome.duration_ms / 1000:.1f} s",
             flush=True,
         )
+        cost = in_app_cost(config)
+        print(
+            f"  in-app GET /api/current (ASGI call, no socket): mean {cost['mean_us']:.1f} us, "
+            f"p50 {cost['p50_us']:.1f} us, p99 {cost['p99_us']:.1f} us",
+            flush=True,
+        )
+        if args.in_app_only:
+            return
         static = folder / "static"
         static.mkdir()
         server = subprocess.Popen(

@@ -29,6 +29,8 @@ from snapkit.serve.api_views import info, summary
 from snapkit.serve.errors import ApiError, JSONBody
 
 if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
     from snapkit.contracts import SnapshotManifest
     from snapkit.serve.state import ServeState
 
@@ -54,8 +56,8 @@ def routes(state: ServeState) -> list[BaseRoute]:
     """The API's routes (the app adds the pages' routes beside them)."""
     api = _Api(state)
     return [
+        Route("/api/current", CurrentEndpoint(state), methods=["GET"]),  # the most frequent
         Route("/openapi.json", api.openapi, methods=["GET"]),
-        Route("/api/current", api.current, methods=["GET"]),
         Route("/api/snapshots", api.snapshots, methods=["GET"]),
         Route("/api/snapshots/{ref}", api.snapshot, methods=["GET"]),
         Route("/api/snapshots/{ref}/tables/{table}/records", api.records, methods=["GET"]),
@@ -124,6 +126,57 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
         yield tail
 
 
+class CurrentEndpoint:
+    """``GET /api/current`` as a bare ASGI endpoint, the API's most frequent read.
+
+    It answers from :class:`snapkit.serve.api_views.CurrentCache` (the pointer re-read at
+    most every ``POINTER_RECHECK`` s, in a worker thread) with the summary encoded once per
+    pointer generation; per request it only encodes the age and checks ``If-None-Match``,
+    without building a request or a response object. The answer is the same as a
+    ``JSONBody`` of ``{**summary, "age_seconds": ..., "current": true}``; errors (no
+    snapshot yet) go to the app's exception handlers like any route's.
+    """
+
+    def __init__(self, state: ServeState) -> None:
+        self.state = state
+        self._headers: tuple[str, list[tuple[bytes, bytes]]] | None = None
+
+    def _etag_headers(self, snapshot_id: str) -> list[tuple[bytes, bytes]]:
+        cached = self._headers
+        if cached is None or cached[0] != snapshot_id:
+            raw = [
+                (k.lower().encode(), v.encode())
+                for k, v in params.etag_headers(snapshot_id).items()
+            ]
+            cached = self._headers = (snapshot_id, raw)
+        return cached[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        current = self.state.current.recent(POINTER_RECHECK)
+        if current is None:
+            current = await run_in_threadpool(self.state.current.get, self.state.project)
+        manifest = current.manifest
+        headers = self._etag_headers(manifest.id)
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and params.names_etag(value.decode("latin-1"), manifest.id):
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        body = current.answer(_age(manifest.created_at))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 class _Api:
     """The route handlers, sharing the server's state."""
 
@@ -137,7 +190,7 @@ class _Api:
 
     def _resolve(self, ref: str) -> SnapshotManifest:
         if ref == "current":  # the cached manifest, checked against the pointer
-            return self.state.current.get(self.project)[0]
+            return self.state.current.get(self.project).manifest
         manifest: SnapshotManifest = self.project.resolve(ref)
         return manifest
 
@@ -154,18 +207,6 @@ class _Api:
 
             self._openapi = json_bytes(document())
         return Response(self._openapi, media_type="application/json")
-
-    async def current(self, request: Request) -> Response:
-        cached = self.state.current.recent(POINTER_RECHECK)
-        if cached is None:
-            cached = await run_in_threadpool(self.state.current.get, self.project)
-        manifest, body = cached
-        if params.fresh(request, manifest.id):
-            return params.not_modified(manifest.id)
-        return JSONBody(
-            {**body, "age_seconds": _age(manifest.created_at), "current": True},
-            headers=params.etag_headers(manifest.id),
-        )
 
     async def snapshots(self, request: Request) -> Response:
         from snapkit.store import ListFilter
