@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
@@ -50,6 +51,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +62,11 @@ ROUTES = ("current", "records", "search", "static")
 # -- the server (child process) ------------------------------------------------------------------
 
 
-def serve_child(config: str, static_dir: str) -> None:
-    """Run the app with the static peer route on a free port; print the port."""
+def serve_child(config: str, static_dir: str, freeze: bool) -> None:
+    """Run the app with the static peer route on a free port, as ``snapkit serve`` does
+    (its start-up objects frozen unless ``freeze`` is false); print the port."""
     import uvicorn
-    from starlette.routing import Mount
+    from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     from snapkit.project import Project
@@ -71,12 +74,49 @@ def serve_child(config: str, static_dir: str) -> None:
 
     app = create_app(Project.load(config))
     app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
+    app.router.routes.insert(0, Route("/bench-gc", _GcPauses()))
+    if freeze:
+        from snapkit.serve.process import freeze_startup_objects
+
+        freeze_startup_objects()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(
         sockets=[sock]
     )
+
+
+class _GcPauses:
+    """The server's garbage collections and their pauses, per generation, since the last
+    ``GET /bench-gc`` (an ASGI endpoint of the bench's server only, which answers and clears
+    them)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = json.dumps({str(g): p for g, p in self.pauses.items()}).encode()
+        self.pauses = {0: [], 1: [], 2: []}
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _gc_summary(pauses: dict[str, list[float]]) -> str:
+    """Collections per generation, e.g. ``12/3/0``, and the longest pause in ms."""
+    counts = "/".join(str(len(pauses[g])) for g in ("0", "1", "2"))
+    longest = max((t for times in pauses.values() for t in times), default=0.0)
+    return f"{counts} {1000 * longest:5.1f}"
 
 
 # -- the in-app cost ------------------------------------------------------------------------------
@@ -108,7 +148,7 @@ def in_app_cost(config: Path, requests: int = 20_000) -> dict[str, float]:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
@@ -222,7 +262,12 @@ end
 """
 
 
-def run_wrk(port: int, clients: int, seconds: float, paths: list[str]) -> dict[str, Any]:
+WRK_THREADS = 2
+
+
+def run_wrk(
+    port: int, clients: int, seconds: float, paths: list[str], threads: int = WRK_THREADS
+) -> dict[str, Any]:
     """``clients`` wrk connections for ``seconds`` (whole seconds, at least 1) over ``paths``."""
     script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
@@ -232,7 +277,7 @@ def run_wrk(port: int, clients: int, seconds: float, paths: list[str]) -> dict[s
             [
                 "wrk",
                 "--threads",
-                str(min(2, clients)),
+                str(min(threads, clients)),
                 "--connections",
                 str(clients),
                 "--duration",
@@ -351,6 +396,12 @@ def main() -> None:
     parser.add_argument(
         "--routes", nargs="+", choices=ROUTES, default=list(ROUTES), help="the routes measured"
     )
+    parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS, metavar="N")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="serve without freezing the start-up objects (snapkit serve freezes them)",
+    )
     parser.add_argument(
         "--in-app-only",
         action="store_true",
@@ -366,8 +417,10 @@ def main() -> None:
     if args.client == "wrk" and shutil.which("wrk") is None:
         parser.error("wrk is not on the PATH (Debian: apt-get install wrk)")
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    load = run_wrk if use_wrk else run_python_clients
-    client_name = "wrk (2 threads)" if use_wrk else "asyncio clients (python, one process)"
+    load = functools.partial(run_wrk, threads=args.wrk_threads) if use_wrk else run_python_clients
+    client_name = (
+        f"wrk ({args.wrk_threads} threads)" if use_wrk else "asyncio clients (python, one process)"
+    )
     if "static" not in args.routes:
         args.routes.append("static")
     routes = [r for r in ROUTES if r in args.routes]
@@ -407,7 +460,14 @@ def main() -> None:
         static = folder / "static"
         static.mkdir()
         server = subprocess.Popen(
-            [sys.executable, __file__, "--child-server", str(config), str(static)],
+            [
+                sys.executable,
+                __file__,
+                "--child-server",
+                str(config),
+                str(static),
+                "no-freeze" if args.no_gc_freeze else "freeze",
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ},
@@ -439,20 +499,24 @@ def main() -> None:
         for clients in args.clients:
             for route in routes:
                 during = keeper.running()
+                _get(base + "/bench-gc")
                 results[clients, route] = {
                     **load(port, clients, args.seconds, paths[route]),
+                    "gc": _gc_summary(_get(base + "/bench-gc")),
                     "during": during and keeper.running(),
                     "rss": _rss_mb(server.pid),
                 }
         keeper.stop.set()
         rss = _peak_rss_mb(server.pid)
+
         nice = "default" if args.refresh_nice is None else args.refresh_nice
         print(
-            f"\nload generator: {client_name}; serve.refresh_nice {nice}; load average {_loadavg()}"
+            f"\nload generator: {client_name}; serve.refresh_nice {nice}; start-up objects "
+            f"{'not ' if args.no_gc_freeze else ''}frozen; load average {_loadavg()}"
         )
         print(
             f"{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running"
+            f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  {'GC':>14}  refresh running"
         )
         for clients in args.clients:
             static_rps = results[clients, "static"]["rps"]
@@ -461,10 +525,14 @@ def main() -> None:
                 print(
                     f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
                     f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
-                    f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
+                    f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  {r['gc']:>14}  "
                     f"{'yes' if r['during'] else 'NO'}"
                 )
         print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: {keeper.runs}")
+        print(
+            "GC: the server's collections during the measurement in generations 0/1/2, "
+            "and its longest pause (ms)"
+        )
         first = args.clients[0]
         current = results[first, "current"]
         ratio = current["rps"] / results[first, "static"]["rps"]
@@ -482,7 +550,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-server":
-        serve_child(sys.argv[2], sys.argv[3])
+        serve_child(sys.argv[2], sys.argv[3], sys.argv[4] == "freeze")
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-clients":
         clients_child(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from snapkit.contracts import SnapshotManifest
+    from snapkit.serve.api_views import CurrentSummary
     from snapkit.serve.state import ServeState
 
 CHUNK = 64 * 1024
@@ -132,14 +133,38 @@ class CurrentEndpoint:
     It answers from :class:`snapkit.serve.api_views.CurrentCache` (the pointer re-read at
     most every ``POINTER_RECHECK`` s, in a worker thread) with the summary encoded once per
     pointer generation; per request it only encodes the age and checks ``If-None-Match``,
-    without building a request or a response object. The answer is the same as a
-    ``JSONBody`` of ``{**summary, "age_seconds": ..., "current": true}``; errors (no
-    snapshot yet) go to the app's exception handlers like any route's.
+    without building a request or a response object. One request at a time re-reads the
+    pointer: requests arriving meanwhile answer with what the cache had (at most one
+    pointer read later than ``POINTER_RECHECK``) instead of each hopping to a thread. The
+    answer is the same as a ``JSONBody`` of ``{**summary, "age_seconds": ..., "current":
+    true}``; errors (no snapshot yet) go to the app's exception handlers like any route's.
     """
 
     def __init__(self, state: ServeState) -> None:
         self.state = state
         self._headers: tuple[str, list[tuple[bytes, bytes]]] | None = None
+        self._checking: anyio.Event | None = None
+
+    async def _current(self) -> CurrentSummary:
+        cache = self.state.current
+        while True:
+            current = cache.recent(POINTER_RECHECK)
+            if current is not None:
+                return current
+            checking = self._checking
+            if checking is None:
+                break
+            last = cache.last()
+            if last is not None:  # another request is re-reading the pointer
+                return last
+            await checking.wait()
+        self._checking = checking = anyio.Event()
+        try:
+            current = await run_in_threadpool(cache.get, self.state.project)
+        finally:
+            self._checking = None
+            checking.set()
+        return current
 
     def _etag_headers(self, snapshot_id: str) -> list[tuple[bytes, bytes]]:
         cached = self._headers
@@ -152,9 +177,7 @@ class CurrentEndpoint:
         return cached[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        current = self.state.current.recent(POINTER_RECHECK)
-        if current is None:
-            current = await run_in_threadpool(self.state.current.get, self.state.project)
+        current = await self._current()
         manifest = current.manifest
         headers = self._etag_headers(manifest.id)
         for name, value in scope["headers"]:

@@ -135,6 +135,10 @@ class CurrentCache:
                 return self._value
         return None
 
+    def last(self) -> CurrentSummary | None:
+        """The value :meth:`get` gave last, however long ago it checked the pointer."""
+        return self._value
+
     def get(self, project: Any) -> CurrentSummary:
         """The current snapshot's summary (blocking: call it in a worker thread).
 
