@@ -21,9 +21,12 @@ over the static file's, and the server's peak RSS. Targets: ``current`` p99 unde
 
 The load generator is ``wrk`` (a C HTTP benchmarking tool; Debian package ``wrk``, a bench
 dependency only) when it is on the PATH: one keep-alive connection per client, one thread
-(``--wrk-threads``), latency percentiles from its histogram. Without it (or with ``--client python``) the clients
-are a minimal HTTP/1.1 keep-alive client on asyncio in their own process, which spends several
-times wrk's CPU per request on the same 2 cores as the server. The table says which ran.
+(``--wrk-threads``), latency percentiles from its histogram. Without it (or with ``--client
+python``) the clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own
+process, which spends several times wrk's CPU per request on the same 2 cores as the server.
+The table says which ran. The server process is run as ``snapkit serve`` runs it (its
+start-up objects frozen, see :mod:`snapkit.serve.process`; ``--no-gc-freeze`` to compare);
+the GC column gives its garbage collections during each measurement.
 
 Usage::
 
@@ -62,8 +65,9 @@ ROUTES = ("current", "records", "search", "static")
 # -- the server (child process) ------------------------------------------------------------------
 
 
-def serve_child(config: str, static_dir: str) -> None:
-    """Run the app with the static peer route on a free port; print the port."""
+def serve_child(config: str, static_dir: str, freeze: bool) -> None:
+    """Run the app with the static peer route on a free port, as ``snapkit serve`` does
+    (its start-up objects frozen unless ``freeze`` is false); print the port."""
     import uvicorn
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -74,6 +78,10 @@ def serve_child(config: str, static_dir: str) -> None:
     app = create_app(Project.load(config))
     app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
     app.router.routes.insert(0, Route("/bench-gc", _GcPauses()))
+    if freeze:
+        from snapkit.serve.process import freeze_startup_objects
+
+        freeze_startup_objects()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
@@ -393,6 +401,11 @@ def main() -> None:
     )
     parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS, metavar="N")
     parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="serve without freezing the start-up objects (snapkit serve freezes them)",
+    )
+    parser.add_argument(
         "--in-app-only",
         action="store_true",
         help="measure the in-app cost of GET /api/current only (no server, no clients)",
@@ -450,7 +463,14 @@ def main() -> None:
         static = folder / "static"
         static.mkdir()
         server = subprocess.Popen(
-            [sys.executable, __file__, "--child-server", str(config), str(static)],
+            [
+                sys.executable,
+                __file__,
+                "--child-server",
+                str(config),
+                str(static),
+                "no-freeze" if args.no_gc_freeze else "freeze",
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ},
@@ -494,7 +514,8 @@ def main() -> None:
 
         nice = "default" if args.refresh_nice is None else args.refresh_nice
         print(
-            f"\nload generator: {client_name}; serve.refresh_nice {nice}; load average {_loadavg()}"
+            f"\nload generator: {client_name}; serve.refresh_nice {nice}; start-up objects "
+            f"{'not ' if args.no_gc_freeze else ''}frozen; load average {_loadavg()}"
         )
         print(
             f"{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
@@ -532,7 +553,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-server":
-        serve_child(sys.argv[2], sys.argv[3])
+        serve_child(sys.argv[2], sys.argv[3], sys.argv[4] == "freeze")
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-clients":
         clients_child(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:
