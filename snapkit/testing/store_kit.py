@@ -51,6 +51,15 @@ say which snapshots never became current (``SnapshotInfo.became_current``); the 
 the pointer's moves in order, each one generation on, so ``current~N`` can follow it
 (:func:`snapkit.store.pointer_trail`).
 
+A store that keeps parts as chunks (:class:`snapkit.store.ChunkedPartReader`, ``part_chunks``
+and ``iter_chunks``) is checked for them: the chunks of a large part are whole lines that join
+to the part, each with its SHA-256, rows and size; a second snapshot with one row of a large
+table changed (or one row inserted) shares all but a few chunks with the first; and
+``iter_chunks`` raises for a damaged chunk with either ``verify`` setting, as ``verify`` reports
+it. Such a store supplies a third hook, ``damage_chunk(store, sha256, position, how)``, which
+damages the stored bytes of chunk ``position`` of part ``sha256`` (``how``: ``"flip"`` or
+``"delete"``); the kit's store must chunk a part of about 1 MB.
+
 A store that can take in another store's snapshots and history
 (:class:`snapkit.store.SnapshotImporter`, what ``snapkit snapshots copy`` writes into) is
 checked for that too: a copy between two stores of the kind keeps ids, history and pointer,
@@ -87,6 +96,7 @@ from snapkit.errors import (
     StoreError,
 )
 from snapkit.store import (
+    ChunkedPartReader,
     CommitResult,
     ListFilter,
     PartBlockReader,
@@ -102,6 +112,7 @@ from snapkit.store import (
 MakeStore = Callable[[Path], SnapshotStore]
 DamagePart = Callable[[SnapshotStore, str, str], None]
 DamageManifest = Callable[[SnapshotStore, str], None]
+DamageChunk = Callable[[SnapshotStore, str, int, str], None]
 
 NOW = _dt.datetime(2024, 6, 15, 12, 0, tzinfo=_dt.UTC)
 """The fixed "now" the retention tests measure ages from."""
@@ -227,6 +238,12 @@ class StoreConformance:
     @pytest.fixture
     def damage_manifest(self) -> DamageManifest | None:
         """Override to let the kit damage a stored manifest: ``(store, snapshot_id) -> None``."""
+        return None
+
+    @pytest.fixture
+    def damage_chunk(self) -> DamageChunk | None:
+        """Override to let the kit damage a stored chunk (stores with ChunkedPartReader):
+        ``(store, sha256, position, how) -> None``."""
         return None
 
     @pytest.fixture
@@ -492,6 +509,94 @@ class StoreConformance:
         damage_part(store, sha, how)
         with pytest.raises(StoreError):
             list(store.read_part_ranges(sha, [(0, size)]))
+
+    # -- chunked parts (optional: ChunkedPartReader) -----------------------------------------
+
+    @staticmethod
+    def _chunked(store: SnapshotStore, payload: Any, rows: list[dict[str, Any]]) -> str:
+        """Commit ``rows`` as part ``t`` of a large table; return the part's SHA-256."""
+        if not isinstance(store, ChunkedPartReader):
+            pytest.skip("the store keeps parts whole (optional: ChunkedPartReader)")
+        result = commit(store, payload=payload, records={"t": rows})
+        sha = store.get(result.snapshot_id).part("t").sha256
+        if store.part_chunks(sha) is None:
+            pytest.fail(
+                "part_chunks returned None for a part of about 1 MB: the kit needs a store "
+                "that chunks it (make_store must open one with chunking on)"
+            )
+        return sha
+
+    def test_chunks_of_a_large_part_join_to_it_if_the_store_chunks_parts(
+        self, store: SnapshotStore
+    ) -> None:
+        rows = _rows(20_000)
+        sha = self._chunked(store, 1, rows)
+        assert isinstance(store, ChunkedPartReader)
+        chunks = store.part_chunks(sha)
+        assert chunks is not None and len(chunks) > 1
+        data = b"".join(record_lines(rows))
+        pieces = list(store.iter_chunks(sha, range(len(chunks))))
+        assert b"".join(pieces) == data
+        assert sum(chunk.rows for chunk in chunks) == len(rows)
+        for chunk, piece in zip(chunks, pieces, strict=True):
+            assert (chunk.size, chunk.sha256) == (len(piece), sha256_hex(piece))
+            assert piece.endswith(b"\n") and piece.count(b"\n") == chunk.rows
+        last = len(chunks) - 1
+        assert list(store.iter_chunks(sha, [0, last], verify=False)) == [pieces[0], pieces[-1]]
+        assert list(store.iter_chunks(sha, [])) == []
+        with pytest.raises(ValueError):
+            list(store.iter_chunks(sha, [1, 0]))
+        with pytest.raises(ValueError):
+            list(store.iter_chunks(sha, [len(chunks)]))
+        empty = commit(store, payload=2, records={"nothing": []})
+        nothing = store.get(empty.snapshot_id).part("nothing").sha256
+        assert store.part_chunks(nothing) in (None, [])
+        with pytest.raises(StoreError):
+            store.part_chunks("0" * 64)
+
+    @pytest.mark.parametrize("change", ["changed", "inserted", "removed"])
+    def test_a_row_changed_in_a_large_table_leaves_all_but_a_few_chunks_shared(
+        self, store: SnapshotStore, change: str
+    ) -> None:
+        rows = _rows(20_000)
+        first = self._chunked(store, 1, rows)
+        if change == "changed":
+            rows[12_345] = {**rows[12_345], "name": "a changed name"}
+        elif change == "inserted":
+            rows.insert(12_345, {"id": "new", "n": -1, "name": "an inserted row"})
+        else:
+            del rows[12_345]
+        second = self._chunked(store, 2, rows)
+        assert isinstance(store, ChunkedPartReader)
+        before = {chunk.sha256 for chunk in store.part_chunks(first) or ()}
+        after = store.part_chunks(second) or ()
+        unshared = [chunk for chunk in after if chunk.sha256 not in before]
+        assert 1 <= len(unshared) <= 3, f"{len(unshared)} of {len(after)} chunks are new"
+        assert b"".join(store.iter_chunks(second, range(len(after)))) == b"".join(
+            record_lines(rows)
+        )
+
+    @pytest.mark.parametrize("verify", [True, False])
+    @pytest.mark.parametrize("how", ["flip", "delete"])
+    def test_a_damaged_chunk_raises_and_verify_reports_it(
+        self, store: SnapshotStore, damage_chunk: DamageChunk | None, how: str, verify: bool
+    ) -> None:
+        sha = self._chunked(store, 1, _rows(20_000))
+        assert isinstance(store, ChunkedPartReader)
+        if damage_chunk is None:
+            pytest.fail(
+                "supply a damage_chunk fixture: a store that chunks parts must show that "
+                "chunk reads and verify detect damaged chunks"
+            )
+        chunks = store.part_chunks(sha) or ()
+        position = len(chunks) // 2
+        damage_chunk(store, sha, position, how)
+        with pytest.raises(StoreError):
+            list(store.iter_chunks(sha, [position], verify=verify))
+        with pytest.raises(StoreError):
+            list(store.iter_part_lines(sha))
+        report = store.verify()
+        assert not report.ok
 
     # -- identity --------------------------------------------------------------------------
 

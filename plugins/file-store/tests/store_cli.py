@@ -53,10 +53,14 @@ def write_users(folder: Path, rows: list[dict[str, str]]) -> None:
     (folder / "users.csv").write_text("\n".join(lines) + "\n")
 
 
-def make_folder(folder: Path) -> Path:
-    """A project folder with the config above (no users.csv yet)."""
+def make_folder(folder: Path, *, chunk_size: int | None = None) -> Path:
+    """A project folder with the config above (no users.csv yet); ``chunk_size`` sets the
+    store's (the default otherwise)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "snapkit.toml").write_text(CONFIG)
+    config = CONFIG
+    if chunk_size is not None:
+        config = config.replace('path = "store"\n', f'path = "store"\nchunk_size = {chunk_size}\n')
+    (folder / "snapkit.toml").write_text(config)
     return folder
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapkit.testing.store_kit import StoreConformance
-from snapkit_file_store.testing import damage_manifest, damage_part, open_store
+from snapkit_file_store.testing import damage_chunk, damage_manifest, damage_part, open_store
 
 
 class TestFileStoreConformance(StoreConformance):
@@ -20,3 +20,7 @@ class TestFileStoreConformance(StoreConformance):
     @pytest.fixture
     def damage_manifest(self):
         return damage_manifest
+
+    @pytest.fixture
+    def damage_chunk(self):
+        return damage_chunk

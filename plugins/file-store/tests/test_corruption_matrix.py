@@ -2,7 +2,9 @@
 
 For the pointer, the current snapshot's manifest, its part, the history and the listing index,
 each flipped (one bit, mid-file), truncated (to half) or deleted in a store filled by real
-refreshes (data A, a failed run, then data B):
+refreshes (data A, a failed run, then data B), in both part formats: whole parts (one
+seekable zstd file each) and chunked parts, where the part file is a chunk list and the
+chunks are in packs, so the pack holding B's chunks is damaged too:
 
 - ``snapkit snapshots verify`` detects it (exit 1, the problem named);
 - no read returns wrong data with exit 0: ``snapshots current``, ``snapshots show current~1``,
@@ -24,10 +26,19 @@ import pytest
 from attrs import frozen
 from store_cli import Run, make_folder, refresh, search_all, snapkit, users, write_users
 
-from snapkit_file_store.testing import damage_part, open_store
+from snapkit_file_store.testing import damage_pack, damage_part, open_store
 
 TARGETS = ("pointer", "manifest", "part", "history", "index")
 DAMAGES = ("flip", "truncate", "delete")
+FORMATS = {"whole": 0, "chunked": 64}
+"""The store's ``chunk_size`` for each part format (64: B's 600 rows make about 300 chunks)."""
+ROWS = 600
+CASES = [
+    (part_format, target)
+    for part_format in FORMATS
+    for target in (*TARGETS, "pack")
+    if target != "pack" or part_format == "chunked"
+]
 
 
 @frozen
@@ -41,17 +52,20 @@ class Truth:
     listing: dict[str, dict[str, Any]]
 
 
-def _build(folder: Path) -> Truth:
-    make_folder(folder)
-    a = refresh(folder, users("a"))["snapshot_id"]
+def _build(folder: Path, chunk_size: int) -> Truth:
+    make_folder(folder, chunk_size=chunk_size)
+    a = refresh(folder, users("a", ROWS))["snapshot_id"]
     (folder / "users.csv").unlink()
     assert snapkit(folder, "refresh").code == 1  # a failed run, as real stores have
-    b = refresh(folder, users("b"))["snapshot_id"]
+    b = refresh(folder, users("b", ROWS))["snapshot_id"]
+    store = open_store(folder / "store")
+    chunked = store.part_chunks(store.get(b).part("users").sha256) is not None
+    assert chunked == bool(chunk_size), "each format's store holds parts in that format"
     manifests = {
         sid: _manifest_json(snapkit(folder, "snapshots", "show", sid, "--json")) for sid in (a, b)
     }
     listing = {row["id"]: row for row in snapkit(folder, "snapshots", "list", "--json").json()}
-    return Truth(a, b, manifests, {a: users("a"), b: users("b")}, listing)
+    return Truth(a, b, manifests, {a: users("a", ROWS), b: users("b", ROWS)}, listing)
 
 
 def _manifest_json(run: Run) -> dict[str, Any]:
@@ -83,6 +97,8 @@ def _damage(folder: Path, truth: Truth, target: str, how: str) -> None:
         _mangle(layout.manifest(truth.b), how)
     elif target == "part":
         damage_part(store, store.get(truth.b).part("users").sha256, how)
+    elif target == "pack":
+        damage_pack(store, store.get(truth.b).part("users").sha256, how)
     elif target == "history":
         _mangle(layout.history, how)
     else:
@@ -142,22 +158,27 @@ def _check_reads(folder: Path, truth: Truth, *, strict: bool = True) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
-    """One store with A then B committed, copied for each case."""
-    folder = tmp_path_factory.mktemp("matrix") / "built"
-    return folder, _build(folder)
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Truth]]:
+    """One store per part format with A then B committed, copied for each case."""
+    stores = {}
+    for part_format, chunk_size in FORMATS.items():
+        folder = tmp_path_factory.mktemp("matrix") / part_format
+        stores[part_format] = (folder, _build(folder, chunk_size))
+    return stores
 
 
 @pytest.fixture
-def case(built: tuple[Path, Truth], tmp_path: Path) -> tuple[Path, Truth]:
-    source, truth = built
+def case(
+    built: dict[str, tuple[Path, Truth]], tmp_path: Path, part_format: str
+) -> tuple[Path, Truth]:
+    source, truth = built[part_format]
     folder = tmp_path / "project"
     shutil.copytree(source, folder)
     return folder, truth
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(("part_format", "target"), CASES)
 def test_verify_detects_the_damage(case: tuple[Path, Truth], target: str, how: str) -> None:
     folder, truth = case
     _damage(folder, truth, target, how)
@@ -167,7 +188,7 @@ def test_verify_detects_the_damage(case: tuple[Path, Truth], target: str, how: s
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(("part_format", "target"), CASES)
 def test_no_read_returns_wrong_data_with_exit_0(
     case: tuple[Path, Truth], target: str, how: str
 ) -> None:
@@ -178,7 +199,7 @@ def test_no_read_returns_wrong_data_with_exit_0(
 
 
 @pytest.mark.parametrize("how", DAMAGES)
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(("part_format", "target"), CASES)
 def test_the_documented_repair_restores_a_verifying_store(
     case: tuple[Path, Truth], target: str, how: str
 ) -> None:
@@ -186,7 +207,7 @@ def test_the_documented_repair_restores_a_verifying_store(
     _damage(folder, truth, target, how)
 
     snapkit(folder, "snapshots", "verify")  # 1. repairs what verified data can repair
-    write_users(folder, users("b"))  # the source still has B
+    write_users(folder, users("b", ROWS))  # the source still has B
     again = snapkit(folder, "refresh", "--json")  # 2. writes damaged parts and manifests again
     assert again.code == 0, again.stderr
     verdict = snapkit(folder, "snapshots", "verify", "--json")  # 3. passes
@@ -198,12 +219,16 @@ def test_the_documented_repair_restores_a_verifying_store(
 
 
 @pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize(
+    ("part_format", "target"), [("whole", "part"), ("chunked", "part"), ("chunked", "pack")]
+)
 def test_a_damaged_part_whose_data_is_gone_from_the_source_is_pruned_away(
-    case: tuple[Path, Truth], how: str
+    case: tuple[Path, Truth], how: str, target: str
 ) -> None:
     folder, truth = case
     store = open_store(folder / "store")
-    damage_part(store, store.get(truth.a).part("users").sha256, how)
+    damage = damage_part if target == "part" else damage_pack
+    damage(store, store.get(truth.a).part("users").sha256, how)
     assert snapkit(folder, "snapshots", "verify").code == 1
 
     pruned = snapkit(folder, "snapshots", "prune", "--keep-last", "1")
@@ -213,6 +238,7 @@ def test_a_damaged_part_whose_data_is_gone_from_the_source_is_pruned_away(
     assert snapkit(folder, "snapshots", "current", "--json").json()["id"] == truth.b
 
 
+@pytest.mark.parametrize("part_format", FORMATS)
 def test_a_history_that_lost_exactly_its_last_move_is_restored_line_for_line(
     case: tuple[Path, Truth],
 ) -> None:

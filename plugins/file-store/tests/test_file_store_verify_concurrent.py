@@ -17,7 +17,6 @@ import pytest
 from snapkit.store import RetentionPolicy
 from snapkit.testing.store_kit import at, commit
 from snapkit_file_store import FileStore
-from snapkit_file_store import verify as verify_module
 from snapkit_file_store.paths import Layout
 from snapkit_file_store.testing import damage_manifest, damage_part, open_store
 
@@ -58,16 +57,16 @@ def _when_first_part_is_hashed(
     monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]
 ) -> None:
     """Run ``action`` once, when verify starts re-hashing its first part."""
-    real = verify_module.hash_part_file
+    real = FileStore.hash_part
     fired: list[bool] = []
 
-    def hash_part_file(path: Path) -> tuple[str, int]:
+    def hash_part(self: FileStore, sha256: str) -> tuple[str, int]:
         if not fired:
             fired.append(True)
             action()
-        return real(path)
+        return real(self, sha256)
 
-    monkeypatch.setattr(verify_module, "hash_part_file", hash_part_file)
+    monkeypatch.setattr(FileStore, "hash_part", hash_part)
 
 
 def _problems(store: FileStore) -> list[tuple[str, str, str]]:

@@ -16,6 +16,13 @@ from snapkit_file_store import FileStore
 from snapkit_file_store.testing import write_single_frame_part
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    """A store writing whole (seekable) parts: the format these tests take apart (chunked
+    parts have their own tests)."""
+    return FileStore(tmp_path / "store", chunk_size=0)
+
+
 def _rows(n: int, tag: str = "r") -> list[dict[str, object]]:
     return [{"id": f"{tag}{i}", "name": f"name {i % 97}", "v": i} for i in range(n)]
 

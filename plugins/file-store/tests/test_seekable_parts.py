@@ -30,6 +30,13 @@ from snapkit_file_store.parts import (
 from snapkit_file_store.testing import rot_part_content, write_single_frame_part
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    """A store writing whole (seekable) parts: the format these tests take apart (chunked
+    parts have their own tests)."""
+    return FileStore(tmp_path / "store", chunk_size=0)
+
+
 def _write(folder: Path, chunks: list[bytes], frame_size: int) -> tuple[str, Path]:
     writer = ZstdPartWriter(folder, 3, "t", frame_size=frame_size)
     for chunk in chunks:

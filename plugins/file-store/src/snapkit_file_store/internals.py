@@ -14,6 +14,7 @@ from typing import Protocol
 
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest
 from snapkit.store import CommitResult
+from snapkit_file_store.chunked import KnownChunks
 from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.manifests import ManifestFiles
@@ -25,9 +26,18 @@ class StoreInternals(Protocol):
 
     layout: Layout
     compression_level: int
+    chunk_size: int
     manifest_files: ManifestFiles
     snapshot_index: SnapshotIndex
     history_log: ContractLog[HistoryEntry]
+
+    def known_chunks(self) -> KnownChunks:
+        """The chunks a new transaction may reference instead of storing them again."""
+        ...
+
+    def hash_part(self, sha256: str) -> tuple[str, int]:
+        """Re-hash a stored part (chunked or whole): its SHA-256 and plain size."""
+        ...
 
     def exists(self) -> bool:
         """Whether the store's directory exists."""

@@ -436,7 +436,7 @@ def part_file_ranges(path: Path, sha256: str, ranges: Iterable[tuple[int, int]])
         current, plain = -1, b""
         previous = 0
         for offset, length in ranges:
-            _check_range(offset, length, previous)
+            check_range(offset, length, previous)
             previous = offset
             end = min(offset + length, table.total)
             pieces = []
@@ -450,7 +450,7 @@ def part_file_ranges(path: Path, sha256: str, ranges: Iterable[tuple[int, int]])
             yield b"".join(pieces)
 
 
-def _check_range(offset: int, length: int, previous: int) -> None:
+def check_range(offset: int, length: int, previous: int) -> None:
     if offset < previous or length < 0:
         raise ValueError(
             f"ranges must ascend and have a length >= 0 (got offset {offset}, "
@@ -472,7 +472,7 @@ def _ranges_in_blocks(
     with contextlib.closing(blocks):
         previous = 0
         for offset, length in ranges:
-            _check_range(offset, length, previous)
+            check_range(offset, length, previous)
             previous = offset
             advance(offset)
             while position + len(data) < offset + length:

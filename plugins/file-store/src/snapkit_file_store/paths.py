@@ -2,7 +2,9 @@
 
 Layout under the store's root (mode ``0700``; every file ``0600``)::
 
-    parts/ab/abcdef....jsonl.zst   parts, named by the SHA-256 of their uncompressed bytes
+    parts/ab/abcdef....jsonl.zst   parts, named by the SHA-256 of their uncompressed bytes: a
+                                   seekable zstd file, or a chunk list (``chunklist``)
+    packs/ab/abcdef....pack        packs of chunks (zstd frames), named by their SHA-256
     snapshots/<id>.json            manifests (canonical JSON), named by snapshot id
     current.json                   the current pointer
     history.jsonl                  append-only history of pointer moves and runs
@@ -31,6 +33,7 @@ from snapkit.identifiers import check_id_prefix, check_snapshot_id
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MANIFEST_SUFFIX = ".json"
 PART_SUFFIX = ".jsonl.zst"
+PACK_SUFFIX = ".pack"
 
 
 def check_part_hash(value: str) -> str:
@@ -77,6 +80,11 @@ class Layout:
     def parts(self) -> Path:
         """Directory of stored parts (two-hex-digit fan-out)."""
         return self.root / "parts"
+
+    @property
+    def packs(self) -> Path:
+        """Directory of pack files (two-hex-digit fan-out)."""
+        return self.root / "packs"
 
     @property
     def snapshots(self) -> Path:
@@ -128,6 +136,11 @@ class Layout:
         check_part_hash(sha256)
         return self.parts / sha256[:2] / f"{sha256}{PART_SUFFIX}"
 
+    def pack(self, sha256: str) -> Path:
+        """The file of pack ``sha256`` (validated)."""
+        check_part_hash(sha256)
+        return self.packs / sha256[:2] / f"{sha256}{PACK_SUFFIX}"
+
     def manifest(self, snapshot_id: str) -> Path:
         """The manifest file of snapshot ``snapshot_id`` (validated)."""
         check_id(snapshot_id)
@@ -151,17 +164,25 @@ class Layout:
 
     def part_files(self) -> list[tuple[str, Path]]:
         """``(name stem, path)`` of every file under ``parts/``, sorted by name."""
-        found: list[tuple[str, Path]] = []
-        try:
-            fans = os.listdir(self.parts)
-        except FileNotFoundError:
-            return []
-        for fan in fans:
-            fan_dir = self.parts / fan
-            if not fan_dir.is_dir():
-                found.append((fan, fan_dir))
-                continue
-            for name in os.listdir(fan_dir):
-                stem = name[: -len(PART_SUFFIX)] if name.endswith(PART_SUFFIX) else name
-                found.append((stem, fan_dir / name))
-        return sorted(found)
+        return _fanned(self.parts, PART_SUFFIX)
+
+    def pack_files(self) -> list[tuple[str, Path]]:
+        """``(name stem, path)`` of every file under ``packs/``, sorted by name."""
+        return _fanned(self.packs, PACK_SUFFIX)
+
+
+def _fanned(root: Path, suffix: str) -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    try:
+        fans = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    for fan in fans:
+        fan_dir = root / fan
+        if not fan_dir.is_dir():
+            found.append((fan, fan_dir))
+            continue
+        for name in os.listdir(fan_dir):
+            stem = name[: -len(suffix)] if name.endswith(suffix) else name
+            found.append((stem, fan_dir / name))
+    return sorted(found)

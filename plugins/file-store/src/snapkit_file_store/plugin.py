@@ -34,6 +34,13 @@ SCHEMA: Mapping[str, Any] = {
             "default": 3,
             "description": "zstd level for parts",
         },
+        "chunk_size": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 1024,
+            "description": "plain bytes a chunk of a chunked part aims for (64 or more); 0 "
+            "stores every part whole, as stores did before chunking (both are read)",
+        },
         "lock_timeout": {
             "type": "number",
             "exclusiveMinimum": 0,
@@ -68,7 +75,7 @@ def snapkit_register_stores(register: Callable[[StoreDescriptor], None]) -> None
             version=VERSION,
             factory=make_store,
             settings_schema=SCHEMA,
-            description="snapshots in a local directory: content-addressed zstd parts, "
-            "manifests, an atomic current pointer",
+            description="snapshots in a local directory: content-addressed parts kept as "
+            "shared zstd chunks, manifests, an atomic current pointer",
         )
     )

@@ -2,7 +2,10 @@
 
 Runs under the store's meta mutex, so no commit installs parts or moves the pointer while parts
 are being judged unreferenced. Snapshots the decisions drop lose their manifest; parts no kept
-manifest references are removed; the listing index is rewritten without the dropped snapshots.
+manifest references are removed, then packs no kept part's chunk list names (mark and sweep);
+the listing index is rewritten without the dropped snapshots. A pack is removed whole or not at
+all: chunks of dropped snapshots inside a pack that a kept part still uses stay on disk (the
+store does not repack). If a kept part's chunk list cannot be read, no pack is removed.
 The history is append-only and keeps every line. A store that does not exist yet has nothing to
 prune: the report is empty and nothing is created.
 """
@@ -22,6 +25,7 @@ from snapkit.errors import (
 from snapkit.retention import decide
 from snapkit.store import PruneReport, RetentionPolicy
 from snapkit_file_store.atomic import fsync_dir
+from snapkit_file_store.chunked import read_raw_list
 from snapkit_file_store.paths import check_part_hash
 
 if TYPE_CHECKING:
@@ -83,6 +87,8 @@ def prune_store(
             if stem not in referenced:
                 freed += _size(path)
                 doomed_parts.append(path)
+        doomed_packs = _unreferenced_packs(store, referenced)
+        freed += sum(_size(path) for path in doomed_packs)
 
         if not dry_run:
             for path in doomed_manifests:
@@ -95,12 +101,15 @@ def prune_store(
                 store.snapshot_index.rewrite(info for info in reversed(infos) if info.id in keep)
             for path in doomed_parts:
                 path.unlink(missing_ok=True)
-            for directory in {path.parent for path in doomed_parts}:
+            for path in doomed_packs:  # after the lists that named them
+                path.unlink(missing_ok=True)
+            for directory in {path.parent for path in [*doomed_parts, *doomed_packs]}:
                 fsync_dir(directory)
             log.info(
-                "pruned %d snapshot(s) and %d part(s) from %s",
+                "pruned %d snapshot(s), %d part(s) and %d pack(s) from %s",
                 len(dropped),
                 len(doomed_parts),
+                len(doomed_packs),
                 layout.root,
             )
 
@@ -111,6 +120,39 @@ def prune_store(
         removed_parts=len(doomed_parts),
         freed_bytes=freed,
     )
+
+
+def _unreferenced_packs(store: StoreInternals, referenced: set[str]) -> list[Path]:
+    """The packs no chunk list of a kept part names (none if a kept list cannot be read)."""
+    layout = store.layout
+    packs = layout.pack_files()
+    if not packs:
+        return []
+    used: set[str] = set()
+    for sha256 in referenced:
+        try:
+            raw = read_raw_list(layout.part(sha256), sha256)
+        except FileNotFoundError:
+            continue  # a missing part names nothing (verify reports it)
+        except (OSError, CorruptSnapshotError) as exc:
+            log.warning(
+                "not removing packs from %s: the chunk list of kept part %s cannot be read (%s)",
+                layout.root,
+                sha256,
+                exc,
+            )
+            return []
+        if raw is not None:
+            used.update(name for name, _index in raw.packs)
+    doomed = []
+    for stem, path in packs:
+        try:
+            check_part_hash(stem)
+        except InvalidIdentifierError:
+            continue
+        if stem not in used and path == layout.pack(stem):
+            doomed.append(path)
+    return doomed
 
 
 def _size(path: Path) -> int:

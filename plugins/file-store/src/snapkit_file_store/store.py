@@ -40,6 +40,7 @@ from snapkit.errors import (
     StoreError,
 )
 from snapkit.store import (
+    ChunkRef,
     CommitResult,
     ListFilter,
     LockInfo,
@@ -51,11 +52,28 @@ from snapkit.store import (
     pointer_trail,
 )
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
+from snapkit_file_store.chunked import (
+    CHUNK_TARGET,
+    MIN_CHUNK_TARGET,
+    ChunkList,
+    ChunkRefs,
+    Known,
+    KnownChunks,
+    chunked_blocks,
+    chunked_ranges,
+    hash_chunked,
+    iter_chunk_bytes,
+    known_chunks_of,
+    open_chunked,
+    read_chunk_list,
+    read_raw_list,
+)
 from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
 from snapkit_file_store.manifests import LoadedManifest, ManifestFiles
 from snapkit_file_store.parts import (
+    check_range,
     hash_part_file,
     open_part_file,
     part_file_blocks,
@@ -83,6 +101,8 @@ class FileStore:
     :param mutex_timeout: seconds to wait for the short inter-process mutex before failing.
     :param temp_grace: seconds after which temp leftovers of a live host process are removed
         on open when no live lease holds them (leftovers of dead processes go at once).
+    :param chunk_size: plain bytes a chunk of a chunked part averages; ``0`` stores every part
+        whole, as stores written before chunking did (both are read either way).
     """
 
     key = "file"
@@ -94,9 +114,16 @@ class FileStore:
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         mutex_timeout: float = DEFAULT_MUTEX_TIMEOUT,
         temp_grace: float = DEFAULT_TEMP_GRACE,
+        chunk_size: int = CHUNK_TARGET,
     ) -> None:
         self.layout = Layout(Path(path).expanduser().absolute())
         self.compression_level = compression_level
+        if chunk_size and chunk_size < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {chunk_size} is too small",
+                hint=f"use 0 (whole parts) or {MIN_CHUNK_TARGET} bytes or more",
+            )
+        self.chunk_size = chunk_size
         self._mutex_timeout = mutex_timeout
         self._temp_grace = temp_grace
         self.manifest_files = ManifestFiles(self.layout)
@@ -123,6 +150,7 @@ class FileStore:
             compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
             mutex_timeout=float(settings.get("lock_timeout", DEFAULT_MUTEX_TIMEOUT)),
             temp_grace=float(settings.get("temp_grace", DEFAULT_TEMP_GRACE)),
+            chunk_size=int(settings.get("chunk_size", CHUNK_TARGET)),
         )
 
     def __repr__(self) -> str:
@@ -333,15 +361,47 @@ class FileStore:
                 )
         return checked
 
-    @staticmethod
-    def _stored_part_ok(target: Path, sha256: str, staged: Path) -> bool:
+    def _stored_part_ok(self, target: Path, sha256: str, staged: Path) -> bool:
+        """Whether the stored part verifies. A staged chunk list byte-identical to the stored
+        one verifies without reading the chunks: its writer compared every chunk it
+        references with the stored bytes (``ChunkedPartWriter``)."""
         try:
             if staged.exists() and filecmp.cmp(staged, target, shallow=False):
                 return True
-            digest, _size = hash_part_file(target)
+            digest, _size = self.hash_part(sha256)
         except (OSError, CorruptSnapshotError):
             return False
         return digest == sha256
+
+    def hash_part(self, sha256: str) -> tuple[str, int]:
+        """Re-hash a stored part (every chunk of a chunked one against its SHA-256, and the
+        whole); return the SHA-256 and size of its plain bytes.
+
+        :raises FileNotFoundError: if the part file is missing.
+        :raises CorruptSnapshotError: if the part, its chunk list, a pack or a chunk is damaged.
+        """
+        path = self.layout.part(check_part_hash(sha256))
+        listed = read_chunk_list(path, sha256, self.layout.pack)
+        if listed is None:
+            return hash_part_file(path)
+        return hash_chunked(self.layout.pack, sha256, listed)
+
+    def known_chunks(self) -> KnownChunks:
+        """The chunks a new transaction may reference: those of the current snapshot and of
+        the newest one recorded (a copy imports snapshots without moving the pointer)."""
+
+        def load() -> dict[bytes, Known]:
+            names: dict[str, None] = {}
+            for read in (self.latest_successful, self.latest):
+                try:
+                    manifest = read()
+                except (CorruptSnapshotError, StoreError):
+                    continue
+                if manifest is not None and manifest.status != "failed":
+                    names.update(dict.fromkeys(ref.sha256 for ref in manifest.parts))
+            return known_chunks_of(self.layout.part, self.layout.pack, names)
+
+        return KnownChunks(load)
 
     def _install_parts(
         self, staging: Path, manifest: SnapshotManifest, checked: Mapping[str, tuple[StatKey, bool]]
@@ -353,6 +413,8 @@ class FileStore:
         not verify: if the damaged part was not staged in this transaction, it refuses.
         """
         touched: set[Path] = set()
+        lists: list[tuple[str, Path, Path]] = []
+        packed: list[tuple[str, Path]] = []  # staged chunk lists whose packs to install
         for ref in manifest.parts:
             target = self.layout.part(ref.sha256)
             staged = staging / f"{ref.sha256}.zst"
@@ -365,6 +427,8 @@ class FileStore:
                     else self._stored_part_ok(target, ref.sha256, staged)
                 )
                 if ok:
+                    if staged.exists() and filecmp.cmp(staged, target, shallow=False):
+                        packed.append((ref.sha256, staged))  # its packs may be missing
                     continue
                 if not staged.exists():
                     raise CorruptSnapshotError(
@@ -384,6 +448,32 @@ class FileStore:
                     "transaction and is not in the store",
                     hint="write every part through txn.part_writer() before commit",
                 )
+            lists.append((ref.sha256, staged, target))
+            packed.append((ref.sha256, staged))
+        for sha256, staged in packed:  # packs first: a list never names a missing pack
+            raw = read_raw_list(staged, sha256)
+            for pack in sorted({name for name, _index in raw.packs}) if raw is not None else ():
+                pack_target = self.layout.pack(pack)
+                pack_staged = staging / f"{pack}.pack"
+                if pack_staged.exists():
+                    # a pack is named by its bytes: one stored already is replaced only if it
+                    # is missing or differs (damaged), as when a refresh writes lost chunks again
+                    if not pack_target.exists() or not filecmp.cmp(
+                        pack_staged, pack_target, shallow=False
+                    ):
+                        make_dir(pack_target.parent)
+                        os.replace(pack_staged, pack_target)
+                        touched.add(pack_target.parent)
+                elif not pack_target.exists():
+                    raise StoreError(
+                        f"pack {pack}, which part {sha256} reuses chunks of, was removed (a "
+                        "prune ran during the refresh)",
+                        hint="refresh again; nothing was recorded",
+                    )
+        for directory in touched:
+            fsync_dir(directory)
+        touched.clear()
+        for _sha256, staged, target in lists:
             make_dir(target.parent)
             os.replace(staged, target)
             touched.add(target.parent)
@@ -584,7 +674,7 @@ class FileStore:
             return None
         for ref in loaded.manifest.parts:
             try:
-                digest, _size = hash_part_file(self.layout.part(ref.sha256))
+                digest, _size = self.hash_part(ref.sha256)
             except (OSError, CorruptSnapshotError):
                 return None
             if digest != ref.sha256:
@@ -700,6 +790,20 @@ class FileStore:
             target = entry.snapshot_id
         return None if target is None else self.get(target)
 
+    def _missing(self, sha256: str) -> CorruptSnapshotError:
+        return CorruptSnapshotError(
+            f"part {sha256} is not in the store at {self.layout.root}",
+            hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
+        )
+
+    def _listed(self, sha256: str) -> tuple[Path, ChunkList | None]:
+        """The part's file and, for a chunked part, its checked chunk list."""
+        path = self.layout.part(check_part_hash(sha256))
+        try:
+            return path, read_chunk_list(path, sha256, self.layout.pack)
+        except FileNotFoundError:
+            raise self._missing(sha256) from None
+
     @contextmanager
     def open_part(self, sha256: str) -> Iterator[BinaryIO]:
         """Open a stored part for streaming reads of its canonical JSON Lines bytes.
@@ -707,14 +811,14 @@ class FileStore:
         :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
-        path = self.layout.part(check_part_hash(sha256))
+        path, listed = self._listed(sha256)
         try:
-            handle = open_part_file(path, sha256)
+            if listed is not None:
+                handle = open_chunked(chunked_blocks(self.layout.pack, sha256, listed, verify=True))
+            else:
+                handle = open_part_file(path, sha256)
         except FileNotFoundError:
-            raise CorruptSnapshotError(
-                f"part {sha256} is not in the store at {self.layout.root}",
-                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
-            ) from None
+            raise self._missing(sha256) from None
         try:
             yield handle
         finally:
@@ -732,26 +836,60 @@ class FileStore:
         ``verify=True`` checks the SHA-256 at the end, as :meth:`open_part` does.
         ``verify=False`` skips it and relies on the zstd frames' content checksums (XXH64 of
         the plain bytes, checked by zstd at the end of each frame) and on the frames being
-        complete: damage such as a flipped bit or a cut still raises, a part file swapped
-        for another well-formed one does not (``verify`` and checked reads catch that).
+        complete (for a chunked part: its checked chunk list, each chunk's size and its
+        frame's checksum): damage such as a flipped bit or a cut still raises, a part file
+        swapped for another well-formed one does not (``verify`` and checked reads catch that).
         Scans such as ``snapkit search`` read this way.
 
         :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
-        path = self.layout.part(check_part_hash(sha256))
+        path, listed = self._listed(sha256)
+        if listed is not None:
+            yield from chunked_blocks(self.layout.pack, sha256, listed, verify=verify)
+            return
         blocks = part_file_blocks(path, sha256, verify=verify)
         try:
             first = next(blocks, b"")
         except FileNotFoundError:
-            raise CorruptSnapshotError(
-                f"part {sha256} is not in the store at {self.layout.root}",
-                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
-            ) from None
+            raise self._missing(sha256) from None
         if not first:
             return
         yield first
         yield from blocks
+
+    # -- chunks (snapkit.store.ChunkedPartReader) --------------------------------------------
+
+    def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
+        """Return the part's chunks in table order, or ``None`` if it is stored whole
+        (written before chunking, by a store with ``chunk_size = 0``, or smaller than
+        :data:`~snapkit_file_store.chunked.MIN_CHUNKS` chunk targets).
+
+        :raises CorruptSnapshotError: if the part or its chunk list is missing or damaged.
+        """
+        _path, listed = self._listed(sha256)
+        if listed is None:
+            return None
+        return ChunkRefs(listed)
+
+    def iter_chunks(
+        self, sha256: str, positions: Iterable[int], *, verify: bool = True
+    ) -> Generator[bytes, None, None]:
+        """Yield the bytes of the part's chunks at ``positions`` (ascending indexes into
+        :meth:`part_chunks`), each checked against its SHA-256 with ``verify`` (else by its
+        pack frame's zstd checksum and its size).
+
+        :raises CorruptSnapshotError: for a missing or damaged chunk list, pack or chunk, or
+            a part stored whole.
+        :raises ValueError: if positions are not ascending or out of range.
+        """
+        _path, listed = self._listed(sha256)
+        if listed is None:
+            raise CorruptSnapshotError(
+                f"part {sha256} is stored whole, not as chunks",
+                hint="read it with open_part; part_chunks returns None for such parts",
+            )
+        yield from iter_chunk_bytes(self.layout.pack, sha256, listed, positions, verify=verify)
 
     # -- importing (snapkit.store.SnapshotImporter) ------------------------------------------
 
@@ -782,15 +920,15 @@ class FileStore:
         :raises CorruptSnapshotError: if the part is missing, or a frame, its header or its
             seek table is damaged or another part's.
         """
-        path = self.layout.part(check_part_hash(sha256))
+        path, listed = self._listed(sha256)
+        if listed is not None:
+            yield from chunked_ranges(self.layout.pack, sha256, listed, ranges, check_range)
+            return
         pieces = part_file_ranges(path, sha256, ranges)
         try:
             first = next(pieces, None)
         except FileNotFoundError:
-            raise CorruptSnapshotError(
-                f"part {sha256} is not in the store at {self.layout.root}",
-                hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
-            ) from None
+            raise self._missing(sha256) from None
         if first is None:
             return
         yield first

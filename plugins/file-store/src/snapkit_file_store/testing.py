@@ -14,6 +14,7 @@ import zstandard
 
 from snapkit.store import SnapshotStore
 from snapkit_file_store import FileStore, seekable
+from snapkit_file_store.chunked import read_chunk_list, read_raw_list
 from snapkit_file_store.parts import frame_blocks, load_table
 
 
@@ -42,6 +43,45 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
         del data[len(data) // 2 :]
     else:
         raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
+    path.write_bytes(bytes(data))
+
+
+def damage_pack(store: SnapshotStore, sha256: str, how: str) -> None:
+    """Damage the first pack holding chunks of chunked part ``sha256`` in place: flip a bit
+    (in its middle: inside a frame of chunks), truncate it, or delete it."""
+    store = _file_store(store)
+    raw = read_raw_list(store.layout.part(sha256), sha256)
+    if raw is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no packs")
+    path = store.layout.pack(raw.packs[raw.runs[0][0]][0])
+    if how == "delete":
+        path.unlink()
+        return
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 3] ^= 0x10
+    elif how == "truncate":
+        del data[len(data) // 2 :]
+    else:
+        raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
+    path.write_bytes(bytes(data))
+
+
+def damage_chunk(store: SnapshotStore, sha256: str, position: int, how: str) -> None:
+    """Damage the stored bytes of chunk ``position`` of chunked part ``sha256``: flip a bit in
+    the middle of the compressed frame holding it, or delete the pack holding it."""
+    store = _file_store(store)
+    listed = read_chunk_list(store.layout.part(sha256), sha256, store.layout.pack)
+    if listed is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no chunks")
+    path = store.layout.pack(listed.packs[listed.pack_of[position]][0])
+    if how == "delete":
+        path.unlink()
+        return
+    if how != "flip":
+        raise ValueError(f"unknown damage {how!r}; use flip or delete")
+    data = bytearray(path.read_bytes())
+    data[listed.frame_starts[position] + listed.frame_sizes[position] // 2] ^= 0x10
     path.write_bytes(bytes(data))
 
 

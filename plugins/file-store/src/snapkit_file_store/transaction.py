@@ -14,6 +14,7 @@ from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
 from snapkit_file_store.atomic import make_dir, remove_quietly, temp_name
+from snapkit_file_store.chunked import ChunkedPartWriter, KnownChunks
 from snapkit_file_store.parts import ZstdPartWriter
 from snapkit_file_store.paths import writer_tag
 
@@ -28,13 +29,29 @@ class FileTransaction:
         self._store = store
         self.staging = store.layout.tmp / temp_name("txn", writer_tag())
         make_dir(self.staging)
-        self._writers: list[ZstdPartWriter] = []
+        self._writers: list[ZstdPartWriter | ChunkedPartWriter] = []
+        self._known: KnownChunks | None = None
         self._finished = False
 
-    def part_writer(self) -> ZstdPartWriter:
-        """Return a writer for a new part, staged until commit."""
+    def part_writer(self) -> ZstdPartWriter | ChunkedPartWriter:
+        """Return a writer for a new part, staged until commit: chunked unless the store's
+        ``chunk_size`` is 0."""
         self._check_open()
-        writer = ZstdPartWriter(self.staging, self._store.compression_level, writer_tag())
+        store = self._store
+        writer: ZstdPartWriter | ChunkedPartWriter
+        if store.chunk_size:
+            if self._known is None:
+                self._known = store.known_chunks()
+            writer = ChunkedPartWriter(
+                self.staging,
+                store.compression_level,
+                writer_tag(),
+                self._known,
+                store.layout.pack,
+                target=store.chunk_size,
+            )
+        else:
+            writer = ZstdPartWriter(self.staging, store.compression_level, writer_tag())
         self._writers.append(writer)
         return writer
 

@@ -1,10 +1,15 @@
 """``verify`` for the file store: re-hash everything, like restic's ``check --read-data``.
 
 Every manifest is re-parsed and its id recomputed from its content; every stored part is
-decompressed and re-hashed; every part a recorded (not failed) snapshot references must be
-present; the pointer must name a verified good snapshot and agree with the history's last
-pointer move; every history line must match its check; the listing index must describe exactly
-the manifests on disk. The staging area and temp files are not data and are ignored.
+decompressed and re-hashed (a chunked part: every chunk its list names, each against its
+SHA-256, and the part's SHA-256 over all of them); every pack is re-hashed against its name
+(which also finds damage in chunks no kept snapshot uses any more); every part a recorded
+(not failed) snapshot references must be present; the pointer must name a verified good
+snapshot and agree with the history's last pointer move; every history line must match its
+check; the listing index must describe exactly the manifests on disk. The staging area and
+temp files are not data and are ignored, and so are packs no chunk list names (left by a
+crash between installing a part's pack and its list, or damaged and replaced by a refresh
+that wrote their chunks again): the next prune removes them.
 
 What can be repaired from verified data is repaired, and reported as a problem saying what was
 done (so this verify exits 1 and the next one passes): a pointer that is damaged, lost, names a
@@ -37,9 +42,10 @@ from snapkit.contracts import HistoryEntry, PartRef, Pointer, SnapshotManifest
 from snapkit.errors import ContractError, CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport, info_of
 from snapkit_file_store.atomic import append_line, replace_atomic
+from snapkit_file_store.chunked import read_raw_list
 from snapkit_file_store.jsonlines import unwrap_line
 from snapkit_file_store.manifests import check_manifest_bytes
-from snapkit_file_store.parts import hash_part_file
+from snapkit_file_store.packs import hash_pack_file
 from snapkit_file_store.paths import Layout, check_part_hash, writer_tag
 from snapkit_file_store.pointer import read_pointer_file
 
@@ -77,7 +83,8 @@ def verify_store(store: StoreInternals) -> VerifyReport:
     layout = store.layout
     problems: list[VerifyProblem] = []
     manifest_ids, manifests = _read_manifests(layout, problems)
-    parts = _hash_parts(layout, problems)
+    parts = _hash_parts(store, problems)
+    _hash_packs(layout, _packs_named(layout, parts.files), problems)
 
     suspects = [
         (snapshot_id, ref)
@@ -123,8 +130,10 @@ def _read_manifests(
     return manifest_ids, manifests
 
 
-def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
-    """Re-hash every file under ``parts/``."""
+def _hash_parts(store: StoreInternals, problems: list[VerifyProblem]) -> _Parts:
+    """Re-hash every file under ``parts/`` (a chunk list: every chunk it lists, each against
+    its SHA-256, and the part's SHA-256 over all of them)."""
+    layout = store.layout
     files = layout.part_files()
     gone: set[str] = set()
     good: set[str] = set()
@@ -138,11 +147,14 @@ def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
             problems.append(VerifyProblem("part", stem, f"is stored at the wrong path {path}"))
             continue
         try:
-            digest, _size = hash_part_file(path)
+            digest, _size = store.hash_part(stem)
         except FileNotFoundError:
             gone.add(stem)  # pruned while we looked
             continue
         except CorruptSnapshotError as exc:
+            if not path.exists():
+                gone.add(stem)  # pruned with its packs while we read its chunks
+                continue
             problems.append(VerifyProblem("part", stem, f"is damaged: {exc.message}"))
             continue
         if digest != stem:
@@ -155,6 +167,46 @@ def _hash_parts(layout: Layout, problems: list[VerifyProblem]) -> _Parts:
         good.add(stem)
     present = frozenset(stem for stem, _path in files) - gone
     return _Parts(files=files, present=present, good=frozenset(good))
+
+
+def _packs_named(layout: Layout, files: list[tuple[str, Path]]) -> set[str]:
+    """The packs the chunk lists under ``parts/`` name (damaged lists were reported)."""
+    named: set[str] = set()
+    for stem, path in files:
+        try:
+            raw = read_raw_list(path, stem)
+        except (OSError, CorruptSnapshotError):
+            continue
+        if raw is not None:
+            named.update(name for name, _index in raw.packs)
+    return named
+
+
+def _hash_packs(layout: Layout, named: set[str], problems: list[VerifyProblem]) -> None:
+    """Re-hash every pack a chunk list names against its name. A pack no list names is
+    garbage (a crash between installing it and its list, or a damaged pack whose chunks a
+    refresh wrote again elsewhere): not read, removed by the next prune."""
+    for stem, path in layout.pack_files():
+        if stem not in named:
+            continue
+        try:
+            check_part_hash(stem)
+        except InvalidIdentifierError:
+            problems.append(VerifyProblem("pack", stem, f"unexpected file {path} in packs/"))
+            continue
+        if path != layout.pack(stem):
+            problems.append(VerifyProblem("pack", stem, f"is stored at the wrong path {path}"))
+            continue
+        try:
+            digest = hash_pack_file(path)
+        except FileNotFoundError:
+            continue  # pruned while we looked
+        if digest != stem:
+            problems.append(
+                VerifyProblem(
+                    "pack", stem, f"content hashes to {digest}: the file was changed or damaged"
+                )
+            )
 
 
 def _missing_parts_locked(
