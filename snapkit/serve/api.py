@@ -14,7 +14,7 @@ import functools
 import io
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from snapkit.contracts import SnapshotManifest
     from snapkit.serve.api_views import CurrentSummary
     from snapkit.serve.state import ServeState
+    from snapkit.store import ChunkRef
 
 CHUNK = 64 * 1024
 """Streamed answers are sent in chunks of about this many bytes."""
@@ -125,6 +126,34 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
         tail = data[last:]
     if tail:
         yield tail
+
+
+def _page_of_chunks(
+    chunks: Sequence[ChunkRef],
+    read: Callable[[list[int]], Iterator[bytes]],
+    offset: int,
+    limit: int,
+) -> Iterator[bytes]:
+    """Lines ``offset`` to ``offset + limit`` of a chunked part: the chunks before the page
+    are skipped by their row counts, unread; ``read(positions)`` yields the bytes of the
+    chunks at ``positions`` (the ones the page spans, ascending)."""
+    before = 0
+    first = -1
+    for position, chunk in enumerate(chunks):
+        if before + chunk.rows > offset:
+            first = position
+            break
+        before += chunk.rows
+    if first < 0:
+        return
+    positions = []
+    rows = before
+    for position in range(first, len(chunks)):
+        positions.append(position)
+        rows += chunks[position].rows
+        if rows >= offset + limit:
+            break
+    yield from _page_of_blocks(read(positions), offset - before, limit)
 
 
 class CurrentEndpoint:
@@ -284,7 +313,7 @@ class _Api:
         )
 
     async def records(self, request: Request) -> Response:
-        from snapkit.store import PartBlockReader, SnapshotStore
+        from snapkit.store import ChunkedPartReader, PartBlockReader, SnapshotStore
 
         manifest = await self._snapshot(request)
         table = params.name(request.path_params.get("table"), "table")
@@ -306,6 +335,12 @@ class _Api:
         def lines() -> Iterator[bytes]:
             if offset >= part.records:
                 return
+            if isinstance(store, ChunkedPartReader):
+                chunks = store.part_chunks(part.sha256)
+                if chunks is not None:  # None: this part is stored whole
+                    read = functools.partial(store.iter_chunks, part.sha256)
+                    yield from _page_of_chunks(chunks, read, offset, limit)
+                    return
             if isinstance(store, PartBlockReader):
                 yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
                 return
