@@ -9,11 +9,15 @@ the same process never blocks a read), and never fetches. Answers about a snapsh
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import functools
 import io
 import itertools
+import threading
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
     from snapkit.contracts import SnapshotManifest
     from snapkit.serve.api_views import CurrentSummary
     from snapkit.serve.state import ServeState
-    from snapkit.store import ChunkRef
+    from snapkit.store import ChunkedPartReader
 
 CHUNK = 64 * 1024
 """Streamed answers are sent in chunks of about this many bytes."""
@@ -129,31 +133,49 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
 
 
 def _page_of_chunks(
-    chunks: Sequence[ChunkRef],
+    ends: Sequence[int],
     read: Callable[[list[int]], Iterator[bytes]],
     offset: int,
     limit: int,
 ) -> Iterator[bytes]:
     """Lines ``offset`` to ``offset + limit`` of a chunked part: the chunks before the page
-    are skipped by their row counts, unread; ``read(positions)`` yields the bytes of the
-    chunks at ``positions`` (the ones the page spans, ascending)."""
-    before = 0
-    first = -1
-    for position, chunk in enumerate(chunks):
-        if before + chunk.rows > offset:
-            first = position
-            break
-        before += chunk.rows
-    if first < 0:
+    are skipped by their row counts, unread. ``ends[i]`` is the number of rows in chunks
+    ``0`` to ``i``; ``read(positions)`` yields the bytes of the chunks at ``positions`` (the
+    ones the page spans, ascending)."""
+    first = bisect.bisect_right(ends, offset)
+    if first >= len(ends):
         return
-    positions = []
-    rows = before
-    for position in range(first, len(chunks)):
-        positions.append(position)
-        rows += chunks[position].rows
-        if rows >= offset + limit:
-            break
-    yield from _page_of_blocks(read(positions), offset - before, limit)
+    last = min(bisect.bisect_left(ends, offset + limit), len(ends) - 1)
+    before = ends[first - 1] if first else 0
+    yield from _page_of_blocks(read(list(range(first, last + 1))), offset - before, limit)
+
+
+class _ChunkRows:
+    """The row ends of chunked parts (see :func:`_page_of_chunks`), by part SHA-256.
+
+    A part's address is the hash of its bytes, so its chunks never change: reading its chunk
+    list once serves every page. At most ``size`` parts are kept (a few hundred KB each for
+    a 50,000-row table), the least recently used dropped first.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._ends: OrderedDict[str, array[int] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: ChunkedPartReader, sha256: str) -> array[int] | None:
+        """The part's row ends, or ``None`` when the store keeps the part whole."""
+        with self._lock:
+            if sha256 in self._ends:
+                self._ends.move_to_end(sha256)
+                return self._ends[sha256]
+        chunks = store.part_chunks(sha256)
+        ends = None if chunks is None else array("q", itertools.accumulate(c.rows for c in chunks))
+        with self._lock:
+            self._ends[sha256] = ends
+            while len(self._ends) > self.size:
+                self._ends.popitem(last=False)
+        return ends
 
 
 class CurrentEndpoint:
@@ -237,6 +259,7 @@ class _Api:
         self.project = state.project
         self._openapi: bytes | None = None
         self._part_readers = anyio.Semaphore(PART_READERS)
+        self._chunk_rows = _ChunkRows()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -336,10 +359,10 @@ class _Api:
             if offset >= part.records:
                 return
             if isinstance(store, ChunkedPartReader):
-                chunks = store.part_chunks(part.sha256)
-                if chunks is not None:  # None: this part is stored whole
+                ends = self._chunk_rows.get(store, part.sha256)
+                if ends is not None:  # None: this part is stored whole
                     read = functools.partial(store.iter_chunks, part.sha256)
-                    yield from _page_of_chunks(chunks, read, offset, limit)
+                    yield from _page_of_chunks(ends, read, offset, limit)
                     return
             if isinstance(store, PartBlockReader):
                 yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
