@@ -1,7 +1,8 @@
 """The read API (JSON under ``/api``) and its OpenAPI document (``/openapi.json``).
 
 Every route reads the store through the project, in a worker thread (a refresh running in
-the same process never blocks a read), and never fetches. Answers about a snapshot carry
+the same process never blocks a read), and never fetches; ``GET /api/current`` answers from
+memory between its pointer checks (:class:`CurrentEndpoint`). Answers about a snapshot carry
 ``ETag: "<snapshot id>"`` and answer ``If-None-Match`` with 304. Errors are JSON
 (:mod:`snapkit.serve.errors`). The routes of the refresh status and the admin refresh are in
 :mod:`snapkit.serve.api_refresh`.
