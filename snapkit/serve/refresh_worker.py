@@ -44,7 +44,7 @@ def run(config: str, out: TextIO) -> int:
     from snapkit.project import Project
 
     emit = _emitter(out)
-    emit({"started": {"pid": os.getpid(), "nice": os.nice(0)}})
+    emit({"started": {"pid": os.getpid(), "nice": os.nice(0) if hasattr(os, "nice") else 0}})
 
     def progress(update: Any) -> None:
         emit(
@@ -78,8 +78,9 @@ def run(config: str, out: TextIO) -> int:
 
 
 def lower_priority(nice: int) -> None:
-    """Add ``nice`` to this process's nice value (a no-op for 0)."""
-    if nice:
+    """Add ``nice`` to this process's nice value (a no-op for 0, and on Windows, which has
+    no nice values)."""
+    if nice and hasattr(os, "nice"):
         os.nice(nice)
 
 
