@@ -561,9 +561,15 @@ def main() -> None:
             )
     finally:
         if server is not None:
+            import psutil
+
+            # the refresh the server started last is its child: ended with it, not orphaned
+            for child in psutil.Process(server.pid).children(recursive=True):
+                child.terminate()
             server.terminate()
             server.wait(timeout=30)
         demo.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
