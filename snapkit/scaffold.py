@@ -696,7 +696,7 @@ from __future__ import annotations
 
 import pytest
 from snapkit.testing.store_kit import StoreConformance
-from snapkit_file_store.testing import damage_manifest, damage_part
+from snapkit_file_store.testing import damage_chunk, damage_manifest, damage_part
 
 from $pkg.store import ${Title}Store
 
@@ -713,6 +713,10 @@ class Test${Title}StoreConformance(StoreConformance):
     @pytest.fixture
     def damage_manifest(self):
         return damage_manifest
+
+    @pytest.fixture
+    def damage_chunk(self):
+        return damage_chunk
 """
 
 _TEST_CACHE_BACKEND = """\

@@ -37,7 +37,7 @@ SCHEMA: Mapping[str, Any] = {
         "chunk_size": {
             "type": "integer",
             "minimum": 0,
-            "default": 1024,
+            "default": 768,
             "description": "plain bytes a chunk of a chunked part aims for (64 or more); 0 "
             "stores every part whole, as stores did before chunking (both are read)",
         },

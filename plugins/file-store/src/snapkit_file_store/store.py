@@ -16,7 +16,9 @@ import datetime as _dt
 import filecmp
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +90,8 @@ log = logging.getLogger(__name__)
 DEFAULT_COMPRESSION_LEVEL = 3
 DEFAULT_MUTEX_TIMEOUT = 60.0
 DEFAULT_TEMP_GRACE = 3600.0
+_KEPT_CHUNKS = 1_000_000
+"""Chunks of resolved chunk lists a store handle keeps (about 100 bytes each)."""
 _RECENT_NS = 200_000_000
 """A pointer file changed this recently is re-read instead of trusting its stat alone."""
 
@@ -135,6 +139,8 @@ class FileStore:
         self.last_recovery: str | None = None
         """What the last pointer recovery by this handle did, for reports."""
         self._index_checked = False
+        self._lists: OrderedDict[str, tuple[StatKey, ChunkList]] = OrderedDict()
+        self._lists_lock = threading.Lock()
         if self.layout.root.exists() and not self.layout.root.is_dir():
             raise StoreError(
                 f"the file store path {self.layout.root} is not a directory",
@@ -797,12 +803,31 @@ class FileStore:
         )
 
     def _listed(self, sha256: str) -> tuple[Path, ChunkList | None]:
-        """The part's file and, for a chunked part, its checked chunk list."""
+        """The part's file and, for a chunked part, its checked chunk list.
+
+        Resolved lists are kept (up to :data:`_KEPT_CHUNKS` chunks in all), keyed on the list
+        file's stat, so that range reads of one part (the search index's lookups) do not
+        resolve its list each time; a list file replaced since (a repair) is read again.
+        """
         path = self.layout.part(check_part_hash(sha256))
+        key = _file_key(path)
+        with self._lists_lock:
+            kept = self._lists.get(sha256)
+            if kept is not None and kept[0] == key:
+                self._lists.move_to_end(sha256)
+                return path, kept[1]
         try:
-            return path, read_chunk_list(path, sha256, self.layout.pack)
+            listed = read_chunk_list(path, sha256, self.layout.pack)
         except FileNotFoundError:
             raise self._missing(sha256) from None
+        if listed is not None and key is not None:
+            with self._lists_lock:
+                self._lists[sha256] = (key, listed)
+                while len(self._lists) > 1 and (
+                    sum(len(held) for _key, held in self._lists.values()) > _KEPT_CHUNKS
+                ):
+                    self._lists.popitem(last=False)
+        return path, listed
 
     @contextmanager
     def open_part(self, sha256: str) -> Iterator[BinaryIO]:

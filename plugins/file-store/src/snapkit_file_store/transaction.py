@@ -1,9 +1,11 @@
 """One refresh's writes to a file store: parts staged in a private temp directory.
 
-Parts are written to ``tmp/txn-<host>-<pid>-<random>/`` as they stream in. ``commit`` hands the
-staging directory to the store, which moves the referenced parts into ``parts/`` (a part already
-stored is not rewritten), records the manifest and moves the pointer; the staging directory is
-removed whatever happens. ``abort`` removes it without recording anything.
+Parts are written to ``tmp/txn-<host>-<pid>-<random>/`` as they stream in (a chunked part as
+its chunk list and a pack of its new chunks; see :mod:`snapkit_file_store.chunked`).
+``commit`` hands the staging directory to the store, which moves the referenced parts into
+``parts/`` (packs first; a part already stored is not rewritten), records the manifest and
+moves the pointer; the staging directory is removed whatever happens. ``abort`` removes it
+without recording anything.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class FileTransaction:
         self.staging = store.layout.tmp / temp_name("txn", writer_tag())
         make_dir(self.staging)
         self._writers: list[ZstdPartWriter | ChunkedPartWriter] = []
-        self._known: KnownChunks | None = None
+        self._known: KnownChunks = store.known_chunks()  # loaded by the first chunked part
         self._finished = False
 
     def part_writer(self) -> ZstdPartWriter | ChunkedPartWriter:
@@ -40,8 +42,6 @@ class FileTransaction:
         store = self._store
         writer: ZstdPartWriter | ChunkedPartWriter
         if store.chunk_size:
-            if self._known is None:
-                self._known = store.known_chunks()
             writer = ChunkedPartWriter(
                 self.staging,
                 store.compression_level,
