@@ -560,6 +560,7 @@ def main() -> None:
                 f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})"
             )
     finally:
+        demo.close()  # first: the refresh running now then fails quietly, not mid-response
         if server is not None:
             import psutil
 
@@ -568,7 +569,6 @@ def main() -> None:
                 child.terminate()
             server.terminate()
             server.wait(timeout=30)
-        demo.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
