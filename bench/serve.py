@@ -11,7 +11,8 @@ figure is "during a refresh".
 For each of 64 and 256 concurrent clients, for a fixed time each (``--seconds``):
 
 - ``current``: ``GET /api/current``;
-- ``records``: ``GET /api/snapshots/current/tables/users/records?offset=..&limit=50``;
+- ``records``: ``GET /api/snapshots/current/tables/users/records?offset=..&limit=50``, offsets
+  spread over the whole table (every 997th row);
 - ``search``: ``GET /api/search?table=users&q=email=..`` (answered by the email index);
 - ``static``: ``GET /bench-static/current.json``.
 
@@ -19,13 +20,20 @@ It prints requests/s, p50 and p99 latency (ms) and errors per route, each route'
 over the static file's, and the server's peak RSS. Targets: ``current`` p99 under 10 ms at
 64 clients, and at least half the static file's requests/s.
 
-The clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own process (one
-connection per client), so that the load generator costs little beside the server.
+The load generator is ``wrk`` (a C HTTP benchmarking tool; Debian package ``wrk``, a bench
+dependency only) when it is on the PATH: one keep-alive connection per client, one thread
+(``--wrk-threads``), latency percentiles from its histogram. Without it (or with ``--client
+python``) the clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own
+process, which spends several times wrk's CPU per request on the same 2 cores as the server.
+The table says which ran. The server process is run as ``snapkit serve`` runs it (its
+start-up objects frozen, see :mod:`snapkit.serve.process`; ``--no-gc-freeze`` to compare);
+the GC column gives its garbage collections during each measurement.
 
 Usage::
 
     python bench/serve.py                      # 50,000 users, 5 s per measurement
     python bench/serve.py --users 5000 --seconds 3
+    python bench/serve.py --client python      # the asyncio clients even when wrk is installed
 
 Needs ``snapkit[serve]``, ``snapkit-oneroster`` and ``snapkit-file-store`` installed.
 """
@@ -34,9 +42,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +55,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +66,11 @@ ROUTES = ("current", "records", "search", "static")
 # -- the server (child process) ------------------------------------------------------------------
 
 
-def serve_child(config: str, static_dir: str) -> None:
-    """Run the app with the static peer route on a free port; print the port."""
+def serve_child(config: str, static_dir: str, freeze: bool) -> None:
+    """Run the app with the static peer route on a free port, as ``snapkit serve`` does
+    (its start-up objects frozen unless ``freeze`` is false); print the port."""
     import uvicorn
-    from starlette.routing import Mount
+    from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     from snapkit.project import Project
@@ -66,12 +78,102 @@ def serve_child(config: str, static_dir: str) -> None:
 
     app = create_app(Project.load(config))
     app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
+    app.router.routes.insert(0, Route("/bench-gc", _GcPauses()))
+    if freeze:
+        from snapkit.serve.process import freeze_startup_objects
+
+        freeze_startup_objects()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(
         sockets=[sock]
     )
+
+
+class _GcPauses:
+    """The server's garbage collections and their pauses, per generation, since the last
+    ``GET /bench-gc`` (an ASGI endpoint of the bench's server only, which answers and clears
+    them)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = json.dumps({str(g): p for g, p in self.pauses.items()}).encode()
+        self.pauses = {0: [], 1: [], 2: []}
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _gc_summary(pauses: dict[str, list[float]]) -> str:
+    """Collections per generation, e.g. ``12/3/0``, and the longest pause in ms."""
+    counts = "/".join(str(len(pauses[g])) for g in ("0", "1", "2"))
+    longest = max((t for times in pauses.values() for t in times), default=0.0)
+    return f"{counts} {1000 * longest:5.1f}"
+
+
+# -- the in-app cost ------------------------------------------------------------------------------
+
+
+def in_app_cost(config: Path, requests: int = 20_000) -> dict[str, float]:
+    """The app's own time per ``GET /api/current``: the ASGI call, no socket, no HTTP parser
+    (in this process, no refresh running): mean and p50/p99 in microseconds."""
+    from snapkit.project import Project
+    from snapkit.serve import create_app
+
+    app = create_app(Project.load(config))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/current",
+        "raw_path": b"/api/current",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench"), (b"accept", b"*/*")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8750),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def measure() -> list[float]:
+        for _ in range(1000):
+            await app(dict(scope), receive, send)
+        times = []
+        clock = time.perf_counter
+        for _ in range(requests):
+            start = clock()
+            await app(dict(scope), receive, send)
+            times.append(clock() - start)
+        return times
+
+    times = sorted(asyncio.run(measure()))
+    assert set(statuses) == {200}, set(statuses)
+    return {
+        "mean_us": 1e6 * statistics.fmean(times),
+        "p50_us": 1e6 * times[len(times) // 2],
+        "p99_us": 1e6 * times[int(0.99 * (len(times) - 1))],
+    }
 
 
 # -- the clients (child process) -------------------------------------------------------------------
@@ -141,6 +243,91 @@ def clients_child(port: int, clients: int, seconds: float, paths_json: str) -> N
     )
 
 
+# -- the clients: wrk ------------------------------------------------------------------------------
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local n = 0
+if #paths > 1 then
+  request = function()
+    n = n + 1
+    return wrk.format("GET", paths[(n %% #paths) + 1])
+  end
+else
+  wrk.path = paths[1]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\n{"requests": %%d, "seconds": %%.6f, "p50_us": %%d, "p99_us": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status))
+end
+"""
+
+
+WRK_THREADS = 1
+
+
+def run_wrk(
+    port: int, clients: int, seconds: float, paths: list[str], threads: int = WRK_THREADS
+) -> dict[str, Any]:
+    """``clients`` wrk connections for ``seconds`` (whole seconds, at least 1) over ``paths``."""
+    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths)}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        done = subprocess.run(
+            [
+                "wrk",
+                "--threads",
+                str(min(threads, clients)),
+                "--connections",
+                str(clients),
+                "--duration",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "--script",
+                file.name,
+                f"http://127.0.0.1:{port}{paths[0]}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(file.name)
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "requests": raw["requests"],
+        "rps": raw["requests"] / raw["seconds"],
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["errors"],
+    }
+
+
+def run_python_clients(port: int, clients: int, seconds: float, paths: list[str]) -> dict[str, Any]:
+    """The asyncio clients (:func:`clients_child`) in their own process."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child-clients",
+            str(port),
+            str(clients),
+            str(seconds),
+            json.dumps(paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 # -- the bench -------------------------------------------------------------------------------------
 
 
@@ -195,12 +382,59 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return _peak_rss_mb(pid, "VmRSS"), _peak_rss_mb(pid)
 
 
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[64, 256])
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="the load generator: wrk if on the PATH (auto), or the asyncio clients",
+    )
+    parser.add_argument(
+        "--routes", nargs="+", choices=ROUTES, default=list(ROUTES), help="the routes measured"
+    )
+    parser.add_argument("--wrk-threads", type=int, default=WRK_THREADS, metavar="N")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="serve without freezing the start-up objects (snapkit serve freezes them)",
+    )
+    parser.add_argument(
+        "--in-app-only",
+        action="store_true",
+        help="measure the in-app cost of GET /api/current only (no server, no clients)",
+    )
+    parser.add_argument(
+        "--store-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [store] setting (TOML value), e.g. chunk_size=0 for whole parts",
+    )
+    parser.add_argument(
+        "--refresh-nice",
+        type=int,
+        metavar="N",
+        help="serve.refresh_nice for the server (default: the setting's default)",
+    )
     args = parser.parse_args()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        parser.error("wrk is not on the PATH (Debian: apt-get install wrk)")
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    load = functools.partial(run_wrk, threads=args.wrk_threads) if use_wrk else run_python_clients
+    client_name = (
+        f"wrk ({args.wrk_threads} threads)" if use_wrk else "asyncio clients (python, one process)"
+    )
+    if "static" not in args.routes:
+        args.routes.append("static")
+    routes = [r for r in ROUTES if r in args.routes]
 
     from snapkit.project import Project
     from snapkit_oneroster.demo import OneRosterDemo
@@ -208,9 +442,15 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="snapkit-bench-serve-"))
     demo = OneRosterDemo({"size": args.users})
     config = folder / "snapkit.toml"
+    store_settings = "".join(
+        f"{item.partition('=')[0]} = {item.partition('=')[2]}\n" for item in args.store_setting
+    )
     config.write_text(
-        demo.start(folder).replace("page_size = 2000", "page_size = 10000")
-        + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n',
+        demo.start(folder)
+        .replace("page_size = 2000", "page_size = 10000")
+        .replace('[store]\nkind = "file"\n', '[store]\nkind = "file"\n' + store_settings)
+        + f'\n[serve]\ntoken = "{TOKEN}"\nrefresh_per_minute = 600\n'
+        + ("" if args.refresh_nice is None else f"refresh_nice = {args.refresh_nice}\n"),
         encoding="utf-8",
     )
     server = None
@@ -225,10 +465,25 @@ def main() -> None:
             f"{outcome.duration_ms / 1000:.1f} s",
             flush=True,
         )
+        cost = in_app_cost(config)
+        print(
+            f"  in-app GET /api/current (ASGI call, no socket): mean {cost['mean_us']:.1f} us, "
+            f"p50 {cost['p50_us']:.1f} us, p99 {cost['p99_us']:.1f} us",
+            flush=True,
+        )
+        if args.in_app_only:
+            return
         static = folder / "static"
         static.mkdir()
         server = subprocess.Popen(
-            [sys.executable, __file__, "--child-server", str(config), str(static)],
+            [
+                sys.executable,
+                __file__,
+                "--child-server",
+                str(config),
+                str(static),
+                "no-freeze" if args.no_gc_freeze else "freeze",
+            ],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ},
@@ -247,7 +502,7 @@ def main() -> None:
             "current": ["/api/current"],
             "records": [
                 f"/api/snapshots/current/tables/users/records?offset={k}&limit=50"
-                for k in range(0, min(users, 10_000), 997)
+                for k in range(0, users, 997)
             ],
             "search": [f"/api/search?table=users&q=email%3D{email}"],
             "static": ["/bench-static/current.json"],
@@ -258,62 +513,68 @@ def main() -> None:
             time.sleep(0.1)
         results: dict[tuple[int, str], dict[str, Any]] = {}
         for clients in args.clients:
-            for route in ROUTES:
+            for route in routes:
                 during = keeper.running()
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child-clients",
-                        str(port),
-                        str(clients),
-                        str(args.seconds),
-                        json.dumps(paths[route]),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
+                _get(base + "/bench-gc")
                 results[clients, route] = {
-                    **json.loads(done.stdout.strip().splitlines()[-1]),
+                    **load(port, clients, args.seconds, paths[route]),
+                    "gc": _gc_summary(_get(base + "/bench-gc")),
                     "during": during and keeper.running(),
                     "rss": _rss_mb(server.pid),
                 }
         keeper.stop.set()
         rss = _peak_rss_mb(server.pid)
+
+        nice = "default" if args.refresh_nice is None else args.refresh_nice
         print(
-            f"\n{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  refresh running"
+            f"\nload generator: {client_name}; serve.refresh_nice {nice}; start-up objects "
+            f"{'not ' if args.no_gc_freeze else ''}frozen; store settings "
+            f"{', '.join(args.store_setting) or 'default'}; load average {_loadavg()}"
+        )
+        print(
+            f"{'clients':>7}  {'route':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'errors':>6}  {'/static':>7}  {'RSS/peak MB':>11}  {'GC':>14}  refresh running"
         )
         for clients in args.clients:
             static_rps = results[clients, "static"]["rps"]
-            for route in ROUTES:
+            for route in routes:
                 r = results[clients, route]
                 print(
                     f"{clients:>7}  {route:<8} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} "
                     f"{r['p99_ms']:>8.2f} {r['errors']:>6}  {r['rps'] / static_rps:>6.2f}x  "
-                    f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  "
+                    f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  {r['gc']:>14}  "
                     f"{'yes' if r['during'] else 'NO'}"
                 )
         print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: {keeper.runs}")
-        first = args.clients[0]
-        current = results[first, "current"]
-        ratio = current["rps"] / results[first, "static"]["rps"]
         print(
-            f"target: current p99 < 10 ms at {first} clients: {current['p99_ms']:.2f} ms "
-            f"({'met' if current['p99_ms'] < 10 else 'MISSED'}); current >= 0.5x static "
-            f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})"
+            "GC: the server's collections during the measurement in generations 0/1/2, "
+            "and its longest pause (ms)"
         )
+        if "current" in routes:
+            first = args.clients[0]
+            current = results[first, "current"]
+            ratio = current["rps"] / results[first, "static"]["rps"]
+            print(
+                f"target: current p99 < 10 ms at {first} clients: {current['p99_ms']:.2f} ms "
+                f"({'met' if current['p99_ms'] < 10 else 'MISSED'}); current >= 0.5x static "
+                f"req/s: {ratio:.2f}x ({'met' if ratio >= 0.5 else 'MISSED'})"
+            )
     finally:
+        demo.close()  # first: the refresh running now then fails quietly, not mid-response
         if server is not None:
+            import psutil
+
+            # the refresh the server started last is its child: ended with it, not orphaned
+            for child in psutil.Process(server.pid).children(recursive=True):
+                child.terminate()
             server.terminate()
             server.wait(timeout=30)
-        demo.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-server":
-        serve_child(sys.argv[2], sys.argv[3])
+        serve_child(sys.argv[2], sys.argv[3], sys.argv[4] == "freeze")
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-clients":
         clients_child(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:

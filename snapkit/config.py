@@ -95,6 +95,7 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "token": {"anyOf": [{"type": "string"}, _SECRET]},
                 "refresh_per_minute": {"type": "integer", "minimum": 1},
+                "refresh_nice": {"type": "integer", "minimum": 0, "maximum": 19},
             },
         },
         "search": {
@@ -157,12 +158,18 @@ class RefreshSettings:
 
 @frozen
 class ServeSettings:
-    """The HTTP server (``[serve]``); ``token`` is the admin bearer token, if any."""
+    """The HTTP server (``[serve]``); ``token`` is the admin bearer token, if any.
+
+    :param refresh_nice: how much lower than the server's the CPU priority of an admin
+        refresh's process is (added to its nice value, 0 to 19), so that reads get the CPU
+        first while a refresh runs.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8750
     token: str | None = field(default=None, repr=False)
     refresh_per_minute: int = 6
+    refresh_nice: int = 10
 
 
 @frozen

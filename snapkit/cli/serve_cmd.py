@@ -67,6 +67,8 @@ def run_server(
     logger = logging.getLogger("snapkit")
     logger.addHandler(handler)
     logger.setLevel(log_level.upper())
+    from snapkit.serve.process import freeze_startup_objects
+
     app = create_app(project)
     settings = project.config.serve
     host = host or settings.host
@@ -95,4 +97,7 @@ def run_server(
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="off", server_header=False, timeout_graceful_shutdown=5
     )
+    # this process is snapkit's own (a host mounting create_app keeps its GC as it is)
+    frozen = freeze_startup_objects()
+    logger.debug("froze %d start-up objects out of the garbage collector's reach", frozen)
     uvicorn.Server(config).run(sockets=[sock])

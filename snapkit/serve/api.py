@@ -1,7 +1,8 @@
 """The read API (JSON under ``/api``) and its OpenAPI document (``/openapi.json``).
 
 Every route reads the store through the project, in a worker thread (a refresh running in
-the same process never blocks a read), and never fetches. Answers about a snapshot carry
+the same process never blocks a read), and never fetches; ``GET /api/current`` answers from
+memory between its pointer checks (:class:`CurrentEndpoint`). Answers about a snapshot carry
 ``ETag: "<snapshot id>"`` and answer ``If-None-Match`` with 304. Errors are JSON
 (:mod:`snapkit.serve.errors`). The routes of the refresh status and the admin refresh are in
 :mod:`snapkit.serve.api_refresh`.
@@ -9,12 +10,16 @@ the same process never blocks a read), and never fetches. Answers about a snapsh
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import functools
 import io
 import itertools
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from array import array
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,8 +34,12 @@ from snapkit.serve.api_views import info, summary
 from snapkit.serve.errors import ApiError, JSONBody
 
 if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
     from snapkit.contracts import SnapshotManifest
+    from snapkit.serve.api_views import CurrentSummary
     from snapkit.serve.state import ServeState
+    from snapkit.store import ChunkedPartReader
 
 CHUNK = 64 * 1024
 """Streamed answers are sent in chunks of about this many bytes."""
@@ -54,8 +63,8 @@ def routes(state: ServeState) -> list[BaseRoute]:
     """The API's routes (the app adds the pages' routes beside them)."""
     api = _Api(state)
     return [
+        Route("/api/current", CurrentEndpoint(state), methods=["GET"]),  # the most frequent
         Route("/openapi.json", api.openapi, methods=["GET"]),
-        Route("/api/current", api.current, methods=["GET"]),
         Route("/api/snapshots", api.snapshots, methods=["GET"]),
         Route("/api/snapshots/{ref}", api.snapshot, methods=["GET"]),
         Route("/api/snapshots/{ref}/tables/{table}/records", api.records, methods=["GET"]),
@@ -124,6 +133,125 @@ def _page_of_blocks(blocks: Iterator[bytes], offset: int, limit: int) -> Iterato
         yield tail
 
 
+def _page_of_chunks(
+    ends: Sequence[int],
+    read: Callable[[list[int]], Iterator[bytes]],
+    offset: int,
+    limit: int,
+) -> Iterator[bytes]:
+    """Lines ``offset`` to ``offset + limit`` of a chunked part: the chunks before the page
+    are skipped by their row counts, unread. ``ends[i]`` is the number of rows in chunks
+    ``0`` to ``i``; ``read(positions)`` yields the bytes of the chunks at ``positions`` (the
+    ones the page spans, ascending)."""
+    first = bisect.bisect_right(ends, offset)
+    if first >= len(ends):
+        return
+    last = min(bisect.bisect_left(ends, offset + limit), len(ends) - 1)
+    before = ends[first - 1] if first else 0
+    yield from _page_of_blocks(read(list(range(first, last + 1))), offset - before, limit)
+
+
+class _ChunkRows:
+    """The row ends of chunked parts (see :func:`_page_of_chunks`), by part SHA-256.
+
+    A part's address is the hash of its bytes, so its chunks never change: reading its chunk
+    list once serves every page. At most ``size`` parts are kept (a few hundred KB each for
+    a 50,000-row table), the least recently used dropped first.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._ends: OrderedDict[str, array[int] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: ChunkedPartReader, sha256: str) -> array[int] | None:
+        """The part's row ends, or ``None`` when the store keeps the part whole."""
+        with self._lock:
+            if sha256 in self._ends:
+                self._ends.move_to_end(sha256)
+                return self._ends[sha256]
+        chunks = store.part_chunks(sha256)
+        ends = None if chunks is None else array("q", itertools.accumulate(c.rows for c in chunks))
+        with self._lock:
+            self._ends[sha256] = ends
+            while len(self._ends) > self.size:
+                self._ends.popitem(last=False)
+        return ends
+
+
+class CurrentEndpoint:
+    """``GET /api/current`` as a bare ASGI endpoint, the API's most frequent read.
+
+    It answers from :class:`snapkit.serve.api_views.CurrentCache` (the pointer re-read at
+    most every ``POINTER_RECHECK`` s, in a worker thread) with the summary encoded once per
+    pointer generation; per request it only encodes the age and checks ``If-None-Match``,
+    without building a request or a response object. One request at a time re-reads the
+    pointer: requests arriving meanwhile answer with what the cache had (at most one
+    pointer read later than ``POINTER_RECHECK``) instead of each hopping to a thread. The
+    answer is the same as a ``JSONBody`` of ``{**summary, "age_seconds": ..., "current":
+    true}``; errors (no snapshot yet) go to the app's exception handlers like any route's.
+    """
+
+    def __init__(self, state: ServeState) -> None:
+        self.state = state
+        self._headers: tuple[str, list[tuple[bytes, bytes]]] | None = None
+        self._checking: anyio.Event | None = None
+
+    async def _current(self) -> CurrentSummary:
+        cache = self.state.current
+        while True:
+            current = cache.recent(POINTER_RECHECK)
+            if current is not None:
+                return current
+            checking = self._checking
+            if checking is None:
+                break
+            last = cache.last()
+            if last is not None:  # another request is re-reading the pointer
+                return last
+            await checking.wait()
+        self._checking = checking = anyio.Event()
+        try:
+            current = await run_in_threadpool(cache.get, self.state.project)
+        finally:
+            self._checking = None
+            checking.set()
+        return current
+
+    def _etag_headers(self, snapshot_id: str) -> list[tuple[bytes, bytes]]:
+        cached = self._headers
+        if cached is None or cached[0] != snapshot_id:
+            raw = [
+                (k.lower().encode(), v.encode())
+                for k, v in params.etag_headers(snapshot_id).items()
+            ]
+            cached = self._headers = (snapshot_id, raw)
+        return cached[1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        current = await self._current()
+        manifest = current.manifest
+        headers = self._etag_headers(manifest.id)
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and params.names_etag(value.decode("latin-1"), manifest.id):
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        body = current.answer(_age(manifest.created_at))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 class _Api:
     """The route handlers, sharing the server's state."""
 
@@ -132,12 +260,13 @@ class _Api:
         self.project = state.project
         self._openapi: bytes | None = None
         self._part_readers = anyio.Semaphore(PART_READERS)
+        self._chunk_rows = _ChunkRows()
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _resolve(self, ref: str) -> SnapshotManifest:
         if ref == "current":  # the cached manifest, checked against the pointer
-            return self.state.current.get(self.project)[0]
+            return self.state.current.get(self.project).manifest
         manifest: SnapshotManifest = self.project.resolve(ref)
         return manifest
 
@@ -154,18 +283,6 @@ class _Api:
 
             self._openapi = json_bytes(document())
         return Response(self._openapi, media_type="application/json")
-
-    async def current(self, request: Request) -> Response:
-        cached = self.state.current.recent(POINTER_RECHECK)
-        if cached is None:
-            cached = await run_in_threadpool(self.state.current.get, self.project)
-        manifest, body = cached
-        if params.fresh(request, manifest.id):
-            return params.not_modified(manifest.id)
-        return JSONBody(
-            {**body, "age_seconds": _age(manifest.created_at), "current": True},
-            headers=params.etag_headers(manifest.id),
-        )
 
     async def snapshots(self, request: Request) -> Response:
         from snapkit.store import ListFilter
@@ -220,7 +337,7 @@ class _Api:
         )
 
     async def records(self, request: Request) -> Response:
-        from snapkit.store import PartBlockReader, SnapshotStore
+        from snapkit.store import ChunkedPartReader, PartBlockReader, SnapshotStore
 
         manifest = await self._snapshot(request)
         table = params.name(request.path_params.get("table"), "table")
@@ -242,6 +359,12 @@ class _Api:
         def lines() -> Iterator[bytes]:
             if offset >= part.records:
                 return
+            if isinstance(store, ChunkedPartReader):
+                ends = self._chunk_rows.get(store, part.sha256)
+                if ends is not None:  # None: this part is stored whole
+                    read = functools.partial(store.iter_chunks, part.sha256)
+                    yield from _page_of_chunks(ends, read, offset, limit)
+                    return
             if isinstance(store, PartBlockReader):
                 yield from _page_of_blocks(store.iter_part_blocks(part.sha256), offset, limit)
                 return

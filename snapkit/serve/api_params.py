@@ -123,7 +123,11 @@ def quoted(etag: str) -> str:
 
 def fresh(request: Request, etag: str) -> bool:
     """``True`` if the request's ``If-None-Match`` already names ``etag``."""
-    header = request.headers.get("if-none-match")
+    return names_etag(request.headers.get("if-none-match"), etag)
+
+
+def names_etag(header: str | None, etag: str) -> bool:
+    """``True`` if an ``If-None-Match`` header's value names ``etag`` (or is ``*``)."""
     if not header:
         return False
     if header.strip() == "*":

@@ -3,8 +3,9 @@
 Plain functions of contracts (the pages may use them too): :func:`summary` is a snapshot as
 ``GET /api/current`` and ``GET /api/snapshots/{ref}`` show it; :func:`info` is one row of the
 list. :class:`CurrentCache` keeps the current snapshot's summary keyed by the store's
-pointer (snapshot id and generation), so answering ``GET /api/current`` reads one small
-pointer file, not a manifest.
+pointer (snapshot id and generation), encoded once per pointer generation, so answering
+``GET /api/current`` reads one small pointer file (a few times a second), not a manifest, and
+encodes only the snapshot's age per request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import threading
 import time
 from typing import Any
 
+from attrs import frozen
+
 from snapkit.contracts import SnapshotInfo, SnapshotManifest
 from snapkit.errors import NoSnapshotError
+from snapkit.serve.errors import json_bytes
 
 
 def summary(manifest: SnapshotManifest) -> dict[str, Any]:
@@ -84,6 +88,32 @@ def info(item: SnapshotInfo, current_id: str | None) -> dict[str, Any]:
     }
 
 
+@frozen
+class CurrentSummary:
+    """The current snapshot as ``GET /api/current`` answers it, encoded once.
+
+    :param manifest: the current snapshot's manifest.
+    :param body: its :func:`summary`.
+    :param encoded: ``body`` as JSON bytes (see :func:`snapkit.serve.errors.json_bytes`).
+    """
+
+    manifest: SnapshotManifest
+    body: dict[str, Any]
+    encoded: bytes
+
+    def answer(self, age_seconds: float) -> bytes:
+        """The JSON of ``{**body, "age_seconds": age_seconds, "current": true}``, byte for
+        byte what encoding that object gives, without encoding ``body`` again."""
+        return b"".join(
+            (
+                self.encoded[:-1],
+                b',"age_seconds":',
+                json_bytes(age_seconds),
+                b',"current":true}',
+            )
+        )
+
+
 class CurrentCache:
     """The current snapshot's summary, rebuilt only when the store's pointer moves.
 
@@ -94,19 +124,23 @@ class CurrentCache:
 
     def __init__(self) -> None:
         self._key: tuple[str, int] | None = None
-        self._value: tuple[SnapshotManifest, dict[str, Any]] | None = None
+        self._value: CurrentSummary | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
-    def recent(self, max_age: float) -> tuple[SnapshotManifest, dict[str, Any]] | None:
+    def recent(self, max_age: float) -> CurrentSummary | None:
         """The value :meth:`get` gave, if it checked the pointer within ``max_age`` s."""
         with self._lock:
             if self._value is not None and time.monotonic() - self._checked < max_age:
                 return self._value
         return None
 
-    def get(self, project: Any) -> tuple[SnapshotManifest, dict[str, Any]]:
-        """The current manifest and its summary (blocking: call it in a worker thread).
+    def last(self) -> CurrentSummary | None:
+        """The value :meth:`get` gave last, however long ago it checked the pointer."""
+        return self._value
+
+    def get(self, project: Any) -> CurrentSummary:
+        """The current snapshot's summary (blocking: call it in a worker thread).
 
         :raises NoSnapshotError: when no snapshot is current yet.
         """
@@ -122,7 +156,8 @@ class CurrentCache:
                 self._checked = max(self._checked, checked)
                 return self._value
         manifest = store.get(pointer.snapshot_id)
-        value = (manifest, summary(manifest))
+        body = summary(manifest)
+        value = CurrentSummary(manifest, body, json_bytes(body))
         with self._lock:
             self._key, self._value, self._checked = key, value, checked
         return value

@@ -75,7 +75,7 @@ def create_app(
 
     settings = settings or project.config.serve
     token = resolve_token(settings.token, where=project.config.where)
-    runs = RefreshRuns(project, isolate=isolate_refresh)
+    runs = RefreshRuns(project, isolate=isolate_refresh, nice=settings.refresh_nice)
     limiter = SlidingWindowLimiter(settings.refresh_per_minute)
     state = ServeState(
         project=project,

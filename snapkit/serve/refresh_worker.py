@@ -1,16 +1,21 @@
-"""A refresh in its own process, for the server: ``python -m snapkit.serve.refresh_worker CONFIG``.
+"""A refresh in its own process, for the server: ``python -m snapkit.serve.refresh_worker
+CONFIG [NICE]``.
 
 The server runs the admin refresh here rather than in one of its threads, so the refresh's
 CPU work (decoding, validating, compressing) never holds the server's interpreter lock while
-it answers reads. The worker loads the same config and plugins and calls
-:meth:`snapkit.project.Project.refresh` (the engine of the CLI and the Python API). It writes
-one JSON object a line on stdout: ``{"progress": {...}}`` per update, then ``{"outcome":
-{...}}`` or ``{"error": {...}}``. Nothing it writes holds a record value.
+it answers reads; ``NICE`` (``serve.refresh_nice``) is added to the process's nice value
+first, so that the reads get the CPU before the refresh when both want it. The worker loads
+the same config and plugins and calls :meth:`snapkit.project.Project.refresh` (the engine of
+the CLI and the Python API). It writes one JSON object a line on stdout: ``{"started":
+{"pid", "nice"}}`` first (its process id and nice value), ``{"progress": {...}}`` per
+update, then ``{"outcome": {...}}`` or ``{"error": {...}}``. Nothing it writes holds a
+record value.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -39,6 +44,7 @@ def run(config: str, out: TextIO) -> int:
     from snapkit.project import Project
 
     emit = _emitter(out)
+    emit({"started": {"pid": os.getpid(), "nice": os.nice(0) if hasattr(os, "nice") else 0}})
 
     def progress(update: Any) -> None:
         emit(
@@ -71,5 +77,13 @@ def run(config: str, out: TextIO) -> int:
     return 0
 
 
+def lower_priority(nice: int) -> None:
+    """Add ``nice`` to this process's nice value (a no-op for 0, and on Windows, which has
+    no nice values)."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+
+
 if __name__ == "__main__":  # pragma: no cover - run by the server as a process
+    lower_priority(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
     sys.exit(run(sys.argv[1], sys.stdout))

@@ -180,11 +180,15 @@ class RefreshRuns:
         CPU work never holds this process's interpreter lock while reads are answered. By
         default, when the project has a config file; a project built in memory (a host's
         :class:`snapkit.config.Config`, plugins registered by hand) refreshes in a thread.
+    :param nice: added to the refresh process's nice value (``serve.refresh_nice``), so
+        that this process's reads get the CPU first; refreshes in a thread keep the
+        server's priority (the thread shares the reads' interpreter lock).
     """
 
-    def __init__(self, project: Project, *, isolate: bool | None = None) -> None:
+    def __init__(self, project: Project, *, isolate: bool | None = None, nice: int = 0) -> None:
         self.project = project
         self.isolate = project.config.source is not None if isolate is None else isolate
+        self.nice = nice
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._newest: Run | None = None
@@ -241,6 +245,7 @@ class RefreshRuns:
             "-m",
             "snapkit.serve.refresh_worker",
             str(self.project.config.source),
+            str(self.nice),
         ]
         ended = False
         try:
@@ -248,7 +253,14 @@ class RefreshRuns:
                 assert worker.stdout is not None
                 for line in worker.stdout:
                     message = json.loads(line)
-                    if "progress" in message:
+                    if "started" in message:
+                        log.info(
+                            "admin refresh %s: refresh process %d at nice %d",
+                            run.run_id[:12],
+                            message["started"]["pid"],
+                            message["started"]["nice"],
+                        )
+                    elif "progress" in message:
                         p = message["progress"]
                         run.update(p["oracle"], p["state"], p["records"], p["attempt"])
                     elif "outcome" in message:

@@ -191,6 +191,35 @@ def test_a_refresh_runs_with_progress_and_a_second_one_gets_409(
         district_store.source.set_faults()
 
 
+@pytest.mark.parametrize(("setting", "lowered_by"), [(None, 10), ("refresh_nice = 3", 3)])
+def test_the_refresh_process_runs_at_a_lower_cpu_priority_than_the_server(
+    served, district_store, tmp_path, admin_token, setting, lowered_by
+):
+    config = district_store.copy(tmp_path / "copy")
+    if setting is not None:
+        _with_serve(config, setting)
+    server = served(config, env=district_store.env)
+    with server.client() as client:
+        accepted = client.post("/api/admin/refresh", headers=_bearer(admin_token))
+        assert accepted.status_code == 202, accepted.text
+        _finish(client, accepted.json())
+    server_nice = os.getpriority(os.PRIO_PROCESS, server.process.pid)
+    assert f"at nice {min(19, server_nice + lowered_by)}" in server.log()
+
+
+def test_a_refresh_nice_outside_0_to_19_is_refused_at_start(tmp_path, empty_store):
+    _with_serve(empty_store, "refresh_nice = 20")
+    proc = subprocess.run(
+        [sys.executable, "-m", "snapkit", "-c", str(empty_store), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "serve.refresh_nice: 20 is greater than the maximum of 19" in proc.stderr
+
+
 def test_a_lease_held_by_another_process_gets_409_with_its_holder(
     served, district_store, tmp_path, admin_token
 ):

@@ -167,6 +167,20 @@ def test_records_stream_as_ndjson_with_offset_and_limit(server, project):
     assert past.status_code == 200 and past.content == b""
 
 
+def test_records_pages_of_a_chunked_part_are_those_records(server, project):
+    part = project.current().part("users")
+    assert project.store.part_chunks(part.sha256) is not None  # the file store chunked it
+    everything = list(project.records("current", "users"))
+    for offset, limit in [(0, 1), (37, 50), (150, 149), (part.records - 3, 10)]:
+        answer = server.get(
+            "/api/snapshots/current/tables/users/records",
+            params={"offset": offset, "limit": limit},
+        )
+        assert [json.loads(line) for line in answer.text.splitlines()] == everything[
+            offset : offset + limit
+        ]
+
+
 def test_records_of_a_whole_table_are_every_record_in_order(server, project):
     expected = list(project.records("current", "classes"))
     answer = server.get("/api/snapshots/current/tables/classes/records", params={"limit": 100000})
