@@ -1,6 +1,6 @@
-"""Chunked parts in the file store (issue 17): content-defined chunks of whole lines kept once
-in packs, chunk lists under the part's usual name; old whole parts still read; crashes, prune
-and copies keep every snapshot readable and verifiable."""
+"""Chunked parts in the file store (``chunk_size`` set): content-defined chunks of whole
+lines kept once in packs, chunk lists under the part's usual name; old whole parts still
+read; crashes, prune and copies keep every snapshot readable and verifiable."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import RetentionPolicy
 from snapkit.testing.store_kit import commit, record_lines
 from snapkit_file_store import FileStore
-from snapkit_file_store.chunked import LineCutter, read_raw_list
+from snapkit_file_store.chunked import CHUNK_TARGET, LineCutter, read_raw_list
+from snapkit_file_store.testing import open_chunked_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    """A fresh file store that keeps parts as chunks."""
+    return open_chunked_store(tmp_path / "store")
 
 
 def _rows(count: int, tag: str = "r") -> list[dict[str, Any]]:
@@ -128,7 +135,7 @@ def test_a_store_of_whole_parts_stays_readable_and_takes_chunked_parts(
     old = FileStore(tmp_path / "s", chunk_size=0)
     whole = _part(old, big, 1)
     assert old.part_chunks(whole) is None
-    store = FileStore(tmp_path / "s")
+    store = FileStore(tmp_path / "s", chunk_size=CHUNK_TARGET)
     big[5] = {**big[5], "name": "changed"}
     chunked = _part(store, big, 2)
     assert store.part_chunks(chunked) is not None
@@ -154,7 +161,7 @@ def test_a_commit_that_dies_after_installing_its_packs_leaves_a_verifying_store(
         commit(store, payload=2, records={"t": _rows(20_000, "x")})
     monkeypatch.undo()
 
-    reopened = FileStore(store.layout.root)
+    reopened = FileStore(store.layout.root, chunk_size=CHUNK_TARGET)
     assert reopened.latest_successful() == store.get(good.snapshot_id)
     assert reopened.verify().ok
     assert not list(store.layout.tmp.iterdir())
@@ -213,7 +220,7 @@ def test_copies_between_whole_and_chunked_file_stores_keep_every_snapshot(
 ) -> None:
     folder = tmp_path
     whole = FileStore(folder / "whole", chunk_size=0)
-    chunked = FileStore(folder / "chunked")
+    chunked = FileStore(folder / "chunked", chunk_size=CHUNK_TARGET)
     source, target = (whole, chunked) if direction == "whole to chunked" else (chunked, whole)
     rows = _rows(20_000)
     ids = []

@@ -1,11 +1,17 @@
-"""The file store passes the whole store conformance kit."""
+"""The file store passes the whole store conformance kit, keeping parts whole and as chunks."""
 
 from __future__ import annotations
 
 import pytest
 
 from snapkit.testing.store_kit import StoreConformance
-from snapkit_file_store.testing import damage_chunk, damage_manifest, damage_part, open_store
+from snapkit_file_store.testing import (
+    damage_chunk,
+    damage_manifest,
+    damage_part,
+    open_chunked_store,
+    open_store,
+)
 
 
 class TestFileStoreConformance(StoreConformance):
@@ -24,3 +30,11 @@ class TestFileStoreConformance(StoreConformance):
     @pytest.fixture
     def damage_chunk(self):
         return damage_chunk
+
+
+class TestChunkedFileStoreConformance(TestFileStoreConformance):
+    """The same kit on a store with ``chunk_size`` set: its chunk checks run here."""
+
+    @pytest.fixture
+    def make_store(self):
+        return open_chunked_store

@@ -38,8 +38,9 @@ from snapkit_file_store.packs import FrameReader, PackWriter
 from snapkit_file_store.parts import ZstdPartWriter
 
 CHUNK_TARGET = 768
-"""Plain bytes a chunk aims for (about 1 KB on average, with the minimum of a quarter of it
-added; ``docs/snapshots.md`` has the measurements behind the choice)."""
+"""The chunk target to choose for a store that keeps parts as chunks (``chunk_size``): about
+1 KB on average, with the minimum of a quarter of it added; ``docs/snapshots.md`` has the
+measurements behind the choice. Stores keep parts whole unless ``chunk_size`` is set."""
 MIN_CHUNKS = 64
 """Parts smaller than this many chunk targets (64 KiB at the default) are stored whole: a chunk
 list and a pack would cost more than they could save."""

@@ -55,7 +55,6 @@ from snapkit.store import (
 )
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
-    CHUNK_TARGET,
     MIN_CHUNK_TARGET,
     ChunkList,
     ChunkRefs,
@@ -105,8 +104,9 @@ class FileStore:
     :param mutex_timeout: seconds to wait for the short inter-process mutex before failing.
     :param temp_grace: seconds after which temp leftovers of a live host process are removed
         on open when no live lease holds them (leftovers of dead processes go at once).
-    :param chunk_size: plain bytes a chunk of a chunked part averages; ``0`` stores every part
-        whole, as stores written before chunking did (both are read either way).
+    :param chunk_size: plain bytes a chunk of a chunked part averages
+        (:data:`~snapkit_file_store.chunked.CHUNK_TARGET` is the measured choice); ``0``, the
+        default, stores every part whole (both formats are read either way).
     """
 
     key = "file"
@@ -118,7 +118,7 @@ class FileStore:
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         mutex_timeout: float = DEFAULT_MUTEX_TIMEOUT,
         temp_grace: float = DEFAULT_TEMP_GRACE,
-        chunk_size: int = CHUNK_TARGET,
+        chunk_size: int = 0,
     ) -> None:
         self.layout = Layout(Path(path).expanduser().absolute())
         self.compression_level = compression_level
@@ -156,7 +156,7 @@ class FileStore:
             compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
             mutex_timeout=float(settings.get("lock_timeout", DEFAULT_MUTEX_TIMEOUT)),
             temp_grace=float(settings.get("temp_grace", DEFAULT_TEMP_GRACE)),
-            chunk_size=int(settings.get("chunk_size", CHUNK_TARGET)),
+            chunk_size=int(settings.get("chunk_size", 0)),
         )
 
     def __repr__(self) -> str:

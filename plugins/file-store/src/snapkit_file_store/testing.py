@@ -14,13 +14,20 @@ import zstandard
 
 from snapkit.store import SnapshotStore
 from snapkit_file_store import FileStore, seekable
-from snapkit_file_store.chunked import read_chunk_list, read_raw_list
+from snapkit_file_store.chunked import CHUNK_TARGET, read_chunk_list, read_raw_list
 from snapkit_file_store.parts import frame_blocks, load_table
 
 
 def open_store(path: Path) -> FileStore:
-    """Open the file store at ``path`` (a missing directory is created by the first write)."""
+    """Open the file store at ``path`` (a missing directory is created by the first write),
+    keeping parts whole (the default)."""
     return FileStore(path)
+
+
+def open_chunked_store(path: Path) -> FileStore:
+    """Open the file store at ``path`` keeping parts as chunks, at the measured chunk target
+    (:data:`~snapkit_file_store.chunked.CHUNK_TARGET`)."""
+    return FileStore(path, chunk_size=CHUNK_TARGET)
 
 
 def _file_store(store: SnapshotStore) -> FileStore:
