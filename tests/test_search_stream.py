@@ -182,7 +182,22 @@ def _damage_content(path: Path, plain: bytes) -> None:
     rot_part_content(path, b"user1@", b"user1!")
 
 
-def test_a_search_read_detects_a_damaged_part_and_so_does_verify(users_project: Any) -> None:
+@pytest.fixture
+def whole_users_project(tmp_path: Path) -> Any:
+    """``users_project`` in a file store of whole parts (seekable zstd files: the format
+    ``rot_part_content`` rots; chunked parts have their own damage tests)."""
+    users = _users(3000)
+    plugin = OraclePlugin().add("users", lambda call: iter(users), records=True, key_column="id")
+    store = {"kind": "file", "path": str(tmp_path / "store"), "chunk_size": 0}
+    project = make_project(tmp_path, plugin, config={"store": store})
+    project.refresh()
+    return project
+
+
+def test_a_search_read_detects_a_damaged_part_and_so_does_verify(
+    whole_users_project: Any,
+) -> None:
+    users_project = whole_users_project
     store = users_project.store
     part = users_project.current().part("users")
     with store.open_part(part.sha256) as handle:
