@@ -4,8 +4,8 @@ The local OneRoster server runs in its own process (``python -m snapkit_oneroste
 serve``) over the reference district (seed 7, 50,000 users by default). Each day:
 
 - **refresh**: ``Project.refresh()`` with ``[oracles.oneroster]`` into a file store with
-  chunked parts (the default, ``chunk_size`` 1024: content-defined chunks, packs, chunk
-  lists; see ``docs/snapshots.md``);
+  chunked parts (``chunk_size = 768``, the measured choice: content-defined chunks, packs,
+  chunk lists; see ``docs/snapshots.md``);
 - **whole parts**: the snapshot just committed is written again, part by part through a
   transaction, into a second file store with ``chunk_size = 0`` (every part one seekable zstd
   file, as stores were written before chunking), and made current there;
@@ -90,6 +90,7 @@ def project(info: dict[str, Any], folder: Path) -> Any:
     """A project refreshing ``[oracles.oneroster]`` from the server into ``folder/store``."""
     import snapkit_oneroster.plugin as plugin
     from snapkit.testing.engine import make_project
+    from snapkit_file_store.chunked import CHUNK_TARGET
 
     section = {
         "base_url": info["base_url"],
@@ -103,6 +104,7 @@ def project(info: dict[str, Any], folder: Path) -> Any:
         plugin,
         config={
             "oracles": {"oneroster": section},
+            "store": {"kind": "file", "path": str(folder / "store"), "chunk_size": CHUNK_TARGET},
             "refresh": {"concurrency": 4, "timeout": 1800, "deadline": 3600},
         },
     )
