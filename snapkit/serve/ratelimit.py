@@ -32,7 +32,8 @@ def admit(times: tuple[float, ...], now: float, limit: int, window: float) -> De
     kept = tuple(t for t in times if t > now - window)
     if len(kept) < limit:
         return Decision(True, 0.0, (*kept, now))
-    return Decision(False, kept[0] + window - now, kept)
+    # within [0, window]: float rounding may put kept[0] + window - now a hair outside it
+    return Decision(False, min(window, max(0.0, kept[0] + window - now)), kept)
 
 
 class SlidingWindowLimiter:

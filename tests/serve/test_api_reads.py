@@ -8,6 +8,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from itertools import islice
+from typing import Any
 
 import httpx
 import pytest
@@ -167,7 +168,32 @@ def test_records_stream_as_ndjson_with_offset_and_limit(server, project):
     assert past.status_code == 200 and past.content == b""
 
 
-def test_records_pages_of_a_chunked_part_are_those_records(server, project):
+@pytest.fixture(scope="module")
+def chunked(district_store, tmp_path_factory, server_starter) -> Iterator[tuple[Any, Any]]:
+    """The district refreshed into a store that keeps parts as chunks (``chunk_size``), and a
+    server on it: ``(client, project)``."""
+    from snapkit.project import Project
+
+    folder = tmp_path_factory.mktemp("chunked")
+    config = district_store.copy(folder / "district")
+    text = config.read_text(encoding="utf-8")
+    assert '\npath = "store"\n' in text
+    config.write_text(
+        text.replace('\npath = "store"\n', '\npath = "chunked-store"\nchunk_size = 768\n', 1),
+        encoding="utf-8",
+    )
+    project = Project.load(config)
+    assert project.refresh().status == "success"
+    served = server_starter(config, folder / "serve.log", env=district_store.env)
+    try:
+        with served.client() as client:
+            yield client, project
+    finally:
+        served.stop()
+
+
+def test_records_pages_of_a_chunked_part_are_those_records(chunked):
+    server, project = chunked
     part = project.current().part("users")
     assert project.store.part_chunks(part.sha256) is not None  # the file store chunked it
     everything = list(project.records("current", "users"))
