@@ -112,3 +112,34 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
 def median(values: Sequence[float]) -> float:
     """The median."""
     return statistics.median(values)
+
+
+def start_oneroster_server(users: int, secret: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Start the local OneRoster server (seed 7, OAuth2 with ``secret``) in its own process;
+    return it and the JSON it printed (``base_url``, ``client_id``, ...)."""
+    command = [
+        sys.executable,
+        "-m",
+        "snapkit_oneroster.cli",
+        "serve",
+        "--port",
+        "0",
+        "--users",
+        str(users),
+        "--seed",
+        "7",
+        "--auth",
+        "oauth2",
+        "--client-secret",
+        secret,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("}"):
+            break
+    return process, json.loads("".join(lines))

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import statistics
 import subprocess
@@ -49,39 +48,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import start_oneroster_server
+
 SECRET = "bench-fetch-secret"
 PAGE_SIZE = 5000
 CONCURRENCY = 4
-
-
-def start_server(users: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """Start the server in its own process; return it and what it printed."""
-    command = [
-        sys.executable,
-        "-m",
-        "snapkit_oneroster.cli",
-        "serve",
-        "--port",
-        "0",
-        "--users",
-        str(users),
-        "--seed",
-        "7",
-        "--auth",
-        "oauth2",
-        "--client-secret",
-        SECRET,
-    ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("}"):
-            break
-    return process, json.loads("".join(lines))
 
 
 def table_order() -> list[str]:
@@ -232,7 +204,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"starting the local OneRoster server ({args.users:,} users) in its own process...")
-    process, info = start_server(args.users)
+    process, info = start_oneroster_server(args.users, SECRET)
     rounds: list[tuple[float, float]] = []
     try:
         read_tables(info, pages=1)  # warm the server's query cache for both contenders

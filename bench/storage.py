@@ -29,9 +29,7 @@ Needs ``snapkit-oneroster`` and ``snapkit-file-store`` installed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,38 +37,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import start_oneroster_server
+
 SECRET = "bench-storage-secret"
 TARGET = 3.0
-
-
-def start_server(users: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """Start the server in its own process; return it and what it printed."""
-    command = [
-        sys.executable,
-        "-m",
-        "snapkit_oneroster.cli",
-        "serve",
-        "--port",
-        "0",
-        "--users",
-        str(users),
-        "--seed",
-        "7",
-        "--auth",
-        "oauth2",
-        "--client-secret",
-        SECRET,
-    ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith("}"):
-            break
-    return process, json.loads("".join(lines))
 
 
 def advance(info: dict[str, Any]) -> None:
@@ -155,7 +126,7 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",") if size]
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print(f"starting the local OneRoster server ({args.users:,} users, seed 7)...")
-    process, info = start_server(args.users)
+    process, info = start_oneroster_server(args.users, SECRET)
     with tempfile.TemporaryDirectory(prefix="snapkit-bench-storage-") as tmp:
         folder = Path(tmp)
         refreshing = project(info, folder)
