@@ -60,8 +60,8 @@ def advance(info: dict[str, Any]) -> None:
 def project(info: dict[str, Any], folder: Path) -> Any:
     """A project refreshing ``[oracles.oneroster]`` from the server into ``folder/store``."""
     import snapkit_oneroster.plugin as plugin
+    from snapkit.chunking import CHUNK_TARGET
     from snapkit.testing.engine import make_project
-    from snapkit_file_store.chunked import CHUNK_TARGET
 
     section = {
         "base_url": info["base_url"],

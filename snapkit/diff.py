@@ -35,7 +35,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
@@ -48,7 +47,7 @@ from snapkit.convert import from_json, to_json
 from snapkit.errors import DiffError, SnapkitError, UnknownKeyError, UsageError
 
 if TYPE_CHECKING:
-    from snapkit.store import ChunkRef
+    from snapkit.store import ChunkTable
 
 __all__ = [
     "FLOAT_PLACES",
@@ -400,7 +399,7 @@ class PartLines:
         self.part = part
         self.chunk = chunk
         self._batches: Iterator[list[bytes]] | None = None
-        self._chunks: Sequence[ChunkRef] | None = None
+        self._chunks: ChunkTable | None = None
 
     def __iter__(self) -> Iterator[list[bytes]]:
         return self
@@ -446,7 +445,7 @@ class PartLines:
         if batch:
             yield batch
 
-    def chunks(self) -> Sequence[ChunkRef] | None:
+    def chunks(self) -> ChunkTable | None:
         """The part's chunks in table order, or ``None`` if the store keeps it whole (or does
         not chunk parts at all).
 
@@ -458,12 +457,9 @@ class PartLines:
         if self._chunks is None and isinstance(self.parts, ChunkedPartReader):
             listed = self.parts.part_chunks(self.part.sha256)
             if listed is not None:
-                chunks = tuple(listed)  # once: a store may make each ChunkRef as it is read
-                size = sum(map(attrgetter("size"), chunks))
-                rows = sum(map(attrgetter("rows"), chunks))
-                if size != self.part.bytes or rows != self.part.records:
+                if sum(listed.sizes) != self.part.bytes or sum(listed.rows) != self.part.records:
                     raise _corrupt(self.part, "its chunk list does not add up to it")
-                self._chunks = chunks
+                self._chunks = listed
         return self._chunks
 
     def chunk_batches(self, positions: Sequence[int]) -> Iterator[list[bytes]]:

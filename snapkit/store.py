@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, overload, runtime_checkable
 
 from attrs import field, frozen
 
@@ -343,20 +343,110 @@ class ChunkRef:
     size: int
 
 
+DIGEST_SIZE = 32
+"""Bytes of one raw SHA-256 in :attr:`ChunkTable.digests`."""
+
+
+class ChunkTable(Sequence[ChunkRef]):
+    """A chunked part's chunks in table order, held as three columns.
+
+    A large part has hundreds of thousands of chunks; readers compare and slice the columns
+    (:attr:`digests` is one ``bytes`` of raw SHA-256s end to end, so two tables' common
+    runs are found by comparing slices) and make a :class:`ChunkRef` only when one is
+    indexed. Stores build one with :meth:`from_refs` or, faster, from columns they keep.
+
+    :param digests: the chunks' raw SHA-256s (32 bytes each), concatenated.
+    :param rows: the rows (lines) of each chunk, e.g. an ``array("L")``.
+    :param sizes: the plain bytes of each chunk.
+    :raises ValueError: if the columns' lengths disagree.
+    """
+
+    __slots__ = ("digests", "rows", "sizes")
+
+    def __init__(self, digests: bytes, rows: Sequence[int], sizes: Sequence[int]) -> None:
+        if len(digests) != DIGEST_SIZE * len(rows) or len(rows) != len(sizes):
+            raise ValueError(
+                f"a chunk table needs {DIGEST_SIZE} digest bytes, one row count and one size "
+                f"per chunk (got {len(digests)} bytes, {len(rows)} and {len(sizes)})"
+            )
+        self.digests = digests
+        self.rows = rows
+        self.sizes = sizes
+
+    @classmethod
+    def from_refs(cls, refs: Iterable[ChunkRef]) -> ChunkTable:
+        """The table of ``refs``, in their order."""
+        from array import array
+
+        listed = list(refs)
+        return cls(
+            b"".join(bytes.fromhex(ref.sha256) for ref in listed),
+            array("Q", [ref.rows for ref in listed]),
+            array("Q", [ref.size for ref in listed]),
+        )
+
+    def digest(self, position: int) -> bytes:
+        """The raw SHA-256 of the chunk at ``position`` (non-negative)."""
+        if not 0 <= position < len(self.rows):
+            raise IndexError(position)
+        start = position * DIGEST_SIZE
+        return self.digests[start : start + DIGEST_SIZE]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ChunkRef: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ChunkRef]: ...
+
+    def __getitem__(self, index: int | slice) -> ChunkRef | Sequence[ChunkRef]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return ChunkRef(self.digest(index).hex(), self.rows[index], self.sizes[index])
+
+    def __iter__(self) -> Iterator[ChunkRef]:
+        digests = self.digests
+        for i, (rows, size) in enumerate(zip(self.rows, self.sizes, strict=True)):
+            start = i * DIGEST_SIZE
+            yield ChunkRef(digests[start : start + DIGEST_SIZE].hex(), rows, size)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ChunkTable):
+            return (
+                self.digests == other.digests
+                and list(self.rows) == list(other.rows)
+                and list(self.sizes) == list(other.sizes)
+            )
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ChunkTable of {len(self)} chunks, {sum(self.rows)} rows>"
+
+
 @runtime_checkable
 class ChunkedPartReader(Protocol):
     """Optional for stores: parts kept as chunks, each stored once and shared between snapshots.
 
     A part's address stays the SHA-256 of its whole canonical JSON Lines bytes; a store that
     chunks parts also knows the chunks, in table order, whose bytes joined are the part's.
-    Diffs compare chunk lists and read only chunks one side lacks; reads of a page of rows
-    skip whole chunks by their row counts. The conformance kit checks both methods when a
-    store has them.
+    Diffs compare chunk tables and read only chunks one side lacks; reads of a page of rows
+    skip whole chunks by their row counts. Stores cut parts with
+    :class:`snapkit.chunking.LineCutter`, so equal rows make equal chunks in every store.
+    The conformance kit checks both methods when a store has them.
     """
 
-    def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
+    def part_chunks(self, sha256: str) -> ChunkTable | None:
         """Return the part's chunks in table order, or ``None`` if the part is stored whole
         (written in an older format, or too small to chunk).
+
+        The table's digests come from data the store checked (they are what
+        :meth:`iter_chunks` verifies chunks against).
 
         :raises snapkit.errors.CorruptSnapshotError: if the part or its chunk list is missing
             or damaged.

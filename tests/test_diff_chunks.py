@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from snapkit.canonical import canonical_bytes
 from snapkit.contracts import PartRef, Scope, SnapshotManifest
 from snapkit.diff import DiffContext, MemoryParts, sort_key
 from snapkit.errors import CorruptSnapshotError
-from snapkit.store import ChunkedPartReader, ChunkRef
+from snapkit.store import ChunkedPartReader, ChunkRef, ChunkTable
 from snapkit.tablediff import TableChanges, diff_rows, diff_tables, shared_chunks
 
 
@@ -61,9 +61,10 @@ class ChunkedParts(MemoryParts):
         sha = self.put(data)
         return self.chunk(PartRef("t", sha, len(data.splitlines()), len(data), "t", "id"))
 
-    def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
+    def part_chunks(self, sha256: str) -> ChunkTable | None:
         self._bytes(sha256)  # a missing part raises
-        return self.chunk_lists.get(sha256)
+        listed = self.chunk_lists.get(sha256)
+        return None if listed is None else ChunkTable.from_refs(listed)
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True

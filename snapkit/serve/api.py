@@ -171,7 +171,7 @@ class _ChunkRows:
                 self._ends.move_to_end(sha256)
                 return self._ends[sha256]
         chunks = store.part_chunks(sha256)
-        ends = None if chunks is None else array("q", itertools.accumulate(c.rows for c in chunks))
+        ends = None if chunks is None else array("q", itertools.accumulate(chunks.rows))
         with self._lock:
             self._ends[sha256] = ends
             while len(self._ends) > self.size:

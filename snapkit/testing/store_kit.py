@@ -70,6 +70,7 @@ does not hash to its name is refused. A store without it skips those tests.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import multiprocessing
 import os
 import time
@@ -97,6 +98,7 @@ from snapkit.errors import (
 )
 from snapkit.store import (
     ChunkedPartReader,
+    ChunkTable,
     CommitResult,
     ListFilter,
     PartBlockReader,
@@ -533,7 +535,8 @@ class StoreConformance:
         sha = self._chunked(store, 1, rows)
         assert isinstance(store, ChunkedPartReader)
         chunks = store.part_chunks(sha)
-        assert chunks is not None and len(chunks) > 1
+        assert isinstance(chunks, ChunkTable), "part_chunks returns a snapkit.store.ChunkTable"
+        assert len(chunks) > 1
         data = b"".join(record_lines(rows))
         pieces = list(store.iter_chunks(sha, range(len(chunks))))
         assert b"".join(pieces) == data
@@ -541,6 +544,7 @@ class StoreConformance:
         for chunk, piece in zip(chunks, pieces, strict=True):
             assert (chunk.size, chunk.sha256) == (len(piece), sha256_hex(piece))
             assert piece.endswith(b"\n") and piece.count(b"\n") == chunk.rows
+        assert chunks.digests == b"".join(hashlib.sha256(piece).digest() for piece in pieces)
         last = len(chunks) - 1
         assert list(store.iter_chunks(sha, [0, last], verify=False)) == [pieces[0], pieces[-1]]
         assert list(store.iter_chunks(sha, [])) == []

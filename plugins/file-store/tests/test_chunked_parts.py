@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from snapkit.chunking import CHUNK_TARGET, LineCutter
 from snapkit.copy import copy_store
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import RetentionPolicy
 from snapkit.testing.store_kit import commit, record_lines
 from snapkit_file_store import FileStore
-from snapkit_file_store.chunked import CHUNK_TARGET, LineCutter, read_raw_list
+from snapkit_file_store.chunked import read_raw_list
 from snapkit_file_store.testing import open_chunked_store
 
 

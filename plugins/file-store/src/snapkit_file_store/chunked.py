@@ -22,126 +22,21 @@ import hashlib
 import io
 import os
 import threading
-import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO, overload
+from typing import Any, BinaryIO
 
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
 from snapkit.errors import CorruptSnapshotError, StoreError
-from snapkit.store import ChunkRef
 from snapkit_file_store import chunklist, packs
 from snapkit_file_store.atomic import FILE_MODE, temp_name
 from snapkit_file_store.chunklist import RawList
 from snapkit_file_store.packs import FrameReader, PackWriter
 from snapkit_file_store.parts import ZstdPartWriter
 
-CHUNK_TARGET = 768
-"""The chunk target to choose for a store that keeps parts as chunks (``chunk_size``): about
-1 KB on average, with the minimum of a quarter of it added; ``docs/snapshots.md`` has the
-measurements behind the choice. Stores keep parts whole unless ``chunk_size`` is set."""
-MIN_CHUNKS = 64
-"""Parts smaller than this many chunk targets (64 KiB at the default) are stored whole: a chunk
-list and a pack would cost more than they could save."""
 _BLOCK = 1 << 16
-
-
-MIN_CHUNK_TARGET = 64
-"""The smallest chunk target a store accepts."""
-
-
-class LineCutter:
-    """Cuts bytes into chunks of whole lines at content-defined boundaries.
-
-    A line (with its ``\\n``) of ``n`` bytes ends a chunk when the chunk holds at least
-    ``target // 4`` bytes and the CRC-32 of the line is below ``n * 2**32 / target``
-    (a chunk then averages about ``target`` bytes), or when the chunk reaches ``8 * target``.
-    """
-
-    def __init__(self, target: int) -> None:
-        if target < MIN_CHUNK_TARGET:
-            raise StoreError(
-                f"chunk size {target} is too small", hint=f"use {MIN_CHUNK_TARGET} bytes or more"
-            )
-        self._scale = (1 << 32) / target
-        self._min = target // 4
-        self._max = target * 8
-        self._carry = b""
-        self._lines: list[bytes] = []
-        self._size = 0
-
-    def feed(self, data: bytes) -> list[tuple[bytes, int]]:
-        """Take the next bytes; return the chunks completed, ``(bytes, rows)`` each."""
-        lines = (self._carry + data).split(b"\n") if self._carry else data.split(b"\n")
-        self._carry = lines.pop()
-        out: list[tuple[bytes, int]] = []
-        held = self._lines
-        size = self._size
-        scale, low, high = self._scale, self._min, self._max
-        crc32 = zlib.crc32
-        for line in lines:
-            n = len(line) + 1
-            held.append(line)
-            size += n
-            if size >= high or (size >= low and crc32(line) < n * scale):
-                held.append(b"")
-                out.append((b"\n".join(held), len(held) - 1))
-                held = []
-                size = 0
-        self._lines = held
-        self._size = size
-        return out
-
-    def finish(self) -> list[tuple[bytes, int]]:
-        """The last chunk (a last line without ``\\n`` included as it is), if any."""
-        if self._carry:
-            self._lines.append(self._carry)
-            data = b"\n".join(self._lines)
-            rows = len(self._lines)
-        elif self._lines:
-            data = b"\n".join([*self._lines, b""])
-            rows = len(self._lines)
-        else:
-            return []
-        self._lines, self._carry, self._size = [], b"", 0
-        return [(data, rows)]
-
-
-class ChunkRefs(Sequence[ChunkRef]):
-    """A chunked part's chunks as :class:`snapkit.store.ChunkRef`, made as they are read (a
-    large part has hundreds of thousands); ``digests`` are the raw SHA-256s, in order."""
-
-    def __init__(self, listed: ChunkList) -> None:
-        self._listed = listed
-        self.digests: Sequence[bytes] = listed.shas
-
-    def __len__(self) -> int:
-        return len(self._listed)
-
-    @overload
-    def __getitem__(self, index: int) -> ChunkRef: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ChunkRef]: ...
-
-    def __getitem__(self, index: int | slice) -> ChunkRef | Sequence[ChunkRef]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        listed = self._listed
-        return ChunkRef(listed.shas[index].hex(), listed.rows[index], listed.sizes[index])
-
-    def __iter__(self) -> Iterator[ChunkRef]:
-        listed = self._listed
-        for sha, rows, size in zip(listed.shas, listed.rows, listed.sizes, strict=True):
-            yield ChunkRef(sha.hex(), rows, size)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ChunkRefs):
-            return self.digests == other.digests and self._listed.rows == other._listed.rows
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class ChunkList:

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 import attrs
 import filelock
 
+from snapkit.chunking import MIN_CHUNK_TARGET
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -42,7 +43,7 @@ from snapkit.errors import (
     StoreError,
 )
 from snapkit.store import (
-    ChunkRef,
+    ChunkTable,
     CommitResult,
     ListFilter,
     LockInfo,
@@ -55,9 +56,7 @@ from snapkit.store import (
 )
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
-    MIN_CHUNK_TARGET,
     ChunkList,
-    ChunkRefs,
     Known,
     KnownChunks,
     chunked_blocks,
@@ -885,7 +884,7 @@ class FileStore:
 
     # -- chunks (snapkit.store.ChunkedPartReader) --------------------------------------------
 
-    def part_chunks(self, sha256: str) -> Sequence[ChunkRef] | None:
+    def part_chunks(self, sha256: str) -> ChunkTable | None:
         """Return the part's chunks in table order, or ``None`` if it is stored whole
         (written before chunking, by a store with ``chunk_size = 0``, or smaller than
         :data:`~snapkit_file_store.chunked.MIN_CHUNKS` chunk targets).
@@ -895,7 +894,7 @@ class FileStore:
         _path, listed = self._listed(sha256)
         if listed is None:
             return None
-        return ChunkRefs(listed)
+        return ChunkTable(b"".join(listed.shas), listed.rows, listed.sizes)
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import zstandard
 
+from snapkit.chunking import CHUNK_TARGET
 from snapkit.store import SnapshotStore
 from snapkit_file_store import FileStore, seekable
-from snapkit_file_store.chunked import CHUNK_TARGET, read_chunk_list, read_raw_list
+from snapkit_file_store.chunked import read_chunk_list, read_raw_list
 from snapkit_file_store.parts import frame_blocks, load_table
 
 
