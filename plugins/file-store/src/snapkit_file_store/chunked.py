@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import threading
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable
 from itertools import accumulate
@@ -33,27 +34,30 @@ from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_file_store import chunklist, packs
 from snapkit_file_store.atomic import FILE_MODE, temp_name
 from snapkit_file_store.chunklist import RawList
-from snapkit_file_store.packs import FrameReader, PackWriter
+from snapkit_file_store.packs import FrameReader, PackIndex, PackWriter
 from snapkit_file_store.parts import ZstdPartWriter
 
 _BLOCK = 1 << 16
 
 
 class ChunkList:
-    """A chunked part's chunks, resolved from its list and its packs' checked indexes: one
-    column per field, position ``i`` being the part's ``i``-th chunk."""
+    """A chunked part's chunks, resolved from its list and its packs' checked indexes.
+
+    Position ``i`` is the part's ``i``-th chunk. Its SHA-256, rows and size are held in
+    columns (:attr:`digests`, :attr:`rows`, :attr:`sizes`), taken from the packs' indexes as
+    one slice per run; where a chunk lies is found from its run (:meth:`locate`), so a part
+    of hundreds of thousands of chunks costs a few bytes a chunk and a few operations a run.
+    """
 
     __slots__ = (
-        "entry_of",
-        "frame_offsets",
-        "frame_sizes",
-        "frame_starts",
-        "offsets",
-        "pack_of",
+        "_offsets",
+        "digests",
+        "indexes",
         "packs",
         "rows",
+        "run_firsts",
+        "run_packs",
         "run_starts",
-        "shas",
         "size",
         "sizes",
     )
@@ -62,22 +66,51 @@ class ChunkList:
         self.size = size
         self.packs = packs
         """``(name, index SHA-256)`` of each pack the list uses."""
-        self.shas: list[bytes] = []
-        self.rows: list[int] = []
-        self.sizes: list[int] = []
-        self.offsets: list[int] = []
-        """Where each chunk starts in the part's plain bytes."""
-        self.pack_of: list[int] = []
-        self.entry_of: list[int] = []
-        self.frame_starts: list[int] = []
-        self.frame_sizes: list[int] = []
-        self.frame_offsets: list[int] = []
-        self.run_starts: list[int] = []
-        """Where each run of consecutive entries of one pack starts (its chunks lie end to end
-        in each frame they span)."""
+        self.indexes: list[PackIndex | None] = [None] * len(packs)
+        """The checked index of each pack, by pack number (``None`` for a pack no run uses)."""
+        self.digests = b""
+        self.rows: array[int] = array("I")
+        self.sizes: array[int] = array("I")
+        self.run_starts: array[int] = array("Q")
+        """The position each run of consecutive entries of one pack starts at."""
+        self.run_packs: array[int] = array("I")
+        self.run_firsts: array[int] = array("Q")
+        """The pack number and first entry of each run."""
+        self._offsets: array[int] | None = None
 
     def __len__(self) -> int:
-        return len(self.shas)
+        return len(self.rows)
+
+    @property
+    def offsets(self) -> array[int]:
+        """Where each chunk starts in the part's plain bytes (made when first asked)."""
+        if self._offsets is None:
+            self._offsets = array("Q", accumulate(self.sizes, initial=0))
+            self._offsets.pop()
+        return self._offsets
+
+    def digest(self, position: int) -> bytes:
+        """The raw SHA-256 of chunk ``position``."""
+        return self.digests[position * 32 : position * 32 + 32]
+
+    def entry(self, position: int) -> tuple[int, int]:
+        """The pack number and entry of chunk ``position``."""
+        run = bisect_right(self.run_starts, position) - 1
+        return self.run_packs[run], self.run_firsts[run] + position - self.run_starts[run]
+
+    def locate(self, position: int) -> tuple[str, int, int, int]:
+        """Where chunk ``position`` lies: its pack's name, its frame's start and compressed
+        size in the pack, and its offset in the frame's plain bytes."""
+        pack, entry = self.entry(position)
+        index = self.indexes[pack]
+        assert index is not None
+        frame = index.frame_of(entry)
+        return (
+            self.packs[pack][0],
+            index.frame_starts[frame],
+            index.frame_sizes[frame],
+            index.offsets[entry],
+        )
 
 
 def _corrupt_part(name: str, what: str) -> CorruptSnapshotError:
@@ -113,29 +146,27 @@ def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkL
         its pack's index, or the chunks do not add up to the part's size.
     """
     listed = ChunkList(raw.size, raw.packs)
-    indexes: dict[int, bytes] = {}
-    width = packs.ENTRY.size
+    digests: list[bytes] = []
+    position = 0
     for pack, first, count in raw.runs:
-        listed.run_starts.append(len(listed.shas))
-        index = indexes.get(pack)
+        index = listed.indexes[pack]
         if index is None:
             pack_name, index_sha = raw.packs[pack]
-            index = indexes[pack] = packs.read_index(pack_path(pack_name), pack_name, index_sha)
-        if (first + count) * width > len(index):
+            index = listed.indexes[pack] = packs.read_index(
+                pack_path(pack_name), pack_name, index_sha
+            )
+        end = first + count
+        if end > len(index):
             raise _corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
-        rows = list(packs.ENTRY.iter_unpack(index[first * width : (first + count) * width]))
-        shas, counts, sizes, starts, frame_sizes, frame_offsets = zip(*rows, strict=True)
-        listed.shas.extend(shas)
-        listed.rows.extend(counts)
-        listed.sizes.extend(sizes)
-        listed.frame_starts.extend(starts)
-        listed.frame_sizes.extend(frame_sizes)
-        listed.frame_offsets.extend(frame_offsets)
-        listed.pack_of.extend([pack] * count)
-        listed.entry_of.extend(range(first, first + count))
-    listed.offsets = list(accumulate(listed.sizes, initial=0))
-    position = listed.offsets.pop()
-    if position != raw.size:
+        listed.run_starts.append(position)
+        listed.run_packs.append(pack)
+        listed.run_firsts.append(first)
+        digests.append(index.digests[first * 32 : end * 32])
+        listed.rows.extend(index.rows[first:end])
+        listed.sizes.extend(index.sizes[first:end])
+        position += count
+    listed.digests = b"".join(digests)
+    if sum(listed.sizes) != raw.size:
         raise _corrupt_part(name, "has chunks that do not add up to the part's size")
     return listed
 
@@ -151,8 +182,8 @@ def read_chunk_list(path: Path, name: str, pack_path: Callable[[str], Path]) -> 
     return None if raw is None else resolve(raw, name, pack_path)
 
 
-Known = tuple[str, str, int, int, int, int]
-"""Where a known chunk is: pack, its index SHA-256, entry, frame start, frame size, offset."""
+Known = tuple[ChunkList, int]
+"""Where a known chunk is: the resolved list of a part holding it, and its position there."""
 
 
 class KnownChunks:
@@ -186,17 +217,9 @@ def known_chunks_of(
             continue
         if listed is None:
             continue
-        for i, sha in enumerate(listed.shas):
-            if sha not in index:
-                pack, index_sha = listed.packs[listed.pack_of[i]]
-                index[sha] = (
-                    pack,
-                    index_sha,
-                    listed.entry_of[i],
-                    listed.frame_starts[i],
-                    listed.frame_sizes[i],
-                    listed.frame_offsets[i],
-                )
+        digests = listed.digests
+        for position in range(len(listed)):
+            index.setdefault(digests[position * 32 : position * 32 + 32], (listed, position))
     return index
 
 
@@ -252,7 +275,9 @@ class ChunkedPartWriter:
         sha = hashlib.sha256(chunk).digest()
         known = self._known.index().get(sha)
         if known is not None and self._stored_equal(known, chunk):
-            pack, index, entry = known[0], known[1], known[2]
+            listed, position = known
+            number, entry = listed.entry(position)
+            pack, index = listed.packs[number]
         else:
             pack, index, entry = "", "", self._pack.add(chunk, sha, rows)
         runs = self._runs
@@ -264,7 +289,8 @@ class ChunkedPartWriter:
     def _stored_equal(self, known: Known, chunk: bytes) -> bool:
         """Whether the stored chunk holds exactly these bytes (a damaged or missing one does
         not: the chunk is written again)."""
-        pack, _index, _entry, start, size, offset = known
+        listed, position = known
+        pack, start, size, offset = listed.locate(position)
         try:
             frame = self._reader.frame(pack, start, size)
         except (OSError, CorruptSnapshotError):
@@ -344,14 +370,13 @@ def chunk_bytes(
     :raises CorruptSnapshotError: if its pack or frame is missing or damaged, or the bytes
         differ from the chunk's SHA-256.
     """
-    pack = listed.packs[listed.pack_of[position]][0]
-    frame = reader.frame(pack, listed.frame_starts[position], listed.frame_sizes[position])
-    offset = listed.frame_offsets[position]
+    pack, start, frame_size, offset = listed.locate(position)
+    frame = reader.frame(pack, start, frame_size)
     size = listed.sizes[position]
     data = frame[offset : offset + size]
     if len(data) != size:
         raise _corrupt_chunk(name, position, f"is cut short in pack {pack}")
-    if verify and hashlib.sha256(data).digest() != listed.shas[position]:
+    if verify and hashlib.sha256(data).digest() != listed.digest(position):
         raise _corrupt_chunk(name, position, "does not match its SHA-256")
     return data
 
@@ -386,31 +411,37 @@ def chunked_blocks(
 ) -> Generator[bytes, None, None]:
     """Yield a chunked part's plain bytes in blocks (runs of chunks that lie together in one
     frame are one block). ``verify`` checks the part's SHA-256 at the end; either way every
-    frame's zstd checksum and every chunk's size are checked as they are read.
+    frame's zstd checksum and every block's size are checked as they are read.
 
     :raises CorruptSnapshotError: if a pack, frame or chunk is missing or damaged, or (at the
         end, with ``verify``) the bytes do not hash to ``name``.
     """
     reader = FrameReader(pack_path)
     digest = hashlib.sha256() if verify else None
-    starts, sizes, offsets = listed.frame_starts, listed.sizes, listed.offsets
-    in_frame = listed.frame_offsets
-    bounds = [*listed.run_starts, len(listed)]
+    ends = [*listed.run_starts[1:], len(listed)]
     try:
-        for run in range(len(listed.run_starts)):
-            first, end = bounds[run], bounds[run + 1]
-            pack = listed.packs[listed.pack_of[first]][0]
-            while first < end:  # one block per frame the run spans: its chunks end to end
-                frame_start = starts[first]
-                last = bisect_right(starts, frame_start, first, end) - 1
-                frame = reader.frame(pack, frame_start, listed.frame_sizes[first])
-                block = frame[in_frame[first] : in_frame[last] + sizes[last]]
-                if len(block) != offsets[last] + sizes[last] - offsets[first]:
-                    raise _corrupt_chunk(name, last, f"is cut short in pack {pack}")
+        for run, start in enumerate(listed.run_starts):
+            number, entry = listed.run_packs[run], listed.run_firsts[run]
+            last_entry = entry + ends[run] - start  # the entry after the run's last
+            pack = listed.packs[number][0]
+            index = listed.indexes[number]
+            assert index is not None
+            frame_number = index.frame_of(entry)
+            while entry < last_entry:  # one block per frame the run spans: chunks end to end
+                stop = min(index.frame_end(frame_number), last_entry)
+                frame = reader.frame(
+                    pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
+                )
+                begin, end = index.offsets[entry], index.offsets[stop - 1] + index.sizes[stop - 1]
+                block = frame[begin:end]
+                if len(block) != end - begin:
+                    raise _corrupt_chunk(name, start, f"is cut short in pack {pack}")
                 if digest is not None:
                     digest.update(block)
                 yield block
-                first = last + 1
+                start += stop - entry
+                entry = stop
+                frame_number += 1
         if digest is not None and digest.hexdigest() != name:
             raise CorruptSnapshotError(
                 f"stored part {name} does not match its SHA-256 (its chunks were changed)",

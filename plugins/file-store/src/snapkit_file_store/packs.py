@@ -5,10 +5,16 @@ A pack holds the chunks one part stored new, in the order it met them::
     frame 1..n   zstd frames (content size, content checksum), each of consecutive new chunks
                  up to about PACK_FRAME plain bytes (so small chunks compress as well as a
                  1 MiB frame of the table would)
-    index        one zstd frame (content checksum) of one entry per chunk: SHA-256 (32 bytes),
-                 u32 rows, u32 size, u64 frame start, u32 frame size (compressed), u32 offset
-                 of the chunk in its frame's plain bytes
-    footer       u64 index start, u32 index size, TAG (4 bytes, "SKP1")
+    index        one zstd frame (content checksum) of one block per frame, in frame order:
+                 u64 frame start, u32 frame size (compressed), u32 chunk count k, then
+                 k SHA-256s (32 bytes each), k u32 row counts, k u32 sizes and k u32 offsets
+                 of the chunks in the frame's plain bytes (little-endian)
+    footer       u64 index start, u32 index size, TAG (4 bytes, "SKP2")
+
+The index is kept in columns so that a reader takes a run of entries as a few slices, not one
+record per chunk (a large part has hundreds of thousands of chunks). Packs written with tag
+"SKP1" (one 56-byte record per chunk: SHA-256, rows, size, frame start, frame size, offset)
+are still read.
 
 The file's name is the SHA-256 of all its bytes (``verify`` re-hashes every pack). A chunk
 list names, with each pack it uses, the SHA-256 of the pack's index frame, so the index a
@@ -24,8 +30,11 @@ import contextlib
 import hashlib
 import os
 import struct
+import sys
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -36,8 +45,10 @@ from snapkit_file_store.atomic import FILE_MODE, temp_name
 
 PACK_FRAME = 1 << 20
 """Plain bytes of new chunks a pack frame aims for (a frame ends with the chunk reaching it)."""
-TAG = b"SKP1"
-ENTRY = struct.Struct("<32sIIQII")
+TAG = b"SKP2"
+OLD_TAG = b"SKP1"
+OLD_ENTRY = struct.Struct("<32sIIQII")
+BLOCK = struct.Struct("<QII")
 FOOTER = struct.Struct("<QI4s")
 MAX_INDEX = 1 << 30
 CACHED_FRAMES = 32
@@ -91,10 +102,16 @@ class PackWriter:
         self._frame_start = self._out.written
         if self._index_file is None:
             self._index_file = _create(self._index_path)
+        shas, rows, lengths, offsets = zip(*self._pending_entries, strict=True)
         self._index_file.write(
             b"".join(
-                ENTRY.pack(sha, rows, length, start, size, offset)
-                for sha, rows, length, offset in self._pending_entries
+                (
+                    BLOCK.pack(start, size, len(shas)),
+                    *shas,
+                    _u32(rows),
+                    _u32(lengths),
+                    _u32(offsets),
+                )
             )
         )
         self._pending_entries = []
@@ -171,9 +188,112 @@ def corrupt_pack(name: str, what: str) -> CorruptSnapshotError:
     )
 
 
-def read_index(path: Path, name: str, index_sha256: str) -> bytes:
-    """The entries of pack ``name`` at ``path`` (raw, :data:`ENTRY` each), checked against the
-    SHA-256 of its index frame that a chunk list recorded.
+def _u32(values: Iterable[int]) -> bytes:
+    column = array("I", values)
+    if sys.byteorder != "little":  # pragma: no cover - the format is little-endian
+        column.byteswap()
+    return column.tobytes()
+
+
+def _column(code: str, data: bytes) -> array[int]:
+    column = array(code, data)
+    if sys.byteorder != "little":  # pragma: no cover
+        column.byteswap()
+    return column
+
+
+class PackIndex:
+    """A pack's checked index in columns: entry ``e`` is the pack's ``e``-th chunk.
+
+    :attr:`digests` holds the raw SHA-256s end to end; :attr:`rows`, :attr:`sizes` and
+    :attr:`offsets` (in the chunk's frame) one number per entry; :attr:`frame_firsts`,
+    :attr:`frame_starts` and :attr:`frame_sizes` one number per frame (its first entry, and
+    where its compressed bytes lie in the pack).
+    """
+
+    __slots__ = (
+        "digests",
+        "frame_firsts",
+        "frame_sizes",
+        "frame_starts",
+        "offsets",
+        "rows",
+        "sizes",
+    )
+
+    def __init__(self) -> None:
+        self.digests = b""
+        self.rows: array[int] = array("I")
+        self.sizes: array[int] = array("I")
+        self.offsets: array[int] = array("I")
+        self.frame_firsts: array[int] = array("Q")
+        self.frame_starts: array[int] = array("Q")
+        self.frame_sizes: array[int] = array("Q")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def frame_of(self, entry: int) -> int:
+        """The number of the frame holding entry ``entry``."""
+        return bisect_right(self.frame_firsts, entry) - 1
+
+    def frame_end(self, frame: int) -> int:
+        """The entry after the last of frame ``frame``."""
+        firsts = self.frame_firsts
+        return firsts[frame + 1] if frame + 1 < len(firsts) else len(self.rows)
+
+
+def parse_index(body: bytes, name: str) -> PackIndex:
+    """The columns of a pack's decompressed index frame (format "SKP2").
+
+    :raises CorruptSnapshotError: if the blocks do not fill the index exactly.
+    """
+    index = PackIndex()
+    digests: list[bytes] = []
+    at, end = 0, len(body)
+    while at < end:
+        if end - at < BLOCK.size:
+            raise corrupt_pack(name, "has an index of the wrong length")
+        start, size, count = BLOCK.unpack_from(body, at)
+        at += BLOCK.size
+        if not count or end - at < count * 44:
+            raise corrupt_pack(name, "has an index of the wrong length")
+        index.frame_firsts.append(len(index.rows))
+        index.frame_starts.append(start)
+        index.frame_sizes.append(size)
+        digests.append(body[at : at + 32 * count])
+        at += 32 * count
+        for column in (index.rows, index.sizes, index.offsets):
+            column.extend(_column("I", body[at : at + 4 * count]))
+            at += 4 * count
+    index.digests = b"".join(digests)
+    return index
+
+
+def parse_old_index(body: bytes, name: str) -> PackIndex:
+    """The columns of an index written as one record per chunk (format "SKP1")."""
+    if len(body) % OLD_ENTRY.size:
+        raise corrupt_pack(name, "has an index of the wrong length")
+    index = PackIndex()
+    digests: list[bytes] = []
+    previous = -1
+    for sha, rows, size, start, frame_size, offset in OLD_ENTRY.iter_unpack(body):
+        if start != previous:
+            index.frame_firsts.append(len(index.rows))
+            index.frame_starts.append(start)
+            index.frame_sizes.append(frame_size)
+            previous = start
+        digests.append(sha)
+        index.rows.append(rows)
+        index.sizes.append(size)
+        index.offsets.append(offset)
+    index.digests = b"".join(digests)
+    return index
+
+
+def read_index(path: Path, name: str, index_sha256: str) -> PackIndex:
+    """The index of pack ``name`` at ``path``, checked against the SHA-256 of its index frame
+    that a chunk list recorded.
 
     :raises CorruptSnapshotError: if the pack is missing, or its footer or index is damaged
         or another pack's.
@@ -186,7 +306,7 @@ def read_index(path: Path, name: str, index_sha256: str) -> bytes:
             start, length, tag = FOOTER.unpack(
                 os.pread(raw.fileno(), FOOTER.size, size - FOOTER.size)
             )
-            if tag != TAG or start + length + FOOTER.size != size:
+            if tag not in (TAG, OLD_TAG) or start + length + FOOTER.size != size:
                 raise corrupt_pack(name, "is truncated or has a damaged footer")
             frame = os.pread(raw.fileno(), length, start)
     except FileNotFoundError:
@@ -197,9 +317,7 @@ def read_index(path: Path, name: str, index_sha256: str) -> bytes:
         body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_INDEX)
     except zstandard.ZstdError as exc:
         raise corrupt_pack(name, f"has an index that does not decompress: {exc}") from None
-    if len(body) % ENTRY.size:
-        raise corrupt_pack(name, "has an index of the wrong length")
-    return body
+    return parse_index(body, name) if tag == TAG else parse_old_index(body, name)
 
 
 class FrameReader:

@@ -89,7 +89,7 @@ DEFAULT_COMPRESSION_LEVEL = 3
 DEFAULT_MUTEX_TIMEOUT = 60.0
 DEFAULT_TEMP_GRACE = 3600.0
 _KEPT_CHUNKS = 1_000_000
-"""Chunks of resolved chunk lists a store handle keeps (about 100 bytes each)."""
+"""Chunks of resolved chunk lists a store handle keeps (about 40 bytes each)."""
 _RECENT_NS = 200_000_000
 """A pointer file changed this recently is re-read instead of trusting its stat alone."""
 
@@ -894,7 +894,7 @@ class FileStore:
         _path, listed = self._listed(sha256)
         if listed is None:
             return None
-        return ChunkTable(b"".join(listed.shas), listed.rows, listed.sizes)
+        return ChunkTable(listed.digests, listed.rows, listed.sizes)
 
     def iter_chunks(
         self, sha256: str, positions: Iterable[int], *, verify: bool = True

@@ -82,14 +82,15 @@ def damage_chunk(store: SnapshotStore, sha256: str, position: int, how: str) -> 
     listed = read_chunk_list(store.layout.part(sha256), sha256, store.layout.pack)
     if listed is None:
         raise ValueError(f"part {sha256} is stored whole: it has no chunks")
-    path = store.layout.pack(listed.packs[listed.pack_of[position]][0])
+    pack, frame_start, frame_size, _offset = listed.locate(position)
+    path = store.layout.pack(pack)
     if how == "delete":
         path.unlink()
         return
     if how != "flip":
         raise ValueError(f"unknown damage {how!r}; use flip or delete")
     data = bytearray(path.read_bytes())
-    data[listed.frame_starts[position] + listed.frame_sizes[position] // 2] ^= 0x10
+    data[frame_start + frame_size // 2] ^= 0x10
     path.write_bytes(bytes(data))
 
 
