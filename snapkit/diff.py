@@ -479,16 +479,18 @@ class PartLines:
         size = 0
         with closing(reader):
             read = 0
+            sizes, rows = chunks.sizes, chunks.rows
             for position, data in zip(positions, reader):
-                ref = chunks[position]
                 ended = data.endswith(b"\n")
                 if (
-                    len(data) != ref.size
-                    or data.count(b"\n") + (not ended) != ref.rows
+                    len(data) != sizes[position]
+                    or data.count(b"\n") + (not ended) != rows[position]
                     or (not ended and position != last)  # only a part's end may lack one
-                    or hashlib.sha256(data).hexdigest() != ref.sha256
+                    or hashlib.sha256(data).digest() != chunks.digest(position)
                 ):
-                    raise _corrupt(self.part, f"its chunk {ref.sha256[:12]} does not match")
+                    raise _corrupt(
+                        self.part, f"its chunk {chunks.digest(position).hex()[:12]} does not match"
+                    )
                 read += 1
                 held.append(data)
                 size += len(data)

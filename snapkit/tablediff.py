@@ -4,10 +4,12 @@ A part is canonical JSON Lines, so two rows are equal exactly when their line by
 The diff uses that and decodes only rows that differ, in three steps:
 
 1. **Chunks.** When both parts are kept as chunks (a store with
-   :class:`snapkit.store.ChunkedPartReader`; see :class:`ChunkedLines`), a chunk whose
-   SHA-256 is in both chunk lists (once in each) holds the same rows on both sides: keys are
-   unique per table, so those rows are unchanged, and the chunk is not read at all. Only the
-   other chunks are read, each checked against its SHA-256. Parts stored whole are read whole.
+   :class:`snapkit.store.ChunkedPartReader`; see :class:`ChunkedLines`), the chunks the two
+   lists share are not read at all (:func:`unshared_positions`): the common prefix and suffix
+   of the lists, found by comparing runs of digests, and in between a chunk whose SHA-256 is
+   in both lists' remainders once each, which holds the same rows on both sides (keys are
+   unique per table, so those rows are unchanged). Only the other chunks are read, each
+   checked against its SHA-256. Parts stored whole are read whole.
 2. **Lines.** The lines read are compared as bytes, both sides in table order: runs of equal
    lines are skipped pairwise at C speed, and where the sides differ a short look-ahead finds
    where they meet again (a row removed, added, or changed). The lines set aside on either
@@ -36,7 +38,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, count
-from operator import attrgetter, ne, not_
+from operator import ne, not_
 from typing import Any, Protocol, runtime_checkable
 
 from attrs import frozen
@@ -46,7 +48,7 @@ from snapkit.diff import delta, is_number, sort_key
 from snapkit.errors import DiffError
 from snapkit.gcpace import YOUNG_COLLECTION_EVERY, spaced_collections
 from snapkit.search_core import json_decoder
-from snapkit.store import ChunkRef
+from snapkit.store import DIGEST_SIZE, ChunkRef, ChunkTable
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -55,6 +57,7 @@ __all__ = [
     "diff_rows",
     "diff_tables",
     "shared_chunks",
+    "unshared_positions",
 ]
 
 DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024
@@ -87,7 +90,7 @@ class ChunkedLines(Protocol):
         """The part's lines in batches, without their newlines (the whole part, checked)."""
         ...
 
-    def chunks(self) -> Sequence[ChunkRef] | None:
+    def chunks(self) -> ChunkTable | None:
         """The part's chunks in table order, or ``None`` if it is stored whole."""
         ...
 
@@ -198,20 +201,83 @@ def diff_tables(
 # -- step 1: chunks -----------------------------------------------------------------------------
 
 
-def shared_chunks(chunks_a: Sequence[ChunkRef], chunks_b: Sequence[ChunkRef]) -> set[str]:
-    """The SHA-256 of the chunks a diff skips: those found exactly once in each list.
+def shared_chunks(
+    chunks_a: ChunkTable | Sequence[ChunkRef], chunks_b: ChunkTable | Sequence[ChunkRef]
+) -> set[str]:
+    """The SHA-256 of the chunks a diff skips (see :func:`unshared_positions`)."""
+    table_a, table_b = _table(chunks_a), _table(chunks_b)
+    read_a, _read_b = unshared_positions(table_a, table_b)
+    unread = set(range(len(table_a))).difference(read_a)
+    return {table_a.digest(position).hex() for position in unread}
 
-    A chunk in both parts holds the same rows in both, unchanged rows since keys are unique.
-    A chunk found twice in one part (which only a table holding a row twice can have) is
-    read on both sides, so the rows it holds are compared.
+
+def _table(chunks: ChunkTable | Sequence[ChunkRef]) -> ChunkTable:
+    return chunks if isinstance(chunks, ChunkTable) else ChunkTable.from_refs(chunks)
+
+
+def unshared_positions(a: ChunkTable, b: ChunkTable) -> tuple[list[int], list[int]]:
+    """The positions of the chunks a diff reads in ``a`` and in ``b``, ascending.
+
+    It skips the chunks of the longest common prefix and suffix of the two lists (equal
+    chunks at aligned positions: the same lines in the same places, which the line pass would
+    skip too), found by comparing runs of digests at C speed, so a day's change in one range
+    of keys costs a few comparisons, not one per chunk. Between them it skips a chunk whose
+    SHA-256 is found exactly once in each side's remaining chunks: keys are unique per table,
+    so it holds the same unchanged rows on both sides. A chunk found twice on one side (which
+    only a table holding a row twice can have) is read on both sides.
     """
-    return _once(list(map(_SHA, chunks_a))) & _once(list(map(_SHA, chunks_b)))
+    digests_a, digests_b = a.digests, b.digests
+    size_a, size_b = len(a), len(b)
+    head = _common_run(digests_a, digests_b, 0, 0, min(size_a, size_b), 1)
+    tail = _common_run(digests_a, digests_b, size_a, size_b, min(size_a, size_b) - head, -1)
+    middle_a = range(head, size_a - tail)
+    middle_b = range(head, size_b - tail)
+    hashes_a = [digests_a[i * _D : i * _D + _D] for i in middle_a]
+    hashes_b = [digests_b[i * _D : i * _D + _D] for i in middle_b]
+    shared = _once(hashes_a) & _once(hashes_b)
+    if not shared:
+        return list(middle_a), list(middle_b)
+    return _unlisted(hashes_a, shared, head), _unlisted(hashes_b, shared, head)
 
 
-_SHA = attrgetter("sha256")
+_D = DIGEST_SIZE
+_RUN = 64
+"""Chunks compared at once when a common run starts (doubling up to :data:`_MAX_RUN`)."""
+_MAX_RUN = 16_384
 
 
-def _once(hashes: list[str]) -> set[str]:
+def _common_run(a: bytes, b: bytes, start_a: int, start_b: int, limit: int, step: int) -> int:
+    """How many chunks from ``start_a``/``start_b`` onwards (``step`` 1) or backwards from
+    them (``step`` -1) are equal in both digest columns, at most ``limit``."""
+
+    def equal(lo: int, hi: int) -> bool:  # chunks lo..hi-1 counted from the start
+        if step > 0:
+            return (
+                a[(start_a + lo) * _D : (start_a + hi) * _D]
+                == b[(start_b + lo) * _D : (start_b + hi) * _D]
+            )
+        return (
+            a[(start_a - hi) * _D : (start_a - lo) * _D]
+            == b[(start_b - hi) * _D : (start_b - lo) * _D]
+        )
+
+    done, width = 0, _RUN
+    while done < limit:
+        end = min(limit, done + width)
+        if not equal(done, end):
+            while end - done > 1:  # the first unequal chunk is in done..end-1
+                middle = (done + end) // 2
+                if equal(done, middle):
+                    done = middle
+                else:
+                    end = middle
+            return done
+        done = end
+        width = min(width * 2, _MAX_RUN)
+    return limit
+
+
+def _once(hashes: list[bytes]) -> set[bytes]:
     """The hashes found exactly once in ``hashes``."""
     distinct = set(hashes)
     if len(distinct) == len(hashes):
@@ -229,16 +295,13 @@ def _unshared(
     chunks_b = source_b.chunks() if chunks_a is not None else None
     if chunks_a is None or chunks_b is None:
         return source_a, source_b
-    hashes_a, hashes_b = list(map(_SHA, chunks_a)), list(map(_SHA, chunks_b))
-    shared = _once(hashes_a) & _once(hashes_b)
-    return source_a.chunk_batches(_unlisted(hashes_a, shared)), source_b.chunk_batches(
-        _unlisted(hashes_b, shared)
-    )
+    read_a, read_b = unshared_positions(chunks_a, chunks_b)
+    return source_a.chunk_batches(read_a), source_b.chunk_batches(read_b)
 
 
-def _unlisted(hashes: list[str], shared: set[str]) -> list[int]:
-    """The positions of the hashes not in ``shared``."""
-    return list(compress(count(), map(not_, map(shared.__contains__, hashes))))
+def _unlisted(hashes: list[bytes], shared: set[bytes], first: int) -> list[int]:
+    """The positions (counted from ``first``) of the hashes not in ``shared``."""
+    return list(compress(count(first), map(not_, map(shared.__contains__, hashes))))
 
 
 # -- step 2: lines ------------------------------------------------------------------------------
