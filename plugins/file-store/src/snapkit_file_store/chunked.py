@@ -138,9 +138,19 @@ def read_raw_list(path: Path, name: str) -> RawList | None:
         raise _corrupt_part(name, str(exc)) from None
 
 
-def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkList:
+IndexReader = Callable[[str, str], PackIndex]
+"""Reads a pack's checked index by the pack's name and its index's SHA-256 (a store may
+keep them: many parts' lists use the same packs)."""
+
+
+def resolve(
+    raw: RawList,
+    name: str,
+    pack_path: Callable[[str], Path],
+    read_index: IndexReader | None = None,
+) -> ChunkList:
     """The chunks of a chunk list, from the indexes of its packs (each checked against the
-    digest the list recorded).
+    digest the list recorded), read with ``read_index`` when given.
 
     :raises CorruptSnapshotError: if a pack is missing, an index is damaged, a run lies outside
         its pack's index, or the chunks do not add up to the part's size.
@@ -152,8 +162,10 @@ def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkL
         index = listed.indexes[pack]
         if index is None:
             pack_name, index_sha = raw.packs[pack]
-            index = listed.indexes[pack] = packs.read_index(
-                pack_path(pack_name), pack_name, index_sha
+            index = listed.indexes[pack] = (
+                read_index(pack_name, index_sha)
+                if read_index is not None
+                else packs.read_index(pack_path(pack_name), pack_name, index_sha)
             )
         end = first + count
         if end > len(index):
@@ -171,7 +183,12 @@ def resolve(raw: RawList, name: str, pack_path: Callable[[str], Path]) -> ChunkL
     return listed
 
 
-def read_chunk_list(path: Path, name: str, pack_path: Callable[[str], Path]) -> ChunkList | None:
+def read_chunk_list(
+    path: Path,
+    name: str,
+    pack_path: Callable[[str], Path],
+    read_index: IndexReader | None = None,
+) -> ChunkList | None:
     """The resolved chunk list of part ``name`` stored at ``path``, or ``None`` if the part is
     stored whole.
 
@@ -179,7 +196,7 @@ def read_chunk_list(path: Path, name: str, pack_path: Callable[[str], Path]) -> 
     :raises CorruptSnapshotError: if the list or a pack index it uses is missing or damaged.
     """
     raw = read_raw_list(path, name)
-    return None if raw is None else resolve(raw, name, pack_path)
+    return None if raw is None else resolve(raw, name, pack_path, read_index)
 
 
 Known = tuple[ChunkList, int]

@@ -72,6 +72,7 @@ from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
 from snapkit_file_store.manifests import LoadedManifest, ManifestFiles
+from snapkit_file_store.packs import PackIndex, read_index
 from snapkit_file_store.parts import (
     check_range,
     hash_part_file,
@@ -140,6 +141,7 @@ class FileStore:
         self._index_checked = False
         self._lists: OrderedDict[str, tuple[StatKey, ChunkList]] = OrderedDict()
         self._lists_lock = threading.Lock()
+        self._indexes: OrderedDict[tuple[str, str], PackIndex] = OrderedDict()
         if self.layout.root.exists() and not self.layout.root.is_dir():
             raise StoreError(
                 f"the file store path {self.layout.root} is not a directory",
@@ -816,7 +818,7 @@ class FileStore:
                 self._lists.move_to_end(sha256)
                 return path, kept[1]
         try:
-            listed = read_chunk_list(path, sha256, self.layout.pack)
+            listed = read_chunk_list(path, sha256, self.layout.pack, self._pack_index)
         except FileNotFoundError:
             raise self._missing(sha256) from None
         if listed is not None and key is not None:
@@ -827,6 +829,27 @@ class FileStore:
                 ):
                     self._lists.popitem(last=False)
         return path, listed
+
+    def _pack_index(self, name: str, index_sha256: str) -> PackIndex:
+        """A pack's checked index, kept (up to :data:`_KEPT_CHUNKS` entries in all): the lists
+        of a month of snapshots of a table use the same few packs. Packs are immutable and
+        named by their SHA-256, and the index by the digest its lists record, so a kept index
+        is the one the file holds, or the file is gone (a prune) and reads fail as they should
+        once the frames are read."""
+        key = (name, index_sha256)
+        with self._lists_lock:
+            kept = self._indexes.get(key)
+            if kept is not None:
+                self._indexes.move_to_end(key)
+                return kept
+        index = read_index(self.layout.pack(name), name, index_sha256)
+        with self._lists_lock:
+            self._indexes[key] = index
+            while len(self._indexes) > 1 and (
+                sum(len(held) for held in self._indexes.values()) > _KEPT_CHUNKS
+            ):
+                self._indexes.popitem(last=False)
+        return index
 
     @contextmanager
     def open_part(self, sha256: str) -> Iterator[BinaryIO]:
