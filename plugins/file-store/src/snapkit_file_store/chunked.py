@@ -433,7 +433,7 @@ def chunked_blocks(
     :raises CorruptSnapshotError: if a pack, frame or chunk is missing or damaged, or (at the
         end, with ``verify``) the bytes do not hash to ``name``.
     """
-    reader = FrameReader(pack_path)
+    reader = FrameReader(pack_path, per_pack=True)
     digest = hashlib.sha256() if verify else None
     ends = [*listed.run_starts[1:], len(listed)]
     try:
@@ -450,7 +450,7 @@ def chunked_blocks(
                     pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
                 )
                 begin, end = index.offsets[entry], index.offsets[stop - 1] + index.sizes[stop - 1]
-                block = frame[begin:end]
+                block = frame if begin == 0 and end == len(frame) else frame[begin:end]
                 if len(block) != end - begin:
                     raise _corrupt_chunk(name, start, f"is cut short in pack {pack}")
                 if digest is not None:

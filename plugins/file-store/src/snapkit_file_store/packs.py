@@ -322,12 +322,19 @@ def read_index(path: Path, name: str, index_sha256: str) -> PackIndex:
 
 class FrameReader:
     """Reads and checks pack frames, keeping the last few decompressed (chunks of one frame
-    are read together). Open packs stay open until :meth:`close`."""
+    are read together). Open packs stay open until :meth:`close`.
 
-    def __init__(self, pack_path: Callable[[str], Path]) -> None:
+    :param per_pack: keep only the last frame read of each pack, for reads that move forward
+        through each pack (a part read from start to end): memory is one frame per pack the
+        part uses, and a frame is dropped as soon as its pack's next one is read.
+    """
+
+    def __init__(self, pack_path: Callable[[str], Path], *, per_pack: bool = False) -> None:
         self._pack_path = pack_path
+        self._per_pack = per_pack
         self._files: dict[str, BinaryIO] = {}
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._last: dict[str, tuple[int, bytes]] = {}
 
     def frame(self, pack: str, start: int, size: int) -> bytes:
         """The plain bytes of the frame at ``start`` (``size`` compressed bytes) of ``pack``.
@@ -335,11 +342,26 @@ class FrameReader:
         :raises CorruptSnapshotError: if the pack is missing, or the frame is not one complete
             zstd frame with a content checksum that matches its content.
         """
+        if self._per_pack:
+            last = self._last.pop(pack, None)  # dropped before the next is decompressed
+            if last is not None and last[0] == start:
+                self._last[pack] = last
+                return last[1]
+            plain = self._read(pack, start, size)
+            self._last[pack] = (start, plain)
+            return plain
         key = (pack, start)
         cached = self._frames.get(key)
         if cached is not None:
             self._frames.move_to_end(key)
             return cached
+        plain = self._read(pack, start, size)
+        self._frames[key] = plain
+        if len(self._frames) > CACHED_FRAMES:
+            self._frames.popitem(last=False)
+        return plain
+
+    def _read(self, pack: str, start: int, size: int) -> bytes:
         raw = self._files.get(pack)
         if raw is None:
             try:
@@ -347,11 +369,7 @@ class FrameReader:
             except FileNotFoundError:
                 raise corrupt_pack(pack, "is missing") from None
             self._files[pack] = raw
-        plain = decompress_frame(os.pread(raw.fileno(), size, start), size, pack, start)
-        self._frames[key] = plain
-        if len(self._frames) > CACHED_FRAMES:
-            self._frames.popitem(last=False)
-        return plain
+        return decompress_frame(os.pread(raw.fileno(), size, start), size, pack, start)
 
     def close(self) -> None:
         """Close the packs opened and drop the frames kept."""
@@ -359,6 +377,7 @@ class FrameReader:
             raw.close()
         self._files.clear()
         self._frames.clear()
+        self._last.clear()
 
 
 def decompress_frame(data: bytes, size: int, pack: str, start: int) -> bytes:
