@@ -236,3 +236,62 @@ def test_copies_between_whole_and_chunked_file_stores_keep_every_snapshot(
         first = chunked.part_chunks(chunked.get(ids[0]).part("t").sha256) or []
         last = chunked.part_chunks(chunked.get(ids[2]).part("t").sha256) or []
         assert len({c.sha256 for c in last} - {c.sha256 for c in first}) <= 6
+
+
+def _rewrite_packs_in_the_first_format(store: FileStore) -> int:
+    """Rewrite every pack with its index as the first chunked format wrote it (tag "SKP1",
+    one 56-byte record per chunk), and the chunk lists to name the rewritten packs."""
+    import zstandard
+
+    from snapkit_file_store import chunklist, packs
+
+    renamed: dict[str, tuple[str, str]] = {}
+    for stem, path in list(store.layout.pack_files()):
+        data = path.read_bytes()
+        start, length, _tag = packs.FOOTER.unpack(data[-packs.FOOTER.size :])
+        index = packs.read_index(
+            path, stem, hashlib.sha256(data[start : start + length]).hexdigest()
+        )
+        records = b"".join(
+            packs.OLD_ENTRY.pack(
+                index.digests[e * 32 : e * 32 + 32],
+                index.rows[e],
+                index.sizes[e],
+                index.frame_starts[index.frame_of(e)],
+                index.frame_sizes[index.frame_of(e)],
+                index.offsets[e],
+            )
+            for e in range(len(index))
+        )
+        frame = zstandard.ZstdCompressor(write_checksum=True).compress(records)
+        old = data[:start] + frame + packs.FOOTER.pack(start, len(frame), packs.OLD_TAG)
+        name = hashlib.sha256(old).hexdigest()
+        target = store.layout.pack(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(old)
+        path.unlink()
+        renamed[stem] = (name, hashlib.sha256(frame).hexdigest())
+    for stem, path in list(store.layout.part_files()):
+        raw = read_raw_list(path, stem)
+        if raw is not None:
+            named = [renamed[pack] for pack, _index in raw.packs]
+            path.write_bytes(chunklist.encode(stem, raw.size, named, raw.runs))
+    return len(renamed)
+
+
+def test_packs_of_the_first_chunked_format_stay_readable_and_verify(store: FileStore) -> None:
+    rows = _rows(20_000)
+    first = _part(store, rows, 1)
+    rows[12_345] = {**rows[12_345], "name": "a changed name"}
+    second = _part(store, rows, 2)
+    assert _rewrite_packs_in_the_first_format(store) == 2
+    reopened = open_chunked_store(store.layout.root)
+    for sha in (first, second):
+        with reopened.open_part(sha) as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == sha
+        chunks = reopened.part_chunks(sha)
+        assert chunks is not None
+        pieces = list(reopened.iter_chunks(sha, range(len(chunks))))
+        assert chunks.digests == b"".join(hashlib.sha256(p).digest() for p in pieces)
+    assert b"".join(record_lines(rows)) == b"".join(reopened.iter_part_blocks(second))
+    assert reopened.verify().ok
