@@ -424,25 +424,32 @@ def iter_chunk_bytes(
 
 
 def chunked_blocks(
-    pack_path: Callable[[str], Path], name: str, listed: ChunkList, *, verify: bool
+    pack_path: Callable[[str], Path],
+    name: str,
+    raw: RawList,
+    index_of: Callable[[int], PackIndex],
+    *,
+    verify: bool,
 ) -> Generator[bytes, None, None]:
-    """Yield a chunked part's plain bytes in blocks (runs of chunks that lie together in one
-    frame are one block). ``verify`` checks the part's SHA-256 at the end; either way every
-    frame's zstd checksum and every block's size are checked as they are read.
+    """Yield a chunked part's plain bytes in blocks, from its list's runs (the chunks of a
+    run that lie together in one frame are one block), ``index_of`` giving each pack's
+    checked index by its number in the list. ``verify`` checks the part's SHA-256 at the
+    end; either way every frame's zstd checksum, every block's size and the part's size are
+    checked as they are read. Memory: one frame per pack the part uses, and the indexes.
 
     :raises CorruptSnapshotError: if a pack, frame or chunk is missing or damaged, or (at the
         end, with ``verify``) the bytes do not hash to ``name``.
     """
     reader = FrameReader(pack_path, per_pack=True)
     digest = hashlib.sha256() if verify else None
-    ends = [*listed.run_starts[1:], len(listed)]
+    total = 0
     try:
-        for run, start in enumerate(listed.run_starts):
-            number, entry = listed.run_packs[run], listed.run_firsts[run]
-            last_entry = entry + ends[run] - start  # the entry after the run's last
-            pack = listed.packs[number][0]
-            index = listed.indexes[number]
-            assert index is not None
+        for number, first, count in raw.runs:
+            pack = raw.packs[number][0]
+            index = index_of(number)
+            entry, last_entry = first, first + count  # the entry after the run's last
+            if last_entry > len(index):
+                raise _corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
             frame_number = index.frame_of(entry)
             while entry < last_entry:  # one block per frame the run spans: chunks end to end
                 stop = min(index.frame_end(frame_number), last_entry)
@@ -452,13 +459,15 @@ def chunked_blocks(
                 begin, end = index.offsets[entry], index.offsets[stop - 1] + index.sizes[stop - 1]
                 block = frame if begin == 0 and end == len(frame) else frame[begin:end]
                 if len(block) != end - begin:
-                    raise _corrupt_chunk(name, start, f"is cut short in pack {pack}")
+                    raise _corrupt_part(name, f"has a chunk cut short in pack {pack}")
                 if digest is not None:
                     digest.update(block)
+                total += len(block)
                 yield block
-                start += stop - entry
                 entry = stop
                 frame_number += 1
+        if total != raw.size:
+            raise _corrupt_part(name, "has chunks that do not add up to the part's size")
         if digest is not None and digest.hexdigest() != name:
             raise CorruptSnapshotError(
                 f"stored part {name} does not match its SHA-256 (its chunks were changed)",

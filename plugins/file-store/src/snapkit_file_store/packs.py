@@ -243,31 +243,56 @@ class PackIndex:
         return firsts[frame + 1] if frame + 1 < len(firsts) else len(self.rows)
 
 
+class _IndexParser:
+    """Parses an index ("SKP2") block by block as its plain bytes arrive, keeping the
+    digests only when asked (a read from start to end needs none)."""
+
+    def __init__(self, name: str, digests: bool) -> None:
+        self.name = name
+        self.index = PackIndex()
+        self._digests: list[bytes] | None = [] if digests else None
+        self._pending = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        pending = self._pending
+        pending += data
+        at = 0
+        index = self.index
+        while len(pending) - at >= BLOCK.size:
+            start, size, count = BLOCK.unpack_from(pending, at)
+            if not count:
+                raise corrupt_pack(self.name, "has an index of the wrong length")
+            end = at + BLOCK.size + count * 44
+            if len(pending) < end:
+                break
+            at += BLOCK.size
+            index.frame_firsts.append(len(index.rows))
+            index.frame_starts.append(start)
+            index.frame_sizes.append(size)
+            if self._digests is not None:
+                self._digests.append(bytes(pending[at : at + 32 * count]))
+            at += 32 * count
+            for column in (index.rows, index.sizes, index.offsets):
+                column.extend(_column("I", bytes(pending[at : at + 4 * count])))
+                at += 4 * count
+        del pending[:at]
+
+    def finish(self) -> PackIndex:
+        if self._pending:
+            raise corrupt_pack(self.name, "has an index of the wrong length")
+        if self._digests is not None:
+            self.index.digests = b"".join(self._digests)
+        return self.index
+
+
 def parse_index(body: bytes, name: str) -> PackIndex:
     """The columns of a pack's decompressed index frame (format "SKP2").
 
     :raises CorruptSnapshotError: if the blocks do not fill the index exactly.
     """
-    index = PackIndex()
-    digests: list[bytes] = []
-    at, end = 0, len(body)
-    while at < end:
-        if end - at < BLOCK.size:
-            raise corrupt_pack(name, "has an index of the wrong length")
-        start, size, count = BLOCK.unpack_from(body, at)
-        at += BLOCK.size
-        if not count or end - at < count * 44:
-            raise corrupt_pack(name, "has an index of the wrong length")
-        index.frame_firsts.append(len(index.rows))
-        index.frame_starts.append(start)
-        index.frame_sizes.append(size)
-        digests.append(body[at : at + 32 * count])
-        at += 32 * count
-        for column in (index.rows, index.sizes, index.offsets):
-            column.extend(_column("I", body[at : at + 4 * count]))
-            at += 4 * count
-    index.digests = b"".join(digests)
-    return index
+    parser = _IndexParser(name, digests=True)
+    parser.feed(body)
+    return parser.finish()
 
 
 def parse_old_index(body: bytes, name: str) -> PackIndex:
@@ -291,33 +316,60 @@ def parse_old_index(body: bytes, name: str) -> PackIndex:
     return index
 
 
-def read_index(path: Path, name: str, index_sha256: str) -> PackIndex:
+_PIECE = 1 << 20
+
+
+def read_index(path: Path, name: str, index_sha256: str, *, digests: bool = True) -> PackIndex:
     """The index of pack ``name`` at ``path``, checked against the SHA-256 of its index frame
-    that a chunk list recorded.
+    that a chunk list recorded. The frame is read, hashed and parsed in pieces, so memory is
+    the columns kept: without ``digests`` (for reads from start to end, which check chunks by
+    their frames' checksums or the part's SHA-256) 12 bytes a chunk instead of 44.
 
     :raises CorruptSnapshotError: if the pack is missing, or its footer or index is damaged
-        or another pack's.
+        or another pack's (the index is used only once its SHA-256 matched).
     """
     try:
         with open(path, "rb") as raw:
-            size = os.fstat(raw.fileno()).st_size
+            fd = raw.fileno()
+            size = os.fstat(fd).st_size
             if size < FOOTER.size:
                 raise corrupt_pack(name, "is truncated (too short to hold its index)")
-            start, length, tag = FOOTER.unpack(
-                os.pread(raw.fileno(), FOOTER.size, size - FOOTER.size)
-            )
+            start, length, tag = FOOTER.unpack(os.pread(fd, FOOTER.size, size - FOOTER.size))
             if tag not in (TAG, OLD_TAG) or start + length + FOOTER.size != size:
                 raise corrupt_pack(name, "is truncated or has a damaged footer")
-            frame = os.pread(raw.fileno(), length, start)
+            digest = hashlib.sha256()
+            decompressor = zstandard.ZstdDecompressor().decompressobj()
+            parser = _IndexParser(name, digests) if tag == TAG else None
+            body: list[bytes] = []
+            plain = 0
+            failed: str | None = None
+            for at in range(start, start + length, _PIECE):
+                piece = os.pread(fd, min(_PIECE, start + length - at), at)
+                digest.update(piece)
+                if failed is not None:
+                    continue  # hashed to the end: a damaged index reports its digest first
+                try:
+                    data = decompressor.decompress(piece)
+                    plain += len(data)
+                    if plain > MAX_INDEX:
+                        failed = "has an index too large to be one"
+                    elif parser is not None:
+                        parser.feed(data)
+                    else:
+                        body.append(data)
+                except zstandard.ZstdError as exc:
+                    failed = f"has an index that does not decompress: {exc}"
+                except CorruptSnapshotError as exc:
+                    failed = exc.message.removeprefix(f"pack {name} ")
     except FileNotFoundError:
         raise corrupt_pack(name, "is missing") from None
-    if hashlib.sha256(frame).hexdigest() != index_sha256:
+    if digest.hexdigest() != index_sha256:
         raise corrupt_pack(name, "has an index that does not match its chunk lists (damaged)")
-    try:
-        body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_INDEX)
-    except zstandard.ZstdError as exc:
-        raise corrupt_pack(name, f"has an index that does not decompress: {exc}") from None
-    return parse_index(body, name) if tag == TAG else parse_old_index(body, name)
+    if failed is None and (not decompressor.eof or decompressor.unused_data):
+        failed = "has an index that is not one whole zstd frame"
+    if failed is not None:
+        raise corrupt_pack(name, failed)
+    return parser.finish() if parser is not None else parse_old_index(b"".join(body), name)
 
 
 class FrameReader:

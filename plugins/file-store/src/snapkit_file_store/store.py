@@ -68,6 +68,7 @@ from snapkit_file_store.chunked import (
     read_chunk_list,
     read_raw_list,
 )
+from snapkit_file_store.chunklist import RawList
 from snapkit_file_store.index import SnapshotIndex
 from snapkit_file_store.jsonlines import ContractLog
 from snapkit_file_store.lease import FileLease, LeaseFile, live_lease, pid_alive
@@ -830,6 +831,35 @@ class FileStore:
                     self._lists.popitem(last=False)
         return path, listed
 
+    def _raw_list(self, sha256: str) -> tuple[Path, RawList | None]:
+        """The part's file and, for a chunked part, its checked chunk list as written (its
+        runs, unresolved): what a read from start to end needs."""
+        path = self.layout.part(check_part_hash(sha256))
+        try:
+            return path, read_raw_list(path, sha256)
+        except FileNotFoundError:
+            raise self._missing(sha256) from None
+
+    def _chunked_blocks(
+        self, sha256: str, raw: RawList, *, verify: bool
+    ) -> Generator[bytes, None, None]:
+        """A chunked part's blocks, start to end, with its packs' indexes read without their
+        digests unless this handle keeps them already (memory: 12 bytes a chunk)."""
+        indexes: dict[int, PackIndex] = {}
+
+        def index_of(number: int) -> PackIndex:
+            index = indexes.get(number)
+            if index is None:
+                name, index_sha = raw.packs[number]
+                with self._lists_lock:
+                    index = self._indexes.get((name, index_sha))
+                if index is None:
+                    index = read_index(self.layout.pack(name), name, index_sha, digests=False)
+                indexes[number] = index
+            return index
+
+        return chunked_blocks(self.layout.pack, sha256, raw, index_of, verify=verify)
+
     def _pack_index(self, name: str, index_sha256: str) -> PackIndex:
         """A pack's checked index, kept (up to :data:`_KEPT_CHUNKS` entries in all): the lists
         of a month of snapshots of a table use the same few packs. Packs are immutable and
@@ -858,10 +888,10 @@ class FileStore:
         :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
-        path, listed = self._listed(sha256)
+        path, raw = self._raw_list(sha256)
         try:
-            if listed is not None:
-                handle = open_chunked(chunked_blocks(self.layout.pack, sha256, listed, verify=True))
+            if raw is not None:
+                handle = open_chunked(self._chunked_blocks(sha256, raw, verify=True))
             else:
                 handle = open_part_file(path, sha256)
         except FileNotFoundError:
@@ -891,9 +921,9 @@ class FileStore:
         :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
-        path, listed = self._listed(sha256)
-        if listed is not None:
-            yield from chunked_blocks(self.layout.pack, sha256, listed, verify=verify)
+        path, raw = self._raw_list(sha256)
+        if raw is not None:
+            yield from self._chunked_blocks(sha256, raw, verify=verify)
             return
         blocks = part_file_blocks(path, sha256, verify=verify)
         try:
