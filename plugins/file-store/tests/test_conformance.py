@@ -9,8 +9,8 @@ from snapkit_file_store.testing import (
     damage_chunk,
     damage_manifest,
     damage_part,
-    open_chunked_store,
     open_store,
+    open_whole_store,
 )
 
 
@@ -32,9 +32,10 @@ class TestFileStoreConformance(StoreConformance):
         return damage_chunk
 
 
-class TestChunkedFileStoreConformance(TestFileStoreConformance):
-    """The same kit on a store with ``chunk_size`` set: its chunk checks run here."""
+class TestWholePartsFileStoreConformance(TestFileStoreConformance):
+    """The same kit on a store with ``chunk_size = 0``, keeping every part whole (its chunk
+    checks skip: the default store runs them)."""
 
     @pytest.fixture
     def make_store(self):
-        return open_chunked_store
+        return open_whole_store

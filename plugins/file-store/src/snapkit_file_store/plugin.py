@@ -37,10 +37,10 @@ SCHEMA: Mapping[str, Any] = {
         "chunk_size": {
             "type": "integer",
             "minimum": 0,
-            "default": 0,
-            "description": "plain bytes a chunk of a chunked part aims for (64 or more; 768 "
-            "is the measured choice, see docs/snapshots.md); 0, the default, stores every part "
-            "whole (both are read)",
+            "default": 768,
+            "description": "plain bytes a chunk of a chunked part aims for on average (64 or "
+            "more; the default 768 is the measured choice, see docs/snapshots.md); 0 stores "
+            "every part whole (both are read)",
         },
         "lock_timeout": {
             "type": "number",

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Literal
 import attrs
 import filelock
 
-from snapkit.chunking import MIN_CHUNK_TARGET
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -105,9 +105,9 @@ class FileStore:
     :param mutex_timeout: seconds to wait for the short inter-process mutex before failing.
     :param temp_grace: seconds after which temp leftovers of a live host process are removed
         on open when no live lease holds them (leftovers of dead processes go at once).
-    :param chunk_size: plain bytes a chunk of a chunked part averages
-        (:data:`~snapkit_file_store.chunked.CHUNK_TARGET` is the measured choice); ``0``, the
-        default, stores every part whole (both formats are read either way).
+    :param chunk_size: plain bytes a chunk of a chunked part averages; the default,
+        :data:`snapkit.chunking.CHUNK_TARGET`, is the measured choice (docs/snapshots.md);
+        ``0`` stores every part whole (both formats are read either way).
     """
 
     key = "file"
@@ -119,7 +119,7 @@ class FileStore:
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         mutex_timeout: float = DEFAULT_MUTEX_TIMEOUT,
         temp_grace: float = DEFAULT_TEMP_GRACE,
-        chunk_size: int = 0,
+        chunk_size: int = CHUNK_TARGET,
     ) -> None:
         self.layout = Layout(Path(path).expanduser().absolute())
         self.compression_level = compression_level
@@ -158,7 +158,7 @@ class FileStore:
             compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
             mutex_timeout=float(settings.get("lock_timeout", DEFAULT_MUTEX_TIMEOUT)),
             temp_grace=float(settings.get("temp_grace", DEFAULT_TEMP_GRACE)),
-            chunk_size=int(settings.get("chunk_size", 0)),
+            chunk_size=int(settings.get("chunk_size", CHUNK_TARGET)),
         )
 
     def __repr__(self) -> str:

@@ -21,13 +21,18 @@ from snapkit_file_store.parts import frame_blocks, load_table
 
 def open_store(path: Path) -> FileStore:
     """Open the file store at ``path`` (a missing directory is created by the first write),
-    keeping parts whole (the default)."""
+    with its defaults: large parts kept as chunks."""
     return FileStore(path)
+
+
+def open_whole_store(path: Path) -> FileStore:
+    """Open the file store at ``path`` keeping every part whole (``chunk_size = 0``)."""
+    return FileStore(path, chunk_size=0)
 
 
 def open_chunked_store(path: Path) -> FileStore:
     """Open the file store at ``path`` keeping parts as chunks, at the measured chunk target
-    (:data:`~snapkit_file_store.chunked.CHUNK_TARGET`)."""
+    (:data:`snapkit.chunking.CHUNK_TARGET`, the default)."""
     return FileStore(path, chunk_size=CHUNK_TARGET)
 
 
