@@ -153,3 +153,16 @@ def test_mkdocs_site_builds_strictly(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for page in ("index", "plugins", "hooks", "configuration", "cli"):
         assert (tmp_path / "site" / ("" if page == "index" else page) / "index.html").exists()
+
+
+def test_plugin_guide_chunking_example_runs():
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    blocks = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```$", text, flags=re.M | re.S)
+        if "LineCutter" in block
+    ]
+    assert len(blocks) == 1
+    namespace: dict = {}
+    exec(compile(blocks[0], "docs/plugins.md", "exec"), namespace)
+    assert len(namespace["chunks"]) > 1
