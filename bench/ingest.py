@@ -8,8 +8,9 @@ JSONL. Every contender runs in its own process so peak RSS is its own.
     python bench/ingest.py            # 100,000 records
     python bench/ingest.py --full     # 100,000 and 1,000,000 records
 
-``snapkit`` writes whole parts (the file store's default); ``snapkit-chunked`` the same records
-with ``chunk_size = 768`` (chunked parts, see docs/snapshots.md), for chunking's cost.
+``snapkit`` writes with the file store's defaults (large parts as chunks, ``chunk_size = 768``,
+see docs/snapshots.md); ``snapkit-whole`` the same records with ``chunk_size = 0`` (every part
+whole, as before chunking), for chunking's cost.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def child_snapkit(n: int, folder: str, validate: bool, *, chunk_size: int | None
         payload_schema=USER_SCHEMA if validate else None,
     )
     config = None
-    if chunk_size is not None:  # chunked parts (0 would be the default: whole parts)
+    if chunk_size is not None:  # 0: whole parts (the default: large parts as chunks)
         store = {"kind": "file", "path": str(Path(folder) / "store"), "chunk_size": chunk_size}
         config = {"store": store}
     project = make_project(Path(folder), plugin, config=config)
@@ -114,8 +115,8 @@ def main() -> None:
         kind, n, folder = sys.argv[2], int(sys.argv[3]), sys.argv[4]
         if kind == "snapkit":
             child_snapkit(n, folder, True)
-        elif kind == "snapkit-chunked":
-            child_snapkit(n, folder, True, chunk_size=768)
+        elif kind == "snapkit-whole":
+            child_snapkit(n, folder, True, chunk_size=0)
         elif kind == "raw":
             child_raw(n, folder)
         else:
@@ -127,7 +128,7 @@ def main() -> None:
     rss: dict[str, dict[int, float]] = {}
     for n in sizes:
         results = {}
-        for kind in ("raw", "snapkit", "snapkit-chunked", *(() if skip_dlt else ("dlt",))):
+        for kind in ("raw", "snapkit", "snapkit-whole", *(() if skip_dlt else ("dlt",))):
             folder = tempfile.mkdtemp(prefix="snapkit-bench-")
             try:
                 results[kind] = run_child(__file__, ["child", kind, str(n), folder])
