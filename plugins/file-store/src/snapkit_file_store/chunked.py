@@ -479,18 +479,43 @@ def chunked_blocks(
 
 def hash_chunked(pack_path: Callable[[str], Path], name: str, listed: ChunkList) -> tuple[str, int]:
     """Re-hash every chunk of a chunked part against its SHA-256 and the whole part; return
-    the part's SHA-256 and size (for ``verify``).
+    the part's SHA-256 and size (for ``verify``). The part is read run by run, frame by
+    frame, as :func:`chunked_blocks` reads it.
 
     :raises CorruptSnapshotError: for a missing or damaged pack, frame or chunk.
     """
     digest = hashlib.sha256()
-    size = 0
-    reader = FrameReader(pack_path)
+    size = position = 0
+    digests, sha256 = listed.digests, hashlib.sha256
+    ends = [*listed.run_starts[1:], len(listed)]
+    reader = FrameReader(pack_path, per_pack=True)
     try:
-        for position in range(len(listed)):
-            data = chunk_bytes(reader, name, listed, position, verify=True)
-            digest.update(data)
-            size += len(data)
+        for run, start in enumerate(listed.run_starts):
+            number, entry = listed.run_packs[run], listed.run_firsts[run]
+            last_entry = entry + ends[run] - start
+            pack, index = listed.packs[number][0], listed.indexes[number]
+            assert index is not None
+            offsets, sizes = index.offsets, index.sizes
+            frame_number = index.frame_of(entry)
+            while entry < last_entry:
+                stop = min(index.frame_end(frame_number), last_entry)
+                view = memoryview(
+                    reader.frame(
+                        pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
+                    )
+                )
+                for chunk in range(entry, stop):
+                    begin = offsets[chunk]
+                    piece = view[begin : begin + sizes[chunk]]
+                    if len(piece) != sizes[chunk]:
+                        raise _corrupt_chunk(name, position, f"is cut short in pack {pack}")
+                    if sha256(piece).digest() != digests[position * 32 : position * 32 + 32]:
+                        raise _corrupt_chunk(name, position, "does not match its SHA-256")
+                    digest.update(piece)
+                    size += len(piece)
+                    position += 1
+                entry = stop
+                frame_number += 1
     finally:
         reader.close()
     return digest.hexdigest(), size
