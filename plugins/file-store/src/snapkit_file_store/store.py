@@ -57,8 +57,8 @@ from snapkit.store import (
 from snapkit_file_store.atomic import FILE_MODE, fsync_dir, make_dir, remove_quietly
 from snapkit_file_store.chunked import (
     ChunkList,
-    Known,
     KnownChunks,
+    KnownLists,
     chunked_blocks,
     chunked_ranges,
     hash_chunked,
@@ -398,7 +398,7 @@ class FileStore:
         """The chunks a new transaction may reference: those of the current snapshot and of
         the newest one recorded (a copy imports snapshots without moving the pointer)."""
 
-        def load() -> dict[bytes, Known]:
+        def load() -> KnownLists:
             names: dict[str, None] = {}
             for read in (self.latest_successful, self.latest):
                 try:
@@ -407,7 +407,7 @@ class FileStore:
                     continue
                 if manifest is not None and manifest.status != "failed":
                     names.update(dict.fromkeys(ref.sha256 for ref in manifest.parts))
-            return known_chunks_of(self.layout.part, self.layout.pack, names)
+            return known_chunks_of(self.layout.part, self.layout.pack, names, self._pack_index)
 
         return KnownChunks(load)
 
