@@ -25,7 +25,7 @@ import sys
 import threading
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -89,6 +89,22 @@ class ChunkList:
             self._offsets = array("Q", accumulate(self.sizes, initial=0))
             self._offsets.pop()
         return self._offsets
+
+    def runs(self) -> list[tuple[int, int, int]]:
+        """The list's runs, ``(pack number, first entry, entries)`` each, in table order."""
+        ends = [*self.run_starts[1:], len(self)]
+        return [
+            (pack, first, end - start)
+            for pack, first, start, end in zip(
+                self.run_packs, self.run_firsts, self.run_starts, ends, strict=True
+            )
+        ]
+
+    def index_of(self, number: int) -> PackIndex:
+        """The checked index of pack ``number``."""
+        index = self.indexes[number]
+        assert index is not None
+        return index
 
     def digest(self, position: int) -> bytes:
         """The raw SHA-256 of chunk ``position``."""
@@ -467,28 +483,20 @@ def chunked_blocks(
     digest = hashlib.sha256() if verify else None
     total = 0
     try:
-        for number, first, count in raw.runs:
-            pack = raw.packs[number][0]
-            index = index_of(number)
-            entry, last_entry = first, first + count  # the entry after the run's last
-            if last_entry > len(index):
-                raise _corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
-            frame_number = index.frame_of(entry)
-            while entry < last_entry:  # one block per frame the run spans: chunks end to end
-                stop = min(index.frame_end(frame_number), last_entry)
-                frame = reader.frame(
-                    pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
-                )
-                begin, end = index.offsets[entry], index.offsets[stop - 1] + index.sizes[stop - 1]
-                block = frame if begin == 0 and end == len(frame) else frame[begin:end]
-                if len(block) != end - begin:
-                    raise _corrupt_part(name, f"has a chunk cut short in pack {pack}")
-                if digest is not None:
-                    digest.update(block)
-                total += len(block)
-                yield block
-                entry = stop
-                frame_number += 1
+        for pack, index, frame_number, entry, stop in frame_spans(
+            name, raw.runs, raw.packs, index_of
+        ):
+            frame = reader.frame(
+                pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
+            )
+            begin, end = index.offsets[entry], index.offsets[stop - 1] + index.sizes[stop - 1]
+            block = frame if begin == 0 and end == len(frame) else frame[begin:end]
+            if len(block) != end - begin:
+                raise _corrupt_part(name, f"has a chunk cut short in pack {pack}")
+            if digest is not None:
+                digest.update(block)
+            total += len(block)
+            yield block
         if total != raw.size:
             raise _corrupt_part(name, "has chunks that do not add up to the part's size")
         if digest is not None and digest.hexdigest() != name:
@@ -498,6 +506,31 @@ def chunked_blocks(
             )
     finally:
         reader.close()
+
+
+def frame_spans(
+    name: str,
+    runs: Iterable[tuple[int, int, int]],
+    packs: Sequence[tuple[str, str]],
+    index_of: Callable[[int], PackIndex],
+) -> Iterator[tuple[str, PackIndex, int, int, int]]:
+    """For each frame each run spans, in table order: the pack's name and index, the frame's
+    number, and the run's first entry in it and the entry after its last there (the chunks
+    between lie end to end in the frame's plain bytes).
+
+    :raises CorruptSnapshotError: if a run names entries its pack's index does not hold.
+    """
+    for number, first, count in runs:
+        index = index_of(number)
+        entry, last_entry = first, first + count
+        if last_entry > len(index):
+            raise _corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
+        frame_number = index.frame_of(entry)
+        while entry < last_entry:
+            stop = min(index.frame_end(frame_number), last_entry)
+            yield packs[number][0], index, frame_number, entry, stop
+            entry = stop
+            frame_number += 1
 
 
 def hash_chunked(pack_path: Callable[[str], Path], name: str, listed: ChunkList) -> tuple[str, int]:
@@ -510,35 +543,26 @@ def hash_chunked(pack_path: Callable[[str], Path], name: str, listed: ChunkList)
     digest = hashlib.sha256()
     size = position = 0
     digests, sha256 = listed.digests, hashlib.sha256
-    ends = [*listed.run_starts[1:], len(listed)]
     reader = FrameReader(pack_path, per_pack=True)
     try:
-        for run, start in enumerate(listed.run_starts):
-            number, entry = listed.run_packs[run], listed.run_firsts[run]
-            last_entry = entry + ends[run] - start
-            pack, index = listed.packs[number][0], listed.indexes[number]
-            assert index is not None
-            offsets, sizes = index.offsets, index.sizes
-            frame_number = index.frame_of(entry)
-            while entry < last_entry:
-                stop = min(index.frame_end(frame_number), last_entry)
-                view = memoryview(
-                    reader.frame(
-                        pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
-                    )
+        for pack, index, frame_number, entry, stop in frame_spans(
+            name, listed.runs(), listed.packs, listed.index_of
+        ):
+            view = memoryview(
+                reader.frame(
+                    pack, index.frame_starts[frame_number], index.frame_sizes[frame_number]
                 )
-                for chunk in range(entry, stop):
-                    begin = offsets[chunk]
-                    piece = view[begin : begin + sizes[chunk]]
-                    if len(piece) != sizes[chunk]:
-                        raise _corrupt_chunk(name, position, f"is cut short in pack {pack}")
-                    if sha256(piece).digest() != digests[position * 32 : position * 32 + 32]:
-                        raise _corrupt_chunk(name, position, "does not match its SHA-256")
-                    digest.update(piece)
-                    size += len(piece)
-                    position += 1
-                entry = stop
-                frame_number += 1
+            )
+            offsets, sizes = index.offsets, index.sizes
+            for chunk in range(entry, stop):
+                piece = view[offsets[chunk] : offsets[chunk] + sizes[chunk]]
+                if len(piece) != sizes[chunk]:
+                    raise _corrupt_chunk(name, position, f"is cut short in pack {pack}")
+                if sha256(piece).digest() != digests[position * 32 : position * 32 + 32]:
+                    raise _corrupt_chunk(name, position, "does not match its SHA-256")
+                digest.update(piece)
+                size += len(piece)
+                position += 1
     finally:
         reader.close()
     return digest.hexdigest(), size
