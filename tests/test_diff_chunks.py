@@ -21,7 +21,13 @@ from snapkit.contracts import PartRef, Scope, SnapshotManifest
 from snapkit.diff import DiffContext, MemoryParts, sort_key
 from snapkit.errors import CorruptSnapshotError, DiffError
 from snapkit.store import ChunkedPartReader, ChunkRef, ChunkTable
-from snapkit.tablediff import TableChanges, diff_rows, diff_tables, shared_chunks
+from snapkit.tablediff import (
+    TableChanges,
+    diff_rows,
+    diff_tables,
+    shared_chunks,
+    unshared_positions,
+)
 
 
 class ChunkedParts(MemoryParts):
@@ -283,3 +289,33 @@ def test_chunked_and_whole_diffs_equal_decoding_every_row(
             else (parts.add("t", old, key_column="id"), parts.add("t", new, key_column="id"))
         )
         assert _diff(parts, a, b, memory_budget=budget) == expected
+
+
+digest_lists = st.lists(st.integers(0, 6), max_size=40).map(
+    lambda values: [hashlib.sha256(bytes([v])).hexdigest() for v in values]
+)
+
+
+@given(digest_lists, digest_lists)
+def test_the_chunks_skipped_on_each_side_are_the_same_chunks(
+    hashes_a: list[str], hashes_b: list[str]
+) -> None:
+    table_a = ChunkTable.from_refs(ChunkRef(h, 1, 10) for h in hashes_a)
+    table_b = ChunkTable.from_refs(ChunkRef(h, 1, 10) for h in hashes_b)
+    read_a, read_b = unshared_positions(table_a, table_b)
+    assert read_a == sorted(set(read_a)) and read_b == sorted(set(read_b))
+    skipped_a = [h for i, h in enumerate(hashes_a) if i not in read_a]
+    skipped_b = [h for i, h in enumerate(hashes_b) if i not in read_b]
+    assert sorted(skipped_a) == sorted(skipped_b)
+    # a chunk read on one side is never one the other side skipped as its twin
+    if hashes_a == hashes_b:
+        assert read_a == read_b == []
+
+
+def test_a_long_common_start_and_end_are_skipped_whatever_repeats_between() -> None:
+    body = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5000)]
+    middle_a = [hashlib.sha256(b"a").hexdigest()] * 3
+    middle_b = [hashlib.sha256(b"b").hexdigest()]
+    table_a = ChunkTable.from_refs(ChunkRef(h, 1, 10) for h in body[:3000] + middle_a + body[3000:])
+    table_b = ChunkTable.from_refs(ChunkRef(h, 1, 10) for h in body[:3000] + middle_b + body[3000:])
+    assert unshared_positions(table_a, table_b) == ([3000, 3001, 3002], [3000])
