@@ -63,6 +63,27 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
         )
 
 
+def damage_chunk(store: SnapshotStore, sha256: str, position: int, how: str) -> None:
+    """Damage chunk ``position`` of chunked part ``sha256``: flip a bit of its stored bytes,
+    or delete its row."""
+    from snapkit_sql_store.chunks import resolve
+
+    sql = _sql_store(store)
+    row = sql._stored_part(sha256)
+    chunk_id = resolve(sql.backend, sha256, row.blob_id, row.chunks, row.size).ids[position]
+    with sql.backend.write() as db:
+        if how == "delete":
+            db.execute("DELETE FROM {p}chunks WHERE id = ?", (chunk_id,))
+            return
+        if how != "flip":
+            raise ValueError(f"unknown damage {how!r}; use flip or delete")
+        found = db.one("SELECT data FROM {p}chunks WHERE id = ?", (chunk_id,))
+        assert found is not None
+        data = bytearray(bytes(found[0]))
+        data[len(data) // 2] ^= 0x10
+        db.execute("UPDATE {p}chunks SET data = ? WHERE id = ?", (bytes(data), chunk_id))
+
+
 def damage_manifest(store: SnapshotStore, snapshot_id: str) -> None:
     """Change one byte of a stored manifest (a digit of its schema version)."""
     sql = _sql_store(store)

@@ -1,0 +1,568 @@
+"""Chunked parts in the database: chunks stored once by SHA-256, parts as chunk lists.
+
+A part of at least :data:`snapkit.chunking.MIN_CHUNKS` chunk targets is cut by
+:class:`snapkit.chunking.LineCutter` into chunks of whole lines. Each chunk is one row of
+``chunks`` (its raw SHA-256, unique; rows; size; codec; its bytes compressed on their own as
+parts are), written once and shared by every part that holds it. The part's blob (its
+``part_chunks`` rows) holds its chunk list (:mod:`snapkit_sql_store.chunklist`), and its
+``parts`` row has the codec :data:`CHUNKED`.
+
+**Writing.** :class:`ChunkedPartWriter` looks the chunks up a batch at a time; a chunk stored
+already is reused after its stored bytes are compared with the new ones (a damaged one is
+written again in place, its address being its content), a new one is inserted with the
+writer's upload id (``upload_id``), so a cleanup of dead writers and an abort delete it and a
+prune leaves it alone. The commit clears ``upload_id`` of every chunk the parts it installs
+name and counts them in its transaction: a chunk removed meanwhile (by a prune) fails the
+commit, and nothing is recorded.
+
+**Reading.** A chunk list is resolved in a few queries (one per 64 runs of ids) and checked
+against the table digest it records; chunks are read in list order, :data:`_BATCH` per
+query, each checked against its SHA-256 (or, with ``verify=False``, by zstd's content checksum
+and its size). See docs/stores.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from array import array
+from bisect import bisect_right
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+
+import zstandard
+
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
+from snapkit.errors import CorruptSnapshotError, StoreError
+from snapkit.store import ChunkTable
+from snapkit_sql_store import chunklist
+from snapkit_sql_store.backend import Backend, Db
+from snapkit_sql_store.codec import RAW, ZSTD, corrupt
+
+if TYPE_CHECKING:
+    from snapkit_sql_store.parts import PartRow
+
+log = logging.getLogger(__name__)
+
+CHUNKED = "chunks"
+"""The codec of a ``parts`` row whose blob is a chunk list."""
+
+_BATCH = 256
+"""Chunks looked up, inserted or read per query."""
+
+_RUNS = 64
+"""Runs of chunk ids per resolving or claiming query."""
+
+_PAGE = 2000
+"""Chunk rows per page when a prune or verify walks the whole table."""
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _between(runs: Sequence[tuple[int, int]]) -> tuple[str, list[int]]:
+    """``(id BETWEEN ? AND ? OR ...)`` for runs ``(first, count)``, and its parameters."""
+    params: list[int] = []
+    for first, count in runs:
+        params += [first, first + count - 1]
+    return "(" + " OR ".join(["id BETWEEN ? AND ?"] * len(runs)) + ")", params
+
+
+def merge_runs(runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of runs ``(first, count)`` as sorted, disjoint runs."""
+    merged: list[list[int]] = []
+    for first, count in sorted(runs):
+        if merged and first <= merged[-1][0] + merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], first + count - merged[-1][0])
+        else:
+            merged.append([first, count])
+    return [(first, count) for first, count in merged]
+
+
+# -- one chunk's bytes --------------------------------------------------------------------
+
+
+def encode_chunk(data: bytes, level: int) -> tuple[str, bytes]:
+    """A chunk's codec and stored bytes (zstd with its content checksum, or plain)."""
+    if level <= 0:
+        return RAW, data
+    return ZSTD, zstandard.ZstdCompressor(level=level, write_checksum=True).compress(data)
+
+
+def _corrupt_chunk(name: str, position: int, what: str) -> CorruptSnapshotError:
+    return CorruptSnapshotError(
+        f"chunk {position} of stored part {name} {what}",
+        hint="run `snapkit snapshots verify` and refresh to write the chunks again",
+    )
+
+
+def decode_chunk(codec: str, stored: bytes, size: int) -> bytes | None:
+    """A chunk's plain bytes, or ``None`` if they do not decompress to ``size`` bytes (zstd
+    checks its content checksum)."""
+    if codec == RAW:
+        data = stored
+    elif codec == ZSTD:
+        try:
+            data = zstandard.ZstdDecompressor().decompress(stored, max_output_size=max(size, 1))
+        except zstandard.ZstdError:
+            return None
+    else:
+        return None
+    return data if len(data) == size else None
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+class ChunkedPartWriter:
+    """Writes one staged part as chunks and a chunk list (see the module docstring); a part
+    smaller than :data:`MIN_CHUNKS` chunk targets is written whole.
+
+    It has what :class:`snapkit_sql_store.transaction.SqlTransaction` needs of a writer:
+    ``blob_id`` and ``staged`` once closed.
+    """
+
+    def __init__(self, backend: Backend, level: int, target: int = CHUNK_TARGET) -> None:
+        from snapkit_sql_store.parts import SqlPartWriter
+
+        self._backend = backend
+        self._level = level
+        self._cutter = LineCutter(target)
+        self._min_size = MIN_CHUNKS * target
+        self._held: list[bytes] | None = []
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._list = SqlPartWriter(backend, 0)  # the chunk list's blob (already compressed)
+        self._whole: SqlPartWriter | None = None
+        self._pending: list[tuple[bytes, int]] = []
+        self._seen: dict[bytes, int] = {}
+        self._ids: array[int] = array("q")
+        self._digests = bytearray()
+        self._rows: array[int] = array("Q")
+        self._sizes: array[int] = array("Q")
+        self._closed = False
+        self.staged: PartRow | None = None
+        """The part as staged, once :meth:`close` returned."""
+
+    @property
+    def blob_id(self) -> int | None:
+        """The upload (blob) id of this part, once anything was written."""
+        return self._whole.blob_id if self._whole is not None else self._list.blob_id
+
+    def write(self, data: bytes) -> None:
+        """Append plain bytes to the part."""
+        if self._closed:
+            raise StoreError("part writer is closed", hint="start a new part_writer()")
+        data = bytes(data)
+        self._hash.update(data)
+        self._size += len(data)
+        if self._held is not None:
+            self._held.append(data)
+            if self._size < self._min_size:
+                return
+            data, self._held = b"".join(self._held), None
+        self._pending += self._cutter.feed(data)
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        digests = [hashlib.sha256(chunk).digest() for chunk, _rows in pending]
+        wanted = list({d for d in digests if d not in self._seen})
+        found: dict[bytes, tuple[int, str, bytes, int]] = {}
+        if wanted:
+            with self._backend.read() as db:
+                rows = db.all(
+                    "SELECT id, sha256, codec, data, size FROM {p}chunks WHERE sha256 IN "
+                    f"({', '.join('?' * len(wanted))})",
+                    wanted,
+                )
+            for chunk_id, sha, codec, stored, size in rows:
+                found[bytes(sha)] = (int(chunk_id), str(codec), bytes(stored), int(size))
+        new: dict[bytes, tuple[bytes, int]] = {}
+        repairs: list[tuple[int, bytes]] = []
+        for (chunk, rows_in), digest in zip(pending, digests, strict=True):
+            if digest in self._seen or digest in new:
+                continue
+            hit = found.get(digest)
+            if hit is None:
+                new[digest] = (chunk, rows_in)
+                continue
+            chunk_id, codec, stored, size = hit
+            if decode_chunk(codec, stored, size) != chunk:
+                log.warning("stored chunk %s is damaged; writing it again", digest.hex())
+                repairs.append((chunk_id, chunk))
+            self._seen[digest] = chunk_id
+        if new or repairs:
+            self._store(new, repairs)
+        for (chunk, rows_in), digest in zip(pending, digests, strict=True):
+            self._ids.append(self._seen[digest])
+            self._digests += digest
+            self._rows.append(rows_in)
+            self._sizes.append(len(chunk))
+
+    def _store(self, new: dict[bytes, tuple[bytes, int]], repairs: list[tuple[int, bytes]]) -> None:
+        """Insert the new chunks (in table order, so their ids ascend) and repair damaged ones."""
+        upload = self._list._register()
+        values: list[Any] = []
+        for digest, (chunk, rows_in) in new.items():
+            codec, stored = encode_chunk(chunk, self._level)
+            values += [digest, rows_in, len(chunk), codec, stored, upload]
+        with self._backend.write() as db:
+            for chunk_id, chunk in repairs:
+                codec, stored = encode_chunk(chunk, self._level)
+                db.execute(
+                    "UPDATE {p}chunks SET codec = ?, data = ? WHERE id = ?",
+                    (codec, stored, chunk_id),
+                )
+            if not new:
+                return
+            inserted = db.all(
+                "INSERT INTO {p}chunks (sha256, row_count, size, codec, data, upload_id) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(new))
+                + " ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256",
+                values,
+            )
+            for chunk_id, sha in inserted:
+                self._seen[bytes(sha)] = int(chunk_id)
+            raced = [d for d in new if d not in self._seen]
+            if raced:  # another writer inserted them meanwhile: use its rows
+                for chunk_id, sha in db.all(
+                    "SELECT id, sha256 FROM {p}chunks WHERE sha256 IN "
+                    f"({', '.join('?' * len(raced))})",
+                    raced,
+                ):
+                    self._seen[bytes(sha)] = int(chunk_id)
+
+    def close(self) -> tuple[str, int]:
+        """Finish the part; return its SHA-256 (hex) and plain size in bytes."""
+        from snapkit_sql_store.parts import PartRow, SqlPartWriter
+
+        if self._closed:
+            raise StoreError("part writer is already closed")
+        if self._held is not None:  # small: stored whole
+            self._whole = SqlPartWriter(self._backend, self._level)
+            for data in self._held:
+                self._whole.write(data)
+            self._held = None
+            self._closed = True
+            result = self._whole.close()
+            self.staged = self._whole.staged
+            return result
+        self._pending += self._cutter.finish()
+        self._flush()
+        self._closed = True
+        name = self._hash.hexdigest()
+        table = chunklist.table_digest(bytes(self._digests), self._rows, self._sizes)
+        runs = chunklist.runs_of(self._ids)
+        data = chunklist.encode(name, self._size, table, runs, self._level)
+        self._list.write(data)
+        self._list.close()
+        listed = self._list.staged
+        assert listed is not None
+        self.staged = PartRow(
+            name,
+            listed.blob_id,
+            CHUNKED,
+            self._size,
+            listed.stored_bytes,
+            listed.chunks,
+            runs=tuple(runs),
+        )
+        self._seen.clear()
+        return name, self._size
+
+    def abort(self) -> None:
+        """Discard this part (the engine calls it before retrying a failed stream)."""
+        self._closed = True
+        self.staged = None
+        self._held = None
+        if self._whole is not None:
+            self._whole.abort()
+        self._list.abort()
+
+    def discard_unfinished(self) -> None:
+        """Discard the part if it was never closed (a finished one is left to the commit)."""
+        if not self._closed:
+            self.abort()
+
+
+def claim_chunks(db: Db, name: str, runs: Sequence[tuple[int, int]]) -> None:
+    """Inside a commit: mark the chunks a staged chunked part names as committed and check
+    they are all there.
+
+    :raises StoreError: if a chunk is missing (a prune removed it while the part was written).
+    """
+    for group in _batches(merge_runs(runs), _RUNS):
+        where, params = _between(group)
+        db.execute(
+            f"UPDATE {{p}}chunks SET upload_id = NULL WHERE upload_id IS NOT NULL AND {where}",
+            params,
+        )
+        row = db.one(f"SELECT count(*) FROM {{p}}chunks WHERE {where}", params)
+        if row is None or int(row[0]) != sum(count for _first, count in group):
+            raise StoreError(
+                f"chunks of part {name} were removed while it was written (a prune ran)",
+                hint="nothing was recorded and the pointer did not move; refresh again",
+            )
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+class Resolved:
+    """A chunked part's chunk list resolved against the ``chunks`` rows: its checked table,
+    the chunk ids, and where each chunk starts in the part's plain bytes."""
+
+    __slots__ = ("blob_id", "ids", "name", "offsets", "size", "table")
+
+    def __init__(self, name: str, blob_id: int, table: ChunkTable, ids: array[int]) -> None:
+        self.name = name
+        self.blob_id = blob_id
+        self.table = table
+        self.ids = ids
+        self.offsets = array("Q", accumulate(table.sizes, initial=0))
+        self.size = self.offsets.pop()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def read_list(db: Db, name: str, blob_id: int, blob_rows: int) -> chunklist.RawList:
+    """Read and check the chunk list in blob ``blob_id`` of part ``name``.
+
+    :raises CorruptSnapshotError: if it is missing, damaged or another part's.
+    """
+    rows = db.all("SELECT seq, data FROM {p}part_chunks WHERE blob_id = ? ORDER BY seq", (blob_id,))
+    if [int(seq) for seq, _data in rows] != list(range(blob_rows)):
+        raise corrupt(name, "is missing part of its chunk list")
+    try:
+        return chunklist.decode(b"".join(bytes(data) for _seq, data in rows), name)
+    except chunklist.ChunkListError as exc:
+        raise corrupt(name, str(exc)) from None
+
+
+def resolve(backend: Backend, name: str, blob_id: int, blob_rows: int, size: int) -> Resolved:
+    """The checked chunk table of a chunked part (a few queries).
+
+    :raises CorruptSnapshotError: if the list is damaged, a chunk row is missing, or the
+        rows do not match the table digest or the part's size.
+    """
+    with backend.read() as db:
+        raw = read_list(db, name, blob_id, blob_rows)
+        if raw.size != size:
+            raise corrupt(name, "has a chunk list of another size than its part")
+        ids: array[int] = array("q")
+        digests = bytearray()
+        rows: array[int] = array("Q")
+        sizes: array[int] = array("Q")
+        for group in _batches(raw.runs, _RUNS):
+            where, params = _between(merge_runs(group))
+            found = {
+                int(chunk_id): (bytes(sha), int(n), int(length))
+                for chunk_id, sha, n, length in db.all(
+                    f"SELECT id, sha256, row_count, size FROM {{p}}chunks WHERE {where}", params
+                )
+            }
+            for first, count in group:
+                for chunk_id in range(first, first + count):
+                    meta = found.get(chunk_id)
+                    if meta is None:
+                        raise _corrupt_chunk(name, len(ids), "is missing")
+                    ids.append(chunk_id)
+                    digests += meta[0]
+                    rows.append(meta[1])
+                    sizes.append(meta[2])
+    if chunklist.table_digest(bytes(digests), rows, sizes) != raw.table_sha256:
+        raise corrupt(name, "has chunk rows that do not match its chunk list (damaged)")
+    resolved = Resolved(name, blob_id, ChunkTable(bytes(digests), rows, sizes), ids)
+    if resolved.size != size:
+        raise corrupt(name, "has chunks that do not add up to the part's size")
+    return resolved
+
+
+def _checked_positions(positions: Iterable[int], count: int) -> Iterator[int]:
+    previous = -1
+    for position in positions:
+        if position <= previous or not 0 <= position < count:
+            raise ValueError(
+                f"chunk positions must ascend within 0..{count - 1} (got {position} "
+                f"after {previous})"
+            )
+        previous = position
+        yield position
+
+
+def iter_chunk_data(
+    backend: Backend, resolved: Resolved, positions: Iterable[int], *, verify: bool
+) -> Generator[bytes, None, None]:
+    """Yield the bytes of the chunks at ``positions`` (ascending), :data:`_BATCH` per query,
+    each checked against its SHA-256 when ``verify`` (else by zstd's content checksum and its
+    size; plain chunks are hashed either way).
+
+    :raises CorruptSnapshotError: for a missing or damaged chunk.
+    :raises ValueError: if positions do not ascend or are out of range.
+    """
+    table = resolved.table
+    checked = _checked_positions(positions, len(resolved))
+    while True:
+        group = [p for _i, p in zip(range(_BATCH), checked, strict=False)]
+        if not group:
+            return
+        wanted = list({resolved.ids[p] for p in group})
+        with backend.read() as db:
+            found = {
+                int(chunk_id): (str(codec), bytes(data))
+                for chunk_id, codec, data in db.all(
+                    "SELECT id, codec, data FROM {p}chunks WHERE id IN "
+                    f"({', '.join('?' * len(wanted))})",
+                    wanted,
+                )
+            }
+        for position in group:
+            row = found.get(resolved.ids[position])
+            if row is None:
+                raise _corrupt_chunk(resolved.name, position, "is missing")
+            data = decode_chunk(row[0], row[1], table.sizes[position])
+            if data is None:
+                raise _corrupt_chunk(resolved.name, position, "is damaged (it does not decompress)")
+            if (verify or row[0] == RAW) and hashlib.sha256(data).digest() != table.digest(
+                position
+            ):
+                raise _corrupt_chunk(resolved.name, position, "does not match its SHA-256")
+            yield data
+
+
+def chunked_blocks(
+    backend: Backend, resolved: Resolved, *, verify: bool
+) -> Generator[bytes, None, None]:
+    """Yield a chunked part's plain bytes, one block per :data:`_BATCH` chunks; with
+    ``verify`` each chunk is checked against its SHA-256 and the part against its name at the
+    end.
+
+    :raises CorruptSnapshotError: for a missing or damaged chunk, or a part that does not
+        hash to its name.
+    """
+    digest = hashlib.sha256() if verify else None
+    block: list[bytes] = []
+    for data in iter_chunk_data(backend, resolved, range(len(resolved)), verify=verify):
+        block.append(data)
+        if len(block) == _BATCH:
+            out = b"".join(block)
+            block = []
+            if digest is not None:
+                digest.update(out)
+            yield out
+    if block:
+        out = b"".join(block)
+        if digest is not None:
+            digest.update(out)
+        yield out
+    if digest is not None and digest.hexdigest() != resolved.name:
+        raise corrupt(resolved.name, "does not match its SHA-256 (its chunks were changed)")
+
+
+def chunked_ranges(
+    backend: Backend, resolved: Resolved, ranges: Iterable[tuple[int, int]]
+) -> Generator[bytes, None, None]:
+    """Yield the plain bytes of each ``(offset, length)`` range (offsets ascending), reading
+    only the chunks that hold them, each checked against its SHA-256."""
+    offsets = resolved.offsets
+    previous = 0
+    cached: dict[int, bytes] = {}
+    for offset, length in ranges:
+        if length < 0 or offset < previous:
+            raise ValueError(f"ranges must ascend with lengths >= 0 (got ({offset}, {length}))")
+        previous = offset
+        end = min(offset + length, resolved.size)
+        if offset >= end:
+            yield b""
+            continue
+        first = bisect_right(offsets, offset) - 1
+        last = bisect_right(offsets, end - 1) - 1
+        missing = [p for p in range(first, last + 1) if p not in cached]
+        fetched = dict(
+            zip(missing, iter_chunk_data(backend, resolved, missing, verify=True), strict=True)
+        )
+        cached = {p: cached.get(p) or fetched[p] for p in range(first, last + 1)}
+        data = b"".join(cached[p] for p in range(first, last + 1))
+        base = offsets[first]
+        yield data[offset - base : end - base]
+
+
+# -- maintenance --------------------------------------------------------------------------
+
+
+def referenced_runs(db: Db) -> list[tuple[int, int]] | None:
+    """The chunk ids every chunked part's list names, as sorted disjoint runs; ``None`` if a
+    list cannot be read (then nothing can be known unused)."""
+    runs: list[tuple[int, int]] = []
+    for name, blob_id, blob_rows in db.all(
+        "SELECT sha256, blob_id, chunks FROM {p}parts WHERE codec = ?", (CHUNKED,)
+    ):
+        try:
+            runs += read_list(db, str(name), int(blob_id), int(blob_rows)).runs
+        except CorruptSnapshotError as exc:
+            log.warning("cannot read the chunk list of part %s (%s)", name, exc.message)
+            return None
+    return merge_runs(runs)
+
+
+def sweep_chunks(db: Db) -> tuple[int, int]:
+    """Inside a prune: delete the committed chunks no chunked part names any more (chunks of
+    open uploads are left alone). Returns how many and their stored bytes.
+
+    A damaged chunk list makes it keep every chunk (and say so in the log).
+    """
+    runs = referenced_runs(db)
+    if runs is None:
+        log.warning("keeping every chunk: a chunk list is damaged (run `snapkit snapshots verify`)")
+        return 0, 0
+    starts = [first for first, _count in runs]
+    removed = freed = 0
+    last = 0
+    while True:
+        page = db.all(
+            "SELECT id, length(data) FROM {p}chunks WHERE upload_id IS NULL AND id > ? "
+            "ORDER BY id LIMIT ?",
+            (last, _PAGE),
+        )
+        if not page:
+            return removed, freed
+        doomed: list[int] = []
+        for chunk_id, stored in page:
+            last = int(chunk_id)
+            at = bisect_right(starts, last) - 1
+            if at < 0 or last >= runs[at][0] + runs[at][1]:
+                doomed.append(last)
+                freed += int(stored)
+        for batch in _batches(doomed, _BATCH):
+            marks = ", ".join("?" * len(batch))
+            db.execute(f"DELETE FROM {{p}}chunks WHERE id IN ({marks})", batch)
+        removed += len(doomed)
+
+
+def damaged_chunks(backend: Backend) -> Iterator[tuple[str, str]]:
+    """Re-hash every committed chunk; yield ``(sha256 hex, what is wrong)`` of damaged ones."""
+    last = 0
+    while True:
+        with backend.read() as db:
+            page = db.all(
+                "SELECT id, sha256, size, codec, data FROM {p}chunks WHERE upload_id IS NULL "
+                "AND id > ? ORDER BY id LIMIT ?",
+                (last, _BATCH),
+            )
+        if not page:
+            return
+        for chunk_id, sha, size, codec, stored in page:
+            last = int(chunk_id)
+            data = decode_chunk(str(codec), bytes(stored), int(size))
+            if data is None:
+                yield bytes(sha).hex(), "is damaged (it does not decompress to its size)"
+            elif hashlib.sha256(data).digest() != bytes(sha):
+                yield bytes(sha).hex(), "does not match its SHA-256"
