@@ -51,6 +51,12 @@ CHUNKED = "chunks"
 _BATCH = 256
 """Chunks looked up, inserted or read per query."""
 
+_BATCH_BYTES = 1 << 20
+"""Plain bytes of chunks read or written per query, at most (a long line is one chunk)."""
+
+_BLOCK = 1 << 17
+"""Plain bytes per block a chunked part's reads hand out (at least)."""
+
 _RUNS = 64
 """Runs of chunk ids per resolving or claiming query."""
 
@@ -138,6 +144,7 @@ class ChunkedPartWriter:
         self._list = SqlPartWriter(backend, 0)  # the chunk list's blob (already compressed)
         self._whole: SqlPartWriter | None = None
         self._pending: list[tuple[bytes, int]] = []
+        self._pending_bytes = 0
         self._seen: dict[bytes, int] = {}
         self._ids: array[int] = array("q")
         self._digests = bytearray()
@@ -164,12 +171,14 @@ class ChunkedPartWriter:
             if self._size < self._min_size:
                 return
             data, self._held = b"".join(self._held), None
-        self._pending += self._cutter.feed(data)
-        if len(self._pending) >= _BATCH:
-            self._flush()
+        for chunk in self._cutter.feed(data):
+            self._pending.append(chunk)
+            self._pending_bytes += len(chunk[0])
+            if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
+                self._flush()
 
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
         if not pending:
             return
         digests = [hashlib.sha256(chunk).digest() for chunk, _rows in pending]
@@ -398,6 +407,20 @@ def _checked_positions(positions: Iterable[int], count: int) -> Iterator[int]:
         yield position
 
 
+def _groups(positions: Iterator[int], sizes: Sequence[int]) -> Iterator[list[int]]:
+    """Positions in groups of at most :data:`_BATCH` chunks and about :data:`_BATCH_BYTES`."""
+    group: list[int] = []
+    held = 0
+    for position in positions:
+        group.append(position)
+        held += sizes[position]
+        if len(group) >= _BATCH or held >= _BATCH_BYTES:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
+
+
 def iter_chunk_data(
     backend: Backend, resolved: Resolved, positions: Iterable[int], *, verify: bool
 ) -> Generator[bytes, None, None]:
@@ -409,11 +432,7 @@ def iter_chunk_data(
     :raises ValueError: if positions do not ascend or are out of range.
     """
     table = resolved.table
-    checked = _checked_positions(positions, len(resolved))
-    while True:
-        group = [p for _i, p in zip(range(_BATCH), checked, strict=False)]
-        if not group:
-            return
+    for group in _groups(_checked_positions(positions, len(resolved)), table.sizes):
         wanted = list({resolved.ids[p] for p in group})
         with backend.read() as db:
             found = {
@@ -441,7 +460,7 @@ def iter_chunk_data(
 def chunked_blocks(
     backend: Backend, resolved: Resolved, *, verify: bool
 ) -> Generator[bytes, None, None]:
-    """Yield a chunked part's plain bytes, one block per :data:`_BATCH` chunks; with
+    """Yield a chunked part's plain bytes in blocks of about :data:`_BLOCK`; with
     ``verify`` each chunk is checked against its SHA-256 and the part against its name at the
     end.
 
@@ -450,11 +469,13 @@ def chunked_blocks(
     """
     digest = hashlib.sha256() if verify else None
     block: list[bytes] = []
+    held = 0
     for data in iter_chunk_data(backend, resolved, range(len(resolved)), verify=verify):
         block.append(data)
-        if len(block) == _BATCH:
+        held += len(data)
+        if held >= _BLOCK:
             out = b"".join(block)
-            block = []
+            block, held = [], 0
             if digest is not None:
                 digest.update(out)
             yield out
