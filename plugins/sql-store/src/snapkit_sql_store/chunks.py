@@ -120,6 +120,44 @@ def decode_chunk(codec: str, stored: bytes, size: int) -> bytes | None:
     return data if len(data) == size else None
 
 
+class FrameCache:
+    """The last few frames read, decompressed (``None``: missing or damaged)."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self._keep = keep
+        self._frames: dict[int, bytes | None] = {}
+        self._plain: set[int] = set()
+
+    def plain(self, frame_id: int) -> bool:
+        """Whether a frame is stored plain (no checksum: its chunks must be hashed)."""
+        return frame_id in self._plain
+
+    def get(self, frame_id: int) -> bytes | None:
+        """A frame :meth:`load` read (``None`` if it was missing or damaged)."""
+        return self._frames.get(frame_id)
+
+    def load(self, db: Db, frame_ids: Iterable[int]) -> None:
+        """Read the frames not held yet (one query), forgetting the oldest beyond a few."""
+        needed = set(frame_ids)
+        wanted = [f for f in needed if f not in self._frames]
+        for frame_id in needed:
+            self._frames[frame_id] = self._frames.pop(frame_id, None)  # newest last
+        if wanted:
+            for frame_id, codec, size, stored in db.all(
+                "SELECT id, codec, size, data FROM {p}chunk_frames WHERE id IN "
+                f"({', '.join('?' * len(wanted))})",
+                wanted,
+            ):
+                self._frames[int(frame_id)] = decode_chunk(str(codec), bytes(stored), int(size))
+                if codec == RAW:
+                    self._plain.add(int(frame_id))
+        keep = max(self._keep, len(needed))
+        while len(self._frames) > keep:
+            oldest = next(iter(self._frames))
+            del self._frames[oldest]
+            self._plain.discard(oldest)
+
+
 # -- writing ------------------------------------------------------------------------------
 
 
@@ -145,6 +183,7 @@ class ChunkedPartWriter:
         self._whole: SqlPartWriter | None = None
         self._pending: list[tuple[bytes, int]] = []
         self._pending_bytes = 0
+        self._frames = FrameCache()
         self._seen: dict[bytes, int] = {}
         self._ids: array[int] = array("q")
         self._digests = bytearray()
@@ -183,16 +222,17 @@ class ChunkedPartWriter:
             return
         digests = [hashlib.sha256(chunk).digest() for chunk, _rows in pending]
         wanted = list({d for d in digests if d not in self._seen})
-        found: dict[bytes, tuple[int, str, bytes, int]] = {}
+        found: dict[bytes, tuple[int, int, int, int]] = {}
         if wanted:
             with self._backend.read() as db:
                 rows = db.all(
-                    "SELECT id, sha256, codec, data, size FROM {p}chunks WHERE sha256 IN "
-                    f"({', '.join('?' * len(wanted))})",
+                    "SELECT sha256, id, size, frame_id, frame_offset FROM {p}chunks WHERE "
+                    f"sha256 IN ({', '.join('?' * len(wanted))})",
                     wanted,
                 )
-            for chunk_id, sha, codec, stored, size in rows:
-                found[bytes(sha)] = (int(chunk_id), str(codec), bytes(stored), int(size))
+                for sha, *place in rows:
+                    found[bytes(sha)] = (int(place[0]), int(place[1]), int(place[2]), int(place[3]))
+                self._frames.load(db, {place[2] for place in found.values()})
         new: dict[bytes, tuple[bytes, int]] = {}
         repairs: list[tuple[int, bytes]] = []
         for (chunk, rows_in), digest in zip(pending, digests, strict=True):
@@ -202,8 +242,9 @@ class ChunkedPartWriter:
             if hit is None:
                 new[digest] = (chunk, rows_in)
                 continue
-            chunk_id, codec, stored, size = hit
-            if decode_chunk(codec, stored, size) != chunk:
+            chunk_id, size, frame_id, offset = hit
+            frame = self._frames.get(frame_id)
+            if frame is None or frame[offset : offset + size] != chunk:
                 log.warning("stored chunk %s is damaged; writing it again", digest.hex())
                 repairs.append((chunk_id, chunk))
             self._seen[digest] = chunk_id
@@ -216,23 +257,36 @@ class ChunkedPartWriter:
             self._sizes.append(len(chunk))
 
     def _store(self, new: dict[bytes, tuple[bytes, int]], repairs: list[tuple[int, bytes]]) -> None:
-        """Insert the new chunks (in table order, so their ids ascend) and repair damaged ones."""
+        """Write the new chunks (in table order, so their ids ascend) and good copies of
+        damaged ones as one frame, and their rows (one transaction)."""
         upload = self._list._register()
-        values: list[Any] = []
-        for digest, (chunk, rows_in) in new.items():
-            codec, stored = encode_chunk(chunk, self._level)
-            values += [digest, rows_in, len(chunk), codec, stored, upload]
+        plain = bytearray()
+        offsets: list[int] = []
+        for chunk in [c for c, _rows in new.values()] + [c for _id, c in repairs]:
+            offsets.append(len(plain))
+            plain += chunk
+        codec, stored = encode_chunk(bytes(plain), self._level)
         with self._backend.write() as db:
-            for chunk_id, chunk in repairs:
-                codec, stored = encode_chunk(chunk, self._level)
+            row = db.one(
+                "INSERT INTO {p}chunk_frames (codec, size, data, upload_id) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (codec, len(plain), stored, upload),
+            )
+            assert row is not None
+            frame_id = int(row[0])
+            for (chunk_id, _chunk), offset in zip(repairs, offsets[len(new) :], strict=True):
                 db.execute(
-                    "UPDATE {p}chunks SET codec = ?, data = ? WHERE id = ?",
-                    (codec, stored, chunk_id),
+                    "UPDATE {p}chunks SET frame_id = ?, frame_offset = ? WHERE id = ?",
+                    (frame_id, offset, chunk_id),
                 )
             if not new:
                 return
+            values: list[Any] = []
+            for (digest, (chunk, rows_in)), offset in zip(new.items(), offsets, strict=False):
+                values += [digest, rows_in, len(chunk), frame_id, offset, upload]
             inserted = db.all(
-                "INSERT INTO {p}chunks (sha256, row_count, size, codec, data, upload_id) VALUES "
+                "INSERT INTO {p}chunks (sha256, row_count, size, frame_id, frame_offset, "
+                "upload_id) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(new))
                 + " ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256",
                 values,
@@ -326,7 +380,8 @@ def claim_chunks(db: Db, name: str, runs: Sequence[tuple[int, int]]) -> None:
 
 class Resolved:
     """A chunked part's chunk list resolved against the ``chunks`` rows: its checked table,
-    the chunk ids, and where each chunk starts in the part's plain bytes."""
+    the chunk ids, and where each chunk starts in the part's plain bytes. (Where a chunk's
+    bytes are is read with them: a refresh may move a damaged chunk to a new frame.)"""
 
     __slots__ = ("blob_id", "ids", "name", "offsets", "size", "table")
 
@@ -389,7 +444,8 @@ def resolve(backend: Backend, name: str, blob_id: int, blob_rows: int, size: int
                     sizes.append(meta[2])
     if chunklist.table_digest(bytes(digests), rows, sizes) != raw.table_sha256:
         raise corrupt(name, "has chunk rows that do not match its chunk list (damaged)")
-    resolved = Resolved(name, blob_id, ChunkTable(bytes(digests), rows, sizes), ids)
+    table = ChunkTable(bytes(digests), rows, sizes)
+    resolved = Resolved(name, blob_id, table, ids)
     if resolved.size != size:
         raise corrupt(name, "has chunks that do not add up to the part's size")
     return resolved
@@ -432,25 +488,35 @@ def iter_chunk_data(
     :raises ValueError: if positions do not ascend or are out of range.
     """
     table = resolved.table
+    frames = FrameCache(keep=2)
     for group in _groups(_checked_positions(positions, len(resolved)), table.sizes):
         wanted = list({resolved.ids[p] for p in group})
         with backend.read() as db:
-            found = {
-                int(chunk_id): (str(codec), bytes(data))
-                for chunk_id, codec, data in db.all(
-                    "SELECT id, codec, data FROM {p}chunks WHERE id IN "
+            placed = {
+                int(chunk_id): (int(frame_id), int(offset))
+                for chunk_id, frame_id, offset in db.all(
+                    "SELECT id, frame_id, frame_offset FROM {p}chunks WHERE id IN "
                     f"({', '.join('?' * len(wanted))})",
                     wanted,
                 )
             }
+            frames.load(db, (frame_id for frame_id, _offset in placed.values()))
         for position in group:
-            row = found.get(resolved.ids[position])
-            if row is None:
+            place = placed.get(resolved.ids[position])
+            if place is None:
                 raise _corrupt_chunk(resolved.name, position, "is missing")
-            data = decode_chunk(row[0], row[1], table.sizes[position])
-            if data is None:
-                raise _corrupt_chunk(resolved.name, position, "is damaged (it does not decompress)")
-            if (verify or row[0] == RAW) and hashlib.sha256(data).digest() != table.digest(
+            frame_id, offset = place
+            frame = frames.get(frame_id)
+            if frame is None:
+                raise _corrupt_chunk(
+                    resolved.name,
+                    position,
+                    "is damaged (its frame is missing or does not decompress)",
+                )
+            data = frame[offset : offset + table.sizes[position]]
+            if len(data) != table.sizes[position]:
+                raise _corrupt_chunk(resolved.name, position, "is cut short in its frame")
+            if (verify or frames.plain(frame_id)) and hashlib.sha256(data).digest() != table.digest(
                 position
             ):
                 raise _corrupt_chunk(resolved.name, position, "does not match its SHA-256")
@@ -535,8 +601,9 @@ def referenced_runs(db: Db) -> list[tuple[int, int]] | None:
 
 
 def sweep_chunks(db: Db) -> tuple[int, int]:
-    """Inside a prune: delete the committed chunks no chunked part names any more (chunks of
-    open uploads are left alone). Returns how many and their stored bytes.
+    """Inside a prune: delete the committed chunks no chunked part names any more, then the
+    committed frames no chunk is in (chunks and frames of open uploads are left alone).
+    Returns how many chunks, and the stored bytes of the frames deleted.
 
     A damaged chunk list makes it keep every chunk (and say so in the log).
     """
@@ -545,45 +612,85 @@ def sweep_chunks(db: Db) -> tuple[int, int]:
         log.warning("keeping every chunk: a chunk list is damaged (run `snapkit snapshots verify`)")
         return 0, 0
     starts = [first for first, _count in runs]
-    removed = freed = 0
+    removed = 0
     last = 0
     while True:
         page = db.all(
-            "SELECT id, length(data) FROM {p}chunks WHERE upload_id IS NULL AND id > ? "
-            "ORDER BY id LIMIT ?",
+            "SELECT id FROM {p}chunks WHERE upload_id IS NULL AND id > ? ORDER BY id LIMIT ?",
             (last, _PAGE),
         )
         if not page:
-            return removed, freed
+            break
         doomed: list[int] = []
-        for chunk_id, stored in page:
+        for (chunk_id,) in page:
             last = int(chunk_id)
             at = bisect_right(starts, last) - 1
             if at < 0 or last >= runs[at][0] + runs[at][1]:
                 doomed.append(last)
-                freed += int(stored)
         for batch in _batches(doomed, _BATCH):
             marks = ", ".join("?" * len(batch))
             db.execute(f"DELETE FROM {{p}}chunks WHERE id IN ({marks})", batch)
         removed += len(doomed)
+    empty = db.all(
+        "SELECT id, length(data) FROM {p}chunk_frames f WHERE upload_id IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM {p}chunks c WHERE c.frame_id = f.id)"
+    )
+    for batch in _batches(empty, _BATCH):
+        marks = ", ".join("?" * len(batch))
+        db.execute(
+            f"DELETE FROM {{p}}chunk_frames WHERE id IN ({marks})", [int(r[0]) for r in batch]
+        )
+    return removed, sum(int(r[1]) for r in empty)
+
+
+def release_upload_chunks(db: Db, upload_id: int, *, keep: bool) -> None:
+    """Inside a commit or a discard: delete the chunks upload ``upload_id`` wrote that no
+    commit claimed (unless ``keep``: its part was installed, its chunks claimed) and its
+    frames no chunk is in; its other frames become committed."""
+    if not keep:
+        db.execute("DELETE FROM {p}chunks WHERE upload_id = ?", (upload_id,))
+    db.execute(
+        "DELETE FROM {p}chunk_frames WHERE upload_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM {p}chunks c WHERE c.frame_id = {p}chunk_frames.id)",
+        (upload_id,),
+    )
+    db.execute("UPDATE {p}chunk_frames SET upload_id = NULL WHERE upload_id = ?", (upload_id,))
 
 
 def damaged_chunks(backend: Backend) -> Iterator[tuple[str, str]]:
-    """Re-hash every committed chunk; yield ``(sha256 hex, what is wrong)`` of damaged ones."""
+    """Re-hash every committed chunk in its frame; yield ``(sha256 hex, what is wrong)`` of
+    damaged ones (a frame that does not decompress damages every chunk in it)."""
     last = 0
     while True:
         with backend.read() as db:
             page = db.all(
-                "SELECT id, sha256, size, codec, data FROM {p}chunks WHERE upload_id IS NULL "
-                "AND id > ? ORDER BY id LIMIT ?",
-                (last, _BATCH),
+                "SELECT id FROM {p}chunk_frames WHERE upload_id IS NULL AND id > ? "
+                "ORDER BY id LIMIT 16",
+                (last,),
             )
-        if not page:
-            return
-        for chunk_id, sha, size, codec, stored in page:
-            last = int(chunk_id)
-            data = decode_chunk(str(codec), bytes(stored), int(size))
-            if data is None:
-                yield bytes(sha).hex(), "is damaged (it does not decompress to its size)"
-            elif hashlib.sha256(data).digest() != bytes(sha):
+            if not page:
+                break
+            ids = [int(r[0]) for r in page]
+            last = ids[-1]
+            frames = FrameCache(keep=len(ids))
+            frames.load(db, ids)
+            chunks = db.all(
+                "SELECT sha256, size, frame_id, frame_offset FROM {p}chunks WHERE frame_id IN "
+                f"({', '.join('?' * len(ids))}) AND upload_id IS NULL",
+                ids,
+            )
+        for sha, size, frame_id, offset in chunks:
+            frame = frames.get(int(frame_id))
+            if frame is None:
+                yield bytes(sha).hex(), "is damaged (its frame does not decompress)"
+                continue
+            data = frame[int(offset) : int(offset) + int(size)]
+            if hashlib.sha256(data).digest() != bytes(sha):
                 yield bytes(sha).hex(), "does not match its SHA-256"
+    with backend.read() as db:
+        lost = db.all(
+            "SELECT sha256 FROM {p}chunks c WHERE upload_id IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM {p}chunk_frames f WHERE f.id = c.frame_id)"
+        )
+    for (sha,) in lost:
+        yield bytes(sha).hex(), "is missing (its frame is gone)"

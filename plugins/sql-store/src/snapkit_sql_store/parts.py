@@ -22,6 +22,7 @@ from attrs import frozen
 from snapkit.contracts import utc_now
 from snapkit.errors import StoreError
 from snapkit_sql_store.backend import Backend, Db, host_name
+from snapkit_sql_store.chunks import release_upload_chunks
 from snapkit_sql_store.codec import ChunkDecoder, ChunkEncoder, corrupt
 
 
@@ -59,7 +60,7 @@ def discard_blobs(backend: Backend, blob_ids: list[int]) -> None:
                 "(SELECT 1 FROM {p}parts WHERE blob_id = ?)",
                 (blob_id, blob_id),
             )
-            db.execute("DELETE FROM {p}chunks WHERE upload_id = ?", (blob_id,))
+            release_upload_chunks(db, blob_id, keep=False)
             db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
 
 
@@ -70,7 +71,7 @@ def release_blobs(db: Db, blob_ids: list[int], used: set[int]) -> None:
     for blob_id in blob_ids:
         if blob_id not in used:
             db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
-            db.execute("DELETE FROM {p}chunks WHERE upload_id = ?", (blob_id,))
+        release_upload_chunks(db, blob_id, keep=blob_id in used)
         db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
 
 

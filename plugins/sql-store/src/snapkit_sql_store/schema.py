@@ -16,8 +16,10 @@ prune deletes what retention drops, a commit may replace a damaged copy):
 ``part_chunks``     the stored bytes, up to 1 MiB a row, by blob id and sequence number (a
                     chunked part's are its chunk list)
 ``chunks``          (version 2) the chunks of chunked parts, one row each: id, raw SHA-256
-                    (unique), rows, size, codec, bytes, and the upload that wrote it until a
-                    commit names it
+                    (unique), rows, size, its frame and place in it, and the upload that
+                    wrote it until a commit names it
+``chunk_frames``    (version 2) chunks' bytes: consecutive new chunks of a part compressed
+                    together (codec, plain size, bytes, the upload that wrote it)
 ``uploads``         blobs being written by an open transaction (host, pid, start time)
 ``history``         pointer moves, failed runs and recorded snapshots, in order
 ``pointer``         at most one row: snapshot id, manifest SHA-256, generation, updated_at
@@ -126,15 +128,24 @@ def _v2(dialect: str) -> list[str]:
         else "INTEGER PRIMARY KEY AUTOINCREMENT"
     )
     return [
+        f"""CREATE TABLE {{p}}chunk_frames (
+            id {serial},
+            codec TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            data {blob} NOT NULL,
+            upload_id BIGINT)""",
+        "CREATE INDEX chunk_frames_upload ON {p}chunk_frames (upload_id) "
+        "WHERE upload_id IS NOT NULL",
         f"""CREATE TABLE {{p}}chunks (
             id {serial},
             sha256 {blob} NOT NULL UNIQUE,
             row_count INTEGER NOT NULL,
             size INTEGER NOT NULL,
-            codec TEXT NOT NULL,
-            data {blob} NOT NULL,
+            frame_id BIGINT NOT NULL,
+            frame_offset INTEGER NOT NULL,
             upload_id BIGINT)""",
         "CREATE INDEX chunks_upload ON {p}chunks (upload_id) WHERE upload_id IS NOT NULL",
+        "CREATE INDEX chunks_frame ON {p}chunks (frame_id)",
     ]
 
 
