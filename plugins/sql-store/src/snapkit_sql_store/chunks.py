@@ -2,23 +2,26 @@
 
 A part of at least :data:`snapkit.chunking.MIN_CHUNKS` chunk targets is cut by
 :class:`snapkit.chunking.LineCutter` into chunks of whole lines. Each chunk is one row of
-``chunks`` (its raw SHA-256, unique; rows; size; codec; its bytes compressed on their own as
-parts are), written once and shared by every part that holds it. The part's blob (its
-``part_chunks`` rows) holds its chunk list (:mod:`snapkit_sql_store.chunklist`), and its
-``parts`` row has the codec :data:`CHUNKED`.
+``chunks`` (its raw SHA-256, unique; rows; size; where its bytes are), written once and shared
+by every part that holds it. Its bytes are in a *frame* (``chunk_frames``): the new chunks of
+one batch of a part, compressed together as parts are (zstd with its content checksum), so
+small chunks compress as the table would. The part's blob (its ``part_chunks`` rows) holds its
+chunk list (:mod:`snapkit_sql_store.chunklist`), and its ``parts`` row has the codec
+:data:`CHUNKED`.
 
 **Writing.** :class:`ChunkedPartWriter` looks the chunks up a batch at a time; a chunk stored
 already is reused after its stored bytes are compared with the new ones (a damaged one is
-written again in place, its address being its content), a new one is inserted with the
-writer's upload id (``upload_id``), so a cleanup of dead writers and an abort delete it and a
-prune leaves it alone. The commit clears ``upload_id`` of every chunk the parts it installs
-name and counts them in its transaction: a chunk removed meanwhile (by a prune) fails the
-commit, and nothing is recorded.
+written again into a new frame and its row pointed there, its address being its content); new
+ones go into a frame carrying the writer's upload id, so a cleanup of dead writers and an
+abort delete it (and its chunks) and a prune leaves it alone. The commit marks committed every
+frame holding a chunk the parts it installs name, and counts those chunks in its transaction:
+a chunk removed meanwhile (by a prune) fails the commit, and nothing is recorded.
 
 **Reading.** A chunk list is resolved in a few queries (one per 64 runs of ids) and checked
-against the table digest it records; chunks are read in list order, :data:`_BATCH` per
-query, each checked against its SHA-256 (or, with ``verify=False``, by zstd's content checksum
-and its size). See docs/stores.md.
+against the table digest it records; chunks are read in list order, up to :data:`_BATCH` (and
+about :data:`_BATCH_BYTES`) per query with their frames, each checked against its SHA-256 (or,
+with ``verify=False``, by its frame's zstd content checksum and its size). See
+docs/stores.md.
 """
 
 from __future__ import annotations
@@ -257,37 +260,27 @@ class ChunkedPartWriter:
             self._sizes.append(len(chunk))
 
     def _store(self, new: dict[bytes, tuple[bytes, int]], repairs: list[tuple[int, bytes]]) -> None:
-        """Write the new chunks (in table order, so their ids ascend) and good copies of
-        damaged ones as one frame, and their rows (one transaction)."""
+        """Write the new chunks as one frame of this upload and their rows (their ids ascend
+        in table order), and good copies of damaged stored chunks as a committed frame (they
+        are named already), in one transaction."""
         upload = self._list._register()
-        plain = bytearray()
-        offsets: list[int] = []
-        for chunk in [c for c, _rows in new.values()] + [c for _id, c in repairs]:
-            offsets.append(len(plain))
-            plain += chunk
-        codec, stored = encode_chunk(bytes(plain), self._level)
         with self._backend.write() as db:
-            row = db.one(
-                "INSERT INTO {p}chunk_frames (codec, size, data, upload_id) VALUES (?, ?, ?, ?) "
-                "RETURNING id",
-                (codec, len(plain), stored, upload),
-            )
-            assert row is not None
-            frame_id = int(row[0])
-            for (chunk_id, _chunk), offset in zip(repairs, offsets[len(new) :], strict=True):
-                db.execute(
-                    "UPDATE {p}chunks SET frame_id = ?, frame_offset = ? WHERE id = ?",
-                    (frame_id, offset, chunk_id),
-                )
+            if repairs:
+                frame_id, offsets = self._frame(db, [chunk for _id, chunk in repairs], None)
+                for (chunk_id, _chunk), offset in zip(repairs, offsets, strict=True):
+                    db.execute(
+                        "UPDATE {p}chunks SET frame_id = ?, frame_offset = ? WHERE id = ?",
+                        (frame_id, offset, chunk_id),
+                    )
             if not new:
                 return
+            frame_id, offsets = self._frame(db, [chunk for chunk, _rows in new.values()], upload)
             values: list[Any] = []
-            for (digest, (chunk, rows_in)), offset in zip(new.items(), offsets, strict=False):
-                values += [digest, rows_in, len(chunk), frame_id, offset, upload]
+            for (digest, (chunk, rows_in)), offset in zip(new.items(), offsets, strict=True):
+                values += [digest, rows_in, len(chunk), frame_id, offset]
             inserted = db.all(
-                "INSERT INTO {p}chunks (sha256, row_count, size, frame_id, frame_offset, "
-                "upload_id) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(new))
+                "INSERT INTO {p}chunks (sha256, row_count, size, frame_id, frame_offset) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?)"] * len(new))
                 + " ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256",
                 values,
             )
@@ -301,6 +294,19 @@ class ChunkedPartWriter:
                     raced,
                 ):
                     self._seen[bytes(sha)] = int(chunk_id)
+
+    def _frame(self, db: Db, chunks: list[bytes], upload: int | None) -> tuple[int, list[int]]:
+        """Insert one frame of ``chunks``; return its id and each chunk's offset in it."""
+        offsets = list(accumulate((len(c) for c in chunks[:-1]), initial=0))
+        plain = b"".join(chunks)
+        codec, stored = encode_chunk(plain, self._level)
+        row = db.one(
+            "INSERT INTO {p}chunk_frames (codec, size, data, upload_id) VALUES (?, ?, ?, ?) "
+            "RETURNING id",
+            (codec, len(plain), stored, upload),
+        )
+        assert row is not None
+        return int(row[0]), offsets
 
     def close(self) -> tuple[str, int]:
         """Finish the part; return its SHA-256 (hex) and plain size in bytes."""
@@ -356,15 +362,16 @@ class ChunkedPartWriter:
 
 
 def claim_chunks(db: Db, name: str, runs: Sequence[tuple[int, int]]) -> None:
-    """Inside a commit: mark the chunks a staged chunked part names as committed and check
-    they are all there.
+    """Inside a commit: mark the frames holding the chunks a staged chunked part names as
+    committed (so no writer's abort deletes them) and check the chunks are all there.
 
     :raises StoreError: if a chunk is missing (a prune removed it while the part was written).
     """
     for group in _batches(merge_runs(runs), _RUNS):
         where, params = _between(group)
         db.execute(
-            f"UPDATE {{p}}chunks SET upload_id = NULL WHERE upload_id IS NOT NULL AND {where}",
+            "UPDATE {p}chunk_frames SET upload_id = NULL WHERE upload_id IS NOT NULL AND id IN "
+            f"(SELECT frame_id FROM {{p}}chunks WHERE {where})",
             params,
         )
         row = db.one(f"SELECT count(*) FROM {{p}}chunks WHERE {where}", params)
@@ -616,7 +623,8 @@ def sweep_chunks(db: Db) -> tuple[int, int]:
     last = 0
     while True:
         page = db.all(
-            "SELECT id FROM {p}chunks WHERE upload_id IS NULL AND id > ? ORDER BY id LIMIT ?",
+            "SELECT c.id FROM {p}chunks c JOIN {p}chunk_frames f ON f.id = c.frame_id "
+            "WHERE f.upload_id IS NULL AND c.id > ? ORDER BY c.id LIMIT ?",
             (last, _PAGE),
         )
         if not page:
@@ -644,17 +652,21 @@ def sweep_chunks(db: Db) -> tuple[int, int]:
 
 
 def release_upload_chunks(db: Db, upload_id: int, *, keep: bool) -> None:
-    """Inside a commit or a discard: delete the chunks upload ``upload_id`` wrote that no
-    commit claimed (unless ``keep``: its part was installed, its chunks claimed) and its
-    frames no chunk is in; its other frames become committed."""
-    if not keep:
-        db.execute("DELETE FROM {p}chunks WHERE upload_id = ?", (upload_id,))
-    db.execute(
-        "DELETE FROM {p}chunk_frames WHERE upload_id = ? AND NOT EXISTS "
-        "(SELECT 1 FROM {p}chunks c WHERE c.frame_id = {p}chunk_frames.id)",
-        (upload_id,),
-    )
-    db.execute("UPDATE {p}chunk_frames SET upload_id = NULL WHERE upload_id = ?", (upload_id,))
+    """Inside a commit or a discard: with ``keep`` (its part was installed), the frames upload
+    ``upload_id`` wrote become committed; else those no commit claimed are deleted with their
+    chunks (the frames first: a commit claiming one meanwhile keeps it)."""
+    if keep:
+        db.execute("UPDATE {p}chunk_frames SET upload_id = NULL WHERE upload_id = ?", (upload_id,))
+        return
+    doomed = [
+        int(row[0])
+        for row in db.all(
+            "DELETE FROM {p}chunk_frames WHERE upload_id = ? RETURNING id", (upload_id,)
+        )
+    ]
+    for batch in _batches(doomed, _BATCH):
+        marks = ", ".join("?" * len(batch))
+        db.execute(f"DELETE FROM {{p}}chunks WHERE frame_id IN ({marks})", batch)
 
 
 def damaged_chunks(backend: Backend) -> Iterator[tuple[str, str]]:
@@ -676,7 +688,7 @@ def damaged_chunks(backend: Backend) -> Iterator[tuple[str, str]]:
             frames.load(db, ids)
             chunks = db.all(
                 "SELECT sha256, size, frame_id, frame_offset FROM {p}chunks WHERE frame_id IN "
-                f"({', '.join('?' * len(ids))}) AND upload_id IS NULL",
+                f"({', '.join('?' * len(ids))})",
                 ids,
             )
         for sha, size, frame_id, offset in chunks:
@@ -689,7 +701,7 @@ def damaged_chunks(backend: Backend) -> Iterator[tuple[str, str]]:
                 yield bytes(sha).hex(), "does not match its SHA-256"
     with backend.read() as db:
         lost = db.all(
-            "SELECT sha256 FROM {p}chunks c WHERE upload_id IS NULL AND NOT EXISTS "
+            "SELECT sha256 FROM {p}chunks c WHERE NOT EXISTS "
             "(SELECT 1 FROM {p}chunk_frames f WHERE f.id = c.frame_id)"
         )
     for (sha,) in lost:

@@ -16,10 +16,10 @@ prune deletes what retention drops, a commit may replace a damaged copy):
 ``part_chunks``     the stored bytes, up to 1 MiB a row, by blob id and sequence number (a
                     chunked part's are its chunk list)
 ``chunks``          (version 2) the chunks of chunked parts, one row each: id, raw SHA-256
-                    (unique), rows, size, its frame and place in it, and the upload that
-                    wrote it until a commit names it
+                    (unique), rows, size, its frame and place in it
 ``chunk_frames``    (version 2) chunks' bytes: consecutive new chunks of a part compressed
-                    together (codec, plain size, bytes, the upload that wrote it)
+                    together (codec, plain size, bytes, and the upload that wrote it until a
+                    commit names one of its chunks)
 ``uploads``         blobs being written by an open transaction (host, pid, start time)
 ``history``         pointer moves, failed runs and recorded snapshots, in order
 ``pointer``         at most one row: snapshot id, manifest SHA-256, generation, updated_at
@@ -142,9 +142,7 @@ def _v2(dialect: str) -> list[str]:
             row_count INTEGER NOT NULL,
             size INTEGER NOT NULL,
             frame_id BIGINT NOT NULL,
-            frame_offset INTEGER NOT NULL,
-            upload_id BIGINT)""",
-        "CREATE INDEX chunks_upload ON {p}chunks (upload_id) WHERE upload_id IS NOT NULL",
+            frame_offset INTEGER NOT NULL)""",
         "CREATE INDEX chunks_frame ON {p}chunks (frame_id)",
     ]
 
