@@ -46,6 +46,7 @@ def store_bytes(store: Any) -> int:
 def run(open_store: Any, rows: list[dict[str, Any]], days: int, changes: int) -> list[list[Any]]:
     store = open_store()
     out = []
+    before = 0
     try:
         for day in range(days):
             if day:
@@ -73,16 +74,19 @@ def run(open_store: Any, rows: list[dict[str, Any]], days: int, changes: int) ->
             read_s = time.perf_counter() - started
             assert read == size
             chunks = store.part_chunks(sha) if hasattr(store, "part_chunks") else None
+            now = store_bytes(store)
             out.append(
                 [
                     day + 1,
                     f"{size / 1e6:.1f}",
                     len(chunks) if chunks is not None else "whole",
-                    f"{store_bytes(store) / 1e6:.1f}",
+                    f"{now / 1e6:.2f}",
+                    f"{(now - before) / 1e6:.3f}",
                     f"{commit_s:.2f}",
                     f"{read_s:.2f}",
                 ]
             )
+            before = now
     finally:
         store.close()
     return out
@@ -116,7 +120,7 @@ def main() -> None:
 
                     print(f"\n{kind}, chunk_size = {chunk_size}")
                     table(
-                        ["day", "part MB", "chunks", "store MB", "commit s", "read s"],
+                        ["day", "part MB", "chunks", "store MB", "added MB", "commit s", "read s"],
                         run(opener, [dict(r) for r in base], args.days, args.changes),
                     )
             finally:
