@@ -258,6 +258,7 @@ class ChunkedPartWriter:
             self._digests += digest
             self._rows.append(rows_in)
             self._sizes.append(len(chunk))
+        self._seen.clear()  # a chunk repeated later is found by the next lookup
 
     def _store(self, new: dict[bytes, tuple[bytes, int]], repairs: list[tuple[int, bytes]]) -> None:
         """Write the new chunks as one frame of this upload and their rows (their ids ascend
@@ -343,7 +344,6 @@ class ChunkedPartWriter:
             listed.chunks,
             runs=tuple(runs),
         )
-        self._seen.clear()
         return name, self._size
 
     def abort(self) -> None:
