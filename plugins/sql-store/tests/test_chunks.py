@@ -4,12 +4,16 @@ snapshot needs them (never under a commit that does), checked by reads and ``ver
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from snapkit.canonical import canonical_bytes
 from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
+from snapkit.contracts import PartRef
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import RetentionPolicy
 from snapkit.testing.store_kit import commit, record_lines, write_part
@@ -226,3 +230,37 @@ def test_a_prune_that_drops_nothing_keeps_every_chunk(store: SqlStore) -> None:
     report = store.prune(RetentionPolicy(keep_last=5), now=_dt.datetime.now(_dt.UTC))
     assert report.removed_snapshots == 0 and report.freed_bytes == 0
     assert _count(store, "chunks") == before
+
+
+def test_a_chunked_part_is_written_and_read_without_holding_it_in_memory(
+    store: SqlStore,
+) -> None:
+    def block(start: int) -> bytes:  # 500 rows of about 100 bytes, made as they are written
+        return b"".join(
+            canonical_bytes({"id": i, "note": hashlib.sha256(b"%d" % i).hexdigest()}) + b"\n"
+            for i in range(start, start + 500)
+        )
+
+    txn = store.begin()
+    tracemalloc.start()
+    try:
+        writer = txn.part_writer()
+        for start in range(0, 80_000, 500):
+            writer.write(block(start))
+        sha, size = writer.close()
+        _now, write_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    ref = PartRef(name="t", sha256=sha, records=80_000, bytes=size, oracle="t")
+    txn.commit(make_manifest(parts=[ref]), move_pointer=True, expected_generation=0)
+    assert store.part_chunks(sha) is not None
+    tracemalloc.start()
+    try:
+        read = sum(len(b) for b in store.iter_part_blocks(sha))
+        _now, read_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == size > 6_000_000
+    limit = size // 3  # the part's chunk list and a few frames, never the part
+    assert write_peak < limit, f"writing {size} bytes peaked at {write_peak}"
+    assert read_peak < limit, f"reading {read} bytes peaked at {read_peak}"
