@@ -1,11 +1,14 @@
-"""The SQLite and PostgreSQL stores pass the whole store conformance kit, unchanged."""
+"""The SQLite and PostgreSQL stores pass the whole store conformance kit, unchanged: with
+parts kept as chunks (the default, so the kit's chunk checks run) and, for SQLite, whole
+(``chunk_size = 0``, as stores were written before chunking)."""
 
 from __future__ import annotations
 
 import pytest
 
 from snapkit.testing.store_kit import StoreConformance
-from snapkit_sql_store.testing import damage_manifest, damage_part
+from snapkit_sql_store import open_sqlite
+from snapkit_sql_store.testing import damage_chunk, damage_manifest, damage_part
 
 
 class _Damage:
@@ -16,6 +19,10 @@ class _Damage:
     @pytest.fixture
     def damage_manifest(self):
         return damage_manifest
+
+    @pytest.fixture
+    def damage_chunk(self):
+        return damage_chunk
 
 
 class TestSqliteStoreConformance(_Damage, StoreConformance):
@@ -28,3 +35,9 @@ class TestPostgresStoreConformance(_Damage, StoreConformance):
     @pytest.fixture
     def make_store(self, open_pg_at):
         return open_pg_at
+
+
+class TestSqliteWholePartsConformance(_Damage, StoreConformance):
+    @pytest.fixture
+    def make_store(self, handles):
+        return lambda path: handles(open_sqlite(path / "store.sqlite3", chunk_size=0))

@@ -110,6 +110,7 @@ def test_sqlite_file_that_is_not_a_database_gives_a_one_line_error(tmp_path: Pat
 
 def test_a_large_part_spans_many_chunk_rows_and_reads_back(store: SqlStore) -> None:
     store.compression_level = 0  # plain bytes: the chunk count follows the size exactly
+    store.chunk_size = 0  # a whole part (chunked parts: tests/test_chunks.py)
     rows = _wide_rows(2600)
     result = commit(store, records={"big": rows})
     ref = store.get(result.snapshot_id).part("big")

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def open_sqlite(path: Any, **settings: Any) -> SqlStore:
     """Open the SQLite store in file ``path`` (created by the first write).
 
-    :param settings: the other ``sqlite`` settings (``busy_timeout``, ``compression_level``).
+    :param settings: the other ``sqlite`` settings (``busy_timeout``, ``compression_level``,
+        ``chunk_size``...).
     """
     from snapkit_sql_store.settings import sqlite_store
 

@@ -24,7 +24,8 @@ from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest, utc_now
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
 from snapkit.store import CommitResult, info_of
 from snapkit_sql_store.backend import CommitOutcomeUnknown, Db
-from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part
+from snapkit_sql_store.chunks import CHUNKED, claim_chunks
+from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part, release_blobs
 from snapkit_sql_store.rows import (
     INFO_COLUMNS,
     append_history,
@@ -102,10 +103,7 @@ def commit_staged(
                         errors=manifest.errors,
                     ),
                 )
-            for blob_id in blob_ids:
-                if blob_id not in used:
-                    db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
-                db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
+            release_blobs(db, blob_ids, used)
     except CommitOutcomeUnknown as exc:
         return _settle_unknown(store, exc, manifest, moving, expected_generation, started)
     if conflict is not None:
@@ -178,6 +176,8 @@ def _install_parts(
                 ),
             )
             if inserted == 1:
+                if part.codec == CHUNKED:
+                    claim_chunks(db, sha, part.runs)
                 used.add(part.blob_id)
                 continue
         if db.one("SELECT 1 FROM {p}parts WHERE sha256 = ?", (sha,)) is None:

@@ -17,7 +17,7 @@ from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import PartOpener
 from snapkit_sql_store.backend import Db
-from snapkit_sql_store.parts import PartRow, discard_blobs, hash_part
+from snapkit_sql_store.parts import PartRow, discard_blobs, hash_part, release_blobs
 from snapkit_sql_store.rows import append_history, check_manifest_bytes, history_entry
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ def import_snapshot(store: SqlStore, manifest: SnapshotManifest, open_part: Part
         with store.backend.write() as db:
             used = _install_parts(db, refs, staged, replace)
             _install_manifest(store, db, manifest, convert.dumps(manifest))
-            for blob_id in blob_ids:
-                if blob_id not in used:
-                    db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
-                db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
+            release_blobs(db, blob_ids, used)
         txn._finished = True
     except BaseException:
         txn._finished = True

@@ -21,7 +21,8 @@ from attrs import frozen
 
 from snapkit.contracts import utc_now
 from snapkit.errors import StoreError
-from snapkit_sql_store.backend import Backend, host_name
+from snapkit_sql_store.backend import Backend, Db, host_name
+from snapkit_sql_store.chunks import release_upload_chunks
 from snapkit_sql_store.codec import ChunkDecoder, ChunkEncoder, corrupt
 
 
@@ -35,6 +36,8 @@ class PartRow:
     size: int
     stored_bytes: int
     chunks: int
+    runs: tuple[tuple[int, int], ...] = ()
+    """For a chunked part staged by this process: the runs of chunk ids its list names."""
 
 
 PART_COLUMNS = "sha256, blob_id, codec, size, stored_bytes, chunks"
@@ -46,7 +49,8 @@ def part_row(row: tuple[Any, ...]) -> PartRow:
 
 
 def discard_blobs(backend: Backend, blob_ids: list[int]) -> None:
-    """Delete staged blobs no part names, and their upload rows (one transaction)."""
+    """Delete staged blobs no part names, the chunks their uploads wrote that no commit
+    claimed, and their upload rows (one transaction)."""
     if not blob_ids:
         return
     with backend.write() as db:
@@ -56,7 +60,19 @@ def discard_blobs(backend: Backend, blob_ids: list[int]) -> None:
                 "(SELECT 1 FROM {p}parts WHERE blob_id = ?)",
                 (blob_id, blob_id),
             )
+            release_upload_chunks(db, blob_id, keep=False)
             db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
+
+
+def release_blobs(db: Db, blob_ids: list[int], used: set[int]) -> None:
+    """Inside a commit: delete the staged blobs (and the chunks their uploads wrote) that no
+    installed part names, and every upload row of ``blob_ids``. The chunks of installed
+    parts were claimed by :func:`snapkit_sql_store.chunks.claim_chunks` first."""
+    for blob_id in blob_ids:
+        if blob_id not in used:
+            db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
+        release_upload_chunks(db, blob_id, keep=blob_id in used)
+        db.execute("DELETE FROM {p}uploads WHERE blob_id = ?", (blob_id,))
 
 
 class SqlPartWriter:
@@ -162,6 +178,12 @@ def iter_blocks(backend: Backend, row: PartRow, *, verify: bool = True) -> Itera
 
     :raises CorruptSnapshotError: if the part is damaged (at the latest, at its end).
     """
+    from snapkit_sql_store.chunks import CHUNKED, chunked_blocks, resolve
+
+    if row.codec == CHUNKED:
+        resolved = resolve(backend, row.sha256, row.blob_id, row.chunks, row.size)
+        yield from chunked_blocks(backend, resolved, verify=verify)
+        return
     decoder = ChunkDecoder(row.codec, row.sha256, verify=verify)
     for chunk in iter_chunks(backend, row):
         yield from decoder.feed(chunk)

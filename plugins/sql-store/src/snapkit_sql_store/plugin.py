@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from snapkit.chunking import CHUNK_TARGET
 from snapkit.descriptors import StoreDescriptor
 from snapkit.markers import hookimpl
 
@@ -22,6 +23,14 @@ _COMMON: dict[str, Any] = {
         "maximum": 22,
         "default": 3,
         "description": "zstd level for parts; 0 stores them uncompressed",
+    },
+    "chunk_size": {
+        "type": "integer",
+        "minimum": 0,
+        "default": CHUNK_TARGET,
+        "description": "plain bytes a chunk of a large part aims for (64 or more; 768, the "
+        "default, is the measured choice, see docs/stores.md): each chunk is stored once and "
+        "shared between snapshots; 0 stores every part whole (both are read)",
     },
     "upload_grace": {
         "type": "number",

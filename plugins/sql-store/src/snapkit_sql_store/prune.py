@@ -3,7 +3,9 @@
 Everything happens in one exclusive transaction (no commit runs meanwhile, so no new reference
 to a part appears while parts are judged unused): the snapshots the decisions drop lose their
 manifest and their part references; parts no remaining snapshot references lose their row and
-their chunks. A dry run does the same work and rolls it back, so its report is exactly what a
+their blob; then chunks no chunked part's list names any more are deleted (chunks of open
+uploads are left to their writers: a commit counts the chunks it names in its own
+transaction). A dry run does the same work and rolls it back, so its report is exactly what a
 real prune would do. The history is append-only and keeps every row. A store that does not
 exist yet has nothing to prune: the report is empty and nothing is created.
 """
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from snapkit.retention import decide
 from snapkit.store import PruneReport, RetentionPolicy
+from snapkit_sql_store.chunks import sweep_chunks
 
 if TYPE_CHECKING:
     from snapkit_sql_store.store import SqlStore
@@ -65,6 +68,8 @@ def prune_store(
                 freed += int(stored_bytes)
                 db.execute("DELETE FROM {p}parts WHERE sha256 = ?", (sha256,))
                 db.execute("DELETE FROM {p}part_chunks WHERE blob_id = ?", (blob_id,))
+            chunks, chunk_bytes = sweep_chunks(db)
+            freed += chunk_bytes
             report = PruneReport(
                 dry_run=dry_run,
                 decisions=decisions,
@@ -78,11 +83,12 @@ def prune_store(
         return done.report
     for snapshot_id in dropped:
         store._forget(snapshot_id)
-    if dropped or unused:
+    if dropped or unused or chunks:
         log.info(
-            "pruned %d snapshot(s) and %d part(s) from %s",
+            "pruned %d snapshot(s), %d part(s) and %d chunk(s) from %s",
             len(dropped),
             len(unused),
+            chunks,
             store.location,
         )
     return report

@@ -13,7 +13,13 @@ prune deletes what retention drops, a commit may replace a damaged copy):
                     listing columns (capture time, status, scope, counts)
 ``snapshot_parts``  which parts each recorded snapshot references (what prune keeps)
 ``parts``           one row per stored part: its SHA-256, codec, sizes, chunk count, blob id
-``part_chunks``     the stored bytes, up to 1 MiB a row, by blob id and sequence number
+``part_chunks``     the stored bytes, up to 1 MiB a row, by blob id and sequence number (a
+                    chunked part's are its chunk list)
+``chunks``          (version 2) the chunks of chunked parts, one row each: id, raw SHA-256
+                    (unique), rows, size, its frame and place in it
+``chunk_frames``    (version 2) chunks' bytes: consecutive new chunks of a part compressed
+                    together (codec, plain size, bytes, and the upload that wrote it until a
+                    commit names one of its chunks)
 ``uploads``         blobs being written by an open transaction (host, pid, start time)
 ``history``         pointer moves, failed runs and recorded snapshots, in order
 ``pointer``         at most one row: snapshot id, manifest SHA-256, generation, updated_at
@@ -112,7 +118,36 @@ def _v1(dialect: str) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[str], list[str]]] = {1: _v1}
+def _v2(dialect: str) -> list[str]:
+    """Chunked parts (docs/stores.md): each chunk a row, stored once by its SHA-256."""
+    pg = dialect == "postgresql"
+    blob = "BYTEA" if pg else "BLOB"
+    serial = (
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        if pg
+        else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    )
+    return [
+        f"""CREATE TABLE {{p}}chunk_frames (
+            id {serial},
+            codec TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            data {blob} NOT NULL,
+            upload_id BIGINT)""",
+        "CREATE INDEX chunk_frames_upload ON {p}chunk_frames (upload_id) "
+        "WHERE upload_id IS NOT NULL",
+        f"""CREATE TABLE {{p}}chunks (
+            id {serial},
+            sha256 {blob} NOT NULL UNIQUE,
+            row_count INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            frame_id BIGINT NOT NULL,
+            frame_offset INTEGER NOT NULL)""",
+        "CREATE INDEX chunks_frame ON {p}chunks (frame_id)",
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[str], list[str]]] = {1: _v1, 2: _v2}
 """Version -> the statements that bring a store from the version before to it."""
 
 LATEST = max(MIGRATIONS)

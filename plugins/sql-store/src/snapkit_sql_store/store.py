@@ -20,11 +20,12 @@ import io
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from snapkit.canonical import sha256_hex
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -37,9 +38,11 @@ from snapkit.errors import (
     AmbiguousSnapshotIdError,
     CorruptSnapshotError,
     SnapshotNotFoundError,
+    StoreError,
 )
 from snapkit.identifiers import check_id_prefix
 from snapkit.store import (
+    ChunkTable,
     CommitResult,
     ListFilter,
     LockInfo,
@@ -49,6 +52,14 @@ from snapkit.store import (
     VerifyReport,
 )
 from snapkit_sql_store.backend import Backend, Db, host_name, pid_alive
+from snapkit_sql_store.chunks import (
+    CHUNKED,
+    Resolved,
+    chunked_blocks,
+    chunked_ranges,
+    iter_chunk_data,
+    resolve,
+)
 from snapkit_sql_store.lease import SqlLease, read_lease, stale_reason
 from snapkit_sql_store.parts import (
     PART_COLUMNS,
@@ -79,6 +90,8 @@ log = logging.getLogger(__name__)
 DEFAULT_COMPRESSION_LEVEL = 3
 DEFAULT_UPLOAD_GRACE = 3600.0
 _CACHE_SIZE = 256
+_RESOLVED_SIZE = 4
+"""Resolved chunk lists a store handle keeps (about 70 bytes a chunk)."""
 
 
 class SqlStore:
@@ -89,6 +102,10 @@ class SqlStore:
     :param upload_grace: seconds after which staged parts of a writer on another host (or a
         live one here) are removed by the next transaction when no live lease holds them;
         those of a dead process on this host go at once.
+    :param chunk_size: plain bytes a chunk of a chunked part averages (at least
+        :data:`~snapkit.chunking.MIN_CHUNK_TARGET`; :data:`~snapkit.chunking.CHUNK_TARGET`,
+        the default, is the measured choice); ``0`` stores every part whole. Both are read.
+    :raises StoreError: if ``chunk_size`` is neither 0 nor at least ``MIN_CHUNK_TARGET``.
     """
 
     def __init__(
@@ -97,11 +114,20 @@ class SqlStore:
         *,
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         upload_grace: float = DEFAULT_UPLOAD_GRACE,
+        chunk_size: int = CHUNK_TARGET,
     ) -> None:
+        if chunk_size and chunk_size < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk_size {chunk_size} of the SQL store is too small",
+                hint=f"use 0 (whole parts) or {MIN_CHUNK_TARGET} bytes or more "
+                f"({CHUNK_TARGET} is the default)",
+            )
         self.backend = backend
         self.key = backend.dialect
         self.compression_level = compression_level
         self.upload_grace = upload_grace
+        self.chunk_size = chunk_size
+        self._resolved: OrderedDict[tuple[str, int], Resolved] = OrderedDict()
         self._created = False
         self._cache: OrderedDict[str, LoadedManifest] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -667,7 +693,10 @@ class SqlStore:
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
         row = self._stored_part(sha256)
-        yield from iter_blocks(self.backend, row, verify=verify)
+        if row.codec == CHUNKED:
+            yield from chunked_blocks(self.backend, self._resolve_part(row), verify=verify)
+        else:
+            yield from iter_blocks(self.backend, row, verify=verify)
 
     @contextmanager
     def open_part(self, sha256: str) -> Iterator[BinaryIO]:
@@ -677,7 +706,11 @@ class SqlStore:
         :raises CorruptSnapshotError: if the part is missing, or (at its end) damaged.
         """
         row = self._stored_part(sha256)
-        raw = BlockStream(iter_blocks(self.backend, row, verify=True))
+        raw = BlockStream(
+            chunked_blocks(self.backend, self._resolve_part(row), verify=True)
+            if row.codec == CHUNKED
+            else iter_blocks(self.backend, row, verify=True)
+        )
         handle = io.BufferedReader(raw, buffer_size=1 << 16)
         try:
             yield handle
@@ -688,6 +721,69 @@ class SqlStore:
         """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
         with self.open_part(sha256) as handle:
             yield from handle
+
+    # -- chunks (snapkit.store.ChunkedPartReader) --------------------------------------------
+
+    def _resolve_part(self, row: PartRow) -> Resolved:
+        """The checked chunk table of a chunked part (the last few are kept, by blob id)."""
+        key = (row.sha256, row.blob_id)
+        with self._cache_lock:
+            cached = self._resolved.get(key)
+            if cached is not None:
+                self._resolved.move_to_end(key)
+                return cached
+        resolved = resolve(self.backend, row.sha256, row.blob_id, row.chunks, row.size)
+        with self._cache_lock:
+            self._resolved[key] = resolved
+            while len(self._resolved) > _RESOLVED_SIZE:
+                self._resolved.popitem(last=False)
+        return resolved
+
+    def part_chunks(self, sha256: str) -> ChunkTable | None:
+        """Return the part's chunks in table order, or ``None`` if it is stored whole (written
+        before chunking, by a store with ``chunk_size = 0``, or smaller than ``MIN_CHUNKS``
+        chunk targets). The table comes from the chunk rows, checked against the digest its
+        chunk list records.
+
+        :raises CorruptSnapshotError: if the part or its chunk list is missing or damaged.
+        """
+        row = self._stored_part(sha256)
+        return self._resolve_part(row).table if row.codec == CHUNKED else None
+
+    def iter_chunks(
+        self, sha256: str, positions: Iterable[int], *, verify: bool = True
+    ) -> Generator[bytes, None, None]:
+        """Yield the bytes of the part's chunks at ``positions`` (ascending indexes into
+        :meth:`part_chunks`), a batch per query, each checked against its SHA-256 with
+        ``verify`` (else by zstd's content checksum and its size).
+
+        :raises CorruptSnapshotError: for a missing or damaged chunk list or chunk, or a part
+            stored whole.
+        :raises ValueError: if positions do not ascend or are out of range.
+        """
+        row = self._stored_part(sha256)
+        if row.codec != CHUNKED:
+            raise CorruptSnapshotError(
+                f"part {sha256} is stored whole, not as chunks",
+                hint="read it with open_part; part_chunks returns None for such parts",
+            )
+        yield from iter_chunk_data(self.backend, self._resolve_part(row), positions, verify=verify)
+
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        """Yield the part's plain bytes for each ``(offset, length)`` range, offsets ascending
+        (:class:`snapkit.store.PartRangeReader`): a chunked part reads only the chunks holding
+        them, each checked against its SHA-256; a whole part is read from its start.
+
+        :raises CorruptSnapshotError: if the part is missing or damaged.
+        :raises ValueError: if a range starts before the previous one or its length is < 0.
+        """
+        row = self._stored_part(sha256)
+        if row.codec == CHUNKED:
+            yield from chunked_ranges(self.backend, self._resolve_part(row), ranges)
+            return
+        yield from _whole_ranges(iter_blocks(self.backend, row, verify=False), ranges)
 
     # -- importing (snapkit.store.SnapshotImporter) ------------------------------------------
 
@@ -738,3 +834,31 @@ class SqlStore:
         from snapkit_sql_store.prune import prune_store
 
         return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))
+
+
+def _whole_ranges(
+    blocks: Iterator[bytes], ranges: Iterable[tuple[int, int]]
+) -> Generator[bytes, None, None]:
+    """Cut ``(offset, length)`` ranges (offsets ascending) out of a part read from its start;
+    what the blocks' checks catch (zstd's content checksum, the size) raises by the end."""
+    held = b""
+    start = 0  # offset of held[0] in the part
+    previous = 0
+    for offset, length in ranges:
+        if length < 0 or offset < previous:
+            raise ValueError(f"ranges must ascend with lengths >= 0 (got ({offset}, {length}))")
+        previous = offset
+        if offset > start:
+            drop = min(offset - start, len(held))
+            held, start = held[drop:], start + drop
+        while start + len(held) < offset + length:
+            block = next(blocks, None)
+            if block is None:
+                break
+            held += block
+            if start < offset:
+                drop = min(offset - start, len(held))
+                held, start = held[drop:], start + drop
+        yield held[offset - start : offset - start + length] if offset >= start else b""
+    for _rest in blocks:  # finish the read so that its checks run
+        pass

@@ -63,6 +63,33 @@ def damage_part(store: SnapshotStore, sha256: str, how: str) -> None:
         )
 
 
+def damage_chunk(store: SnapshotStore, sha256: str, position: int, how: str) -> None:
+    """Damage chunk ``position`` of chunked part ``sha256``: flip a bit of its stored bytes
+    (in the frame holding it: its neighbours in the frame are damaged too, unless the frame is
+    plain), or delete its row."""
+    from snapkit_sql_store.chunks import resolve
+
+    sql = _sql_store(store)
+    row = sql._stored_part(sha256)
+    resolved = resolve(sql.backend, sha256, row.blob_id, row.chunks, row.size)
+    chunk_id = resolved.ids[position]
+    with sql.backend.write() as db:
+        place = db.one("SELECT frame_id, frame_offset FROM {p}chunks WHERE id = ?", (chunk_id,))
+        assert place is not None
+        frame_id, offset = int(place[0]), int(place[1])
+        if how == "delete":
+            db.execute("DELETE FROM {p}chunks WHERE id = ?", (chunk_id,))
+            return
+        if how != "flip":
+            raise ValueError(f"unknown damage {how!r}; use flip or delete")
+        found = db.one("SELECT codec, data FROM {p}chunk_frames WHERE id = ?", (frame_id,))
+        assert found is not None
+        data = bytearray(bytes(found[1]))
+        at = offset + resolved.table.sizes[position] // 2 if found[0] == "raw" else len(data) // 2
+        data[at] ^= 0x10
+        db.execute("UPDATE {p}chunk_frames SET data = ? WHERE id = ?", (bytes(data), frame_id))
+
+
 def damage_manifest(store: SnapshotStore, snapshot_id: str) -> None:
     """Change one byte of a stored manifest (a digit of its schema version)."""
     sql = _sql_store(store)

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from snapkit.contracts import SnapshotManifest
 from snapkit.errors import StoreError
 from snapkit.store import CommitResult
+from snapkit_sql_store.chunks import ChunkedPartWriter
 from snapkit_sql_store.parts import PartRow, SqlPartWriter, discard_blobs
+
+PartWriter = SqlPartWriter | ChunkedPartWriter
 
 if TYPE_CHECKING:
     from snapkit_sql_store.store import SqlStore
@@ -30,14 +33,23 @@ class SqlTransaction:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._writers: list[SqlPartWriter] = []
+        self._writers: list[PartWriter] = []
         self._lock = threading.Lock()
         self._finished = False
 
-    def part_writer(self) -> SqlPartWriter:
-        """Return a writer for a new part, staged until commit (writers may run in threads)."""
+    def part_writer(self) -> PartWriter:
+        """Return a writer for a new part, staged until commit (writers may run in threads).
+
+        With ``chunk_size`` set, a part of at least ``MIN_CHUNKS`` chunk targets is kept as
+        chunks (:mod:`snapkit_sql_store.chunks`), a smaller one whole.
+        """
         self._check_open()
-        writer = SqlPartWriter(self._store.backend, self._store.compression_level)
+        store = self._store
+        writer: PartWriter = (
+            ChunkedPartWriter(store.backend, store.compression_level, store.chunk_size)
+            if store.chunk_size
+            else SqlPartWriter(store.backend, store.compression_level)
+        )
         with self._lock:
             self._writers.append(writer)
         return writer

@@ -1,14 +1,16 @@
 """``verify`` for the SQL store: re-hash everything, check the pointer against its history.
 
 Every manifest row is re-parsed, its id recomputed from its bytes and their SHA-256 compared
-with the one recorded beside them; every stored part is read back chunk by chunk, decompressed
-and re-hashed; every part a recorded (not failed) snapshot references must be stored; the
-pointer must name a verified good snapshot whose manifest hash it records, and be the last
-pointer move of the history. A damaged or lost pointer row is recovered first
-(``read_pointer``); a well-formed one that cannot stand (names a missing, damaged or failed
-manifest, records the wrong manifest hash, or disagrees with the history's last move) is
-recovered at the end to its rightful target, as the file store does, with a warning,
-``pointer_recovered=True`` and a problem saying what was done. Staged chunks of open
+with the one recorded beside them; every stored part is read back, decompressed and re-hashed
+(a chunked part: its chunk list checked, each of its chunks against its SHA-256, the part
+against its name); every committed chunk is re-hashed against its SHA-256 (those no part names
+any more too, until a prune removes them); every part a recorded (not failed) snapshot
+references must be stored; the pointer must name a verified good snapshot whose manifest hash
+it records, and be the last pointer move of the history. A damaged or lost pointer row is
+recovered first (``read_pointer``); a well-formed one that cannot stand (names a missing,
+damaged or failed manifest, records the wrong manifest hash, or disagrees with the history's
+last move) is recovered at the end to its rightful target, as the file store does, with a
+warning, ``pointer_recovered=True`` and a problem saying what was done. Staged chunks of open
 transactions are not data and are not looked at.
 
 Nothing is locked while hashing: commits and prunes go on. A part found missing is reported only
@@ -25,6 +27,7 @@ from snapkit.canonical import sha256_hex
 from snapkit.contracts import PartRef, Pointer, SnapshotManifest
 from snapkit.errors import CorruptSnapshotError
 from snapkit.store import VerifyProblem, VerifyReport
+from snapkit_sql_store.chunks import damaged_chunks
 from snapkit_sql_store.parts import PART_COLUMNS, PartRow, hash_part, part_row
 from snapkit_sql_store.rows import check_manifest_bytes
 
@@ -87,6 +90,9 @@ def verify_store(store: SqlStore) -> VerifyReport:
     for row in part_rows:
         if _hashes(store, row, problems):
             good.add(row.sha256)
+    problems.extend(
+        VerifyProblem("chunk", sha256, what) for sha256, what in damaged_chunks(backend)
+    )
 
     suspects = [
         (snapshot_id, ref)
