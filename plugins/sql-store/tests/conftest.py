@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from snapkit.chunking import CHUNK_TARGET
 from snapkit_sql_store import open_postgresql, open_sqlite
 from snapkit_sql_store.store import SqlStore
 from snapkit_sql_store.testing import PostgresServer
@@ -49,8 +50,9 @@ def handles() -> Iterator[Callable[[SqlStore], SqlStore]]:
 
 @pytest.fixture
 def open_sqlite_at(handles: Callable[[SqlStore], SqlStore]) -> Callable[[Path], SqlStore]:
-    """``open(path)``: the SQLite store in ``path/store.sqlite3``."""
-    return lambda path: handles(open_sqlite(path / "store.sqlite3"))
+    """``open(path)``: the SQLite store in ``path/store.sqlite3``, keeping large parts as
+    chunks (``chunk_size = 768``; the store's default keeps them whole)."""
+    return lambda path: handles(open_sqlite(path / "store.sqlite3", chunk_size=CHUNK_TARGET))
 
 
 @pytest.fixture
@@ -59,7 +61,9 @@ def open_pg_at(
 ) -> Callable[[Path], SqlStore]:
     """``open(path)``: the PostgreSQL store in a schema named after ``path`` (over the
     server's socket; the tests of credentials use its TCP port)."""
-    return lambda path: handles(open_postgresql(pg_server.socket_dsn(), schema=schema_for(path)))
+    return lambda path: handles(
+        open_postgresql(pg_server.socket_dsn(), schema=schema_for(path), chunk_size=CHUNK_TARGET)
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

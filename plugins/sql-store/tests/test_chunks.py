@@ -43,10 +43,11 @@ def _distinct_chunks(store: SqlStore, *parts: str) -> set[str]:
     return {chunk.sha256 for sha in parts for chunk in store.part_chunks(sha) or ()}
 
 
-def test_chunking_is_on_by_default_and_a_too_small_chunk_size_is_refused(tmp_path: Path) -> None:
+def test_chunking_is_opt_in_and_a_too_small_chunk_size_is_refused(tmp_path: Path) -> None:
     for settings in (SQLITE_SCHEMA, POSTGRESQL_SCHEMA):
-        assert settings["properties"]["chunk_size"]["default"] == CHUNK_TARGET
-    assert open_sqlite(tmp_path / "a.sqlite3").chunk_size == CHUNK_TARGET
+        assert settings["properties"]["chunk_size"]["default"] == 0
+    assert open_sqlite(tmp_path / "a.sqlite3").chunk_size == 0
+    assert open_sqlite(tmp_path / "c.sqlite3", chunk_size=CHUNK_TARGET).chunk_size == CHUNK_TARGET
     with pytest.raises(StoreError, match="too small") as caught:
         open_sqlite(tmp_path / "b.sqlite3", chunk_size=MIN_CHUNK_TARGET - 1)
     assert str(MIN_CHUNK_TARGET) in (caught.value.hint or "")
@@ -204,7 +205,7 @@ def test_copy_into_and_out_of_a_chunked_store_keeps_ids_and_chunks(
     rows[10] = {**rows[10], "name": "changed"}
     second = commit(store, payload=2, records={"t": rows})
     whole = open_sqlite(tmp_path / "whole.sqlite3", chunk_size=0)
-    back = open_sqlite(tmp_path / "back.sqlite3")
+    back = open_sqlite(tmp_path / "back.sqlite3", chunk_size=CHUNK_TARGET)
     try:
         for source, target in ((store, whole), (whole, back)):
             for snapshot_id in (first.snapshot_id, second.snapshot_id):

@@ -1,6 +1,6 @@
 """The SQLite and PostgreSQL stores pass the whole store conformance kit, unchanged: with
-parts kept as chunks (the default, so the kit's chunk checks run) and, for SQLite, whole
-(``chunk_size = 0``, as stores were written before chunking)."""
+parts kept as chunks (``chunk_size = 768``, so the kit's chunk checks run) and, for SQLite,
+whole (``chunk_size = 0``, the default)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from snapkit.chunking import CHUNK_TARGET
 from snapkit.descriptors import StoreDescriptor
 from snapkit.markers import hookimpl
 
@@ -27,10 +26,10 @@ _COMMON: dict[str, Any] = {
     "chunk_size": {
         "type": "integer",
         "minimum": 0,
-        "default": CHUNK_TARGET,
-        "description": "plain bytes a chunk of a large part aims for (64 or more; 768, the "
-        "default, is the measured choice, see docs/stores.md): each chunk is stored once and "
-        "shared between snapshots; 0 stores every part whole (both are read)",
+        "default": 0,
+        "description": "plain bytes a chunk of a large part aims for (64 or more; 768 is the "
+        "measured choice, see docs/stores.md): each chunk is stored once and shared between "
+        "snapshots; 0, the default, stores every part whole (both are read)",
     },
     "upload_grace": {
         "type": "number",

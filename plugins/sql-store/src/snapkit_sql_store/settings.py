@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from snapkit.chunking import CHUNK_TARGET
 from snapkit.errors import ConfigError
 from snapkit_sql_store.store import DEFAULT_COMPRESSION_LEVEL, DEFAULT_UPLOAD_GRACE, SqlStore
 
@@ -26,7 +25,7 @@ def _common(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "compression_level": int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
         "upload_grace": float(settings.get("upload_grace", DEFAULT_UPLOAD_GRACE)),
-        "chunk_size": int(settings.get("chunk_size", CHUNK_TARGET)),
+        "chunk_size": int(settings.get("chunk_size", 0)),
     }
 
 

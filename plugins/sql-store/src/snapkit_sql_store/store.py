@@ -103,8 +103,10 @@ class SqlStore:
         live one here) are removed by the next transaction when no live lease holds them;
         those of a dead process on this host go at once.
     :param chunk_size: plain bytes a chunk of a chunked part averages (at least
-        :data:`~snapkit.chunking.MIN_CHUNK_TARGET`; :data:`~snapkit.chunking.CHUNK_TARGET`,
-        the default, is the measured choice); ``0`` stores every part whole. Both are read.
+        :data:`~snapkit.chunking.MIN_CHUNK_TARGET`; :data:`~snapkit.chunking.CHUNK_TARGET` is
+        the measured choice); ``0``, the default, stores every part whole: in a SQL store a
+        chunk costs a row and an index entry, which makes reads and commits several times
+        slower (docs/stores.md). Both are read.
     :raises StoreError: if ``chunk_size`` is neither 0 nor at least ``MIN_CHUNK_TARGET``.
     """
 
@@ -114,13 +116,13 @@ class SqlStore:
         *,
         compression_level: int = DEFAULT_COMPRESSION_LEVEL,
         upload_grace: float = DEFAULT_UPLOAD_GRACE,
-        chunk_size: int = CHUNK_TARGET,
+        chunk_size: int = 0,
     ) -> None:
         if chunk_size and chunk_size < MIN_CHUNK_TARGET:
             raise StoreError(
                 f"chunk_size {chunk_size} of the SQL store is too small",
                 hint=f"use 0 (whole parts) or {MIN_CHUNK_TARGET} bytes or more "
-                f"({CHUNK_TARGET} is the default)",
+                f"({CHUNK_TARGET} is the measured choice)",
             )
         self.backend = backend
         self.key = backend.dialect
