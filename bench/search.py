@@ -5,9 +5,7 @@ file store, with an index on ``email``; the OneRoster plugin's layout view write
 rows as ``users.csv``. Each contender then runs in its own subprocess, so its peak RSS is its
 own, looking for one email substring that matches a handful of rows:
 
-- **snapkit scan**: ``search_table(..., use_index=False)``, streaming the zstd part (the store
-  decompresses the next blocks in a second thread, :mod:`snapkit.readahead`, while the scan
-  searches the current one); for information, the same scan without that thread;
+- **snapkit scan**: ``search_table(..., use_index=False)``, streaming the zstd part;
 - **grep -c**: on ``users.csv``;
 - **duckdb**: one thread, ``count(*)`` with ``LIKE`` over ``read_csv('users.csv')`` (and, for
   information, the same with two threads);
@@ -141,29 +139,18 @@ def peak_mb() -> float:
 def child(which: str, folder: Path, csv_path: str) -> dict[str, Any]:
     """One contender, in this (child) process."""
     result: dict[str, Any] = {}
-    if which in ("snapkit", "snapkit-1"):
-        from snapkit.search import parse_query, scan_blocks, search_table
-        from snapkit.search_core import part_blocks
+    if which == "snapkit":
+        from snapkit.search import search_table
 
         project = _project(folder)
         opening = time.perf_counter()
         project.store  # noqa: B018 - open the store (as DuckDB connects) before timing
         opened = time.perf_counter() - opening
         started, cpu = time.perf_counter(), time.process_time()
-        if which == "snapkit":
-            found = search_table(
-                project, "current", "users", f"email~{NEEDLE}", limit=None, use_index=False
-            )
-            matches, scanned = len(found.rows), found.scanned
-        else:  # the scan search_table runs, without its read-ahead thread
-            part = project.current().part("users")
-            rows, _more, scanned = scan_blocks(
-                part_blocks(project.store, part.sha256, verify=False),
-                parse_query(f"email~{NEEDLE}"),
-                limit=None,
-                lines=part.records,
-            )
-            matches = len(rows)
+        found = search_table(
+            project, "current", "users", f"email~{NEEDLE}", limit=None, use_index=False
+        )
+        matches, scanned = len(found.rows), found.scanned
         result = {
             "seconds": time.perf_counter() - started,
             "cpu": time.process_time() - cpu,
@@ -289,22 +276,9 @@ def main() -> None:
             f"{sizes['csv_bytes'] / 1e6:.0f} MB; email index {sizes['index_bytes'] / 1e6:.1f} "
             f"MB on disk"
         )
-        results = {
-            name: run_child(name, folder, sizes["csv"])
-            for name in (
-                "snapkit",
-                "snapkit-1",
-                "grep",
-                "duckdb",
-                "duckdb-2",
-                "index",
-                "duckdb-json",
-            )
-        }
-    snap, snap1, grep, duck, duck2, index, json_zst = (
-        results[k]
-        for k in ("snapkit", "snapkit-1", "grep", "duckdb", "duckdb-2", "index", "duckdb-json")
-    )
+        names = ("snapkit", "grep", "duckdb", "duckdb-2", "index", "duckdb-json")
+        results = {name: run_child(name, folder, sizes["csv"]) for name in names}
+    snap, grep, duck, duck2, index, json_zst = (results[name] for name in names)
     print(
         f"\nquery: email~{NEEDLE} ({snap['matches']} matches; grep {grep['matches']}, "
         f"duckdb {duck['matches']}, duckdb json.zst {json_zst['matches']})"
@@ -312,7 +286,6 @@ def main() -> None:
     print(f"{'':20}{'seconds':>9}{'CPU s':>8}{'MB/s':>9}{'rows/s':>13}{'peak RSS':>11}")
     for name, result, size in (
         ("snapkit scan", snap, sizes["part_bytes"]),
-        ("(scan, no read-ahead)", snap1, sizes["part_bytes"]),
         ("grep -c", grep, sizes["csv_bytes"]),
         ("duckdb 1 thread", duck, sizes["csv_bytes"]),
         ("(duckdb 2 threads)", duck2, sizes["csv_bytes"]),
@@ -329,9 +302,8 @@ def main() -> None:
     )
     print(
         f"(untimed: opening the store {snap['open']:.3f} s, DuckDB connect "
-        f"{duck['open']:.3f} s; the scan decompresses the part in a second thread while it "
-        f"searches: in parentheses the same scan without it, DuckDB with 2 threads, and DuckDB "
-        f"reading the part as one zstd file, for information)"
+        f"{duck['open']:.3f} s; in parentheses, for information: DuckDB with 2 threads, and "
+        f"DuckDB reading the part itself as one zstd JSON Lines file)"
     )
     rate = sizes["part_bytes"] / snap["seconds"] / 1e6
     ratio = snap["seconds"] / duck["seconds"]

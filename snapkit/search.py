@@ -353,10 +353,7 @@ def search_table(
                 return SearchResult(
                     manifest.id, table, text, offset, limit, rows, more, scanned, used
                 )
-    from snapkit.readahead import read_ahead
-
-    # the store decompresses the next blocks in a second thread while this one scans
-    with closing(read_ahead(part_blocks(project.store, part.sha256, verify=verify))) as blocks:
+    with closing(part_blocks(project.store, part.sha256, verify=verify)) as blocks:
         rows, more, scanned = scan_blocks(
             blocks, parsed, offset=offset, limit=limit, lines=part.records
         )
