@@ -57,6 +57,14 @@ SCHEMA: Mapping[str, Any] = {
             "default": 5,
             "description": "seconds to wait for a connection to the endpoint",
         },
+        "chunk_size": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 768,
+            "description": "plain bytes a chunk of a chunked part aims for (64 or more; 768, "
+            "the default, is the measured choice, see docs/snapshots.md); 0 stores every "
+            "part whole (both are read)",
+        },
         "compression_level": {
             "type": "integer",
             "minimum": 1,

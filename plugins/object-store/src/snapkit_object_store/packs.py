@@ -1,0 +1,368 @@
+"""Pack objects: chunks stored once, as zstd frames, with an index; named by their SHA-256.
+
+A pack holds the chunks one part stored new, in the order it met them::
+
+    frame 1..n   zstd frames (content checksum), each of consecutive new chunks up to about
+                 PACK_FRAME plain bytes (so small chunks compress as well as a 1 MiB frame of
+                 the table would)
+    index        one zstd frame (content checksum) of one entry per chunk: SHA-256 (32 bytes),
+                 u32 rows, u32 size, u64 frame start, u32 frame size (compressed), u32 offset
+                 of the chunk in its frame's plain bytes
+    footer       u64 index start, u32 index size, TAG (4 bytes, "SKO1")
+
+The object's key is ``packs/<sha256>.pack``, the SHA-256 of all its bytes (``verify``
+re-hashes every pack). A chunk list names, with each pack it uses, the SHA-256 and place of
+the pack's index frame, so a reader fetches the index with one ranged ``GetObject`` and checks
+it before use; each frame is fetched with a ranged ``GetObject``, checked by zstd's content
+checksum as it is decompressed, and each chunk by its SHA-256 where the reader asks.
+
+:class:`PackWriter` stages a pack in temporary files (in memory while small), so memory stays
+bounded by a frame whatever the part's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, cast
+
+import zstandard
+
+from snapkit.errors import CorruptSnapshotError
+from snapkit_object_store.parts import SPOOL_IN_MEMORY
+
+PACK_FRAME = 1 << 20
+"""Plain bytes of new chunks a pack frame aims for (a frame ends with the chunk reaching it)."""
+TAG = b"SKO1"
+ENTRY = struct.Struct("<32sIIQII")
+FOOTER = struct.Struct("<QI4s")
+MAX_INDEX = 1 << 30
+CACHED_FRAMES = 32
+"""Decompressed frames a reader keeps (least recently used out): one per pack a part changed
+over a month spans, so a sequential read fetches each frame once."""
+READ_AHEAD = 4
+"""Frames a sequential read of a chunked part fetches ahead of the one it returns (ranged
+``GetObject`` requests in flight at once; memory: this many frames of about 1 MiB)."""
+
+FetchRange = Callable[[str, int, int], bytes]
+"""``fetch(pack, start, size)``: ``size`` bytes of pack object ``pack`` from ``start``."""
+
+
+class StagedPack:
+    """A finished pack in a temporary file, ready to upload (see :class:`PackWriter`).
+
+    :attr:`name` is its SHA-256, :attr:`md5` that of its bytes (a single ``PutObject``'s ETag).
+    """
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        name: str,
+        index_sha256: str,
+        index_start: int,
+        index_size: int,
+        md5: str,
+        stored_bytes: int,
+    ) -> None:
+        self.file = file
+        self.name = name
+        self.index_sha256 = index_sha256
+        self.index_start = index_start
+        self.index_size = index_size
+        self.md5 = md5
+        self.stored_bytes = stored_bytes
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The pack's bytes in pieces of ``size`` (the last one shorter)."""
+        self.file.seek(0)
+        while piece := self.file.read(size):
+            yield piece
+
+    def discard(self) -> None:
+        """Drop the staged bytes."""
+        self.file.close()
+
+
+class PackWriter:
+    """Stages one pack: chunks go into frames, frames into a spooled file, the index last.
+
+    The index entries of finished frames go to a second spooled file, compressed after the
+    frames at :meth:`close`.
+    """
+
+    def __init__(self, level: int) -> None:
+        self._level = level
+        self._out: _HashingFile | None = None
+        self._stream: Any = None
+        self._index: IO[bytes] | None = None
+        self._pending: list[tuple[bytes, int, int, int]] = []  # sha, rows, size, offset
+        self._pending_size = 0
+        self._frame_start = 0
+        self.count = 0
+        """Chunks added so far."""
+
+    def add(self, chunk: bytes, sha256: bytes, rows: int) -> int:
+        """Append a chunk; return its position (entry) in the pack."""
+        if self._out is None:
+            self._out = _HashingFile(_spooled())
+            compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+            self._stream = compressor.stream_writer(cast(IO[bytes], self._out), closefd=False)
+        self._pending.append((sha256, rows, len(chunk), self._pending_size))
+        self._stream.write(chunk)
+        self._pending_size += len(chunk)
+        self.count += 1
+        if self._pending_size >= PACK_FRAME:
+            self._end_frame()
+        return self.count - 1
+
+    def _end_frame(self) -> None:
+        if not self._pending:
+            return
+        assert self._out is not None
+        self._stream.flush(zstandard.FLUSH_FRAME)
+        start, size = self._frame_start, self._out.written - self._frame_start
+        self._frame_start = self._out.written
+        if self._index is None:
+            self._index = _spooled()
+        self._index.write(
+            b"".join(
+                ENTRY.pack(sha, rows, length, start, size, offset)
+                for sha, rows, length, offset in self._pending
+            )
+        )
+        self._pending = []
+        self._pending_size = 0
+
+    def close(self) -> StagedPack | None:
+        """Finish the pack; ``None`` if it holds no chunk (nothing is staged)."""
+        self._end_frame()
+        if not self.count:
+            return None
+        assert self._index is not None and self._out is not None
+        self._stream = None
+        length = self._index.tell()
+        self._index.seek(0)
+        start = self._out.written
+        self._out.index_hash = hashlib.sha256()
+        compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+        compressor.copy_stream(self._index, cast(IO[bytes], self._out), size=length)
+        index_hash, self._out.index_hash = self._out.index_hash, None
+        self._index.close()
+        self._index = None
+        index_size = self._out.written - start
+        self._out.write(FOOTER.pack(start, index_size, TAG))
+        out, self._out = self._out, None
+        return StagedPack(
+            out.file,
+            out.hash.hexdigest(),
+            index_hash.hexdigest(),
+            start,
+            index_size,
+            out.md5.hexdigest(),
+            out.written,
+        )
+
+    def discard(self) -> None:
+        """Drop an unfinished pack."""
+        for handle in (self._out.file if self._out else None, self._index):
+            if handle is not None:
+                handle.close()
+        self._out = None
+        self._index = None
+
+
+def _spooled() -> IO[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+
+class _HashingFile:
+    """Where a pack's compressor writes: the spooled file, counting and hashing the bytes."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.written = 0
+        self.hash = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.index_hash: Any = None
+        """Also hashes what is written while it is set (the index frame)."""
+
+    def write(self, data: bytes) -> int:
+        self.file.write(data)
+        self.hash.update(data)
+        self.md5.update(data)
+        if self.index_hash is not None:
+            self.index_hash.update(data)
+        self.written += len(data)
+        return len(data)
+
+
+def corrupt_pack(name: str, what: str) -> CorruptSnapshotError:
+    """The error for a damaged or missing pack."""
+    return CorruptSnapshotError(
+        f"pack {name} {what}",
+        hint="run `snapkit snapshots verify` and refresh to write the chunks again",
+    )
+
+
+def check_index(frame: bytes, name: str, index_sha256: str) -> bytes:
+    """The entries (raw, :data:`ENTRY` each) of pack ``name``'s index frame, checked against
+    the SHA-256 a chunk list recorded.
+
+    :raises CorruptSnapshotError: if the index is damaged or another pack's.
+    """
+    if hashlib.sha256(frame).hexdigest() != index_sha256:
+        raise corrupt_pack(name, "has an index that does not match its chunk lists (damaged)")
+    return decode_index(frame, name)
+
+
+def decode_index(frame: bytes, name: str) -> bytes:
+    """Decompress a pack's index frame (zstd's content checksum checked) into its entries."""
+    try:
+        body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_INDEX)
+    except zstandard.ZstdError as exc:
+        raise corrupt_pack(name, f"has an index that does not decompress: {exc}") from None
+    if len(body) % ENTRY.size:
+        raise corrupt_pack(name, "has an index of the wrong length")
+    return body
+
+
+def decompress_frame(data: bytes, size: int, pack: str, start: int) -> bytes:
+    """Decompress one pack frame, checking it is whole and carries a content checksum."""
+    if len(data) != size:
+        raise corrupt_pack(pack, f"is truncated (frame at {start} is incomplete)")
+    try:
+        if not zstandard.get_frame_parameters(data).has_checksum:
+            raise corrupt_pack(pack, f"has a frame at {start} without its checksum")
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        plain = decompressor.decompress(data)
+    except zstandard.ZstdError as exc:
+        raise corrupt_pack(
+            pack, f"has a frame at {start} that does not decompress: {exc}"
+        ) from None
+    if not decompressor.eof or decompressor.unused_data:
+        raise corrupt_pack(pack, f"has a frame at {start} that does not match its index")
+    return plain
+
+
+class FrameReader:
+    """Fetches and checks pack frames, keeping the last :data:`CACHED_FRAMES` decompressed
+    (chunks of one frame are read together)."""
+
+    def __init__(self, fetch: FetchRange) -> None:
+        self._fetch = fetch
+        self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+    def frame(self, pack: str, start: int, size: int) -> bytes:
+        """The plain bytes of the frame at ``start`` (``size`` compressed bytes) of ``pack``.
+
+        :raises CorruptSnapshotError: if the pack is missing, or the frame is not one complete
+            zstd frame with a content checksum that matches its content.
+        """
+        key = (pack, start)
+        cached = self._frames.get(key)
+        if cached is not None:
+            self._frames.move_to_end(key)
+            return cached
+        plain = decompress_frame(self._fetch(pack, start, size), size, pack, start)
+        self._frames[key] = plain
+        if len(self._frames) > CACHED_FRAMES:
+            self._frames.popitem(last=False)
+        return plain
+
+
+def frames_ahead(
+    fetch: FetchRange, frames: Iterable[tuple[str, int, int]], ahead: int = READ_AHEAD
+) -> Generator[bytes, None, None]:
+    """The plain bytes of ``frames`` ``(pack, start, size)`` in order, each checked, with up to
+    ``ahead`` ranged reads in flight (a store on a network is latency-bound)."""
+
+    def load(frame: tuple[str, int, int]) -> bytes:
+        pack, start, size = frame
+        return decompress_frame(fetch(pack, start, size), size, pack, start)
+
+    todo = iter(frames)
+    pool = ThreadPoolExecutor(max_workers=ahead)
+    pending: list[Future[bytes]] = []
+    try:
+        for frame in todo:
+            pending.append(pool.submit(load, frame))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            done = pending.pop(0).result()
+            following = next(todo, None)
+            if following is not None:
+                pending.append(pool.submit(load, following))
+            yield done
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def read_footer(data: bytes, name: str, size: int) -> tuple[int, int]:
+    """The index frame's ``(start, size)`` from the last :data:`FOOTER` bytes of a pack object
+    of ``size`` bytes.
+
+    :raises CorruptSnapshotError: if the footer is damaged or the pack truncated.
+    """
+    if size < FOOTER.size or len(data) != FOOTER.size:
+        raise corrupt_pack(name, "is truncated (too short to hold its index)")
+    start, length, tag = FOOTER.unpack(data)
+    if tag != TAG or start + length + FOOTER.size != size:
+        raise corrupt_pack(name, "is truncated or has a damaged footer")
+    return start, length
+
+
+def check_pack(body: Iterable[bytes], name: str, index: bytes, index_start: int) -> int:
+    """Check a pack object as its bytes stream in: its SHA-256 against its name, every frame
+    its index names (complete, zstd content checksum) and every chunk against its SHA-256.
+    Memory: one frame. Returns the pack's chunk count.
+
+    :param index: the pack's index entries (:func:`decode_index` of its index frame).
+    :raises CorruptSnapshotError: for the first thing found wrong.
+    """
+    entries = list(ENTRY.iter_unpack(index))
+    frames = sorted({(start, size) for _sha, _r, _s, start, size, _o in entries})
+    expected = 0
+    for start, size in frames:
+        if start != expected:
+            raise corrupt_pack(name, "has an index whose frames do not follow each other")
+        expected = start + size
+    if expected != index_start:
+        raise corrupt_pack(name, "has an index whose frames do not end where the index starts")
+    by_frame: dict[int, list[tuple[bytes, int, int]]] = {}
+    for sha, _rows, size, start, _frame_size, offset in entries:
+        by_frame.setdefault(start, []).append((sha, size, offset))
+    digest = hashlib.sha256()
+    buffer = bytearray()
+    position = 0  # bytes of the pack before ``buffer``
+    todo = iter(frames)
+    current = next(todo, None)
+    count = 0
+    for piece in body:
+        digest.update(piece)
+        if current is None:
+            continue
+        buffer += piece
+        while current is not None and position + len(buffer) >= current[0] + current[1]:
+            start, size = current
+            data = bytes(buffer[start - position : start - position + size])
+            plain = decompress_frame(data, size, name, start)
+            for sha, length, offset in by_frame[start]:
+                chunk = plain[offset : offset + length]
+                if len(chunk) != length or hashlib.sha256(chunk).digest() != sha:
+                    raise corrupt_pack(name, f"has chunk {count} that does not match its SHA-256")
+                count += 1
+            del buffer[: start + size - position]
+            position = start + size
+            current = next(todo, None)
+    if current is not None:
+        raise corrupt_pack(name, "is truncated (a frame its index names is incomplete)")
+    if digest.hexdigest() != name:
+        raise corrupt_pack(name, f"hashes to {digest.hexdigest()}, not its name")
+    return count
