@@ -124,21 +124,22 @@ def resolve(
         index = indexes[pack]
         if (first + count) * width > len(index):
             raise corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
-        for sha, rows, size, start, frame_size, offset in packs.ENTRY.iter_unpack(
-            index[first * width : (first + count) * width]
-        ):
-            listed.digests += sha
-            listed.rows.append(rows)
-            listed.sizes.append(size)
-            listed.frame_starts.append(start)
-            listed.frame_sizes.append(frame_size)
-            listed.frame_offsets.append(offset)
+        shas, rows, sizes, starts, frame_sizes, offsets = zip(
+            *packs.ENTRY.iter_unpack(index[first * width : (first + count) * width]),
+            strict=True,
+        )
+        listed.digests += b"".join(shas)
+        listed.rows.extend(rows)
+        listed.sizes.extend(sizes)
+        listed.frame_starts.extend(starts)
+        listed.frame_sizes.extend(frame_sizes)
+        listed.frame_offsets.extend(offsets)
         listed.pack_of.extend([pack] * count)
         listed.entry_of.extend(range(first, first + count))
-    offsets = list(accumulate(listed.sizes, initial=0))
-    if offsets.pop() != raw.size:
+    ends = array("Q", accumulate(listed.sizes, initial=0))
+    if ends.pop() != raw.size:
         raise corrupt_part(name, "has chunks that do not add up to the part's size")
-    listed.offsets = array("Q", offsets)
+    listed.offsets = ends
     return listed
 
 
@@ -393,7 +394,7 @@ def chunked_blocks(
     """
     digest = hashlib.sha256() if verify else None
     stretches = list(_frame_runs(listed))
-    frames = packs.frames_ahead(fetch, ((p, s, z) for p, s, z, _f, _l in stretches))
+    frames = packs.frames_ahead(fetch, [(p, s, z) for p, s, z, _f, _l in stretches])
     sizes, offsets, in_frame = listed.sizes, listed.offsets, listed.frame_offsets
     try:
         for (pack, _start, _size, first, last), frame in zip(stretches, frames, strict=True):

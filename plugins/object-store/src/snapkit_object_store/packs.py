@@ -26,7 +26,7 @@ import hashlib
 import struct
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, cast
 
@@ -255,6 +255,7 @@ class FrameReader:
     def __init__(self, fetch: FetchRange) -> None:
         self._fetch = fetch
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._failed: dict[tuple[str, int], CorruptSnapshotError] = {}
 
     def frame(self, pack: str, start: int, size: int) -> bytes:
         """The plain bytes of the frame at ``start`` (``size`` compressed bytes) of ``pack``.
@@ -267,7 +268,14 @@ class FrameReader:
         if cached is not None:
             self._frames.move_to_end(key)
             return cached
-        plain = decompress_frame(self._fetch(pack, start, size), size, pack, start)
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
+        try:
+            plain = decompress_frame(self._fetch(pack, start, size), size, pack, start)
+        except CorruptSnapshotError as exc:
+            self._failed[key] = exc  # the chunks after it in the frame fail alike, unfetched
+            raise
         self._frames[key] = plain
         if len(self._frames) > CACHED_FRAMES:
             self._frames.popitem(last=False)
@@ -275,31 +283,40 @@ class FrameReader:
 
 
 def frames_ahead(
-    fetch: FetchRange, frames: Iterable[tuple[str, int, int]], ahead: int = READ_AHEAD
+    fetch: FetchRange, frames: Sequence[tuple[str, int, int]], ahead: int = READ_AHEAD
 ) -> Generator[bytes, None, None]:
     """The plain bytes of ``frames`` ``(pack, start, size)`` in order, each checked, with up to
-    ``ahead`` ranged reads in flight (a store on a network is latency-bound)."""
+    ``ahead`` ranged reads in flight (a store on a network is latency-bound). A frame named
+    again soon (a part whose runs go back and forth between an old pack and the small packs
+    of later days) is kept: the last :data:`CACHED_FRAMES` are, so each is fetched once."""
 
     def load(frame: tuple[str, int, int]) -> bytes:
         pack, start, size = frame
         return decompress_frame(fetch(pack, start, size), size, pack, start)
 
-    todo = iter(frames)
+    kept: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+    pending: dict[tuple[str, int, int], Future[bytes]] = {}
+    scheduled = 0
     pool = ThreadPoolExecutor(max_workers=ahead)
-    pending: list[Future[bytes]] = []
     try:
-        for frame in todo:
-            pending.append(pool.submit(load, frame))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            done = pending.pop(0).result()
-            following = next(todo, None)
-            if following is not None:
-                pending.append(pool.submit(load, following))
-            yield done
+        for frame in frames:
+            while scheduled < len(frames) and len(pending) < ahead:
+                following = frames[scheduled]
+                scheduled += 1
+                if following not in kept and following not in pending:
+                    pending[following] = pool.submit(load, following)
+            plain = kept.get(frame)
+            if plain is not None:
+                kept.move_to_end(frame)
+            else:
+                future = pending.pop(frame, None)
+                plain = future.result() if future is not None else load(frame)
+                kept[frame] = plain
+                if len(kept) > CACHED_FRAMES:
+                    kept.popitem(last=False)
+            yield plain
     finally:
-        for future in pending:
+        for future in pending.values():
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
