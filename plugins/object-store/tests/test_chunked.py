@@ -244,3 +244,41 @@ def test_a_commit_dying_between_its_pack_and_its_chunk_list_leaves_the_store_ver
     retried = commit(checker, payload=2, records={"t": rows})
     assert _read(open_prefix(), _part(checker, retried.snapshot_id)) == b"".join(record_lines(rows))
     assert open_prefix().verify().ok
+
+
+def test_a_range_of_a_chunked_part_fetches_only_the_frame_holding_it(
+    open_prefix: OpenStore,
+) -> None:
+    store = open_prefix()
+    rows = _rows(60_000)
+    result = commit(store, payload=1, records={"t": rows})
+    sha = _part(store, result.snapshot_id)
+    data = b"".join(record_lines(rows))
+    fresh = open_prefix()
+    listed = fresh._listed(sha)
+    assert listed is not None and len(set(listed.frame_starts)) >= 3
+    ranges: list[str] = []
+    fresh.client.meta.events.register(
+        "before-send.s3.GetObject",
+        lambda request, **_kw: ranges.append(_range_of(request)),
+    )
+    middle = len(data) // 2
+    assert list(fresh.read_part_ranges(sha, [(middle, 100), (middle + 50, 10)])) == [
+        data[middle : middle + 100],
+        data[middle + 50 : middle + 60],
+    ]
+    # the chunk list (its resolution kept from before), then the one frame holding both
+    assert ranges == ["whole", f"bytes={_frame_range(listed, middle)}"]
+
+
+def _range_of(request: Any) -> str:
+    value = request.headers.get("Range", b"whole")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _frame_range(listed: Any, offset: int) -> str:
+    from bisect import bisect_right
+
+    position = bisect_right(listed.offsets, offset) - 1
+    start, size = listed.frame_starts[position], listed.frame_sizes[position]
+    return f"{start}-{start + size - 1}"

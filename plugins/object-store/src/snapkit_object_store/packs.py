@@ -287,19 +287,21 @@ def frames_ahead(
 ) -> Generator[bytes, None, None]:
     """The plain bytes of ``frames`` ``(pack, start, size)`` in order, each checked, with up to
     ``ahead`` ranged reads in flight (a store on a network is latency-bound). A frame named
-    again soon (a part whose runs go back and forth between an old pack and the small packs
-    of later days) is kept: the last :data:`CACHED_FRAMES` are, so each is fetched once."""
+    again (a part whose runs go back and forth between an old pack and the small packs of
+    later days) is kept until its last use, up to :data:`CACHED_FRAMES` of them, so each is
+    fetched once; one not named again is dropped at once."""
 
     def load(frame: tuple[str, int, int]) -> bytes:
         pack, start, size = frame
         return decompress_frame(fetch(pack, start, size), size, pack, start)
 
+    last_use = {frame: at for at, frame in enumerate(frames)}
     kept: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
     pending: dict[tuple[str, int, int], Future[bytes]] = {}
     scheduled = 0
     pool = ThreadPoolExecutor(max_workers=ahead)
     try:
-        for frame in frames:
+        for at, frame in enumerate(frames):
             while scheduled < len(frames) and len(pending) < ahead:
                 following = frames[scheduled]
                 scheduled += 1
@@ -314,6 +316,8 @@ def frames_ahead(
                 kept[frame] = plain
                 if len(kept) > CACHED_FRAMES:
                     kept.popitem(last=False)
+            if last_use[frame] == at:
+                del kept[frame]  # not named again: memory holds only frames still to come
             yield plain
     finally:
         for future in pending.values():

@@ -64,6 +64,7 @@ from snapkit_object_store.chunked import (
     ChunkList,
     KnownChunks,
     chunked_blocks,
+    chunked_ranges,
     decode_list,
     hash_chunked,
     iter_chunk_bytes,
@@ -90,7 +91,7 @@ from snapkit_object_store.packs import (
     decode_index,
     read_footer,
 )
-from snapkit_object_store.parts import READ_CHUNK, PartDecoder
+from snapkit_object_store.parts import READ_CHUNK, PartDecoder, check_range, ranges_from_start
 from snapkit_object_store.records import (
     _HEX,
     CommitOutcomeUnknown,
@@ -879,6 +880,27 @@ class ObjectStore:
         decoder = PartDecoder(found.chunks(), sha256, sha256, verify=verify)
         while block := decoder.read_block():
             yield block
+
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        """Yield the part's plain bytes ``[offset, offset + length)`` for each range, in order
+        (:class:`snapkit.store.PartRangeReader`). A chunked part: only the frames holding the
+        ranges are fetched (ranged ``GetObject``), each chunk read checked against its
+        SHA-256. A whole part is read from its start (one zstd frame) to its end, checked
+        against its SHA-256 there.
+
+        :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
+        :raises ValueError: if a range starts before the previous one or has a negative length.
+        :raises CorruptSnapshotError: if the part is missing or damaged.
+        """
+        found = self._part_object(sha256)
+        if found.raw is not None:
+            listed = self._resolved(sha256, found)
+            assert listed is not None
+            yield from chunked_ranges(self._fetch_range, sha256, listed, ranges, check_range)
+            return
+        yield from ranges_from_start(PartDecoder(found.chunks(), sha256, sha256), ranges)
 
     # -- chunks (snapkit.store.ChunkedPartReader) --------------------------------------------
 
