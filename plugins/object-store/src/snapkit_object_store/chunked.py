@@ -148,39 +148,47 @@ Known = tuple[PackRef, int, int, int, int]
 
 
 class KnownChunks:
-    """The chunks a transaction may reference instead of storing again: those of the parts
-    of the current (and the newest) snapshot when it began. Loaded once, when the first
-    chunked part needs it; shared by the transaction's writers (each compares the stored
-    bytes with its own frame reader)."""
+    """The chunks a transaction may reference instead of storing again: those of the
+    chunked parts of the current snapshot when it began. Loaded once, when the first chunked
+    part needs them; shared by the transaction's writers (each compares the stored bytes with
+    its own frame reader). The index maps each chunk's SHA-256 to one int (list, position)
+    and reads the rest from the resolved lists' columns, so a table of a million rows costs
+    tens of MB here, not hundreds."""
 
-    def __init__(self, load: Callable[[], dict[bytes, Known]]) -> None:
+    def __init__(self, load: Callable[[], list[ChunkList]]) -> None:
         self._load = load
-        self._index: dict[bytes, Known] | None = None
+        self._lists: list[ChunkList] | None = None
+        self._index: dict[bytes, int] = {}
         self._lock = threading.Lock()
 
-    def index(self) -> dict[bytes, Known]:
-        """Chunk SHA-256 (raw) -> where it is stored."""
+    def _loaded(self) -> dict[bytes, int]:
         with self._lock:
-            if self._index is None:
-                self._index = self._load()
+            if self._lists is None:
+                self._lists = self._load()
+                index = self._index
+                for number, listed in enumerate(self._lists):
+                    digests = bytes(listed.digests)
+                    for position in range(len(listed)):
+                        sha = digests[position * DIGEST : (position + 1) * DIGEST]
+                        if sha not in index:
+                            index[sha] = number << 32 | position
             return self._index
 
-
-def known_of(lists: Iterable[ChunkList]) -> dict[bytes, Known]:
-    """Where each chunk of ``lists`` is stored (the first place listed)."""
-    index: dict[bytes, Known] = {}
-    for listed in lists:
-        for i in range(len(listed)):
-            sha = listed.sha(i)
-            if sha not in index:
-                index[sha] = (
-                    listed.packs[listed.pack_of[i]],
-                    listed.entry_of[i],
-                    listed.frame_starts[i],
-                    listed.frame_sizes[i],
-                    listed.frame_offsets[i],
-                )
-    return index
+    def find(self, sha256: bytes) -> Known | None:
+        """Where the chunk with this raw SHA-256 is stored, or ``None`` if it is not known."""
+        found = self._loaded().get(sha256)
+        if found is None:
+            return None
+        assert self._lists is not None
+        listed = self._lists[found >> 32]
+        i = found & 0xFFFFFFFF
+        return (
+            listed.packs[listed.pack_of[i]],
+            listed.entry_of[i],
+            listed.frame_starts[i],
+            listed.frame_sizes[i],
+            listed.frame_offsets[i],
+        )
 
 
 class ChunkedPartWriter:
@@ -199,7 +207,6 @@ class ChunkedPartWriter:
         self._cutter = LineCutter(target)
         self._min_size = MIN_CHUNKS * target
         self._pack = PackWriter(level)
-        self._own: dict[bytes, int] = {}
         self._reader = FrameReader(fetch)
         self._hash = hashlib.sha256()
         self.size = 0
@@ -232,18 +239,13 @@ class ChunkedPartWriter:
 
     def _add(self, chunk: bytes, rows: int) -> None:
         sha = hashlib.sha256(chunk).digest()
-        own = self._own.get(sha)
         pack: PackRef | None
-        if own is not None:
-            pack, entry = None, own
+        known = self._known.find(sha)
+        if known is not None and self._stored_equal(known, chunk):
+            pack, entry = known[0], known[1]
+            self.reused += 1
         else:
-            known = self._known.index().get(sha)
-            if known is not None and self._stored_equal(known, chunk):
-                pack, entry = known[0], known[1]
-                self.reused += 1
-            else:
-                pack, entry = None, self._pack.add(chunk, sha, rows)
-                self._own[sha] = entry
+            pack, entry = None, self._pack.add(chunk, sha, rows)
         runs = self._runs
         if runs and runs[-1][0] == pack and runs[-1][1] + runs[-1][2] == entry:
             runs[-1][2] += 1
@@ -294,7 +296,6 @@ class ChunkedPartWriter:
                 refs.append(pack)
             runs.append((number, first, count))
         self._runs = []
-        self._own = {}
         own = self.pack.name if self.pack is not None else None
         self.foreign = tuple(ref for ref in refs if ref.name != own)
         self.list_body = chunklist.encode(self.sha256, self.size, refs, runs, self._level)

@@ -68,7 +68,6 @@ from snapkit_object_store.chunked import (
     decode_list,
     hash_chunked,
     iter_chunk_bytes,
-    known_of,
     resolve,
 )
 from snapkit_object_store.chunklist import TAG as LIST_TAG
@@ -810,13 +809,13 @@ class ObjectStore:
         """The chunks a new transaction may reference: those of the current snapshot's
         chunked parts (loaded when its first chunked part needs them)."""
 
-        def load() -> dict[bytes, tuple[Any, ...]]:
+        def load() -> list[ChunkList]:
             try:
                 manifest = self.latest_successful()
             except StoreError:
-                return {}
+                return []
             if manifest is None:
-                return {}
+                return []
             lists = []
             for name in dict.fromkeys(ref.sha256 for ref in manifest.parts):
                 try:
@@ -825,7 +824,7 @@ class ObjectStore:
                     continue  # damaged or gone: its chunks are written again
                 if listed is not None:
                     lists.append(listed)
-            return known_of(lists)
+            return lists
 
         return KnownChunks(load)
 
