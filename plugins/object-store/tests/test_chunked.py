@@ -110,6 +110,7 @@ def test_stores_of_whole_parts_stay_readable_and_take_chunks_from_then_on(
 
     again = commit(store, payload=2, records={"t": rows})  # same table: the whole part stays
     assert _part(store, again.snapshot_id) == whole and store.part_chunks(whole) is None
+    assert _packs(store) == {}, "a pack went up for a part stored whole already"
     changed = _rows(20_000, day=3, changed=(5,))
     third = commit(store, payload=3, records={"t": changed})
     chunked = _part(store, third.snapshot_id)

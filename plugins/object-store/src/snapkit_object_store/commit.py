@@ -163,8 +163,43 @@ def _put_if_absent(store: ObjectStore, key: str, md5: str, put: Callable[..., ob
 
 
 def _install_chunked(store: ObjectStore, part: ChunkedPartWriter, name: str) -> None:
-    """Upload a chunked part: its new pack, then its chunk list (each only if absent)."""
+    """Upload a chunked part: its new pack, then its chunk list (each only if absent).
+
+    A part stored already is kept when it verifies (a byte-identical chunk list does without
+    reading its chunks: its writer compared every chunk it references with the stored bytes);
+    then no pack goes up. One that does not verify is replaced, its pack uploaded first.
+    """
     sha = part.sha256
+    body = part.list_body
+    assert body is not None
+    key = store.keys.part(sha)
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    stored = store._head(key)
+    if stored is not None:
+        if stored.strip('"') == md5:
+            _install_packs(store, part, name)  # the list's packs are there, or go up again
+            return
+        if store._stored_part_ok(sha):
+            return
+        log.warning(
+            "stored part %s (%r) did not verify; replacing it with the chunk list this "
+            "refresh wrote",
+            sha,
+            name,
+        )
+        _install_packs(store, part, name)
+        store._put(key, body, "replacing a damaged part")
+        return
+    _install_packs(store, part, name)
+    if _put_if_absent(store, key, md5, partial(store._put, key, body, "writing a part")):
+        return
+    if not store._stored_part_ok(sha):  # another commit wrote it meanwhile, damaged
+        store._put(key, body, "replacing a damaged part")
+
+
+def _install_packs(store: ObjectStore, part: ChunkedPartWriter, name: str) -> None:
+    """Upload the part's new pack if absent (replacing a stored copy that does not verify)
+    and check that the stored packs it reuses are still there."""
     pack = part.pack
     if pack is not None:
         pack_key = store.keys.pack(pack.name)
@@ -176,24 +211,10 @@ def _install_chunked(store: ObjectStore, part: ChunkedPartWriter, name: str) -> 
     for ref in part.foreign:
         if store._head(store.keys.pack(ref.name)) is None:
             raise StoreError(
-                f"pack {ref.name}, which part {name!r} ({sha}) reuses chunks of, was removed "
-                "(a prune ran during the refresh)",
+                f"pack {ref.name}, which part {name!r} ({part.sha256}) reuses chunks of, was "
+                "removed (a prune ran during the refresh)",
                 hint="refresh again; the pointer did not move",
             )
-    body = part.list_body
-    assert body is not None
-    key = store.keys.part(sha)
-    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-    if _put_if_absent(store, key, md5, partial(store._put, key, body, "writing a part")):
-        return  # an identical list: its writer compared every chunk it references
-    if store._stored_part_ok(sha):
-        return
-    log.warning(
-        "stored part %s (%r) did not verify; replacing it with the chunk list this refresh wrote",
-        sha,
-        name,
-    )
-    store._put(key, body, "replacing a damaged part")
 
 
 def _upload(store: ObjectStore, key: str, part: SpooledPart | StagedPack, **condition: str) -> None:
