@@ -58,15 +58,15 @@ class ChunkList:
         self.packs = pack_refs
         self.digests = bytearray()
         """The chunks' raw SHA-256s, end to end."""
-        self.rows = array("Q")
-        self.sizes = array("Q")
+        self.rows = array("I")
+        self.sizes = array("I")
         self.offsets = array("Q")
         """Where each chunk starts in the part's plain bytes."""
-        self.pack_of = array("L")
+        self.pack_of = array("I")
         self.entry_of = array("Q")
         self.frame_starts = array("Q")
-        self.frame_sizes = array("Q")
-        self.frame_offsets = array("Q")
+        self.frame_sizes = array("I")
+        self.frame_offsets = array("I")
         self.run_starts: list[int] = []
         """Where each run of consecutive entries of one pack starts."""
 
@@ -111,31 +111,27 @@ def resolve(
     """
     used = sorted({pack for pack, _first, _count in raw.runs})
 
-    def index_of(number: int) -> bytes:
+    def index_of(number: int) -> packs.PackIndex:
         ref = raw.packs[number]
         frame = fetch(ref.name, ref.index_start, ref.index_size)
         return packs.check_index(frame, ref.name, ref.index_sha256)
 
     indexes = dict(zip(used, map_(index_of, used), strict=True))
     listed = ChunkList(raw.size, raw.packs)
-    width = packs.ENTRY.size
     for pack, first, count in raw.runs:
         listed.run_starts.append(len(listed))
         index = indexes[pack]
-        if (first + count) * width > len(index):
+        end = first + count
+        if end > len(index):
             raise corrupt_part(name, "has a chunk list naming chunks its pack does not hold")
-        shas, rows, sizes, starts, frame_sizes, offsets = zip(
-            *packs.ENTRY.iter_unpack(index[first * width : (first + count) * width]),
-            strict=True,
-        )
-        listed.digests += b"".join(shas)
-        listed.rows.extend(rows)
-        listed.sizes.extend(sizes)
-        listed.frame_starts.extend(starts)
-        listed.frame_sizes.extend(frame_sizes)
-        listed.frame_offsets.extend(offsets)
-        listed.pack_of.extend([pack] * count)
-        listed.entry_of.extend(range(first, first + count))
+        listed.digests += index.digests[first * DIGEST : end * DIGEST]
+        listed.rows.extend(index.rows[first:end])
+        listed.sizes.extend(index.sizes[first:end])
+        listed.frame_starts.extend(index.frame_starts[first:end])
+        listed.frame_sizes.extend(index.frame_sizes[first:end])
+        listed.frame_offsets.extend(index.offsets[first:end])
+        listed.pack_of.extend(array("I", [pack]) * count)
+        listed.entry_of.extend(range(first, end))
     ends = array("Q", accumulate(listed.sizes, initial=0))
     if ends.pop() != raw.size:
         raise corrupt_part(name, "has chunks that do not add up to the part's size")

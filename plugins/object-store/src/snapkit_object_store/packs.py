@@ -5,10 +5,14 @@ A pack holds the chunks one part stored new, in the order it met them::
     frame 1..n   zstd frames (content checksum), each of consecutive new chunks up to about
                  PACK_FRAME plain bytes (so small chunks compress as well as a 1 MiB frame of
                  the table would)
-    index        one zstd frame (content checksum) of one entry per chunk: SHA-256 (32 bytes),
-                 u32 rows, u32 size, u64 frame start, u32 frame size (compressed), u32 offset
-                 of the chunk in its frame's plain bytes
+    index        one zstd frame (content checksum) of one block per frame, in frame order:
+                 u64 frame start, u32 frame size (compressed), u32 chunk count k, then k
+                 SHA-256s (32 bytes each), k u32 row counts, k u32 sizes and k u32 offsets of
+                 the chunks in the frame's plain bytes (little-endian)
     footer       u64 index start, u32 index size, TAG (4 bytes, "SKO1")
+
+The index is kept in columns so that a reader takes a run of entries as a few slices, not one
+record per chunk (a large part has hundreds of thousands of chunks).
 
 The object's key is ``packs/<sha256>.pack``, the SHA-256 of all its bytes (``verify``
 re-hashes every pack). A chunk list names, with each pack it uses, the SHA-256 and place of
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import tempfile
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,7 +44,7 @@ from snapkit_object_store.parts import SPOOL_IN_MEMORY
 PACK_FRAME = 1 << 20
 """Plain bytes of new chunks a pack frame aims for (a frame ends with the chunk reaching it)."""
 TAG = b"SKO1"
-ENTRY = struct.Struct("<32sIIQII")
+BLOCK = struct.Struct("<QII")
 FOOTER = struct.Struct("<QI4s")
 MAX_INDEX = 1 << 30
 CACHED_FRAMES = 32
@@ -99,7 +105,8 @@ class PackWriter:
         self._out: _HashingFile | None = None
         self._stream: Any = None
         self._index: IO[bytes] | None = None
-        self._pending: list[tuple[bytes, int, int, int]] = []  # sha, rows, size, offset
+        self._pending: list[tuple[bytes, int, int, int]] = []
+        """Entries of the frame being filled: SHA-256, rows, size, offset in the frame."""
         self._pending_size = 0
         self._frame_start = 0
         self.count = 0
@@ -128,12 +135,11 @@ class PackWriter:
         self._frame_start = self._out.written
         if self._index is None:
             self._index = _spooled()
-        self._index.write(
-            b"".join(
-                ENTRY.pack(sha, rows, length, start, size, offset)
-                for sha, rows, length, offset in self._pending
-            )
-        )
+        shas, rows, sizes, offsets = zip(*self._pending, strict=True)
+        self._index.write(BLOCK.pack(start, size, len(shas)))
+        self._index.write(b"".join(shas))
+        for column in (rows, sizes, offsets):
+            self._index.write(_u32(column))
         self._pending = []
         self._pending_size = 0
 
@@ -208,9 +214,47 @@ def corrupt_pack(name: str, what: str) -> CorruptSnapshotError:
     )
 
 
-def check_index(frame: bytes, name: str, index_sha256: str) -> bytes:
-    """The entries (raw, :data:`ENTRY` each) of pack ``name``'s index frame, checked against
-    the SHA-256 a chunk list recorded.
+def _u32(values: Iterable[int]) -> bytes:
+    column = array("I", values)
+    if sys.byteorder != "little":  # pragma: no cover - the format is little-endian
+        column.byteswap()
+    return column.tobytes()
+
+
+def _column(data: bytes) -> array[int]:
+    column = array("I", data)
+    if sys.byteorder != "little":  # pragma: no cover
+        column.byteswap()
+    return column
+
+
+class PackIndex:
+    """A pack's checked index in columns: entry ``e`` is the pack's ``e``-th chunk.
+
+    :attr:`digests` holds the raw SHA-256s end to end; :attr:`rows`, :attr:`sizes`,
+    :attr:`offsets` (in the chunk's frame), :attr:`frame_starts` and :attr:`frame_sizes`
+    (where the compressed frame holding it lies in the pack) one number per entry;
+    :attr:`frames` lists each frame once, ``(start, size, first entry, entries)``.
+    """
+
+    __slots__ = ("digests", "frame_sizes", "frame_starts", "frames", "offsets", "rows", "sizes")
+
+    def __init__(self) -> None:
+        self.digests = b""
+        self.rows: array[int] = array("I")
+        self.sizes: array[int] = array("I")
+        self.offsets: array[int] = array("I")
+        self.frame_starts: array[int] = array("Q")
+        self.frame_sizes: array[int] = array("I")
+        self.frames: list[tuple[int, int, int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def check_index(frame: bytes, name: str, index_sha256: str) -> PackIndex:
+    """The columns of pack ``name``'s index frame, checked against the SHA-256 a chunk list
+    recorded.
 
     :raises CorruptSnapshotError: if the index is damaged or another pack's.
     """
@@ -219,15 +263,35 @@ def check_index(frame: bytes, name: str, index_sha256: str) -> bytes:
     return decode_index(frame, name)
 
 
-def decode_index(frame: bytes, name: str) -> bytes:
-    """Decompress a pack's index frame (zstd's content checksum checked) into its entries."""
+def decode_index(frame: bytes, name: str) -> PackIndex:
+    """Decompress a pack's index frame (zstd's content checksum checked) into its columns.
+
+    :raises CorruptSnapshotError: if it does not decompress or its blocks do not fill it.
+    """
     try:
         body = zstandard.ZstdDecompressor().decompress(frame, max_output_size=MAX_INDEX)
     except zstandard.ZstdError as exc:
         raise corrupt_pack(name, f"has an index that does not decompress: {exc}") from None
-    if len(body) % ENTRY.size:
-        raise corrupt_pack(name, "has an index of the wrong length")
-    return body
+    index = PackIndex()
+    digests = []
+    at = 0
+    while at < len(body):
+        if len(body) - at < BLOCK.size:
+            raise corrupt_pack(name, "has an index of the wrong length")
+        start, size, count = BLOCK.unpack_from(body, at)
+        at += BLOCK.size
+        if not count or len(body) - at < count * 44:
+            raise corrupt_pack(name, "has an index of the wrong length")
+        index.frames.append((start, size, len(index.rows), count))
+        digests.append(body[at : at + 32 * count])
+        at += 32 * count
+        for column in (index.rows, index.sizes, index.offsets):
+            column.extend(_column(body[at : at + 4 * count]))
+            at += 4 * count
+        index.frame_starts.extend(array("Q", [start]) * count)
+        index.frame_sizes.extend(array("I", [size]) * count)
+    index.digests = b"".join(digests)
+    return index
 
 
 def decompress_frame(data: bytes, size: int, pack: str, start: int) -> bytes:
@@ -339,51 +403,45 @@ def read_footer(data: bytes, name: str, size: int) -> tuple[int, int]:
     return start, length
 
 
-def check_pack(body: Iterable[bytes], name: str, index: bytes, index_start: int) -> int:
+def check_pack(body: Iterable[bytes], name: str, index: PackIndex, index_start: int) -> int:
     """Check a pack object as its bytes stream in: its SHA-256 against its name, every frame
     its index names (complete, zstd content checksum) and every chunk against its SHA-256.
     Memory: one frame. Returns the pack's chunk count.
 
-    :param index: the pack's index entries (:func:`decode_index` of its index frame).
+    :param index: the pack's index (:func:`decode_index` of its index frame).
     :raises CorruptSnapshotError: for the first thing found wrong.
     """
-    entries = list(ENTRY.iter_unpack(index))
-    frames = sorted({(start, size) for _sha, _r, _s, start, size, _o in entries})
     expected = 0
-    for start, size in frames:
+    for start, size, _first, _count in index.frames:
         if start != expected:
             raise corrupt_pack(name, "has an index whose frames do not follow each other")
         expected = start + size
     if expected != index_start:
         raise corrupt_pack(name, "has an index whose frames do not end where the index starts")
-    by_frame: dict[int, list[tuple[bytes, int, int]]] = {}
-    for sha, _rows, size, start, _frame_size, offset in entries:
-        by_frame.setdefault(start, []).append((sha, size, offset))
     digest = hashlib.sha256()
     buffer = bytearray()
     position = 0  # bytes of the pack before ``buffer``
-    todo = iter(frames)
+    todo = iter(index.frames)
     current = next(todo, None)
-    count = 0
     for piece in body:
         digest.update(piece)
         if current is None:
             continue
         buffer += piece
         while current is not None and position + len(buffer) >= current[0] + current[1]:
-            start, size = current
-            data = bytes(buffer[start - position : start - position + size])
-            plain = decompress_frame(data, size, name, start)
-            for sha, length, offset in by_frame[start]:
+            start, size, first, count = current
+            plain = decompress_frame(bytes(buffer[:size]), size, name, start)
+            for entry in range(first, first + count):
+                offset, length = index.offsets[entry], index.sizes[entry]
                 chunk = plain[offset : offset + length]
+                sha = index.digests[entry * 32 : (entry + 1) * 32]
                 if len(chunk) != length or hashlib.sha256(chunk).digest() != sha:
-                    raise corrupt_pack(name, f"has chunk {count} that does not match its SHA-256")
-                count += 1
-            del buffer[: start + size - position]
+                    raise corrupt_pack(name, f"has chunk {entry} that does not match its SHA-256")
+            del buffer[:size]
             position = start + size
             current = next(todo, None)
     if current is not None:
         raise corrupt_pack(name, "is truncated (a frame its index names is incomplete)")
     if digest.hexdigest() != name:
         raise corrupt_pack(name, f"hashes to {digest.hexdigest()}, not its name")
-    return count
+    return len(index)
