@@ -283,3 +283,19 @@ def _frame_range(listed: Any, offset: int) -> str:
     position = bisect_right(listed.offsets, offset) - 1
     start, size = listed.frame_starts[position], listed.frame_sizes[position]
     return f"{start}-{start + size - 1}"
+
+
+def test_a_commit_compares_each_stored_frame_once(open_prefix: OpenStore) -> None:
+    store = open_prefix()
+    first = commit(store, payload=1, records={"t": _rows(60_000)})
+    listed = store._listed(_part(store, first.snapshot_id))
+    assert listed is not None
+    frames = {f"{s}-{s + z - 1}" for s, z in zip(listed.frame_starts, listed.frame_sizes)}
+    writer = open_prefix()
+    ranges: list[str] = []
+    writer.client.meta.events.register(
+        "before-send.s3.GetObject", lambda request, **_kw: ranges.append(_range_of(request))
+    )
+    commit(writer, payload=2, records={"t": _rows(60_000, day=2, changed=(30_000,))})
+    fetched = [r.removeprefix("bytes=") for r in ranges if r.removeprefix("bytes=") in frames]
+    assert sorted(fetched) == sorted(frames), "a stored frame was fetched twice, or never"

@@ -28,7 +28,13 @@ from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_object_store import chunklist, packs
 from snapkit_object_store.chunklist import PackRef, RawList
-from snapkit_object_store.packs import FetchRange, FrameReader, PackWriter, StagedPack
+from snapkit_object_store.packs import (
+    READ_AHEAD,
+    FetchRange,
+    FrameReader,
+    PackWriter,
+    StagedPack,
+)
 from snapkit_object_store.parts import SpooledPart
 
 DIGEST = 32
@@ -155,6 +161,7 @@ class KnownChunks:
         self._load = load
         self._lists: list[ChunkList] | None = None
         self._index: dict[bytes, int] = {}
+        self._frames: dict[str, tuple[array[int], array[int]]] = {}
         self._lock = threading.Lock()
 
     def _loaded(self) -> dict[bytes, int]:
@@ -162,13 +169,33 @@ class KnownChunks:
             if self._lists is None:
                 self._lists = self._load()
                 index = self._index
+                frames: dict[str, dict[int, int]] = {}
                 for number, listed in enumerate(self._lists):
                     digests = bytes(listed.digests)
                     for position in range(len(listed)):
                         sha = digests[position * DIGEST : (position + 1) * DIGEST]
                         if sha not in index:
                             index[sha] = number << 32 | position
+                    for pack, start, size, _first, _last in _frame_runs(listed):
+                        frames.setdefault(pack, {})[start] = size
+                for pack, sizes in frames.items():
+                    starts = sorted(sizes)
+                    self._frames[pack] = (
+                        array("Q", starts),
+                        array("Q", [sizes[s] for s in starts]),
+                    )
             return self._index
+
+    def following(self, pack: str, start: int) -> list[tuple[int, int]]:
+        """The frames of ``pack`` the known chunks lie in after the one at ``start`` (the
+        ones a writer is likely to compare next), nearest first (see ``FrameReader``)."""
+        self._loaded()
+        found = self._frames.get(pack)
+        if found is None:
+            return []
+        starts, sizes = found
+        at = bisect_right(starts, start)
+        return list(zip(starts[at : at + READ_AHEAD], sizes[at : at + READ_AHEAD], strict=True))
 
     def find(self, sha256: bytes) -> Known | None:
         """Where the chunk with this raw SHA-256 is stored, or ``None`` if it is not known."""
@@ -203,7 +230,7 @@ class ChunkedPartWriter:
         self._cutter = LineCutter(target)
         self._min_size = MIN_CHUNKS * target
         self._pack = PackWriter(level)
-        self._reader = FrameReader(fetch)
+        self._reader = FrameReader(fetch, known.following)
         self._hash = hashlib.sha256()
         self.size = 0
         self._held: list[bytes] | None = []  # bytes held until the part is large enough
@@ -273,6 +300,7 @@ class ChunkedPartWriter:
             return self.sha256, self.size
         for chunk, rows in self._cutter.finish():
             self._add(chunk, rows)
+        self._reader.close()
         self.pack = self._pack.close()
         numbers: dict[str, int] = {}
         refs: list[PackRef] = []
@@ -307,6 +335,7 @@ class ChunkedPartWriter:
             return
         self.discarded = True
         self.closed = True
+        self._reader.close()
         self._pack.discard()
         if self.pack is not None:
             self.pack.discard()

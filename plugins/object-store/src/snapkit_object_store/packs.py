@@ -312,14 +312,25 @@ def decompress_frame(data: bytes, size: int, pack: str, start: int) -> bytes:
     return plain
 
 
+FollowingFrames = Callable[[str, int], Sequence[tuple[int, int]]]
+"""``following(pack, start)``: the ``(start, size)`` of the frames likely read after the frame
+at ``start`` of ``pack``, nearest first."""
+
+
 class FrameReader:
     """Fetches and checks pack frames, keeping the last :data:`CACHED_FRAMES` decompressed
-    (chunks of one frame are read together)."""
+    (chunks of one frame are read together). Given ``following``, a fetch also starts up to
+    :data:`READ_AHEAD` of the frames it names in the background (a writer comparing a table
+    with the current snapshot's chunks reads that snapshot's frames in order). :meth:`close`
+    stops the background reads."""
 
-    def __init__(self, fetch: FetchRange) -> None:
+    def __init__(self, fetch: FetchRange, following: FollowingFrames | None = None) -> None:
         self._fetch = fetch
+        self._following = following
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._failed: dict[tuple[str, int], CorruptSnapshotError] = {}
+        self._pending: dict[tuple[str, int], Future[bytes]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def frame(self, pack: str, start: int, size: int) -> bytes:
         """The plain bytes of the frame at ``start`` (``size`` compressed bytes) of ``pack``.
@@ -335,8 +346,10 @@ class FrameReader:
         failed = self._failed.get(key)
         if failed is not None:
             raise failed
+        pending = self._pending.pop(key, None)
+        self._read_ahead(pack, start)
         try:
-            plain = decompress_frame(self._fetch(pack, start, size), size, pack, start)
+            plain = pending.result() if pending is not None else self._load(pack, start, size)
         except CorruptSnapshotError as exc:
             self._failed[key] = exc  # the chunks after it in the frame fail alike, unfetched
             raise
@@ -344,6 +357,30 @@ class FrameReader:
         if len(self._frames) > CACHED_FRAMES:
             self._frames.popitem(last=False)
         return plain
+
+    def _load(self, pack: str, start: int, size: int) -> bytes:
+        return decompress_frame(self._fetch(pack, start, size), size, pack, start)
+
+    def _read_ahead(self, pack: str, start: int) -> None:
+        if self._following is None:
+            return
+        for following, size in self._following(pack, start)[:READ_AHEAD]:
+            key = (pack, following)
+            if key in self._frames or key in self._pending or key in self._failed:
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=READ_AHEAD)
+            self._pending[key] = self._pool.submit(self._load, pack, following, size)
+
+    def close(self) -> None:
+        """Stop the background reads and drop the frames kept."""
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._frames.clear()
 
 
 def frames_ahead(
