@@ -124,6 +124,14 @@ def test_too_small_a_chunk_size_is_refused_with_what_to_set(open_prefix: OpenSto
     with pytest.raises(StoreError, match="chunk size 10 is too small") as caught:
         open_prefix(chunk_size=10)
     assert "chunk_size" in (caught.value.hint or "")
+    import jsonschema
+
+    from snapkit_object_store.plugin import SCHEMA
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"bucket": "b", "chunk_size": -1}, SCHEMA)
+    jsonschema.validate({"bucket": "b", "chunk_size": 0}, SCHEMA)
+    assert SCHEMA["properties"]["chunk_size"]["default"] == open_prefix().chunk_size == 768
 
 
 def test_small_parts_stay_whole(open_prefix: OpenStore) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
 from snapkit.descriptors import StoreDescriptor
 from snapkit.markers import hookimpl
 
@@ -60,10 +61,10 @@ SCHEMA: Mapping[str, Any] = {
         "chunk_size": {
             "type": "integer",
             "minimum": 0,
-            "default": 768,
-            "description": "plain bytes a chunk of a chunked part aims for (64 or more; 768, "
-            "the default, is the measured choice, see docs/snapshots.md); 0 stores every "
-            "part whole (both are read)",
+            "default": CHUNK_TARGET,
+            "description": f"plain bytes a chunk of a chunked part aims for "
+            f"({MIN_CHUNK_TARGET} or more; {CHUNK_TARGET}, the default, is the measured "
+            "choice, see docs/snapshots.md); 0 stores every part whole (both are read)",
         },
         "compression_level": {
             "type": "integer",

@@ -694,19 +694,6 @@ class ObjectStore:
                 body.close()
         return _PartObject(etag, decode_list(data, sha256), b"", None)
 
-    def _part_body(self, sha256: str) -> Iterator[bytes]:
-        """The compressed bytes of a part stored whole as they stream in (opened at once).
-
-        :raises CorruptSnapshotError: if it is missing, or stored as chunks.
-        """
-        found = self._part_object(sha256)
-        if found.raw is not None:
-            raise CorruptSnapshotError(
-                f"part {sha256} is stored as chunks, not whole",
-                hint="read it with open_part or iter_chunks",
-            )
-        return found.chunks()
-
     def _resolved(self, sha256: str, found: _PartObject) -> ChunkList | None:
         """The resolved chunk list of a part's object (``None`` for a whole part, whose body
         is closed unread). Resolved lists are kept by the list object's ETag (up to
