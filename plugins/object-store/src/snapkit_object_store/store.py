@@ -857,15 +857,14 @@ class ObjectStore:
         yield from self._blocks(sha256, verify=verify)
 
     def _blocks(self, sha256: str, *, verify: bool) -> Generator[bytes, None, None]:
+        """The part's blocks. Its object is opened and a chunk list resolved now (a missing
+        part, a damaged list or pack index raises here), the frames read as blocks are taken."""
         found = self._part_object(sha256)
         if found.raw is not None:
             listed = self._resolved(sha256, found)
             assert listed is not None
-            yield from chunked_blocks(self._fetch_range, sha256, listed, verify=verify)
-            return
-        decoder = PartDecoder(found.chunks(), sha256, sha256, verify=verify)
-        while block := decoder.read_block():
-            yield block
+            return chunked_blocks(self._fetch_range, sha256, listed, verify=verify)
+        return _whole_blocks(PartDecoder(found.chunks(), sha256, sha256, verify=verify))
 
     def read_part_ranges(
         self, sha256: str, ranges: Iterable[tuple[int, int]]
@@ -949,6 +948,11 @@ class ObjectStore:
         from snapkit_object_store.prune import prune_store
 
         return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))
+
+
+def _whole_blocks(decoder: PartDecoder) -> Generator[bytes, None, None]:
+    while block := decoder.read_block():
+        yield block
 
 
 class _PartObject:
