@@ -167,10 +167,10 @@ class KnownChunks:
     def _loaded(self) -> dict[bytes, int]:
         with self._lock:
             if self._lists is None:
-                self._lists = self._load()
+                lists = self._load()
                 index = self._index
                 frames: dict[str, dict[int, int]] = {}
-                for number, listed in enumerate(self._lists):
+                for number, listed in enumerate(lists):
                     digests = bytes(listed.digests)
                     for position in range(len(listed)):
                         sha = digests[position * DIGEST : (position + 1) * DIGEST]
@@ -184,6 +184,7 @@ class KnownChunks:
                         array("Q", starts),
                         array("Q", [sizes[s] for s in starts]),
                     )
+                self._lists = lists  # last: find() reads the index without the lock after
             return self._index
 
     def following(self, pack: str, start: int) -> list[tuple[int, int]]:
@@ -199,11 +200,11 @@ class KnownChunks:
 
     def find(self, sha256: bytes) -> Known | None:
         """Where the chunk with this raw SHA-256 is stored, or ``None`` if it is not known."""
-        found = self._loaded().get(sha256)
+        lists = self._lists
+        found = (self._index if lists is not None else self._loaded()).get(sha256)
         if found is None:
             return None
-        assert self._lists is not None
-        listed = self._lists[found >> 32]
+        listed = (self._lists or [])[found >> 32]
         i = found & 0xFFFFFFFF
         return (
             listed.packs[listed.pack_of[i]],
