@@ -307,3 +307,36 @@ def test_a_commit_compares_each_stored_frame_once(open_prefix: OpenStore) -> Non
     commit(writer, payload=2, records={"t": _rows(60_000, day=2, changed=(30_000,))})
     fetched = [r.removeprefix("bytes=") for r in ranges if r.removeprefix("bytes=") in frames]
     assert sorted(fetched) == sorted(frames), "a stored frame was fetched twice, or never"
+
+
+def test_a_sequential_read_fetches_neighbouring_frames_together_and_each_once() -> None:
+    import zstandard
+
+    from snapkit_object_store.packs import frames_ahead
+
+    def pack_of(texts: list[bytes]) -> tuple[bytes, list[tuple[int, int]]]:
+        body, places = b"", []
+        for text in texts:
+            frame = zstandard.ZstdCompressor(write_checksum=True).compress(text)
+            places.append((len(body), len(frame)))
+            body += frame
+        return body, places
+
+    a, a_frames = pack_of([b"a0" * 100, b"a1" * 100, b"a2" * 100])
+    b, b_frames = pack_of([b"b0" * 100])
+    objects = {"a": a, "b": b}
+    fetched: list[tuple[str, int, int]] = []
+
+    def fetch(pack: str, start: int, size: int) -> bytes:
+        fetched.append((pack, start, size))
+        return objects[pack][start : start + size]
+
+    order = [("a", 0), ("b", 0), ("a", 1), ("a", 2), ("b", 0), ("a", 0)]
+    places = {"a": a_frames, "b": b_frames}
+    frames = [(pack, *places[pack][n]) for pack, n in order]
+    got = list(frames_ahead(fetch, frames))
+    assert got == [f"{pack}{n}".encode() * 100 for pack, n in order]
+    a1, a2 = a_frames[1], a_frames[2]
+    assert sorted(fetched) == sorted(
+        [("a", 0, a_frames[0][1]), ("b", 0, len(b)), ("a", a1[0], a2[0] + a2[1] - a1[0])]
+    ), "a1 and a2 come in one read, and the frames named again are not fetched again"

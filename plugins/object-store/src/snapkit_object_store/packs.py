@@ -54,6 +54,10 @@ READ_AHEAD = 4
 """Frames a sequential read of a chunked part fetches ahead of the one it returns (ranged
 ``GetObject`` requests in flight at once; memory: this many frames of about 1 MiB)."""
 
+GROUP_BYTES = 1 << 20
+"""Compressed bytes of consecutive frames a sequential read fetches with one ranged
+``GetObject`` (a frame of 1 MiB of JSON Lines compresses to a few hundred KB)."""
+
 FetchRange = Callable[[str, int, int], bytes]
 """``fetch(pack, start, size)``: ``size`` bytes of pack object ``pack`` from ``start``."""
 
@@ -383,42 +387,85 @@ class FrameReader:
         self._frames.clear()
 
 
+def _groups(frames: Sequence[tuple[str, int, int]]) -> list[tuple[int, ...]]:
+    """Positions in ``frames`` whose frames one ranged read fetches together: frames named for
+    the first time, one after the other in the sequence and in their pack, up to
+    :data:`GROUP_BYTES` compressed bytes (a frame larger than that alone)."""
+    seen: set[tuple[str, int, int]] = set()
+    groups: list[list[int]] = []
+    size_of_last = 0
+    for at, frame in enumerate(frames):
+        if frame in seen:
+            continue
+        seen.add(frame)
+        if groups and groups[-1][-1] == at - 1:
+            pack, start, size = frame
+            before = frames[at - 1]
+            if (
+                before[0] == pack
+                and before[1] + before[2] == start
+                and size_of_last + size <= GROUP_BYTES
+            ):
+                groups[-1].append(at)
+                size_of_last += size
+                continue
+        groups.append([at])
+        size_of_last = frame[2]
+    return [tuple(group) for group in groups]
+
+
 def frames_ahead(
     fetch: FetchRange, frames: Sequence[tuple[str, int, int]], ahead: int = READ_AHEAD
 ) -> Generator[bytes, None, None]:
-    """The plain bytes of ``frames`` ``(pack, start, size)`` in order, each checked, with up to
-    ``ahead`` ranged reads in flight (a store on a network is latency-bound). A frame named
-    again (a part whose runs go back and forth between an old pack and the small packs of
-    later days) is kept until its last use, up to :data:`CACHED_FRAMES` of them, so each is
-    fetched once; one not named again is dropped at once."""
+    """The plain bytes of ``frames`` ``(pack, start, size)`` in order, each checked. Frames
+    that lie one after the other in a pack are fetched together, up to :data:`GROUP_BYTES`
+    a ranged read, with up to ``ahead`` reads in flight (a store on a network is
+    latency-bound); each is decompressed as it is taken. A frame named again (a part whose
+    runs go back and forth between an old pack and the small packs of later days) is kept
+    until its last use, up to :data:`CACHED_FRAMES` of them, so each is fetched once."""
 
-    def load(frame: tuple[str, int, int]) -> bytes:
-        pack, start, size = frame
-        return decompress_frame(fetch(pack, start, size), size, pack, start)
+    def load(group: tuple[int, ...]) -> bytes:
+        pack, start, _size = frames[group[0]]
+        _pack, last, size = frames[group[-1]]
+        return fetch(pack, start, last + size - start)
 
+    groups = _groups(frames)
+    group_of = {at: number for number, group in enumerate(groups) for at in group}
     last_use = {frame: at for at, frame in enumerate(frames)}
     kept: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-    pending: dict[tuple[str, int, int], Future[bytes]] = {}
+    pending: dict[int, Future[bytes]] = {}
     scheduled = 0
+    held: tuple[int, bytes] | None = None  # the group being taken, compressed
     pool = ThreadPoolExecutor(max_workers=ahead)
     try:
         for at, frame in enumerate(frames):
-            while scheduled < len(frames) and len(pending) < ahead:
-                following = frames[scheduled]
+            number = group_of.get(at)
+            while scheduled < len(groups) and len(pending) < ahead:
+                if number is None or scheduled >= number:
+                    pending[scheduled] = pool.submit(load, groups[scheduled])
                 scheduled += 1
-                if following not in kept and following not in pending:
-                    pending[following] = pool.submit(load, following)
+            pack, start, size = frame
             plain = kept.get(frame)
             if plain is not None:
                 kept.move_to_end(frame)
+            elif number is None:  # named before, no longer kept: fetched again alone
+                plain = decompress_frame(fetch(pack, start, size), size, pack, start)
             else:
-                future = pending.pop(frame, None)
-                plain = future.result() if future is not None else load(frame)
+                if held is None or held[0] != number:
+                    future = pending.pop(number, None)
+                    data = future.result() if future is not None else load(groups[number])
+                    held = (number, data)
+                base = frames[groups[number][0]][1]
+                piece = held[1][start - base : start - base + size]
+                plain = decompress_frame(piece, size, pack, start)
+                if at == groups[number][-1]:
+                    held = None
+            if last_use[frame] > at:
                 kept[frame] = plain
                 if len(kept) > CACHED_FRAMES:
                     kept.popitem(last=False)
-            if last_use[frame] == at:
-                del kept[frame]  # not named again: memory holds only frames still to come
+            else:
+                kept.pop(frame, None)  # not named again: memory holds only frames to come
             yield plain
     finally:
         for future in pending.values():
