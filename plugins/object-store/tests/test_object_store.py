@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tracemalloc
+import uuid
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,15 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 import snapkit_object_store.commit as commit_module
+from snapkit.chunking import CHUNK_TARGET
 from snapkit.errors import StoreError
-from snapkit.store import PartBlockReader, SnapshotStore, StoreLocation
+from snapkit.store import (
+    ChunkedPartReader,
+    PartBlockReader,
+    PartRangeReader,
+    SnapshotStore,
+    StoreLocation,
+)
 from snapkit.testing.store_kit import commit, record_lines
 from snapkit_object_store.store import ObjectStore
 from snapkit_object_store.testing import MotoServer, open_store
@@ -127,11 +135,15 @@ def test_a_crash_between_the_pointer_and_its_history_event_is_healed(
     assert third.pointer is not None and third.pointer.generation == 3
 
 
-def test_a_large_part_goes_up_in_pieces_with_memory_flat(
-    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("chunk_size", [0, CHUNK_TARGET], ids=["whole", "chunked"])
+def test_a_large_part_goes_up_in_pieces_and_reads_back_with_memory_flat(
+    moto_server: MotoServer, bucket: str, monkeypatch: pytest.MonkeyPatch, chunk_size: int
 ) -> None:
     monkeypatch.setattr(commit_module, "MULTIPART_THRESHOLD", 6 << 20)
     monkeypatch.setattr(commit_module, "MULTIPART_CHUNK", 5 << 20)
+    store = open_store(
+        moto_server.endpoint_url, bucket, f"big-{uuid.uuid4().hex[:8]}", chunk_size=chunk_size
+    )
 
     def line() -> bytes:
         return json.dumps({"blob": os.urandom(3000).hex()}).encode() + b"\n"
@@ -155,9 +167,28 @@ def test_a_large_part_goes_up_in_pieces_with_memory_flat(
         tracemalloc.stop()
     assert size == count * width and size > 20 << 20
     assert peak < size // 2, f"peak {peak} bytes for a {size}-byte part"
-    head = store.client.head_object(Bucket=store.target.bucket, Key=store.keys.part(sha))
-    assert "-" in head["ETag"], "the part was not a multipart upload"
-    assert sum(len(b) for b in store.iter_part_blocks(sha)) == size
+    if chunk_size:
+        raw = store._raw_list(sha)
+        assert raw is not None and len(raw.packs) == 1
+        key = store.keys.pack(raw.packs[0].name)
+    else:
+        assert store.part_chunks(sha) is None
+        key = store.keys.part(sha)
+    head = store.client.head_object(Bucket=store.target.bucket, Key=key)
+    assert "-" in head["ETag"], "the object was not a multipart upload"
+    tracemalloc.start()
+    try:
+        read = 0
+        with store.open_part(sha) as handle:
+            while block := handle.read(1 << 16):
+                read += len(block)
+        assert read == size
+        assert sum(len(b) for b in store.iter_part_blocks(sha)) == size
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # a chunked read holds the frames in flight (4 of about 1 MiB, compressed and plain)
+    assert peak < min(size // 2, 12 << 20), f"peak {peak} bytes reading a {size}-byte part"
     assert store.verify().ok
 
 
@@ -179,7 +210,8 @@ def test_the_store_says_where_it_lives_without_secrets(
         moto_server.endpoint_url, bucket, "/team/north/", secret_access_key="very-secret-value"
     )
     assert isinstance(store, SnapshotStore) and isinstance(store, StoreLocation)
-    assert isinstance(store, PartBlockReader)
+    assert isinstance(store, PartBlockReader) and isinstance(store, PartRangeReader)
+    assert isinstance(store, ChunkedPartReader)
     assert store.location == f"s3://{bucket}/team/north/ at {moto_server.endpoint_url}"
     assert "secret" not in repr(store) and "testing" not in store.location
 

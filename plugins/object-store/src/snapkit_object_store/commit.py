@@ -12,9 +12,11 @@ pointer again. Then the history event.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from snapkit import convert
@@ -22,8 +24,10 @@ from snapkit.canonical import sha256_hex
 from snapkit.contracts import HistoryEntry, Pointer, SnapshotManifest, utc_now
 from snapkit.errors import CorruptSnapshotError, PointerConflictError, StoreError
 from snapkit.store import CommitResult
+from snapkit_object_store.chunked import ChunkedPartWriter
 from snapkit_object_store.client import ConditionFailed
 from snapkit_object_store.keys import micros
+from snapkit_object_store.packs import StagedPack
 from snapkit_object_store.parts import SpooledPart
 from snapkit_object_store.records import (
     CommitOutcomeUnknown,
@@ -44,7 +48,7 @@ MULTIPART_CHUNK = 8 << 20
 
 def commit_staged(
     store: ObjectStore,
-    staged: Mapping[str, SpooledPart],
+    staged: Mapping[str, Staged],
     manifest: SnapshotManifest,
     *,
     move_pointer: bool,
@@ -98,27 +102,31 @@ def commit_staged(
     return CommitResult(snapshot_id=snapshot_id, pointer=pointer)
 
 
+Staged = SpooledPart | ChunkedPartWriter
+"""A staged part: spooled whole, or as chunks (a chunk list and a pack)."""
+
+
 def _install_parts(
-    store: ObjectStore, staged: Mapping[str, SpooledPart], manifest: SnapshotManifest
+    store: ObjectStore, staged: Mapping[str, Staged], manifest: SnapshotManifest
 ) -> None:
     """Upload the manifest's staged parts if absent; check the stored ones it reuses.
 
-    A stored copy that does not verify is replaced by the copy staged now; without one the
-    commit refuses (the pointer never names a part that does not verify).
+    A chunked part's packs go up before its chunk list, so a list never names a missing
+    pack (a crash between them leaves an orphan pack, which ``prune`` removes). A stored copy
+    that does not verify is replaced by the copy staged now; without one the commit refuses
+    (the pointer never names a part that does not verify).
     """
     for sha in dict.fromkeys(ref.sha256 for ref in manifest.parts):
         ref = next(r for r in manifest.parts if r.sha256 == sha)
         part = staged.get(sha)
         key = store.keys.part(sha)
-        if part is not None:
-            try:
-                _upload(store, key, part, IfNoneMatch="*")
+        if isinstance(part, ChunkedPartWriter) and part.whole is None:
+            _install_chunked(store, part, ref.name)
+            continue
+        whole = part.whole if isinstance(part, ChunkedPartWriter) else part
+        if whole is not None:
+            if _put_if_absent(store, key, whole.md5, partial(_upload, store, key, whole)):
                 continue
-            except ConditionFailed:
-                pass
-            head = store._head(key)
-            if head is not None and head.strip('"') == part.md5:
-                continue  # byte-identical to the copy staged now
             if store._stored_part_ok(sha):
                 continue
             log.warning(
@@ -126,7 +134,7 @@ def _install_parts(
                 sha,
                 ref.name,
             )
-            _upload(store, key, part)
+            _upload(store, key, whole)
             continue
         if not store._stored_part_ok(sha):
             exists = store._head(key) is not None
@@ -142,8 +150,75 @@ def _install_parts(
             )
 
 
-def _upload(store: ObjectStore, key: str, part: SpooledPart, **condition: str) -> None:
-    """Upload a staged part: one PutObject, or a multipart upload for a large one."""
+def _put_if_absent(store: ObjectStore, key: str, md5: str, put: Callable[..., object]) -> bool:
+    """Write an object only if absent (``put(IfNoneMatch="*")``); ``True`` when it was
+    written now or the stored copy is byte-identical (its ETag is the staged bytes' MD5)."""
+    try:
+        put(IfNoneMatch="*")
+        return True
+    except ConditionFailed:
+        pass
+    head = store._head(key)
+    return head is not None and head.strip('"') == md5
+
+
+def _install_chunked(store: ObjectStore, part: ChunkedPartWriter, name: str) -> None:
+    """Upload a chunked part: its new pack, then its chunk list (each only if absent).
+
+    A part stored already is kept when it verifies (a byte-identical chunk list does without
+    reading its chunks: its writer compared every chunk it references with the stored bytes);
+    then no pack goes up. One that does not verify is replaced, its pack uploaded first.
+    """
+    sha = part.sha256
+    body = part.list_body
+    assert body is not None
+    key = store.keys.part(sha)
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    stored = store._head(key)
+    if stored is not None:
+        if stored.strip('"') == md5:
+            _install_packs(store, part, name)  # the list's packs are there, or go up again
+            return
+        if store._stored_part_ok(sha):
+            return
+        log.warning(
+            "stored part %s (%r) did not verify; replacing it with the chunk list this "
+            "refresh wrote",
+            sha,
+            name,
+        )
+        _install_packs(store, part, name)
+        store._put(key, body, "replacing a damaged part")
+        return
+    _install_packs(store, part, name)
+    if _put_if_absent(store, key, md5, partial(store._put, key, body, "writing a part")):
+        return
+    if not store._stored_part_ok(sha):  # another commit wrote it meanwhile, damaged
+        store._put(key, body, "replacing a damaged part")
+
+
+def _install_packs(store: ObjectStore, part: ChunkedPartWriter, name: str) -> None:
+    """Upload the part's new pack if absent (replacing a stored copy that does not verify)
+    and check that the stored packs it reuses are still there."""
+    pack = part.pack
+    if pack is not None:
+        pack_key = store.keys.pack(pack.name)
+        if not _put_if_absent(
+            store, pack_key, pack.md5, partial(_upload, store, pack_key, pack)
+        ) and not store._stored_pack_ok(pack.name):
+            log.warning("stored pack %s did not verify; replacing it", pack.name)
+            _upload(store, pack_key, pack)
+    for ref in part.foreign:
+        if store._head(store.keys.pack(ref.name)) is None:
+            raise StoreError(
+                f"pack {ref.name}, which part {name!r} ({part.sha256}) reuses chunks of, was "
+                "removed (a prune ran during the refresh)",
+                hint="refresh again; the pointer did not move",
+            )
+
+
+def _upload(store: ObjectStore, key: str, part: SpooledPart | StagedPack, **condition: str) -> None:
+    """Upload a staged part or pack: one PutObject, or a multipart upload for a large one."""
     if part.stored_bytes < MULTIPART_THRESHOLD:
         part.file.seek(0)
         store._put(key, part.file.read(), "writing a part", **condition)
@@ -288,13 +363,22 @@ class ObjectTransaction:
 
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
-        self._parts: list[SpooledPart] = []
+        self._parts: list[Staged] = []
         self._finished = False
+        self._known = store.known_chunks()
 
-    def part_writer(self) -> SpooledPart:
-        """Return a writer for a new part, staged until commit."""
+    def part_writer(self) -> Staged:
+        """Return a writer for a new part, staged until commit (as chunks when the store's
+        ``chunk_size`` is set and the part is large enough)."""
         self._check_open()
-        part = SpooledPart(self._store.compression_level)
+        store = self._store
+        part: Staged
+        if store.chunk_size:
+            part = ChunkedPartWriter(
+                store.compression_level, self._known, store._fetch_range, target=store.chunk_size
+            )
+        else:
+            part = SpooledPart(store.compression_level)
         self._parts.append(part)
         return part
 

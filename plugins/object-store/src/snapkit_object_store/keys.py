@@ -6,7 +6,9 @@
     <prefix>pointer.json              the current pointer (replaced with If-Match on its ETag)
     <prefix>lease.json                the refresh lease (conditional writes)
     <prefix>snapshots/<id>.json       manifests, canonical JSON, written only if absent
-    <prefix>parts/<sha256>.zst        parts, zstd, named by the SHA-256 of the plain bytes
+    <prefix>parts/<sha256>.zst        parts, named by the SHA-256 of the plain bytes: zstd, or
+                                      a chunk list (a chunked part)
+    <prefix>packs/<sha256>.pack       chunks of chunked parts, named by the SHA-256 of the pack
     <prefix>history/<at>-<gen>-<event>-<id>[-<nonce>].json   one object per event
 
 History keys sort by the event's time (microseconds since the epoch, zero-padded) and then
@@ -57,6 +59,10 @@ class Keys:
         return f"{self.prefix}parts/"
 
     @property
+    def packs(self) -> str:
+        return f"{self.prefix}packs/"
+
+    @property
     def history(self) -> str:
         return f"{self.prefix}history/"
 
@@ -65,6 +71,9 @@ class Keys:
 
     def part(self, sha256: str) -> str:
         return f"{self.parts}{sha256}.zst"
+
+    def pack(self, sha256: str) -> str:
+        return f"{self.packs}{sha256}.pack"
 
     def history_entry(self, entry: HistoryEntry) -> str:
         """The key of a history event (deterministic for a pointer move)."""

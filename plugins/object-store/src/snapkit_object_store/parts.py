@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import IO, Any
 
 import zstandard
@@ -179,3 +179,40 @@ def _has_content_checksum(head: bytes) -> bool:
         return bool(zstandard.get_frame_parameters(head).has_checksum)
     except zstandard.ZstdError:
         return False
+
+
+def check_range(offset: int, length: int, previous: int) -> None:
+    """Refuse a range that starts before the previous one or has a negative length."""
+    if offset < previous or length < 0:
+        raise ValueError(
+            f"ranges must ascend and have a length >= 0 (got offset {offset}, "
+            f"length {length} after offset {previous})"
+        )
+
+
+def ranges_from_start(
+    decoder: PartDecoder, ranges: Iterable[tuple[int, int]]
+) -> Generator[bytes, None, None]:
+    """The ``(offset, length)`` ranges of a whole part, decompressed from its start (a whole
+    part is one zstd frame). Once the ranges are served the rest is read too, so the frame's
+    completeness and content checksum are checked before the generator ends."""
+    held = bytearray()
+    position = 0  # the part offset of held[0]
+    previous = 0
+    for offset, length in ranges:
+        check_range(offset, length, previous)
+        previous = offset
+        end = offset + length
+        while position + len(held) < end and (block := decoder.read_block()):
+            held += block
+            if offset > position:  # drop what comes before the range
+                drop = min(offset - position, len(held))
+                del held[:drop]
+                position += drop
+        if offset > position:
+            drop = min(offset - position, len(held))
+            del held[:drop]
+            position += drop
+        yield bytes(held[: max(0, end - position)])
+    while decoder.read_block():
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
 from snapkit.descriptors import StoreDescriptor
 from snapkit.markers import hookimpl
 
@@ -56,6 +57,14 @@ SCHEMA: Mapping[str, Any] = {
             "exclusiveMinimum": 0,
             "default": 5,
             "description": "seconds to wait for a connection to the endpoint",
+        },
+        "chunk_size": {
+            "type": "integer",
+            "minimum": 0,
+            "default": CHUNK_TARGET,
+            "description": f"plain bytes a chunk of a chunked part aims for "
+            f"({MIN_CHUNK_TARGET} or more; {CHUNK_TARGET}, the default, is the measured "
+            "choice, see docs/snapshots.md); 0 stores every part whole (both are read)",
         },
         "compression_level": {
             "type": "integer",

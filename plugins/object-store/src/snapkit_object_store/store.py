@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
@@ -33,6 +33,7 @@ import attrs
 
 from snapkit import convert
 from snapkit.canonical import sha256_hex
+from snapkit.chunking import CHUNK_TARGET, MIN_CHUNK_TARGET
 from snapkit.contracts import (
     HistoryEntry,
     Pointer,
@@ -46,9 +47,11 @@ from snapkit.errors import (
     ContractError,
     CorruptSnapshotError,
     SnapshotNotFoundError,
+    StoreError,
 )
 from snapkit.identifiers import check_id_prefix
 from snapkit.store import (
+    ChunkTable,
     ListFilter,
     LockInfo,
     PruneReport,
@@ -57,9 +60,22 @@ from snapkit.store import (
     info_of,
     pointer_trail,
 )
+from snapkit_object_store.chunked import (
+    ChunkList,
+    KnownChunks,
+    chunked_blocks,
+    chunked_ranges,
+    decode_list,
+    hash_chunked,
+    iter_chunk_bytes,
+    resolve,
+)
+from snapkit_object_store.chunklist import TAG as LIST_TAG
+from snapkit_object_store.chunklist import RawList
 from snapkit_object_store.client import (
     ConditionFailed,
     Target,
+    error_code,
     is_condition_failed,
     is_missing,
     make_client,
@@ -67,7 +83,14 @@ from snapkit_object_store.client import (
 )
 from snapkit_object_store.keys import Keys
 from snapkit_object_store.lease import ObjectLease, read_lease
-from snapkit_object_store.parts import READ_CHUNK, PartDecoder
+from snapkit_object_store.packs import (
+    FOOTER,
+    check_pack,
+    corrupt_pack,
+    decode_index,
+    read_footer,
+)
+from snapkit_object_store.parts import READ_CHUNK, PartDecoder, check_range, ranges_from_start
 from snapkit_object_store.records import (
     _HEX,
     CommitOutcomeUnknown,
@@ -83,6 +106,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_COMPRESSION_LEVEL = 3
 _CACHE_SIZE = 256
+_KEPT_CHUNKS = 1_000_000
+"""Chunks of resolved chunk lists a store handle keeps (about 100 bytes each)."""
 FETCH_THREADS = 8
 """Requests in flight at once when many objects are read (listings, verify)."""
 _List = list
@@ -94,13 +119,32 @@ class ObjectStore:
     :param target: endpoint, bucket, prefix and region.
     :param client: a botocore S3 client (see :func:`snapkit_object_store.client.make_client`).
     :param compression_level: zstd level for parts (1-22).
+    :param chunk_size: plain bytes a chunk of a chunked part averages
+        (:data:`snapkit.chunking.CHUNK_TARGET`, the default, is the measured choice); ``0``
+        stores every part whole. Parts smaller than :data:`snapkit.chunking.MIN_CHUNKS` chunk
+        targets are stored whole either way; both kinds are always read.
+    :raises StoreError: if ``chunk_size`` is neither 0 nor at least
+        :data:`snapkit.chunking.MIN_CHUNK_TARGET`.
     """
 
     key = "s3"
 
     def __init__(
-        self, target: Target, client: Any, *, compression_level: int = DEFAULT_COMPRESSION_LEVEL
+        self,
+        target: Target,
+        client: Any,
+        *,
+        compression_level: int = DEFAULT_COMPRESSION_LEVEL,
+        chunk_size: int = CHUNK_TARGET,
     ) -> None:
+        if chunk_size < 0 or 0 < chunk_size < MIN_CHUNK_TARGET:
+            raise StoreError(
+                f"chunk size {chunk_size} is too small for the s3 store at {target.location}",
+                hint=f"set [store] chunk_size to {MIN_CHUNK_TARGET} or more ({CHUNK_TARGET}, "
+                "the default, is the measured choice), or to 0 to store parts whole",
+            )
+        self.chunk_size = chunk_size
+        self._lists: OrderedDict[str, tuple[str, ChunkList]] = OrderedDict()
         self.target = target
         self.client = client
         self.keys = Keys(target.prefix)
@@ -133,6 +177,7 @@ class ObjectStore:
             target,
             client,
             compression_level=int(settings.get("compression_level", DEFAULT_COMPRESSION_LEVEL)),
+            chunk_size=int(settings.get("chunk_size", CHUNK_TARGET)),
         )
 
     def __repr__(self) -> str:
@@ -613,8 +658,12 @@ class ObjectStore:
             target = entry.snapshot_id
         return None if target is None else self.get(target)
 
-    def _part_body(self, sha256: str) -> Iterator[bytes]:
-        """The compressed bytes of a stored part as they stream in (opened at once)."""
+    def _part_object(self, sha256: str) -> _PartObject:
+        """The stored part's object, opened: a chunk list (read and checked) or the streaming
+        body of a whole part. One ``GetObject`` either way.
+
+        :raises CorruptSnapshotError: if it is missing or its chunk list is damaged.
+        """
         check_part_hash(sha256)
         try:
             response = self._call(
@@ -629,31 +678,170 @@ class ObjectStore:
                 hint="run `snapkit snapshots verify`; the snapshot referencing it is damaged",
             ) from None
         body = response["Body"]
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                yield from body.iter_chunks(READ_CHUNK)
-            finally:
+        etag = str(response["ETag"])
+        head = b""
+        try:
+            while len(head) < len(LIST_TAG):
+                more = body.read(len(LIST_TAG) - len(head))
+                if not more:
+                    break
+                head += more
+            if head != LIST_TAG:
+                return _PartObject(etag, None, head, body)
+            data = head + body.read()
+        finally:
+            if head == LIST_TAG:
                 body.close()
+        return _PartObject(etag, decode_list(data, sha256), b"", None)
 
-        return chunks()
+    def _resolved(self, sha256: str, found: _PartObject) -> ChunkList | None:
+        """The resolved chunk list of a part's object (``None`` for a whole part, whose body
+        is closed unread). Resolved lists are kept by the list object's ETag (up to
+        :data:`_KEPT_CHUNKS` chunks in all), so reading chunks after ``part_chunks`` does not
+        fetch the pack indexes again; a list object replaced since is resolved again."""
+        if found.raw is None:
+            found.close()
+            return None
+        with self._lock:
+            kept = self._lists.get(sha256)
+            if kept is not None and kept[0] == found.etag:
+                self._lists.move_to_end(sha256)
+                return kept[1]
+        listed = resolve(found.raw, sha256, self._fetch_range, self._map)
+        with self._lock:
+            self._lists[sha256] = (found.etag, listed)
+            while len(self._lists) > 1 and (
+                sum(len(held) for _etag, held in self._lists.values()) > _KEPT_CHUNKS
+            ):
+                self._lists.popitem(last=False)
+        return listed
+
+    def _listed(self, sha256: str) -> ChunkList | None:
+        """The part's checked, resolved chunk list, or ``None`` if it is stored whole."""
+        return self._resolved(sha256, self._part_object(sha256))
+
+    def _raw_list(self, sha256: str) -> RawList | None:
+        """The part's checked chunk list as stored (packs and runs), or ``None`` if whole."""
+        found = self._part_object(sha256)
+        if found.raw is None:
+            found.close()
+        return found.raw
+
+    def _fetch_range(self, pack: str, start: int, size: int) -> bytes:
+        """``size`` bytes of pack object ``pack`` from ``start`` (one ranged ``GetObject``).
+
+        :raises CorruptSnapshotError: if the pack is missing or shorter.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        doing = "reading a pack"
+        try:
+            response = self.client.get_object(
+                Bucket=self.target.bucket,
+                Key=self.keys.pack(pack),
+                Range=f"bytes={start}-{start + size - 1}",
+            )
+            return bytes(response["Body"].read())
+        except ClientError as exc:
+            if is_missing(exc):
+                raise corrupt_pack(pack, "is missing") from None
+            if error_code(exc) in {"InvalidRange", "416"}:
+                raise corrupt_pack(pack, "is truncated") from None
+            raise store_error(exc, self.target, doing) from None
+        except BotoCoreError as exc:
+            raise store_error(exc, self.target, doing) from None
+
+    def _check_pack(self, name: str, size: int | None = None) -> int:
+        """Check a stored pack whole (see :func:`snapkit_object_store.packs.check_pack`):
+        its footer and index by ranged reads, then its bytes as they stream in. Returns its
+        chunk count.
+
+        :raises CorruptSnapshotError: if it is missing or damaged.
+        """
+        key = self.keys.pack(name)
+        if size is None:
+            try:
+                head = self._call(
+                    "checking a pack", "head_object", Bucket=self.target.bucket, Key=key
+                )
+            except KeyError:
+                raise corrupt_pack(name, "is missing") from None
+            size = int(head["ContentLength"])
+        if size < FOOTER.size:
+            raise corrupt_pack(name, "is truncated (too short to hold its index)")
+        start, length = read_footer(
+            self._fetch_range(name, size - FOOTER.size, FOOTER.size), name, size
+        )
+        index = decode_index(self._fetch_range(name, start, length), name)
+        try:
+            response = self._call(
+                "checking a pack", "get_object", Bucket=self.target.bucket, Key=key
+            )
+        except KeyError:
+            raise corrupt_pack(name, "is missing") from None
+        body = response["Body"]
+        try:
+            return check_pack(body.iter_chunks(READ_CHUNK), name, index, start)
+        finally:
+            body.close()
+
+    def _stored_pack_ok(self, name: str) -> bool:
+        try:
+            self._check_pack(name)
+        except CorruptSnapshotError:
+            return False
+        return True
+
+    def known_chunks(self) -> KnownChunks:
+        """The chunks a new transaction may reference: those of the current snapshot's
+        chunked parts (loaded when its first chunked part needs them)."""
+
+        def load() -> list[ChunkList]:
+            try:
+                manifest = self.latest_successful()
+            except StoreError:
+                return []
+            if manifest is None:
+                return []
+            lists = []
+            for name in dict.fromkeys(ref.sha256 for ref in manifest.parts):
+                try:
+                    listed = self._listed(name)
+                except StoreError:
+                    continue  # damaged or gone: its chunks are written again
+                if listed is not None:
+                    lists.append(listed)
+            return lists
+
+        return KnownChunks(load)
 
     def _hash_part(self, sha256: str) -> tuple[str, int]:
+        """Re-hash a stored part (a chunked one chunk by chunk, and whole).
+
+        :raises KeyError: if it is missing.
+        :raises CorruptSnapshotError: if it (its list, a pack, a chunk) is damaged.
+        """
         try:
-            decoder = PartDecoder(self._part_body(sha256), sha256, None)
-        except CorruptSnapshotError:
-            raise KeyError(sha256) from None
-        return decoder.result()
+            found = self._part_object(sha256)
+        except CorruptSnapshotError as exc:
+            if "is not in the store" in exc.message:
+                raise KeyError(sha256) from None
+            raise
+        listed = self._resolved(sha256, found) if found.raw is not None else None
+        if listed is not None:
+            return hash_chunked(self._fetch_range, sha256, listed)
+        return PartDecoder(found.chunks(), sha256, None).result()
 
     @contextmanager
     def open_part(self, sha256: str) -> Iterator[BinaryIO]:
         """Open a stored part for streaming reads of its canonical JSON Lines bytes."""
-        decoder = PartDecoder(self._part_body(sha256), sha256, sha256)
-        handle = io.BufferedReader(_DecoderIO(decoder), buffer_size=1 << 16)
+        blocks = self._blocks(sha256, verify=True)
+        handle = io.BufferedReader(_BlocksIO(blocks), buffer_size=1 << 16)
         try:
             yield handle
         finally:
             handle.close()
+            blocks.close()
 
     def iter_part_lines(self, sha256: str) -> Iterator[bytes]:
         """Yield a part's lines (each a canonical JSON record ending in ``\\n``)."""
@@ -663,11 +851,75 @@ class ObjectStore:
     def iter_part_blocks(self, sha256: str, *, verify: bool = True) -> Iterator[bytes]:
         """Yield a part's bytes in blocks as they are decompressed (see PartBlockReader).
 
-        ``verify=False`` relies on the zstd frame's content checksum and completeness.
+        ``verify=False`` relies on the zstd frames' content checksums and completeness (and,
+        for a chunked part, its checked chunk list and each chunk's size).
         """
-        decoder = PartDecoder(self._part_body(sha256), sha256, sha256, verify=verify)
-        while block := decoder.read_block():
-            yield block
+        yield from self._blocks(sha256, verify=verify)
+
+    def _blocks(self, sha256: str, *, verify: bool) -> Generator[bytes, None, None]:
+        """The part's blocks. Its object is opened and a chunk list resolved now (a missing
+        part, a damaged list or pack index raises here), the frames read as blocks are taken."""
+        found = self._part_object(sha256)
+        if found.raw is not None:
+            listed = self._resolved(sha256, found)
+            assert listed is not None
+            return chunked_blocks(self._fetch_range, sha256, listed, verify=verify)
+        return _whole_blocks(PartDecoder(found.chunks(), sha256, sha256, verify=verify))
+
+    def read_part_ranges(
+        self, sha256: str, ranges: Iterable[tuple[int, int]]
+    ) -> Generator[bytes, None, None]:
+        """Yield the part's plain bytes ``[offset, offset + length)`` for each range, in order
+        (:class:`snapkit.store.PartRangeReader`). A chunked part: only the frames holding the
+        ranges are fetched (ranged ``GetObject``), each chunk read checked against its
+        SHA-256. A whole part is read from its start (one zstd frame) to its end, checked
+        against its SHA-256 there.
+
+        :raises InvalidIdentifierError: if ``sha256`` is not 64 lowercase hex digits.
+        :raises ValueError: if a range starts before the previous one or has a negative length.
+        :raises CorruptSnapshotError: if the part is missing or damaged.
+        """
+        found = self._part_object(sha256)
+        if found.raw is not None:
+            listed = self._resolved(sha256, found)
+            assert listed is not None
+            yield from chunked_ranges(self._fetch_range, sha256, listed, ranges, check_range)
+            return
+        yield from ranges_from_start(PartDecoder(found.chunks(), sha256, sha256), ranges)
+
+    # -- chunks (snapkit.store.ChunkedPartReader) --------------------------------------------
+
+    def part_chunks(self, sha256: str) -> ChunkTable | None:
+        """Return the part's chunks in table order, or ``None`` if it is stored whole (written
+        before chunking or with ``chunk_size = 0``, or smaller than
+        :data:`snapkit.chunking.MIN_CHUNKS` chunk targets). Costs one ``GetObject`` of the
+        chunk list and one ranged ``GetObject`` of each pack's index (kept for later reads).
+
+        :raises CorruptSnapshotError: if the part or its chunk list is missing or damaged.
+        """
+        listed = self._listed(sha256)
+        if listed is None:
+            return None
+        return ChunkTable(bytes(listed.digests), listed.rows, listed.sizes)
+
+    def iter_chunks(
+        self, sha256: str, positions: Iterable[int], *, verify: bool = True
+    ) -> Generator[bytes, None, None]:
+        """Yield the bytes of the part's chunks at ``positions`` (ascending indexes into
+        :meth:`part_chunks`), each checked against its SHA-256 with ``verify`` (else by its
+        frame's zstd checksum and its size); one ranged ``GetObject`` per frame needed.
+
+        :raises CorruptSnapshotError: for a missing or damaged chunk list, pack or chunk, or
+            a part stored whole.
+        :raises ValueError: if positions are not ascending or out of range.
+        """
+        listed = self._listed(sha256)
+        if listed is None:
+            raise CorruptSnapshotError(
+                f"part {sha256} is stored whole, not as chunks",
+                hint="read it with open_part; part_chunks returns None for such parts",
+            )
+        yield from iter_chunk_bytes(self._fetch_range, sha256, listed, positions, verify=verify)
 
     # -- lease -------------------------------------------------------------------------------
 
@@ -698,20 +950,72 @@ class ObjectStore:
         return prune_store(self, policy, dry_run=dry_run, now=now or _dt.datetime.now(_dt.UTC))
 
 
-class _DecoderIO(io.RawIOBase):
-    def __init__(self, decoder: PartDecoder) -> None:
+def _whole_blocks(decoder: PartDecoder) -> Generator[bytes, None, None]:
+    while block := decoder.read_block():
+        yield block
+
+
+class _PartObject:
+    """A part's object as opened by ``ObjectStore._part_object``: its ETag and either its
+    checked chunk list (``raw``) or the first bytes and open body of a whole part."""
+
+    def __init__(self, etag: str, raw: RawList | None, head: bytes, body: Any) -> None:
+        self.etag = etag
+        self.raw = raw
+        self._head = head
+        self._body = body
+
+    def chunks(self) -> Iterator[bytes]:
+        """The whole part's compressed bytes as they stream in (the body closed at the end)."""
+        body = self._body
+        head = self._head
+
+        def stream() -> Iterator[bytes]:
+            try:
+                if body is None:
+                    return
+                pieces = body.iter_chunks(READ_CHUNK)
+                first = head + next(pieces, b"")
+                if first:
+                    yield first
+                yield from pieces
+            finally:
+                if body is not None:
+                    body.close()
+
+        return stream()
+
+    def close(self) -> None:
+        """Close the body unread."""
+        if self._body is not None:
+            self._body.close()
+
+
+class _BlocksIO(io.RawIOBase):
+    """Blocks from a generator as a raw stream (``open_part``); an error sticks."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
         super().__init__()
-        self._decoder = decoder
+        self._blocks = blocks
         self._pending = memoryview(b"")
         self._pos = 0
+        self._error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self._pos >= len(self._pending):
-            self._pending = memoryview(self._decoder.read_block())
-            self._pos = 0
+        if self._error is not None:
+            raise self._error
+        while self._pos >= len(self._pending):
+            try:
+                block = next(self._blocks, None)
+            except CorruptSnapshotError as exc:
+                self._error = exc
+                raise
+            if block is None:
+                return 0
+            self._pending, self._pos = memoryview(block), 0
         count = min(len(buffer), len(self._pending) - self._pos)
         buffer[:count] = self._pending[self._pos : self._pos + count]
         self._pos += count

@@ -110,6 +110,52 @@ def damage_part(store: ObjectStore, sha256: str, how: str) -> None:
     store.client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
 
 
+def _pack_bytes(store: ObjectStore, name: str) -> bytearray:
+    key = store.keys.pack(name)
+    return bytearray(store.client.get_object(Bucket=store.target.bucket, Key=key)["Body"].read())
+
+
+def damage_pack(store: ObjectStore, sha256: str, how: str) -> None:
+    """Damage the first pack holding chunks of chunked part ``sha256`` in place: ``flip`` a
+    bit in its middle (inside a frame of chunks), ``truncate`` it, or ``delete`` it."""
+    raw = store._raw_list(sha256)
+    if raw is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no packs")
+    name = raw.packs[raw.runs[0][0]].name
+    key = store.keys.pack(name)
+    bucket = store.target.bucket
+    if how == "delete":
+        store.client.delete_object(Bucket=bucket, Key=key)
+        return
+    data = _pack_bytes(store, name)
+    if how == "flip":
+        data[len(data) // 3] ^= 0x10
+    elif how == "truncate":
+        del data[len(data) // 2 :]
+    else:
+        raise ValueError(f"unknown damage {how!r}; use flip, truncate or delete")
+    store.client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+
+
+def damage_chunk(store: ObjectStore, sha256: str, position: int, how: str) -> None:
+    """Damage the stored bytes of chunk ``position`` of chunked part ``sha256``: ``flip`` a bit
+    in the middle of the compressed frame holding it, or ``delete`` the pack holding it."""
+    listed = store._listed(sha256)
+    if listed is None:
+        raise ValueError(f"part {sha256} is stored whole: it has no chunks")
+    name = listed.packs[listed.pack_of[position]].name
+    key = store.keys.pack(name)
+    bucket = store.target.bucket
+    if how == "delete":
+        store.client.delete_object(Bucket=bucket, Key=key)
+        return
+    if how != "flip":
+        raise ValueError(f"unknown damage {how!r}; use flip or delete")
+    data = _pack_bytes(store, name)
+    data[listed.frame_starts[position] + listed.frame_sizes[position] // 2] ^= 0x10
+    store.client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+
+
 def damage_manifest(store: ObjectStore, snapshot_id: str) -> None:
     """Change one byte of a stored manifest."""
     key = store.keys.manifest(snapshot_id)

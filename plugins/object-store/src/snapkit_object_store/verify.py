@@ -1,9 +1,12 @@
 """``verify`` for the object store: re-hash everything, like restic's ``check --read-data``.
 
 Every manifest is re-parsed and its id recomputed from its content; every stored part is
-downloaded, decompressed and re-hashed; every part a recorded (not failed) snapshot references
-must be present; every history event must parse; the pointer must name a verified good
-snapshot and agree with the history's last pointer move.
+downloaded, decompressed and re-hashed (a chunked part: its chunk list against its digest,
+each pack index it uses against the list, every chunk against its SHA-256 and the part's
+SHA-256 over its chunks); every pack is downloaded and checked whole (its SHA-256 against its
+name, every frame and every chunk against its index); every part a recorded (not failed)
+snapshot references must be present; every history event must parse; the pointer must name a
+verified good snapshot and agree with the history's last pointer move.
 
 A pointer move the history lacks because a refresh died between the pointer's write and the
 history's is added (the move happened; this completes the commit). A pointer that is damaged,
@@ -21,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from snapkit.canonical import sha256_hex
 from snapkit.errors import CorruptSnapshotError, InvalidIdentifierError
 from snapkit.store import VerifyProblem, VerifyReport
-from snapkit_object_store.parts import PartDecoder
 
 if TYPE_CHECKING:
     from snapkit_object_store.store import ObjectStore
@@ -56,12 +58,10 @@ def verify_store(store: ObjectStore) -> VerifyReport:
     def hash_part(stem: str) -> tuple[str, str | None, str | None]:
         """``(name, digest, problem)``; digest and problem both ``None`` if it is gone."""
         try:
-            digest, _size = PartDecoder(store._part_body(stem), stem, None).result()
-        except CorruptSnapshotError as exc:
-            if "is not in the store" in exc.message:
-                return stem, None, None
-            return stem, None, exc.message
-        except InvalidIdentifierError as exc:
+            digest, _size = store._hash_part(stem)
+        except KeyError:
+            return stem, None, None
+        except (CorruptSnapshotError, InvalidIdentifierError) as exc:
             return stem, None, exc.message
         if digest != stem:
             return stem, None, f"hashes to {digest}, not its name"
@@ -82,6 +82,23 @@ def verify_store(store: ObjectStore) -> VerifyReport:
         else:
             good_parts.add(stem)
         part_count += 1
+
+    def check_pack(item: tuple[str, int]) -> VerifyProblem | None:
+        name, size = item
+        try:
+            store._check_pack(name, size)
+        except CorruptSnapshotError as exc:
+            if exc.message.endswith("is missing"):
+                return None  # pruned since the listing
+            return VerifyProblem("pack", name, exc.message)
+        return None
+
+    packs = [
+        (stem, int(item.get("Size", 0)))
+        for item in store._list(keys.packs, "listing packs")
+        if (stem := keys.stem(str(item["Key"]), keys.packs, ".pack")) is not None
+    ]
+    problems.extend(p for p in store._map(check_pack, packs) if p is not None)
 
     reported = {p.ref for p in problems}
     for snapshot_id, (manifest, _sha) in manifests.items():
