@@ -96,6 +96,7 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "token": {"anyOf": [{"type": "string"}, _SECRET]},
                 "refresh_per_minute": {"type": "integer", "minimum": 1},
                 "refresh_nice": {"type": "integer", "minimum": 0, "maximum": 19},
+                "workers": {"type": "integer", "minimum": 1, "maximum": 64},
             },
         },
         "search": {
@@ -163,6 +164,8 @@ class ServeSettings:
     :param refresh_nice: how much lower than the server's the CPU priority of an admin
         refresh's process is (added to its nice value, 0 to 19), so that reads get the CPU
         first while a refresh runs.
+    :param workers: how many server processes ``snapkit serve`` runs on its socket (1 to
+        64); ``None`` (not set): 2 on a machine with 2 or more CPUs, else 1.
     """
 
     host: str = "127.0.0.1"
@@ -170,6 +173,7 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     refresh_per_minute: int = 6
     refresh_nice: int = 10
+    workers: int | None = None
 
 
 @frozen
