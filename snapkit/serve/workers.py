@@ -69,15 +69,26 @@ def uvicorn_config(app: ASGIApp, log_level: str, **options: Any) -> uvicorn.Conf
     )
 
 
-def serve_one(app: ASGIApp, sock: socket.socket, log_level: str, **options: Any) -> None:
-    """Serve ``app`` on ``sock`` in this process until interrupted (one worker)."""
+def serve_one(
+    app: ASGIApp, sock: socket.socket, log_level: str, *, freeze: bool = True, **options: Any
+) -> None:
+    """Serve ``app`` on ``sock`` in this process until interrupted (one worker).
+
+    :param freeze: freeze the start-up objects first (:mod:`snapkit.serve.process`; off only
+        to measure what it changes).
+    :param options: more :class:`uvicorn.Config` settings.
+    """
+    config = uvicorn_config(app, log_level, **options)
+    if freeze:  # this process is snapkit's own (a host mounting create_app keeps its GC)
+        _freeze("")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _freeze(who: str) -> None:
     from snapkit.serve.process import freeze_startup_objects
 
-    config = uvicorn_config(app, log_level, **options)
-    # this process is snapkit's own (a host mounting create_app keeps its GC as it is)
     frozen = freeze_startup_objects()
-    log.debug("froze %d start-up objects out of the garbage collector's reach", frozen)
-    uvicorn.Server(config).run(sockets=[sock])
+    log.debug("%sfroze %d start-up objects out of the garbage collector's reach", who, frozen)
 
 
 def serve_many(
@@ -86,10 +97,16 @@ def serve_many(
     workers: int,
     log_level: str,
     build: Build | None = None,
+    *,
+    freeze: bool = True,
     **options: Any,
 ) -> int:
     """Fork ``workers`` processes serving ``project`` on ``sock``; supervise them until
-    SIGINT/SIGTERM (0) or until one exits on its own (1). The exit code."""
+    SIGINT/SIGTERM (0) or until one exits on its own (1). The exit code.
+
+    :param build: builds a worker's app from its project (default: ``create_app``).
+    :param freeze: and ``options``: as for :func:`serve_one`, in every worker.
+    """
     runtime = tempfile.mkdtemp(prefix="snapkit-serve-")  # private: mode 0700
     path = os.path.join(runtime, "owner.sock")
     owner = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -106,7 +123,15 @@ def serve_many(
                 code = 1
                 try:
                     code = _worker(
-                        project, sock, owner, index, path, secret, parent, log_level, build, options
+                        project,
+                        (sock, owner, path),
+                        index,
+                        secret,
+                        parent,
+                        log_level,
+                        build,
+                        freeze,
+                        options,
                     )
                 finally:
                     os._exit(code)
@@ -121,20 +146,19 @@ def serve_many(
 
 def _worker(
     project: Project,
-    sock: socket.socket,
-    owner: socket.socket,
+    listening: tuple[socket.socket, socket.socket, str],
     index: int,
-    path: str,
     secret: str,
     parent: int,
     log_level: str,
     build: Build | None,
+    freeze: bool,
     options: dict[str, Any],
 ) -> int:  # pragma: no cover - runs in the forked worker
     from snapkit.project import Project
     from snapkit.serve.forward import ForwardToOwner, TrustForwarded
-    from snapkit.serve.process import freeze_startup_objects
 
+    sock, owner, path = listening
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     # the store is opened here, in the worker: never a connection shared across the fork
@@ -153,8 +177,8 @@ def _worker(
         owner.close()
         app = ForwardToOwner(inner, path, secret)
     config = uvicorn_config(app, log_level, **options)
-    frozen = freeze_startup_objects()
-    log.debug("worker %d: froze %d start-up objects", index, frozen)
+    if freeze:
+        _freeze(f"worker {index}: ")
     server = WorkerServer(config, parent)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=sockets)
