@@ -56,6 +56,9 @@ _HOP = frozenset(
 )
 """Headers that concern one connection (or that this module sets), never passed on."""
 
+_NOT_RELAYED = (_HOP - {b"content-length"}) | {b"date", b"server"}
+"""Headers of the owner's answer not passed on (this worker's server sets its own)."""
+
 READ_SIZE = 64 * 1024
 
 
@@ -177,7 +180,7 @@ class ForwardToOwner:
                 continue
             message: Message
             if isinstance(event, h11.Response):
-                headers = [(n, v) for n, v in event.headers if n not in _HOP - {b"content-length"}]
+                headers = [(n, v) for n, v in event.headers if n not in _NOT_RELAYED]
                 message = {"type": "http.response.start", "status": event.status_code}
                 await send({**message, "headers": headers})
             elif isinstance(event, h11.Data):

@@ -56,6 +56,17 @@ def _ports(pid: int, port: int) -> set[int]:
     }
 
 
+def _new_port(pid: int, port: int, before: set[int]) -> int:
+    """The one connection worker ``pid`` holds now and did not before (the kernel's socket
+    table, read in pieces, can miss an entry while other sockets come and go: read again)."""
+    for _ in range(50):
+        new = _ports(pid, port) - before
+        if len(new) == 1:
+            return new.pop()
+        time.sleep(0.05)
+    raise AssertionError(f"worker {pid} holds no new connection")
+
+
 @contextlib.contextmanager
 def _pinned(server, pid: int) -> Iterator[httpx.Client]:
     """A client whose connection worker ``pid`` accepted (the others stopped meanwhile);
@@ -71,7 +82,7 @@ def _pinned(server, pid: int) -> Iterator[httpx.Client]:
     finally:
         for other in others:
             os.kill(other, signal.SIGCONT)
-    (client.port,) = _ports(pid, port) - before  # type: ignore[attr-defined]
+    client.port = _new_port(pid, port, before)  # type: ignore[attr-defined]
     try:
         yield client
     finally:
@@ -173,6 +184,39 @@ def test_a_run_s_stream_can_be_followed_from_the_worker_that_did_not_start_it(
         kinds, last = _finish(via_other, accepted["events_url"])
     assert kinds[-1] == "done" and last["run_id"] == accepted["run_id"]
     assert last["state"] == "success"
+
+
+def _sockets(pid: int) -> int:
+    """How many sockets a worker holds (listening, its event loop's own, and one per
+    connection: for the owner, one per request forwarded to it)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def test_a_stream_the_client_closes_is_closed_at_the_owner_too(
+    served, district_store, tmp_path, admin_token
+):
+    config = district_store.copy(tmp_path / "copy")
+    server = served(config, env=district_store.env, args=("--workers", "2"))
+    owner, other = _workers(server)
+    district_store.source.set_faults(delay=0.5)  # a run of several seconds
+    try:
+        with _pinned(server, other) as via_other:
+            accepted = via_other.post("/api/admin/refresh", headers=_bearer(admin_token)).json()
+            with via_other.stream("GET", accepted["events_url"]) as stream:
+                lines = stream.iter_lines()  # kept: a generator dropped closes the stream
+                assert next(lines) == "event: progress"
+                streaming = _sockets(owner)  # the forwarded stream among them
+            deadline = time.monotonic() + 30
+            while _sockets(owner) >= streaming and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _sockets(owner) < streaming
+            assert via_other.get("/api/refresh").json()["running"] is True  # closed by the client
+    finally:
+        district_store.source.set_faults()
 
 
 def test_the_rate_limit_counts_attempts_on_every_worker(served, district_store, tmp_path):
