@@ -61,6 +61,9 @@ _NOT_RELAYED = (_HOP - {b"content-length"}) | {b"date", b"server"}
 
 READ_SIZE = 64 * 1024
 
+MAX_BODY = 64 * 1024
+"""The largest request body forwarded (the owner's routes read none)."""
+
 
 def owned(path: str) -> bool:
     """``True`` for a path the owner answers (state kept in its process)."""
@@ -116,6 +119,12 @@ class ForwardToOwner:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
+            if len(body) > MAX_BODY:
+                error = ApiError(
+                    413, "body_too_large", "the request body is too large for this route"
+                )
+                await error_response(error)(scope, receive, send)
+                return
         try:
             reader, writer = await asyncio.open_unix_connection(self.path)
         except OSError as exc:

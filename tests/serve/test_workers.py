@@ -254,6 +254,19 @@ def test_a_failed_run_shows_red_with_its_reason_on_the_status_page_of_either_wor
         district_store.source.set_faults()
 
 
+def test_a_large_body_for_the_owner_s_route_is_refused_by_the_worker_that_takes_it(
+    served, district_store, admin_token
+):
+    server = served(district_store.config, env=district_store.env, args=("--workers", "2"))
+    _, other = _workers(server)
+    with _pinned(server, other) as via_other:
+        answer = via_other.post(
+            "/api/admin/refresh", headers=_bearer(admin_token), content=b"x" * 100_000
+        )
+        assert answer.status_code == 413 and answer.json()["error"]["code"] == "body_too_large"
+        assert via_other.get("/api/refresh").json()["run"] is None  # nothing started
+
+
 # -- the audit event -------------------------------------------------------------------------------
 
 
