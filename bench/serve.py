@@ -52,7 +52,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -89,8 +88,7 @@ def serve_child(config: str, static_dir: str, freeze: bool, workers: int) -> Non
         return app
 
     project = Project.load(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = serving.listening_socket("127.0.0.1", 0, workers)
     print(sock.getsockname()[1], flush=True)
     options = {"access_log": False, "freeze": freeze}
     if workers == 1:

@@ -70,7 +70,6 @@ def run_server(
     :raises ConfigError: if the admin token is shorter than 32 characters.
     """
     import os
-    import socket
 
     try:
         import uvicorn  # noqa: F401
@@ -107,13 +106,9 @@ def run_server(
         app = create_app(project)
     host = host or settings.host
     port = settings.port if port is None else port
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = _workers.listening_socket(host, port, count)
     except OSError as exc:
-        sock.close()
         from snapkit.errors import UsageError
 
         raise UsageError(

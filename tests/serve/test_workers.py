@@ -1,11 +1,11 @@
-"""``snapkit serve --workers 2``: two processes answer on one socket, and what keeps state in a
+"""``snapkit serve --workers 2``: two processes answer on one port, and what keeps state in a
 process (the admin refresh, its rate limit, runs and their streams, the refresh status, the
 status page's badge, the audit event, the live dashboard) is the same whichever worker a
 request lands on (see docs/serve.md, "Workers"). A worker that dies stops the server.
 
-A request is sent to a chosen worker by pinning: the other workers are stopped (SIGSTOP)
-while a client opens its keep-alive connection, so only the chosen one can accept it; the
-connection then stays with that worker.
+A request is sent to a chosen worker by pinning: a client opens keep-alive connections until
+the kernel hands one to that worker (seen in its socket table); the connection then stays
+with it.
 """
 
 from __future__ import annotations
@@ -56,33 +56,34 @@ def _ports(pid: int, port: int) -> set[int]:
     }
 
 
-def _new_port(pid: int, port: int, before: set[int]) -> int:
-    """The one connection worker ``pid`` holds now and did not before (the kernel's socket
-    table, read in pieces, can miss an entry while other sockets come and go: read again)."""
+def _holder(workers: list[int], port: int, before: dict[int, set[int]]) -> tuple[int, int]:
+    """The worker holding the one connection that is new since ``before``, and its client
+    port (the kernel's socket table, read in pieces, can miss an entry while other sockets
+    come and go: read again)."""
     for _ in range(50):
-        new = _ports(pid, port) - before
+        new = [(pid, p) for pid in workers for p in _ports(pid, port) - before[pid]]
         if len(new) == 1:
-            return new.pop()
+            return new[0]
         time.sleep(0.05)
-    raise AssertionError(f"worker {pid} holds no new connection")
+    raise AssertionError(f"no one new connection on workers {workers}")
 
 
 @contextlib.contextmanager
 def _pinned(server, pid: int) -> Iterator[httpx.Client]:
-    """A client whose connection worker ``pid`` accepted (the others stopped meanwhile);
-    ``client.port`` is the connection's own port, as the server sees it."""
+    """A client whose keep-alive connection worker ``pid`` accepted (connections are opened
+    until the kernel hands one to it); ``client.port`` is the connection's own port."""
     port = int(server.url.rsplit(":", 1)[1])
-    others = [p.pid for p in psutil.Process(server.process.pid).children() if p.pid != pid]
-    before = _ports(pid, port)
-    client = server.client(limits=httpx.Limits(max_connections=1))
-    for other in others:
-        os.kill(other, signal.SIGSTOP)
-    try:
-        assert client.get("/openapi.json").status_code == 200  # answered by ``pid`` itself
-    finally:
-        for other in others:
-            os.kill(other, signal.SIGCONT)
-    client.port = _new_port(pid, port, before)  # type: ignore[attr-defined]
+    workers = [p.pid for p in psutil.Process(server.process.pid).children()]
+    for _ in range(100):
+        before = {w: _ports(w, port) for w in workers}
+        client = server.client(limits=httpx.Limits(max_connections=1))
+        assert client.get("/openapi.json").status_code == 200  # answered where it landed
+        holder, client.port = _holder(workers, port, before)  # type: ignore[attr-defined]
+        if holder == pid:
+            break
+        client.close()
+    else:
+        raise AssertionError(f"no connection landed on worker {pid}")
     try:
         yield client
     finally:
