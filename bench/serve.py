@@ -1,8 +1,8 @@
 """Benchmark: ``snapkit serve`` under concurrent readers while a refresh runs.
 
 A OneRoster district of N users (50,000 by default) is refreshed once into a store; then the
-server (``create_app`` under uvicorn in ``serve.workers`` processes on one socket, as
-``snapkit serve`` runs it: its default on this machine unless ``--workers N``) serves it, with
+server (``create_app`` under uvicorn in ``serve.workers`` processes on one port, as
+``snapkit serve`` runs it: its default, 1, unless ``--workers N``) serves it, with
 one extra route: ``/bench-static/current.json``, a static JSON file of the same bytes as
 ``GET /api/current``, served by Starlette's ``StaticFiles`` -- the peer measured in the same
 run, by the same server. While the clients read, a refresh of the whole district runs in the
@@ -447,7 +447,7 @@ def main() -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="server processes (default: snapkit serve's default on this machine)",
+        help="server processes (default: serve.workers' default, as snapkit serve runs)",
     )
     parser.add_argument(
         "--in-app-only",
@@ -478,10 +478,10 @@ def main() -> None:
     if "static" not in args.routes:
         args.routes.append("static")
     routes = [r for r in ROUTES if r in args.routes]
-    from snapkit.serve.workers import default_workers
+    from snapkit.config import ServeSettings
 
-    workers = args.workers or default_workers()
-    workers_text = f"{workers}" + (" (snapkit serve's default here)" if not args.workers else "")
+    workers = args.workers or ServeSettings().workers
+    workers_text = f"{workers}" + (" (snapkit serve's default)" if not args.workers else "")
 
     from snapkit.project import Project
     from snapkit_oneroster.demo import OneRosterDemo

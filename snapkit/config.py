@@ -164,8 +164,7 @@ class ServeSettings:
     :param refresh_nice: how much lower than the server's the CPU priority of an admin
         refresh's process is (added to its nice value, 0 to 19), so that reads get the CPU
         first while a refresh runs.
-    :param workers: how many server processes ``snapkit serve`` runs on its socket (1 to
-        64); ``None`` (not set): 2 on a machine with 2 or more CPUs, else 1.
+    :param workers: how many server processes ``snapkit serve`` runs on its port (1 to 64).
     """
 
     host: str = "127.0.0.1"
@@ -173,7 +172,7 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     refresh_per_minute: int = 6
     refresh_nice: int = 10
-    workers: int | None = None
+    workers: int = 1
 
 
 @frozen

@@ -28,8 +28,7 @@ import click
     "--workers",
     type=click.IntRange(1, 64),
     metavar="N",
-    help="Server processes answering on the socket (default: serve.workers; when not set, "
-    "2 on a machine with 2 or more CPUs, else 1).",
+    help="Server processes answering on the port (default: serve.workers, 1).",
 )
 @click.pass_obj
 def serve(
@@ -63,8 +62,7 @@ def run_server(
     """Serve ``project`` with uvicorn until interrupted (``snapkit serve``, ``demo --serve``);
     the exit code (1 when a worker died, see :mod:`snapkit.serve.workers`).
 
-    :param workers: server processes (default: ``serve.workers``, else
-        :func:`snapkit.serve.workers.default_workers`).
+    :param workers: server processes (default: ``serve.workers``).
     :raises UsageError: if the serve extra is missing, the address cannot be bound, or
         several workers are asked for where there is no ``fork``.
     :raises ConfigError: if the admin token is shorter than 32 characters.
@@ -91,7 +89,7 @@ def run_server(
     logger.addHandler(handler)
     logger.setLevel(log_level.upper())
     settings = project.config.serve
-    count = workers or settings.workers or _workers.default_workers()
+    count = workers or settings.workers
     if count > 1 and not hasattr(os, "fork"):
         from snapkit.errors import UsageError
 

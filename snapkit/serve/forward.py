@@ -1,7 +1,7 @@
 """With several workers, the routes that keep state in the process are answered by one.
 
 ``snapkit serve --workers N`` (see :mod:`snapkit.serve.workers` and docs/serve.md, "Workers")
-runs N processes answering on one listening socket. The read routes answer from the store, the
+runs N processes answering on one port. The read routes answer from the store, the
 same in every process. The refresh routes (the admin refresh, its rate limit, the runs and
 their event streams, the refresh status), the status page (its badge shows the run) and the
 live dashboard (its per-page-load sessions) keep state in the process that answers them, so

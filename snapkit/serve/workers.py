@@ -2,11 +2,12 @@
 "Workers").
 
 One worker is uvicorn in this process, as a host would run :func:`snapkit.serve.create_app`.
-Several: this process binds the listening socket (and a Unix socket in a private directory
-for the owner, :mod:`snapkit.serve.forward`), forks the workers, and supervises them. Every
+Several: this process binds the port (:func:`listening_socket`: on Linux one socket per
+worker, ``SO_REUSEPORT``, else one shared socket) and a Unix socket in a private directory
+for the owner (:mod:`snapkit.serve.forward`), forks the workers, and supervises them. Every
 worker builds its own app on its own :class:`~snapkit.project.Project` (the store opened in
 the worker, never shared across a fork), freezes its start-up objects
-(:mod:`snapkit.serve.process`) and accepts on the shared socket. The first worker, the owner,
+(:mod:`snapkit.serve.process`) and accepts connections. The first worker, the owner,
 answers the routes that keep state in the process; the others forward those to it.
 
 The parent waits: SIGINT or SIGTERM stops every worker (SIGKILL after
@@ -48,13 +49,6 @@ BACKLOG = 2048
 
 Build = Callable[["Project"], Any]
 """Builds a worker's app from its project (:func:`snapkit.serve.create_app` by default)."""
-
-
-def default_workers() -> int:
-    """``serve.workers`` when not set: 2 on a machine with 2 CPUs or more (and ``fork``),
-    else 1. See docs/serve.md, "Workers", for when to raise it."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 2 if hasattr(os, "fork") and (cpus or 1) >= 2 else 1
 
 
 def uvicorn_config(app: ASGIApp, log_level: str, **options: Any) -> uvicorn.Config:
