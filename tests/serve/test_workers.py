@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 WRONG = "w" * 40
@@ -47,13 +46,40 @@ def _workers(server) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def _inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process ``pid`` holds (from /proc: these tests are Linux's)."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                found.add(target[8:-1])
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """``True`` while ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def _ports(pid: int, port: int) -> set[int]:
     """The client ports of the connections worker ``pid`` holds on the server's ``port``."""
-    return {
-        c.raddr.port
-        for c in psutil.Process(pid).net_connections(kind="tcp")
-        if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
-    }
+    mine = _inodes(pid)
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if state == "01" and inode in mine and int(local.split(":")[1], 16) == port:
+            ports.add(int(remote.split(":")[1], 16))
+    return ports
 
 
 def _holder(workers: list[int], port: int, before: dict[int, set[int]]) -> tuple[int, int]:
@@ -73,7 +99,7 @@ def _pinned(server, pid: int) -> Iterator[httpx.Client]:
     """A client whose keep-alive connection worker ``pid`` accepted (connections are opened
     until the kernel hands one to it); ``client.port`` is the connection's own port."""
     port = int(server.url.rsplit(":", 1)[1])
-    workers = [p.pid for p in psutil.Process(server.process.pid).children()]
+    workers = _children(server.process.pid)
     for _ in range(100):
         before = {w: _ports(w, port) for w in workers}
         client = server.client(limits=httpx.Limits(max_connections=1))
@@ -190,11 +216,7 @@ def test_a_run_s_stream_can_be_followed_from_the_worker_that_did_not_start_it(
 def _sockets(pid: int) -> int:
     """How many sockets a worker holds (listening, its event loop's own, and one per
     connection: for the owner, one per request forwarded to it)."""
-    count = 0
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):  # closed meanwhile
-            count += os.readlink(fd).startswith("socket:")
-    return count
+    return len(_inodes(pid))
 
 
 def test_a_stream_the_client_closes_is_closed_at_the_owner_too(
@@ -359,25 +381,26 @@ def test_a_killed_worker_stops_the_server_with_exit_1(served, district_store, wh
     killed, survivor = (owner, other) if which == "owner" else (other, owner)
     os.kill(killed, signal.SIGKILL)
     assert server.process.wait(timeout=60) == 1
-    assert not psutil.pid_exists(survivor) or psutil.Process(survivor).status() == "zombie"
+    assert not _alive(survivor)
     assert f"(pid {killed}) exited with signal SIGKILL: stopping the server" in server.log()
 
 
 def test_sigterm_stops_every_worker_and_the_server_exits_0(served, district_store):
     server = served(district_store.config, env=district_store.env, args=("--workers", "2"))
     workers = _workers(server)
+    mine = _inodes(workers[0])
     runtime = [
-        c.laddr
-        for c in psutil.Process(workers[0]).net_connections(kind="unix")
-        if c.laddr.endswith("owner.sock")
+        line.split()[-1]
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+        if line.split()[6] in mine and line.endswith("owner.sock")
     ]
     assert runtime and Path(runtime[0]).parent.stat().st_mode & 0o077 == 0  # private
     server.process.terminate()
     assert server.process.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
-    while any(psutil.pid_exists(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(psutil.pid_exists(pid) for pid in workers)
+    assert not any(_alive(pid) for pid in workers)
     assert not Path(runtime[0]).parent.exists()
 
 
@@ -385,7 +408,7 @@ def test_one_worker_serves_in_the_server_process_itself(served, district_store):
     server = served(district_store.config, env=district_store.env, args=("--workers", "1"))
     with server.client() as client:
         assert client.get("/api/current").status_code == 200
-    assert psutil.Process(server.process.pid).children() == []
+    assert _children(server.process.pid) == []
     assert "1 worker)" in server.log()
 
 
