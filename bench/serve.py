@@ -1,7 +1,8 @@
 """Benchmark: ``snapkit serve`` under concurrent readers while a refresh runs.
 
-A OneRoster district of N users (50,000 by default) is refreshed once into a store; then one
-server process (``create_app`` under uvicorn, as ``snapkit serve`` runs it) serves it, with
+A OneRoster district of N users (50,000 by default) is refreshed once into a store; then the
+server (``create_app`` under uvicorn in ``serve.workers`` processes on one port, as
+``snapkit serve`` runs it: its default, 1, unless ``--workers N``) serves it, with
 one extra route: ``/bench-static/current.json``, a static JSON file of the same bytes as
 ``GET /api/current``, served by Starlette's ``StaticFiles`` -- the peer measured in the same
 run, by the same server. While the clients read, a refresh of the whole district runs in the
@@ -25,15 +26,19 @@ dependency only) when it is on the PATH: one keep-alive connection per client, o
 (``--wrk-threads``), latency percentiles from its histogram. Without it (or with ``--client
 python``) the clients are a minimal HTTP/1.1 keep-alive client on asyncio in their own
 process, which spends several times wrk's CPU per request on the same 2 cores as the server.
-The table says which ran. The server process is run as ``snapkit serve`` runs it (its
-start-up objects frozen, see :mod:`snapkit.serve.process`; ``--no-gc-freeze`` to compare);
-the GC column gives its garbage collections during each measurement.
+The table says which ran, and how many server workers. The server is run as ``snapkit
+serve`` runs it (:mod:`snapkit.serve.workers`; start-up objects frozen, see
+:mod:`snapkit.serve.process`; ``--no-gc-freeze`` to compare); the GC column gives its
+garbage collections during each measurement, the RSS column its resident set, both summed
+over the workers. The "refresh running" column asks ``GET /api/refresh``, which the worker
+running the refreshes answers whichever worker takes the request.
 
 Usage::
 
     python bench/serve.py                      # 50,000 users, 5 s per measurement
     python bench/serve.py --users 5000 --seconds 3
     python bench/serve.py --client python      # the asyncio clients even when wrk is installed
+    python bench/serve.py --routes current --clients 64 --workers 1   # one server process
 
 Needs ``snapkit[serve]``, ``snapkit-oneroster`` and ``snapkit-file-store`` installed.
 """
@@ -47,7 +52,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,35 +70,37 @@ ROUTES = ("current", "records", "search", "static")
 # -- the server (child process) ------------------------------------------------------------------
 
 
-def serve_child(config: str, static_dir: str, freeze: bool) -> None:
-    """Run the app with the static peer route on a free port, as ``snapkit serve`` does
-    (its start-up objects frozen unless ``freeze`` is false); print the port."""
-    import uvicorn
+def serve_child(config: str, static_dir: str, freeze: bool, workers: int) -> None:
+    """Run the app with the static peer route on a free port, as ``snapkit serve`` runs it
+    (``workers`` processes, their start-up objects frozen unless ``freeze`` is false); print
+    the port."""
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     from snapkit.project import Project
     from snapkit.serve import create_app
+    from snapkit.serve import workers as serving
 
-    app = create_app(Project.load(config))
-    app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
-    app.router.routes.insert(0, Route("/bench-gc", _GcPauses()))
-    if freeze:
-        from snapkit.serve.process import freeze_startup_objects
+    def build(project: Project) -> Any:
+        app = create_app(project)
+        app.router.routes.insert(0, Mount("/bench-static", app=StaticFiles(directory=static_dir)))
+        app.router.routes.insert(0, Route("/bench-gc", _GcPauses()))
+        return app
 
-        freeze_startup_objects()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    project = Project.load(config)
+    sock = serving.listening_socket("127.0.0.1", 0, workers)
     print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)).run(
-        sockets=[sock]
-    )
+    options = {"access_log": False, "freeze": freeze}
+    if workers == 1:
+        serving.serve_one(build(project), sock, "warning", **options)
+    else:
+        sys.exit(serving.serve_many(project, sock, workers, "warning", build, **options))
 
 
 class _GcPauses:
-    """The server's garbage collections and their pauses, per generation, since the last
-    ``GET /bench-gc`` (an ASGI endpoint of the bench's server only, which answers and clears
-    them)."""
+    """A server process's garbage collections and their pauses, per generation, since the
+    last ``GET /bench-gc`` (an ASGI endpoint of the bench's server only, which answers with
+    its process id and clears them; each worker has its own)."""
 
     def __init__(self) -> None:
         import gc
@@ -110,17 +116,36 @@ class _GcPauses:
             self.pauses[info["generation"]].append(time.perf_counter() - self._started)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        body = json.dumps({str(g): p for g, p in self.pauses.items()}).encode()
+        pauses = {str(g): p for g, p in self.pauses.items()}
+        body = json.dumps({"pid": os.getpid(), "pauses": pauses}).encode()
         self.pauses = {0: [], 1: [], 2: []}
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
 
 
-def _gc_summary(pauses: dict[str, list[float]]) -> str:
-    """Collections per generation, e.g. ``12/3/0``, and the longest pause in ms."""
+def _gc_of_workers(base: str, workers: int, tries: int = 60) -> tuple[dict[str, list[float]], int]:
+    """Every worker's collections since the last call, merged, and how many workers answered:
+    ``GET /bench-gc`` on new connections until each worker has (a worker the kernel never
+    hands a connection within ``tries`` is left out)."""
+    merged: dict[str, list[float]] = {"0": [], "1": [], "2": []}
+    seen: set[int] = set()
+    for _ in range(tries):
+        answer = _get(base + "/bench-gc")
+        if answer["pid"] not in seen:
+            seen.add(answer["pid"])
+            for generation, pauses in answer["pauses"].items():
+                merged[generation] += pauses
+        if len(seen) == workers:
+            break
+    return merged, len(seen)
+
+
+def _gc_summary(pauses: dict[str, list[float]], answered: int, workers: int) -> str:
+    """Collections per generation, e.g. ``12/3/0``, and the longest pause in ms (summed over
+    the workers; ``?`` when a worker did not answer)."""
     counts = "/".join(str(len(pauses[g])) for g in ("0", "1", "2"))
     longest = max((t for times in pauses.values() for t in times), default=0.0)
-    return f"{counts} {1000 * longest:5.1f}"
+    return f"{counts} {1000 * longest:5.1f}" + ("" if answered == workers else "?")
 
 
 # -- the in-app cost ------------------------------------------------------------------------------
@@ -377,9 +402,21 @@ def _peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
     return float("nan")
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """The server's resident set now and its peak so far, in MB."""
-    return _peak_rss_mb(pid, "VmRSS"), _peak_rss_mb(pid)
+def _server_pids(pid: int, workers: int) -> list[int]:
+    """The server's processes that answer: itself, or its workers (not the refreshes)."""
+    if workers == 1:
+        return [pid]
+    import psutil
+
+    return [child.pid for child in psutil.Process(pid).children(recursive=False)]
+
+
+def _rss_mb(pids: list[int]) -> tuple[float, float]:
+    """The server's resident set now and its peak so far, in MB (summed over its workers)."""
+    return (
+        sum(_peak_rss_mb(pid, "VmRSS") for pid in pids),
+        sum(_peak_rss_mb(pid) for pid in pids),
+    )
 
 
 def _loadavg() -> str:
@@ -405,6 +442,12 @@ def main() -> None:
         "--no-gc-freeze",
         action="store_true",
         help="serve without freezing the start-up objects (snapkit serve freezes them)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes (default: serve.workers' default, as snapkit serve runs)",
     )
     parser.add_argument(
         "--in-app-only",
@@ -435,6 +478,10 @@ def main() -> None:
     if "static" not in args.routes:
         args.routes.append("static")
     routes = [r for r in ROUTES if r in args.routes]
+    from snapkit.config import ServeSettings
+
+    workers = args.workers or ServeSettings().workers
+    workers_text = f"{workers}" + (" (snapkit serve's default)" if not args.workers else "")
 
     from snapkit.project import Project
     from snapkit_oneroster.demo import OneRosterDemo
@@ -483,6 +530,7 @@ def main() -> None:
                 str(config),
                 str(static),
                 "no-freeze" if args.no_gc_freeze else "freeze",
+                str(workers),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -507,6 +555,7 @@ def main() -> None:
             "search": [f"/api/search?table=users&q=email%3D{email}"],
             "static": ["/bench-static/current.json"],
         }
+        pids = _server_pids(server.pid, workers)
         keeper = RefreshKeeper(base)
         keeper.start()
         while not keeper.running():
@@ -515,19 +564,22 @@ def main() -> None:
         for clients in args.clients:
             for route in routes:
                 during = keeper.running()
-                _get(base + "/bench-gc")
+                _gc_of_workers(base, workers)
+                measured = load(port, clients, args.seconds, paths[route])
+                pauses, answered = _gc_of_workers(base, workers)
                 results[clients, route] = {
-                    **load(port, clients, args.seconds, paths[route]),
-                    "gc": _gc_summary(_get(base + "/bench-gc")),
+                    **measured,
+                    "gc": _gc_summary(pauses, answered, workers),
                     "during": during and keeper.running(),
-                    "rss": _rss_mb(server.pid),
+                    "rss": _rss_mb(pids),
                 }
         keeper.stop.set()
-        rss = _peak_rss_mb(server.pid)
+        rss = _rss_mb(pids)[1]
 
         nice = "default" if args.refresh_nice is None else args.refresh_nice
         print(
-            f"\nload generator: {client_name}; serve.refresh_nice {nice}; start-up objects "
+            f"\nload generator: {client_name}; server workers {workers_text}; "
+            f"serve.refresh_nice {nice}; start-up objects "
             f"{'not ' if args.no_gc_freeze else ''}frozen; store settings "
             f"{', '.join(args.store_setting) or 'default'}; load average {_loadavg()}"
         )
@@ -545,10 +597,13 @@ def main() -> None:
                     f"{r['rss'][0]:>5.0f}/{r['rss'][1]:<5.0f}  {r['gc']:>14}  "
                     f"{'yes' if r['during'] else 'NO'}"
                 )
-        print(f"\nserver peak RSS {rss:.0f} MB; refreshes started during the run: {keeper.runs}")
         print(
-            "GC: the server's collections during the measurement in generations 0/1/2, "
-            "and its longest pause (ms)"
+            f"\nserver peak RSS {rss:.0f} MB (summed over its workers); refreshes started "
+            f"during the run: {keeper.runs}"
+        )
+        print(
+            "GC: the server's collections during the measurement in generations 0/1/2 (all "
+            "workers), and the longest pause (ms); '?': a worker's were not collected"
         )
         if "current" in routes:
             first = args.clients[0]
@@ -574,7 +629,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-server":
-        serve_child(sys.argv[2], sys.argv[3], sys.argv[4] == "freeze")
+        serve_child(sys.argv[2], sys.argv[3], sys.argv[4] == "freeze", int(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-clients":
         clients_child(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:

@@ -96,6 +96,7 @@ KERNEL_SCHEMA: dict[str, Any] = {
                 "token": {"anyOf": [{"type": "string"}, _SECRET]},
                 "refresh_per_minute": {"type": "integer", "minimum": 1},
                 "refresh_nice": {"type": "integer", "minimum": 0, "maximum": 19},
+                "workers": {"type": "integer", "minimum": 1, "maximum": 64},
             },
         },
         "search": {
@@ -163,6 +164,7 @@ class ServeSettings:
     :param refresh_nice: how much lower than the server's the CPU priority of an admin
         refresh's process is (added to its nice value, 0 to 19), so that reads get the CPU
         first while a refresh runs.
+    :param workers: how many server processes ``snapkit serve`` runs on its port (1 to 64).
     """
 
     host: str = "127.0.0.1"
@@ -170,6 +172,7 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     refresh_per_minute: int = 6
     refresh_nice: int = 10
+    workers: int = 1
 
 
 @frozen
