@@ -93,3 +93,45 @@ def cut(data: bytes, target: int = CHUNK_TARGET) -> list[tuple[bytes, int]]:
     """All the chunks of ``data``, ``(bytes, rows)`` each, as :class:`LineCutter` cuts them."""
     cutter = LineCutter(target)
     return [*cutter.feed(data), *cutter.finish()]
+
+
+# -- chunk list encoding: the plain-bytes pieces every store's chunk list uses -------------------
+
+
+def put_varint(out: bytearray, value: int) -> None:
+    """Append ``value`` (0 or more) to ``out`` as a LEB128 varint (7 bits a byte, low first)."""
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def read_varints(data: bytes) -> list[int]:
+    """The LEB128 varints ``data`` holds, in order.
+
+    :raises ValueError: if a varint is longer than 64 bits or ``data`` ends inside one.
+    """
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                raise ValueError("a varint longer than 64 bits")
+            continue
+        values.append(value)
+        value = shift = 0
+    if shift:
+        raise ValueError("the data ends inside a varint")
+    return values
+
+
+def zigzag(value: int) -> int:
+    """A signed integer as an unsigned one, small either side of 0 (0, -1, 1 -> 0, 1, 2)."""
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def unzigzag(value: int) -> int:
+    """The signed integer :func:`zigzag` made ``value`` from."""
+    return value >> 1 if not value & 1 else -((value + 1) >> 1)

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 import zstandard
 from attrs import frozen
 
+from snapkit.chunking import put_varint, read_varints, unzigzag, zigzag
+
 TAG = b"SNAPKOL1"
 HEADER_SIZE = len(TAG) + 32
 _HEAD = struct.Struct("<QII")
@@ -88,42 +90,28 @@ def encode(
     ends = [0] * len(packs)
     for number, first, count in runs:
         delta = first - ends[number]
-        _varint(body, number)
-        _varint(body, delta * 2 if delta >= 0 else -delta * 2 - 1)
-        _varint(body, count)
+        put_varint(body, number)
+        put_varint(body, zigzag(delta))
+        put_varint(body, count)
         ends[number] = first + count
     frame = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(bytes(body))
     return TAG + _digest(name, frame) + frame
 
 
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-
-
 def _runs(data: bytes, count: int, pack_count: int) -> tuple[tuple[int, int, int], ...]:
-    values: list[int] = []
-    value = shift = 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-            if shift > 63:
-                raise ChunkListError("has a malformed chunk list")
-            continue
-        values.append(value)
-        value = shift = 0
-    if shift or len(values) != 3 * count:
+    try:
+        values = read_varints(data)
+    except ValueError:
+        raise ChunkListError("has a malformed chunk list") from None
+    if len(values) != 3 * count:
         raise ChunkListError("has a chunk list of the wrong length")
     runs = []
     ends = [0] * pack_count
     for i in range(0, len(values), 3):
-        pack, zigzag, entries = values[i : i + 3]
+        pack, shifted, entries = values[i : i + 3]
         if pack >= pack_count or entries == 0:
             raise ChunkListError("has a run naming a pack it does not list")
-        first = ends[pack] + (zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1))
+        first = ends[pack] + unzigzag(shifted)
         if first < 0:
             raise ChunkListError("has a malformed chunk list")
         ends[pack] = first + entries

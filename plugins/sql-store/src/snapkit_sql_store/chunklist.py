@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import zstandard
 from attrs import frozen
 
+from snapkit.chunking import put_varint, read_varints, unzigzag, zigzag
+
 TAG = b"SNAPSCL1"
 HEADER_SIZE = len(TAG) + 32
 _HEAD = struct.Struct("<QII32s")
@@ -88,18 +90,11 @@ def encode(
     end = 0
     for first, n in runs:
         delta = first - end
-        _varint(body, delta * 2 if delta >= 0 else -delta * 2 - 1)
-        _varint(body, n)
+        put_varint(body, zigzag(delta))
+        put_varint(body, n)
         end = first + n
     frame = zstandard.ZstdCompressor(level=max(level, 1), write_checksum=True).compress(bytes(body))
     return TAG + _digest(name, frame) + frame
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
 
 
 def _digest(name: str, frame: bytes) -> bytes:
@@ -130,24 +125,17 @@ def decode(data: bytes, name: str) -> RawList:
     if len(body) < _HEAD.size:
         raise ChunkListError("has a malformed chunk list")
     size, count, run_count, table = _HEAD.unpack_from(body)
-    values: list[int] = []
-    value = shift = 0
-    for byte in body[_HEAD.size :]:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-            if shift > 63:
-                raise ChunkListError("has a malformed chunk list")
-            continue
-        values.append(value)
-        value = shift = 0
-    if shift or len(values) != 2 * run_count:
+    try:
+        values = read_varints(body[_HEAD.size :])
+    except ValueError:
+        raise ChunkListError("has a malformed chunk list") from None
+    if len(values) != 2 * run_count:
         raise ChunkListError("has a chunk list of the wrong length")
     runs: list[tuple[int, int]] = []
     end = 0
     for i in range(0, len(values), 2):
-        zigzag, n = values[i], values[i + 1]
-        first = end + (zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1))
+        shifted, n = values[i], values[i + 1]
+        first = end + unzigzag(shifted)
         if first < 1 or n == 0:
             raise ChunkListError("has a malformed chunk list")
         runs.append((first, n))
