@@ -12,6 +12,7 @@ behind :data:`CHUNK_TARGET`.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 from snapkit.errors import StoreError
@@ -87,6 +88,45 @@ class LineCutter:
             return []
         self._lines, self._carry, self._size = [], b"", 0
         return [(data, rows)]
+
+
+class PartCutter:
+    """What a chunking store's part writer does with the bytes it is given: hashes them (the
+    part's SHA-256 is its name), counts them, holds them while the part is smaller than
+    :data:`MIN_CHUNKS` chunk targets (a small part is stored whole: :attr:`held`) and cuts
+    the rest with :class:`LineCutter`.
+
+    :raises snapkit.errors.StoreError: if ``target`` is below :data:`MIN_CHUNK_TARGET`.
+    """
+
+    def __init__(self, target: int = CHUNK_TARGET) -> None:
+        self._cutter = LineCutter(target)
+        self._min_size = MIN_CHUNKS * target
+        self._hash = hashlib.sha256()
+        self.size = 0
+        """Bytes fed so far."""
+        self.held: list[bytes] | None = []
+        """The bytes fed while the part is still small; ``None`` once it is being cut."""
+
+    def feed(self, data: bytes) -> list[tuple[bytes, int]]:
+        """Take the part's next bytes; return the chunks completed, ``(bytes, rows)`` each
+        (none while the part is still small)."""
+        self._hash.update(data)
+        self.size += len(data)
+        if self.held is not None:
+            self.held.append(data)
+            if self.size < self._min_size:
+                return []
+            data, self.held = b"".join(self.held), None
+        return self._cutter.feed(data)
+
+    def finish(self) -> list[tuple[bytes, int]]:
+        """The last chunks of a part being cut (none for a small part: see :attr:`held`)."""
+        return [] if self.held is not None else self._cutter.finish()
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of the bytes fed so far (the part's name once all are fed)."""
+        return self._hash.hexdigest()
 
 
 def cut(data: bytes, target: int = CHUNK_TARGET) -> list[tuple[bytes, int]]:

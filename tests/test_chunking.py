@@ -37,3 +37,20 @@ def test_cut_gives_whole_lines_that_join_to_the_bytes() -> None:
     assert b"".join(piece for piece, _rows in chunks) == data
     assert sum(rows for _piece, rows in chunks) == 500
     assert all(piece.endswith(b"\n") for piece, _rows in chunks)
+
+
+def test_a_part_cutter_holds_a_small_part_and_cuts_a_large_one() -> None:
+    import hashlib
+
+    from snapkit.chunking import MIN_CHUNKS, PartCutter
+
+    line = b'{"id":1,"name":"a row of some length"}\n'
+    small = PartCutter(64)
+    assert small.feed(line * 10) == [] and small.finish() == []
+    assert small.held == [line * 10] and small.size == len(line) * 10
+    large = PartCutter(64)
+    data = line * (MIN_CHUNKS * 64 // len(line) * 3)
+    chunks = large.feed(data[:1000]) + large.feed(data[1000:]) + large.finish()
+    assert large.held is None
+    assert b"".join(piece for piece, _rows in chunks) == data
+    assert large.hexdigest() == hashlib.sha256(data).hexdigest()

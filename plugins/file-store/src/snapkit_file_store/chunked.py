@@ -30,7 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
+from snapkit.chunking import CHUNK_TARGET, PartCutter
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_file_store import chunklist, packs
 from snapkit_file_store.atomic import FILE_MODE, temp_name
@@ -301,13 +301,9 @@ class ChunkedPartWriter:
         self._level = level
         self._tag = tag
         self._known = known
-        self._cutter = LineCutter(target)
-        self._min_size = MIN_CHUNKS * target
+        self._part = PartCutter(target)
         self._pack = PackWriter(staging, level, tag)
         self._reader = FrameReader(pack_path)
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._held: list[bytes] | None = []  # bytes held until the part is large enough
         self._runs: list[list[Any]] = []  # [pack ("" = this part's), index sha, first, count]
         self._closed = False
         self._small: ZstdPartWriter | None = None
@@ -316,15 +312,7 @@ class ChunkedPartWriter:
         """Append uncompressed bytes to the part."""
         if self._closed:
             raise StoreError("part writer is closed", hint="start a new part_writer()")
-        data = bytes(data)
-        self._hash.update(data)
-        self._size += len(data)
-        if self._held is not None:
-            self._held.append(data)
-            if self._size < self._min_size:
-                return
-            data, self._held = b"".join(self._held), None
-        for chunk, rows in self._cutter.feed(data):
+        for chunk, rows in self._part.feed(bytes(data)):
             self._add(chunk, rows)
 
     def _add(self, chunk: bytes, rows: int) -> None:
@@ -359,14 +347,14 @@ class ChunkedPartWriter:
             raise StoreError("part writer is already closed")
         self._closed = True
         self._reader.close()
-        digest = self._hash.hexdigest()
-        if self._held is not None:  # small: stored whole
+        digest = self._part.hexdigest()
+        if self._part.held is not None:  # small: stored whole
             self._small = ZstdPartWriter(self._staging, self._level, self._tag)
-            for data in self._held:
+            for data in self._part.held:
                 self._small.write(data)
-            self._held = None
+            self._part.held = None
             return self._small.close()
-        for chunk, rows in self._cutter.finish():
+        for chunk, rows in self._part.finish():
             self._add(chunk, rows)
         own = self._pack.close()
         numbers: dict[str, int] = {}
@@ -382,7 +370,7 @@ class ChunkedPartWriter:
                 pack_list.append((pack, index))
             runs.append((number, first, count))
         self._runs = []
-        data = chunklist.encode(digest, self._size, pack_list, runs, self._level)
+        data = chunklist.encode(digest, self._part.size, pack_list, runs, self._level)
         path = self._staging / temp_name("list", self._tag)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
@@ -390,7 +378,7 @@ class ChunkedPartWriter:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(path, self._staging / f"{digest}.zst")
-        return digest, self._size
+        return digest, self._part.size
 
     def abort(self) -> None:
         """Discard this part (the engine calls it before retrying a failed stream)."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from itertools import accumulate
 from typing import Any
 
-from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
+from snapkit.chunking import CHUNK_TARGET, PartCutter
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit_object_store import chunklist, packs
 from snapkit_object_store.chunklist import PackRef, RawList
@@ -228,13 +228,9 @@ class ChunkedPartWriter:
     ) -> None:
         self._level = level
         self._known = known
-        self._cutter = LineCutter(target)
-        self._min_size = MIN_CHUNKS * target
+        self._part = PartCutter(target)
         self._pack = PackWriter(level)
         self._reader = FrameReader(fetch, known.following)
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self._held: list[bytes] | None = []  # bytes held until the part is large enough
         self._runs: list[list[Any]] = []  # [PackRef | None (this part's pack), first, count]
         self.sha256 = ""
         self.closed = False
@@ -246,19 +242,16 @@ class ChunkedPartWriter:
         self.reused = 0
         """Chunks referenced where the current snapshot stores them."""
 
+    @property
+    def size(self) -> int:
+        """Plain bytes written so far."""
+        return self._part.size
+
     def write(self, data: bytes) -> None:
         """Append uncompressed bytes to the part."""
         if self.closed:
             raise StoreError("part writer is closed", hint="start a new part_writer()")
-        data = bytes(data)
-        self._hash.update(data)
-        self.size += len(data)
-        if self._held is not None:
-            self._held.append(data)
-            if self.size < self._min_size:
-                return
-            data, self._held = b"".join(self._held), None
-        for chunk, rows in self._cutter.feed(data):
+        for chunk, rows in self._part.feed(bytes(data)):
             self._add(chunk, rows)
 
     def _add(self, chunk: bytes, rows: int) -> None:
@@ -291,15 +284,15 @@ class ChunkedPartWriter:
         if self.closed:
             raise StoreError("part writer is already closed")
         self.closed = True
-        self.sha256 = self._hash.hexdigest()
-        if self._held is not None:  # small: stored whole
+        self.sha256 = self._part.hexdigest()
+        if self._part.held is not None:  # small: stored whole
             self.whole = SpooledPart(self._level)
-            for data in self._held:
+            for data in self._part.held:
                 self.whole.write(data)
-            self._held = None
+            self._part.held = None
             self.whole.close()
             return self.sha256, self.size
-        for chunk, rows in self._cutter.finish():
+        for chunk, rows in self._part.finish():
             self._add(chunk, rows)
         self._reader.close()
         self.pack = self._pack.close()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import zstandard
 
-from snapkit.chunking import CHUNK_TARGET, MIN_CHUNKS, LineCutter
+from snapkit.chunking import CHUNK_TARGET, PartCutter
 from snapkit.errors import CorruptSnapshotError, StoreError
 from snapkit.store import ChunkTable
 from snapkit_sql_store import chunklist
@@ -177,11 +177,7 @@ class ChunkedPartWriter:
 
         self._backend = backend
         self._level = level
-        self._cutter = LineCutter(target)
-        self._min_size = MIN_CHUNKS * target
-        self._held: list[bytes] | None = []
-        self._hash = hashlib.sha256()
-        self._size = 0
+        self._part = PartCutter(target)
         self._list = SqlPartWriter(backend, 0)  # the chunk list's blob (already compressed)
         self._whole: SqlPartWriter | None = None
         self._pending: list[tuple[bytes, int]] = []
@@ -205,15 +201,7 @@ class ChunkedPartWriter:
         """Append plain bytes to the part."""
         if self._closed:
             raise StoreError("part writer is closed", hint="start a new part_writer()")
-        data = bytes(data)
-        self._hash.update(data)
-        self._size += len(data)
-        if self._held is not None:
-            self._held.append(data)
-            if self._size < self._min_size:
-                return
-            data, self._held = b"".join(self._held), None
-        for chunk in self._cutter.feed(data):
+        for chunk in self._part.feed(bytes(data)):
             self._pending.append(chunk)
             self._pending_bytes += len(chunk[0])
             if len(self._pending) >= _BATCH or self._pending_bytes >= _BATCH_BYTES:
@@ -315,22 +303,22 @@ class ChunkedPartWriter:
 
         if self._closed:
             raise StoreError("part writer is already closed")
-        if self._held is not None:  # small: stored whole
+        if self._part.held is not None:  # small: stored whole
             self._whole = SqlPartWriter(self._backend, self._level)
-            for data in self._held:
+            for data in self._part.held:
                 self._whole.write(data)
-            self._held = None
+            self._part.held = None
             self._closed = True
             result = self._whole.close()
             self.staged = self._whole.staged
             return result
-        self._pending += self._cutter.finish()
+        self._pending += self._part.finish()
         self._flush()
         self._closed = True
-        name = self._hash.hexdigest()
+        name = self._part.hexdigest()
         table = chunklist.table_digest(bytes(self._digests), self._rows, self._sizes)
         runs = chunklist.runs_of(self._ids)
-        data = chunklist.encode(name, self._size, table, runs, self._level)
+        data = chunklist.encode(name, self._part.size, table, runs, self._level)
         self._list.write(data)
         self._list.close()
         listed = self._list.staged
@@ -339,18 +327,18 @@ class ChunkedPartWriter:
             name,
             listed.blob_id,
             CHUNKED,
-            self._size,
+            self._part.size,
             listed.stored_bytes,
             listed.chunks,
             runs=tuple(runs),
         )
-        return name, self._size
+        return name, self._part.size
 
     def abort(self) -> None:
         """Discard this part (the engine calls it before retrying a failed stream)."""
         self._closed = True
         self.staged = None
-        self._held = None
+        self._part.held = None
         if self._whole is not None:
             self._whole.abort()
         self._list.abort()
